@@ -1,0 +1,40 @@
+# make run   — set up (once) and open the dashboard on the built-in digits dataset
+# make test  — set up (once) and run every test
+# VENV is where the virtual environment lives; CI may point it outside the clone to reuse one.
+VENV ?= .venv
+PYTHON ?= python3
+ADDRESS ?= 127.0.0.1
+PORT ?= 8501
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kd-dashboard-installed
+
+.PHONY: install run demo test bench browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m streamlit run dashboard/app.py --server.address $(ADDRESS) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+demo: install
+	$(BIN)/kd-train --dataset digits --json demo-result.json
+
+# Debian's chromium for the real-browser test (needs root; never 'playwright install').
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } \
+		|| echo "note: /usr/bin/chromium is missing and could not be installed; the browser test will be skipped"
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/kd-bench --json bench.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,127 @@
+"""One dataclass holds every setting of a run; ``validate`` turns it into a resolved, checked copy."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+
+from .data import DATASETS
+from .losses import check_lam, check_temperature
+from .models import ARCHITECTURES, DEFAULT_PAIRS
+
+MAX_EPOCHS = 1000
+MAX_LR = 10.0  # above this nothing trains; 10 itself is allowed so divergence can be shown
+DEVICES = ("auto", "cpu", "cuda", "mps")
+OPTIMIZERS = ("adam", "sgd")
+
+
+class ConfigError(ValueError):
+    """A setting out of range; the message is one line naming the setting and what is allowed."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    dataset: str = "digits"
+    data_dir: str | None = None
+    teacher: str | None = None  # None: the dataset's default pair (models.DEFAULT_PAIRS)
+    student: str | None = None
+    teacher_epochs: int = 30
+    epochs: int = 20  # student epochs (KD student and scratch baseline alike)
+    temperature: float = 4.0
+    lam: float = 0.7  # weight of the soft (teacher) loss; 1 − λ goes to the labels
+    lr: float = 1e-2  # Adam; shared by teacher and students
+    batch_size: int = 64
+    optimizer: str = "adam"  # "sgd" is SGD with momentum 0.9, as in the seed
+    seed: int = 0
+    baseline: bool = True  # also train the scratch student, the fair control
+    student_fraction: float = 1.0  # share of the training set the student sees
+    omit_class: int | None = None  # a class the student never sees
+    device: str = "auto"
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def teacher_key(self) -> str:
+        """A hash of everything that determines the trained teacher."""
+        fields = ("dataset", "teacher", "teacher_epochs", "lr", "batch_size", "optimizer", "seed")
+        identity = {name: getattr(self, name) for name in fields}
+        identity["split"] = "fixed-v1"  # bump if data.py's train/test split ever changes
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+
+    def run_key(self) -> str:
+        """A hash of everything that determines the run's results (the device and data folder do not)."""
+        identity = {k: v for k, v in self.to_dict().items() if k not in ("device", "data_dir")}
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _int(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    try:
+        number = int(value) if not isinstance(value, float) else value
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    number = int(number)
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {number}")
+    return number
+
+
+def _float(name: str, value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
+def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
+    """A copy with defaults resolved, or ConfigError with a one-line reason.
+
+    ``train_size`` (when the dataset is loaded) also bounds the batch size.
+    """
+    if config.dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset '{config.dataset}'; choose one of: {', '.join(DATASETS)}")
+    default_teacher, default_student = DEFAULT_PAIRS[config.dataset]
+    teacher, student = config.teacher or default_teacher, config.student or default_student
+    for role, name in (("teacher", teacher), ("student", student)):
+        if name not in ARCHITECTURES:
+            raise ConfigError(f"unknown {role} architecture '{name}'; choose one of: {', '.join(ARCHITECTURES)}")
+    try:
+        temperature = check_temperature(_float("temperature", config.temperature))
+        lam = check_lam(_float("lam", config.lam))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    lr = _float("lr", config.lr)
+    if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
+        raise ConfigError(f"lr (learning rate) must be > 0 and at most {MAX_LR:g}, got {config.lr!r}")
+    fraction = _float("student_fraction", config.student_fraction)
+    if not (0 < fraction <= 1):
+        raise ConfigError(f"student_fraction must be in (0, 1], got {config.student_fraction!r}")
+    num_classes = 10  # every registered dataset has ten classes
+    omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, num_classes - 1)
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
+    if config.device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {config.device!r}")
+    batch_size = _int("batch_size", config.batch_size, 1, train_size or 1_000_000)
+    return config.replace(
+        teacher=teacher,
+        student=student,
+        teacher_epochs=_int("teacher_epochs", config.teacher_epochs, 1, MAX_EPOCHS),
+        epochs=_int("epochs", config.epochs, 1, MAX_EPOCHS),
+        temperature=temperature,
+        lam=lam,
+        lr=lr,
+        batch_size=batch_size,
+        seed=_int("seed", config.seed, 0, 2**31 - 1),
+        student_fraction=fraction,
+        omit_class=omit_class,
+        baseline=bool(config.baseline),
+    )

@@ -1,0 +1,183 @@
+"""Datasets, loaded once into memory as normalized float tensors.
+
+``digits`` (the default) is scikit-learn's bundled 8×8 handwritten digits: offline, 1,797 images.
+``mnist``, ``fashion-mnist`` and ``cifar10`` come through torchvision from a data folder,
+downloaded on first use.  Everything is a tensor in RAM: no DataLoader, no per-sample transforms.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset that is neither on disk nor downloadable; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: torch.Tensor  # float32, (N, C, H, W), normalized
+    y_train: torch.Tensor  # int64, (N,)
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]  # per channel, to undo the normalization for display
+    std: tuple[float, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def image(self, index: int, split: str = "test") -> np.ndarray:
+        """Test (or train) image ``index`` as an (H, W) or (H, W, 3) array in [0, 1], for display."""
+        x = (self.x_test if split == "test" else self.x_train)[index]
+        mean = torch.tensor(self.mean).view(-1, 1, 1)
+        std = torch.tensor(self.std).view(-1, 1, 1)
+        pixels = (x * std + mean).clamp(0, 1)
+        return pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
+
+
+# name -> (description, where its files come from)
+DATASETS: dict[str, str] = {
+    "digits": "scikit-learn's 8×8 handwritten digits (built in, no download)",
+    "mnist": "MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
+    "fashion-mnist": "Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
+    "cifar10": "CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",
+}
+
+# Files torchvision looks for, to tell the user exactly what to put where.
+_EXPECTED_FILES = {
+    "mnist": "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]",
+    "fashion-mnist": "FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]",
+    "cifar10": "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta; from cifar-10-python.tar.gz)",
+}
+
+
+def default_data_dir() -> Path:
+    """``$KD_DATA_DIR``, else a per-user cache folder."""
+    if os.environ.get("KD_DATA_DIR"):
+        return Path(os.environ["KD_DATA_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kd-dashboard" / "data"
+
+
+def _normalize(x: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return ((x - mean_t) / std_t).contiguous()
+
+
+def _load_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    images = bunch.images.astype(np.float32) / 16.0  # pixel values are 0..16
+    labels = bunch.target.astype(np.int64)
+    # A fixed, stratified 80/20 split: the same for every run and every seed.
+    x_tr, x_te, y_tr, y_te = train_test_split(images, labels, test_size=0.2, stratify=labels, random_state=0)
+    mean, std = (0.5,), (0.5,)
+    return Dataset(
+        name="digits",
+        x_train=_normalize(torch.from_numpy(x_tr).unsqueeze(1), mean, std),
+        y_train=torch.from_numpy(y_tr),
+        x_test=_normalize(torch.from_numpy(x_te).unsqueeze(1), mean, std),
+        y_test=torch.from_numpy(y_te),
+        class_names=tuple(str(i) for i in range(10)),
+        mean=mean,
+        std=std,
+    )
+
+
+def _torchvision_split(name: str, root: Path, train: bool):
+    """One split of a torchvision dataset: from disk if there, else downloaded, else DatasetUnavailable."""
+    import torchvision
+
+    cls = {
+        "mnist": torchvision.datasets.MNIST,
+        "fashion-mnist": torchvision.datasets.FashionMNIST,
+        "cifar10": torchvision.datasets.CIFAR10,
+    }[name]
+    try:
+        return cls(root=str(root), train=train, download=False)
+    except RuntimeError:
+        pass  # not on disk (or corrupt): try to download
+    try:
+        return cls(root=str(root), train=train, download=True)
+    except Exception as error:  # no internet, a mirror down, a partial file...
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DatasetUnavailable(
+            f"dataset '{name}' is not in {root} and could not be downloaded ({reason}); "
+            f"put its files there as {root}/{_EXPECTED_FILES[name]}, or pass --data-dir"
+        ) from None
+
+
+def _load_torchvision(name: str, root: Path) -> Dataset:
+    train, test = _torchvision_split(name, root, True), _torchvision_split(name, root, False)
+
+    def as_tensor(split) -> tuple[torch.Tensor, torch.Tensor]:
+        data = torch.as_tensor(np.asarray(split.data))
+        x = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)  # CIFAR is N×H×W×C
+        return x.float().div_(255.0), torch.as_tensor(np.asarray(split.targets), dtype=torch.int64)
+
+    (x_tr, y_tr), (x_te, y_te) = as_tensor(train), as_tensor(test)
+    stats = {  # the usual per-channel statistics; CIFAR-10 as in the seed (0.5, 0.5)
+        "mnist": ((0.1307,), (0.3081,)),
+        "fashion-mnist": ((0.2860,), (0.3530,)),
+        "cifar10": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    }
+    mean, std = stats[name]
+    return Dataset(
+        name=name,
+        x_train=_normalize(x_tr, mean, std),
+        y_train=y_tr,
+        x_test=_normalize(x_te, mean, std),
+        y_test=y_te,
+        class_names=tuple(str(c) for c in train.classes),
+        mean=mean,
+        std=std,
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str, data_dir: str) -> Dataset:
+    if name == "digits":
+        return _load_digits()
+    return _load_torchvision(name, Path(data_dir))
+
+
+def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None) -> Dataset:
+    """The named dataset, loaded once per process and kept in memory."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return _load_cached(name, str(root.expanduser().resolve()))
+
+
+def student_indices(
+    labels: torch.Tensor, fraction: float = 1.0, omit_class: int | None = None, seed: int = 0
+) -> torch.Tensor:
+    """Indices of the training examples the student may see.
+
+    ``fraction``: a seeded, class-stratified share of the training set (Hinton's "little data").
+    ``omit_class``: drop every example of that class (Hinton's "a class the student never sees").
+    The teacher always trains on everything.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    keep = []
+    for cls in labels.unique().tolist():
+        if cls == omit_class:
+            continue
+        members = (labels == cls).nonzero().flatten()
+        count = max(1, round(fraction * len(members)))  # at least one example of each kept class
+        keep.append(members[torch.randperm(len(members), generator=generator)[:count]])
+    return torch.cat(keep).sort().values

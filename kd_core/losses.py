@@ -1,0 +1,87 @@
+"""The knowledge-distillation loss (Hinton, Vinyals & Dean, 2015).
+
+    total = λ · T² · KL(softmax(t/T) ‖ softmax(s/T)) + (1 − λ) · CE(s, y)
+
+How this differs from the seed's reference code
+(``nn.KLDivLoss()(F.log_softmax(s/T), F.softmax(t/T)) * (T*T * 2.0 * alpha)``):
+
+* ``nn.KLDivLoss()`` defaults to ``reduction='mean'``, which averages over every
+  *element* — batch size × number of classes — so its soft term is C times too
+  small (10× on CIFAR-10).  The KL divergence is a sum over classes; we average it
+  over the batch only (``reduction='batchmean'``), which is the true KL per sample.
+* The seed multiplies by an unexplained ``2.0``.  It happens to partly offset the
+  ``'mean'`` bug but is not part of the method; we drop it.
+
+Why T²: the gradient of the soft term with respect to a student logit is
+``(softmax(s/T) − softmax(t/T)) / T``, and for large T those probability
+differences themselves shrink like 1/T, so the gradient shrinks like 1/T².
+Multiplying by T² keeps the soft term's gradients on the same scale as the hard
+term's whatever the temperature, so λ means the same thing at T = 2 and T = 20.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+
+class LossParts(NamedTuple):
+    """The three scalar tensors of one distillation step."""
+
+    total: torch.Tensor
+    soft: torch.Tensor
+    hard: torch.Tensor
+
+
+def check_temperature(temperature: float) -> float:
+    """Return ``temperature`` as a float, or raise ValueError if it is not finite and > 0."""
+    value = float(temperature)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return value
+
+
+def check_lam(lam: float) -> float:
+    """Return ``lam`` as a float, or raise ValueError if it is not in [0, 1]."""
+    value = float(lam)
+    if not (0.0 <= value <= 1.0):  # also rejects NaN
+        raise ValueError(f"lam (λ, the soft-loss weight) must be in [0, 1], got {lam!r}")
+    return value
+
+
+def soften(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(logits / T) over the last dimension: T > 1 spreads probability onto the runner-up classes."""
+    return F.softmax(logits / check_temperature(temperature), dim=-1)
+
+
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None,
+    temperature: float,
+    lam: float,
+) -> LossParts:
+    """λ · T² · KL(teacher_T ‖ student_T) + (1 − λ) · CE(student, labels).
+
+    soft: T²-scaled KL divergence between the softened teacher and student
+          distributions, summed over classes and averaged over the batch.
+    hard: ordinary cross-entropy with the labels at T = 1.
+    With λ = 1 the labels are not used and may be None (hard is then reported as 0).
+    """
+    temperature = check_temperature(temperature)
+    lam = check_lam(lam)
+    student_log_probs = F.log_softmax(student_logits / temperature, dim=-1)
+    teacher_log_probs = F.log_softmax(teacher_logits / temperature, dim=-1)
+    # log_target=True: exact even where the teacher's probabilities underflow to 0.
+    kl = F.kl_div(student_log_probs, teacher_log_probs, reduction="batchmean", log_target=True)
+    soft = kl * temperature**2
+    if labels is None:
+        if lam != 1.0:
+            raise ValueError("labels are required unless lam (λ) is 1")
+        hard = torch.zeros((), dtype=soft.dtype, device=soft.device)
+    else:
+        hard = F.cross_entropy(student_logits, labels)
+    total = lam * soft + (1.0 - lam) * hard
+    return LossParts(total, soft, hard)

@@ -1,0 +1,104 @@
+"""Teacher and student architectures, by name, with a default pair per dataset."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class MLP(nn.Module):
+    """Flatten, then Linear-ReLU layers: the digits models."""
+
+    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int):
+        super().__init__()
+        sizes = (math.prod(input_shape), *hidden)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ConvNet(nn.Module):
+    """conv(3×3, padding 1) → ReLU → max-pool(2) → flatten → linear.
+
+    With 64 channels on 3×32×32 input this is exactly the seed's ``TeacherNet``;
+    with 16 channels, its ``StudentNet``.
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], channels: int, num_classes: int):
+        super().__init__()
+        in_channels, height, width = input_shape
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.fc = nn.Linear(channels * (height // 2) * (width // 2), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(F.relu(self.conv1(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+class SmallCNN(nn.Module):
+    """Two conv blocks and a classifier: a stronger teacher for 28×28 and 32×32 images."""
+
+    def __init__(self, input_shape: tuple[int, ...], channels: int, num_classes: int):
+        super().__init__()
+        in_channels, height, width = input_shape
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * channels * (height // 4) * (width // 4), 128), nn.ReLU(),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+Builder = Callable[[tuple[int, ...], int], nn.Module]
+
+# name -> (one-line description, builder(input_shape, num_classes))
+ARCHITECTURES: dict[str, tuple[str, Builder]] = {
+    "mlp-large": ("MLP 256-256 (digits teacher)", lambda shape, n: MLP(shape, (256, 256), n)),
+    "mlp-small": ("MLP 16 (digits student)", lambda shape, n: MLP(shape, (16,), n)),
+    "mlp-tiny": ("MLP 8", lambda shape, n: MLP(shape, (8,), n)),
+    "cnn-large": ("2 conv blocks 32-64 + FC 128", lambda shape, n: SmallCNN(shape, 32, n)),
+    "cnn-small": ("conv 8 + linear", lambda shape, n: ConvNet(shape, 8, n)),
+    "seed-teacher": ("the seed's TeacherNet: conv 64 + linear", lambda shape, n: ConvNet(shape, 64, n)),
+    "seed-student": ("the seed's StudentNet: conv 16 + linear", lambda shape, n: ConvNet(shape, 16, n)),
+}
+
+# dataset -> (teacher, student)
+DEFAULT_PAIRS: dict[str, tuple[str, str]] = {
+    "digits": ("mlp-large", "mlp-small"),
+    "mnist": ("cnn-large", "cnn-small"),
+    "fashion-mnist": ("cnn-large", "cnn-small"),
+    "cifar10": ("seed-teacher", "seed-student"),
+}
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """A freshly initialised model (seed torch's RNG first for reproducible weights)."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{name}'; choose one of: {', '.join(ARCHITECTURES)}")
+    if name.startswith(("cnn", "seed")) and len(input_shape) != 3:
+        raise ValueError(f"architecture '{name}' needs image input (C, H, W), got shape {input_shape}")
+    return ARCHITECTURES[name][1](tuple(input_shape), num_classes)
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def size_bytes(model: nn.Module) -> int:
+    """Bytes of the parameters and buffers: what the model costs in memory and on disk."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    return sum(t.numel() * t.element_size() for t in tensors)
