@@ -9,6 +9,7 @@ Every phase reports ``ProgressEvent``s through ``on_event`` and checks ``stop`` 
 from __future__ import annotations
 
 import copy
+import math
 import dataclasses
 import threading
 import time
@@ -55,13 +56,20 @@ class ProgressEvent:
 EventCallback = Callable[[ProgressEvent], None]
 
 
-class Diverged(RuntimeError):
-    """The loss became NaN or infinite; training stopped at that step."""
+# A loss this many times its first value (or 1, whichever is larger) counts as diverged: with a too-large
+# learning rate, ReLU nets often blow up to 1e5..1e8 and then die (finite loss, 10 % accuracy) rather than
+# reach NaN, and a user deserves the same clear message for both.
+DIVERGENCE_FACTOR = 1000.0
 
-    def __init__(self, phase: str, epoch: int, step: int, lr: float):
-        self.phase, self.epoch, self.step, self.lr = phase, epoch, step, lr
+
+class Diverged(RuntimeError):
+    """The loss became NaN, infinite, or exploded; training stopped at that step."""
+
+    def __init__(self, phase: str, epoch: int, step: int, lr: float, loss: float):
+        self.phase, self.epoch, self.step, self.lr, self.loss = phase, epoch, step, lr, loss
+        what = "became non-finite" if not math.isfinite(loss) else f"exploded to {loss:.3g}"
         super().__init__(
-            f"training diverged: the {phase} loss became non-finite at epoch {epoch}, step {step}; "
+            f"training diverged: the {phase} loss {what} at epoch {epoch}, step {step}; "
             f"try a lower learning rate than {lr:g}"
         )
 
@@ -187,8 +195,10 @@ def fit(
                 loss = parts.total
             step += 1
             values = [None if p is None else p.item() for p in parts]
-            if not all(v is None or v == v and abs(v) != float("inf") for v in values):
-                raise Diverged(phase, epoch, step - (epoch - 1) * steps_per_epoch, config.lr)
+            if step == 1:
+                loss_limit = DIVERGENCE_FACTOR * max(abs(values[0]), 1.0) if math.isfinite(values[0]) else 0.0
+            if not all(v is None or abs(v) <= loss_limit for v in values):  # NaN fails this test too
+                raise Diverged(phase, epoch, step - (epoch - 1) * steps_per_epoch, config.lr, values[0])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
