@@ -1,0 +1,101 @@
+"""kd-train: the JSON it writes, its summary, and one-line errors with exit code 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kd_core.cli import main
+
+QUICK = ["--teacher-epochs", "4", "--epochs", "2", "--quiet"]
+
+
+def test_json_has_the_documented_keys(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert main([*QUICK, "--temperature", "3", "--lam", "0.6", "--seed", "1", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert {"config", "teacher", "student", "baseline", "history", "seconds"} <= set(data)
+    config = data["config"]
+    assert (config["temperature"], config["lam"], config["seed"], config["dataset"]) == (3.0, 0.6, 1, "digits")
+    assert config["teacher"] == "mlp-large" and config["student"] == "mlp-small"  # resolved, not None
+    for key in ("teacher", "student", "baseline"):
+        assert 0.0 <= data[key]["accuracy"] <= 1.0 and len(data[key]["per_class_accuracy"]) == 10
+    assert data["teacher"]["params"] > data["student"]["params"] > 0
+    assert 0.0 <= data["student"]["agreement"] <= 1.0
+    phases = [row["phase"] for row in data["history"]]
+    assert phases == ["teacher"] * 4 + ["student"] * 2 + ["baseline"] * 2
+    assert set(data["history"][0]) >= {"phase", "epoch", "loss", "soft_loss", "hard_loss", "test_accuracy"}
+    assert set(data["seconds"]) == {"teacher", "student", "baseline"}
+    summary = capsys.readouterr().out
+    assert "KD student" in summary and "scratch baseline" in summary and "KD − baseline" in summary
+
+
+def test_no_baseline_gives_null(tmp_path):
+    out = tmp_path / "result.json"
+    assert main([*QUICK, "--no-baseline", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["baseline"] is None
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--temperature", "0"], "temperature"),
+        (["--temperature", "nan"], "temperature"),
+        (["--temperature", "-inf"], "temperature"),
+        (["--lam", "1.5"], "lam"),
+        (["--epochs", "0"], "epochs"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--batch-size", "100000"], "batch_size"),
+        (["--lr", "0"], "lr"),
+        (["--lr", "1e3"], "lr"),
+        (["--seed", "abc"], "--seed"),
+        (["--dataset", "imagenet"], "--dataset"),
+        (["--student", "resnet"], "--student"),
+        (["--omit-class", "10"], "omit_class"),
+        (["--student-fraction", "0"], "student_fraction"),
+        (["--student-fraction", "1.5"], "student_fraction"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, words):
+    out = tmp_path / "result.json"
+    with pytest.raises(SystemExit) as caught:
+        main([*QUICK, *args, "--json", str(out)])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("kd-train: error:") and words in err
+    assert not out.exists() and not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_dataset_not_available_offline_is_one_line(tmp_path, capsys, monkeypatch):
+    import torchvision
+
+    def no_network(self, *args, **kwargs):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", no_network)
+    with pytest.raises(SystemExit) as caught:
+        main([*QUICK, "--dataset", "mnist", "--data-dir", str(tmp_path / "nothing")])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mnist" in err and str(tmp_path / "nothing") in err
+
+
+def test_divergence_exits_nonzero_with_a_clear_message(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert main([*QUICK, "--lr", "10", "--json", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "diverged" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_console_script_runs_as_a_program(tmp_path):
+    """The installed entry point, as a user types it: progress on stderr, the table on stdout."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "kd_core.cli", "--teacher-epochs", "2", "--epochs", "1", "--cache-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "KD student" in completed.stdout
+    assert "student" in completed.stderr and "step" in completed.stderr  # tqdm bars
