@@ -59,15 +59,21 @@ class RunConfig:
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
+def _show(value) -> str:
+    """A value for an error message: its repr, cut short so the message stays one line."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    try:
-        number = int(value) if not isinstance(value, float) else value
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
-    if isinstance(number, float) and (not math.isfinite(number) or number != int(number)):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    number = value
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number != int(number):
+        raise ConfigError(f"{name} must be a whole number, got {_show(value)}")
     number = int(number)
     if not low <= number <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {number}")
@@ -75,10 +81,18 @@ def _int(name: str, value, low: int, high: int) -> int:
 
 
 def _float(name: str, value) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {_show(value)}")
     try:
         return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} must be a number, got {_show(value)}") from None
+
+
+def _choice(what: str, value, options) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ConfigError(f"unknown {what} {_show(value)}; choose one of: {', '.join(options)}")
+    return value
 
 
 def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
@@ -86,13 +100,10 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
 
     ``train_size`` (when the dataset is loaded) also bounds the batch size.
     """
-    if config.dataset not in DATASETS:
-        raise ConfigError(f"unknown dataset '{config.dataset}'; choose one of: {', '.join(DATASETS)}")
-    default_teacher, default_student = DEFAULT_PAIRS[config.dataset]
-    teacher, student = config.teacher or default_teacher, config.student or default_student
-    for role, name in (("teacher", teacher), ("student", student)):
-        if name not in ARCHITECTURES:
-            raise ConfigError(f"unknown {role} architecture '{name}'; choose one of: {', '.join(ARCHITECTURES)}")
+    dataset = _choice("dataset", config.dataset, DATASETS)
+    default_teacher, default_student = DEFAULT_PAIRS[dataset]
+    teacher = _choice("teacher architecture", config.teacher or default_teacher, ARCHITECTURES)
+    student = _choice("student architecture", config.student or default_student, ARCHITECTURES)
     try:
         temperature = check_temperature(_float("temperature", config.temperature))
         lam = check_lam(_float("lam", config.lam))
@@ -100,16 +111,14 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         raise ConfigError(str(error)) from None
     lr = _float("lr", config.lr)
     if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
-        raise ConfigError(f"lr (learning rate) must be > 0 and at most {MAX_LR:g}, got {config.lr!r}")
+        raise ConfigError(f"lr (learning rate) must be > 0 and at most {MAX_LR:g}, got {_show(config.lr)}")
     fraction = _float("student_fraction", config.student_fraction)
     if not (0 < fraction <= 1):
-        raise ConfigError(f"student_fraction must be in (0, 1], got {config.student_fraction!r}")
+        raise ConfigError(f"student_fraction must be in (0, 1], got {_show(config.student_fraction)}")
     num_classes = 10  # every registered dataset has ten classes
     omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, num_classes - 1)
-    if config.optimizer not in OPTIMIZERS:
-        raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {config.optimizer!r}")
-    if config.device not in DEVICES:
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {config.device!r}")
+    _choice("optimizer", config.optimizer, OPTIMIZERS)
+    _choice("device", config.device, DEVICES)
     batch_size = _int("batch_size", config.batch_size, 1, train_size or 1_000_000)
     return config.replace(
         teacher=teacher,
