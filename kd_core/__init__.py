@@ -1,5 +1,5 @@
 """kd_core: the knowledge-distillation engine behind kd-dashboard (no Streamlit in here)."""
-from .cache import TeacherCache
+from .cache import ResultCache, TeacherCache
 from .config import ConfigError, RunConfig, validate
 from .data import DATASETS, Dataset, DatasetUnavailable, load_dataset
 from .engine import Diverged, ProgressEvent, RunResult, evaluate, predict_logits, run
@@ -8,6 +8,6 @@ from .models import ARCHITECTURES, DEFAULT_PAIRS, build_model, count_params, siz
 
 __all__ = [
     "ARCHITECTURES", "ConfigError", "DATASETS", "DEFAULT_PAIRS", "Dataset", "DatasetUnavailable", "Diverged",
-    "LossParts", "ProgressEvent", "RunConfig", "RunResult", "TeacherCache", "build_model", "count_params",
+    "LossParts", "ProgressEvent", "RunConfig", "ResultCache", "RunResult", "TeacherCache", "build_model", "count_params",
     "distillation_loss", "evaluate", "load_dataset", "predict_logits", "run", "size_bytes", "soften", "validate",
 ]

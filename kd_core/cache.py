@@ -1,4 +1,4 @@
-"""Trained teachers on disk: atomic writes, checksummed, loaded with ``weights_only=True``.
+"""Trained models on disk — teachers, and whole finished runs — atomic, checksummed, ``weights_only=True``.
 
 A file that is truncated, corrupt or fails its checksum is removed with a warning and
 the caller retrains.  A folder that cannot be written falls back to memory with a warning.
@@ -47,8 +47,13 @@ def atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
-class TeacherCache:
-    """``get(key)`` / ``put(key, state, meta)`` for trained teachers, on disk or (as a fallback) in memory."""
+class ModelCache:
+    """``get(key)`` / ``put(key, states, meta)``: named state dicts plus JSON-like metadata, keyed by a hash.
+
+    Entries live on disk as ``<kind>-<key>.pt``, or — when the folder cannot be written — in memory.
+    """
+
+    kind = "model"
 
     def __init__(self, folder: str | os.PathLike | None = None):
         self.folder = Path(folder) if folder is not None else default_cache_dir()
@@ -59,18 +64,17 @@ class TeacherCache:
     def _writable(self) -> bool:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            probe = tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe.", delete=True)
-            probe.close()
+            tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe.").close()
             return True
         except OSError as error:
-            warnings.warn(f"cache folder {self.folder} is not writable ({error.strerror}); keeping teachers in memory")
+            warnings.warn(f"cache folder {self.folder} is not writable ({error.strerror}); keeping {self.kind}s in memory")
             return False
 
     def path(self, key: str) -> Path:
-        return self.folder / f"teacher-{key}.pt"
+        return self.folder / f"{self.kind}-{key}.pt"
 
     def get(self, key: str) -> dict | None:
-        """``{"state": ..., "meta": ...}`` for a cached teacher, or None (missing or corrupt)."""
+        """``{"states": {name: state_dict}, "meta": {...}}``, or None when missing or corrupt."""
         with self._lock:
             if key in self._memory:
                 return self._memory[key]
@@ -79,23 +83,38 @@ class TeacherCache:
             return None
         try:
             entry = torch.load(path, map_location="cpu", weights_only=True)
-            if state_digest(entry["state"]) != entry["meta"]["digest"]:
+            digest = "".join(state_digest(entry["states"][name]) for name in sorted(entry["states"]))
+            if digest != entry["meta"]["digest"]:
                 raise ValueError("checksum mismatch")
             return entry
         except Exception as error:  # truncated zip, bad pickle, missing keys, flipped bits
-            warnings.warn(f"cached teacher {path.name} is corrupt ({type(error).__name__}: {error}); removing it and retraining")
+            warnings.warn(f"cached {self.kind} {path.name} is corrupt ({type(error).__name__}: {error}); removing it and rebuilding")
             path.unlink(missing_ok=True)
             return None
 
-    def put(self, key: str, state: dict[str, torch.Tensor], meta: dict) -> None:
-        state = {name: tensor.detach().cpu().clone() for name, tensor in state.items()}
-        entry = {"state": state, "meta": {**meta, "digest": state_digest(state)}}
+    def put(self, key: str, states: dict[str, dict[str, torch.Tensor]], meta: dict) -> None:
+        states = {name: {k: t.detach().cpu().clone() for k, t in state.items()} for name, state in states.items()}
+        digest = "".join(state_digest(states[name]) for name in sorted(states))
+        entry = {"states": states, "meta": {**meta, "digest": digest}}
         if self.on_disk:
             try:
                 atomic_torch_save(entry, self.path(key))
                 return
             except OSError as error:
-                warnings.warn(f"could not write {self.path(key)} ({error.strerror}); keeping the teacher in memory")
+                warnings.warn(f"could not write {self.path(key)} ({error.strerror}); keeping the {self.kind} in memory")
                 self.on_disk = False
         with self._lock:
             self._memory[key] = entry
+
+
+class TeacherCache(ModelCache):
+    """Trained teachers, keyed by ``RunConfig.teacher_key()``."""
+
+    kind = "teacher"
+
+
+class ResultCache(ModelCache):
+    """Finished runs (report + trained models), keyed by ``RunConfig.run_key()``: runs are deterministic,
+    so an identical request is served from here instead of being trained again."""
+
+    kind = "result"

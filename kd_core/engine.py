@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import TeacherCache
+from .cache import ResultCache, TeacherCache
 from .config import RunConfig, validate
 from .data import Dataset, load_dataset, student_indices
 from .losses import distillation_loss
@@ -94,6 +94,7 @@ class RunResult:
     seconds: dict[str, float]
     teacher_from_cache: bool = False
     models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
+    from_results_cache: bool = False  # the whole run was served from a ResultCache
 
     def to_json(self) -> dict:
         return {
@@ -244,7 +245,7 @@ def get_teacher(
     key = config.teacher_key()
     entry = cache.get(key) if cache is not None else None
     if entry is not None:
-        teacher.load_state_dict(entry["state"])
+        teacher.load_state_dict(entry["states"]["teacher"])
         history = entry["meta"]["history"]
         for row in history:  # replay the cached curve so every consumer draws the same picture
             if on_event is not None:
@@ -259,7 +260,7 @@ def get_teacher(
     )
     seconds = time.perf_counter() - started
     if not cancelled and cache is not None:
-        cache.put(key, teacher.state_dict(), {"history": history, "seconds": seconds, "config": config.to_dict()})
+        cache.put(key, {"teacher": teacher.state_dict()}, {"history": history, "seconds": seconds, "config": config.to_dict()})
     return teacher, history, seconds, False, cancelled
 
 
@@ -268,16 +269,22 @@ def run(
     on_event: EventCallback | None = None,
     stop: StopFlag | None = None,
     cache: TeacherCache | None = None,
+    results: ResultCache | None = None,
 ) -> RunResult:
     """Teacher (cached), KD student and — if ``config.baseline`` — the scratch baseline, evaluated.
 
     Raises ConfigError for bad settings, DatasetUnavailable, or Diverged.
     A set ``stop`` ends the run between steps; the result then has ``status="cancelled"``.
+    With ``results``, an identical finished run is loaded instead of trained (runs are deterministic).
     """
     dataset = load_dataset(validate(config).dataset, config.data_dir)
     config = validate(config, train_size=len(dataset.y_train))
     device = resolve_device(config.device)
     cache = cache if cache is not None else TeacherCache()
+    if results is not None:
+        cached = _load_result(config, dataset, results, device, on_event)
+        if cached is not None:
+            return cached
     x_train, y_train = dataset.x_train.to(device), dataset.y_train.to(device)
     test = (dataset.x_test.to(device), dataset.y_test.to(device))
     num_classes = dataset.num_classes
@@ -315,4 +322,30 @@ def run(
         report["agreement"] = (evaluation.predictions == teacher_eval.predictions).float().mean().item()
         setattr(result, phase, report)
     result.status = "completed"
+    if results is not None:
+        states = {phase: model.state_dict() for phase, model in result.models.items()}
+        results.put(config.run_key(), states, {"result": result.to_json()})
     return result
+
+
+def _load_result(
+    config: RunConfig, dataset: Dataset, results: ResultCache, device: torch.device, on_event: EventCallback | None
+) -> RunResult | None:
+    """A finished identical run from ``results``, its epoch history replayed as events; None if absent."""
+    entry = results.get(config.run_key())
+    if entry is None:
+        return None
+    saved = entry["meta"]["result"]
+    models = {}
+    for phase, state in entry["states"].items():
+        models[phase] = build_model(getattr(config, "teacher" if phase == "teacher" else "student"),
+                                    dataset.input_shape, dataset.num_classes)
+        models[phase].load_state_dict(state)
+        models[phase].to(device)
+    for row in saved["history"]:
+        if on_event is not None:
+            epochs = config.teacher_epochs if row["phase"] == "teacher" else config.epochs
+            on_event(ProgressEvent(row["phase"], "epoch", row["epoch"], epochs, 0, 0, row["loss"],
+                                   row["soft_loss"], row["hard_loss"], row["test_accuracy"]))
+    return RunResult(config, saved["status"], saved["teacher"], saved["student"], saved["baseline"], saved["history"],
+                     saved["seconds"], True, models, from_results_cache=True)

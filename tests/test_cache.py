@@ -40,8 +40,8 @@ def test_damaged_teacher_file_is_removed_and_retrained(tmp_path, damage):
         path.write_bytes(b"not a torch file at all")
     else:  # a loadable file whose weights no longer match their checksum
         entry = torch.load(path, weights_only=True)
-        name = next(iter(entry["state"]))
-        entry["state"][name] = entry["state"][name] + 1.0
+        name = next(iter(entry["states"]["teacher"]))
+        entry["states"]["teacher"][name] = entry["states"]["teacher"][name] + 1.0
         torch.save(entry, path)
     with pytest.warns(UserWarning, match="corrupt"):
         again = run(CONFIG, cache=TeacherCache(tmp_path))
@@ -68,3 +68,32 @@ def test_cache_folder_comes_from_the_environment(monkeypatch, tmp_path):
     assert TeacherCache().folder == tmp_path / "from-env"
     monkeypatch.delenv("KD_CACHE_DIR")
     assert default_cache_dir().parts[-2:] == ("kd-dashboard", "cache")
+
+
+def test_identical_request_is_served_from_the_results_cache(tmp_path):
+    from kd_core import ResultCache
+
+    results = ResultCache(tmp_path)
+    first = run(CONFIG, cache=TeacherCache(tmp_path), results=results)
+    events = []
+    second = run(CONFIG, on_event=events.append, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path))
+    assert (first.from_results_cache, second.from_results_cache) == (False, True)
+    assert second.to_json() == {**first.to_json(), "teacher_from_cache": True}
+    assert {e.phase for e in events} == {"teacher", "student", "baseline"}  # the curves are replayed
+    for phase in ("teacher", "student", "baseline"):
+        for name, tensor in first.models[phase].state_dict().items():
+            assert torch.equal(second.models[phase].state_dict()[name], tensor)
+    other = run(CONFIG.replace(temperature=2.0), cache=TeacherCache(tmp_path), results=results)
+    assert not other.from_results_cache  # a different request trains
+
+
+def test_corrupt_result_file_is_removed_and_rebuilt(tmp_path):
+    from kd_core import ResultCache
+
+    first = run(CONFIG, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path))
+    (path,) = tmp_path.glob("result-*.pt")
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="corrupt"):
+        again = run(CONFIG, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path))
+    assert not again.from_results_cache and again.student == first.student
+    assert run(CONFIG, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path)).from_results_cache
