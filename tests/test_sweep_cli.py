@@ -1,0 +1,116 @@
+"""kd-sweep: argument parsing, one-line errors (exit 2), the JSON format, the table."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from kd_core import sweep as sweep_cli
+
+FAST = ["--epochs", "2", "--teacher-epochs", "3", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny MLPs train fastest on one thread, and the 2 shared cores here stay usable for others."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1,2,4,8,16", [1.0, 2.0, 4.0, 8.0, 16.0]),
+    (" 0.5 , 1 ", [0.5, 1.0]),
+    ("3%,5%,100%", [0.03, 0.05, 1.0]),
+    ("1e-1", [0.1]),
+])
+def test_parse_values(text, expected):
+    assert sweep_cli.parse_values(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["", "1,,2", "a,b", "1,1", "nan", "inf", "4,"])
+def test_parse_values_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        sweep_cli.parse_values(text)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--param", "epochs", "--values", "1"], "cannot sweep 'epochs'"),
+    (["--param", "lam", "--values", "0.5,2"], "lam value 2.0"),
+    (["--param", "temperature", "--values", "0,1"], "temperature value 0.0"),
+    (["--param", "student-fraction", "--values", "0"], "student-fraction value 0.0"),
+    (["--param", "lam", "--values", "1", "--seeds", "0"], "--seeds"),
+    (["--param", "lam", "--values", "x"], "--values"),
+    (["--param", "lam"], "--values"),
+    (["--values", "1"], "--param"),
+    (["--param", "lam", "--values", "1", "--json", "/no/such/folder/x.json"], "does not exist"),
+    (["--param", "lam", "--values", "1", "--threads", "0"], "--threads"),
+    (["--param", "lam", "--values", "1", "--omit-class", "10"], "omit_class"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sweep_cli.main(argv + FAST)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("kd-sweep: error:"), err
+    assert fragment in err
+
+
+def test_param_spellings():
+    assert sweep_cli.parse_param("student-fraction") == "student_fraction"
+    assert sweep_cli.parse_param("student_fraction") == "student_fraction"
+    assert sweep_cli.parse_param("T") == "temperature"
+    assert sweep_cli.parse_param("lam") == "lam"
+
+
+def test_temperature_sweep_json_and_table(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    code = sweep_cli.main(["--param", "temperature", "--values", "1,4", "--seeds", "2", "--seed", "5",
+                           "--json", str(out), *FAST])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["param"] == "temperature"
+    assert [(r["value"], r["seed"]) for r in data["runs"]] == [(1.0, 5), (4.0, 5), (1.0, 6), (4.0, 6)]
+    for row in data["runs"]:
+        assert {"value", "seed", "student_accuracy", "baseline_accuracy", "teacher_accuracy"} <= set(row)
+        for key in ("student_accuracy", "baseline_accuracy", "teacher_accuracy"):
+            assert 0.0 <= row[key] <= 1.0
+    # the baseline ignores T: one per seed, the same in each of its rows
+    by_seed = {}
+    for row in data["runs"]:
+        by_seed.setdefault(row["seed"], set()).add(row["baseline_accuracy"])
+    assert all(len(values) == 1 for values in by_seed.values())
+    printed = capsys.readouterr().out
+    assert "KD − baseline" in printed and "4 runs in" in printed and f"wrote {out}" in printed
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary file
+
+
+def test_fraction_sweep_percent_values_and_no_baseline(tmp_path):
+    out = tmp_path / "f.json"
+    code = sweep_cli.main(["--param", "student-fraction", "--values", "10%,100%", "--seeds", "1", "--no-baseline",
+                           "--no-equal-steps", "--json", str(out), *FAST])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["param"] == "student_fraction"
+    assert [r["value"] for r in data["runs"]] == pytest.approx([0.1, 1.0])
+    assert all(r["baseline_accuracy"] is None for r in data["runs"])
+    assert all(r["epochs"] == 2 for r in data["runs"])
+
+
+def test_equal_steps_is_the_default_for_fraction_sweeps(tmp_path):
+    out = tmp_path / "f.json"
+    assert sweep_cli.main(["--param", "student-fraction", "--values", "0.25,1", "--seeds", "1",
+                           "--json", str(out), *FAST]) == 0
+    epochs = [r["epochs"] for r in json.loads(out.read_text())["runs"]]
+    assert epochs[1] == 2 and epochs[0] > 2  # a quarter of the data: more epochs, the same number of steps
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    assert sweep_cli.main(["--param", "lam", "--values", "0.5", "--seeds", "1",
+                           *[a for a in FAST if a != "--quiet"]]) == 0
+    captured = capsys.readouterr()
+    assert "sweep" in captured.err and "runs" in captured.err
+    assert "sweep:" not in captured.out
