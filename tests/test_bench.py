@@ -1,0 +1,119 @@
+"""kd-bench end to end on a tiny budget, and the engine's speed settings leave every number as it was.
+
+No test here asserts a wall time: timings belong to ``kd-bench``, not to the test suite.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import torch
+
+from kd_core import engine
+from kd_core.bench import PHASES, main
+from kd_core.cache import TeacherCache
+from kd_core.config import RunConfig
+from kd_core.engine import predict_logits, run
+from kd_core.models import build_model
+
+SHORT = dict(teacher_epochs=2, epochs=2)
+
+
+def test_bench_main_writes_every_key(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main([
+        "--batches", "1", "--warmup", "1", "--repeats", "1", "--cifar-size", "640", "384",
+        "--data-dir", str(tmp_path), "--no-classroom", "--json", str(out),
+    ])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report["machine"]) >= {"cpu", "cores", "torch"}
+    assert report["matmul_gflops"] > 0
+    for name in ("cifar", "digits"):
+        assert set(report[name]) >= set(PHASES)
+        for phase in PHASES:
+            row = report[name][phase]
+            assert row["engine"] > 0 and row["flop_limit"] > 0 and row["fraction_of_limit"] > 0
+            if phase == "teacher_logits":
+                assert "seed" not in row
+            else:
+                assert row["seed"] > 0 and row["ratio"] > 0
+    assert report["cifar"]["data"].startswith("random")
+    assert "| cifar | student distillation epoch |" in capsys.readouterr().out
+
+
+def test_bench_rejects_bad_arguments():
+    assert main(["--batches", "0"]) == 2
+    assert main(["--datasets", "imagenet"]) == 2
+
+
+def _short_run() -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        result = run(RunConfig(device="cpu", **SHORT), cache=TeacherCache(folder))
+    out = result.to_json()
+    out.pop("seconds")
+    out["states"] = {k: {n: t.tolist() for n, t in m.state_dict().items()} for k, m in result.models.items()}
+    return out
+
+
+_CHILD = """
+import json, sys, tempfile
+from kd_core.engine import run
+from kd_core.cache import TeacherCache
+from kd_core.config import RunConfig
+with tempfile.TemporaryDirectory() as folder:
+    result = run(RunConfig(device="cpu", teacher_epochs=2, epochs=2), cache=TeacherCache(folder))
+out = result.to_json(); out.pop("seconds")
+out["states"] = {k: {n: t.tolist() for n, t in m.state_dict().items()} for k, m in result.models.items()}
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.mark.slow
+def test_allocator_tuning_changes_no_number():
+    """The same short run with the allocator tuned (here) and untouched (a child with KD_NO_TUNING=1)."""
+    env = {**os.environ, "KD_NO_TUNING": "1", "KD_CHANNELS_LAST": "0", "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    child = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True)
+    untuned = json.loads(child.stdout)
+    tuned = json.loads(json.dumps(_short_run()))
+    assert tuned == untuned
+
+
+def test_foreach_optimizers_change_no_number(monkeypatch):
+    """The engine's foreach SGD/Adam give bit-identical results to the per-parameter loops they replaced."""
+    for optimizer in ("adam", "sgd"):
+        config = RunConfig(device="cpu", optimizer=optimizer, teacher_epochs=1, epochs=2)
+        with tempfile.TemporaryDirectory() as folder:
+            fast = run(config, cache=TeacherCache(folder))
+
+        def loop_optimizer(model, config):
+            if config.optimizer == "sgd":
+                return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, foreach=False)
+            return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=False)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(engine, "_optimizer", loop_optimizer)
+            with tempfile.TemporaryDirectory() as folder:
+                slow = run(config, cache=TeacherCache(folder))
+        assert fast.history == slow.history
+        for phase in ("teacher", "student", "baseline"):
+            assert getattr(fast, phase) == getattr(slow, phase)
+            for a, b in zip(fast.models[phase].parameters(), slow.models[phase].parameters()):
+                assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", ["seed-teacher", "seed-student"])
+def test_channels_last_inference_is_exact_for_the_seed_nets(monkeypatch, name):
+    """The opt-in layout (KD_CHANNELS_LAST=1) computes the seed nets' logits bit for bit."""
+    x = torch.randn(300, 3, 32, 32)
+    torch.manual_seed(0)
+    model = build_model(name, (3, 32, 32), 10)
+    monkeypatch.setenv("KD_CHANNELS_LAST", "0")
+    plain = predict_logits(model, x, batch_size=128)
+    monkeypatch.setenv("KD_CHANNELS_LAST", "1")
+    fast = predict_logits(model, x, batch_size=128)
+    assert torch.equal(plain, fast)
