@@ -1,0 +1,176 @@
+"""Plotly figures for the dashboard: plain functions of plain data, each returning a ``go.Figure``.
+
+No Streamlit and no torch here, so every builder can be unit-tested and reused by other tabs.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# One colour per model, used on every chart so "the teacher" always looks the same.
+COLORS = {"teacher": "#1f77b4", "student": "#d62728", "baseline": "#7f7f7f"}
+LABELS = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
+LOSS_PARTS = {"loss": ("total", "solid"), "soft_loss": ("soft", "dot"), "hard_loss": ("hard", "dash")}
+MAX_RAW_POINTS = 600  # beyond this, curves are thinned: redraws stay cheap and the browser fast
+
+
+def smooth(values: Sequence[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average, bias-corrected so the first points are not pulled toward zero."""
+    if not 0 <= weight < 1:
+        raise ValueError(f"weight must be in [0, 1), got {weight}")
+    smoothed, average = [], 0.0
+    for count, value in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * value
+        smoothed.append(average / (1 - weight**count))
+    return smoothed
+
+
+def entropy_bits(probabilities: Sequence[float]) -> float:
+    """Shannon entropy in bits: 0 for a one-hot answer, log2(classes) for a uniform one."""
+    p = np.asarray(probabilities, dtype=float)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def _thin(xs: list, ys: list, limit: int = MAX_RAW_POINTS) -> tuple[list, list]:
+    stride = max(1, -(-len(xs) // limit))
+    return xs[::stride], ys[::stride]
+
+
+def _field(event, name: str):
+    return event[name] if isinstance(event, dict) else getattr(event, name)
+
+
+def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
+    """Per-step training loss of every phase: raw (faint) and smoothed (bold).
+
+    ``events`` are ``kd_core.ProgressEvent``s (or their dicts); only ``kind == "step"`` ones are drawn.
+    The KD student gets three curves — total, soft (teacher-matching) and hard (label) loss —
+    the teacher and the baseline one each (plain cross-entropy).
+    """
+    series: dict[tuple[str, str], tuple[list, list]] = {}
+    for event in events:
+        if _field(event, "kind") != "step":
+            continue
+        phase = _field(event, "phase")
+        for part in LOSS_PARTS:
+            value = _field(event, part)
+            if value is None or (part != "loss" and phase != "student"):
+                continue
+            xs, ys = series.setdefault((phase, part), ([], []))
+            xs.append(_field(event, "step"))
+            ys.append(value)
+    figure = go.Figure()
+    for (phase, part), (xs, ys) in series.items():
+        name = LABELS.get(phase, phase) + ("" if phase != "student" else f" — {LOSS_PARTS[part][0]}")
+        line = dict(color=COLORS.get(phase), dash=LOSS_PARTS[part][1])
+        raw_x, raw_y = _thin(xs, ys)
+        figure.add_trace(go.Scatter(x=raw_x, y=raw_y, mode="lines", name=f"{name} (raw)", legendgroup=name,
+                                    showlegend=False, opacity=0.25, line={**line, "width": 1}, hoverinfo="skip"))
+        smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing))
+        figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines", name=name, legendgroup=name,
+                                    line={**line, "width": 2.5}))
+    figure.update_layout(
+        title="Training loss per step (faint: raw, bold: smoothed)",
+        xaxis_title="step (within each phase)", yaxis_title="loss (log scale)", yaxis_type="log",  # the T²-scaled soft loss starts 10× above the rest
+        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
+    )
+    if not series:
+        figure.add_annotation(text="no training steps yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    return figure
+
+
+def accuracy_figure(events: Iterable) -> go.Figure:
+    """Test accuracy (%) at the end of each epoch, one line per model."""
+    series: dict[str, tuple[list, list]] = {}
+    for event in events:
+        accuracy = _field(event, "test_accuracy")
+        if _field(event, "kind") != "epoch" or accuracy is None:
+            continue
+        xs, ys = series.setdefault(_field(event, "phase"), ([], []))
+        xs.append(_field(event, "epoch"))
+        ys.append(100 * accuracy)
+    figure = go.Figure()
+    for phase, (xs, ys) in series.items():
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=LABELS.get(phase, phase),
+                                    line=dict(color=COLORS.get(phase), width=2.5)))
+    figure.update_layout(
+        title="Test accuracy per epoch", xaxis_title="epoch", yaxis_title="test accuracy (%)",
+        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
+    )
+    if not series:
+        figure.add_annotation(text="no finished epochs yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    return figure
+
+
+def _bars(figure: go.Figure, probabilities: Sequence[float], classes: list[str], name: str, color: str,
+          row: int | None, pattern: str = "") -> None:
+    trace = go.Bar(x=classes, y=list(map(float, probabilities)), name=name, marker_color=color,
+                   marker_pattern_shape=pattern, hovertemplate="class %{x}: %{y:.3f}<extra>" + name + "</extra>")
+    if row is None:
+        figure.add_trace(trace)
+    else:
+        figure.add_trace(trace, row=row, col=1)
+
+
+def probability_figure(
+    teacher: Sequence[float] | None,
+    student: Sequence[float],
+    class_names: Sequence[str],
+    temperature: float,
+    student_label: str = "KD student",
+    teacher_at_1: Sequence[float] | None = None,
+    student_at_1: Sequence[float] | None = None,
+) -> go.Figure:
+    """Grouped bars, teacher vs student, of softmax(logits / T) per class; entropies in the legend.
+
+    Pass ``teacher_at_1``/``student_at_1`` to add a second panel at T = 1 for comparison.
+    ``teacher`` may be None (no trained teacher yet): only the student is drawn.
+    """
+    classes = [str(name) for name in class_names]
+    compare = student_at_1 is not None
+    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
+                           subplot_titles=(f"T = {temperature:g}", "T = 1")) if compare else go.Figure()
+    panels = [(1 if compare else None, temperature, teacher, student, "")]
+    if compare:
+        panels.append((2, 1.0, teacher_at_1, student_at_1, "/"))
+    for row, t, teacher_p, student_p, pattern in panels:
+        if teacher_p is not None:
+            _bars(figure, teacher_p, classes, f"Teacher, T={t:g} (entropy {entropy_bits(teacher_p):.2f} bits)",
+                  COLORS["teacher"], row, pattern)
+        _bars(figure, student_p, classes, f"{student_label}, T={t:g} (entropy {entropy_bits(student_p):.2f} bits)",
+              COLORS["student"], row, pattern)
+    figure.update_layout(
+        barmode="group", title=f"Softened probabilities per class (max entropy {np.log2(len(classes)):.2f} bits)",
+        yaxis_title="probability", margin=dict(l=10, r=10, t=60, b=10), height=520 if compare else 400,
+        showlegend=True, legend=dict(orientation="h", y=-0.15),
+    )
+    figure.update_yaxes(range=[0, 1])
+    figure.update_xaxes(type="category", tickmode="array", tickvals=classes, ticktext=classes)  # every class labelled
+    return figure
+
+
+def upscale(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement: every pixel becomes a factor×factor block, so edges stay crisp."""
+    return np.repeat(np.repeat(np.asarray(pixels), factor, axis=0), factor, axis=1)
+
+
+def image_figure(pixels: np.ndarray, title: str = "", size: int = 280) -> go.Figure:
+    """An (H, W) image in [0, 1] (ink dark on white) or an (H, W, 3) colour image, scaled up with crisp pixels."""
+    pixels = np.asarray(pixels, dtype=float)
+    figure = go.Figure()
+    if pixels.ndim == 2:
+        # zsmooth=False: one flat cell per pixel, never interpolated.
+        figure.add_trace(go.Heatmap(z=pixels, colorscale="Greys", zmin=0, zmax=1, zsmooth=False,
+                                    showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+        figure.update_yaxes(autorange="reversed")
+    else:
+        factor = max(1, size // max(pixels.shape[:2]))
+        figure.add_trace(go.Image(z=(upscale(pixels, factor) * 255).clip(0, 255).astype(np.uint8)))
+    figure.update_xaxes(visible=False, scaleanchor="y", constrain="domain")
+    figure.update_yaxes(visible=False)
+    figure.update_layout(title=title, width=size, height=size + 40, margin=dict(l=0, r=0, t=40, b=0))
+    return figure

@@ -1,0 +1,189 @@
+"""A small background-job runner: one thread per job, at most ``MAX_CONCURRENT`` running at once.
+
+    job = start_job(fn)          # fn(on_event, stop) -> result, run in a thread
+    job.snapshot()               # events so far, status, error, result, queue position
+    job.stop()                   # ask fn to stop (it checks ``stop.is_set()``)
+
+Jobs beyond the limit wait in a first-in, first-out queue.  Nothing here knows about
+Streamlit or knowledge distillation: the page keeps a ``Job`` in its session state and
+redraws from ``snapshot()``; the worker never touches the page.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+# Training is CPU-bound: more concurrent trainings than cores only makes every one slower.
+MAX_CONCURRENT = os.cpu_count() or 1
+
+QUEUED, RUNNING, COMPLETED, CANCELLED, FAILED = "queued", "running", "completed", "cancelled", "failed"
+FINISHED = (COMPLETED, CANCELLED, FAILED)
+
+JobFunction = Callable[[Callable[[Any], None], threading.Event], Any]
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one readable line: its message's first line, else its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A consistent copy of a job's state, safe to read while the worker goes on."""
+
+    status: str
+    events: list
+    result: Any
+    error: str | None
+    error_type: str | None
+    queue_position: int | None  # 1 = next to start; None unless queued
+    started_at: float | None  # time.monotonic() when fn began
+    finished_at: float | None
+    created_at: float
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(eq=False)
+class Job:
+    """One call of ``fn(on_event, stop)`` in a background thread."""
+
+    fn: JobFunction
+    name: str = ""
+    id: int = 0
+    status: str = QUEUED
+    result: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    events: list = field(default_factory=list)
+    created_at: float = field(default_factory=time.monotonic)
+    started_at: float | None = None
+    finished_at: float | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def on_event(self, event: Any) -> None:
+        """The callback handed to ``fn``: record one progress event."""
+        with self.lock:
+            self.events.append(event)
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Ask the job to stop; a queued job is cancelled before it starts. Optionally wait for it."""
+        self.stop_event.set()
+        _scheduler.wake()
+        if wait and self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(timeout=wait)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True if it has."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.done
+
+    @property
+    def done(self) -> bool:
+        with self.lock:
+            return self.status in FINISHED
+
+    def snapshot(self) -> Snapshot:
+        position = _scheduler.position(self)
+        with self.lock:
+            return Snapshot(
+                status=self.status, events=list(self.events), result=self.result, error=self.error,
+                error_type=self.error_type, queue_position=position if self.status == QUEUED else None,
+                started_at=self.started_at, finished_at=self.finished_at, created_at=self.created_at,
+            )
+
+    def _finish(self, status: str, result: Any = None, error: BaseException | None = None) -> None:
+        with self.lock:
+            self.status, self.result, self.finished_at = status, result, time.monotonic()
+            if error is not None:
+                self.error, self.error_type = one_line(error), type(error).__name__
+
+    def _main(self) -> None:
+        if not _scheduler.acquire(self):
+            self._finish(CANCELLED)
+            return
+        try:
+            with self.lock:
+                self.status, self.started_at = RUNNING, time.monotonic()
+            try:
+                result = self.fn(self.on_event, self.stop_event)
+            except Exception as error:  # shown to the user as one line; the traceback goes to the log
+                log.warning("job %s (%s) failed", self.id, self.name, exc_info=True)
+                self._finish(FAILED, error=error)
+                return
+            self._finish(CANCELLED if self.stop_event.is_set() else COMPLETED, result)
+        finally:
+            _scheduler.release()
+
+
+class _Scheduler:
+    """Counts running jobs and hands out free slots in arrival order."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.waiting: deque[Job] = deque()
+        self.running = 0
+
+    def acquire(self, job: Job) -> bool:
+        """Block until ``job`` is first in line and a slot is free (True), or it is stopped first (False)."""
+        with self.condition:
+            self.waiting.append(job)
+            while not job.stop_event.is_set():
+                if self.waiting[0] is job and self.running < MAX_CONCURRENT:
+                    self.waiting.popleft()
+                    self.running += 1
+                    self.condition.notify_all()  # the next in line may also fit
+                    return True
+                self.condition.wait(timeout=1.0)  # the timeout also picks up a changed MAX_CONCURRENT
+            self.waiting.remove(job)
+            self.condition.notify_all()
+            return False
+
+    def release(self) -> None:
+        with self.condition:
+            self.running -= 1
+            self.condition.notify_all()
+
+    def wake(self) -> None:
+        with self.condition:
+            self.condition.notify_all()
+
+    def position(self, job: Job) -> int | None:
+        with self.condition:
+            for index, waiting in enumerate(self.waiting):
+                if waiting is job:
+                    return index + 1
+        return None
+
+
+_scheduler = _Scheduler()
+_ids = itertools.count(1)
+
+
+def start_job(fn: JobFunction, name: str = "") -> Job:
+    """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free; return its Job at once."""
+    job = Job(fn=fn, name=name, id=next(_ids))
+    # daemon: a server shut down with Ctrl-C must not wait for a training to finish.
+    job.thread = threading.Thread(target=job._main, name=f"job-{job.id}-{name}", daemon=True)
+    job.thread.start()
+    return job
+
+
+def running_count() -> int:
+    """How many jobs hold a slot now (for tests and diagnostics)."""
+    with _scheduler.condition:
+        return _scheduler.running

@@ -1,0 +1,156 @@
+"""What the dashboard's buttons start: thin wrappers over ``kd_core``, run as background jobs.
+
+No training happens here: ``kd_core.run`` and ``kd_core.engine.get_teacher`` do that.  These
+functions add what the page needs around them: the test-set logits behind the probability bars,
+the measured inference latency, and a progress estimate with an ETA.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from kd_core import RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
+from kd_core.data import Dataset, student_indices
+from kd_core.engine import ProgressEvent, get_teacher, resolve_device, seeded_model
+
+PHASE_NAMES = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
+
+
+@dataclass
+class TeacherOutcome:
+    """A trained (or cached) teacher and its logits over the test set."""
+
+    config: RunConfig  # validated: architecture names resolved
+    teacher_logits: np.ndarray
+    from_cache: bool
+    cancelled: bool
+
+
+@dataclass
+class DistillOutcome:
+    """A finished ``kd_core.run`` plus what the report and the probability bars need."""
+
+    result: RunResult
+    teacher_logits: np.ndarray | None  # over the test set
+    student_logits: np.ndarray | None
+    latency_seconds: dict[str, float]  # per image, batch of one: "teacher", "student"
+
+
+def test_logits(model: nn.Module, dataset: Dataset) -> np.ndarray:
+    return predict_logits(model, dataset.x_test.to(next(model.parameters()).device)).cpu().numpy()
+
+
+def untrained_student_logits(config: RunConfig, dataset: Dataset) -> np.ndarray:
+    """The student before any training: the very weights the KD student and the baseline start from."""
+    config = validate(config)
+    return test_logits(seeded_model(config.student, dataset, config.seed + 1), dataset)  # as kd_core.run seeds it
+
+
+def cached_teacher_logits(config: RunConfig, dataset: Dataset, cache: TeacherCache) -> np.ndarray | None:
+    """The test-set logits of the teacher these settings name, if it is already in the cache; else None."""
+    config = validate(config, train_size=len(dataset.y_train))
+    already_stopped = threading.Event()
+    already_stopped.set()  # get_teacher loads a cached teacher; on a miss it stops before the first step
+    teacher, _, _, from_cache, _ = get_teacher(config, dataset, cache, resolve_device(config.device), None, already_stopped)
+    return test_logits(teacher, dataset) if from_cache else None
+
+
+def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> TeacherOutcome:
+    """The teacher from the cache (at once), or trained now and cached."""
+    dataset = load_dataset(validate(config).dataset, config.data_dir)
+    config = validate(config, train_size=len(dataset.y_train))
+    teacher, _, _, from_cache, cancelled = get_teacher(config, dataset, cache, resolve_device(config.device), on_event, stop)
+    return TeacherOutcome(config, test_logits(teacher, dataset), from_cache, cancelled)
+
+
+def latency_per_image(model: nn.Module, example: torch.Tensor, repeats: int = 200, rounds: int = 5) -> float:
+    """Median seconds for one forward pass on a single image (batch of one), in eval mode.
+
+    A batch of one is what a deployed classifier sees per request; the median of a few rounds
+    keeps a busy machine's hiccups out of the number.
+    """
+    was_training = model.training
+    model.eval()
+    example = example[:1]
+    timings = []
+    with torch.inference_mode():
+        for _ in range(20):  # warm-up: first calls allocate
+            model(example)
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(repeats):
+                model(example)
+            timings.append((time.perf_counter() - started) / repeats)
+    model.train(was_training)
+    return statistics.median(timings)
+
+
+def distill(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> DistillOutcome:
+    """``kd_core.run`` (teacher, KD student, scratch baseline), then logits and latency for the report."""
+    result = run(config, on_event=on_event, stop=stop, cache=cache)
+    if result.status != "completed":
+        return DistillOutcome(result, None, None, {})
+    dataset = load_dataset(result.config.dataset, result.config.data_dir)
+    teacher, student = result.models["teacher"], result.models["student"]
+    example = dataset.x_test[:1].to(next(student.parameters()).device)
+    return DistillOutcome(
+        result=result,
+        teacher_logits=test_logits(teacher, dataset),
+        student_logits=test_logits(student, dataset),
+        latency_seconds={"teacher": latency_per_image(teacher, example), "student": latency_per_image(student, example)},
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a run has got: a fraction in [0, 1], a line of text, and seconds left (None: not known yet)."""
+
+    fraction: float
+    text: str
+    eta_seconds: float | None
+
+
+def planned_steps(config: RunConfig, dataset: Dataset, phases: tuple[str, ...]) -> dict[str, int]:
+    """Optimizer steps each phase will take, before any event says so."""
+    config = validate(config, train_size=len(dataset.y_train))
+    teacher_steps = config.teacher_epochs * math.ceil(len(dataset.y_train) / config.batch_size)
+    seen = len(student_indices(dataset.y_train, config.student_fraction, config.omit_class, config.seed))
+    student_steps = config.epochs * math.ceil(seen / config.batch_size)
+    plan = {"teacher": teacher_steps, "student": student_steps, "baseline": student_steps if config.baseline else 0}
+    return {phase: plan[phase] for phase in phases}
+
+
+def progress(events: list[ProgressEvent], plan: dict[str, int], running_seconds: float | None) -> Progress:
+    """Progress over all phases, weighted by their steps; the ETA extrapolates the time per step so far."""
+    plan, done = dict(plan), {phase: 0 for phase in plan}
+    for event in events:
+        if event.phase not in plan:
+            continue
+        plan[event.phase] = event.steps  # the engine's count wins; 0 for a cached teacher
+        done[event.phase] = event.step
+    total = sum(plan.values())
+    finished = sum(min(done[p], plan[p]) for p in plan)
+    fraction = finished / total if total else 1.0
+    if not events:
+        return Progress(0.0, "Starting…", None)
+    last = events[-1]
+    text = f"{PHASE_NAMES.get(last.phase, last.phase)}: epoch {last.epoch}/{last.epochs}"
+    if last.steps == 0:
+        text += " (cached, loaded at once)"
+    eta = None
+    if running_seconds and finished:
+        eta = running_seconds * (total - finished) / finished
+    return Progress(min(fraction, 1.0), text, eta)
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,213 @@
+"""The Streamlit page, headless, with streamlit.testing.v1.AppTest.
+
+AppTest never fires ``run_every``: each test joins the session's worker, then reruns the page once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import launch, runs
+from kd_core import Diverged, ProgressEvent
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    yield at
+    job = at.session_state["job"] if "job" in at.session_state else None
+    if job is not None:  # never leak a worker into the next test
+        job.stop(wait=30)
+
+
+def finish(at: AppTest) -> AppTest:
+    """Wait for this session's job, then rerun the page as the polling fragment would."""
+    assert at.session_state["job"].join(180), "the worker did not finish"
+    return at.run()
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figures on the page, by title."""
+    found = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        found[title.get("text", "") if isinstance(title, dict) else str(title)] = spec
+    return found
+
+
+def test_controls_exist_with_their_ranges_defaults_and_help(app):
+    sliders = {s.key: s for s in app.slider}
+    expected = {"temperature": (1, 20, 4), "lam": (0, 1, 0.7), "epochs": (1, 50, 20), "teacher_epochs": (1, 100, 30), "seed": (0, 100, 0)}
+    for key, (low, high, default) in expected.items():
+        assert (sliders[key].min, sliders[key].max) == (low, high), key
+        assert sliders[key].value == pytest.approx(default), key
+    assert sliders["lam"].step == pytest.approx(0.05)
+    assert "Temperature" in sliders["temperature"].label
+    assert "λ" in sliders["lam"].label
+    assert "Epochs" in sliders["epochs"].label
+    assert app.select_slider(key="lr").value == pytest.approx(0.01)
+    assert app.select_slider(key="batch_size").value == 64
+    assert app.selectbox(key="dataset").value == "digits"
+    assert set(app.selectbox(key="dataset").options) >= {"digits (built in)", "mnist", "fashion-mnist", "cifar10"}
+    assert (app.selectbox(key="teacher").value, app.selectbox(key="student").value) == ("mlp-large", "mlp-small")
+    for widget in [*app.sidebar.slider, *app.sidebar.select_slider, *app.sidebar.selectbox, *app.sidebar.button]:
+        assert widget.help and "\n" not in widget.help, widget.label
+    buttons = {b.key: b for b in app.sidebar.button}
+    assert not buttons["distill"].disabled and not buttons["teacher_button"].disabled and buttons["stop"].disabled
+    assert [t.label for t in app.tabs][:4] == ["Distill", "Probabilities", "What is happening", "History"]
+    assert not app.error
+
+
+def test_a_short_distillation_completes_and_reports_three_accuracies(app):
+    app.slider(key="epochs").set_value(2).run()
+    app.slider(key="teacher_epochs").set_value(2).run()
+    app.slider(key="temperature").set_value(6).run()
+    app.button(key="distill").click().run()
+    assert app.button(key="distill").disabled and not app.button(key="stop").disabled
+    finish(app)
+    assert not app.exception and not app.error
+    metrics = {m.label: m.value for m in app.metric}
+    for label in ("Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy"):
+        assert metrics[label].endswith("%") and 0 < float(metrics[label].rstrip("%")) <= 100
+    for label in ("KD − baseline", "Student–teacher agreement", "Parameters: teacher / student", "Size ratio",
+                  "Teacher latency per image", "Student latency per image", "Run time"):
+        assert label in metrics
+    found = charts(app)
+    loss = next(spec for title, spec in found.items() if title.startswith("Training loss"))
+    assert any(trace.get("name") == "KD student — soft" and len(trace["x"]) > 0 for trace in loss["data"])
+    accuracy = found["Test accuracy per epoch"]
+    assert [t["name"] for t in accuracy["data"]] == ["Teacher", "KD student", "Scratch baseline"]
+    # The run is in the session history, downloadable; the bars now show the KD student.
+    assert len(app.dataframe) == 1 and app.dataframe[0].value["status"].tolist() == ["completed"]
+    assert app.dataframe[0].value["temperature"].tolist() == [6.0]
+    bars = next(spec for title, spec in found.items() if title.startswith("Softened probabilities"))
+    assert any(t["name"].startswith("KD student, T=6") for t in bars["data"])
+    assert not app.button(key="distill").disabled and app.button(key="stop").disabled
+
+
+def test_before_distillation_the_bars_show_the_untrained_student_and_follow_t(app):
+    def bars(at):
+        spec = next(s for t, s in charts(at).items() if t.startswith("Softened probabilities"))
+        return {trace["name"]: trace["y"] for trace in spec["data"]}
+
+    at4 = bars(app)
+    name4 = next(n for n in at4 if n.startswith("Untrained student"))
+    assert "T=4" in name4
+    app.slider(key="temperature").set_value(1.0).run()
+    at1 = bars(app)
+    name1 = next(n for n in at1 if n.startswith("Untrained student"))
+    assert "T=1" in name1 and at1[name1] != at4[name4]
+    app.slider(key="temperature").set_value(8.0).run()
+    app.toggle(key="compare_t1").set_value(True).run()
+    names = list(bars(app))
+    assert any("T=8" in n for n in names) and any("T=1 " in n for n in names)
+    assert "job" not in app.session_state or app.session_state["job"] is None  # nothing was trained
+
+
+def test_a_worker_exception_is_one_readable_error_line(app, monkeypatch):
+    def broken(config, cache, on_event, stop):
+        raise RuntimeError("something broke in the worker\nTraceback (most recent call last): ...")
+
+    monkeypatch.setattr(runs, "distill", broken)
+    app.button(key="distill").click().run()
+    finish(app)
+    assert not app.exception
+    messages = [e.value for e in app.error]
+    assert len(messages) == 1 and "something broke in the worker" in messages[0]
+    assert "\n" not in messages[0] and "Traceback" not in messages[0]
+    assert not app.button(key="distill").disabled
+
+
+def test_divergence_is_reported_and_the_charts_keep_what_was_drawn(app, monkeypatch):
+    error = Diverged("student", 1, 6, 10.0, float("nan"))
+
+    def diverging(config, cache, on_event, stop):
+        for i in range(1, 6):
+            on_event(ProgressEvent("student", "step", 1, 2, i, 20, 1.0 / i, 0.5, 0.5))
+        raise error
+
+    monkeypatch.setattr(runs, "distill", diverging)
+    app.button(key="distill").click().run()
+    finish(app)
+    assert [e.value for e in app.error] == [str(error)]
+    assert "diverged" in str(error) and "learning rate" in str(error)
+    loss = next(spec for title, spec in charts(app).items() if title.startswith("Training loss"))
+    assert any(len(trace["x"]) == 5 for trace in loss["data"])
+    assert app.dataframe[0].value["status"].tolist() == ["failed"]
+
+
+def test_sliders_do_not_disturb_a_run_and_stop_ends_it_cleanly(app, monkeypatch):
+    calls = []
+
+    def endless(config, cache, on_event, stop):
+        calls.append(config)
+        step = 0
+        while not stop.is_set():
+            step += 1
+            on_event(ProgressEvent("teacher", "step", 1, 1, step, 10**6, 1.0))
+            stop.wait(0.01)
+        return None
+
+    monkeypatch.setattr(runs, "distill", endless)
+    app.button(key="distill").click().run()
+    job = app.session_state["job"]
+    app.slider(key="temperature").set_value(12).run()
+    app.slider(key="lam").set_value(0.3).run()
+    assert app.session_state["job"] is job and not job.done and len(calls) == 1
+    assert app.button(key="distill").disabled
+    app.button(key="stop").click().run()
+    assert job.done and job.snapshot().status == "cancelled"
+    assert any("stopped" in w.value for w in app.warning)
+    assert not app.button(key="distill").disabled and app.button(key="stop").disabled
+
+
+def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
+    import kd_core.data
+
+    def offline(name, root, train):
+        raise kd_core.data.DatasetUnavailable(f"dataset '{name}' is not in {root} and could not be downloaded (offline)")
+
+    monkeypatch.setattr(kd_core.data, "_torchvision_split", offline)
+    kd_core.data._load_cached.cache_clear()
+    st.cache_resource.clear()
+    try:
+        app.selectbox(key="dataset").set_value("mnist").run()
+        assert not app.exception
+        messages = [e.value for e in app.error]
+        assert len(messages) == 1 and "not available offline" in messages[0] and "\n" not in messages[0]
+        assert app.button(key="distill").disabled and app.button(key="teacher_button").disabled
+        assert (app.selectbox(key="teacher").value, app.selectbox(key="student").value) == ("cnn-large", "cnn-small")
+    finally:
+        kd_core.data._load_cached.cache_clear()
+        st.cache_resource.clear()
+
+
+def test_the_teacher_button_loads_a_cached_teacher(app):
+    app.slider(key="teacher_epochs").set_value(2).run()
+    app.button(key="teacher_button").click().run()
+    finish(app)
+    app.button(key="teacher_button").click().run()  # the second time it comes from the cache
+    finish(app)
+    assert any("loaded from the cache" in s.value for s in app.success)
+    bars = next(s for t, s in charts(app).items() if t.startswith("Softened probabilities"))
+    assert any(trace["name"].startswith("Teacher, T=4") for trace in bars["data"])
+
+
+def test_launch_runs_streamlit_on_localhost_without_usage_stats(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(launch.subprocess, "call", lambda cmd: seen.setdefault("cmd", cmd) and 0)
+    assert launch.main(["--server.port", "8600"]) == 0
+    cmd = seen["cmd"]
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("dashboard/app.py")
+    text = " ".join(cmd)
+    for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.headless true"):
+        assert part in text
+    assert cmd[-2:] == ["--server.port", "8600"]

@@ -1,0 +1,176 @@
+"""End to end in a real browser: serve dashboard/app.py, drive it with Playwright and Debian's chromium.
+
+Skipped (with the reason) when /usr/bin/chromium or playwright is missing, unless KD_REQUIRE_BROWSER=1,
+which makes a missing browser a failure (CI sets it).  Saves assets/screenshot.png for the README and
+prints the time from the Distill click to the final report.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = ROOT / "assets" / "screenshot.png"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _missing_browser() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is missing (install Debian's chromium: make browser)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+def _require_browser() -> None:
+    reason = _missing_browser()
+    if reason is None:
+        return
+    if os.environ.get("KD_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"KD_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``streamlit run dashboard/app.py`` on a free localhost port; yields its URL."""
+    _require_browser()
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit was not healthy within 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.25)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        if "Traceback" in log_path.read_text():  # a worker's traceback belongs in the log, never the page
+            print(log_path.read_text()[-3000:])
+
+
+@pytest.fixture
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Tall enough that the report and both charts fit: Streamlit scrolls an inner container,
+        # so a full-page screenshot would not reach below the fold.
+        context = browser.new_context(viewport={"width": 1440, "height": 1150})
+        page = context.new_page()
+        page_errors: list[str] = []
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        page.goto(server)
+        page.get_by_role("button", name="Distill").wait_for(timeout=120_000)  # the first run imports torch
+        yield page
+        assert not page_errors, page_errors
+        browser.close()
+
+
+def _sidebar_slider(page, label: str):
+    return page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+
+
+def _wait_for_report(page, timeout_ms: int) -> None:
+    page.get_by_test_id("stMetric").filter(has_text="Scratch baseline accuracy").wait_for(timeout=timeout_ms)
+
+
+def test_distill_in_a_real_browser(page):
+    from playwright.sync_api import expect
+
+    tabs = page.get_by_role("tab")
+    # Move the temperature from 4 to 6 (step 0.5): the probability bars redraw at the new T, nothing trains.
+    tabs.filter(has_text="Probabilities").click()
+    slider = _sidebar_slider(page, "Temperature")
+    slider.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value("6")
+    bars = page.get_by_test_id("stPlotlyChart").filter(has_text="Softened probabilities")
+    expect(bars).to_contain_text("T=6", timeout=30_000)
+
+    tabs.filter(has_text="Distill").click()
+    distill = page.get_by_role("button", name="Distill")
+    started = time.monotonic()
+    distill.click()
+    expect(page.get_by_role("button", name="Stop")).to_be_enabled(timeout=30_000)
+    # Switching tabs while it trains must not disturb the run.
+    tabs.filter(has_text="What is happening").click()
+    expect(page.get_by_text("With your settings")).to_be_visible()
+    tabs.filter(has_text="Distill").click()
+    _wait_for_report(page, timeout_ms=600_000)
+    cold = time.monotonic() - started
+
+    metrics = {}
+    for metric in page.get_by_test_id("stMetric").all():
+        label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
+        metrics[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
+    for label in ("Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy"):
+        assert re.fullmatch(r"\d{1,3}\.\d\d%", metrics[label]), metrics
+    assert "KD − baseline" in metrics and "Speed-up" in metrics
+    assert not page.get_by_test_id("stException").count() and "Traceback" not in page.content()
+
+    # The loss chart has drawn lines with real points.
+    loss_chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Training loss")
+    paths = loss_chart.locator(".scatterlayer path.js-line")
+    assert paths.count() >= 4
+    longest = max(len(paths.nth(i).get_attribute("d") or "") for i in range(paths.count()))
+    assert longest > 100, "the loss curves have no points"
+
+    page.wait_for_timeout(500)  # let the last redraw settle before the picture
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    # Again, with the teacher now cached: the time a classroom sees on every later click.
+    teacher_metric = page.get_by_test_id("stMetric").filter(has_text="Teacher accuracy")
+    started = time.monotonic()
+    distill.click()
+    teacher_metric.wait_for(state="detached", timeout=30_000)
+    _wait_for_report(page, timeout_ms=300_000)
+    warm = time.monotonic() - started
+    print(f"\nclick to final report, default digits run: {cold:.1f} s with the teacher trained, "
+          f"{warm:.1f} s with the teacher cached (page's run time: {metrics.get('Run time')})")
