@@ -211,3 +211,16 @@ def test_launch_runs_streamlit_on_localhost_without_usage_stats(monkeypatch):
     for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.headless true"):
         assert part in text
     assert cmd[-2:] == ["--server.port", "8600"]
+
+
+def test_a_queued_run_shows_its_position_and_can_be_stopped(app, monkeypatch):
+    from dashboard import jobs
+
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 0)  # every trainer busy: the run must wait its turn
+    app.button(key="distill").click().run()
+    job = app.session_state["job"]
+    assert job.snapshot().status == "queued"
+    assert any("position 1 in the queue" in message.value for message in app.info)
+    app.button(key="stop").click().run()
+    assert job.done and job.snapshot().status == "cancelled" and job.snapshot().started_at is None
+    assert not app.button(key="distill").disabled
