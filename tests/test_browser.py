@@ -1,7 +1,8 @@
 """End to end in a real browser: serve dashboard/app.py, drive it with Playwright and Debian's chromium.
 
 Skipped (with the reason) when /usr/bin/chromium or playwright is missing, unless KD_REQUIRE_BROWSER=1,
-which makes a missing browser a failure (CI sets it).  Saves assets/screenshot.png for the README and
+which makes a missing browser a failure (CI sets it).  Saves a screenshot (into assets/ for the README
+with KD_UPDATE_SCREENSHOT=1, else into the test's temp folder, so a test run leaves the tree clean) and
 prints the time from the Distill click to the final report.
 """
 from __future__ import annotations
@@ -119,7 +120,7 @@ def _wait_for_report(page, timeout_ms: int) -> None:
     page.get_by_test_id("stMetric").filter(has_text="Scratch baseline accuracy").wait_for(timeout=timeout_ms)
 
 
-def test_distill_in_a_real_browser(page):
+def test_distill_in_a_real_browser(page, tmp_path):
     from playwright.sync_api import expect
 
     tabs = page.get_by_role("tab")
@@ -162,8 +163,9 @@ def test_distill_in_a_real_browser(page):
     assert longest > 100, "the loss curves have no points"
 
     page.wait_for_timeout(500)  # let the last redraw settle before the picture
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    screenshot = SCREENSHOT if os.environ.get("KD_UPDATE_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+    page.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 10_000  # a real picture, not a blank page
 
     # Again, with the teacher now cached: the time a classroom sees on every later click.
     teacher_metric = page.get_by_test_id("stMetric").filter(has_text="Teacher accuracy")
