@@ -117,3 +117,13 @@ def test_channels_last_inference_is_exact_for_the_seed_nets(monkeypatch, name):
     monkeypatch.setenv("KD_CHANNELS_LAST", "1")
     fast = predict_logits(model, x, batch_size=128)
     assert torch.equal(plain, fast)
+
+
+@pytest.mark.parametrize("name", ["seed-teacher", "mlp-large"])
+def test_predict_logits_batch_size_changes_no_number(name):
+    """predict_logits' cache-sized batches give the same logits as the 2048-row batches they replaced."""
+    shape = (3, 32, 32) if name.startswith("seed") else (1, 8, 8)
+    torch.manual_seed(0)
+    model = build_model(name, shape, 10)
+    x = torch.randn(2100, *shape)
+    assert torch.equal(predict_logits(model, x), predict_logits(model, x, batch_size=2048))
