@@ -19,7 +19,7 @@ import torch
 
 from kd_core import ARCHITECTURES, DATASETS, DEFAULT_PAIRS, ConfigError, Dataset, RunConfig, TeacherCache
 from kd_core import load_dataset, soften, validate
-from dashboard import figures, jobs, runs
+from dashboard import experiments_page, figures, jobs, runs
 
 st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
 # One CPU thread per training: dashboard.jobs already runs up to one training per core at once, and torch's
@@ -451,6 +451,7 @@ def main() -> None:
         "Probabilities": lambda: probabilities_tab(config, dataset) if usable else st.info("Pick an available dataset."),
         "What is happening": lambda: explanation_tab(config, dataset if usable else None),
         "History": history_tab,
+        **experiments_page.tabs(config, usable),  # Hinton's three experiments + dark knowledge
     }
     for container, draw in zip(st.tabs(list(tabs), key="main_tabs"), tabs.values()):
         with container:
