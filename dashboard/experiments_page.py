@@ -230,11 +230,8 @@ def teacher_logits_or_button(config: RunConfig, split: str, where: str, key: str
               disabled=job_active("teacher"))
     if current is not None:
         snap = current.snapshot()
-        if snap.status == jobs.RUNNING:
-            epochs = [e for e in snap.events if getattr(e, "kind", None) == "epoch"]
-            done = epochs[-1].epoch / epochs[-1].epochs if epochs else 0.0
-            st.progress(done, text="Training the teacher… (click anywhere or wait: the page refreshes when it is done)")
-            live("teacher", "Teacher", lambda s: None)
+        if not snap.finished:
+            live("teacher", "Teacher", lambda s: None)  # progress, then a full rerun that draws the chart
         elif snap.status == jobs.FAILED:
             st.error(snap.error)
     return None
