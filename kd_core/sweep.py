@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .cache import TeacherCache
-from .cli import OneLineParser, add_run_arguments, config_from_args, write_json_atomic
+from .cli import OneLineParser, add_run_arguments, config_from_args, set_threads, write_json_atomic
 from .config import ConfigError
 from .data import DatasetUnavailable
 from .engine import Diverged
@@ -129,22 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--equal-steps", action=argparse.BooleanOptionalAction, default=True,
                         help="scale each student's epochs so it takes as many gradient steps as --epochs on the full "
                              "training set (matters for small --student-fraction; the JSON rows say the epochs used)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads; 1 (as in the dashboard) is fastest for the small digits models and "
-                             "on a busy machine, where torch's default of one per core can be 10x slower; raise it "
-                             "for convolutional models on an idle machine")
     parser.add_argument("--json", help="write every run as JSON here (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     warnings.showwarning = lambda message, *_: print(f"kd-sweep: warning: {message}", file=sys.stderr)
     if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
         parser.error(f"--json: folder {Path(args.json).parent} does not exist")
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
-    import torch
-
-    torch.set_num_threads(args.threads)
-
+    set_threads(parser, args.threads)
     config = config_from_args(args)
     seeds = range(args.seed, args.seed + args.seeds)
     bar = SweepBar(enabled=not args.quiet)

@@ -56,6 +56,7 @@ def test_no_baseline_gives_null(tmp_path):
         (["--omit-class", "10"], "omit_class"),
         (["--student-fraction", "0"], "student_fraction"),
         (["--student-fraction", "1.5"], "student_fraction"),
+        (["--threads", "0"], "--threads"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, words):
