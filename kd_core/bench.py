@@ -14,11 +14,15 @@ optimizer:
     test_eval       seed: evaluate over a DataLoader         engine: evaluate()
     teacher_logits                                           engine: predict_logits(), once per run
 
-Each phase times ``--batches`` batches after ``--warmup`` untimed ones, ``--repeats`` times, seed
-and engine alternating so that a busy machine slows both alike; the medians are reported, in
-images per second.  The seed's DataLoader workers are started before its timed batches (its
-steady state; a real seed epoch also pays their start-up), and the seed runs under the same
-process-wide settings as the engine (``kd_core.speed``), so the ratios are, if anything, low.
+Each phase times ``--batches`` batches after ``--warmup`` untimed ones, ``--repeats`` times, and the
+medians are reported, in images per second.  The seed is timed as shipped: its own TeacherNet /
+StudentNet code (from the engine's initial weights) and glibc's default allocator.  The engine's
+allocator setting (``kd_core.speed.tune``) is process-wide and cannot be undone, so every seed
+repeat of every dataset runs first, then ``tune()``, then every engine repeat — same process, same
+data.  (Seed and engine therefore no longer alternate: on a busy machine, compare runs made at
+similar load; ``uptime`` before and after says.)  The seed's DataLoader workers are started before
+its timed batches (its steady state; a real seed epoch also pays their start-up), so the ratios
+are, if anything, low.
 
 Each phase's FLOP limit is the fp32 matmul rate measured here divided by the phase's FLOPs per
 image (forward = 2·MACs of the conv and linear layers; training = 3× forward).
@@ -214,82 +218,103 @@ def _seed_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimize
     return torch.optim.Adam(model.parameters(), lr=config.lr)
 
 
-def bench_dataset(name, dataset, seed_train, seed_test, config, batches, repeats, warmup, gflops, log) -> dict:
-    """Median images/s of the seed and the engine for every phase, on one dataset and one config."""
-    bs = config.batch_size
-    steps = max(1, min(batches, len(dataset.y_train) // bs - warmup - 1))
-    eval_steps = max(1, min(batches, len(seed_test) // bs - 1))
-    subset = (warmup + steps + 1) * bs  # the engine's training slice: one batch more than it times
-    x, y = dataset.x_train[:subset], dataset.y_train[:subset]
-    n_eval, n_logits = eval_steps * bs, min(len(dataset.y_train), max(steps * bs, 2048))
+class DatasetBench:
+    """One dataset's phases, each as (seed runner, engine runner, images per timed run); a runner returns seconds.
 
-    teacher = seeded_model(config.teacher, dataset, config.seed)
-    student = seeded_model(config.student, dataset, config.seed + 1)
-    flops = {"teacher": forward_flops(teacher, dataset.input_shape), "student": forward_flops(student, dataset.input_shape)}
-    per_image = {
-        "teacher_epoch": 3 * flops["teacher"],
-        "student_epoch": 3 * flops["student"],
-        "test_eval": flops["student"],
-        "teacher_logits": flops["teacher"],
-    }
-    train_loader = seed.seed_loader(seed_train, train=True, batch_size=bs)
-    test_loader = seed.seed_loader(seed_test, train=False, batch_size=bs)
-    T, alpha = config.temperature, config.lam
+    ``time_seed`` and ``time_engine`` are separate because the engine's allocator setting
+    (``kd_core.speed.tune``, applied by its first ``fit``) is process-wide and cannot be undone: every
+    seed timing must happen before it, or the seed would run faster than it does as shipped.
+    """
 
-    # Each phase: (seed runner, engine runner, images per timed run); a runner returns seconds.
-    seed_models = {"teacher": seeded_model(config.teacher, dataset, config.seed), "student": seeded_model(config.student, dataset, config.seed + 1)}
-    seed_opts = {k: _seed_optimizer(m, config) for k, m in seed_models.items()}
-    engine_teacher = seeded_model(config.teacher, dataset, config.seed)
-    logits_holder: dict[str, torch.Tensor] = {}
+    def __init__(self, name, dataset, seed_train, seed_test, config, batches, warmup, gflops):
+        self.name, self.dataset, self.config = name, dataset, config
+        bs = config.batch_size
+        steps = max(1, min(batches, len(dataset.y_train) // bs - warmup - 1))
+        eval_steps = max(1, min(batches, len(seed_test) // bs - 1))
+        subset = (warmup + steps + 1) * bs  # the engine's training slice: one batch more than it times
+        self.x, self.y = dataset.x_train[:subset], dataset.y_train[:subset]
+        self.n_eval, self.n_logits = eval_steps * bs, min(len(dataset.y_train), max(steps * bs, 2048))
 
-    def engine_logits() -> float:
+        self.teacher = seeded_model(config.teacher, dataset, config.seed)
+        self.student = seeded_model(config.student, dataset, config.seed + 1)
+        flops = {"teacher": forward_flops(self.teacher, dataset.input_shape), "student": forward_flops(self.student, dataset.input_shape)}
+        self.per_image = {
+            "teacher_epoch": 3 * flops["teacher"],
+            "student_epoch": 3 * flops["student"],
+            "test_eval": flops["student"],
+            "teacher_logits": flops["teacher"],
+        }
+        self.limit = {phase: gflops * 1e9 / f for phase, f in self.per_image.items()}
+        train_loader = seed.seed_loader(seed_train, train=True, batch_size=bs)
+        test_loader = seed.seed_loader(seed_test, train=False, batch_size=bs)
+        T, alpha = config.temperature, config.lam
+
+        # The seed trains its own TeacherNet/StudentNet (its forward pass as it wrote it), from the engine's initial weights.
+        seed_models = {"teacher": seed.seed_net(self.teacher), "student": seed.seed_net(self.student)}
+        seed_opts = {k: _seed_optimizer(m, config) for k, m in seed_models.items()}
+        engine_teacher = seeded_model(config.teacher, dataset, config.seed)
+        x, y = self.x, self.y
+        self.runners = {
+            "teacher_epoch": (
+                lambda: _timed_seed(train_loader, warmup, steps, lambda it: seed.train_teacher(seed_models["teacher"], it, seed_opts["teacher"], num_epochs=1)),
+                lambda: _timed_engine_fit(engine_teacher, "teacher", x, y, config, warmup, steps),
+                steps * bs,
+            ),
+            "student_epoch": (
+                lambda: _timed_seed(train_loader, warmup, steps, lambda it: seed.train_student(seed_models["teacher"], seed_models["student"], it, seed_opts["student"], T, alpha)),
+                lambda: _timed_engine_fit(self.student, "student", x, y, config, warmup, steps, teacher_logits=self._teacher_logits()),
+                steps * bs,
+            ),
+            "test_eval": (
+                lambda: _timed_seed(test_loader, 1, eval_steps, lambda it: seed.evaluate(seed_models["student"], it)),
+                lambda: _timed_eval(self.student, dataset, self.n_eval),
+                eval_steps * bs,
+            ),
+            "teacher_logits": (None, self._timed_logits, self.n_logits),
+        }
+        self.seed_times = {phase: [] for phase in PHASES}
+        self.engine_times = {phase: [] for phase in PHASES}
+
+    def _teacher_logits(self) -> torch.Tensor:
+        """The logits the engine's student distils from: computed once, untimed (their pass is timed apart)."""
+        if not hasattr(self, "logits"):
+            self.logits = predict_logits(self.teacher, self.x)
+        return self.logits
+
+    def _timed_logits(self) -> float:
         started = time.perf_counter()
-        logits_holder["logits"] = predict_logits(teacher, dataset.x_train[:n_logits])
+        predict_logits(self.teacher, self.dataset.x_train[: self.n_logits])
         return time.perf_counter() - started
 
-    predict_logits(teacher, dataset.x_train[: min(n_logits, 2048)])  # warm-up
-    engine_logits()
-    teacher_logits = predict_logits(teacher, x)
+    def time_seed(self, repeats: int) -> None:
+        for phase in PHASES:
+            seed_run = self.runners[phase][0]
+            self.seed_times[phase] += [seed_run() for _ in range(repeats)] if seed_run is not None else []
 
-    runners = {
-        "teacher_epoch": (
-            lambda: _timed_seed(train_loader, warmup, steps, lambda it: seed.train_teacher(seed_models["teacher"], it, seed_opts["teacher"], num_epochs=1)),
-            lambda: _timed_engine_fit(engine_teacher, "teacher", x, y, config, warmup, steps),
-            steps * bs,
-        ),
-        "student_epoch": (
-            lambda: _timed_seed(train_loader, warmup, steps, lambda it: seed.train_student(seed_models["teacher"], seed_models["student"], it, seed_opts["student"], T, alpha)),
-            lambda: _timed_engine_fit(student, "student", x, y, config, warmup, steps, teacher_logits=teacher_logits),
-            steps * bs,
-        ),
-        "test_eval": (
-            lambda: _timed_seed(test_loader, 1, eval_steps, lambda it: seed.evaluate(seed_models["student"], it)),
-            lambda: _timed_eval(student, dataset, n_eval),
-            eval_steps * bs,
-        ),
-        "teacher_logits": (None, engine_logits, n_logits),
-    }
+    def time_engine(self, repeats: int) -> None:
+        for phase in PHASES:
+            engine_run = self.runners[phase][1]
+            if phase in ("test_eval", "teacher_logits"):
+                engine_run()  # untimed warm-up (the training phases warm up inside fit)
+            self.engine_times[phase] += [engine_run() for _ in range(repeats)]
 
-    results: dict = {}
-    for phase in PHASES:
-        seed_run, engine_run, images = runners[phase]
-        seed_times, engine_times = [], []
-        for _ in range(repeats):
-            if seed_run is not None:
-                seed_times.append(seed_run())
-            engine_times.append(engine_run())
-        limit = gflops * 1e9 / per_image[phase]
-        row = {}
-        if seed_times:
-            row["seed"] = images / statistics.median(seed_times)
-        row["engine"] = images / statistics.median(engine_times)
-        if seed_times:
-            row["ratio"] = row["engine"] / row["seed"]
-        row.update(flop_limit=limit, fraction_of_limit=row["engine"] / limit, flops_per_image=per_image[phase], images=images)
-        results[phase] = row
-        log(f"  {name:6s} {LABELS[phase]:28s} " + (f"seed {row['seed']:9,.0f} img/s  " if "seed" in row else " " * 22)
-            + f"engine {row['engine']:9,.0f} img/s" + (f"  {row['ratio']:5.1f}×" if "ratio" in row else ""))
-    return results
+    def results(self, log) -> dict:
+        """Median images/s of the seed and the engine for every phase."""
+        results: dict = {}
+        for phase in PHASES:
+            images = self.runners[phase][2]
+            row = {}
+            if self.seed_times[phase]:
+                row["seed"] = images / statistics.median(self.seed_times[phase])
+            row["engine"] = images / statistics.median(self.engine_times[phase])
+            if "seed" in row:
+                row["ratio"] = row["engine"] / row["seed"]
+            limit = self.limit[phase]
+            row.update(flop_limit=limit, fraction_of_limit=row["engine"] / limit, flops_per_image=self.per_image[phase], images=images)
+            results[phase] = row
+            log(f"  {self.name:6s} {LABELS[phase]:28s} " + (f"seed {row['seed']:9,.0f} img/s  " if "seed" in row else " " * 22)
+                + f"engine {row['engine']:9,.0f} img/s" + (f"  {row['ratio']:5.1f}×" if "ratio" in row else ""))
+        return results
 
 
 def _timed_eval(model, dataset, n) -> float:
@@ -317,7 +342,8 @@ def format_table(report: dict) -> str:
         f"kd-bench — {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']} "
         f"({machine['threads']} threads); fp32 matmul {report['matmul_gflops']:.0f} GFLOP/s",
         f"{report['settings']['batches']} timed batches per phase after {report['settings']['warmup']} warm-up, "
-        f"median of {report['settings']['repeats']}; tuning: {report['settings']['tuning']}",
+        f"median of {report['settings']['repeats']}; the seed first, as shipped (default allocator), "
+        f"then the engine with tuning: {report['settings']['tuning']}",
         "",
         "| data | phase | seed img/s | engine img/s | engine ÷ seed | target | FLOP limit img/s | engine % of limit |",
         "|---|---|---:|---:|---:|---|---:|---:|",
@@ -381,7 +407,6 @@ def main(argv: list[str] | None = None) -> int:
         print("kd-bench: error: --datasets takes cifar and/or digits", file=sys.stderr)
         return 2
     warnings.filterwarnings("ignore", message=".*reduction: 'mean'.*")  # the seed's nn.KLDivLoss()
-    tuning = tune()
     log = lambda text: print(text, file=sys.stderr, flush=True)
     started = time.perf_counter()
     gflops = matmul_gflops()
@@ -389,8 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpu": cpu_model(), "cores": usable_cores(), "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "python": platform.python_version()},
         "matmul_gflops": round(gflops, 1),
-        "settings": {"batches": args.batches, "warmup": args.warmup, "repeats": args.repeats,
-                     "tuning": ", ".join(k for k, v in tuning.items() if v) or "none"},
+        "settings": {"batches": args.batches, "warmup": args.warmup, "repeats": args.repeats},
     }
     log(f"kd-bench: fp32 matmul {gflops:.0f} GFLOP/s on {report['machine']['cores']} cores")
     configs = {
@@ -398,14 +422,25 @@ def main(argv: list[str] | None = None) -> int:
                            optimizer="sgd", lr=0.001, temperature=20.0, lam=0.7, device="cpu"),
         "digits": RunConfig(device="cpu"),  # kd-train's defaults: MLPs, batch 64, Adam 0.01, T = 4, λ = 0.7
     }
+    benches = []
     for name in names:
         dataset, seed_train, seed_test, description = cifar_data(args.data_dir, tuple(args.cifar_size)) if name == "cifar" else digits_data()
         config = validate(configs[name], train_size=len(dataset.y_train))
-        log(f"{name}: {description}")
-        report[name] = bench_dataset(name, dataset, seed_train, seed_test, config, args.batches, args.repeats, args.warmup, gflops, log)
-        report[name]["data"] = description
-        report[name]["config"] = {k: getattr(config, k) for k in ("teacher", "student", "batch_size", "optimizer", "lr", "temperature", "lam")}
-        del dataset, seed_train, seed_test
+        benches.append(DatasetBench(name, dataset, seed_train, seed_test, config, args.batches, args.warmup, gflops))
+        report[name] = {"data": description,
+                        "config": {k: getattr(config, k) for k in ("teacher", "student", "batch_size", "optimizer", "lr", "temperature", "lam")}}
+    # The seed first, as shipped (glibc's default allocator); then the engine with its process-wide settings,
+    # which cannot be undone.  Same process, same data, same initial weights.
+    for bench in benches:
+        log(f"{bench.name}: the seed ({report[bench.name]['data']})")
+        bench.time_seed(args.repeats)
+    tuning = tune()
+    report["settings"]["tuning"] = ", ".join(k for k, v in tuning.items() if v) or "none"
+    for bench in benches:
+        log(f"{bench.name}: the engine")
+        bench.time_engine(args.repeats)
+        report[bench.name].update(bench.results(log))
+    del benches
     if not args.no_classroom:
         log("classroom: the default kd-train run")
         report["classroom"] = classroom_run()

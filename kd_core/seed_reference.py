@@ -3,9 +3,11 @@
 The reference script (``/work/shared/seed``, "2.2 功能描述") trains on torchvision's CIFAR-10 through a
 ``DataLoader`` that decodes every sample on the fly (``ToTensor`` + ``Normalize(0.5, 0.5)``), with
 ``batch_size=128, shuffle=True, num_workers=2``, SGD (lr 0.001, momentum 0.9), the teacher's forward
-pass on every distillation batch, and its own KD loss.  The functions below are copied from it line
-for line; only the names of the module-level objects they used (``criterion``) are kept as globals.
-Its ``TeacherNet``/``StudentNet`` are ``models.ConvNet`` with 64/16 channels, so those are reused.
+pass on every distillation batch, and its own KD loss.  The functions and nets below are copied from
+it line for line; only the names of the module-level objects they used (``criterion``) are kept as
+globals.  ``TeacherNet``/``StudentNet`` are kept too (not ``models.ConvNet``, whose forward pass
+kd_core has made faster), so the seed is timed as shipped; ``seed_net`` gives one the weights of a
+``ConvNet`` (same parameter names and shapes), so both sides start from the same weights.
 
 ``ImageDataset`` stands in for ``torchvision.datasets.CIFAR10`` when the real files are not on disk:
 it holds uint8 H×W×C images and, like CIFAR10.__getitem__, turns each into a PIL image and applies
@@ -49,6 +51,49 @@ class ImageDataset(torch.utils.data.Dataset):
 def seed_loader(dataset, train: bool, batch_size: int = 128) -> torch.utils.data.DataLoader:
     """trainloader / testloader as in the seed: shuffle for training only, two worker processes."""
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=train, num_workers=2)
+
+
+# 定义简单的教师和学生网络
+class TeacherNet(nn.Module):
+    def __init__(self):
+        super(TeacherNet, self).__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.fc = nn.Linear(64 * 16 * 16, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = x.view(-1, 64 * 16 * 16)
+        x = self.fc(x)
+        return x
+
+
+class StudentNet(nn.Module):
+    def __init__(self):
+        super(StudentNet, self).__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.fc = nn.Linear(16 * 16 * 16, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = x.view(-1, 16 * 16 * 16)
+        x = self.fc(x)
+        return x
+
+
+def seed_net(model: nn.Module) -> nn.Module:
+    """The seed's own net with ``model``'s weights: TeacherNet/StudentNet for a 64/16-channel CIFAR ConvNet;
+    any other model (the digits MLPs, which the seed has no counterpart for) is copied as it is."""
+    import copy
+
+    for cls in (TeacherNet, StudentNet):
+        net = cls()
+        shapes = {k: v.shape for k, v in net.state_dict().items()}
+        if shapes == {k: v.shape for k, v in model.state_dict().items()}:
+            net.load_state_dict(model.state_dict())
+            return net
+    return copy.deepcopy(model)
 
 
 # 定义优化器和损失函数

@@ -127,3 +127,50 @@ def test_predict_logits_batch_size_changes_no_number(name):
     model = build_model(name, shape, 10)
     x = torch.randn(2100, *shape)
     assert torch.equal(predict_logits(model, x), predict_logits(model, x, batch_size=2048))
+
+
+@pytest.mark.parametrize("name", ["seed-teacher", "seed-student"])
+def test_convnet_computes_the_seeds_nets_bit_for_bit(name):
+    """models.ConvNet pools before its ReLU; the seed's own TeacherNet/StudentNet (ReLU, then pool) give the very
+    same outputs, gradients and weights over a few SGD steps — blank images (tied windows) included."""
+    from kd_core import seed_reference as seed
+
+    torch.manual_seed(0)
+    ours = build_model(name, (3, 32, 32), 10)
+    theirs = seed.seed_net(ours)
+    assert type(theirs).__name__ == ("TeacherNet" if name == "seed-teacher" else "StudentNet")
+    x, y = torch.randn(3 * 64, 3, 32, 32), torch.randint(0, 10, (3 * 64,))
+    x[::7] = 0.0  # every window of a blank image ties
+    x[1::7] = -1.0
+    opts = [torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9) for m in (ours, theirs)]
+    for i in range(0, len(x), 64):
+        outputs = []
+        for model, opt in zip((ours, theirs), opts):
+            opt.zero_grad()
+            out = model(x[i : i + 64])
+            torch.nn.functional.cross_entropy(out, y[i : i + 64]).backward()
+            outputs.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+            opt.step()
+        assert torch.equal(outputs[0][0], outputs[1][0])
+        assert all(torch.equal(a, b) for a, b in zip(outputs[0][1], outputs[1][1]))
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+def test_default_inference_layout_changes_no_logit(threads, monkeypatch):
+    """predict_logits runs the one-conv ConvNets in channels-last by default: the same logits as plain NCHW batches,
+    for every thread count tried, with a short last batch and a last batch of one image."""
+    monkeypatch.setenv("KD_CHANNELS_LAST", "0")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for name, shape in (("seed-teacher", (3, 32, 32)), ("seed-student", (3, 32, 32)), ("cnn-small", (1, 28, 28))):
+            torch.manual_seed(threads)
+            model = build_model(name, shape, 10).eval()
+            for rows in (2 * 256 + 37, 256 + 1, 2):
+                x = torch.randn(rows, *shape)
+                with torch.no_grad():
+                    plain = torch.cat([model(x[i : i + 256]) for i in range(0, rows, 256)])
+                assert torch.equal(predict_logits(model, x), plain), (name, rows)
+    finally:
+        torch.set_num_threads(before)
