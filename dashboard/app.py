@@ -228,6 +228,11 @@ def report(outcome: runs.DistillOutcome, job: jobs.Job | None) -> None:
     result = outcome.result
     teacher, student, baseline = result.teacher, result.student, result.baseline
     st.subheader("Results")
+    c = result.config
+    settings = (f"{c.teacher} → {c.student}, T = {c.temperature:g}, λ = {c.lam:g}, {c.teacher_epochs} + {c.epochs} epochs, "
+                f"lr {c.lr:g}, batch {c.batch_size}, seed {c.seed}")
+    cached = " — served from the results cache: these exact settings were trained before, so nothing retrained."
+    st.caption(f"Settings of this run: {settings}" + (cached if result.from_results_cache else ""))
     cols = st.columns(4)
     cols[0].metric("Teacher accuracy", f"{teacher['accuracy']:.2%}")
     cols[1].metric("KD student accuracy", f"{student['accuracy']:.2%}")
@@ -404,6 +409,7 @@ def history_row(config: RunConfig, snap: jobs.Snapshot) -> dict:
             "teacher_latency_us": round(1e6 * outcome.latency_seconds["teacher"], 1),
             "student_latency_us": round(1e6 * outcome.latency_seconds["student"], 1),
             "teacher_from_cache": r.teacher_from_cache,
+            "from_results_cache": r.from_results_cache,
         })
     if snap.finished_at is not None:
         row["seconds"] = round(snap.finished_at - snap.created_at, 2)

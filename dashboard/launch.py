@@ -1,7 +1,8 @@
-"""``kd-dashboard``: serve the dashboard on this machine only, without usage statistics.
+"""``kd-dashboard``: serve the dashboard on this machine only, without usage statistics or uploads.
 
     kd-dashboard                      # http://127.0.0.1:8501
     kd-dashboard --server.port 8600   # extra arguments go to ``streamlit run`` (later ones win)
+    kd-dashboard --server.address 0.0.0.0   # a classroom on the local network
 """
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import sys
 from pathlib import Path
 
 APP = Path(__file__).resolve().with_name("app.py")
-DEFAULT_ARGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.headless", "true"]
+# The same defaults as .streamlit/config.toml, which an installed copy run from elsewhere does not read.
+DEFAULT_ARGS = [
+    "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.headless", "true",
+    "--server.maxUploadSize", "1", "--client.toolbarMode", "minimal",
+]
 
 
 def command(extra: list[str]) -> list[str]:

@@ -2,22 +2,33 @@
 
 No training happens here: ``kd_core.run`` and ``kd_core.engine.get_teacher`` do that.  These
 functions add what the page needs around them: the test-set logits behind the probability bars,
-the measured inference latency, and a progress estimate with an ETA.
+the measured inference latency, a progress estimate with an ETA, and the results cache.
+
+Runs are deterministic (same config, same seed, same torch thread count: the same numbers), so a
+distillation someone already ran is served from the results cache instead of trained again: from
+memory (the last few, ready to draw) or from ``kd_core.ResultCache`` on disk.  Identical requests that
+arrive while the first is still training wait for it (one lock per run key), so a classroom of thirty
+identical clicks trains once.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import statistics
 import threading
 import time
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from kd_core import RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
+from kd_core import ResultCache, RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
 from kd_core.data import Dataset, student_indices
 from kd_core.engine import ProgressEvent, get_teacher, resolve_device, seeded_model
 
@@ -93,20 +104,102 @@ def latency_per_image(model: nn.Module, example: torch.Tensor, repeats: int = 20
     return statistics.median(timings)
 
 
-def distill(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> DistillOutcome:
-    """``kd_core.run`` (teacher, KD student, scratch baseline), then logits and latency for the report."""
-    result = run(config, on_event=on_event, stop=stop, cache=cache)
-    if result.status != "completed":
-        return DistillOutcome(result, None, None, {})
-    dataset = load_dataset(result.config.dataset, result.config.data_dir)
-    teacher, student = result.models["teacher"], result.models["student"]
-    example = dataset.x_test[:1].to(next(student.parameters()).device)
-    return DistillOutcome(
-        result=result,
-        teacher_logits=test_logits(teacher, dataset),
-        student_logits=test_logits(student, dataset),
-        latency_seconds={"teacher": latency_per_image(teacher, example), "student": latency_per_image(student, example)},
-    )
+def distill(
+    config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event, results: ResultCache | None = None
+) -> DistillOutcome:
+    """``kd_core.run`` (teacher, KD student, scratch baseline), then logits and latency for the report.
+
+    An identical request already finished comes from the results cache (``result.from_results_cache``);
+    one still training in another session is waited for, then served from the cache.  ``results``: the
+    on-disk layer, by default ``shared_results()``.
+    """
+    results = results if results is not None else shared_results()
+    key = validate(config).run_key()
+    with _one_run_per_key(key, stop) as acquired:
+        if not acquired:  # stopped while an identical run was still training
+            return DistillOutcome(RunResult(config, "cancelled", None, None, None, [], {}), None, None, {})
+        outcome = _remembered(key)
+        if outcome is not None:
+            _replay(outcome.result, on_event)
+            return outcome
+        result = run(config, on_event=on_event, stop=stop, cache=cache, results=results)
+        if result.status != "completed":
+            return DistillOutcome(result, None, None, {})
+        dataset = load_dataset(result.config.dataset, result.config.data_dir)
+        teacher, student = result.models["teacher"], result.models["student"]
+        example = dataset.x_test[:1].to(next(student.parameters()).device)
+        outcome = DistillOutcome(
+            result=result,
+            teacher_logits=test_logits(teacher, dataset),
+            student_logits=test_logits(student, dataset),
+            latency_seconds={"teacher": latency_per_image(teacher, example), "student": latency_per_image(student, example)},
+        )
+        _remember(key, outcome)
+        return outcome
+
+
+# ---------------------------------------------------------------- the in-memory layer of the results cache
+
+@functools.cache
+def shared_results() -> ResultCache:
+    """The server's on-disk results cache ($KD_CACHE_DIR or the per-user folder), created on first use."""
+    return ResultCache()
+
+
+REMEMBERED_RUNS = 16  # finished distillations kept in memory, ready to draw (digits: well under 1 MB each)
+_remembered_runs: OrderedDict[str, DistillOutcome] = OrderedDict()
+_run_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()  # gone when unused
+_guard = threading.Lock()
+
+
+@contextmanager
+def _one_run_per_key(key: str, stop: threading.Event) -> Iterator[bool]:
+    """Hold the run key's lock (yields True); yields False instead if ``stop`` is set while waiting for it."""
+    with _guard:
+        lock = _run_locks.setdefault(key, threading.Lock())
+    acquired = False
+    while not acquired and not stop.is_set():
+        acquired = lock.acquire(timeout=0.2)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
+
+
+def _remembered(key: str) -> DistillOutcome | None:
+    """A finished identical run from memory, marked as served from the results cache; else None."""
+    with _guard:
+        outcome = _remembered_runs.get(key)
+        if outcome is None:
+            return None
+        _remembered_runs.move_to_end(key)
+    return dataclasses.replace(outcome, result=dataclasses.replace(outcome.result, from_results_cache=True))
+
+
+def _remember(key: str, outcome: DistillOutcome) -> None:
+    with _guard:
+        _remembered_runs[key] = outcome
+        _remembered_runs.move_to_end(key)
+        while len(_remembered_runs) > REMEMBERED_RUNS:
+            _remembered_runs.popitem(last=False)
+
+
+def forget_results() -> None:
+    """Empty the in-memory layer (tests; the disk cache is untouched)."""
+    with _guard:
+        _remembered_runs.clear()
+
+
+def _replay(result: RunResult, on_event: Callable | None) -> None:
+    """A remembered run's per-epoch history as events, so the charts draw as for a fresh run (as the engine
+    does for a disk hit)."""
+    if on_event is None:
+        return
+    for row in result.history:
+        epochs = result.config.teacher_epochs if row["phase"] == "teacher" else result.config.epochs
+        on_event(ProgressEvent(row["phase"], "epoch", row["epoch"], epochs, 0, 0, row["loss"],
+                               row["soft_loss"], row["hard_loss"], row["test_accuracy"]))
 
 
 @dataclass(frozen=True)

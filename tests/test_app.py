@@ -5,6 +5,7 @@ AppTest never fires ``run_every``: each test joins the session's worker, then re
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,51 @@ def test_a_queued_run_shows_its_position_and_can_be_stopped(app, monkeypatch):
     app.button(key="stop").click().run()
     assert job.done and job.snapshot().status == "cancelled" and job.snapshot().started_at is None
     assert not app.button(key="distill").disabled
+
+
+def test_a_real_divergence_names_epoch_and_step_keeps_the_charts_and_the_next_run_works(app):
+    app.slider(key="teacher_epochs").set_value(2).run()
+    app.slider(key="epochs").set_value(2).run()
+    app.select_slider(key="lr").set_value(10.0).run()
+    app.button(key="distill").click().run()
+    finish(app)
+    assert not app.exception
+    (message,) = [e.value for e in app.error]
+    assert re.search(r"diverged: the teacher loss .+ at epoch 1, step \d+; try a lower learning rate than 10$", message), message
+    loss = next(spec for title, spec in charts(app).items() if title.startswith("Training loss"))
+    assert any(len(trace["x"]) > 0 for trace in loss["data"]), "the steps before the divergence were not kept"
+    assert not app.button(key="distill").disabled
+    app.select_slider(key="lr").set_value(0.01).run()
+    app.button(key="distill").click().run()
+    finish(app)
+    assert not app.error and not app.exception
+    assert {"Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy"} <= {m.label for m in app.metric}
+    assert app.dataframe[0].value["status"].tolist() == ["failed", "completed"]
+
+
+def test_an_identical_request_is_served_from_the_results_cache(app):
+    app.slider(key="teacher_epochs").set_value(3).run()
+    app.slider(key="epochs").set_value(2).run()
+    app.slider(key="seed").set_value(42).run()
+    app.button(key="distill").click().run()
+    finish(app)
+    first = {m.label: m.value for m in app.metric if "accuracy" in m.label}
+    assert not any("results cache" in c.value for c in app.caption)
+    app.button(key="distill").click().run()  # the same settings and seed again: nothing retrains
+    finish(app)
+    assert any("seed 42" in c.value and "served from the results cache" in c.value for c in app.caption)
+    assert {m.label: m.value for m in app.metric if "accuracy" in m.label} == first
+    assert not [e for e in app.session_state["job"].snapshot().events if e.kind == "step"]
+    assert app.dataframe[0].value["from_results_cache"].tolist() == [False, True]
+
+
+def test_server_defaults_are_safe_for_a_classroom():
+    import tomllib
+
+    text = " ".join(launch.command([]))
+    for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.maxUploadSize 1",
+                 "--client.toolbarMode minimal"):
+        assert part in text
+    config = tomllib.loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 1
+    assert config["browser"]["gatherUsageStats"] is False and config["client"]["toolbarMode"] == "minimal"

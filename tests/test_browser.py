@@ -9,88 +9,22 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, require_browser, streamlit_server
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = ROOT / "assets" / "screenshot.png"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def _missing_browser() -> str | None:
-    if not os.path.exists(CHROMIUM):
-        return f"{CHROMIUM} is missing (install Debian's chromium: make browser)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed"
-    return None
-
-
-def _require_browser() -> None:
-    reason = _missing_browser()
-    if reason is None:
-        return
-    if os.environ.get("KD_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"KD_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``streamlit run dashboard/app.py`` on a free localhost port; yields its URL."""
-    _require_browser()
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit was not healthy within 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
+    require_browser()
+    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log") as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        if "Traceback" in log_path.read_text():  # a worker's traceback belongs in the log, never the page
-            print(log_path.read_text()[-3000:])
 
 
 @pytest.fixture
@@ -167,8 +101,13 @@ def test_distill_in_a_real_browser(page, tmp_path):
     page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 10_000  # a real picture, not a blank page
 
-    # Again, with the teacher now cached: the time a classroom sees on every later click.
+    # Again, with the teacher now cached: the time a classroom sees on every later click.  At another T, since
+    # the very same settings would come from the results cache at once (nothing would train).
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value("6.5")
     teacher_metric = page.get_by_test_id("stMetric").filter(has_text="Teacher accuracy")
+    page.wait_for_timeout(500)  # the slider's rerun
     started = time.monotonic()
     distill.click()
     teacher_metric.wait_for(state="detached", timeout=30_000)
