@@ -37,14 +37,6 @@ OMIT_MIN_BEST_SHARE = 0.40
 OMIT_MIN_MEAN_CORRECTED = 0.50
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny MLPs train fastest on one thread; the measurements behind the margins used one too."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 # ---- sweeps ------------------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120  # importing torch cold takes several seconds; a loaded machine more
@@ -28,13 +27,6 @@ def page_script():
     config = RunConfig(device="cpu", epochs=3, teacher_epochs=5, temperature=st.session_state.get("T", 4.0))
     experiments_page.tabs(config)[st.session_state["tab"]]()
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def open_tab(name: str, **session) -> AppTest:

@@ -5,20 +5,11 @@ import argparse
 import json
 
 import pytest
-import torch
 
 from kd_core import sweep as sweep_cli
 
 FAST = ["--epochs", "2", "--teacher-epochs", "3", "--device", "cpu", "--quiet"]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny MLPs train fastest on one thread, and the 2 shared cores here stay usable for others."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.mark.parametrize("text, expected", [
