@@ -30,7 +30,7 @@ from torch import nn
 
 from kd_core import ResultCache, RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
 from kd_core.data import Dataset, student_indices
-from kd_core.engine import ProgressEvent, get_teacher, resolve_device, seeded_model
+from kd_core.engine import ProgressEvent, get_teacher, replay_history, resolve_device, seeded_model
 
 PHASE_NAMES = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
 
@@ -120,7 +120,7 @@ def distill(
             return DistillOutcome(RunResult(config, "cancelled", None, None, None, [], {}), None, None, {})
         outcome = _remembered(key)
         if outcome is not None:
-            _replay(outcome.result, on_event)
+            replay_history(outcome.result.history, outcome.result.config, on_event)
             return outcome
         result = run(config, on_event=on_event, stop=stop, cache=cache, results=results)
         if result.status != "completed":
@@ -189,17 +189,6 @@ def forget_results() -> None:
     """Empty the in-memory layer (tests; the disk cache is untouched)."""
     with _guard:
         _remembered_runs.clear()
-
-
-def _replay(result: RunResult, on_event: Callable | None) -> None:
-    """A remembered run's per-epoch history as events, so the charts draw as for a fresh run (as the engine
-    does for a disk hit)."""
-    if on_event is None:
-        return
-    for row in result.history:
-        epochs = result.config.teacher_epochs if row["phase"] == "teacher" else result.config.epochs
-        on_event(ProgressEvent(row["phase"], "epoch", row["epoch"], epochs, 0, 0, row["loss"],
-                               row["soft_loss"], row["hard_loss"], row["test_accuracy"]))
 
 
 @dataclass(frozen=True)

@@ -357,10 +357,17 @@ def _load_result(
                                     dataset.input_shape, dataset.num_classes)
         models[phase].load_state_dict(state)
         models[phase].to(device)
-    for row in saved["history"]:
-        if on_event is not None:
-            epochs = config.teacher_epochs if row["phase"] == "teacher" else config.epochs
-            on_event(ProgressEvent(row["phase"], "epoch", row["epoch"], epochs, 0, 0, row["loss"],
-                                   row["soft_loss"], row["hard_loss"], row["test_accuracy"]))
+    replay_history(saved["history"], config, on_event)
     return RunResult(config, saved["status"], saved["teacher"], saved["student"], saved["baseline"], saved["history"],
                      saved["seconds"], True, models, from_results_cache=True)
+
+
+def replay_history(history: list[dict], config: RunConfig, on_event: EventCallback | None) -> None:
+    """A finished run's per-epoch history as epoch events (``steps=0``: replayed, not trained), so every
+    consumer draws a cached run the way it draws a fresh one."""
+    if on_event is None:
+        return
+    for row in history:
+        epochs = config.teacher_epochs if row["phase"] == "teacher" else config.epochs
+        on_event(ProgressEvent(row["phase"], "epoch", row["epoch"], epochs, 0, 0, row["loss"],
+                               row["soft_loss"], row["hard_loss"], row["test_accuracy"]))
