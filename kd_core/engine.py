@@ -261,9 +261,7 @@ def get_teacher(
     if entry is not None:
         teacher.load_state_dict(entry["states"]["teacher"])
         history = entry["meta"]["history"]
-        for row in history:  # replay the cached curve so every consumer draws the same picture
-            if on_event is not None:
-                on_event(ProgressEvent("teacher", "epoch", row["epoch"], len(history), 0, 0, row["loss"], test_accuracy=row["test_accuracy"]))
+        replay_history(history, config, on_event)  # the cached curve, so every consumer draws the same picture
         return teacher.to(device), history, entry["meta"]["seconds"], True, False
     teacher.to(device)
     started = time.perf_counter()
