@@ -9,10 +9,11 @@ Every phase reports ``ProgressEvent``s through ``on_event`` and checks ``stop`` 
 from __future__ import annotations
 
 import copy
-import math
 import dataclasses
+import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -29,6 +30,8 @@ from .speed import image_layout, inference_layout, tune
 
 PHASES = ("teacher", "student", "baseline")
 _INIT_LOCK = threading.Lock()  # seeding torch's global RNG and building a model must not interleave across threads
+_TEACHER_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()  # one per teacher key
+_TEACHER_LOCKS_GUARD = threading.Lock()
 
 
 class StopFlag(Protocol):
@@ -253,10 +256,26 @@ def get_teacher(
 ) -> tuple[nn.Module, list[dict], float, bool, bool]:
     """The trained teacher from the cache, or trained now (and cached).
 
-    Returns (teacher, history, seconds, from_cache, cancelled).
+    Returns (teacher, history, seconds, from_cache, cancelled).  Two runs that need the same teacher at
+    the same time (a classroom: same teacher, different T) train it once: the second waits, then loads it.
     """
     teacher = seeded_model(config.teacher, dataset, config.seed)
     key = config.teacher_key()
+    with _TEACHER_LOCKS_GUARD:
+        lock = _TEACHER_LOCKS.setdefault(key, threading.Lock())
+    while not lock.acquire(timeout=0.2):
+        if stop is not None and stop.is_set():
+            return teacher.to(device), [], 0.0, False, True
+    try:
+        return _load_or_train_teacher(teacher, key, config, dataset, cache, device, on_event, stop)
+    finally:
+        lock.release()
+
+
+def _load_or_train_teacher(
+    teacher: nn.Module, key: str, config: RunConfig, dataset: Dataset, cache: TeacherCache | None,
+    device: torch.device, on_event: EventCallback | None, stop: StopFlag | None,
+) -> tuple[nn.Module, list[dict], float, bool, bool]:
     entry = cache.get(key) if cache is not None else None
     if entry is not None:
         teacher.load_state_dict(entry["states"]["teacher"])
