@@ -30,7 +30,7 @@ from torch import nn
 
 from kd_core import ResultCache, RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
 from kd_core.data import Dataset, student_indices
-from kd_core.engine import ProgressEvent, get_teacher, replay_history, resolve_device, seeded_model
+from kd_core.engine import ProgressEvent, cached_teacher, get_teacher, replay_history, resolve_device, seeded_model
 
 PHASE_NAMES = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
 
@@ -67,11 +67,8 @@ def untrained_student_logits(config: RunConfig, dataset: Dataset) -> np.ndarray:
 
 def cached_teacher_logits(config: RunConfig, dataset: Dataset, cache: TeacherCache) -> np.ndarray | None:
     """The test-set logits of the teacher these settings name, if it is already in the cache; else None."""
-    config = validate(config, train_size=len(dataset.y_train))
-    already_stopped = threading.Event()
-    already_stopped.set()  # get_teacher loads a cached teacher; on a miss it stops before the first step
-    teacher, _, _, from_cache, _ = get_teacher(config, dataset, cache, resolve_device(config.device), None, already_stopped)
-    return test_logits(teacher, dataset) if from_cache else None
+    found = cached_teacher(validate(config, train_size=len(dataset.y_train)), dataset, cache)
+    return None if found is None else test_logits(found[0], dataset)
 
 
 def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> TeacherOutcome:

@@ -272,6 +272,17 @@ def get_teacher(
         lock.release()
 
 
+def cached_teacher(config: RunConfig, dataset: Dataset, cache: TeacherCache) -> tuple[nn.Module, dict] | None:
+    """The teacher ``config`` names and its cache metadata if it is already cached; None otherwise. Never trains
+    or waits: for a page that only wants to show a teacher that exists."""
+    entry = cache.get(config.teacher_key())
+    if entry is None:
+        return None
+    teacher = seeded_model(config.teacher, dataset, config.seed)
+    teacher.load_state_dict(entry["states"]["teacher"])
+    return teacher, entry["meta"]
+
+
 def _load_or_train_teacher(
     teacher: nn.Module, key: str, config: RunConfig, dataset: Dataset, cache: TeacherCache | None,
     device: torch.device, on_event: EventCallback | None, stop: StopFlag | None,

@@ -127,7 +127,7 @@ def damage(path, rng: random.Random) -> None:
 
 def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
     require_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
     rng = random.Random(20261128)
     cache_dir = tmp_path / "cache"
@@ -183,10 +183,12 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
             distill = sidebar_button(session, "Distill")
             distill.wait_for()
             session.page.wait_for_timeout(300)  # let the slider's rerun finish before the click
-            if distill.is_enabled():
-                distill.click()
-                session.clicked_at, session.seen_running = time.monotonic(), False
-                counts["clicks"] += 1
+            try:  # the button can turn disabled between a check and a click (a rerun in flight): then skip a turn
+                distill.click(timeout=5_000)
+            except PlaywrightTimeout:
+                continue
+            session.clicked_at, session.seen_running = time.monotonic(), False
+            counts["clicks"] += 1
 
         soak_seconds = time.monotonic() - soak_started
         print(f"\nsoak phase: {soak_seconds:.0f} s, {counts}", flush=True)
