@@ -13,7 +13,6 @@ import dataclasses
 import math
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -30,8 +29,6 @@ from .speed import image_layout, inference_layout, tune
 
 PHASES = ("teacher", "student", "baseline")
 _INIT_LOCK = threading.Lock()  # seeding torch's global RNG and building a model must not interleave across threads
-_TEACHER_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()  # one per teacher key
-_TEACHER_LOCKS_GUARD = threading.Lock()
 
 
 class StopFlag(Protocol):
@@ -256,37 +253,10 @@ def get_teacher(
 ) -> tuple[nn.Module, list[dict], float, bool, bool]:
     """The trained teacher from the cache, or trained now (and cached).
 
-    Returns (teacher, history, seconds, from_cache, cancelled).  Two runs that need the same teacher at
-    the same time (a classroom: same teacher, different T) train it once: the second waits, then loads it.
+    Returns (teacher, history, seconds, from_cache, cancelled).
     """
     teacher = seeded_model(config.teacher, dataset, config.seed)
     key = config.teacher_key()
-    with _TEACHER_LOCKS_GUARD:
-        lock = _TEACHER_LOCKS.setdefault(key, threading.Lock())
-    while not lock.acquire(timeout=0.2):
-        if stop is not None and stop.is_set():
-            return teacher.to(device), [], 0.0, False, True
-    try:
-        return _load_or_train_teacher(teacher, key, config, dataset, cache, device, on_event, stop)
-    finally:
-        lock.release()
-
-
-def cached_teacher(config: RunConfig, dataset: Dataset, cache: TeacherCache) -> tuple[nn.Module, dict] | None:
-    """The teacher ``config`` names and its cache metadata if it is already cached; None otherwise. Never trains
-    or waits: for a page that only wants to show a teacher that exists."""
-    entry = cache.get(config.teacher_key())
-    if entry is None:
-        return None
-    teacher = seeded_model(config.teacher, dataset, config.seed)
-    teacher.load_state_dict(entry["states"]["teacher"])
-    return teacher, entry["meta"]
-
-
-def _load_or_train_teacher(
-    teacher: nn.Module, key: str, config: RunConfig, dataset: Dataset, cache: TeacherCache | None,
-    device: torch.device, on_event: EventCallback | None, stop: StopFlag | None,
-) -> tuple[nn.Module, list[dict], float, bool, bool]:
     entry = cache.get(key) if cache is not None else None
     if entry is not None:
         teacher.load_state_dict(entry["states"]["teacher"])
@@ -304,6 +274,17 @@ def _load_or_train_teacher(
     if not cancelled and cache is not None:
         cache.put(key, {"teacher": teacher.state_dict()}, {"history": history, "seconds": seconds, "config": config.to_dict()})
     return teacher, history, seconds, False, cancelled
+
+
+def cached_teacher(config: RunConfig, dataset: Dataset, cache: TeacherCache) -> tuple[nn.Module, dict] | None:
+    """The teacher ``config`` names and its cache metadata if it is already cached; None otherwise. Never trains
+    or waits: for a page that only wants to show a teacher that exists."""
+    entry = cache.get(config.teacher_key())
+    if entry is None:
+        return None
+    teacher = seeded_model(config.teacher, dataset, config.seed)
+    teacher.load_state_dict(entry["states"]["teacher"])
+    return teacher, entry["meta"]
 
 
 def run(

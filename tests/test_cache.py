@@ -98,20 +98,3 @@ def test_corrupt_result_file_is_removed_and_rebuilt(tmp_path):
     assert not again.from_results_cache and again.student == first.student
     assert run(CONFIG, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path)).from_results_cache
 
-
-def test_concurrent_runs_needing_one_teacher_train_it_once(tmp_path):
-    """A classroom: two students, one teacher, different T — the teacher trains once, the other run loads it."""
-    import threading
-
-    results = {}
-
-    def student(temperature: float) -> None:
-        results[temperature] = run(CONFIG.replace(temperature=temperature), cache=TeacherCache(tmp_path))
-
-    threads = [threading.Thread(target=student, args=(T,)) for T in (2.0, 8.0)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert sorted(r.teacher_from_cache for r in results.values()) == [False, True]
-    assert results[2.0].teacher == results[8.0].teacher
