@@ -8,7 +8,7 @@ PORT ?= 8501
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kd-dashboard-installed
 
-.PHONY: install run demo test bench browser clean
+.PHONY: install run demo test soak bench browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest -q
+
+# Several browser sessions start and stop trainings at random against the real server (about 3 minutes).
+soak: install browser
+	KD_SOAK=1 $(BIN)/python -m pytest -q -s tests/test_soak.py
 
 bench: install
 	$(BIN)/kd-bench --json bench.json
