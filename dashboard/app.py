@@ -114,7 +114,7 @@ def job_is_active() -> bool:
 
 
 def start(kind: str, config: RunConfig, fn: Callable) -> None:
-    """Button callback: start ``fn(on_event, stop)`` as this session's job (callbacks run before the rerun)."""
+    """Start ``fn(on_event, stop)`` as this session's job."""
     if job_is_active():
         return  # a double click must not start a second run
     dataset, _ = dataset_or_problem(config.dataset)
@@ -170,14 +170,18 @@ def error_line(snap: jobs.Snapshot) -> str:
 
 def sidebar_buttons(where, config: RunConfig, usable: bool) -> None:
     active = job_is_active()
-    where.button("Distill", key="distill", type="primary", on_click=start_distill, args=(config,),
-                 disabled=active or not usable, width="stretch",
-                 help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison.")
+    # A click acts in the script run it triggers, on that run's settings.  (An on_click callback with
+    # args=(config,) gets the config of the run that drew the button: a click that came before a slider's
+    # rerun had finished trained the old settings.)
+    distill = where.button("Distill", key="distill", type="primary", disabled=active or not usable, width="stretch",
+                           help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison.")
     where.button("Stop", key="stop", on_click=stop_job, disabled=not active, width="stretch",
                  help="End the run now; what was drawn stays on the page.")
-    where.button("Train / load teacher", key="teacher_button", on_click=start_teacher, args=(config,),
-                 disabled=active or not usable, width="stretch",
-                 help="Train the teacher with these settings, or load it at once if it is already cached.")
+    teacher = where.button("Train / load teacher", key="teacher_button", disabled=active or not usable, width="stretch",
+                           help="Train the teacher with these settings, or load it at once if it is already cached.")
+    if (distill or teacher) and usable and not active:
+        (start_distill if distill else start_teacher)(config)
+        st.rerun()  # draw the buttons disabled and start the live view's polling
 
 
 # ---------------------------------------------------------------- tab: Distill (live view and report)

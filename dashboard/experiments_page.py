@@ -66,7 +66,7 @@ def job_active(name: str) -> bool:
 
 
 def start_job(name: str, fn: Callable, meta: dict) -> None:
-    """Button callback: run ``fn(on_event, stop)`` as this tab's job (a double click starts nothing more)."""
+    """Run ``fn(on_event, stop)`` as this tab's job (a double click starts nothing more)."""
     if job_active(name):
         return
     state[f"exp_meta_{name}"] = meta
@@ -80,11 +80,14 @@ def stop_job(name: str) -> None:
 
 
 def run_buttons(name: str, label: str, on_start: Callable, args: tuple, disabled: bool = False) -> None:
+    """Run and Stop.  Run acts in the script run its click triggers, on that run's settings (see app.sidebar_buttons)."""
     active = job_active(name)
     left, right, _ = st.columns([2, 1, 4])
-    left.button(label, key=f"exp_run_{name}", type="primary", on_click=on_start, args=args,
-                disabled=active or disabled, width="stretch")
+    clicked = left.button(label, key=f"exp_run_{name}", type="primary", disabled=active or disabled, width="stretch")
     right.button("Stop", key=f"exp_stop_{name}", on_click=stop_job, args=(name,), disabled=not active, width="stretch")
+    if clicked and not (active or disabled):
+        on_start(*args)
+        st.rerun()  # draw the buttons disabled and start the live view's polling
 
 
 def status_line(snap: jobs.Snapshot, what: str) -> None:
@@ -226,8 +229,9 @@ def teacher_logits_or_button(config: RunConfig, split: str, where: str, key: str
     if logits is not None:
         return logits
     st.info(f"No teacher is trained with these settings yet: {where} needs one.")
-    st.button("Train / load teacher", key=f"exp_teacher_{key}", on_click=start_teacher, args=(config,),
-              disabled=job_active("teacher"))
+    if st.button("Train / load teacher", key=f"exp_teacher_{key}", disabled=job_active("teacher")) and not job_active("teacher"):
+        start_teacher(config)
+        st.rerun()
     if current is not None:
         snap = current.snapshot()
         if not snap.finished:

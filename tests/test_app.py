@@ -273,3 +273,16 @@ def test_server_defaults_are_safe_for_a_classroom():
     config = tomllib.loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 1
     assert config["browser"]["gatherUsageStats"] is False and config["client"]["toolbarMode"] == "minimal"
+
+
+def test_a_click_right_after_a_slider_move_trains_the_new_settings(app):
+    # In a browser, a click that arrives before the slider's rerun has finished reaches the server together
+    # with the slider's new value, as here.  The run must use the new value, never the settings drawn before.
+    app.slider(key="teacher_epochs").set_value(2).run()
+    app.slider(key="epochs").set_value(1).run()
+    app.slider(key="temperature").set_value(7.5)
+    app.button(key="distill").click().run()
+    assert app.session_state["job_config"].temperature == 7.5
+    finish(app)
+    assert any("T = 7.5," in c.value for c in app.caption)
+    assert app.dataframe[0].value["temperature"].tolist() == [7.5]
