@@ -16,6 +16,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
+# torch.optim's first optimizer imports torch._dynamo: 1.5 s of pure-Python import on an idle machine.  Inside a
+# training thread, sharing the GIL with every session's script thread, that import took over a minute in the soak
+# test, and every other training waited on its import lock.  So the server does it once, here, before any training.
+import torch._dynamo  # noqa: F401
 
 from kd_core import ARCHITECTURES, DATASETS, DEFAULT_PAIRS, ConfigError, Dataset, RunConfig, TeacherCache
 from kd_core import load_dataset, soften, validate

@@ -14,7 +14,7 @@ APP = Path(__file__).resolve().with_name("app.py")
 # The same defaults as .streamlit/config.toml, which an installed copy run from elsewhere does not read.
 DEFAULT_ARGS = [
     "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.headless", "true",
-    "--server.maxUploadSize", "1", "--client.toolbarMode", "minimal",
+    "--server.maxUploadSize", "1", "--client.toolbarMode", "minimal", "--runner.postScriptGC", "false",
 ]
 
 

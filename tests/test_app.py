@@ -268,11 +268,13 @@ def test_server_defaults_are_safe_for_a_classroom():
 
     text = " ".join(launch.command([]))
     for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.maxUploadSize 1",
-                 "--client.toolbarMode minimal"):
+                 "--client.toolbarMode minimal", "--runner.postScriptGC false"):
         assert part in text
     config = tomllib.loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 1
     assert config["browser"]["gatherUsageStats"] is False and config["client"]["toolbarMode"] == "minimal"
+    # A full gc.collect() after every rerun (Streamlit's default) starves a busy classroom server.
+    assert config["runner"]["postScriptGC"] is False
 
 
 def test_a_click_right_after_a_slider_move_trains_the_new_settings(app):
