@@ -10,13 +10,17 @@ STAMP := $(VENV)/.kd-dashboard-installed
 
 .PHONY: install run demo test soak bench browser clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
-	touch $(STAMP)
-
-install: $(STAMP)
+# (Re)install when there is no venv, pyproject.toml changed, or the venv's editable install belongs to another
+# clone (a VENV shared between clones, as CI does): the stamp holds the folder it was installed from.
+install:
+	@if [ ! -x $(BIN)/python ] || [ pyproject.toml -nt $(STAMP) ] || [ "$$(cat $(STAMP) 2>/dev/null)" != "$(CURDIR)" ]; then \
+		set -e; \
+		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		echo "installing into $(VENV) (takes a few minutes the first time)"; \
+		$(BIN)/python -m pip install -q --upgrade pip; \
+		$(BIN)/python -m pip install -q -e ".[test]"; \
+		echo "$(CURDIR)" > $(STAMP); \
+	fi
 
 run: install
 	$(BIN)/python -m streamlit run dashboard/app.py --server.address $(ADDRESS) --server.port $(PORT) \

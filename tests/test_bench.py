@@ -129,31 +129,42 @@ def test_predict_logits_batch_size_changes_no_number(name):
     assert torch.equal(predict_logits(model, x), predict_logits(model, x, batch_size=2048))
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("name", ["seed-teacher", "seed-student"])
-def test_convnet_computes_the_seeds_nets_bit_for_bit(name):
-    """models.ConvNet pools before its ReLU; the seed's own TeacherNet/StudentNet (ReLU, then pool) give the very
-    same outputs, gradients and weights over a few SGD steps — blank images (tied windows) included."""
+def test_convnet_computes_the_seeds_nets_bit_for_bit(name, threads):
+    """models.ConvNet pools before its ReLU and trains through speed.conv_pool (channels-last forward, NCHW
+    backward); the seed's own TeacherNet/StudentNet (ReLU, then pool, plain NCHW) give the very same outputs,
+    gradients and weights over SGD steps — full, short and one-image batches, blank images (tied windows) included."""
     from kd_core import seed_reference as seed
 
-    torch.manual_seed(0)
-    ours = build_model(name, (3, 32, 32), 10)
-    theirs = seed.seed_net(ours)
-    assert type(theirs).__name__ == ("TeacherNet" if name == "seed-teacher" else "StudentNet")
-    x, y = torch.randn(3 * 64, 3, 32, 32), torch.randint(0, 10, (3 * 64,))
-    x[::7] = 0.0  # every window of a blank image ties
-    x[1::7] = -1.0
-    opts = [torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9) for m in (ours, theirs)]
-    for i in range(0, len(x), 64):
-        outputs = []
-        for model, opt in zip((ours, theirs), opts):
-            opt.zero_grad()
-            out = model(x[i : i + 64])
-            torch.nn.functional.cross_entropy(out, y[i : i + 64]).backward()
-            outputs.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
-            opt.step()
-        assert torch.equal(outputs[0][0], outputs[1][0])
-        assert all(torch.equal(a, b) for a, b in zip(outputs[0][1], outputs[1][1]))
-    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(threads)
+        ours = build_model(name, (3, 32, 32), 10)
+        theirs = seed.seed_net(ours)
+        assert type(theirs).__name__ == ("TeacherNet" if name == "seed-teacher" else "StudentNet")
+        sizes = [128, 128, 80, 37, 2, 1]
+        x, y = torch.randn(sum(sizes), 3, 32, 32), torch.randint(0, 10, (sum(sizes),))
+        x[::7] = 0.0  # every window of a blank image ties
+        x[1::7] = -1.0
+        opts = [torch.optim.SGD(m.parameters(), lr=0.05, momentum=0.9) for m in (ours, theirs)]
+        start = 0
+        for size in sizes:
+            batch = slice(start, start + size)
+            start += size
+            outputs = []
+            for model, opt in zip((ours, theirs), opts):
+                opt.zero_grad()
+                out = model(x[batch])
+                torch.nn.functional.cross_entropy(out, y[batch]).backward()
+                outputs.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+                opt.step()
+            assert torch.equal(outputs[0][0], outputs[1][0]), size
+            assert all(torch.equal(a, b) for a, b in zip(outputs[0][1], outputs[1][1])), size
+        assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 4])
