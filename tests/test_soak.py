@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(SOAK_SE
 SESSIONS = 4
 SEEDS = (0, 1, 2, 3)
 TEMPERATURES = (3.0, 4.0, 5.0)  # the slider moves in steps of 0.5 from its default, 4
-TEACHER_EPOCHS, EPOCHS = 10, 40  # a run takes a few seconds here: sessions start, stop and finish many
+TEACHER_EPOCHS, EPOCHS = 10, 20  # a run takes a second or two here: sessions start, stop and finish many
 REPORT = re.compile(r"^Settings of this run: .*, T = ([\d.]+), .* (\d+) \+ (\d+) epochs, .*, seed (\d+)")  # above the report
 
 
@@ -129,16 +129,21 @@ def _read_report_once(session: Session) -> tuple[RunConfig, tuple[str, str, str]
 
 def interrupt(session: Session, rng: random.Random, counts: dict, url: str, log_path: Path) -> None:
     """While the session's run trains: click Stop, reload the page, or close the tab (and open a new one)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     stop = sidebar_button(session, "Stop")
     try:
         stop.click(timeout=3_000, trial=True)  # waits until Stop is enabled: the run has started
-    except Exception:
+    except PlaywrightTimeout:
         return  # it ended first
     session.seen_running = True
     session.page.wait_for_timeout(rng.uniform(0, 800))
     roll = rng.random()
     if roll < 0.5:
-        stop.click()
+        try:
+            stop.click(timeout=2_000)
+        except PlaywrightTimeout:
+            return  # the run ended during the wait: Stop is disabled again
         counts["stops"] += 1
     elif roll < 0.75:
         session.page.reload()  # a new session; the old one's run goes on and is cached
