@@ -4,6 +4,9 @@
     job.snapshot()               # events so far, status, error, result, queue position
     job.stop()                   # ask fn to stop (it checks ``stop.is_set()``)
 
+    with waiting_without_a_slot():  # inside fn: a wait that needs no CPU (another run's result, say)
+        ...                         # gives the trainer slot to the next job in line meanwhile
+
 Jobs beyond the limit wait in a first-in, first-out queue.  Nothing here knows about
 Streamlit or knowledge distillation: the page keeps a ``Job`` in its session state and
 redraws from ``snapshot()``; the worker never touches the page.
@@ -16,8 +19,9 @@ import os
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,7 @@ class Job:
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    holds_slot: bool = False
 
     def on_event(self, event: Any) -> None:
         """The callback handed to ``fn``: record one progress event."""
@@ -113,9 +118,11 @@ class Job:
                 self.error, self.error_type = one_line(error), type(error).__name__
 
     def _main(self) -> None:
+        _current.job = self
         if not _scheduler.acquire(self):
             self._finish(CANCELLED)
             return
+        self.holds_slot = True
         try:
             with self.lock:
                 self.status, self.started_at = RUNNING, time.monotonic()
@@ -127,7 +134,9 @@ class Job:
                 return
             self._finish(CANCELLED if self.stop_event.is_set() else COMPLETED, result)
         finally:
-            _scheduler.release()
+            if self.holds_slot:
+                self.holds_slot = False
+                _scheduler.release()
 
 
 class _Scheduler:
@@ -172,6 +181,24 @@ class _Scheduler:
 
 _scheduler = _Scheduler()
 _ids = itertools.count(1)
+_current = threading.local()  # .job: the Job whose fn this thread runs
+
+
+@contextmanager
+def waiting_without_a_slot() -> Iterator[None]:
+    """Inside a job's fn, around a wait that needs no CPU: the job's trainer slot goes to the next job in line,
+    and the job queues for a slot again (at the back) before going on; if it is stopped meanwhile, it goes on
+    without one.  Outside a job (a test, a script) it does nothing."""
+    job: Job | None = getattr(_current, "job", None)
+    if job is None or not job.holds_slot:
+        yield
+        return
+    job.holds_slot = False
+    _scheduler.release()
+    try:
+        yield
+    finally:
+        job.holds_slot = _scheduler.acquire(job)
 
 
 def start_job(fn: JobFunction, name: str = "") -> Job:

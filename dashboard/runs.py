@@ -7,8 +7,8 @@ the measured inference latency, a progress estimate with an ETA, and the results
 Runs are deterministic (same config, same seed, same torch thread count: the same numbers), so a
 distillation someone already ran is served from the results cache instead of trained again: from
 memory (the last few, ready to draw) or from ``kd_core.ResultCache`` on disk.  Identical requests that
-arrive while the first is still training wait for it (one lock per run key), so a classroom of thirty
-identical clicks trains once.
+arrive while the first is still training wait for it (one lock per run key), leaving their trainer slots to
+other runs meanwhile, so a classroom of thirty identical clicks trains once.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dashboard import jobs
 from kd_core import ResultCache, RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
 from kd_core.data import Dataset, student_indices
 from kd_core.engine import ProgressEvent, cached_teacher, get_teacher, replay_history, resolve_device, seeded_model
@@ -154,9 +155,11 @@ def _one_run_per_key(key: str, stop: threading.Event) -> Iterator[bool]:
     """Hold the run key's lock (yields True); yields False instead if ``stop`` is set while waiting for it."""
     with _guard:
         lock = _run_locks.setdefault(key, threading.Lock())
-    acquired = False
-    while not acquired and not stop.is_set():
-        acquired = lock.acquire(timeout=0.2)
+    acquired = lock.acquire(blocking=False)
+    if not acquired:  # an identical run is training: wait for it without holding a trainer slot
+        with jobs.waiting_without_a_slot():
+            while not acquired and not stop.is_set():
+                acquired = lock.acquire(timeout=0.2)
     try:
         yield acquired
     finally:

@@ -197,13 +197,39 @@ def test_a_request_waiting_for_an_identical_run_can_be_stopped(monkeypatch, tmp_
     config = QUICK.replace(seed=12)
     first = distill_job(config, teachers, None)
     assert entered.wait(30)
-    second = distill_job(config, teachers, None)  # holds a slot, waits for the first one's lock
+    second = distill_job(config, teachers, None)  # waits for the first one's lock, without a slot
     wait_until(lambda: second.snapshot().status == jobs.RUNNING)
     second.stop(wait=5)
     assert second.done and second.snapshot().status == jobs.CANCELLED
     assert second.snapshot().result.result.status == "cancelled"
     release.set()
     assert first.join(120) and first.snapshot().status == jobs.COMPLETED
+
+
+def test_a_request_waiting_for_an_identical_run_leaves_its_trainer_slot_to_others(monkeypatch, tmp_path):
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
+    started, release = [], threading.Event()
+
+    def slow_run(config, **kwargs):
+        started.append(config.seed)
+        release.wait(30)
+        return real_run(config, **kwargs)
+
+    real_run = runs.run
+    monkeypatch.setattr(runs, "run", slow_run)
+    teachers = TeacherCache(tmp_path / "teachers")
+    first = distill_job(QUICK.replace(seed=13), teachers, None)
+    wait_until(lambda: started == [13])
+    twin = distill_job(QUICK.replace(seed=13), teachers, None)  # the same settings: it waits for the first
+    wait_until(lambda: twin.snapshot().status == jobs.RUNNING)
+    other = distill_job(QUICK.replace(seed=14), teachers, None)  # trains on the slot the twin left free
+    wait_until(lambda: started == [13, 14])
+    assert jobs.running_count() == 2
+    release.set()
+    assert all(job.join(120) for job in (first, twin, other))
+    assert twin.snapshot().result.result.from_results_cache and started == [13, 14]
+    same_report(twin.snapshot().result.result, first.snapshot().result.result)
+    assert jobs.running_count() == 0
 
 
 def test_a_corrupt_result_file_is_rebuilt_with_a_warning(tmp_path):
