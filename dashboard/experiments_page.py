@@ -229,7 +229,8 @@ def teacher_logits_or_button(config: RunConfig, split: str, where: str, key: str
     if logits is not None:
         return logits
     st.info(f"No teacher is trained with these settings yet: {where} needs one.")
-    if st.button("Train / load teacher", key=f"exp_teacher_{key}", disabled=job_active("teacher")) and not job_active("teacher"):
+    active = job_active("teacher")
+    if st.button("Train / load teacher", key=f"exp_teacher_{key}", disabled=active) and not active:
         start_teacher(config)
         st.rerun()
     if current is not None:
