@@ -189,6 +189,7 @@ def fit(
     tune()  # process-wide allocator settings (kd_core.speed): faster, the same numbers
     x = image_layout(x)  # channels-last only if KD_CHANNELS_LAST=1 asks for it
     optimizer = _optimizer(model, config)
+    parameters = list(model.parameters())
     generator = torch.Generator().manual_seed(shuffle_seed)
     x_test, y_test = test
     steps_per_epoch = -(-len(x) // config.batch_size)
@@ -201,12 +202,15 @@ def fit(
             if stop is not None and stop.is_set():
                 return history, True
             batch = order[start : start + config.batch_size]
-            logits = model(x[batch])
+            # index_select copies whole rows, ~2× faster than x[batch]'s general gather; the same values.
+            labels = y.index_select(0, batch)
+            logits = model(x.index_select(0, batch))
             if teacher_logits is None:
-                loss = F.cross_entropy(logits, y[batch])
+                loss = F.cross_entropy(logits, labels)
                 parts = (loss, None, None)
             else:
-                parts = distillation_loss(logits, teacher_logits[batch], y[batch], config.temperature, config.lam)
+                targets = teacher_logits.index_select(0, batch)
+                parts = distillation_loss(logits, targets, labels, config.temperature, config.lam)
                 loss = parts.total
             step += 1
             values = [None if p is None else p.item() for p in parts]
@@ -214,7 +218,8 @@ def fit(
                 loss_limit = DIVERGENCE_FACTOR * max(abs(values[0]), 1.0) if math.isfinite(values[0]) else 0.0
             if not all(v is None or abs(v) <= loss_limit for v in values):  # NaN fails this test too
                 raise Diverged(phase, epoch, step - (epoch - 1) * steps_per_epoch, config.lr, values[0])
-            optimizer.zero_grad(set_to_none=True)
+            for parameter in parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
+                parameter.grad = None
             loss.backward()
             optimizer.step()
             sums = [total + (v or 0.0) * len(batch) for total, v in zip(sums, values)]

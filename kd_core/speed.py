@@ -21,12 +21,12 @@ logits are bit-identical in either layout (tests/test_bench.py checks 1–4 thre
 2–256 with remainders; a single image can differ in the last bit, so it stays as it is), and the
 teacher's logit pass runs ~10× faster.  Anything else gets ``image_layout(x)``.
 
-``conv_pool(x, conv)`` — on by default, for training a one-conv ``models.ConvNet``: ``max_pool2d(conv(x), 2)``
-bit for bit, forward and backward, about twice as fast.  PyTorch's max-pool on NCHW tensors takes half of a
+``conv_pool_relu(x, conv)`` — on by default, for training a one-conv ``models.ConvNet``: ``relu(max_pool2d(conv(x),
+2))`` bit for bit, forward and backward, about twice as fast.  PyTorch's max-pool on NCHW tensors takes half of a
 StudentNet step (6 ms of 13 at batch 128); on channels-last ones it is vectorised over channels (1 ms).  So the
 convolution and the pool run channels-last (the same values and the same argmax indices as in NCHW), and the
 backward pass is PyTorch's own NCHW one, fed those indices: the gradients come out exactly as before, where a
-channels-last backward would sum the bias gradient in another order.  tests/test_bench.py checks it against
+channels-last backward would sum the gradients in another order.  tests/test_bench.py checks it against
 the seed's nets over SGD steps with 1–3 threads, short batches and tied windows.
 
 The allocator: only glibc is touched (checked via ``platform.libc_ver``); elsewhere, or with ``KD_NO_TUNING=1``
@@ -98,13 +98,13 @@ def image_layout(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def conv_pool(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``F.max_pool2d(conv(x), 2)`` for an NCHW batch ``x`` — the same numbers, forward and backward, faster."""
+def conv_pool_relu(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``F.relu(F.max_pool2d(conv(x), 2))`` for an NCHW batch ``x`` — the same numbers, forward and backward, faster."""
     # Checked bit for bit only for what ConvNet uses, on a CPU; a single image's conv can differ in the last bit.
     usual = conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1 and conv.bias is not None
     if not usual or isinstance(conv.padding, str) or x.device.type != "cpu" or len(x) < 2 or not x.is_contiguous():
-        return F.max_pool2d(conv(x), 2)
-    return _MaxPool2x2ChannelsLast.apply(_ConvChannelsLast.apply(x, conv.weight, conv.bias, conv.padding))
+        return F.relu(F.max_pool2d(conv(x), 2))
+    return _MaxPoolReluChannelsLast.apply(_ConvChannelsLast.apply(x, conv.weight, conv.bias, conv.padding))
 
 
 class _ConvChannelsLast(torch.autograd.Function):
@@ -125,19 +125,23 @@ class _ConvChannelsLast(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias, None
 
 
-class _MaxPool2x2ChannelsLast(torch.autograd.Function):
-    """2×2 max-pool of a channels-last tensor, returned in NCHW; the backward is PyTorch's NCHW one, same indices."""
+class _MaxPoolReluChannelsLast(torch.autograd.Function):
+    """ReLU of a 2×2 max-pool of a channels-last tensor, returned in NCHW; the backward is PyTorch's NCHW one
+    (ReLU's ``threshold_backward``, then the pool's, on the same indices)."""
 
     @staticmethod
     def forward(ctx, x):
         values, indices = torch.ops.aten.max_pool2d_with_indices(x, [2, 2], [2, 2])
-        ctx.save_for_backward(indices.contiguous())
+        # F.relu is clamp_min(·, 0); writing it into an NCHW tensor does the ReLU and the layout change in one pass.
+        out = torch.clamp_min(values, 0, out=torch.empty(values.shape, dtype=values.dtype))
+        ctx.save_for_backward(indices.contiguous(), out)
         ctx.input_shape = x.shape
-        return values.contiguous()
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (indices,) = ctx.saved_tensors
+        indices, out = ctx.saved_tensors
+        grad = torch.ops.aten.threshold_backward(grad.contiguous(), out, 0)  # what autograd does for F.relu
         like_input = grad.new_empty(ctx.input_shape)  # read for its shape and NCHW layout only
         return torch.ops.aten.max_pool2d_with_indices_backward(
-            grad.contiguous(), like_input, [2, 2], [2, 2], [0, 0], [1, 1], False, indices)
+            grad, like_input, [2, 2], [2, 2], [0, 0], [1, 1], False, indices)

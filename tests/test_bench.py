@@ -132,7 +132,7 @@ def test_predict_logits_batch_size_changes_no_number(name):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("name", ["seed-teacher", "seed-student"])
 def test_convnet_computes_the_seeds_nets_bit_for_bit(name, threads):
-    """models.ConvNet pools before its ReLU and trains through speed.conv_pool (channels-last forward, NCHW
+    """models.ConvNet pools before its ReLU and trains through speed.conv_pool_relu (channels-last forward, NCHW
     backward); the seed's own TeacherNet/StudentNet (ReLU, then pool, plain NCHW) give the very same outputs,
     gradients and weights over SGD steps — full, short and one-image batches, blank images (tied windows) included."""
     from kd_core import seed_reference as seed
