@@ -187,7 +187,6 @@ def fit(
     ``config.temperature`` and ``config.lam``; without, plain cross-entropy on ``y``.
     """
     tune()  # process-wide allocator settings (kd_core.speed): faster, the same numbers
-    x = image_layout(x)  # channels-last only if KD_CHANNELS_LAST=1 asks for it
     optimizer = _optimizer(model, config)
     parameters = list(model.parameters())
     generator = torch.Generator().manual_seed(shuffle_seed)
@@ -204,7 +203,7 @@ def fit(
             batch = order[start : start + config.batch_size]
             # index_select copies whole rows, ~2× faster than x[batch]'s general gather; the same values.
             labels = y.index_select(0, batch)
-            logits = model(x.index_select(0, batch))
+            logits = model(image_layout(x.index_select(0, batch)))  # channels-last only if KD_CHANNELS_LAST=1
             if teacher_logits is None:
                 loss = F.cross_entropy(logits, labels)
                 parts = (loss, None, None)

@@ -16,8 +16,8 @@ import torch
 from kd_core import engine
 from kd_core.bench import PHASES, main
 from kd_core.cache import TeacherCache
-from kd_core.config import RunConfig
-from kd_core.engine import predict_logits, run
+from kd_core.config import RunConfig, validate
+from kd_core.engine import fit, predict_logits, run
 from kd_core.models import build_model
 
 SHORT = dict(teacher_epochs=2, epochs=2)
@@ -64,7 +64,7 @@ _CHILD = """
 import json, sys, tempfile
 from kd_core.engine import run
 from kd_core.cache import TeacherCache
-from kd_core.config import RunConfig
+from kd_core.config import RunConfig, validate
 with tempfile.TemporaryDirectory() as folder:
     result = run(RunConfig(device="cpu", teacher_epochs=2, epochs=2), cache=TeacherCache(folder))
 out = result.to_json(); out.pop("seconds")
@@ -117,6 +117,19 @@ def test_channels_last_inference_is_exact_for_the_seed_nets(monkeypatch, name):
     monkeypatch.setenv("KD_CHANNELS_LAST", "1")
     fast = predict_logits(model, x, batch_size=128)
     assert torch.equal(plain, fast)
+
+
+@pytest.mark.parametrize("flag, expected", [("0", False), ("1", True)])
+def test_training_batches_are_channels_last_only_when_asked(monkeypatch, flag, expected):
+    """fit hands the model NCHW batches by default and channels-last ones with KD_CHANNELS_LAST=1 (the opt-in)."""
+    monkeypatch.setenv("KD_CHANNELS_LAST", flag)
+    torch.manual_seed(0)
+    model = build_model("cnn-large", (3, 8, 8), 10)
+    layouts = []
+    model.register_forward_pre_hook(lambda module, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    x, y = torch.randn(40, 3, 8, 8), torch.randint(0, 10, (40,))
+    fit(model, "teacher", x, y, (x, y), validate(RunConfig(dataset="digits", batch_size=16)), 1)
+    assert layouts[:3] == [expected] * 3
 
 
 @pytest.mark.parametrize("name", ["seed-teacher", "mlp-large"])
