@@ -64,7 +64,7 @@ _CHILD = """
 import json, sys, tempfile
 from kd_core.engine import run
 from kd_core.cache import TeacherCache
-from kd_core.config import RunConfig, validate
+from kd_core.config import RunConfig
 with tempfile.TemporaryDirectory() as folder:
     result = run(RunConfig(device="cpu", teacher_epochs=2, epochs=2), cache=TeacherCache(folder))
 out = result.to_json(); out.pop("seconds")
