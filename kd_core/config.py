@@ -7,9 +7,11 @@ import json
 import math
 from dataclasses import dataclass
 
+import torch
+
 from .data import DATASETS
-from .losses import check_lam, check_temperature
-from .models import ARCHITECTURES, DEFAULT_PAIRS
+from .losses import LOSSES, check_lam, check_temperature
+from .models import ARCHITECTURES
 
 MAX_EPOCHS = 1000
 MAX_LR = 10.0  # above this nothing trains; 10 itself is allowed so divergence can be shown
@@ -25,10 +27,10 @@ class ConfigError(ValueError):
 class RunConfig:
     dataset: str = "digits"
     data_dir: str | None = None
-    teacher: str | None = None  # None: the dataset's default pair (models.DEFAULT_PAIRS)
+    teacher: str | None = None  # None: the dataset's default (data.DATASETS)
     student: str | None = None
-    teacher_epochs: int = 30
-    epochs: int = 20  # student epochs (KD student and scratch baseline alike)
+    teacher_epochs: int | None = None  # None: the dataset's default
+    epochs: int | None = None  # student epochs (KD student and scratch baseline alike); None: the dataset's default
     temperature: float = 4.0
     lam: float = 0.7  # weight of the soft (teacher) loss; 1 − λ goes to the labels
     lr: float = 1e-2  # Adam; shared by teacher and students
@@ -38,7 +40,8 @@ class RunConfig:
     baseline: bool = True  # also train the scratch student, the fair control
     student_fraction: float = 1.0  # share of the training set the student sees
     omit_class: int | None = None  # a class the student never sees
-    device: str = "auto"
+    loss: str = "kd"  # the distillation loss (losses.LOSSES)
+    device: str = "auto"  # validate() resolves "auto" to the device found
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)
@@ -47,15 +50,18 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def teacher_key(self) -> str:
-        """A hash of everything that determines the trained teacher."""
-        fields = ("dataset", "teacher", "teacher_epochs", "lr", "batch_size", "optimizer", "seed")
+        """A hash of everything that determines the trained teacher (of a validated config).
+
+        The device is part of it: a GPU's kernels sum in another order than the CPU's, so its numbers differ.
+        """
+        fields = ("dataset", "teacher", "teacher_epochs", "lr", "batch_size", "optimizer", "seed", "device")
         identity = {name: getattr(self, name) for name in fields}
         identity["split"] = "fixed-v1"  # bump if data.py's train/test split ever changes
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
     def run_key(self) -> str:
-        """A hash of everything that determines the run's results (the device and data folder do not)."""
-        identity = {k: v for k, v in self.to_dict().items() if k not in ("device", "data_dir")}
+        """A hash of everything that determines the run's results (of a validated config; the data folder does not)."""
+        identity = {k: v for k, v in self.to_dict().items() if k != "data_dir"}
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -95,15 +101,29 @@ def _choice(what: str, value, options) -> str:
     return value
 
 
+def resolve_device(name: str = "auto") -> str:
+    """``auto``: CUDA, then Apple's MPS, then the CPU; ConfigError for an accelerator that is not there."""
+    mps = getattr(torch.backends, "mps", None)
+    found = {"cuda": torch.cuda.is_available(), "mps": bool(mps and mps.is_available()), "cpu": True}
+    if name == "auto":
+        return next(device for device, present in found.items() if present)
+    if not found[name]:
+        raise ConfigError(f"device '{name}' was asked for but no {name.upper()} device is available")
+    return name
+
+
 def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
-    """A copy with defaults resolved, or ConfigError with a one-line reason.
+    """A copy with defaults and the device resolved, or ConfigError with a one-line reason.
 
     ``train_size`` (when the dataset is loaded) also bounds the batch size.
     """
     dataset = _choice("dataset", config.dataset, DATASETS)
-    default_teacher, default_student = DEFAULT_PAIRS[dataset]
-    teacher = _choice("teacher architecture", config.teacher or default_teacher, ARCHITECTURES)
-    student = _choice("student architecture", config.student or default_student, ARCHITECTURES)
+    spec = DATASETS[dataset]
+    teacher = _choice("teacher architecture", config.teacher or spec.teacher, ARCHITECTURES)
+    student = _choice("student architecture", config.student or spec.student, ARCHITECTURES)
+    for role, name in (("teacher", teacher), ("student", student)):
+        if ARCHITECTURES[name].needs_images and len(spec.input_shape) != 3:
+            raise ConfigError(f"the {role} architecture '{name}' needs images; dataset '{dataset}' has none")
     try:
         temperature = check_temperature(_float("temperature", config.temperature))
         lam = check_lam(_float("lam", config.lam))
@@ -115,16 +135,17 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     fraction = _float("student_fraction", config.student_fraction)
     if not (0 < fraction <= 1):
         raise ConfigError(f"student_fraction must be in (0, 1], got {_show(config.student_fraction)}")
-    num_classes = 10  # every registered dataset has ten classes
-    omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, num_classes - 1)
+    omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, spec.num_classes - 1)
     _choice("optimizer", config.optimizer, OPTIMIZERS)
-    _choice("device", config.device, DEVICES)
+    _choice("loss", config.loss, LOSSES)
+    device = resolve_device(_choice("device", config.device, DEVICES))
     batch_size = _int("batch_size", config.batch_size, 1, train_size or 1_000_000)
     return config.replace(
         teacher=teacher,
         student=student,
-        teacher_epochs=_int("teacher_epochs", config.teacher_epochs, 1, MAX_EPOCHS),
-        epochs=_int("epochs", config.epochs, 1, MAX_EPOCHS),
+        teacher_epochs=_int("teacher_epochs", spec.teacher_epochs if config.teacher_epochs is None else config.teacher_epochs,
+                            1, MAX_EPOCHS),
+        epochs=_int("epochs", spec.epochs if config.epochs is None else config.epochs, 1, MAX_EPOCHS),
         temperature=temperature,
         lam=lam,
         lr=lr,
@@ -133,4 +154,5 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         student_fraction=fraction,
         omit_class=omit_class,
         baseline=bool(config.baseline),
+        device=device,
     )

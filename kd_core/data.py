@@ -1,8 +1,9 @@
-"""Datasets, loaded once into memory as normalized float tensors.
+"""Datasets, loaded once into memory as normalized float tensors, and a registry of them by name.
 
 ``digits`` (the default) is scikit-learn's bundled 8×8 handwritten digits: offline, 1,797 images.
 ``mnist``, ``fashion-mnist`` and ``cifar10`` come through torchvision from a data folder,
 downloaded on first use.  Everything is a tensor in RAM: no DataLoader, no per-sample transforms.
+Adding a dataset is one entry in ``DATASETS``.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -47,22 +49,6 @@ class Dataset:
         return pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
 
 
-# name -> (description, where its files come from)
-DATASETS: dict[str, str] = {
-    "digits": "scikit-learn's 8×8 handwritten digits (built in, no download)",
-    "mnist": "MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
-    "fashion-mnist": "Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
-    "cifar10": "CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",
-}
-
-# Files torchvision looks for, to tell the user exactly what to put where.
-_EXPECTED_FILES = {
-    "mnist": "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]",
-    "fashion-mnist": "FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]",
-    "cifar10": "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta; from cifar-10-python.tar.gz)",
-}
-
-
 def default_data_dir() -> Path:
     """``$KD_DATA_DIR``, else a per-user cache folder."""
     if os.environ.get("KD_DATA_DIR"):
@@ -98,15 +84,11 @@ def _load_digits() -> Dataset:
     )
 
 
-def _torchvision_split(name: str, root: Path, train: bool):
-    """One split of a torchvision dataset: from disk if there, else downloaded, else DatasetUnavailable."""
+def _torchvision_split(name: str, tv_class: str, files: str, root: Path, train: bool):
+    """One split of torchvision's dataset class ``tv_class``: from disk if there, else downloaded, else DatasetUnavailable."""
     import torchvision
 
-    cls = {
-        "mnist": torchvision.datasets.MNIST,
-        "fashion-mnist": torchvision.datasets.FashionMNIST,
-        "cifar10": torchvision.datasets.CIFAR10,
-    }[name]
+    cls = getattr(torchvision.datasets, tv_class)
     try:
         return cls(root=str(root), train=train, download=False)
     except RuntimeError:
@@ -117,42 +99,64 @@ def _torchvision_split(name: str, root: Path, train: bool):
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatasetUnavailable(
             f"dataset '{name}' is not in {root} and could not be downloaded ({reason}); "
-            f"put its files there as {root}/{_EXPECTED_FILES[name]}, or pass --data-dir"
+            f"put its files there as {root}/{files}, or pass --data-dir"
         ) from None
 
 
-def _load_torchvision(name: str, root: Path) -> Dataset:
-    train, test = _torchvision_split(name, root, True), _torchvision_split(name, root, False)
+def _torchvision_loader(name: str, tv_class: str, mean: tuple[float, ...], std: tuple[float, ...], files: str):
+    """A ``DatasetSpec.load`` for a torchvision dataset, normalized with the given per-channel statistics."""
 
-    def as_tensor(split) -> tuple[torch.Tensor, torch.Tensor]:
-        data = torch.as_tensor(np.asarray(split.data))
-        x = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)  # CIFAR is N×H×W×C
-        return x.float().div_(255.0), torch.as_tensor(np.asarray(split.targets), dtype=torch.int64)
+    def load(root: Path) -> Dataset:
+        train, test = (_torchvision_split(name, tv_class, files, root, split) for split in (True, False))
 
-    (x_tr, y_tr), (x_te, y_te) = as_tensor(train), as_tensor(test)
-    stats = {  # the usual per-channel statistics; CIFAR-10 as in the seed (0.5, 0.5)
-        "mnist": ((0.1307,), (0.3081,)),
-        "fashion-mnist": ((0.2860,), (0.3530,)),
-        "cifar10": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-    }
-    mean, std = stats[name]
-    return Dataset(
-        name=name,
-        x_train=_normalize(x_tr, mean, std),
-        y_train=y_tr,
-        x_test=_normalize(x_te, mean, std),
-        y_test=y_te,
-        class_names=tuple(str(c) for c in train.classes),
-        mean=mean,
-        std=std,
-    )
+        def as_tensor(split) -> tuple[torch.Tensor, torch.Tensor]:
+            data = torch.as_tensor(np.asarray(split.data))
+            x = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)  # CIFAR is N×H×W×C
+            return x.float().div_(255.0), torch.as_tensor(np.asarray(split.targets), dtype=torch.int64)
+
+        (x_tr, y_tr), (x_te, y_te) = as_tensor(train), as_tensor(test)
+        return Dataset(name=name, x_train=_normalize(x_tr, mean, std), y_train=y_tr, x_test=_normalize(x_te, mean, std),
+                       y_test=y_te, class_names=tuple(str(c) for c in train.classes), mean=mean, std=std)
+
+    return load
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One registered dataset: how to load it, what it holds, and the models and epochs a run uses by default."""
+
+    description: str
+    load: Callable[[Path], Dataset]  # (data folder) -> Dataset; raises DatasetUnavailable
+    input_shape: tuple[int, ...]
+    num_classes: int
+    teacher: str  # default architectures (models.ARCHITECTURES)
+    student: str
+    teacher_epochs: int
+    epochs: int  # the students'
+
+
+_MNIST_FILES = "{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"
+_CIFAR_FILES = "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta; from cifar-10-python.tar.gz)"
+
+DATASETS: dict[str, DatasetSpec] = {
+    "digits": DatasetSpec("scikit-learn's 8×8 handwritten digits (built in, no download)", lambda root: _load_digits(),
+                          (1, 8, 8), 10, "mlp-large", "mlp-small", 30, 20),
+    "mnist": DatasetSpec("MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
+                         _torchvision_loader("mnist", "MNIST", (0.1307,), (0.3081,), "MNIST/raw/" + _MNIST_FILES),
+                         (1, 28, 28), 10, "cnn-large", "cnn-small", 30, 20),
+    "fashion-mnist": DatasetSpec("Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
+                                 _torchvision_loader("fashion-mnist", "FashionMNIST", (0.2860,), (0.3530,),
+                                                     "FashionMNIST/raw/" + _MNIST_FILES),
+                                 (1, 28, 28), 10, "cnn-large", "cnn-small", 30, 20),
+    "cifar10": DatasetSpec("CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",  # normalized as in the seed
+                           _torchvision_loader("cifar10", "CIFAR10", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _CIFAR_FILES),
+                           (3, 32, 32), 10, "seed-teacher", "seed-student", 30, 20),
+}
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cached(name: str, data_dir: str) -> Dataset:
-    if name == "digits":
-        return _load_digits()
-    return _load_torchvision(name, Path(data_dir))
+    return DATASETS[name].load(Path(data_dir))
 
 
 def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None) -> Dataset:

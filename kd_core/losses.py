@@ -21,7 +21,7 @@ term's whatever the temperature, so λ means the same thing at T = 2 and T = 20.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -85,3 +85,25 @@ def distillation_loss(
         hard = F.cross_entropy(student_logits, labels)
     total = lam * soft + (1.0 - lam) * hard
     return LossParts(total, soft, hard)
+
+
+# ---- Losses the trainer is given -------------------------------------------------------------------
+# A loss takes (student logits, teacher logits or None, labels, temperature, λ) and returns its named parts as
+# scalar tensors: "total" is what is minimised; every other part is reported (per step, per epoch, in the charts).
+# A new distillation method is one function here and one line in LOSSES.
+
+Loss = Callable[[torch.Tensor, "torch.Tensor | None", torch.Tensor, float, float], dict[str, torch.Tensor]]
+
+
+def cross_entropy(student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
+    """Labels only: how the teacher and the scratch baseline learn."""
+    return {"total": F.cross_entropy(student_logits, labels)}
+
+
+def hinton_kd(student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
+    """Hinton's distillation loss, with its soft (T²·KL) and hard (CE) parts."""
+    parts = distillation_loss(student_logits, teacher_logits, labels, temperature, lam)
+    return {"total": parts.total, "soft": parts.soft, "hard": parts.hard}
+
+
+LOSSES: dict[str, Loss] = {"kd": hinton_kd}

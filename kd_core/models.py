@@ -1,14 +1,17 @@
-"""Teacher and student architectures, by name, with a default pair per dataset."""
+"""Teacher and student architectures: plain ``nn.Module``s, and a registry of them by name.
+
+Adding an architecture is one entry in ``ARCHITECTURES``.  The CPU fast paths that train these nets faster (with
+the very same numbers) live in ``fastpaths.py`` and are applied by the trainer, not here.
+"""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 import torch.nn.functional as F
-
-from .speed import conv_pool_relu
 
 
 class MLP(nn.Module):
@@ -46,11 +49,7 @@ class ConvNet(nn.Module):
         # gradients, bit for bit: ReLU is monotonic, so it commutes with a max, and the max-pool routes each
         # window's gradient to the same element (the first maximum) either way; where a window's maximum is
         # ≤ 0 both give it a zero gradient.  ReLU then touches a 4× smaller tensor.
-        if self.training and torch.is_grad_enabled():
-            x = conv_pool_relu(x, self.conv1)  # the same numbers, faster (kd_core/speed.py)
-        else:
-            x = F.relu(self.pool(self.conv1(x)))
-        return self.fc(torch.flatten(x, 1))
+        return self.fc(torch.flatten(F.relu(self.pool(self.conv1(x))), 1))
 
 
 class SmallCNN(nn.Module):
@@ -72,25 +71,21 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-Builder = Callable[[tuple[int, ...], int], nn.Module]
+@dataclass(frozen=True)
+class Architecture:
+    description: str  # one line, shown in the dashboard and --help
+    build: Callable[[tuple[int, ...], int], nn.Module]  # (input shape, number of classes) -> a fresh model
+    needs_images: bool  # True: input must be (C, H, W) images
 
-# name -> (one-line description, builder(input_shape, num_classes))
-ARCHITECTURES: dict[str, tuple[str, Builder]] = {
-    "mlp-large": ("MLP 256-256 (digits teacher)", lambda shape, n: MLP(shape, (256, 256), n)),
-    "mlp-small": ("MLP 16 (digits student)", lambda shape, n: MLP(shape, (16,), n)),
-    "mlp-tiny": ("MLP 8", lambda shape, n: MLP(shape, (8,), n)),
-    "cnn-large": ("2 conv blocks 32-64 + FC 128", lambda shape, n: SmallCNN(shape, 32, n)),
-    "cnn-small": ("conv 8 + linear", lambda shape, n: ConvNet(shape, 8, n)),
-    "seed-teacher": ("the seed's TeacherNet: conv 64 + linear", lambda shape, n: ConvNet(shape, 64, n)),
-    "seed-student": ("the seed's StudentNet: conv 16 + linear", lambda shape, n: ConvNet(shape, 16, n)),
-}
 
-# dataset -> (teacher, student)
-DEFAULT_PAIRS: dict[str, tuple[str, str]] = {
-    "digits": ("mlp-large", "mlp-small"),
-    "mnist": ("cnn-large", "cnn-small"),
-    "fashion-mnist": ("cnn-large", "cnn-small"),
-    "cifar10": ("seed-teacher", "seed-student"),
+ARCHITECTURES: dict[str, Architecture] = {
+    "mlp-large": Architecture("MLP 256-256 (digits teacher)", lambda shape, n: MLP(shape, (256, 256), n), False),
+    "mlp-small": Architecture("MLP 16 (digits student)", lambda shape, n: MLP(shape, (16,), n), False),
+    "mlp-tiny": Architecture("MLP 8", lambda shape, n: MLP(shape, (8,), n), False),
+    "cnn-large": Architecture("2 conv blocks 32-64 + FC 128", lambda shape, n: SmallCNN(shape, 32, n), True),
+    "cnn-small": Architecture("conv 8 + linear", lambda shape, n: ConvNet(shape, 8, n), True),
+    "seed-teacher": Architecture("the seed's TeacherNet: conv 64 + linear", lambda shape, n: ConvNet(shape, 64, n), True),
+    "seed-student": Architecture("the seed's StudentNet: conv 16 + linear", lambda shape, n: ConvNet(shape, 16, n), True),
 }
 
 
@@ -98,9 +93,9 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn
     """A freshly initialised model (seed torch's RNG first for reproducible weights)."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture '{name}'; choose one of: {', '.join(ARCHITECTURES)}")
-    if name.startswith(("cnn", "seed")) and len(input_shape) != 3:
+    if ARCHITECTURES[name].needs_images and len(input_shape) != 3:
         raise ValueError(f"architecture '{name}' needs image input (C, H, W), got shape {input_shape}")
-    return ARCHITECTURES[name][1](tuple(input_shape), num_classes)
+    return ARCHITECTURES[name].build(tuple(input_shape), num_classes)
 
 
 def count_params(model: nn.Module) -> int:

@@ -15,21 +15,16 @@ import argparse
 import math
 import sys
 import time
-import warnings
-from pathlib import Path
 
 from tqdm import tqdm
 
-from .cache import TeacherCache
-from .cli import OneLineParser, add_run_arguments, config_from_args, set_threads, write_json_atomic
-from .config import ConfigError
-from .data import DatasetUnavailable
-from .engine import Diverged
-from .experiments import SWEEP_PARAMS, SweepEvent, normalize_param, summarize, sweep, sweep_json
+from ..cache import TeacherCache
+from ..stats import format_spread, summarize
+from ..sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
+from .common import check_common, config_from_args, guarded, make_parser, text_table, write_json_atomic
 
 MAX_SEEDS = 100
 MAX_VALUES = 100
-
 
 def parse_values(text: str) -> list[float]:
     """``"1,2,4"`` → [1.0, 2.0, 4.0]; ``"3%"`` → 0.03; argparse.ArgumentTypeError (one line) otherwise."""
@@ -96,65 +91,35 @@ class SweepBar:
             self.bar = None
 
 
-def summary_table(param: str, rows: list[dict]) -> str:
+def summary_table(param: str, rows: list[SweepRow]) -> str:
     """Per value: KD student, baseline and KD − baseline over seeds, mean ± sample sd, in %/points."""
-
-    def pm(entry: dict, name: str, signed: bool = False) -> str:
-        if entry[f"{name}_mean"] is None:
-            return "-"
-        mean = f"{100 * entry[f'{name}_mean']:+.2f}" if signed else f"{100 * entry[f'{name}_mean']:.2f}"
-        return f"{mean} ± {100 * entry[f'{name}_std']:.2f}"
-
-    summary = summarize(rows)
     table = [(SWEEP_PARAMS[param], "seeds", "KD student %", "baseline %", "KD − baseline (points)", "teacher %")]
-    for e in summary:
-        table.append((f"{e['value']:g}", str(e["n"]), pm(e, "student"), pm(e, "baseline"), pm(e, "gain", True),
-                      f"{100 * e['teacher_mean']:.2f}"))
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    for e in summarize(rows):
+        table.append((f"{e.value:g}", str(e.n), format_spread(e.student), format_spread(e.baseline),
+                      format_spread(e.gain, signed=True), f"{100 * e.teacher_mean:.2f}"))
+    return text_table(table)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="kd-sweep", description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = make_parser("kd-sweep", __doc__)
     parser.add_argument("--param", required=True, type=parse_param, metavar="{temperature,lam,student-fraction}",
                         help="the setting to sweep")
     parser.add_argument("--values", required=True, type=parse_values,
                         help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%)")
     parser.add_argument("--seeds", type=parse_seeds, default=3, help="how many seeds, from --seed on")
-    add_run_arguments(parser)
-    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
-                        help="also train the scratch student (once per seed for T and λ sweeps)")
     parser.add_argument("--equal-steps", action=argparse.BooleanOptionalAction, default=True,
                         help="scale each student's epochs so it takes as many gradient steps as --epochs on the full "
                              "training set (matters for small --student-fraction; the JSON rows say the epochs used)")
-    parser.add_argument("--json", help="write every run as JSON here (atomically)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    warnings.showwarning = lambda message, *_: print(f"kd-sweep: warning: {message}", file=sys.stderr)
-    if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
-        parser.error(f"--json: folder {Path(args.json).parent} does not exist")
-    set_threads(parser, args.threads)
+    check_common(parser, args)
     config = config_from_args(args)
     seeds = range(args.seed, args.seed + args.seeds)
     bar = SweepBar(enabled=not args.quiet)
     started = time.perf_counter()
-    try:
-        rows = sweep(args.param, args.values, seeds, config, on_event=bar, cache=TeacherCache(args.cache_dir),
-                     equal_steps=args.equal_steps)
-    except (ConfigError, DatasetUnavailable, ValueError) as error:
-        bar.close()
-        parser.error(str(error))
-    except Diverged as error:
-        bar.close()
-        print(f"kd-sweep: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        bar.close()
-        print("kd-sweep: interrupted", file=sys.stderr)
-        return 130
-    bar.close()
+    code, rows = guarded(parser, lambda: sweep(args.param, args.values, seeds, config, on_event=bar,
+                                               cache=TeacherCache(args.cache_dir), equal_steps=args.equal_steps), bar.close)
+    if code:
+        return code
     seconds = time.perf_counter() - started
     print(summary_table(args.param, rows))
     print(f"{len(rows)} runs in {seconds:.1f} s")

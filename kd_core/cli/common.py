@@ -1,0 +1,123 @@
+"""What every kd_core command shares: the run flags, one-line errors, exit codes, atomic JSON and text tables.
+
+Exit codes: 0 done, 1 the training diverged, 2 a bad argument (one line on stderr), 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
+
+import torch
+
+from ..config import DEVICES, OPTIMIZERS, ConfigError, RunConfig
+from ..data import DATASETS, DatasetUnavailable
+from ..losses import LOSSES
+from ..models import ARCHITECTURES
+from ..train import Diverged
+
+EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+T = TypeVar("T")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and still exit code 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def make_parser(prog: str, doc: str) -> OneLineParser:
+    """A parser with every run flag, ``--baseline``, ``--json`` and ``--quiet``; warnings print as one line."""
+    parser = OneLineParser(prog=prog, description=doc.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = RunConfig()
+    parser.add_argument("--dataset", default=d.dataset, choices=list(DATASETS), help="digits is built in")
+    parser.add_argument("--data-dir", help="where torchvision datasets live (default: $KD_DATA_DIR, else a per-user cache folder)")
+    parser.add_argument("--teacher", choices=list(ARCHITECTURES), help="teacher architecture (default: the dataset's)")
+    parser.add_argument("--student", choices=list(ARCHITECTURES), help="student architecture (default: the dataset's)")
+    parser.add_argument("--teacher-epochs", type=int, help="default: the dataset's (digits: 30)")
+    parser.add_argument("--epochs", type=int, help="student epochs (default: the dataset's; digits: 20)")
+    parser.add_argument("--temperature", "-T", type=float, default=d.temperature, help="softmax temperature T")
+    parser.add_argument("--lam", type=float, default=d.lam, help="λ, weight of the soft loss in [0, 1]")
+    parser.add_argument("--lr", type=float, default=d.lr, help="learning rate")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
+    parser.add_argument("--loss", choices=list(LOSSES), default=d.loss, help="the distillation loss")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--student-fraction", type=float, default=d.student_fraction,
+                        help="share of the training set the student sees, in (0, 1]")
+    parser.add_argument("--omit-class", type=int, help="a class left out of the student's training set")
+    parser.add_argument("--device", default=d.device, choices=list(DEVICES))
+    parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads. Results depend on the thread count, so 1 gives the same numbers here, "
+                             "in the dashboard and on any machine; it is also the fastest for the small digits models. "
+                             "Raise it for CNNs on an idle machine.")
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                        help="also train the scratch student from the same initial weights")
+    parser.add_argument("--json", help="write the result here as JSON (atomically)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    warnings.showwarning = lambda message, *_: print(f"{prog}: warning: {message}", file=sys.stderr)
+    return parser
+
+
+def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot check alone: the thread count (then applied) and the --json folder."""
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
+        parser.error(f"--json: folder {Path(args.json).parent} does not exist")
+
+
+def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
+    values = {name: getattr(args, name) for name in RunConfig.__dataclass_fields__ if hasattr(args, name)}
+    return RunConfig(**{**values, **overrides})
+
+
+def guarded(parser: argparse.ArgumentParser, work: Callable[[], T], cleanup: Callable[[], None]) -> tuple[int, T | None]:
+    """``(0, work())``, or the documented exit for the engine's errors: bad settings exit 2 with one line (through
+    ``parser.error``), divergence ``(1, None)``, Ctrl-C ``(130, None)``.  ``cleanup`` (closing progress bars) runs
+    first in every case."""
+    try:
+        value = work()
+    except (ConfigError, DatasetUnavailable, ValueError) as error:
+        cleanup()
+        parser.error(str(error))
+    except Diverged as error:
+        cleanup()
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return EXIT_DIVERGED, None
+    except KeyboardInterrupt:
+        cleanup()
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED, None
+    cleanup()
+    return 0, value
+
+
+def write_json_atomic(data: dict, path: str) -> None:
+    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
+    target = Path(path).expanduser().resolve()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def text_table(rows: Sequence[Sequence[str]], left_columns: int = 0) -> str:
+    """Rows of cells as aligned columns under a dashed rule; the first ``left_columns`` are left-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    align = lambda i, cell, w: cell.ljust(w) if i < left_columns else cell.rjust(w)  # noqa: E731
+    lines = ["  ".join(align(i, cell, w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -1,0 +1,217 @@
+"""A run, from settings to results: the one place where data, device, teacher and students are set up.
+
+    run(config, on_event, stop, cache, results) -> RunResult          # kd-train, the dashboard's Distill
+
+    setup = RunSetup(config)                                         # data and device, once
+    setup.teacher(cache, on_event, stop)                             # trained, or from the cache
+    setup.train_student(config, "student" | "baseline", on_event, stop)   # sweeps and experiments, per value
+
+The KD student and the scratch baseline start from the very same weights (drawn from ``seed + 1``) and see
+batches in the same order, so the only difference between them is the teacher's signal.  The teacher's
+logits over the student's view of the data are computed once per view.  Stopping raises ``Cancelled``
+from the training loop; ``run`` turns it into a result with ``status="cancelled"``.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .cache import ResultCache, TeacherCache
+from .config import ConfigError, RunConfig, validate
+from .data import Dataset, load_dataset, student_indices
+from .losses import LOSSES, cross_entropy
+from .models import build_model, count_params, size_bytes
+from .records import EpochRecord, EventCallback, PhaseReport, RunResult, StopFlag, TeacherLookup
+from .train import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
+
+
+def load(config: RunConfig) -> tuple[RunConfig, Dataset]:
+    """The validated config and its dataset; ConfigError or DatasetUnavailable with a one-line reason."""
+    try:
+        dataset = load_dataset(config.dataset, config.data_dir)
+    except ValueError as error:  # an unknown dataset name
+        raise ConfigError(str(error)) from None
+    return validate(config, train_size=len(dataset.y_train)), dataset
+
+
+def report(model: nn.Module, evaluation: Evaluation) -> PhaseReport:
+    return PhaseReport(evaluation.accuracy, evaluation.per_class_accuracy, count_params(model), size_bytes(model),
+                       evaluation.agreement)
+
+
+@dataclass
+class StudentView:
+    """The training examples a student sees, and the teacher's logits over them."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    teacher_logits: torch.Tensor
+
+
+@dataclass
+class TrainedStudent:
+    model: nn.Module
+    history: list[EpochRecord]
+    seconds: float
+    evaluation: Evaluation
+    report: PhaseReport
+
+
+class RunSetup:
+    """One config's dataset on its device (moved there once) and its teacher, shared by every student trained on it."""
+
+    def __init__(self, config: RunConfig):
+        self.config, self.dataset = load(config)
+        self.device = torch.device(self.config.device)
+        self.x_train, self.y_train = self.dataset.x_train.to(self.device), self.dataset.y_train.to(self.device)
+        self.test = (self.dataset.x_test.to(self.device), self.dataset.y_test.to(self.device))
+        self._teacher: TeacherLookup | None = None
+        self._teacher_eval: Evaluation | None = None
+        self._views: dict[tuple, StudentView] = {}
+
+    # ---- the teacher
+
+    def cached_teacher(self, cache: TeacherCache) -> TeacherLookup | None:
+        """The teacher if it is already trained (here or in ``cache``); never trains."""
+        if self._teacher is None:
+            entry = cache.get(self.config.teacher_key())
+            if entry is None:
+                return None
+            model = seeded_model(self.config.teacher, self.dataset, self.config.seed)
+            model.load_state_dict(entry["states"]["teacher"])
+            history = [EpochRecord.from_dict(row) for row in entry["meta"]["history"]]
+            self._teacher = TeacherLookup(model.to(self.device), history, entry["meta"]["seconds"], True)
+        return self._teacher
+
+    def teacher(self, cache: TeacherCache | None = None, on_event: EventCallback | None = None,
+                stop: StopFlag | None = None) -> TeacherLookup:
+        """The trained teacher: from ``cache`` (its history replayed as events), or trained now and cached."""
+        cache = cache if cache is not None else TeacherCache()
+        found = self.cached_teacher(cache)
+        if found is not None:
+            replay(found.history, self.config, on_event)
+            return found
+        config = self.config
+        model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
+        started = time.perf_counter()
+        history = fit(model, "teacher", self.x_train, self.y_train, self.test, config, config.teacher_epochs,
+                      cross_entropy, on_event=on_event, stop=stop, shuffle_seed=config.seed)
+        seconds = time.perf_counter() - started
+        meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict()}
+        cache.put(config.teacher_key(), {"teacher": model.state_dict()}, meta)
+        self._teacher = TeacherLookup(model, history, seconds, False)
+        return self._teacher
+
+    def teacher_evaluation(self) -> Evaluation:
+        if self._teacher_eval is None:
+            self._teacher_eval = evaluate(self._require_teacher().model, *self.test, self.dataset.num_classes)
+        return self._teacher_eval
+
+    def teacher_logits(self, split: str = "test") -> torch.Tensor:
+        """The teacher's logits over the "train" or "test" set, on the CPU."""
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        x = self.x_train if split == "train" else self.test[0]
+        return predict_logits(self._require_teacher().model, x).cpu()
+
+    def _require_teacher(self) -> TeacherLookup:
+        if self._teacher is None:
+            raise RuntimeError("call teacher() first")
+        return self._teacher
+
+    # ---- students
+
+    def student_view(self, config: RunConfig) -> StudentView:
+        """What a student of ``config`` trains on (its share of the data, without its omitted class)."""
+        key = (config.student_fraction, config.omit_class, config.seed)
+        if key not in self._views:
+            keep = student_indices(self.dataset.y_train, *key).to(self.device)
+            x = self.x_train.index_select(0, keep)
+            self._views[key] = StudentView(x, self.y_train.index_select(0, keep), predict_logits(self._require_teacher().model, x))
+        return self._views[key]
+
+    def train_student(self, config: RunConfig, phase: str, on_event: EventCallback | None = None,
+                      stop: StopFlag | None = None) -> TrainedStudent:
+        """The KD student (``phase="student"``) or the scratch baseline of ``config`` (validated, same teacher)."""
+        if config.teacher_key() != self.config.teacher_key():
+            raise ValueError("train_student: config names another teacher than this set-up's")
+        view = self.student_view(config)
+        model = seeded_model(config.student, self.dataset, config.seed + 1).to(self.device)
+        distill = phase == "student"
+        started = time.perf_counter()
+        history = fit(model, phase, view.x, view.y, self.test, config, config.epochs,
+                      LOSSES[config.loss] if distill else cross_entropy, view.teacher_logits if distill else None,
+                      on_event=on_event, stop=stop, shuffle_seed=config.seed + 1)
+        seconds = time.perf_counter() - started
+        evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
+        return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation))
+
+
+def run(
+    config: RunConfig,
+    on_event: EventCallback | None = None,
+    stop: StopFlag | None = None,
+    cache: TeacherCache | None = None,
+    results: ResultCache | None = None,
+) -> RunResult:
+    """Teacher (cached), KD student and — if ``config.baseline`` — the scratch baseline, evaluated.
+
+    Raises ConfigError for bad settings, DatasetUnavailable, or Diverged.  A set ``stop`` ends the run between
+    steps; the result then has ``status="cancelled"``.  With ``results``, an identical finished run is loaded
+    instead of trained (runs are deterministic).
+    """
+    setup = RunSetup(config)
+    config = setup.config
+    if results is not None:
+        cached = load_result(setup, results, on_event)
+        if cached is not None:
+            return cached
+    result = RunResult(config, "cancelled", seconds={"teacher": 0.0, "student": 0.0, "baseline": 0.0})
+    try:
+        teacher = setup.teacher(cache, on_event, stop)
+        result.history, result.seconds["teacher"] = list(teacher.history), teacher.seconds
+        result.teacher_from_cache, result.models["teacher"] = teacher.from_cache, teacher.model
+        result.teacher = report(teacher.model, setup.teacher_evaluation())
+        for phase in ("student", "baseline") if config.baseline else ("student",):
+            trained = setup.train_student(config, phase, on_event, stop)
+            result.models[phase] = trained.model
+            result.history += trained.history
+            result.seconds[phase] = trained.seconds
+            setattr(result, phase, trained.report)
+    except Cancelled as stopped:
+        result.history += stopped.history
+        return result
+    result.status = "completed"
+    if results is not None:
+        states = {phase: model.state_dict() for phase, model in result.models.items()}
+        results.put(config.run_key(), states, {"result": result.to_json()})
+    return result
+
+
+def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback | None) -> RunResult | None:
+    """A finished identical run from ``results``, its epoch history replayed as events; None if absent."""
+    config, dataset = setup.config, setup.dataset
+    entry = results.get(config.run_key())
+    if entry is None:
+        return None
+    result = RunResult.from_json(entry["meta"]["result"], config)
+    for phase, state in entry["states"].items():
+        model = build_model(config.teacher if phase == "teacher" else config.student, dataset.input_shape,
+                            dataset.num_classes)
+        model.load_state_dict(state)
+        result.models[phase] = model.to(setup.device)
+    result.from_results_cache = result.teacher_from_cache = True
+    replay(result.history, config, on_event)
+    return result
+
+
+def replay(history: list[EpochRecord], config: RunConfig, on_event: EventCallback | None) -> None:
+    """A finished history as epoch events (``steps=0``: replayed, not trained), so every consumer draws a
+    cached run the way it draws a fresh one."""
+    if on_event is None:
+        return
+    for row in history:
+        on_event(row.event(config.teacher_epochs if row.phase == "teacher" else config.epochs))

@@ -1,0 +1,153 @@
+"""The typed records a run produces: progress events, epoch rows, per-model reports and the run's result.
+
+Every record that goes into a ``--json`` file has ``to_dict()``; the keys are the documented format.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Protocol
+
+from torch import nn
+
+from .config import RunConfig
+
+Phase = Literal["teacher", "student", "baseline"]
+EventKind = Literal["step", "epoch"]
+Status = Literal["completed", "cancelled"]
+PHASE_LABELS: dict[str, str] = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Training steps reported (``kind="step"``), or the end of an epoch (``kind="epoch"``, with ``test_accuracy``).
+
+    ``parts`` are the loss's named parts besides the total (the KD loss: ``soft`` and ``hard``; plain
+    cross-entropy: none).  ``steps == 0`` marks an epoch replayed from a cache, not trained now.
+    """
+
+    phase: Phase
+    kind: EventKind
+    epoch: int  # 1-based
+    epochs: int
+    step: int  # steps done in this phase so far, 1-based
+    steps: int  # steps this phase will take in all
+    loss: float  # the step's total loss, or the epoch's mean
+    parts: dict[str, float] = field(default_factory=dict)
+    test_accuracy: float | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.steps == 0
+
+
+EventCallback = Callable[[ProgressEvent], None]
+
+# Parts every history row names, null where a phase has no such part: the documented --json keys.
+HISTORY_PARTS = ("soft", "hard")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One row of a run's history: a phase's mean losses over one epoch and its test accuracy after it."""
+
+    phase: Phase
+    epoch: int
+    loss: float
+    parts: dict[str, float]
+    test_accuracy: float
+
+    def to_dict(self) -> dict:
+        parts = {f"{name}_loss": self.parts.get(name) for name in HISTORY_PARTS}
+        parts.update({f"{name}_loss": value for name, value in self.parts.items()})
+        return {"phase": self.phase, "epoch": self.epoch, "loss": self.loss, **parts, "test_accuracy": self.test_accuracy}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "EpochRecord":
+        fixed = ("phase", "epoch", "loss", "test_accuracy")
+        parts = {k[: -len("_loss")]: v for k, v in row.items() if k.endswith("_loss") and k not in fixed and v is not None}
+        return cls(row["phase"], row["epoch"], row["loss"], parts, row["test_accuracy"])
+
+    def event(self, epochs: int) -> ProgressEvent:
+        """This row as a replayed epoch event (``steps=0``)."""
+        return ProgressEvent(self.phase, "epoch", self.epoch, epochs, 0, 0, self.loss, dict(self.parts), self.test_accuracy)
+
+
+@dataclass(frozen=True)
+class PhaseReport:
+    """A trained model on the test set: accuracy overall and per class (fractions), its size, and — for a
+    student — how often it predicts what the teacher predicts."""
+
+    accuracy: float
+    per_class_accuracy: list[float]
+    params: int
+    size_bytes: int
+    agreement: float | None = None
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        if self.agreement is None:
+            del out["agreement"]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "PhaseReport | None":
+        return None if data is None else cls(**data)
+
+
+@dataclass
+class TeacherLookup:
+    """The trained teacher of a config: from the cache, or trained just now."""
+
+    model: nn.Module
+    history: list[EpochRecord]
+    seconds: float  # the original training time, also when loaded from the cache
+    from_cache: bool
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``to_json()`` is the documented ``--json`` format."""
+
+    config: RunConfig
+    status: Status
+    teacher: PhaseReport | None = None
+    student: PhaseReport | None = None
+    baseline: PhaseReport | None = None
+    history: list[EpochRecord] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    teacher_from_cache: bool = False
+    models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
+    from_results_cache: bool = False  # the whole run was served from a ResultCache
+
+    @property
+    def kd_minus_baseline(self) -> float | None:
+        """The KD student's accuracy minus the baseline's (a fraction), when both finished."""
+        if self.student is None or self.baseline is None:
+            return None
+        return self.student.accuracy - self.baseline.accuracy
+
+    def to_json(self) -> dict:
+        report = lambda r: None if r is None else r.to_dict()  # noqa: E731
+        return {
+            "config": self.config.to_dict(),
+            "status": self.status,
+            "teacher": report(self.teacher),
+            "student": report(self.student),
+            "baseline": report(self.baseline),
+            "history": [row.to_dict() for row in self.history],
+            "seconds": self.seconds,
+            "teacher_from_cache": self.teacher_from_cache,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, config: RunConfig) -> "RunResult":
+        return cls(
+            config, data["status"], PhaseReport.from_dict(data["teacher"]), PhaseReport.from_dict(data["student"]),
+            PhaseReport.from_dict(data["baseline"]), [EpochRecord.from_dict(r) for r in data["history"]],
+            data["seconds"], data["teacher_from_cache"],
+        )
