@@ -75,7 +75,7 @@ def normalize_param(param: str) -> str:
 
 
 def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
-    """Epochs that give the student on its subset as many gradient steps as ``config.epochs`` on the full training set.
+    """Epochs (of a validated ``config``) that give the student on its subset as many gradient steps as ``config.epochs`` on the full training set.
 
     A 3 % student otherwise takes 1 step per epoch — 20 steps in all at the default 20 epochs — and
     the comparison measures who converges faster, not who generalises better. Capped at MAX_EPOCHS.

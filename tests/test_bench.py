@@ -13,12 +13,15 @@ import tempfile
 import pytest
 import torch
 
-from kd_core import engine
-from kd_core.bench import PHASES, main
+from benchmarks.bench import PHASES, main
+from kd_core import train
 from kd_core.cache import TeacherCache
 from kd_core.config import RunConfig, validate
-from kd_core.engine import fit, predict_logits, run
+from kd_core.fastpaths import training_forward
+from kd_core.losses import cross_entropy
 from kd_core.models import build_model
+from kd_core.pipeline import run
+from kd_core.train import fit, predict_logits
 
 SHORT = dict(teacher_epochs=2, epochs=2)
 
@@ -51,6 +54,13 @@ def test_bench_rejects_bad_arguments():
     assert main(["--datasets", "imagenet"]) == 2
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_bench_device_cuda_without_cuda_exits_2(capsys):
+    assert main(["--device", "cuda", "--no-classroom"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "CUDA" in err
+
+
 def _short_run() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         result = run(RunConfig(device="cpu", **SHORT), cache=TeacherCache(folder))
@@ -62,7 +72,7 @@ def _short_run() -> dict:
 
 _CHILD = """
 import json, sys, tempfile
-from kd_core.engine import run
+from kd_core.pipeline import run
 from kd_core.cache import TeacherCache
 from kd_core.config import RunConfig
 with tempfile.TemporaryDirectory() as folder:
@@ -96,7 +106,7 @@ def test_foreach_optimizers_change_no_number(monkeypatch):
             return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=False)
 
         with monkeypatch.context() as patch:
-            patch.setattr(engine, "_optimizer", loop_optimizer)
+            patch.setattr(train, "make_optimizer", loop_optimizer)
             with tempfile.TemporaryDirectory() as folder:
                 slow = run(config, cache=TeacherCache(folder))
         assert fast.history == slow.history
@@ -128,7 +138,7 @@ def test_training_batches_are_channels_last_only_when_asked(monkeypatch, flag, e
     layouts = []
     model.register_forward_pre_hook(lambda module, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)))
     x, y = torch.randn(40, 3, 8, 8), torch.randint(0, 10, (40,))
-    fit(model, "teacher", x, y, (x, y), validate(RunConfig(dataset="digits", batch_size=16)), 1)
+    fit(model, "teacher", x, y, (x, y), validate(RunConfig(dataset="digits", batch_size=16)), 1, cross_entropy)
     assert layouts[:3] == [expected] * 3
 
 
@@ -145,10 +155,11 @@ def test_predict_logits_batch_size_changes_no_number(name):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("name", ["seed-teacher", "seed-student"])
 def test_convnet_computes_the_seeds_nets_bit_for_bit(name, threads):
-    """models.ConvNet pools before its ReLU and trains through speed.conv_pool_relu (channels-last forward, NCHW
-    backward); the seed's own TeacherNet/StudentNet (ReLU, then pool, plain NCHW) give the very same outputs,
-    gradients and weights over SGD steps — full, short and one-image batches, blank images (tied windows) included."""
-    from kd_core import seed_reference as seed
+    """models.ConvNet pools before its ReLU, and the trainer runs it through fastpaths.training_forward, i.e.
+    conv_pool_relu (channels-last forward, NCHW backward); the seed's own TeacherNet/StudentNet (ReLU, then pool,
+    plain NCHW) give the very same outputs, gradients and weights over SGD steps — full, short and one-image batches,
+    blank images (tied windows) included."""
+    from benchmarks import seed_reference as seed
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -157,6 +168,7 @@ def test_convnet_computes_the_seeds_nets_bit_for_bit(name, threads):
         ours = build_model(name, (3, 32, 32), 10)
         theirs = seed.seed_net(ours)
         assert type(theirs).__name__ == ("TeacherNet" if name == "seed-teacher" else "StudentNet")
+        assert training_forward(ours) is not ours  # the fast path, not ConvNet's plain forward
         sizes = [128, 128, 80, 37, 2, 1]
         x, y = torch.randn(sum(sizes), 3, 32, 32), torch.randint(0, 10, (sum(sizes),))
         x[::7] = 0.0  # every window of a blank image ties
@@ -167,9 +179,9 @@ def test_convnet_computes_the_seeds_nets_bit_for_bit(name, threads):
             batch = slice(start, start + size)
             start += size
             outputs = []
-            for model, opt in zip((ours, theirs), opts):
+            for forward, model, opt in zip((training_forward(ours), theirs), (ours, theirs), opts):
                 opt.zero_grad()
-                out = model(x[batch])
+                out = forward(x[batch])
                 torch.nn.functional.cross_entropy(out, y[batch]).backward()
                 outputs.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
                 opt.step()

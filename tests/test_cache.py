@@ -23,7 +23,7 @@ def test_second_run_loads_the_cached_teacher(tmp_path):
     second = run(CONFIG.replace(temperature=8, lam=0.5), cache=TeacherCache(tmp_path))  # T and λ don't change the teacher
     assert (first.teacher_from_cache, second.teacher_from_cache) == (False, True)
     assert second.teacher == first.teacher
-    assert [r for r in second.history if r["phase"] == "teacher"] == [r for r in first.history if r["phase"] == "teacher"]
+    assert [r for r in second.history if r.phase == "teacher"] == [r for r in first.history if r.phase == "teacher"]
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temporary files
     third = run(CONFIG.replace(teacher_epochs=5), cache=TeacherCache(tmp_path))  # a different teacher: a new entry
     assert not third.teacher_from_cache and len(list(tmp_path.glob("teacher-*.pt"))) == 2

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kd_core.cli import main
+from kd_core.cli.train import main
 
 QUICK = ["--teacher-epochs", "4", "--epochs", "2", "--quiet"]
 
@@ -94,7 +94,7 @@ def test_divergence_exits_nonzero_with_a_clear_message(tmp_path, capsys):
 def test_console_script_runs_as_a_program(tmp_path):
     """The installed entry point, as a user types it: progress on stderr, the table on stdout."""
     completed = subprocess.run(
-        [sys.executable, "-m", "kd_core.cli", "--teacher-epochs", "2", "--epochs", "1", "--cache-dir", str(tmp_path)],
+        [sys.executable, "-m", "kd_core.cli.train", "--teacher-epochs", "2", "--epochs", "1", "--cache-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr

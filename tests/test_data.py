@@ -63,7 +63,7 @@ def test_a_whole_run_on_an_mnist_fixture(tmp_path):
     result = run(RunConfig(dataset="mnist", data_dir=str(tmp_path), teacher_epochs=1, epochs=1, batch_size=16),
                  cache=TeacherCache(tmp_path / "cache"))
     assert result.status == "completed" and result.config.teacher == "cnn-large"
-    assert 0.0 <= result.student["accuracy"] <= 1.0
+    assert 0.0 <= result.student.accuracy <= 1.0
 
 
 def write_cifar_fixture(root, per_batch: int = 10, test: int = 10) -> None:

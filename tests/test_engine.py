@@ -1,4 +1,4 @@
-"""The engine end to end on digits: accuracy, determinism, the fair baseline, events, cancelling, divergence."""
+"""The pipeline end to end on digits: accuracy, determinism, the fair baseline, events, cancelling, divergence."""
 from __future__ import annotations
 
 import threading
@@ -6,10 +6,10 @@ import threading
 import pytest
 import torch
 
-from kd_core import Diverged, RunConfig, TeacherCache, load_dataset, run
-from kd_core import engine
-from kd_core.config import ConfigError
+from kd_core import Diverged, RunConfig, RunSetup, TeacherCache, load_dataset, run
+from kd_core.config import ConfigError, resolve_device
 from kd_core.data import student_indices
+from kd_core.train import REPORT_EVERY
 
 QUICK = RunConfig(teacher_epochs=5, epochs=3)
 
@@ -25,26 +25,26 @@ def default_result():
 def test_default_digits_run_reaches_the_promised_accuracy(default_result):
     result, _ = default_result
     assert result.status == "completed"
-    assert result.teacher["accuracy"] >= 0.95
-    assert result.student["accuracy"] >= 0.90
-    assert result.baseline["accuracy"] >= 0.85
-    assert result.student["params"] * 10 < result.teacher["params"]  # the student is far smaller
+    assert result.teacher.accuracy >= 0.95
+    assert result.student.accuracy >= 0.90
+    assert result.baseline.accuracy >= 0.85
+    assert result.student.params * 10 < result.teacher.params  # the student is far smaller
     for report in (result.teacher, result.student, result.baseline):
-        assert len(report["per_class_accuracy"]) == 10
-        assert all(0.0 <= a <= 1.0 for a in report["per_class_accuracy"])
-    assert 0.9 <= result.student["agreement"] <= 1.0
+        assert len(report.per_class_accuracy) == 10
+        assert all(0.0 <= a <= 1.0 for a in report.per_class_accuracy)
+    assert 0.9 <= result.student.agreement <= 1.0
 
 
 def test_history_has_every_epoch_of_every_phase(default_result):
     result, _ = default_result
     config = result.config
-    by_phase = {p: [row for row in result.history if row["phase"] == p] for p in ("teacher", "student", "baseline")}
-    assert [row["epoch"] for row in by_phase["teacher"]] == list(range(1, config.teacher_epochs + 1))
-    assert [row["epoch"] for row in by_phase["student"]] == list(range(1, config.epochs + 1))
-    assert [row["epoch"] for row in by_phase["baseline"]] == list(range(1, config.epochs + 1))
-    assert all(row["soft_loss"] is not None for row in by_phase["student"])
-    assert all(row["soft_loss"] is None for row in by_phase["baseline"])
-    assert by_phase["student"][-1]["test_accuracy"] == pytest.approx(result.student["accuracy"])
+    by_phase = {p: [row for row in result.history if row.phase == p] for p in ("teacher", "student", "baseline")}
+    assert [row.epoch for row in by_phase["teacher"]] == list(range(1, config.teacher_epochs + 1))
+    assert [row.epoch for row in by_phase["student"]] == list(range(1, config.epochs + 1))
+    assert [row.epoch for row in by_phase["baseline"]] == list(range(1, config.epochs + 1))
+    assert all(set(row.parts) == {"soft", "hard"} for row in by_phase["student"])
+    assert all(row.parts == {} and row.to_dict()["soft_loss"] is None for row in by_phase["baseline"])
+    assert by_phase["student"][-1].test_accuracy == pytest.approx(result.student.accuracy)
 
 
 def test_events_stream_every_step_and_every_epoch(default_result):
@@ -55,7 +55,7 @@ def test_events_stream_every_step_and_every_epoch(default_result):
     assert [e.step for e in student_steps] == list(range(1, len(student_steps) + 1))
     assert all(e.steps == len(student_steps) for e in student_steps)
     for e in student_steps:
-        assert e.loss == pytest.approx(0.7 * e.soft_loss + 0.3 * e.hard_loss, rel=1e-5)
+        assert e.loss == pytest.approx(0.7 * e.parts["soft"] + 0.3 * e.parts["hard"], rel=1e-5)
     epoch_ends = [e for e in events if e.kind == "epoch" and e.phase == "student"]
     assert len(epoch_ends) == result.config.epochs and all(0 <= e.test_accuracy <= 1 for e in epoch_ends)
 
@@ -73,8 +73,8 @@ def test_same_config_and_seed_give_identical_numbers(tmp_path):
 def test_baseline_is_the_kd_student_without_the_teacher():
     """Same initial weights, same batches: at λ = 0 distillation *is* the scratch baseline, bit for bit."""
     result = run(QUICK.replace(lam=0.0))
-    student = [(r["epoch"], r["loss"], r["test_accuracy"]) for r in result.history if r["phase"] == "student"]
-    baseline = [(r["epoch"], r["loss"], r["test_accuracy"]) for r in result.history if r["phase"] == "baseline"]
+    student = [(r.epoch, r.loss, r.test_accuracy) for r in result.history if r.phase == "student"]
+    baseline = [(r.epoch, r.loss, r.test_accuracy) for r in result.history if r.phase == "baseline"]
     assert student == baseline
     for name, tensor in result.models["student"].state_dict().items():
         assert torch.equal(tensor, result.models["baseline"].state_dict()[name])
@@ -82,14 +82,14 @@ def test_baseline_is_the_kd_student_without_the_teacher():
 
 def test_teacher_logits_are_computed_once_per_run(monkeypatch):
     rows_seen = []
-    real_get_teacher = engine.get_teacher
+    real_teacher = RunSetup.teacher
 
-    def counting_get_teacher(*args, **kwargs):
-        teacher, *rest = real_get_teacher(*args, **kwargs)
-        teacher.register_forward_hook(lambda module, inputs, output: rows_seen.append(len(inputs[0])))
-        return (teacher, *rest)
+    def counting_teacher(self, *args, **kwargs):
+        found = real_teacher(self, *args, **kwargs)
+        found.model.register_forward_hook(lambda module, inputs, output: rows_seen.append(len(inputs[0])))
+        return found
 
-    monkeypatch.setattr(engine, "get_teacher", counting_get_teacher)
+    monkeypatch.setattr(RunSetup, "teacher", counting_teacher)
     dataset = load_dataset("digits")
     for epochs in (2, 6):
         rows_seen.clear()
@@ -110,8 +110,9 @@ def test_stop_ends_the_run_between_steps_and_returns_what_it_has():
     result = run(QUICK, on_event=on_event, stop=stop)
     assert result.status == "cancelled"
     assert result.teacher is not None and result.student is None and result.baseline is None
-    assert seen[-1].phase == "student" and seen[-1].step == 30  # no step after the stop
-    assert [row["epoch"] for row in result.history if row["phase"] == "student"] == [1]  # 23 steps = one epoch
+    # Steps are reported in groups (one read-back from the device each), so the stop is seen at most a group later.
+    assert seen[-1].phase == "student" and 30 <= seen[-1].step < 30 + REPORT_EVERY
+    assert [row.epoch for row in result.history if row.phase == "student"] == [1]  # 23 steps = one epoch
 
 
 def test_divergence_stops_at_the_step_and_names_it(tmp_path):
@@ -139,8 +140,8 @@ def test_student_fraction_and_omitted_class_shape_the_students_data():
 
 def test_omitted_class_run_never_shows_the_class_to_the_student():
     result = run(QUICK.replace(omit_class=3, epochs=5))
-    assert result.baseline["per_class_accuracy"][3] == 0.0  # never saw a 3, never predicts one
-    assert result.teacher["per_class_accuracy"][3] > 0.8  # the teacher saw everything
+    assert result.baseline.per_class_accuracy[3] == 0.0  # never saw a 3, never predicts one
+    assert result.teacher.per_class_accuracy[3] > 0.8  # the teacher saw everything
 
 
 @pytest.mark.parametrize(
@@ -164,8 +165,22 @@ def test_bad_settings_fail_before_any_training(change, message):
     assert events == []
 
 
-def test_auto_device_is_cpu_without_an_accelerator():
+def test_auto_device_is_the_accelerator_when_there_is_one():
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert resolve_device("auto") == expected
+    assert resolve_device("cpu") == "cpu"
+    assert run(QUICK.replace(epochs=1, baseline=False)).config.device == expected  # resolved, and so in every cache key
+
+
+def test_asking_for_a_missing_accelerator_is_a_config_error():
     if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    assert engine.resolve_device("auto").type in ("cpu", "mps")
-    assert engine.resolve_device("cpu").type == "cpu"
+        assert resolve_device("cuda") == "cuda"
+    else:
+        with pytest.raises(ConfigError, match="no CUDA device"):
+            run(QUICK.replace(device="cuda"))
+
+
+def test_cache_keys_name_the_device():
+    cpu = RunConfig(device="cpu")
+    gpu = RunConfig(device="cuda")
+    assert cpu.teacher_key() != gpu.teacher_key() and cpu.run_key() != gpu.run_key()

@@ -1,6 +1,6 @@
 """Hinton's three experiments through the API, end to end on digits, plus the pure helpers.
 
-Margins come from this project's own measurements (kd_core.experiments.MEASURED, seeds 0–4, one torch
+Margins come from this project's own measurements (benchmarks/measure_experiments.py, seeds 0–4, one torch
 thread); each assertion below leaves room for the spread across seeds and thread counts seen there.
 """
 from __future__ import annotations
@@ -14,11 +14,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kd_core import ConfigError, RunConfig, load_dataset, run
+from kd_core import ConfigError, RunConfig, load_dataset, run, validate
 from kd_core.experiments import (
-    SweepEvent, best_bias, bias_correction, bias_curve, dark_knowledge_matrix, equal_steps_epochs, little_data,
-    normalize_param, omitted_class, softened_distributions, summarize, sweep, sweep_json, teacher_logits,
+    best_bias, bias_correction, bias_curve, dark_knowledge_matrix, omitted_class, softened_distributions, teacher_logits,
 )
+from kd_core.stats import summarize
+from kd_core.sweeps import SweepEvent, SweepRow, equal_steps_epochs, normalize_param, sweep, sweep_json
 
 CPU = RunConfig(device="cpu")
 
@@ -46,22 +47,22 @@ def test_sweep_row_reproduces_kd_train():
     config = CPU.replace(epochs=5, seed=3)
     rows = sweep("temperature", [2.0, 8.0], [3], config)
     for row in rows:
-        result = run(config.replace(temperature=row["value"]))
-        assert row["student_accuracy"] == result.student["accuracy"]
-        assert row["baseline_accuracy"] == result.baseline["accuracy"]
-        assert row["teacher_accuracy"] == result.teacher["accuracy"]
-        assert row["epochs"] == 5
+        result = run(config.replace(temperature=row.value))
+        assert row.student_accuracy == result.student.accuracy
+        assert row.baseline_accuracy == result.baseline.accuracy
+        assert row.teacher_accuracy == result.teacher.accuracy
+        assert row.epochs == 5
 
 
 def test_temperature_sweep_end_to_end_trains_one_teacher_and_one_baseline_per_seed():
     events: list[SweepEvent] = []
     values, seeds = [1.0, 4.0, 16.0], [0, 1]
     rows = sweep("temperature", values, seeds, CPU.replace(epochs=10), on_event=events.append)
-    assert [(r["value"], r["seed"]) for r in rows] == [(v, s) for s in seeds for v in values]
+    assert [(r.value, r.seed) for r in rows] == [(v, s) for s in seeds for v in values]
     for seed in seeds:
-        mine = [r for r in rows if r["seed"] == seed]
-        assert len({r["baseline_accuracy"] for r in mine}) == 1  # T does not touch the baseline
-        assert len({r["teacher_accuracy"] for r in mine}) == 1
+        mine = [r for r in rows if r.seed == seed]
+        assert len({r.baseline_accuracy for r in mine}) == 1  # T does not touch the baseline
+        assert len({r.teacher_accuracy for r in mine}) == 1
     # trainings: per seed one teacher, one baseline, one KD student per value
     baseline_starts = [e for e in events if e.kind == "progress" and e.phase == "baseline" and e.progress.step == 1]
     student_starts = [e for e in events if e.kind == "progress" and e.phase == "student" and e.progress.step == 1]
@@ -71,14 +72,14 @@ def test_temperature_sweep_end_to_end_trains_one_teacher_and_one_baseline_per_se
     assert fractions == sorted(fractions)
     assert [e.row for e in events if e.kind == "row"] == rows
     for row in rows:
-        assert 0.8 < row["teacher_accuracy"] <= 1 and 0.5 < row["student_accuracy"] <= 1
+        assert 0.8 < row.teacher_accuracy <= 1 and 0.5 < row.student_accuracy <= 1
 
 
 def test_lam_sweep_zero_is_the_baseline():
     """λ = 0 is plain cross-entropy from the same initial weights: the KD student is the baseline."""
     rows = sweep("lam", [0.0, 1.0], [0], CPU.replace(epochs=5))
-    assert rows[0]["student_accuracy"] == rows[0]["baseline_accuracy"]
-    assert rows[1]["baseline_accuracy"] == rows[0]["baseline_accuracy"]
+    assert rows[0].student_accuracy == rows[0].baseline_accuracy
+    assert rows[1].baseline_accuracy == rows[0].baseline_accuracy
 
 
 def test_fraction_sweep_trains_a_baseline_per_value():
@@ -112,8 +113,8 @@ def test_stop_returns_the_rows_done_so_far():
 
 def test_no_baseline():
     rows = sweep("temperature", [2.0], [0], CPU.replace(epochs=2, baseline=False))
-    assert rows[0]["baseline_accuracy"] is None
-    assert summarize(rows)[0]["gain_mean"] is None
+    assert rows[0].baseline_accuracy is None
+    assert summarize(rows)[0].gain is None
     assert sweep_json("temperature", rows)["runs"][0]["baseline_accuracy"] is None
 
 
@@ -126,24 +127,20 @@ def test_normalize_param():
 
 def test_equal_steps_epochs():
     labels = load_dataset("digits").y_train  # 1,437 examples: 23 steps of 64
-    assert equal_steps_epochs(CPU, labels) == 20
-    assert equal_steps_epochs(CPU.replace(student_fraction=0.03), labels) == 460  # 43 examples: 1 step
-    assert equal_steps_epochs(CPU.replace(student_fraction=0.25, epochs=10), labels) == 39  # 360: 6 steps
-    assert equal_steps_epochs(CPU.replace(student_fraction=0.01, epochs=999), labels) == 1000  # capped
+    assert equal_steps_epochs(validate(CPU), labels) == 20
+    assert equal_steps_epochs(validate(CPU.replace(student_fraction=0.03)), labels) == 460  # 43 examples: 1 step
+    assert equal_steps_epochs(validate(CPU.replace(student_fraction=0.25, epochs=10)), labels) == 39  # 360: 6 steps
+    assert equal_steps_epochs(validate(CPU.replace(student_fraction=0.01, epochs=999)), labels) == 1000  # capped
 
 
 def test_summarize():
-    rows = [
-        {"value": 1, "seed": 0, "student_accuracy": 0.9, "baseline_accuracy": 0.8, "teacher_accuracy": 1.0},
-        {"value": 1, "seed": 1, "student_accuracy": 0.7, "baseline_accuracy": 0.8, "teacher_accuracy": 0.9},
-        {"value": 2, "seed": 0, "student_accuracy": 0.5, "baseline_accuracy": 0.5, "teacher_accuracy": 1.0},
-    ]
+    rows = [SweepRow(1, 0, 0.9, 0.8, 1.0, 20), SweepRow(1, 1, 0.7, 0.8, 0.9, 20), SweepRow(2, 0, 0.5, 0.5, 1.0, 20)]
     first, second = summarize(rows)
-    assert first["value"] == 1 and first["n"] == 2
-    assert first["student_mean"] == pytest.approx(0.8) and first["student_std"] == pytest.approx(math.sqrt(0.02))
-    assert first["gain_mean"] == pytest.approx(0.0) and first["gain_min"] == pytest.approx(-0.1)
-    assert first["teacher_mean"] == pytest.approx(0.95)
-    assert second["n"] == 1 and second["student_std"] == 0.0
+    assert first.value == 1 and first.n == 2 and first.epochs == 20
+    assert first.student.mean == pytest.approx(0.8) and first.student.sd == pytest.approx(math.sqrt(0.02))
+    assert first.gain.mean == pytest.approx(0.0) and first.gain.low == pytest.approx(-0.1)
+    assert first.teacher_mean == pytest.approx(0.95)
+    assert second.n == 1 and second.student.sd == 0.0
 
 
 # ---- experiment 2: little data -------------------------------------------------------------------------
@@ -152,13 +149,13 @@ def test_summarize():
 @pytest.mark.slow
 def test_little_data_kd_beats_scratch_on_three_percent_but_not_on_all():
     """Hinton's 3 % experiment on digits: the soft targets help on a small subset, and not with all the data."""
-    small, full = little_data([0.03, 1.0], range(3), CPU)
-    assert small["value"] == 0.03 and small["epochs"] == 460 and small["n"] == 3
-    assert small["gain_mean"] > LITTLE_DATA_MIN_MEAN_GAIN, small
-    assert small["gain_min"] > LITTLE_DATA_MIN_GAIN, small
-    assert full["epochs"] == 20
-    assert abs(full["gain_mean"]) < FULL_DATA_MAX_ABS_GAIN, full
-    assert small["gain_mean"] > full["gain_mean"]
+    small, full = summarize(sweep("student_fraction", [0.03, 1.0], range(3), CPU, equal_steps=True))
+    assert small.value == 0.03 and small.epochs == 460 and small.n == 3
+    assert small.gain.mean > LITTLE_DATA_MIN_MEAN_GAIN, small
+    assert small.gain.low > LITTLE_DATA_MIN_GAIN, small
+    assert full.epochs == 20
+    assert abs(full.gain.mean) < FULL_DATA_MAX_ABS_GAIN, full
+    assert small.gain.mean > full.gain.mean
 
 
 # ---- experiment 3: a class the student never sees ---------------------------------------------------------
@@ -171,17 +168,17 @@ def test_omitted_class_scratch_zero_kd_clearly_more():
     for seed in OMIT_SEEDS:
         result = omitted_class(CPU.replace(seed=seed, **OMIT_SETTINGS), 3)
         assert result.status == "completed" and result.omit_class == 3
-        assert result.baseline_per_class[3] == 0.0
+        assert result.class_accuracy("baseline") == 0.0
         assert (result.baseline_logits.argmax(1) != 3).all()
-        assert result.teacher_per_class[3] > 0.85  # the teacher saw every class
-        shares.append(result.student_per_class[3])
+        assert result.class_accuracy("teacher") > 0.85  # the teacher saw every class
+        shares.append(result.class_accuracy("student"))
         # bias 0 reproduces the evaluated model; the best bias is at least as good overall
         plain = bias_correction(result.student_logits, result.labels, 3, 0.0)
-        assert plain["class_accuracy"] == pytest.approx(result.student_per_class[3])
-        assert plain["overall_accuracy"] == pytest.approx(result.student_accuracy)
+        assert plain.class_accuracy == pytest.approx(result.class_accuracy("student"))
+        assert plain.overall_accuracy == pytest.approx(result.result.student.accuracy)
         best = best_bias(bias_curve(result.student_logits, result.labels, 3, np.arange(0, 10.01, 0.5)))
-        assert best["overall_accuracy"] >= result.student_accuracy - 1e-9
-        corrected.append(best["class_accuracy"])
+        assert best.overall_accuracy >= result.result.student.accuracy - 1e-9
+        corrected.append(best.class_accuracy)
     assert np.mean(shares) > OMIT_MIN_MEAN_SHARE, shares
     assert max(shares) > OMIT_MIN_BEST_SHARE, shares
     assert np.mean(corrected) > OMIT_MIN_MEAN_CORRECTED, corrected
@@ -192,8 +189,9 @@ def test_omitted_class_json_and_cancel():
     stop.set()
     result = omitted_class(CPU.replace(epochs=2), 5, stop=stop)
     assert result.status == "cancelled" and result.student_logits is None
-    done = omitted_class(CPU.replace(epochs=2), 5).to_json()
-    assert done["omit_class"] == 5 and len(done["student_per_class"]) == 10 and done["config"]["omit_class"] == 5
+    done = omitted_class(CPU.replace(epochs=2), 5)
+    assert done.omit_class == 5 and done.config.omit_class == 5 and len(done.result.student.per_class_accuracy) == 10
+    assert done.student_logits.shape == (len(done.labels), 10)
 
 
 # ---- bias correction: pure and instant -----------------------------------------------------------------
@@ -202,12 +200,12 @@ def test_omitted_class_json_and_cancel():
 def test_bias_correction_on_hand_made_logits():
     logits = torch.tensor([[2.0, 1.0, 0.0], [2.0, 1.5, 0.0], [0.0, 3.0, 0.0], [1.0, 0.0, 0.5]])
     labels = torch.tensor([1, 1, 1, 0])
-    assert bias_correction(logits, labels, 1, 0.0)["class_accuracy"] == pytest.approx(1 / 3)
+    assert bias_correction(logits, labels, 1, 0.0).class_accuracy == pytest.approx(1 / 3)
     at_075 = bias_correction(logits, labels, 1, 0.75)
-    assert at_075["class_accuracy"] == pytest.approx(2 / 3) and at_075["overall_accuracy"] == pytest.approx(3 / 4)
+    assert at_075.class_accuracy == pytest.approx(2 / 3) and at_075.overall_accuracy == pytest.approx(3 / 4)
     at_2 = bias_correction(logits, labels, 1, 2.0)
-    assert at_2["class_accuracy"] == 1.0 and at_2["per_class_accuracy"][0] == 0.0
-    assert math.isnan(at_2["per_class_accuracy"][2])  # no examples of class 2
+    assert at_2.class_accuracy == 1.0 and at_2.per_class_accuracy[0] == 0.0
+    assert math.isnan(at_2.per_class_accuracy[2])  # no examples of class 2
     with pytest.raises(ValueError):
         bias_correction(logits, labels, 3, 1.0)
 
@@ -219,13 +217,13 @@ def test_bias_raises_the_class_and_never_others(seed, cls):
     logits = torch.randn(60, 5, generator=generator) * 3
     labels = torch.randint(0, 5, (60,), generator=generator)
     curve = bias_curve(logits, labels, cls, [-2.0, 0.0, 1.0, 3.0, 100.0])
-    class_acc = [p["class_accuracy"] for p in curve if not math.isnan(p["class_accuracy"])]
+    class_acc = [p.class_accuracy for p in curve if not math.isnan(p.class_accuracy)]
     assert class_acc == sorted(class_acc)
     if class_acc:
         assert class_acc[-1] == 1.0
     for other in range(5):
         if other != cls:
-            accs = [p["per_class_accuracy"][other] for p in curve]
+            accs = [p.per_class_accuracy[other] for p in curve]
             if not math.isnan(accs[0]):
                 assert accs == sorted(accs, reverse=True)
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kd_core import sweep as sweep_cli
+from kd_core.cli import sweep as sweep_cli
 
 FAST = ["--epochs", "2", "--teacher-epochs", "3", "--device", "cpu", "--quiet"]
 
