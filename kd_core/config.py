@@ -39,6 +39,9 @@ class RunConfig:
     seed: int = 0
     baseline: bool = True  # also train the scratch student, the fair control
     student_fraction: float = 1.0  # share of the training set the student sees
+    # With a fraction < 1, scale the students' epochs so they take as many steps as `epochs` on the full set;
+    # pipeline.load() does it once it knows the subset's size, and then sets this to False: epochs are final.
+    equal_steps: bool = True
     omit_class: int | None = None  # a class the student never sees
     loss: str = "kd"  # the distillation loss (losses.LOSSES)
     device: str = "auto"  # validate() resolves "auto" to the device found
@@ -154,5 +157,6 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         student_fraction=fraction,
         omit_class=omit_class,
         baseline=bool(config.baseline),
+        equal_steps=bool(config.equal_steps),
         device=device,
     )

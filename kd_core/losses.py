@@ -106,4 +106,28 @@ def hinton_kd(student_logits, teacher_logits, labels, temperature, lam) -> dict[
     return {"total": parts.total, "soft": parts.soft, "hard": parts.hard}
 
 
-LOSSES: dict[str, Loss] = {"kd": hinton_kd}
+def hinton_kd_without_t2(student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
+    """The same loss without the T² factor: at high T the soft part's gradients shrink like 1/T², so the labels win."""
+    parts = distillation_loss(student_logits, teacher_logits, labels, temperature, lam)
+    soft = parts.soft / temperature**2
+    return {"total": lam * soft + (1.0 - lam) * parts.hard, "soft": soft, "hard": parts.hard}
+
+
+def seed_script_kd(student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
+    """The loss as the seed's reference script wrote it: ``nn.KLDivLoss()`` with its default mean over batch ×
+    classes (the KL divided by the number of classes too), times an unexplained 2 — kept to show what it does."""
+    pointwise = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1), F.softmax(teacher_logits / temperature, dim=-1),
+                         reduction="none")
+    kl_mean = pointwise.mean()  # what nn.KLDivLoss()'s default reduction='mean' computes
+    soft = kl_mean * (temperature * temperature * 2.0)
+    hard = F.cross_entropy(student_logits, labels)
+    return {"total": lam * soft + (1.0 - lam) * hard, "soft": soft, "hard": hard}
+
+
+# name -> loss; the first is the default.  The two others are teaching toggles, not recommendations.
+LOSSES: dict[str, Loss] = {"kd": hinton_kd, "kd-no-t2": hinton_kd_without_t2, "seed-script": seed_script_kd}
+
+
+def soft_weight_factor(loss: str, temperature: float, num_classes: int) -> float:
+    """The soft term's weight relative to the correct ``kd`` loss: 1, 1/T², or 2/C (mean over classes, × 2)."""
+    return {"kd": 1.0, "kd-no-t2": 1.0 / temperature**2, "seed-script": 2.0 / num_classes}[loss]

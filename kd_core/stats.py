@@ -1,12 +1,15 @@
-"""Summaries over seeds: mean, sample standard deviation and range, and how they are written.
+"""Summaries over seeds: mean, sample standard deviation and range, confidence intervals and verdicts.
 
 Pure functions of plain numbers; the CLIs and the dashboard print every "mean ± sd" through ``format_spread``.
 """
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Literal, Sequence
+
+from scipy.stats import t as student_t
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,39 @@ def summarize(rows: Sequence) -> list[ValueSummary]:
             teacher_mean=statistics.fmean(r.teacher_accuracy for r in group),
         ))
     return out
+
+
+Verdict = Literal["helps", "no clear difference", "hurts"]
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over seeds with its 95 % confidence interval (Student's t on the paired differences)."""
+
+    mean: float
+    sd: float
+    low: float | None  # None for one seed: no interval
+    high: float | None
+    n: int
+
+    @classmethod
+    def of(cls, differences: Sequence[float]) -> "Interval":
+        """mean ± t(0.975, n − 1) · sd / √n of paired differences (KD − baseline, one per seed)."""
+        spread = Spread.of(differences)
+        if spread.n < 2:
+            return cls(spread.mean, 0.0, None, None, spread.n)
+        half = float(student_t.ppf(0.5 + CONFIDENCE / 2, spread.n - 1)) * spread.sd / math.sqrt(spread.n)
+        return cls(spread.mean, spread.sd, spread.mean - half, spread.mean + half, spread.n)
+
+    @property
+    def verdict(self) -> Verdict:
+        """"helps" when the whole interval is above 0, "hurts" when below; one seed never decides."""
+        if self.low is not None and self.low > 0:
+            return "helps"
+        if self.high is not None and self.high < 0:
+            return "hurts"
+        return "no clear difference"
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean, "sd": self.sd, "low": self.low, "high": self.high}

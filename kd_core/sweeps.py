@@ -12,11 +12,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal, Sequence
 
-import torch
 
 from .cache import TeacherCache
-from .config import MAX_EPOCHS, ConfigError, RunConfig, validate
-from .data import student_indices
+from .config import ConfigError, RunConfig
 from .pipeline import RunSetup, load
 from .records import Phase, ProgressEvent, StopFlag
 from .train import Cancelled
@@ -74,37 +72,21 @@ def normalize_param(param: str) -> str:
     return name
 
 
-def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
-    """Epochs (of a validated ``config``) that give the student on its subset as many gradient steps as ``config.epochs`` on the full training set.
-
-    A 3 % student otherwise takes 1 step per epoch — 20 steps in all at the default 20 epochs — and
-    the comparison measures who converges faster, not who generalises better. Capped at MAX_EPOCHS.
-    """
-    seen = len(student_indices(labels, config.student_fraction, config.omit_class, config.seed))
-    full_steps = -(-len(labels) // config.batch_size)
-    subset_steps = -(-seen // config.batch_size)
-    return min(MAX_EPOCHS, -(-config.epochs * full_steps // subset_steps))
-
-
-def sweep_configs(param: str, values: Sequence[float], seeds: Sequence[int], base_config: RunConfig,
-                  equal_steps: bool = False) -> list[RunConfig]:
-    """The validated config of every (seed, value) pair, seeds outer; ConfigError names the first bad one."""
+def sweep_configs(param: str, values: Sequence[float], seeds: Sequence[int], base_config: RunConfig) -> list[RunConfig]:
+    """The resolved config (``pipeline.load``) of every (seed, value) pair, seeds outer; ConfigError names the first
+    bad one.  With ``base_config.equal_steps`` a student on a fraction trains for more epochs (``epochs`` in its row)."""
     param = normalize_param(param)
     if not values:
         raise ConfigError("a sweep needs at least one value")
     if not seeds:
         raise ConfigError("a sweep needs at least one seed")
-    base_config, dataset = load(base_config)
     configs = []
     for seed in seeds:
         for value in values:
             try:
-                config = validate(base_config.replace(**{param: value, "seed": seed}), train_size=len(dataset.y_train))
+                configs.append(load(base_config.replace(**{param: value, "seed": seed}))[0])
             except ConfigError as error:
                 raise ConfigError(f"{SWEEP_PARAMS[param]} value {value!r}: {error}") from None
-            if equal_steps:
-                config = config.replace(epochs=equal_steps_epochs(config, dataset.y_train))
-            configs.append(config)
     return configs
 
 
@@ -121,16 +103,14 @@ def sweep(
     on_event: SweepCallback | None = None,
     stop: StopFlag | None = None,
     cache: TeacherCache | None = None,
-    equal_steps: bool = False,
 ) -> list[SweepRow]:
     """Train a KD student for every value of ``param`` and every seed; returns the rows, seeds outer.
 
-    ``equal_steps``: scale each student's epochs by ``equal_steps_epochs`` (matters for small fractions).
     A set ``stop`` ends the sweep between steps and returns the rows finished so far.
     Raises ConfigError (any bad value, checked before anything trains), DatasetUnavailable, Diverged.
     """
     values, seeds = list(values), list(seeds)
-    configs = sweep_configs(param, values, seeds, base_config, equal_steps)
+    configs = sweep_configs(param, values, seeds, base_config)
     per_seed = [configs[i * len(values) : (i + 1) * len(values)] for i in range(len(seeds))]
     with_baseline = configs[0].baseline
     total = sum(1 + len(cs) + (len({_baseline_key(c) for c in cs}) if with_baseline else 0) for cs in per_seed)

@@ -19,7 +19,8 @@ from kd_core.experiments import (
     best_bias, bias_correction, bias_curve, dark_knowledge_matrix, omitted_class, softened_distributions, teacher_logits,
 )
 from kd_core.stats import summarize
-from kd_core.sweeps import SweepEvent, SweepRow, equal_steps_epochs, normalize_param, sweep, sweep_json
+from kd_core.pipeline import equal_steps_epochs
+from kd_core.sweeps import SweepEvent, SweepRow, normalize_param, sweep, sweep_json
 
 CPU = RunConfig(device="cpu")
 
@@ -149,7 +150,7 @@ def test_summarize():
 @pytest.mark.slow
 def test_little_data_kd_beats_scratch_on_three_percent_but_not_on_all():
     """Hinton's 3 % experiment on digits: the soft targets help on a small subset, and not with all the data."""
-    small, full = summarize(sweep("student_fraction", [0.03, 1.0], range(3), CPU, equal_steps=True))
+    small, full = summarize(sweep("student_fraction", [0.03, 1.0], range(3), CPU))
     assert small.value == 0.03 and small.epochs == 460 and small.n == 3
     assert small.gain.mean > LITTLE_DATA_MIN_MEAN_GAIN, small
     assert small.gain.low > LITTLE_DATA_MIN_GAIN, small

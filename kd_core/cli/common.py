@@ -51,6 +51,9 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--student-fraction", type=float, default=d.student_fraction,
                         help="share of the training set the student sees, in (0, 1]")
+    parser.add_argument("--equal-steps", action=argparse.BooleanOptionalAction, default=d.equal_steps,
+                        help="with --student-fraction < 1, scale the students' epochs so they take as many gradient steps "
+                             "as --epochs on the full training set (the JSON says the epochs used)")
     parser.add_argument("--omit-class", type=int, help="a class left out of the student's training set")
     parser.add_argument("--device", default=d.device, choices=list(DEVICES))
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")

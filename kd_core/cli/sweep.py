@@ -107,9 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--values", required=True, type=parse_values,
                         help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%)")
     parser.add_argument("--seeds", type=parse_seeds, default=3, help="how many seeds, from --seed on")
-    parser.add_argument("--equal-steps", action=argparse.BooleanOptionalAction, default=True,
-                        help="scale each student's epochs so it takes as many gradient steps as --epochs on the full "
-                             "training set (matters for small --student-fraction; the JSON rows say the epochs used)")
     args = parser.parse_args(argv)
     check_common(parser, args)
     config = config_from_args(args)
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     bar = SweepBar(enabled=not args.quiet)
     started = time.perf_counter()
     code, rows = guarded(parser, lambda: sweep(args.param, args.values, seeds, config, on_event=bar,
-                                               cache=TeacherCache(args.cache_dir), equal_steps=args.equal_steps), bar.close)
+                                               cache=TeacherCache(args.cache_dir)), bar.close)
     if code:
         return code
     seconds = time.perf_counter() - started

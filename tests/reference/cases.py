@@ -17,7 +17,7 @@ EXPECTED = HERE / "expected.json"
 CASES: dict[str, tuple[str, list[str]]] = {
     "default": ("kd-train", []),
     "omitted-class": ("kd-train", ["--temperature", "8", "--lam", "1", "--omit-class", "3", "--epochs", "10"]),
-    "little-data-sgd": ("kd-train", ["--student-fraction", "0.1", "--optimizer", "sgd", "--lr", "0.05", "--batch-size", "32",
+    "little-data-sgd": ("kd-train", ["--student-fraction", "0.1", "--no-equal-steps", "--optimizer", "sgd", "--lr", "0.05", "--batch-size", "32",
                                      "--seed", "2", "--epochs", "10", "--teacher-epochs", "5"]),
     "cnn": ("kd-train", ["--teacher", "cnn-large", "--student", "cnn-small", "--teacher-epochs", "3", "--epochs", "3",
                          "--batch-size", "37", "--seed", "1"]),
