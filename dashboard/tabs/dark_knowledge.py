@@ -10,12 +10,15 @@ from dashboard import experiment_runs as er
 from dashboard import resources, runs
 from kd_core import RunConfig
 
+TITLE = "Dark knowledge — which classes look alike to the teacher"
+INTRO = ("Row i: the teacher's softened probabilities, averaged over the training images of class i, at the "
+         "sidebar's temperature. Off the diagonal is what soft targets carry and hard labels do not. "
+         "Move **Temperature T** in the sidebar: the heatmap redraws at once.")
+
 
 def render(config: RunConfig) -> None:
-    st.subheader("Dark knowledge — which classes look alike to the teacher")
-    st.caption("Row i: the teacher's softened probabilities, averaged over the training images of class i, at the "
-               "sidebar's temperature. Off the diagonal is what soft targets carry and hard labels do not. "
-               "Move **Temperature T** in the sidebar: the heatmap redraws at once.")
+    st.subheader(TITLE)
+    st.caption(INTRO)
     cols = st.columns(2)
     split = cols[0].radio("Images", ["train", "test"], key="exp_dk_split", horizontal=True,
                           help="train: the soft targets the student actually learns from.")

@@ -8,6 +8,11 @@ from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources
 from kd_core import ConfigError, RunConfig
 
+TITLE = "Experiment 2 — little data"
+INTRO = ("Hinton et al. trained a speech model on 3 % of its data: 44.5 % accuracy with hard targets, 57.0 % with the "
+         "teacher's soft targets. Here the KD student and the scratch baseline see the *same* seeded, class-balanced "
+         "subset; the teacher was trained on everything. Each run adds its points to the chart.")
+
 state = st.session_state
 JOB = "little"
 
@@ -31,10 +36,8 @@ def collect(store: dict) -> None:
 
 
 def render(config: RunConfig) -> None:
-    st.subheader("Experiment 2 — little data")
-    st.caption("Hinton et al. trained a speech model on 3 % of its data: 44.5 % accuracy with hard targets, 57.0 % with the "
-               "teacher's soft targets. Here the KD student and the scratch baseline see the *same* seeded, class-balanced "
-               "subset; the teacher was trained on everything. Each run adds its points to the chart.")
+    st.subheader(TITLE)
+    st.caption(INTRO)
     cols = st.columns([3, 1, 2])
     percent = cols[0].slider("Share of the training set the students see (%)", 1, 100, 3, key="exp_little_percent")
     count = cols[1].slider("Seeds", 1, 5, 3, key="exp_little_seeds")

@@ -8,6 +8,11 @@ from dashboard import experiment_runs as er
 from dashboard import figures, job_panel, jobs, resources
 from kd_core import RunConfig
 
+TITLE = "Experiment 1 — how much does the temperature (or λ) matter?"
+INTRO = ("For each value, a KD student is trained from the same initial weights as the scratch baseline; "
+         "the baseline ignores T and λ, so it is trained once per seed and drawn as a reference line. "
+         "The teacher is trained once per seed and cached.")
+
 SWEEP_OPTIONS = {
     "temperature": [0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0, 32.0],
     "lam": [0.0, 0.1, 0.25, 0.5, 0.7, 0.9, 1.0],
@@ -59,10 +64,8 @@ def one_input_as_t_rises(config: RunConfig) -> None:
 
 
 def render(config: RunConfig) -> None:
-    st.subheader("Experiment 1 — how much does the temperature (or λ) matter?")
-    st.caption("For each value, a KD student is trained from the same initial weights as the scratch baseline; "
-               "the baseline ignores T and λ, so it is trained once per seed and drawn as a reference line. "
-               "The teacher is trained once per seed and cached.")
+    st.subheader(TITLE)
+    st.caption(INTRO)
     cols = st.columns([1, 3, 1])
     param = cols[0].radio("Sweep", ["temperature", "lam"], key="exp_sweep_param", horizontal=True,
                           format_func=lambda p: er.PARAM_SYMBOLS[p])

@@ -9,6 +9,12 @@ from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources
 from kd_core import RunConfig
 
+TITLE = "Experiment 3 — a class the student never sees"
+INTRO = ("The teacher learns every class; the students are trained with one class removed from their data. "
+         "The scratch student cannot predict a class it never saw. The KD student never sees one either — "
+         "but the teacher's soft targets on the *other* images (how much a 5 or an 8 looks like a 3) tell it "
+         "something. In the paper the distilled student got 98.6 % of the omitted 3s right after a bias correction.")
+
 state = st.session_state
 JOB = "omitted"
 BIASES = np.round(np.arange(-2.0, 12.001, 0.25), 2)
@@ -23,11 +29,8 @@ def launcher(config: RunConfig, cls: int):
 
 
 def render(config: RunConfig) -> None:
-    st.subheader("Experiment 3 — a class the student never sees")
-    st.caption("The teacher learns every class; the students are trained with one class removed from their data. "
-               "The scratch student cannot predict a class it never saw. The KD student never sees one either — "
-               "but the teacher's soft targets on the *other* images (how much a 5 or an 8 looks like a 3) tell it "
-               "something. In the paper the distilled student got 98.6 % of the omitted 3s right after a bias correction.")
+    st.subheader(TITLE)
+    st.caption(INTRO)
     dataset, problem = resources.dataset_or_problem(config.dataset)
     if dataset is None:  # the app already shows why the dataset is unavailable
         st.info(f"Pick an available dataset ({problem}).")
