@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from kd_core import RunConfig, TeacherCache, validate
+from kd_core import ConfigError, RunConfig, TeacherCache, validate
 from kd_core import experiments as ex
 from kd_core.config import MAX_EPOCHS  # noqa: F401  (the unseen-class tab's epoch limit)
 
@@ -100,10 +100,13 @@ def measured_caption(param: str) -> str | None:
         for e in measured) + ". Where the gain's spread straddles 0 there is no difference to see.")
 
 
-def signature(config: RunConfig, equal_steps: bool) -> str:
+def signature(config: RunConfig, equal_steps: bool) -> str | None:
     """Results with the same signature belong on one chart: everything but the fraction and the seed.
-    Raises ConfigError for invalid settings."""
-    return validate(config.replace(student_fraction=1.0, seed=0)).run_key() + ("-equal" if equal_steps else "")
+    None for invalid settings."""
+    try:
+        return validate(config.replace(student_fraction=1.0, seed=0)).run_key() + ("-equal" if equal_steps else "")
+    except ConfigError:
+        return None
 
 
 def seeds_from(config: RunConfig, count: int) -> list[int]:

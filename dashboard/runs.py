@@ -1,9 +1,10 @@
 """What the dashboard's buttons start: thin wrappers over ``kd_core``, run as background jobs.
 
 With dashboard/experiment_runs.py, the only module that calls ``kd_core``: the pages go through these
-functions, so a change of the core's API is adapted here.  No training happens here: ``kd_core.run`` and ``kd_core.engine.get_teacher`` do that.  These
-functions add what the page needs around them: the test-set logits behind the probability bars,
-the measured inference latency, a progress estimate with an ETA, and the results cache.
+functions, so a change of the core's API is adapted here.  No training happens here: ``kd_core.run`` and
+``kd_core.engine.get_teacher`` do that.  These functions add what the page needs around them: the
+teacher's logits behind the probability bars and the heatmap, the measured inference latency, a progress
+estimate with an ETA, and the results cache.
 
 Runs are deterministic (same config, same seed, same torch thread count: the same numbers), so a
 distillation someone already ran is served from the results cache instead of trained again: from
@@ -72,11 +73,6 @@ def problem_with(config: RunConfig, dataset: Dataset | None = None) -> str | Non
     except ConfigError as error:
         return str(error)
     return None
-
-
-def resolved(config: RunConfig) -> RunConfig:
-    """The config with its defaults filled in (architecture names); raises ConfigError."""
-    return validate(config)
 
 
 def teacher_key(config: RunConfig) -> str | None:

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources
-from kd_core import ConfigError, RunConfig
+from kd_core import RunConfig
 
 TITLE = "Experiment 2 — little data"
 INTRO = ("Hinton et al. trained a speech model on 3 % of its data: 44.5 % accuracy with hard targets, 57.0 % with the "
@@ -55,9 +55,8 @@ def render(config: RunConfig) -> None:
     collect(store)
 
     def draw(snap: jobs.Snapshot | None) -> None:
-        try:
-            signature = er.signature(config, equal_steps)
-        except ConfigError:
+        signature = er.signature(config, equal_steps)
+        if signature is None:
             return
         rows = dict(store.get(signature, {}))
         running = snap is not None and not snap.finished
