@@ -78,6 +78,7 @@ class Job:
     thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     holds_slot: bool = False
+    meta: dict = field(default_factory=dict)  # the caller's notes on the job (its settings, its plan)
 
     def on_event(self, event: Any) -> None:
         """The callback handed to ``fn``: record one progress event."""
@@ -201,16 +202,11 @@ def waiting_without_a_slot() -> Iterator[None]:
         job.holds_slot = _scheduler.acquire(job)
 
 
-def start_job(fn: JobFunction, name: str = "") -> Job:
+def start_job(fn: JobFunction, name: str = "", meta: dict | None = None) -> Job:
     """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free; return its Job at once."""
-    job = Job(fn=fn, name=name, id=next(_ids))
+    job = Job(fn=fn, name=name, id=next(_ids), meta=dict(meta or {}))
     # daemon: a server shut down with Ctrl-C must not wait for a training to finish.
     job.thread = threading.Thread(target=job._main, name=f"job-{job.id}-{name}", daemon=True)
     job.thread.start()
     return job
 
-
-def running_count() -> int:
-    """How many jobs hold a slot now (for tests and diagnostics)."""
-    with _scheduler.condition:
-        return _scheduler.running

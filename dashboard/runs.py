@@ -1,8 +1,10 @@
 """What the dashboard's buttons start: thin wrappers over ``kd_core``, run as background jobs.
 
-No training happens here: ``kd_core.run`` and ``kd_core.engine.get_teacher`` do that.  These
-functions add what the page needs around them: the test-set logits behind the probability bars,
-the measured inference latency, a progress estimate with an ETA, and the results cache.
+With dashboard/experiment_runs.py, the only module that calls ``kd_core``: the pages go through these
+functions, so a change of the core's API is adapted here.  No training happens here: ``kd_core.run`` and
+``kd_core.engine.get_teacher`` do that.  These functions add what the page needs around them: the
+teacher's logits behind the probability bars and the heatmap, the measured inference latency, a progress
+estimate with an ETA, and the results cache.
 
 Runs are deterministic (same config, same seed, same torch thread count: the same numbers), so a
 distillation someone already ran is served from the results cache instead of trained again: from
@@ -29,19 +31,80 @@ import torch
 from torch import nn
 
 from dashboard import jobs
-from kd_core import ResultCache, RunConfig, RunResult, TeacherCache, load_dataset, predict_logits, run, validate
+from dashboard.figures import LABELS
+from kd_core import ARCHITECTURES, DATASETS, DEFAULT_PAIRS, ConfigError, ResultCache, RunConfig, RunResult, TeacherCache
+from kd_core import load_dataset, predict_logits, run, soften, validate
 from kd_core.data import Dataset, student_indices
 from kd_core.engine import ProgressEvent, cached_teacher, get_teacher, replay_history, resolve_device, seeded_model
 
-PHASE_NAMES = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
+SPLITS = ("test", "train")
+TRAIN_LOGITS_LIMIT = 10_000  # training images behind the dark-knowledge heatmap (all of digits)
+
+
+# ---------------------------------------------------------------- settings and data, for the sidebar and the tabs
+
+def dataset_names() -> list[str]:
+    return list(DATASETS)
+
+
+def default_pair(dataset: str) -> tuple[str, str]:
+    """(teacher, student) architectures a dataset starts with."""
+    return DEFAULT_PAIRS[dataset]
+
+
+def architectures() -> dict[str, str]:
+    """Architecture name -> one-line description."""
+    return {name: entry[0] for name, entry in ARCHITECTURES.items()}
+
+
+def load(name: str, data_dir: str | None = None) -> Dataset:
+    return load_dataset(name, data_dir)
+
+
+def new_teacher_cache() -> TeacherCache:
+    """The on-disk teacher cache ($KD_CACHE_DIR or a per-user folder)."""
+    return TeacherCache()
+
+
+def problem_with(config: RunConfig, dataset: Dataset | None = None) -> str | None:
+    """Why these settings cannot run (one line), or None."""
+    try:
+        validate(config, train_size=None if dataset is None else len(dataset.y_train))
+    except ConfigError as error:
+        return str(error)
+    return None
+
+
+def teacher_key(config: RunConfig) -> str | None:
+    """Which teacher these settings name (None if they are invalid)."""
+    return None if problem_with(config) else validate(config).teacher_key()
+
+
+def softened(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T) of one example."""
+    return soften(torch.from_numpy(logits), temperature).numpy()
+
+
+def split_of(dataset: Dataset, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images, labels) of a split; the training split cut to TRAIN_LOGITS_LIMIT."""
+    if split == "train":
+        return dataset.x_train[:TRAIN_LOGITS_LIMIT], dataset.y_train[:TRAIN_LOGITS_LIMIT]
+    return dataset.x_test, dataset.y_test
+
+
+def labels_of(dataset: Dataset, split: str) -> np.ndarray:
+    return split_of(dataset, split)[1].numpy()
+
+
+# ---------------------------------------------------------------- teachers, students, runs
 
 
 @dataclass
 class TeacherOutcome:
-    """A trained (or cached) teacher and its logits over the test set."""
+    """A trained (or cached) teacher and its logits over both splits."""
 
     config: RunConfig  # validated: architecture names resolved
-    teacher_logits: np.ndarray
+    logits: dict[str, np.ndarray]  # split -> logits (see split_of)
     from_cache: bool
     cancelled: bool
 
@@ -56,8 +119,9 @@ class DistillOutcome:
     latency_seconds: dict[str, float]  # per image, batch of one: "teacher", "student"
 
 
-def test_logits(model: nn.Module, dataset: Dataset) -> np.ndarray:
-    return predict_logits(model, dataset.x_test.to(next(model.parameters()).device)).cpu().numpy()
+def test_logits(model: nn.Module, dataset: Dataset, split: str = "test") -> np.ndarray:
+    images = split_of(dataset, split)[0]
+    return predict_logits(model, images.to(next(model.parameters()).device)).cpu().numpy()
 
 
 def untrained_student_logits(config: RunConfig, dataset: Dataset) -> np.ndarray:
@@ -66,10 +130,10 @@ def untrained_student_logits(config: RunConfig, dataset: Dataset) -> np.ndarray:
     return test_logits(seeded_model(config.student, dataset, config.seed + 1), dataset)  # as kd_core.run seeds it
 
 
-def cached_teacher_logits(config: RunConfig, dataset: Dataset, cache: TeacherCache) -> np.ndarray | None:
-    """The test-set logits of the teacher these settings name, if it is already in the cache; else None."""
+def cached_teacher_logits(config: RunConfig, dataset: Dataset, cache: TeacherCache, split: str = "test") -> np.ndarray | None:
+    """The logits over ``split`` of the teacher these settings name, if it is already in the cache; else None."""
     found = cached_teacher(validate(config, train_size=len(dataset.y_train)), dataset, cache)
-    return None if found is None else test_logits(found[0], dataset)
+    return None if found is None else test_logits(found[0], dataset, split)
 
 
 def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> TeacherOutcome:
@@ -77,7 +141,8 @@ def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Call
     dataset = load_dataset(validate(config).dataset, config.data_dir)
     config = validate(config, train_size=len(dataset.y_train))
     teacher, _, _, from_cache, cancelled = get_teacher(config, dataset, cache, resolve_device(config.device), on_event, stop)
-    return TeacherOutcome(config, test_logits(teacher, dataset), from_cache, cancelled)
+    logits = {} if cancelled else {split: test_logits(teacher, dataset, split) for split in SPLITS}
+    return TeacherOutcome(config, logits, from_cache, cancelled)
 
 
 def latency_per_image(model: nn.Module, example: torch.Tensor, repeats: int = 200, rounds: int = 5) -> float:
@@ -185,12 +250,6 @@ def _remember(key: str, outcome: DistillOutcome) -> None:
             _remembered_runs.popitem(last=False)
 
 
-def forget_results() -> None:
-    """Empty the in-memory layer (tests; the disk cache is untouched)."""
-    with _guard:
-        _remembered_runs.clear()
-
-
 @dataclass(frozen=True)
 class Progress:
     """How far a run has got: a fraction in [0, 1], a line of text, and seconds left (None: not known yet)."""
@@ -224,7 +283,7 @@ def progress(events: list[ProgressEvent], plan: dict[str, int], running_seconds:
     if not events:
         return Progress(0.0, "Starting…", None)
     last = events[-1]
-    text = f"{PHASE_NAMES.get(last.phase, last.phase)}: epoch {last.epoch}/{last.epochs}"
+    text = f"{LABELS.get(last.phase, last.phase)}: epoch {last.epoch}/{last.epochs}"
     if last.steps == 0:
         text += " (cached, loaded at once)"
     eta = None

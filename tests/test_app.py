@@ -23,14 +23,19 @@ def app():
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception, at.exception
     yield at
-    job = at.session_state["job"] if "job" in at.session_state else None
+    job = main_job(at)
     if job is not None:  # never leak a worker into the next test
         job.stop(wait=30)
 
 
+def main_job(at: AppTest):
+    """The session's sidebar job (Distill / Train / load teacher), or None."""
+    return (at.session_state["jobs"] if "jobs" in at.session_state else {}).get("main")
+
+
 def finish(at: AppTest) -> AppTest:
     """Wait for this session's job, then rerun the page as the polling fragment would."""
-    assert at.session_state["job"].join(180), "the worker did not finish"
+    assert main_job(at).join(180), "the worker did not finish"
     return at.run()
 
 
@@ -110,7 +115,7 @@ def test_before_distillation_the_bars_show_the_untrained_student_and_follow_t(ap
     app.toggle(key="compare_t1").set_value(True).run()
     names = list(bars(app))
     assert any("T=8" in n for n in names) and any("T=1 " in n for n in names)
-    assert "job" not in app.session_state or app.session_state["job"] is None  # nothing was trained
+    assert main_job(app) is None  # nothing was trained
 
 
 def test_a_worker_exception_is_one_readable_error_line(app, monkeypatch):
@@ -159,10 +164,10 @@ def test_sliders_do_not_disturb_a_run_and_stop_ends_it_cleanly(app, monkeypatch)
 
     monkeypatch.setattr(runs, "distill", endless)
     app.button(key="distill").click().run()
-    job = app.session_state["job"]
+    job = main_job(app)
     app.slider(key="temperature").set_value(12).run()
     app.slider(key="lam").set_value(0.3).run()
-    assert app.session_state["job"] is job and not job.done and len(calls) == 1
+    assert main_job(app) is job and not job.done and len(calls) == 1
     assert app.button(key="distill").disabled
     app.button(key="stop").click().run()
     assert job.done and job.snapshot().status == "cancelled"
@@ -219,7 +224,7 @@ def test_a_queued_run_shows_its_position_and_can_be_stopped(app, monkeypatch):
 
     monkeypatch.setattr(jobs, "MAX_CONCURRENT", 0)  # every trainer busy: the run must wait its turn
     app.button(key="distill").click().run()
-    job = app.session_state["job"]
+    job = main_job(app)
     assert job.snapshot().status == "queued"
     assert any("position 1 in the queue" in message.value for message in app.info)
     app.button(key="stop").click().run()
@@ -259,18 +264,45 @@ def test_an_identical_request_is_served_from_the_results_cache(app):
     finish(app)
     assert any("seed 42" in c.value and "served from the results cache" in c.value for c in app.caption)
     assert {m.label: m.value for m in app.metric if "accuracy" in m.label} == first
-    assert not [e for e in app.session_state["job"].snapshot().events if e.kind == "step"]
+    assert not [e for e in main_job(app).snapshot().events if e.kind == "step"]
     assert app.dataframe[0].value["from_results_cache"].tolist() == [False, True]
 
 
+def simple_toml(text: str) -> dict:
+    """The few ``[table]`` and ``key = value`` lines of .streamlit/config.toml, for Pythons without tomllib (3.10)."""
+    tables: dict = {}
+    table = tables
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            table = tables.setdefault(line[1:-1].strip(), {})
+        elif "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            table[key] = {"true": True, "false": False}.get(value) if value in ("true", "false") else \
+                value[1:-1] if value[:1] == '"' else int(value)
+    return tables
+
+
+def test_simple_toml_reads_what_tomllib_reads():
+    text = (Path(APP).parents[1] / ".streamlit" / "config.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: nothing to compare with
+        return
+    assert simple_toml(text) == tomllib.loads(text)
+
+
 def test_server_defaults_are_safe_for_a_classroom():
-    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    try:
+        from tomllib import loads  # Python 3.11+
+    except ImportError:
+        loads = simple_toml
 
     text = " ".join(launch.command([]))
     for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.maxUploadSize 1",
                  "--client.toolbarMode minimal", "--runner.postScriptGC false"):
         assert part in text
-    config = tomllib.loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
+    config = loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 1
     assert config["browser"]["gatherUsageStats"] is False and config["client"]["toolbarMode"] == "minimal"
     # A full gc.collect() after every rerun (Streamlit's default) starves a busy classroom server.
@@ -284,7 +316,7 @@ def test_a_click_right_after_a_slider_move_trains_the_new_settings(app):
     app.slider(key="epochs").set_value(1).run()
     app.slider(key="temperature").set_value(7.5)
     app.button(key="distill").click().run()
-    assert app.session_state["job_config"].temperature == 7.5
+    assert main_job(app).meta["config"].temperature == 7.5
     finish(app)
     assert any("T = 7.5," in c.value for c in app.caption)
     assert app.dataframe[0].value["temperature"].tolist() == [7.5]

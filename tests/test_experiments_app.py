@@ -1,4 +1,4 @@
-"""AppTest for each experiment tab (dashboard/experiments_page.py), headless.
+"""AppTest for each experiment tab (dashboard/tabs/), headless.
 
 Each page is driven on its own through ``AppTest.from_function`` with a small, fast RunConfig standing in
 for the sidebar's; the background job is joined (AppTest never fires ``run_every``), then the page is run
@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120  # importing torch cold takes several seconds; a loaded machine more
@@ -21,11 +20,12 @@ def page_script():
     """The stand-in app: one experiment tab, with a sidebar-like config from session state."""
     import streamlit as st
 
-    from dashboard import experiments_page
+    from dashboard.tabs import dark_knowledge, little_data, sweep, unseen_class
     from kd_core import RunConfig
 
     config = RunConfig(device="cpu", epochs=3, teacher_epochs=5, temperature=st.session_state.get("T", 4.0))
-    experiments_page.tabs(config)[st.session_state["tab"]]()
+    tabs = {"T & λ sweep": sweep, "Little data": little_data, "Unseen class": unseen_class, "Dark knowledge": dark_knowledge}
+    tabs[st.session_state["tab"]].render(config)
 
 
 
@@ -39,10 +39,14 @@ def open_tab(name: str, **session) -> AppTest:
     return at
 
 
-def finish(at: AppTest, job_key: str) -> AppTest:
+def job(at: AppTest, name: str):
+    """The session's job of this name (dashboard.job_panel keeps them in session state)."""
+    return at.session_state["jobs"][name]
+
+
+def finish(at: AppTest, name: str) -> AppTest:
     """Join the tab's background job, then rerun the page to draw its results."""
-    job = at.session_state[job_key]
-    assert job.join(timeout=TIMEOUT), f"{job_key} did not finish"
+    assert job(at, name).join(timeout=TIMEOUT), f"{name} did not finish"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -78,7 +82,7 @@ def test_sweep_tab_runs_in_the_background_and_draws_the_curve():
     at.slider(key="exp_sweep_seeds").set_value(2)
     at.button(key="exp_run_sweep").click().run()
     assert at.button(key="exp_run_sweep").disabled  # running: no second start
-    finish(at, "exp_job_sweep")
+    finish(at, "sweep")
     assert not at.button(key="exp_run_sweep").disabled
     figure = chart(at, "exp_sweep_chart")
     names = trace_names(figure)
@@ -99,8 +103,8 @@ def test_sweep_tab_lam_values_and_stop():
     at.slider(key="exp_sweep_seeds").set_value(1).run()
     at.button(key="exp_run_sweep").click().run()
     at.button(key="exp_stop_sweep").click().run()
-    finish(at, "exp_job_sweep")
-    assert at.session_state["exp_job_sweep"].snapshot().status in ("cancelled", "completed")
+    finish(at, "sweep")
+    assert job(at, "sweep").snapshot().status in ("cancelled", "completed")
     assert not at.button(key="exp_run_sweep").disabled
 
 
@@ -109,7 +113,7 @@ def test_little_data_tab_accumulates_runs():
     at.slider(key="exp_little_percent").set_value(10)
     at.slider(key="exp_little_seeds").set_value(2).run()
     at.button(key="exp_run_little").click().run()
-    finish(at, "exp_job_little")
+    finish(at, "little")
     figure = chart(at, "exp_little_chart")
     assert trace_names(figure)[:2] == ["Scratch baseline", "KD student"]
     assert list(array(figure["data"][1]["x"])) == [10.0, 100.0]
@@ -120,7 +124,7 @@ def test_little_data_tab_accumulates_runs():
     at.slider(key="exp_little_percent").set_value(25)
     at.checkbox(key="exp_little_full").uncheck().run()
     at.button(key="exp_run_little").click().run()
-    finish(at, "exp_job_little")
+    finish(at, "little")
     assert list(array(chart(at, "exp_little_chart")["data"][1]["x"])) == [10.0, 25.0, 100.0]
     at.button(key="exp_little_clear").click().run()
     assert not at.get("plotly_chart")
@@ -131,7 +135,7 @@ def test_unseen_class_tab_scratch_zero_and_bias_slider():
     at.selectbox(key="exp_omit_class").set_value(3)
     at.number_input(key="exp_omit_epochs").set_value(10).run()
     at.button(key="exp_run_omitted").click().run()
-    finish(at, "exp_job_omitted")
+    finish(at, "omitted")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Scratch student on 3"] == "0%"
     assert "KD student on 3" in metrics and "KD overall" in metrics
@@ -151,7 +155,7 @@ def test_dark_knowledge_tab_trains_the_teacher_then_follows_T():
     teacher_button = [b for b in at.button if b.key == "exp_teacher_heatmap"]
     if teacher_button:  # not cached by an earlier test: train it in the background
         teacher_button[0].click().run()
-        finish(at, "exp_job_teacher")
+        finish(at, "teacher")
     heatmap = chart(at, "exp_dk_chart")
     assert "T = 2" in heatmap["layout"]["title"]["text"]
     z = array(heatmap["data"][0]["z"])
@@ -169,8 +173,6 @@ def test_dark_knowledge_tab_trains_the_teacher_then_follows_T():
 
 def test_the_app_has_the_experiment_tabs():
     source = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-    if "experiments_page" not in source.read_text():
-        pytest.skip("dashboard/app.py does not include the experiment tabs yet")
     at = AppTest.from_file(str(source), default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [tab.label for tab in at.tabs]

@@ -83,7 +83,7 @@ def test_extra_jobs_wait_in_a_fifo_queue(monkeypatch):
     for job in (first, second, fourth):
         assert job.join(10)
     assert order == ["first", "second", "fourth"]
-    assert jobs.running_count() == 0
+    assert jobs._scheduler.running == 0  # every slot handed back
 
 
 @pytest.mark.parametrize("limit", [2])

@@ -26,9 +26,15 @@ QUICK = RunConfig(teacher_epochs=2, epochs=2, seed=7)  # about a second on digit
 @pytest.fixture(autouse=True)
 def nothing_remembered():
     """Every test trains what it compares (tests/conftest.py sets one torch thread, as the dashboard does)."""
-    runs.forget_results()
+    forget_results()
     yield
-    runs.forget_results()
+    forget_results()
+
+
+def forget_results() -> None:
+    """Empty the in-memory layer of the results cache, as a server restart would (the disk cache stays)."""
+    with runs._guard:
+        runs._remembered_runs.clear()
 
 
 def job_threads() -> list[threading.Thread]:
@@ -67,7 +73,7 @@ def test_ten_start_stop_cycles_leave_no_threads_and_flat_memory():
     for cycle in range(10):
         at.slider(key="seed").set_value(cycle % 3).run()  # teachers train, then come from the cache
         at.button(key="distill").click().run()
-        job = at.session_state["job"]
+        job = at.session_state["jobs"]["main"]
         wait_until(lambda: len(job.snapshot().events) > 5 * (cycle + 1))  # stop a little later each time
         at.button(key="stop").click().run()
         assert job.done and job.snapshot().status == "cancelled", job.snapshot().status
@@ -78,7 +84,7 @@ def test_ten_start_stop_cycles_leave_no_threads_and_flat_memory():
         gc.collect()
         rss.append(rss_bytes())
     at.run()
-    assert job_threads() == [] and jobs.running_count() == 0
+    assert job_threads() == [] and jobs._scheduler.running == 0
     del job
     gc.collect()
     alive = [ref for ref in finished if ref() is not None]
@@ -128,7 +134,7 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
     jobs._scheduler.wake()
     assert all(j.join(300) for j in started)
     assert most[0] == 2, f"{most[0]} trainings ran at once"
-    assert job_threads() == [] and jobs.running_count() == 0
+    assert job_threads() == [] and jobs._scheduler.running == 0
 
     for config, job in zip(configs, started):
         snap = job.snapshot()
@@ -173,7 +179,7 @@ def test_identical_requests_train_once_and_wait_for_the_first(monkeypatch, tmp_p
         assert accuracies == [r["test_accuracy"] for r in outcomes[0].result.history]
 
     # The server restarts (memory empty): the disk cache serves it, without a single training step.
-    runs.forget_results()
+    forget_results()
     again = distill_job(config, teachers, results)
     assert again.join(60)
     snap = again.snapshot()
@@ -224,19 +230,19 @@ def test_a_request_waiting_for_an_identical_run_leaves_its_trainer_slot_to_other
     wait_until(lambda: twin.snapshot().status == jobs.RUNNING)
     other = distill_job(QUICK.replace(seed=14), teachers, None)  # trains on the slot the twin left free
     wait_until(lambda: started == [13, 14])
-    assert jobs.running_count() == 2
+    assert jobs._scheduler.running == 2
     release.set()
     assert all(job.join(120) for job in (first, twin, other))
     assert twin.snapshot().result.result.from_results_cache and started == [13, 14]
     same_report(twin.snapshot().result.result, first.snapshot().result.result)
-    assert jobs.running_count() == 0
+    assert jobs._scheduler.running == 0
 
 
 def test_a_corrupt_result_file_is_rebuilt_with_a_warning(tmp_path):
     teachers, folder = TeacherCache(tmp_path / "teachers"), tmp_path / "results"
     config = QUICK.replace(seed=13)
     first = runs.distill(config, teachers, None, threading.Event(), ResultCache(folder))
-    runs.forget_results()
+    forget_results()
     (path,) = folder.glob("result-*.pt")
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated, as by a crash mid-copy
     with pytest.warns(UserWarning, match="corrupt"):

@@ -25,7 +25,7 @@ from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
 
 # It once found the server starving: Streamlit's gc.collect() after every rerun (see .streamlit/config.toml),
 # a 1.5 s lazy torch import inside the first training (dashboard/app.py), and clicks that trained the settings
-# of the run before (app.sidebar_buttons).
+# of the run before (job_panel.run_button).
 SOAK_SECONDS = float(os.environ.get("KD_SOAK_SECONDS", "30"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(SOAK_SECONDS + 300)]
 SESSIONS = 4

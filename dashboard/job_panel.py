@@ -1,0 +1,125 @@
+"""The one job panel: start and stop buttons, the status line and the polling fragment, for every tab.
+
+A session's background jobs (dashboard/jobs.py) are kept in ``st.session_state["jobs"]``, name -> Job:
+"main" (the sidebar's Distill / Train / load teacher), "teacher" (the experiment tabs' teacher),
+"sweep", "little", "omitted".  A job's ``meta`` holds what the page needs later: ``what`` (its name in
+the status line), its ``config``, and for runs with a known number of steps, a ``plan`` (ETA).
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import streamlit as st
+
+from dashboard import experiment_runs, jobs, runs
+
+POLL_SECONDS = 0.5  # the live view redraws at least twice a second
+state = st.session_state
+
+
+def all_jobs() -> dict[str, jobs.Job]:
+    return state.setdefault("jobs", {})
+
+
+def job(name: str) -> jobs.Job | None:
+    return all_jobs().get(name)
+
+
+def active(name: str) -> bool:
+    current = job(name)
+    return current is not None and not current.done
+
+
+def start(name: str, fn: Callable, **meta) -> None:
+    """Run ``fn(on_event, stop)`` as this session's job ``name``."""
+    if active(name):
+        return  # a double click must not start a second run
+    all_jobs()[name] = jobs.start_job(fn, name=name, meta=meta)
+
+
+def stop(name: str) -> None:
+    current = job(name)
+    if current is not None:
+        current.stop(wait=5.0)  # the engine checks between steps, so this returns within a step
+
+
+def run_button(where, label: str, name: str, launch: Callable[[], tuple[Callable, dict]], *, key: str,
+               disabled: bool = False, **options) -> None:
+    """A button that starts job ``name`` with ``fn, meta = launch()``; disabled while the job runs."""
+    busy = active(name)
+    # A click acts in the script run it triggers, on that run's settings.  (An on_click callback with
+    # args=(config,) gets the config of the run that drew the button: a click that came before a slider's
+    # rerun had finished trained the old settings.)
+    if where.button(label, key=key, disabled=busy or disabled, **options) and not (busy or disabled):
+        fn, meta = launch()
+        start(name, fn, **meta)
+        st.rerun()  # draw the buttons disabled and start the live view's polling
+
+
+def stop_button(where, name: str, *, key: str, **options) -> None:
+    where.button("Stop", key=key, on_click=stop, args=(name,), disabled=not active(name), **options)
+
+
+def run_and_stop(name: str, label: str, launch: Callable[[], tuple[Callable, dict]], disabled: bool = False) -> None:
+    """Run and Stop side by side, as the experiment tabs show them."""
+    left, right, _ = st.columns([2, 1, 4])
+    run_button(left, label, name, launch, key=f"exp_run_{name}", type="primary", disabled=disabled, width="stretch")
+    stop_button(right, name, key=f"exp_stop_{name}", width="stretch")
+
+
+def finished_once(name: str) -> jobs.Snapshot | None:
+    """The job's snapshot the first time a script run sees it finished, else None: outputs are collected once."""
+    current = job(name)
+    if current is None or not current.done:
+        return None
+    collected = state.setdefault("collected_jobs", {})
+    if collected.get(name) == current.id:
+        return None
+    collected[name] = current.id
+    return current.snapshot()
+
+
+def error_line(snap: jobs.Snapshot) -> str:
+    """The worker's exception as one readable line (never a traceback)."""
+    known = {"Diverged": "", "ConfigError": "Invalid setting: ", "DatasetUnavailable": "Dataset not available: "}
+    if snap.error_type in known:
+        return known[snap.error_type] + (snap.error or "")
+    return f"The training worker stopped with an error ({snap.error_type}): {snap.error}"
+
+
+def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
+    """Queue position, a progress bar (with an ETA where the plan is known), or how the job ended."""
+    what = current.meta.get("what", "Training")
+    if snap.status == jobs.QUEUED:
+        st.info(f"{what} is waiting for a free trainer: position {snap.queue_position} in the queue "
+                f"(at most {jobs.MAX_CONCURRENT} train at once on this server).")
+    elif snap.status == jobs.RUNNING and "plan" in current.meta:
+        running_for = None if snap.started_at is None else time.monotonic() - snap.started_at
+        progress = runs.progress(snap.events, current.meta["plan"], running_for)
+        eta = "" if progress.eta_seconds is None else f" — about {runs.format_seconds(progress.eta_seconds)} left"
+        st.progress(progress.fraction, text=f"{what} running: {progress.text}{eta}")
+    elif snap.status == jobs.RUNNING:
+        fraction, text = experiment_runs.progress(snap.events)
+        st.progress(fraction, text=f"{what}: {text}")
+    elif snap.status == jobs.FAILED:
+        st.error(error_line(snap))
+    elif snap.status == jobs.CANCELLED:
+        st.warning(f"{what} stopped. {current.meta.get('stopped', 'The charts keep what was drawn.')}")
+
+
+def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:
+    """The job's status line and ``draw(snapshot or None)`` now, and every POLL_SECONDS while it runs."""
+    active_at_rerun = active(name)
+
+    @st.fragment(run_every=POLL_SECONDS if active_at_rerun else None)  # poll only while the job runs
+    def fragment() -> None:
+        current = job(name)
+        snap = current.snapshot() if current is not None else None
+        if snap is not None:
+            if active_at_rerun and snap.finished:
+                st.rerun()  # a full rerun: buttons enabled again, results collected, polling stops
+            status_line(current, snap)
+        draw(snap)
+
+    fragment()

@@ -1,0 +1,1 @@
+"""The dashboard's tabs, one module each, each with one ``render(...)``; dashboard/app.py lists them."""

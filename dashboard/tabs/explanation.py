@@ -1,0 +1,46 @@
+"""Tab "What is happening": the loss with the sidebar's numbers, and why softened targets carry dark knowledge."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import runs
+from dashboard.tabs import probabilities
+from kd_core import Dataset, RunConfig
+
+
+def render(config: RunConfig, dataset: Dataset | None) -> None:
+    T, lam = config.temperature, config.lam
+    st.markdown("The student minimises a weighted sum of two losses:")
+    st.latex(r"\mathcal{L} = \lambda\,T^2\,\mathrm{KL}\big(\mathrm{softmax}(z_t/T)\,\|\,\mathrm{softmax}(z_s/T)\big)"
+             r" + (1-\lambda)\,\mathrm{CE}\big(\mathrm{softmax}(z_s),\,y\big)")
+    st.markdown(f"With your settings, **T = {T:g}** and **λ = {lam:g}**:")
+    st.latex(rf"\mathcal{{L}} = {lam:g}\cdot {T:g}^2\,\mathrm{{KL}}\big(\mathrm{{softmax}}(z_t/{T:g})\,\|\,"
+             rf"\mathrm{{softmax}}(z_s/{T:g})\big) + {1 - lam:.2f}\,\mathrm{{CE}}\big(\mathrm{{softmax}}(z_s),\,y\big)"
+             rf" = {lam * T * T:.4g}\,\mathrm{{KL}} + {1 - lam:.2f}\,\mathrm{{CE}}")
+    st.markdown(
+        "$z_t$ and $z_s$ are the teacher's and the student's logits, $y$ the true label. "
+        "The **soft loss** (KL) pulls the student's softened probabilities toward the teacher's; the **hard loss** (CE) "
+        "toward the label. The $T^2$ keeps the soft loss's gradients on the same scale whatever the temperature, "
+        "so λ means the same thing at T = 2 and at T = 20."
+    )
+    st.markdown(
+        "**Why softened targets carry “dark knowledge”.** A one-hot label says only *this is a 3*. A trained teacher "
+        "says much more: that this 3 looks a little like an 8 and a bit like a 5, but nothing like a 1. At T = 1 those "
+        "wrong-answer probabilities are tiny (0.001 vs 0.0000001) and barely affect the loss. Dividing the logits by "
+        "T > 1 lifts them, so the student learns *which wrong answers the teacher finds plausible* — how the classes "
+        "resemble each other. That similarity structure is information the labels never contained, and it lets a small "
+        "student generalise better than the same model trained on labels alone (the scratch baseline)."
+    )
+    if dataset is None:
+        return
+    teacher = probabilities.models_for_bars(config)[0]
+    if teacher is None:
+        return
+    index = int(st.session_state.get("sample_index", 0))
+    p = runs.softened(teacher[index], T)
+    order = np.argsort(p)[::-1]
+    runners = ", ".join(f"{dataset.class_names[c]} ({p[c]:.1%})" for c in order[1:4])
+    st.info(f"Right now, on test sample #{index} (a {dataset.class_names[int(dataset.y_test[index])]}), the teacher at "
+            f"T = {T:g} gives {p[order[0]]:.1%} to **{dataset.class_names[order[0]]}**, and to the runners-up: {runners}. "
+            "Those runner-up probabilities are the dark knowledge the student is trained on.")

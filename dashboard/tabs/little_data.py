@@ -1,0 +1,80 @@
+"""Tab "Little data": Hinton's experiment 2, KD and scratch students trained on a small share of the data."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import experiment_figures as ef
+from dashboard import experiment_runs as er
+from dashboard import job_panel, jobs, resources
+from kd_core import RunConfig
+
+TITLE = "Experiment 2 — little data"
+INTRO = ("Hinton et al. trained a speech model on 3 % of its data: 44.5 % accuracy with hard targets, 57.0 % with the "
+         "teacher's soft targets. Here the KD student and the scratch baseline see the *same* seeded, class-balanced "
+         "subset; the teacher was trained on everything. Each run adds its points to the chart.")
+
+state = st.session_state
+JOB = "little"
+
+
+def launcher(config: RunConfig, fractions: list[float], seeds: list[int], equal_steps: bool):
+    def launch():
+        fn = er.sweep_job(config, "student_fraction", fractions, seeds, resources.teacher_cache(), equal_steps)
+        return fn, {"what": "Little data", "stopped": "The charts keep what finished.", "config": config,
+                    "fractions": fractions, "seeds": seeds, "equal_steps": equal_steps}
+
+    return launch
+
+
+def collect(store: dict) -> None:
+    """A finished run's rows join the chart of its settings."""
+    snap = job_panel.finished_once(JOB)
+    if snap is not None:
+        meta = job_panel.job(JOB).meta
+        for row in er.rows_of(snap.events):
+            store.setdefault(er.signature(meta["config"], meta["equal_steps"]), {})[(row["value"], row["seed"])] = row
+
+
+def render(config: RunConfig) -> None:
+    st.subheader(TITLE)
+    st.caption(INTRO)
+    cols = st.columns([3, 1, 2])
+    percent = cols[0].slider("Share of the training set the students see (%)", 1, 100, 3, key="exp_little_percent")
+    count = cols[1].slider("Seeds", 1, 5, 3, key="exp_little_seeds")
+    with cols[2]:
+        with_full = st.checkbox("Also run 100 % (reference)", value=True, key="exp_little_full")
+        equal_steps = st.checkbox("Equal steps", value=True, key="exp_little_equal",
+                                  help="Each student takes as many gradient steps as a full-data run (more epochs on a "
+                                       "small subset). Without it, a 3 % student takes one step per epoch and both "
+                                       "students are simply under-trained.")
+    fractions = sorted({percent / 100, 1.0} if with_full else {percent / 100})
+    job_panel.run_and_stop(JOB, "Run", launcher(config, fractions, er.seeds_from(config, count), equal_steps))
+    st.caption(f"From the sidebar: {er.describe(config)}.")
+
+    store = state.setdefault("exp_little_rows", {})  # signature -> {(value, seed): row}
+    collect(store)
+
+    def draw(snap: jobs.Snapshot | None) -> None:
+        signature = er.signature(config, equal_steps)
+        if signature is None:
+            return
+        rows = dict(store.get(signature, {}))
+        running = snap is not None and not snap.finished
+        if running:
+            meta = job_panel.job(JOB).meta
+            if er.signature(meta["config"], meta["equal_steps"]) == signature:
+                rows.update({(r["value"], r["seed"]): r for r in er.rows_of(snap.events)})
+        if not rows:
+            st.info("The first points appear as soon as a KD student and its scratch baseline finish." if running else
+                    "Pick a share and click **Run**. The chart collects every run with these sidebar settings.")
+            return
+        summary = er.summarize(sorted(rows.values(), key=lambda r: (r["value"], r["seed"])))
+        st.plotly_chart(ef.little_data_figure(summary), width="stretch", key="exp_little_chart")
+        st.dataframe(er.summary_table(summary, "share seen", percent_values=True), hide_index=True, width="stretch")
+        caption = er.measured_caption("student_fraction")
+        if caption:
+            st.caption(caption)
+
+    job_panel.live(JOB, draw)
+    if store:
+        st.button("Clear the chart", key="exp_little_clear", on_click=store.clear)

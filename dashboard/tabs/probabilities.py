@@ -1,0 +1,75 @@
+"""Tab "Probabilities": one test image, the teacher's and the student's softened probabilities at the sidebar's T."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import streamlit as st
+
+from dashboard import figures, resources, runs
+from kd_core import Dataset, RunConfig
+
+state = st.session_state
+
+
+def pick_random_sample(count: int) -> None:
+    state["sample_index"] = random.randrange(count)
+
+
+def pick_sample_of_class(labels: np.ndarray) -> None:
+    chosen = state.get("sample_class")
+    if chosen is not None:
+        state["sample_index"] = int(random.choice(np.flatnonzero(labels == chosen)))
+
+
+def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, str, str]:
+    """(teacher logits or None, student logits, student label, caption) over the test set."""
+    outcome: runs.DistillOutcome | None = state.get("outcome")
+    if outcome is not None and outcome.result.config.dataset == config.dataset:
+        c = outcome.result.config
+        return (outcome.teacher_logits, outcome.student_logits, "KD student",
+                f"Models from your last distillation ({c.teacher} → {c.student}, trained at T = {c.temperature:g}, λ = {c.lam:g}).")
+    teacher = resources.teacher_logits(config, "test")
+    student = resources.untrained_student_logits(config.dataset, config.student, config.seed)
+    caption = "Before any distillation: the student's bars are those of the **untrained** student (random initial weights)."
+    if teacher is None:
+        caption += " No teacher is trained with these settings yet: click **Train / load teacher**."
+    return teacher, student, "Untrained student", caption
+
+
+def render(config: RunConfig, dataset: Dataset) -> None:
+    labels = dataset.y_test.numpy()
+    count = len(labels)
+    state.setdefault("sample_index", 0)
+    state["sample_index"] = min(state["sample_index"], count - 1)
+    cols = st.columns([2, 1, 2, 2], vertical_alignment="bottom")
+    index = cols[0].number_input("Test sample #", 0, count - 1, key="sample_index", step=1,
+                                 help="Which test image to look at.")
+    cols[1].button("Random sample", on_click=pick_random_sample, args=(count,), key="random_sample")
+    cols[2].selectbox("Random sample of class", list(range(dataset.num_classes)), index=None, key="sample_class",
+                      format_func=lambda c: dataset.class_names[c], placeholder="any class",
+                      on_change=pick_sample_of_class, args=(labels,))
+    compare = cols[3].toggle("Compare with T = 1", key="compare_t1",
+                             help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.")
+    teacher_logits, student_logits, student_label, caption = models_for_bars(config)
+    st.caption(caption)
+    index = int(index)
+    T = config.temperature
+
+    def probs(logits: np.ndarray | None, temperature: float) -> np.ndarray | None:
+        return None if logits is None else runs.softened(logits[index], temperature)
+
+    image_col, bars_col = st.columns([1, 3])
+    true_class = dataset.class_names[labels[index]]
+    image_col.plotly_chart(figures.image_figure(dataset.image(index), f"#{index}: a {true_class}"),
+                           width="content", key="sample_image")
+    if teacher_logits is not None:
+        image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
+    image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
+    figure = figures.probability_figure(
+        probs(teacher_logits, T), probs(student_logits, T), dataset.class_names, T, student_label,
+        teacher_at_1=probs(teacher_logits, 1.0) if compare else None,
+        student_at_1=probs(student_logits, 1.0) if compare else None,
+    )
+    bars_col.plotly_chart(figure, width="stretch", key="probability_bars")
+    st.caption("Move **Temperature T** in the sidebar: the bars redraw at once from stored logits — nothing retrains.")

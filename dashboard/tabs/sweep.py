@@ -1,0 +1,79 @@
+"""Tab "T & λ sweep": Hinton's experiment 1, KD student accuracy against T (or λ), and one input as T rises."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import experiment_figures as ef
+from dashboard import experiment_runs as er
+from dashboard import figures, job_panel, jobs, resources
+from kd_core import RunConfig
+
+TITLE = "Experiment 1 — how much does the temperature (or λ) matter?"
+INTRO = ("For each value, a KD student is trained from the same initial weights as the scratch baseline; "
+         "the baseline ignores T and λ, so it is trained once per seed and drawn as a reference line. "
+         "The teacher is trained once per seed and cached.")
+
+SWEEP_OPTIONS = {
+    "temperature": [0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0, 32.0],
+    "lam": [0.0, 0.1, 0.25, 0.5, 0.7, 0.9, 1.0],
+}
+SWEEP_DEFAULTS = {"temperature": [1.0, 2.0, 4.0, 8.0, 16.0], "lam": [0.0, 0.25, 0.5, 0.7, 0.9, 1.0]}
+MULTIPLE_TEMPERATURES = [1.0, 2.0, 4.0, 8.0, 16.0]
+JOB = "sweep"
+
+
+def launcher(config: RunConfig, param: str, values: list[float], seeds: list[int]):
+    def launch():
+        fn = er.sweep_job(config, param, values, seeds, resources.teacher_cache())
+        return fn, {"what": "Sweep", "stopped": "The charts keep what finished.", "config": config, "param": param,
+                    "values": values, "seeds": seeds}
+
+    return launch
+
+
+def draw(snap: jobs.Snapshot | None) -> None:
+    if snap is None:
+        st.info("Pick values and click **Run sweep**: 5 values × 3 seeds on digits take well under a minute.")
+        return
+    meta = job_panel.job(JOB).meta
+    rows = er.rows_of(snap.events)
+    summary = er.summarize(rows)
+    st.plotly_chart(ef.sweep_figure(summary, meta["param"], rows), width="stretch", key="exp_sweep_chart")
+    if summary:
+        st.dataframe(er.summary_table(summary, er.PARAM_SYMBOLS[meta["param"]]), hide_index=True, width="stretch")
+    st.caption(f"Settings of this sweep: {er.describe(meta['config'], meta['param'])}; seeds {meta['seeds']}.")
+
+
+def one_input_as_t_rises(config: RunConfig) -> None:
+    st.markdown("#### One input, as T rises")
+    st.caption("The teacher's softmax(logits / T) for one test image: at T = 1 nearly all probability sits on one class; "
+               "as T rises the runner-up classes — what the teacher thinks the image *resembles* — become visible. "
+               "This is what the KD student is trained to match.")
+    logits = resources.teacher_logits_or_button(config, "test", "this chart", "multiples")
+    if logits is None:
+        return
+    dataset, _ = resources.dataset_or_problem(config.dataset)
+    labels = dataset.y_test.numpy()
+    left, right = st.columns([1, 5])
+    index = int(left.number_input("Test image #", 0, len(labels) - 1, 0, key="exp_sample_index"))
+    image = figures.image_figure(dataset.image(index), f"a {dataset.class_names[int(labels[index])]}", size=140)
+    left.plotly_chart(image, width="content", key="exp_sample_image")
+    probabilities = er.softened_distributions(logits[index], MULTIPLE_TEMPERATURES)
+    right.plotly_chart(ef.temperature_multiples_figure(probabilities, MULTIPLE_TEMPERATURES, dataset.class_names, int(labels[index])),
+                       width="stretch", key="exp_multiples_chart")
+
+
+def render(config: RunConfig) -> None:
+    st.subheader(TITLE)
+    st.caption(INTRO)
+    cols = st.columns([1, 3, 1])
+    param = cols[0].radio("Sweep", ["temperature", "lam"], key="exp_sweep_param", horizontal=True,
+                          format_func=lambda p: er.PARAM_SYMBOLS[p])
+    values = cols[1].multiselect("Values", SWEEP_OPTIONS[param], default=SWEEP_DEFAULTS[param], key=f"exp_sweep_values_{param}",
+                                 format_func=lambda v: f"{v:g}")
+    count = cols[2].slider("Seeds", 1, 5, 3, key="exp_sweep_seeds", help="From the sidebar's seed on; mean ± sd over seeds.")
+    st.caption(f"Fixed from the sidebar: {er.describe(config, param)}.")
+    values = sorted(values)
+    job_panel.run_and_stop(JOB, "Run sweep", launcher(config, param, values, er.seeds_from(config, count)), disabled=not values)
+    job_panel.live(JOB, draw)
+    one_input_as_t_rises(config)
