@@ -61,6 +61,24 @@ def test_bench_device_cuda_without_cuda_exits_2(capsys):
     assert len(err.strip().splitlines()) == 1 and "CUDA" in err
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_bench_device_cuda_reports_the_engine_on_cuda_next_to_the_cpu(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code = main([
+        "--device", "cuda", "--batches", "1", "--warmup", "1", "--repeats", "1", "--cifar-size", "640", "384",
+        "--data-dir", str(tmp_path), "--no-classroom", "--json", str(out),
+    ])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["cuda"]
+    for name in ("cifar", "digits"):
+        for phase in PHASES:
+            row = report[name][phase]
+            assert row["engine"] > 0 and row["cuda"] > 0
+            assert ("cuda_ratio" in row) == ("seed" in row)
+    assert "engine on CUDA img/s" in capsys.readouterr().out
+
+
 def _short_run() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         result = run(RunConfig(device="cpu", **SHORT), cache=TeacherCache(folder))
