@@ -1,7 +1,8 @@
 """Plotly figures for Hinton's three experiments and the dark-knowledge heatmap.
 
-Pure functions of plain data (lists, dicts, numpy arrays), each returning a ``go.Figure``: no Streamlit,
-no torch. Summaries are ``kd_core.experiments.summarize`` entries (accuracies as fractions; drawn in %).
+Pure functions of plain data (records, lists, numpy arrays), each returning a ``go.Figure``: no Streamlit,
+no torch. Summaries are ``kd_core.stats.ValueSummary``s, rows ``kd_core.sweeps.SweepRow``s, bias points
+``kd_core.experiments.BiasPoint``s (accuracies as fractions; drawn in %).
 """
 from __future__ import annotations
 
@@ -35,21 +36,21 @@ def _x(param: str, value: float) -> float:
     return 100.0 * value if param == "student_fraction" else value
 
 
-def sweep_figure(summary: Sequence[dict], param: str, rows: Sequence[dict] = ()) -> go.Figure:
+def sweep_figure(summary: Sequence, param: str, rows: Sequence = ()) -> go.Figure:
     """KD student accuracy against the swept value (mean ± sample sd over seeds), the scratch baseline as a
     reference line with its spread, and the teacher dotted. ``rows`` (optional) adds each seed as a faint dot.
 
     T and student fraction use a log x axis; the x values are the swept values themselves (fractions in %).
     """
     figure = go.Figure()
-    summary = sorted(summary, key=lambda e: e["value"])
+    summary = sorted(summary, key=lambda e: e.value)
     if not summary:
         return _empty(_layout(figure, param), "no finished runs yet — the curve draws as runs finish")
-    xs = [_x(param, e["value"]) for e in summary]
-    have_baseline = all(e.get("baseline_mean") is not None for e in summary)
+    xs = [_x(param, e.value) for e in summary]
+    have_baseline = all(e.baseline is not None for e in summary)
     if have_baseline:
-        base = [_pct(e["baseline_mean"]) for e in summary]
-        spread = [_pct(e["baseline_std"]) for e in summary]
+        base = [_pct(e.baseline.mean) for e in summary]
+        spread = [_pct(e.baseline.sd) for e in summary]
         flat = len(set(round(b, 9) for b in base)) == 1 and param != "student_fraction"
         x_line = [xs[0], xs[-1]] if flat else xs
         y_line = [base[0], base[0]] if flat else base
@@ -65,20 +66,20 @@ def sweep_figure(summary: Sequence[dict], param: str, rows: Sequence[dict] = ())
             hovertemplate="scratch baseline: %{y:.2f} %<extra></extra>",
         ))
     figure.add_trace(go.Scatter(
-        x=xs, y=[_pct(e["teacher_mean"]) for e in summary], mode="lines", name=LABELS["teacher"],
+        x=xs, y=[_pct(e.teacher_mean) for e in summary], mode="lines", name=LABELS["teacher"],
         line=dict(color=COLORS["teacher"], dash="dot", width=1.5), hovertemplate="teacher: %{y:.2f} %<extra></extra>",
     ))
     if rows:
         figure.add_trace(go.Scatter(
-            x=[_x(param, r["value"]) for r in rows], y=[_pct(r["student_accuracy"]) for r in rows], mode="markers",
+            x=[_x(param, r.value) for r in rows], y=[_pct(r.student_accuracy) for r in rows], mode="markers",
             name="KD student, each seed", marker=dict(color=COLORS["student"], size=6, opacity=0.35),
-            customdata=[r["seed"] for r in rows], hovertemplate="seed %{customdata}: %{y:.2f} %<extra></extra>",
+            customdata=[r.seed for r in rows], hovertemplate="seed %{customdata}: %{y:.2f} %<extra></extra>",
         ))
     figure.add_trace(go.Scatter(
-        x=xs, y=[_pct(e["student_mean"]) for e in summary], mode="lines+markers", name=LABELS["student"] + " (mean ± sd)",
+        x=xs, y=[_pct(e.student.mean) for e in summary], mode="lines+markers", name=LABELS["student"] + " (mean ± sd)",
         line=dict(color=COLORS["student"], width=3), marker=dict(size=9),
-        error_y=dict(type="data", array=[_pct(e["student_std"]) for e in summary], visible=True),
-        customdata=[[e["n"], _pct(e["gain_mean"]) if e.get("gain_mean") is not None else float("nan")] for e in summary],
+        error_y=dict(type="data", array=[_pct(e.student.sd) for e in summary], visible=True),
+        customdata=[[e.n, _pct(e.gain.mean) if e.gain is not None else float("nan")] for e in summary],
         hovertemplate="%{x}: %{y:.2f} % over %{customdata[0]} seed(s); KD − baseline %{customdata[1]:+.2f} points<extra></extra>",
     ))
     return _layout(figure, param)
@@ -94,29 +95,29 @@ def _layout(figure: go.Figure, param: str) -> go.Figure:
     return figure
 
 
-def little_data_figure(summary: Sequence[dict]) -> go.Figure:
+def little_data_figure(summary: Sequence) -> go.Figure:
     """Hinton's little-data experiment: KD and scratch students (mean ± sd over seeds) against the share
     of the training set, log x axis in %, with the KD − scratch gain (mean ± sd) in a lower panel."""
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.08)
-    summary = sorted(summary, key=lambda e: e["value"])
+    summary = sorted(summary, key=lambda e: e.value)
     if summary:
-        xs = [100.0 * e["value"] for e in summary]
-        ns = [e["n"] for e in summary]
+        xs = [100.0 * e.value for e in summary]
+        ns = [e.n for e in summary]
         for name in ("baseline", "student"):
-            if summary[0].get(f"{name}_mean") is None:
+            if getattr(summary[0], name) is None:
                 continue
             figure.add_trace(go.Scatter(
-                x=xs, y=[_pct(e[f"{name}_mean"]) for e in summary], mode="lines+markers", name=LABELS[name],
+                x=xs, y=[_pct(getattr(e, name).mean) for e in summary], mode="lines+markers", name=LABELS[name],
                 line=dict(color=COLORS[name], dash="dash" if name == "baseline" else "solid", width=3 if name == "student" else 2),
-                error_y=dict(type="data", array=[_pct(e[f"{name}_std"]) for e in summary], visible=True),
+                error_y=dict(type="data", array=[_pct(getattr(e, name).sd) for e in summary], visible=True),
                 customdata=ns, hovertemplate="%{x:g} %: %{y:.2f} % ± %{error_y.array:.2f} (%{customdata} seeds)<extra>" + LABELS[name] + "</extra>",
             ), row=1, col=1)
-        if summary[0].get("gain_mean") is not None:
-            gains = [_pct(e["gain_mean"]) for e in summary]
+        if summary[0].gain is not None:
+            gains = [_pct(e.gain.mean) for e in summary]
             figure.add_trace(go.Scatter(
                 x=xs, y=gains, mode="markers+text", name="KD − scratch (points)",
                 marker=dict(symbol="diamond", size=12, color=[COLORS["student"] if g > 0 else COLORS["baseline"] for g in gains]),
-                error_y=dict(type="data", array=[_pct(e["gain_std"]) for e in summary], visible=True, color="#444"),
+                error_y=dict(type="data", array=[_pct(e.gain.sd) for e in summary], visible=True, color="#444"),
                 text=[f"{g:+.1f}" for g in gains], textposition="middle right",
                 hovertemplate="%{x:g} %: %{y:+.2f} points<extra>KD − scratch</extra>",
             ), row=2, col=1)
@@ -184,23 +185,23 @@ def per_class_figure(per_class: dict[str, Sequence[float] | None], class_names: 
     return figure
 
 
-def bias_curve_figure(curve: Sequence[dict], omitted_name: str, current_bias: float | None = None,
-                      best: dict | None = None) -> go.Figure:
+def bias_curve_figure(curve: Sequence, omitted_name: str, current_bias: float | None = None,
+                      best=None) -> go.Figure:
     """Accuracy on the omitted class and overall (%) as its output bias rises; the current bias as a line,
     the best overall bias as a star. ``curve`` is ``kd_core.experiments.bias_curve`` output."""
     figure = go.Figure()
     if not curve:
         return _empty(figure, "no trained student yet")
-    biases = [p["bias"] for p in curve]
-    figure.add_trace(go.Scatter(x=biases, y=[_pct(p["class_accuracy"]) for p in curve], mode="lines",
+    biases = [p.bias for p in curve]
+    figure.add_trace(go.Scatter(x=biases, y=[_pct(p.class_accuracy) for p in curve], mode="lines",
                                 name=f"on class {omitted_name}", line=dict(color=HIGHLIGHT, width=3),
                                 hovertemplate="bias %{x:+.2f}: %{y:.1f} %<extra>class " + omitted_name + "</extra>"))
-    figure.add_trace(go.Scatter(x=biases, y=[_pct(p["overall_accuracy"]) for p in curve], mode="lines",
+    figure.add_trace(go.Scatter(x=biases, y=[_pct(p.overall_accuracy) for p in curve], mode="lines",
                                 name="overall", line=dict(color=COLORS["student"], width=3),
                                 hovertemplate="bias %{x:+.2f}: %{y:.2f} %<extra>overall</extra>"))
     if best is not None:
-        figure.add_trace(go.Scatter(x=[best["bias"]], y=[_pct(best["overall_accuracy"])], mode="markers",
-                                    name=f"best overall (bias {best['bias']:+g})",
+        figure.add_trace(go.Scatter(x=[best.bias], y=[_pct(best.overall_accuracy)], mode="markers",
+                                    name=f"best overall (bias {best.bias:+g})",
                                     marker=dict(symbol="star", size=14, color=COLORS["student"])))
     if current_bias is not None:
         figure.add_vline(x=current_bias, line=dict(color="black", dash="dot"))

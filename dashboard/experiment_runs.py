@@ -14,29 +14,29 @@ import torch
 from kd_core import ConfigError, RunConfig, TeacherCache, validate
 from kd_core import experiments as ex
 from kd_core.config import MAX_EPOCHS  # noqa: F401  (the unseen-class tab's epoch limit)
+from kd_core.stats import ValueSummary, format_spread
+from kd_core.stats import summarize as summarize_rows
+from kd_core.sweeps import SweepEvent, SweepRow, sweep
 
 PARAM_SYMBOLS = {"temperature": "T", "lam": "λ"}
-MEASURED = ex.MEASURED  # this project's measurements, quoted under the little-data chart
 OmittedClassResult = ex.OmittedClassResult
 
 
 # ---------------------------------------------------------------- job functions: fn(on_event, stop) for dashboard.jobs
 
-def _rows_and_epochs(on_event: Callable) -> Callable[[ex.SweepEvent], None]:
+def _rows_and_epochs(on_event: Callable) -> Callable[[SweepEvent], None]:
     """Pass a sweep's finished rows and epoch ends to the job, not every step: the event list stays short."""
 
-    def relay(event: ex.SweepEvent) -> None:
+    def relay(event: SweepEvent) -> None:
         if event.kind == "row" or (event.progress is not None and event.progress.kind == "epoch"):
             on_event(event)
 
     return relay
 
 
-def sweep_job(config: RunConfig, param: str, values: list[float], seeds: list[int], cache: TeacherCache,
-              equal_steps: bool = False) -> Callable:
+def sweep_job(config: RunConfig, param: str, values: list[float], seeds: list[int], cache: TeacherCache) -> Callable:
     """A sweep of ``param`` over ``values`` × ``seeds`` (the little-data tab sweeps ``student_fraction``)."""
-    return lambda on_event, stop: ex.sweep(param, values, seeds, config, _rows_and_epochs(on_event), stop, cache,
-                                           equal_steps)
+    return lambda on_event, stop: sweep(param, values, seeds, config, _rows_and_epochs(on_event), stop, cache)
 
 
 def omitted_class_job(config: RunConfig, cls: int, cache: TeacherCache) -> Callable:
@@ -51,7 +51,7 @@ def omitted_class_job(config: RunConfig, cls: int, cache: TeacherCache) -> Calla
 def progress(events: list) -> tuple[float, str]:
     """(fraction done, text) from a job's last sweep or engine event."""
     last = events[-1] if events else None
-    if isinstance(last, ex.SweepEvent):
+    if isinstance(last, SweepEvent):
         value = "" if last.value is None else f", value {last.value:g}"
         return last.fraction, f"training {min(last.done + 1, last.total)} of {last.total} (seed {last.seed}{value}, {last.phase})"
     if last is not None and hasattr(last, "epochs"):  # a kd_core ProgressEvent
@@ -61,50 +61,33 @@ def progress(events: list) -> tuple[float, str]:
 
 # ---------------------------------------------------------------- results
 
-def rows_of(events: list) -> list[dict]:
+def rows_of(events: list) -> list[SweepRow]:
     """The finished rows among a sweep job's events."""
-    return [e.row for e in events if isinstance(e, ex.SweepEvent) and e.kind == "row"]
+    return [e.row for e in events if isinstance(e, SweepEvent) and e.kind == "row"]
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-    return ex.summarize(rows)
+def summarize(rows: list[SweepRow]) -> list[ValueSummary]:
+    return summarize_rows(rows)
 
 
-def mean_sd(mean: float | None, sd: float, digits: int = 2, signed: bool = False) -> str:
-    """Fractions as "mean ± sd" in percent or points; "–" where there is no mean."""
-    if mean is None:
-        return "–"
-    return f"{100 * mean:{'+' if signed else ''}.{digits}f} ± {100 * sd:.{digits}f}"
-
-
-def summary_table(summary: list[dict], value_title: str, percent_values: bool = False) -> pd.DataFrame:
+def summary_table(summary: list[ValueSummary], value_title: str, percent_values: bool = False) -> pd.DataFrame:
     """One row per swept value: the students' accuracies and the gain, mean ± sd over seeds."""
     return pd.DataFrame([{
-        value_title: f"{100 * e['value']:g} %" if percent_values else f"{e['value']:g}",
-        "seeds": e["n"],
-        "student epochs": e.get("epochs"),
-        "KD student (%)": mean_sd(e["student_mean"], e["student_std"]),
-        "scratch baseline (%)": mean_sd(e["baseline_mean"], e["baseline_std"]),
-        "KD − scratch (points)": mean_sd(e["gain_mean"], e["gain_std"], signed=True),
-        "teacher (%)": f"{100 * e['teacher_mean']:.2f}",
-    } for e in sorted(summary, key=lambda e: e["value"])])
+        value_title: f"{100 * e.value:g} %" if percent_values else f"{e.value:g}",
+        "seeds": e.n,
+        "student epochs": e.epochs,
+        "KD student (%)": format_spread(e.student),
+        "scratch baseline (%)": format_spread(e.baseline),
+        "KD − scratch (points)": format_spread(e.gain, signed=True),
+        "teacher (%)": f"{100 * e.teacher_mean:.2f}",
+    } for e in sorted(summary, key=lambda e: e.value)])
 
 
-def measured_caption(param: str) -> str | None:
-    """This project's measured gains for ``param``, as one sentence; None if none were measured."""
-    measured = MEASURED.get(param)
-    if not measured:
-        return None
-    return ("This project measured (seeds 0–4, default digits settings, equal steps): " + "; ".join(
-        f"{100 * e['value']:g} %: KD − scratch {mean_sd(e['gain_mean'], e['gain_std'], 1, signed=True)} points"
-        for e in measured) + ". Where the gain's spread straddles 0 there is no difference to see.")
-
-
-def signature(config: RunConfig, equal_steps: bool) -> str | None:
-    """Results with the same signature belong on one chart: everything but the fraction and the seed.
-    None for invalid settings."""
+def signature(config: RunConfig) -> str | None:
+    """Results with the same signature belong on one chart: everything but the fraction and the seed
+    (``equal_steps`` included).  None for invalid settings."""
     try:
-        return validate(config.replace(student_fraction=1.0, seed=0)).run_key() + ("-equal" if equal_steps else "")
+        return validate(config.replace(student_fraction=1.0, seed=0)).run_key()
     except ConfigError:
         return None
 
@@ -131,13 +114,13 @@ def dark_knowledge_matrix(logits: np.ndarray, labels: np.ndarray, temperature: f
     return ex.dark_knowledge_matrix(torch.from_numpy(logits), torch.from_numpy(labels), temperature, num_classes)
 
 
-def bias_curve(result: ex.OmittedClassResult, biases) -> list[dict]:
+def bias_curve(result: ex.OmittedClassResult, biases) -> list[ex.BiasPoint]:
     return ex.bias_curve(result.student_logits, result.labels, result.omit_class, biases)
 
 
-def best_bias(curve: list[dict]) -> dict:
+def best_bias(curve: list[ex.BiasPoint]) -> ex.BiasPoint:
     return ex.best_bias(curve)
 
 
-def bias_correction(result: ex.OmittedClassResult, bias: float) -> dict:
+def bias_correction(result: ex.OmittedClassResult, bias: float) -> ex.BiasPoint:
     return ex.bias_correction(result.student_logits, result.labels, result.omit_class, bias)

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 # One colour per model, used on every chart so "the teacher" always looks the same.
 COLORS = {"teacher": "#1f77b4", "student": "#d62728", "baseline": "#7f7f7f"}
 LABELS = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
-LOSS_PARTS = {"loss": ("total", "solid"), "soft_loss": ("soft", "dot"), "hard_loss": ("hard", "dash")}
+PART_DASHES = {"total": "solid", "soft": "dot", "hard": "dash"}  # a loss part not named here is drawn dash-dot
 MAX_RAW_POINTS = 600  # beyond this, curves are thinned: redraws stay cheap and the browser fast
 
 
@@ -40,33 +40,26 @@ def _thin(xs: list, ys: list, limit: int = MAX_RAW_POINTS) -> tuple[list, list]:
     return xs[::stride], ys[::stride]
 
 
-def _field(event, name: str):
-    return event[name] if isinstance(event, dict) else getattr(event, name)
-
-
 def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
     """Per-step training loss of every phase: raw (faint) and smoothed (bold).
 
-    ``events`` are ``kd_core.ProgressEvent``s (or their dicts); only ``kind == "step"`` ones are drawn.
-    The KD student gets three curves — total, soft (teacher-matching) and hard (label) loss —
-    the teacher and the baseline one each (plain cross-entropy).
+    ``events`` are ``kd_core.ProgressEvent``s; only ``kind == "step"`` ones are drawn.  Each phase gets its
+    total loss and one curve per named part its loss reports (the KD student: soft and hard; the teacher and
+    the baseline, trained on labels only, just the total).
     """
     series: dict[tuple[str, str], tuple[list, list]] = {}
     for event in events:
-        if _field(event, "kind") != "step":
+        if event.kind != "step":
             continue
-        phase = _field(event, "phase")
-        for part in LOSS_PARTS:
-            value = _field(event, part)
-            if value is None or (part != "loss" and phase != "student"):
-                continue
-            xs, ys = series.setdefault((phase, part), ([], []))
-            xs.append(_field(event, "step"))
+        for part, value in (("total", event.loss), *event.parts.items()):
+            xs, ys = series.setdefault((event.phase, part), ([], []))
+            xs.append(event.step)
             ys.append(value)
+    with_parts = {phase for phase, part in series if part != "total"}
     figure = go.Figure()
     for (phase, part), (xs, ys) in series.items():
-        name = LABELS.get(phase, phase) + ("" if phase != "student" else f" — {LOSS_PARTS[part][0]}")
-        line = dict(color=COLORS.get(phase), dash=LOSS_PARTS[part][1])
+        name = LABELS.get(phase, phase) + (f" — {part}" if phase in with_parts else "")
+        line = dict(color=COLORS.get(phase), dash=PART_DASHES.get(part, "dashdot"))
         raw_x, raw_y = _thin(xs, ys)
         figure.add_trace(go.Scatter(x=raw_x, y=raw_y, mode="lines", name=f"{name} (raw)", legendgroup=name,
                                     showlegend=False, opacity=0.25, line={**line, "width": 1}, hoverinfo="skip"))
@@ -87,12 +80,11 @@ def accuracy_figure(events: Iterable) -> go.Figure:
     """Test accuracy (%) at the end of each epoch, one line per model."""
     series: dict[str, tuple[list, list]] = {}
     for event in events:
-        accuracy = _field(event, "test_accuracy")
-        if _field(event, "kind") != "epoch" or accuracy is None:
+        if event.kind != "epoch" or event.test_accuracy is None:
             continue
-        xs, ys = series.setdefault(_field(event, "phase"), ([], []))
-        xs.append(_field(event, "epoch"))
-        ys.append(100 * accuracy)
+        xs, ys = series.setdefault(event.phase, ([], []))
+        xs.append(event.epoch)
+        ys.append(100 * event.test_accuracy)
     figure = go.Figure()
     for phase, (xs, ys) in series.items():
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=LABELS.get(phase, phase),

@@ -21,7 +21,7 @@ def dataset_or_problem(name: str) -> tuple[Dataset | None, str | None]:
     """The dataset, or None and a one-line reason.  Cached with a TTL so a failed download is not
     retried on every rerun (it takes seconds offline), yet files put in place later are found."""
     try:
-        return runs.load(name), None
+        return runs.load_data(name), None
     except Exception as error:  # DatasetUnavailable above all; anything else is shown the same way
         return None, jobs.one_line(error)
 

@@ -2,7 +2,7 @@
 
 With dashboard/experiment_runs.py, the only module that calls ``kd_core``: the pages go through these
 functions, so a change of the core's API is adapted here.  No training happens here: ``kd_core.run`` and
-``kd_core.engine.get_teacher`` do that.  These functions add what the page needs around them: the
+``kd_core.RunSetup.teacher`` do that.  These functions add what the page needs around them: the
 teacher's logits behind the probability bars and the heatmap, the measured inference latency, a progress
 estimate with an ETA, and the results cache.
 
@@ -32,10 +32,12 @@ from torch import nn
 
 from dashboard import jobs
 from dashboard.figures import LABELS
-from kd_core import ARCHITECTURES, DATASETS, DEFAULT_PAIRS, ConfigError, ResultCache, RunConfig, RunResult, TeacherCache
-from kd_core import load_dataset, predict_logits, run, soften, validate
+from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
+from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
 from kd_core.data import Dataset, student_indices
-from kd_core.engine import ProgressEvent, cached_teacher, get_teacher, replay_history, resolve_device, seeded_model
+from kd_core.pipeline import load, replay
+from kd_core.records import ProgressEvent
+from kd_core.train import seeded_model
 
 SPLITS = ("test", "train")
 TRAIN_LOGITS_LIMIT = 10_000  # training images behind the dark-knowledge heatmap (all of digits)
@@ -49,15 +51,15 @@ def dataset_names() -> list[str]:
 
 def default_pair(dataset: str) -> tuple[str, str]:
     """(teacher, student) architectures a dataset starts with."""
-    return DEFAULT_PAIRS[dataset]
+    return DATASETS[dataset].teacher, DATASETS[dataset].student
 
 
 def architectures() -> dict[str, str]:
     """Architecture name -> one-line description."""
-    return {name: entry[0] for name, entry in ARCHITECTURES.items()}
+    return {name: entry.description for name, entry in ARCHITECTURES.items()}
 
 
-def load(name: str, data_dir: str | None = None) -> Dataset:
+def load_data(name: str, data_dir: str | None = None) -> Dataset:
     return load_dataset(name, data_dir)
 
 
@@ -132,17 +134,19 @@ def untrained_student_logits(config: RunConfig, dataset: Dataset) -> np.ndarray:
 
 def cached_teacher_logits(config: RunConfig, dataset: Dataset, cache: TeacherCache, split: str = "test") -> np.ndarray | None:
     """The logits over ``split`` of the teacher these settings name, if it is already in the cache; else None."""
-    found = cached_teacher(validate(config, train_size=len(dataset.y_train)), dataset, cache)
-    return None if found is None else test_logits(found[0], dataset, split)
+    found = RunSetup(config).cached_teacher(cache)
+    return None if found is None else test_logits(found.model, dataset, split)
 
 
 def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> TeacherOutcome:
     """The teacher from the cache (at once), or trained now and cached."""
-    dataset = load_dataset(validate(config).dataset, config.data_dir)
-    config = validate(config, train_size=len(dataset.y_train))
-    teacher, _, _, from_cache, cancelled = get_teacher(config, dataset, cache, resolve_device(config.device), on_event, stop)
-    logits = {} if cancelled else {split: test_logits(teacher, dataset, split) for split in SPLITS}
-    return TeacherOutcome(config, logits, from_cache, cancelled)
+    setup = RunSetup(config)
+    try:
+        teacher = setup.teacher(cache, on_event, stop)
+    except Cancelled:
+        return TeacherOutcome(setup.config, {}, False, True)
+    logits = {split: test_logits(teacher.model, setup.dataset, split) for split in SPLITS}
+    return TeacherOutcome(setup.config, logits, teacher.from_cache, False)
 
 
 def latency_per_image(model: nn.Module, example: torch.Tensor, repeats: int = 200, rounds: int = 5) -> float:
@@ -177,13 +181,13 @@ def distill(
     on-disk layer, by default ``shared_results()``.
     """
     results = results if results is not None else shared_results()
-    key = validate(config).run_key()
+    key = load(config)[0].run_key()
     with _one_run_per_key(key, stop) as acquired:
         if not acquired:  # stopped while an identical run was still training
-            return DistillOutcome(RunResult(config, "cancelled", None, None, None, [], {}), None, None, {})
+            return DistillOutcome(RunResult(config, "cancelled"), None, None, {})
         outcome = _remembered(key)
         if outcome is not None:
-            replay_history(outcome.result.history, outcome.result.config, on_event)
+            replay(outcome.result.history, outcome.result.config, on_event)
             return outcome
         result = run(config, on_event=on_event, stop=stop, cache=cache, results=results)
         if result.status != "completed":
@@ -261,7 +265,7 @@ class Progress:
 
 def planned_steps(config: RunConfig, dataset: Dataset, phases: tuple[str, ...]) -> dict[str, int]:
     """Optimizer steps each phase will take, before any event says so."""
-    config = validate(config, train_size=len(dataset.y_train))
+    config = load(config)[0]  # the students' epochs as they will train (equal steps resolved)
     teacher_steps = config.teacher_epochs * math.ceil(len(dataset.y_train) / config.batch_size)
     seen = len(student_indices(dataset.y_train, config.student_fraction, config.omit_class, config.seed))
     student_steps = config.epochs * math.ceil(seen / config.batch_size)

@@ -157,6 +157,6 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         student_fraction=fraction,
         omit_class=omit_class,
         baseline=bool(config.baseline),
-        equal_steps=bool(config.equal_steps),
+        equal_steps=bool(config.equal_steps) and fraction < 1,  # on the full set there is nothing to scale
         device=device,
     )

@@ -137,7 +137,7 @@ def test_divergence_is_reported_and_the_charts_keep_what_was_drawn(app, monkeypa
 
     def diverging(config, cache, on_event, stop):
         for i in range(1, 6):
-            on_event(ProgressEvent("student", "step", 1, 2, i, 20, 1.0 / i, 0.5, 0.5))
+            on_event(ProgressEvent("student", "step", 1, 2, i, 20, 1.0 / i, {"soft": 0.5, "hard": 0.5}))
         raise error
 
     monkeypatch.setattr(runs, "distill", diverging)

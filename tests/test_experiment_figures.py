@@ -1,11 +1,15 @@
 """The experiment figure builders: pure functions of plain data."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from dashboard import experiment_figures as ef
-from kd_core.experiments import bias_curve, best_bias, summarize
+from kd_core.experiments import bias_curve, best_bias
+from kd_core.stats import summarize
+from kd_core.sweeps import SweepRow
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -15,8 +19,7 @@ def rows(values, seeds=(0, 1, 2), baseline_flat=True):
     for seed in seeds:
         for v in values:
             base = 0.9 + 0.01 * seed if baseline_flat else 0.5 + 0.4 * v + 0.01 * seed
-            out.append({"value": v, "seed": seed, "student_accuracy": base + 0.02 - 0.001 * v,
-                        "baseline_accuracy": base, "teacher_accuracy": 0.97, "epochs": 20})
+            out.append(SweepRow(v, seed, base + 0.02 - 0.001 * v, base, 0.97, 20))
     return out
 
 
@@ -50,7 +53,7 @@ def test_sweep_figure_lam_is_linear_and_fraction_in_percent():
 
 
 def test_sweep_figure_without_baseline_and_empty():
-    data = [dict(r, baseline_accuracy=None) for r in rows([1, 4])]
+    data = [dataclasses.replace(r, baseline_accuracy=None) for r in rows([1, 4])]
     figure = ef.sweep_figure(summarize(data), "temperature")
     assert not any(t.name and t.name.startswith("Scratch") for t in figure.data)
     empty = ef.sweep_figure([], "temperature")
@@ -64,7 +67,7 @@ def test_little_data_figure():
     gain = next(t for t in figure.data if t.name == "KD − scratch (points)")
     assert list(gain.x) == [3.0, 10.0, 100.0] and gain.yaxis == "y2"
     assert list(figure.layout.xaxis2.ticktext) == ["3 %", "10 %", "100 %"]
-    assert [float(g) for g in gain.y] == pytest.approx([100 * e["gain_mean"] for e in summary])
+    assert [float(g) for g in gain.y] == pytest.approx([100 * e.gain.mean for e in summary])
     assert gain.text[0].startswith("+")
     assert figure.layout.xaxis.type == "log" and figure.layout.xaxis2.type == "log"
     empty = ef.little_data_figure([])

@@ -13,7 +13,8 @@ from kd_core import ProgressEvent
 
 
 def step(phase: str, i: int, steps: int = 10, loss: float = 1.0, soft=None, hard=None) -> ProgressEvent:
-    return ProgressEvent(phase, "step", 1, 1, i, steps, loss, soft, hard)
+    parts = {} if soft is None else {"soft": soft, "hard": hard}
+    return ProgressEvent(phase, "step", 1, 1, i, steps, loss, parts)
 
 
 def epoch(phase: str, e: int, accuracy: float, steps: int = 10) -> ProgressEvent:
@@ -58,8 +59,8 @@ def test_loss_figure_has_raw_and_smoothed_total_soft_and_hard_for_the_student():
     assert list(soft.y) == pytest.approx([0.8] * 5)
 
 
-def test_loss_figure_accepts_event_dicts_and_thins_long_runs():
-    events = [step("teacher", i, steps=10_000).to_dict() for i in range(1, 10_001)]
+def test_loss_figure_thins_long_runs():
+    events = [step("teacher", i, steps=10_000) for i in range(1, 10_001)]
     figure = figures.loss_figure(events)
     assert all(len(trace.x) <= figures.MAX_RAW_POINTS for trace in figure.data)
     assert figure.data[0].x[0] == 1

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import jobs, runs
 from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
+from kd_core.pipeline import load
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 QUICK = RunConfig(teacher_epochs=2, epochs=2, seed=7)  # about a second on digits
@@ -140,15 +141,16 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
         snap = job.snapshot()
         assert snap.status == jobs.COMPLETED, snap.error
         outcome = snap.result
-        assert outcome.result.config.to_dict() == {**config.to_dict(), "teacher": "mlp-large", "student": "mlp-small"}
+        assert outcome.result.config == load(config)[0]  # its own settings, resolved
+        assert (outcome.result.config.teacher, outcome.result.config.student) == ("mlp-large", "mlp-small")
         assert not outcome.result.from_results_cache
         solo = run(config, cache=TeacherCache(tmp_path / "solo-teachers"))  # trained alone, nothing shared
         same_report(outcome.result, solo)
-        np.testing.assert_array_equal(outcome.student_logits, runs.test_logits(solo.models["student"], runs.load_dataset("digits")))
+        np.testing.assert_array_equal(outcome.student_logits, runs.test_logits(solo.models["student"], runs.load_data("digits")))
         # This session's live charts show its own run only: its epoch events are its own history.
         epochs = [e for e in snap.events if e.kind == "epoch" and e.phase != "teacher"]
         assert [(e.phase, e.epoch, e.test_accuracy) for e in epochs] == \
-               [(r["phase"], r["epoch"], r["test_accuracy"]) for r in solo.history if r["phase"] != "teacher"]
+               [(r.phase, r.epoch, r.test_accuracy) for r in solo.history if r.phase != "teacher"]
 
 
 @pytest.mark.slow
@@ -176,7 +178,7 @@ def test_identical_requests_train_once_and_wait_for_the_first(monkeypatch, tmp_p
     # Every session still sees the whole curve: the cached runs replay their per-epoch history.
     for job in classroom:
         accuracies = [e.test_accuracy for e in job.snapshot().events if e.kind == "epoch"]
-        assert accuracies == [r["test_accuracy"] for r in outcomes[0].result.history]
+        assert accuracies == [r.test_accuracy for r in outcomes[0].result.history]
 
     # The server restarts (memory empty): the disk cache serves it, without a single training step.
     forget_results()

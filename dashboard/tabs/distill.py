@@ -80,19 +80,19 @@ def report(outcome: runs.DistillOutcome, job: jobs.Job | None) -> None:
     cached = " — served from the results cache: these exact settings were trained before, so nothing retrained."
     st.caption(f"Settings of this run: {settings}" + (cached if result.from_results_cache else ""))
     cols = st.columns(4)
-    cols[0].metric("Teacher accuracy", f"{teacher['accuracy']:.2%}")
-    cols[1].metric("KD student accuracy", f"{student['accuracy']:.2%}")
-    cols[2].metric("Scratch baseline accuracy", f"{baseline['accuracy']:.2%}")
-    gain = 100 * (student["accuracy"] - baseline["accuracy"])
+    cols[0].metric("Teacher accuracy", f"{teacher.accuracy:.2%}")
+    cols[1].metric("KD student accuracy", f"{student.accuracy:.2%}")
+    cols[2].metric("Scratch baseline accuracy", f"{baseline.accuracy:.2%}")
+    gain = 100 * (student.accuracy - baseline.accuracy)
     cols[3].metric("KD − baseline", f"{gain:+.2f} points", delta=f"{gain:+.2f}",
                    help="Same small model, same initial weights, same batches: the only difference is the teacher's soft targets.")
     cols = st.columns(4)
-    cols[0].metric("Student–teacher agreement", f"{student['agreement']:.1%}",
+    cols[0].metric("Student–teacher agreement", f"{student.agreement:.1%}",
                    help="Share of test images where the student predicts the same class as the teacher.")
-    cols[1].metric("Baseline–teacher agreement", f"{baseline['agreement']:.1%}")
-    cols[2].metric("Parameters: teacher / student", f"{teacher['params']:,} / {student['params']:,}",
-                   help=f"Sizes: {teacher['size_bytes'] / 1024:.1f} KiB vs {student['size_bytes'] / 1024:.1f} KiB")
-    cols[3].metric("Size ratio", f"{teacher['size_bytes'] / student['size_bytes']:.1f}× smaller",
+    cols[1].metric("Baseline–teacher agreement", f"{baseline.agreement:.1%}")
+    cols[2].metric("Parameters: teacher / student", f"{teacher.params:,} / {student.params:,}",
+                   help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB")
+    cols[3].metric("Size ratio", f"{teacher.size_bytes / student.size_bytes:.1f}× smaller",
                    help="How many times fewer bytes the student's weights take than the teacher's.")
     latency = outcome.latency_seconds
     cols = st.columns(4)

@@ -23,12 +23,12 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str) -> dict:
     if isinstance(outcome, runs.DistillOutcome) and outcome.result.status == "completed":
         r = outcome.result
         line.update({
-            "teacher_acc_%": round(100 * r.teacher["accuracy"], 2),
-            "student_acc_%": round(100 * r.student["accuracy"], 2),
-            "baseline_acc_%": round(100 * r.baseline["accuracy"], 2),
-            "kd_minus_baseline_points": round(100 * (r.student["accuracy"] - r.baseline["accuracy"]), 2),
-            "agreement_%": round(100 * r.student["agreement"], 2),
-            "teacher_params": r.teacher["params"], "student_params": r.student["params"],
+            "teacher_acc_%": round(100 * r.teacher.accuracy, 2),
+            "student_acc_%": round(100 * r.student.accuracy, 2),
+            "baseline_acc_%": round(100 * r.baseline.accuracy, 2),
+            "kd_minus_baseline_points": round(100 * (r.student.accuracy - r.baseline.accuracy), 2),
+            "agreement_%": round(100 * r.student.agreement, 2),
+            "teacher_params": r.teacher.params, "student_params": r.student.params,
             "teacher_latency_us": round(1e6 * outcome.latency_seconds["teacher"], 1),
             "student_latency_us": round(1e6 * outcome.latency_seconds["student"], 1),
             "teacher_from_cache": r.teacher_from_cache,

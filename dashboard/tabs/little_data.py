@@ -17,11 +17,11 @@ state = st.session_state
 JOB = "little"
 
 
-def launcher(config: RunConfig, fractions: list[float], seeds: list[int], equal_steps: bool):
+def launcher(config: RunConfig, fractions: list[float], seeds: list[int]):
     def launch():
-        fn = er.sweep_job(config, "student_fraction", fractions, seeds, resources.teacher_cache(), equal_steps)
+        fn = er.sweep_job(config, "student_fraction", fractions, seeds, resources.teacher_cache())
         return fn, {"what": "Little data", "stopped": "The charts keep what finished.", "config": config,
-                    "fractions": fractions, "seeds": seeds, "equal_steps": equal_steps}
+                    "fractions": fractions, "seeds": seeds}
 
     return launch
 
@@ -32,7 +32,7 @@ def collect(store: dict) -> None:
     if snap is not None:
         meta = job_panel.job(JOB).meta
         for row in er.rows_of(snap.events):
-            store.setdefault(er.signature(meta["config"], meta["equal_steps"]), {})[(row["value"], row["seed"])] = row
+            store.setdefault(er.signature(meta["config"]), {})[(row.value, row.seed)] = row
 
 
 def render(config: RunConfig) -> None:
@@ -48,32 +48,31 @@ def render(config: RunConfig) -> None:
                                        "small subset). Without it, a 3 % student takes one step per epoch and both "
                                        "students are simply under-trained.")
     fractions = sorted({percent / 100, 1.0} if with_full else {percent / 100})
-    job_panel.run_and_stop(JOB, "Run", launcher(config, fractions, er.seeds_from(config, count), equal_steps))
+    config = config.replace(equal_steps=equal_steps)
+    job_panel.run_and_stop(JOB, "Run", launcher(config, fractions, er.seeds_from(config, count)))
     st.caption(f"From the sidebar: {er.describe(config)}.")
 
     store = state.setdefault("exp_little_rows", {})  # signature -> {(value, seed): row}
     collect(store)
 
     def draw(snap: jobs.Snapshot | None) -> None:
-        signature = er.signature(config, equal_steps)
+        signature = er.signature(config)
         if signature is None:
             return
         rows = dict(store.get(signature, {}))
         running = snap is not None and not snap.finished
         if running:
             meta = job_panel.job(JOB).meta
-            if er.signature(meta["config"], meta["equal_steps"]) == signature:
-                rows.update({(r["value"], r["seed"]): r for r in er.rows_of(snap.events)})
+            if er.signature(meta["config"]) == signature:
+                rows.update({(r.value, r.seed): r for r in er.rows_of(snap.events)})
         if not rows:
             st.info("The first points appear as soon as a KD student and its scratch baseline finish." if running else
                     "Pick a share and click **Run**. The chart collects every run with these sidebar settings.")
             return
-        summary = er.summarize(sorted(rows.values(), key=lambda r: (r["value"], r["seed"])))
+        summary = er.summarize(sorted(rows.values(), key=lambda r: (r.value, r.seed)))
         st.plotly_chart(ef.little_data_figure(summary), width="stretch", key="exp_little_chart")
         st.dataframe(er.summary_table(summary, "share seen", percent_values=True), hide_index=True, width="stretch")
-        caption = er.measured_caption("student_fraction")
-        if caption:
-            st.caption(caption)
+        st.caption("Where the KD − scratch spread straddles 0 there is no difference to see.")
 
     job_panel.live(JOB, draw)
     if store:

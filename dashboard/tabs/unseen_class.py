@@ -59,13 +59,15 @@ def render(config: RunConfig) -> None:
     shown = names[result.omit_class]
     st.caption(f"Result of: class {shown} hidden, {er.describe(result.config)}, seed {result.config.seed}.")
     cols = st.columns(4)
-    cols[0].metric(f"KD student on {shown}", f"{result.student_per_class[result.omit_class]:.0%}")
-    if result.baseline_per_class is not None:
-        cols[1].metric(f"Scratch student on {shown}", f"{result.baseline_per_class[result.omit_class]:.0%}")
-        cols[3].metric("Scratch overall", f"{result.baseline_accuracy:.2%}")
-    cols[2].metric("KD overall", f"{result.student_accuracy:.2%}")
-    st.plotly_chart(ef.per_class_figure({"teacher": result.teacher_per_class, "student": result.student_per_class,
-                                         "baseline": result.baseline_per_class}, names, result.omit_class),
+    run = result.result
+    cols[0].metric(f"KD student on {shown}", f"{result.class_accuracy('student'):.0%}")
+    if run.baseline is not None:
+        cols[1].metric(f"Scratch student on {shown}", f"{result.class_accuracy('baseline'):.0%}")
+        cols[3].metric("Scratch overall", f"{run.baseline.accuracy:.2%}")
+    cols[2].metric("KD overall", f"{run.student.accuracy:.2%}")
+    per_class = {phase: None if getattr(run, phase) is None else getattr(run, phase).per_class_accuracy
+                 for phase in ("teacher", "student", "baseline")}
+    st.plotly_chart(ef.per_class_figure(per_class, names, result.omit_class),
                     width="stretch", key="exp_per_class_chart")
 
     st.markdown("#### The bias correction")
@@ -78,10 +80,10 @@ def render(config: RunConfig) -> None:
     point = er.bias_correction(result, bias)
     plain = curve[int(np.argmin(np.abs(BIASES)))]
     cols = st.columns(3)
-    cols[0].metric(f"KD on {shown} at this bias", f"{point['class_accuracy']:.0%}",
-                   delta=f"{100 * (point['class_accuracy'] - plain['class_accuracy']):+.0f} points")
-    cols[1].metric("KD overall at this bias", f"{point['overall_accuracy']:.2%}",
-                   delta=f"{100 * (point['overall_accuracy'] - plain['overall_accuracy']):+.2f} points")
-    cols[2].metric("Best overall bias", f"{best['bias']:+g}", help=f"{best['overall_accuracy']:.2%} overall, "
-                   f"{best['class_accuracy']:.0%} on {shown}")
+    cols[0].metric(f"KD on {shown} at this bias", f"{point.class_accuracy:.0%}",
+                   delta=f"{100 * (point.class_accuracy - plain.class_accuracy):+.0f} points")
+    cols[1].metric("KD overall at this bias", f"{point.overall_accuracy:.2%}",
+                   delta=f"{100 * (point.overall_accuracy - plain.overall_accuracy):+.2f} points")
+    cols[2].metric("Best overall bias", f"{best.bias:+g}", help=f"{best.overall_accuracy:.2%} overall, "
+                   f"{best.class_accuracy:.0%} on {shown}")
     st.plotly_chart(ef.bias_curve_figure(curve, shown, bias, best), width="stretch", key="exp_bias_chart")
