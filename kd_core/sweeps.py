@@ -2,9 +2,9 @@
 
     sweep("temperature", [1, 2, 4, 8, 16], seeds, config) -> [SweepRow, ...]
 
-Every row has the very numbers ``kd-train`` gives for that value, seed and epochs: each seed's run is set up
-once (``pipeline.RunSetup``: data, device, teacher from the cache), and the scratch baseline — which ignores T
-and λ — is looked up among the baselines this seed already trained before a new one is trained.
+Every row has the very numbers ``kd-train`` gives for that value, seed and epochs.  Each seed's teacher is
+trained once (then loaded from the cache), and the scratch baseline — which ignores T and λ — is trained once
+per seed and looked up for every value.  The trainings go through an executor, so ``--jobs 2`` uses two cores.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Literal, Sequence
 
 from .cache import TeacherCache
 from .config import ConfigError, RunConfig
+from .executors import Executor, InProcess
 from .pipeline import RunSetup, load
 from .records import Phase, ProgressEvent, StopFlag
 from .train import Cancelled
@@ -42,22 +43,19 @@ class SweepRow:
 class SweepEvent:
     """A training step or epoch inside the sweep (``kind="progress"``), or a finished row (``kind="row"``).
 
-    ``done``/``total`` count trainings (a teacher — instant when cached —, a baseline, a KD student).
+    ``done``/``total`` count trainings (a teacher — instant when cached —, a baseline, a KD student);
+    ``fraction`` also counts the share of the trainings under way already done.
     """
 
     kind: Literal["progress", "row"]
     done: int
     total: int
+    fraction: float
     seed: int
     value: float | None  # None while a seed's teacher trains
     phase: Phase
     progress: ProgressEvent | None = None
     row: SweepRow | None = None
-
-    @property
-    def fraction(self) -> float:
-        within = self.progress.step / self.progress.steps if self.progress is not None and self.progress.steps else 0.0
-        return min(1.0, (self.done + within) / self.total) if self.total else 1.0
 
 
 SweepCallback = Callable[[SweepEvent], None]
@@ -95,6 +93,27 @@ def _baseline_key(config: RunConfig) -> RunConfig:
     return config.replace(temperature=1.0, lam=1.0, loss="kd")
 
 
+@dataclass(frozen=True)
+class _Training:
+    """One training of a sweep, as an executor task: a seed's teacher, or a baseline or KD student of a config."""
+
+    config: RunConfig
+    phase: Phase
+    cache_folder: str | None
+
+
+def _train(job: _Training, on_event, stop) -> float | None:
+    """The test accuracy of the trained model; None if stopped.  Runs wherever the executor puts it."""
+    setup = RunSetup(job.config)
+    try:
+        setup.teacher(TeacherCache(job.cache_folder), on_event if job.phase == "teacher" else None, stop)
+        if job.phase == "teacher":
+            return setup.teacher_evaluation().accuracy
+        return setup.train_student(job.config, job.phase, on_event, stop).report.accuracy
+    except Cancelled:
+        return None
+
+
 def sweep(
     param: str,
     values: Sequence[float],
@@ -103,47 +122,62 @@ def sweep(
     on_event: SweepCallback | None = None,
     stop: StopFlag | None = None,
     cache: TeacherCache | None = None,
+    executor: Executor | None = None,
 ) -> list[SweepRow]:
     """Train a KD student for every value of ``param`` and every seed; returns the rows, seeds outer.
 
-    A set ``stop`` ends the sweep between steps and returns the rows finished so far.
-    Raises ConfigError (any bad value, checked before anything trains), DatasetUnavailable, Diverged.
+    Two rounds through ``executor`` (in parallel where it has workers): each seed's teacher (trained, or from the
+    cache), then every baseline and KD student, each loading its seed's teacher from the cache.  A set ``stop``
+    ends the sweep between steps and returns the rows finished so far.  Raises ConfigError (any bad value,
+    checked before anything trains), DatasetUnavailable, Diverged.
     """
     values, seeds = list(values), list(seeds)
     configs = sweep_configs(param, values, seeds, base_config)
-    per_seed = [configs[i * len(values) : (i + 1) * len(values)] for i in range(len(seeds))]
-    with_baseline = configs[0].baseline
-    total = sum(1 + len(cs) + (len({_baseline_key(c) for c in cs}) if with_baseline else 0) for cs in per_seed)
-    done, rows = 0, []
+    cache = cache if cache is not None else TeacherCache()
+    folder = str(cache.folder) if cache.on_disk else None
+    executor = executor if executor is not None else InProcess()
+    by_seed = {seed: configs[i * len(values) : (i + 1) * len(values)] for i, seed in enumerate(seeds)}
+    teachers = [_Training(cs[0], "teacher", folder) for cs in by_seed.values()]
+    baselines = {}  # one per seed and distinct baseline setting: a lookup, not a second trainer
+    if configs[0].baseline:
+        baselines = {(c.seed, _baseline_key(c)): _Training(c, "baseline", folder) for c in configs}
+    students = [_Training(c, "student", folder) for c in configs]
+    total = len(teachers) + len(baselines) + len(students)
+    finished: dict[tuple, float] = {}
+    rows: list[SweepRow] = []
+    name = normalize_param(param)
 
-    def relay(seed: int, value: float | None):
-        if on_event is None:
-            return None
-        return lambda event: on_event(SweepEvent("progress", done, total, seed, value, event.phase, progress=event))
+    def round_of(trainings: list[_Training]) -> list[float | None]:
+        within: dict[int, float] = {}  # index -> share of that training done
 
-    try:
-        for seed, seed_configs in zip(seeds, per_seed):
-            setup = RunSetup(seed_configs[0])
-            setup.teacher(cache, relay(seed, None), stop)
-            done += 1
-            baselines: dict[RunConfig, float] = {}
-            for value, config in zip(values, seed_configs):
-                baseline = None
-                if with_baseline:
-                    key = _baseline_key(config)
-                    if key not in baselines:
-                        baselines[key] = setup.train_student(config, "baseline", relay(seed, value), stop).report.accuracy
-                        done += 1
-                    baseline = baselines[key]
-                student = setup.train_student(config, "student", relay(seed, value), stop)
-                done += 1
-                row = SweepRow(value, seed, student.report.accuracy, baseline, setup.teacher_evaluation().accuracy,
-                               config.epochs)
-                rows.append(row)
-                if on_event is not None:
-                    on_event(SweepEvent("row", done, total, seed, value, "student", row=row))
-    except Cancelled:
-        pass
+        def relay(index: int, event: ProgressEvent) -> None:
+            job = trainings[index]
+            within[index] = 1.0 if event.replayed else event.step / event.steps
+            if on_event is not None:
+                done = len(finished) + sum(1 for share in within.values() if share >= 1.0)
+                fraction = (len(finished) + sum(within.values())) / total
+                value = None if job.phase == "teacher" else getattr(job.config, name)
+                on_event(SweepEvent("progress", done, total, min(1.0, fraction), job.config.seed, value, job.phase, event))
+
+        return executor.map(_train, trainings, relay, stop)
+
+    for job, accuracy in zip(teachers, round_of(teachers)):
+        if accuracy is None:
+            return rows
+        finished[("teacher", job.config.seed)] = accuracy
+    second = list(baselines.values()) + students
+    for job, accuracy in zip(second, round_of(second)):
+        if accuracy is not None:
+            finished[(job.phase, job.config)] = accuracy
+    for config, value in zip(configs, values * len(seeds)):
+        student = finished.get(("student", config))
+        baseline = finished.get(("baseline", baselines[(config.seed, _baseline_key(config))].config)) if baselines else None
+        if student is None or (baselines and baseline is None):
+            continue
+        row = SweepRow(value, config.seed, student, baseline, finished[("teacher", config.seed)], config.epochs)
+        rows.append(row)
+        if on_event is not None:
+            on_event(SweepEvent("row", len(finished), total, len(finished) / total, config.seed, value, "student", row=row))
     return rows
 
 

@@ -46,6 +46,9 @@ class Diverged(RuntimeError):
             f"try a lower learning rate than {lr:g}"
         )
 
+    def __reduce__(self):  # rebuilt from its fields when it travels back from a worker process
+        return Diverged, (self.phase, self.epoch, self.step, self.lr, self.loss)
+
 
 class Cancelled(Exception):
     """The stop flag was set; raised between two steps.  ``history``: the epochs the phase finished."""
@@ -53,6 +56,9 @@ class Cancelled(Exception):
     def __init__(self, phase: str, history: list[EpochRecord]):
         super().__init__(f"{phase} stopped")
         self.phase, self.history = phase, history
+
+    def __reduce__(self):
+        return Cancelled, (self.phase, self.history)
 
 
 @dataclass

@@ -104,8 +104,8 @@ def test_bad_value_fails_before_anything_trains():
 def test_stop_returns_the_rows_done_so_far():
     stop = threading.Event()
 
-    def on_event(event: SweepEvent) -> None:
-        if event.kind == "row":
+    def on_event(event: SweepEvent) -> None:  # stop as soon as the first KD student has finished its last epoch
+        if event.kind == "progress" and event.phase == "student" and event.progress.kind == "epoch" and event.progress.epoch == event.progress.epochs:
             stop.set()
 
     rows = sweep("temperature", [1.0, 2.0, 4.0], [0], CPU.replace(epochs=3), on_event=on_event, stop=stop)

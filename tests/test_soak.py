@@ -256,7 +256,7 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
         return solo[key]
 
     def percent(result) -> tuple[str, str, str]:
-        return tuple(f"{getattr(result, phase)['accuracy']:.2%}" for phase in ("teacher", "student", "baseline"))
+        return tuple(f"{getattr(result, phase).accuracy:.2%}" for phase in ("teacher", "student", "baseline"))
 
     for config, reports in shown.items():
         assert reports == {percent(solo_run(config))}, config

@@ -17,11 +17,14 @@ import torch
 
 from ..config import DEVICES, OPTIMIZERS, ConfigError, RunConfig
 from ..data import DATASETS, DatasetUnavailable
+from ..executors import EXECUTORS, Executor, make_executor
 from ..losses import LOSSES
 from ..models import ARCHITECTURES
+from ..seeds import MAX_SEEDS
 from ..train import Diverged
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+MAX_JOBS = 256
 T = TypeVar("T")
 
 
@@ -61,6 +64,12 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
                         help="torch CPU threads. Results depend on the thread count, so 1 gives the same numbers here, "
                              "in the dashboard and on any machine; it is also the fastest for the small digits models. "
                              "Raise it for CNNs on an idle machine.")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="trainings at once: worker processes here (one per core is the most that helps), or Ray tasks")
+    parser.add_argument("--executor", choices=list(EXECUTORS), default="local",
+                        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
+                             "without either, a local Ray is started)")
+    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
     parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                         help="also train the scratch student from the same initial weights")
     parser.add_argument("--json", help="write the result here as JSON (atomically)")
@@ -69,18 +78,55 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     return parser
 
 
-def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """What argparse cannot check alone: the thread count (then applied) and the --json folder."""
+def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Executor:
+    """What argparse cannot check alone: the thread count (then applied), --jobs and the --json folder; returns
+    the executor the flags ask for."""
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
+    if not 1 <= args.jobs <= MAX_JOBS:
+        parser.error(f"--jobs must be between 1 and {MAX_JOBS}, got {args.jobs}")
     torch.set_num_threads(args.threads)
     if args.json and not Path(args.json).expanduser().resolve().parent.is_dir():
         parser.error(f"--json: folder {Path(args.json).parent} does not exist")
+    try:
+        return make_executor(args.executor, args.jobs, args.ray_address, args.threads)
+    except Exception as error:  # Ray missing, or its cluster unreachable
+        parser.error(f"--executor {args.executor}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+
+
+def parse_seeds(text: str) -> int:
+    """``--seeds``: how many consecutive seeds, from ``--seed`` on."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of seeds, got {text!r}") from None
+    if not 1 <= count <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SEEDS}, got {count}")
+    return count
+
+
+def config_fields() -> set[str]:
+    return set(RunConfig.__dataclass_fields__)
 
 
 def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
-    values = {name: getattr(args, name) for name in RunConfig.__dataclass_fields__ if hasattr(args, name)}
+    """The RunConfig of the flags, ``overrides`` on top (a lesson's settings, minus what was given explicitly)."""
+    values = {name: getattr(args, name) for name in config_fields() if hasattr(args, name)}
     return RunConfig(**{**values, **overrides})
+
+
+def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict:
+    """The settings given on the command line itself (not defaults): parsed again with every default suppressed."""
+    quiet = argparse.ArgumentParser(add_help=False)
+    for action in parser._actions:  # argparse has no public way to copy a parser's arguments
+        if action.option_strings and action.dest != "help":
+            kwargs = {"dest": action.dest, "default": argparse.SUPPRESS}
+            if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
+                kwargs["action"] = action.__class__
+            else:
+                kwargs.update(type=action.type, nargs=action.nargs)
+            quiet.add_argument(*action.option_strings, **kwargs)
+    return vars(quiet.parse_known_args(argv)[0])
 
 
 def guarded(parser: argparse.ArgumentParser, work: Callable[[], T], cleanup: Callable[[], None]) -> tuple[int, T | None]:

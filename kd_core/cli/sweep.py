@@ -21,9 +21,8 @@ from tqdm import tqdm
 from ..cache import TeacherCache
 from ..stats import format_spread, summarize
 from ..sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
-from .common import check_common, config_from_args, guarded, make_parser, text_table, write_json_atomic
+from .common import check_common, config_from_args, guarded, make_parser, parse_seeds, text_table, write_json_atomic
 
-MAX_SEEDS = 100
 MAX_VALUES = 100
 
 def parse_values(text: str) -> list[float]:
@@ -53,16 +52,6 @@ def parse_param(text: str) -> str:
         return normalize_param(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def parse_seeds(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seeds, got {text!r}") from None
-    if not 1 <= count <= MAX_SEEDS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_SEEDS}, got {count}")
-    return count
 
 
 class SweepBar:
@@ -108,13 +97,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%)")
     parser.add_argument("--seeds", type=parse_seeds, default=3, help="how many seeds, from --seed on")
     args = parser.parse_args(argv)
-    check_common(parser, args)
+    executor = check_common(parser, args)
     config = config_from_args(args)
     seeds = range(args.seed, args.seed + args.seeds)
     bar = SweepBar(enabled=not args.quiet)
     started = time.perf_counter()
     code, rows = guarded(parser, lambda: sweep(args.param, args.values, seeds, config, on_event=bar,
-                                               cache=TeacherCache(args.cache_dir)), bar.close)
+                                               cache=TeacherCache(args.cache_dir), executor=executor), bar.close)
     if code:
         return code
     seconds = time.perf_counter() - started

@@ -1,7 +1,9 @@
 """``kd-train``: train (or load) a teacher, distill a student, compare with a scratch baseline.
 
     kd-train --dataset digits --temperature 4 --lam 0.7 --epochs 20 --baseline --json result.json
+    kd-train --lesson little-data --seeds 5 --jobs 2     # a lesson, over five seeds, two at a time
 
+With --seeds N > 1 the summary gives KD − baseline as a mean with its 95 % interval and a verdict.
 Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
 """
 from __future__ import annotations
@@ -11,9 +13,12 @@ import sys
 from tqdm import tqdm
 
 from ..cache import TeacherCache
-from ..pipeline import run
+from ..lessons import LESSONS
 from ..records import ProgressEvent, RunResult
-from .common import check_common, config_from_args, guarded, make_parser, text_table, write_json_atomic
+from ..seeds import SeedsResult, run_seeds
+from .common import check_common, config_fields, config_from_args, explicit_flags, guarded, make_parser, parse_seeds
+from .common import text_table
+from .common import write_json_atomic
 
 
 class ProgressBars:
@@ -61,20 +66,51 @@ def summary_table(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def seeds_table(result: SeedsResult) -> str:
+    """One line per seed, then KD − baseline with its interval and the verdict."""
+    rows = [("seed", "teacher %", "KD student %", "baseline %", "KD − baseline")]
+    for run in result.runs:
+        if run.status == "completed":
+            gain = "-" if run.kd_minus_baseline is None else f"{100 * run.kd_minus_baseline:+.2f}"
+            baseline = "-" if run.baseline is None else f"{100 * run.baseline.accuracy:.2f}"
+            rows.append((str(run.config.seed), f"{100 * run.teacher.accuracy:.2f}", f"{100 * run.student.accuracy:.2f}",
+                         baseline, gain))
+    lines = [text_table(rows)]
+    interval = result.interval
+    if interval is not None and interval.low is not None:
+        lines.append(f"KD − baseline over {interval.n} seeds: {100 * interval.mean:+.2f} points, 95 % interval "
+                     f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]: {interval.verdict}")
+    return "\n".join(lines)
+
+
+def list_lessons() -> str:
+    return "\n".join(f"{lesson.name:14s} {lesson.title} ({lesson.seeds} seeds)" for lesson in LESSONS.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser("kd-train", __doc__)
+    parser.add_argument("--seeds", type=parse_seeds, help="how many seeds, from --seed on (default: 1, or the lesson's)")
+    parser.add_argument("--lesson", choices=list(LESSONS), help="start from a lesson's settings; explicit flags override them")
+    parser.add_argument("--list-lessons", action="store_true", help="list the lessons and exit")
     args = parser.parse_args(argv)
-    check_common(parser, args)
-    bars = ProgressBars(enabled=not args.quiet)
-    code, result = guarded(parser, lambda: run(config_from_args(args), on_event=bars, cache=TeacherCache(args.cache_dir)),
-                           bars.close)
+    if args.list_lessons:
+        print(list_lessons())
+        return 0
+    executor = check_common(parser, args)
+    overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv)}
+    config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
+    seeds = args.seeds or (LESSONS[args.lesson].seeds if args.lesson else 1)
+    bars = ProgressBars(enabled=not args.quiet and seeds == 1)
+    work = lambda: run_seeds(config, seeds, None if seeds > 1 else (lambda seed, event: bars(event)),  # noqa: E731
+                             cache=TeacherCache(args.cache_dir), executor=executor)
+    code, result = guarded(parser, work, bars.close)
     if code:
         return code
-    print(summary_table(result))
+    print(summary_table(result.runs[0]) if seeds == 1 else seeds_table(result))
     if args.json:
-        write_json_atomic(result.to_json(), args.json)
+        write_json_atomic(result.runs[0].to_json() if seeds == 1 else result.to_json(), args.json)
         print(f"wrote {args.json}")
-    return 0
+    return 0 if result.status == "completed" else 130
 
 
 if __name__ == "__main__":
