@@ -43,6 +43,7 @@ class RunConfig:
     # pipeline.load() does it once it knows the subset's size, and then sets this to False: epochs are final.
     equal_steps: bool = True
     omit_class: int | None = None  # a class the student never sees
+    holdout: float = 0.0  # share of the training set kept from the students, to choose the bias correction on
     loss: str = "kd"  # the distillation loss (losses.LOSSES)
     device: str = "auto"  # validate() resolves "auto" to the device found
 
@@ -138,6 +139,9 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     fraction = _float("student_fraction", config.student_fraction)
     if not (0 < fraction <= 1):
         raise ConfigError(f"student_fraction must be in (0, 1], got {_show(config.student_fraction)}")
+    holdout = _float("holdout", config.holdout)
+    if not (0 <= holdout <= 0.5):
+        raise ConfigError(f"holdout must be between 0 and 0.5, got {_show(config.holdout)}")
     omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, spec.num_classes - 1)
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     _choice("loss", config.loss, LOSSES)
@@ -155,6 +159,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         batch_size=batch_size,
         seed=_int("seed", config.seed, 0, 2**31 - 1),
         student_fraction=fraction,
+        holdout=holdout,
         omit_class=omit_class,
         baseline=bool(config.baseline),
         equal_steps=bool(config.equal_steps) and fraction < 1,  # on the full set there is nothing to scale

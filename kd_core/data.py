@@ -167,21 +167,38 @@ def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None
     return _load_cached(name, str(root.expanduser().resolve()))
 
 
+def holdout_indices(labels: torch.Tensor, holdout: float) -> torch.Tensor:
+    """A fixed, class-stratified share of the training set that students never train on: a validation split
+    (the same for every seed, as the test split is).  Empty for ``holdout == 0``."""
+    if holdout <= 0:
+        return torch.zeros(0, dtype=torch.int64)
+    generator = torch.Generator().manual_seed(2**31 - 1)
+    held = []
+    for cls in labels.unique().tolist():
+        members = (labels == cls).nonzero().flatten()
+        held.append(members[torch.randperm(len(members), generator=generator)[: round(holdout * len(members))]])
+    return torch.cat(held).sort().values
+
+
 def student_indices(
-    labels: torch.Tensor, fraction: float = 1.0, omit_class: int | None = None, seed: int = 0
+    labels: torch.Tensor, fraction: float = 1.0, omit_class: int | None = None, seed: int = 0, holdout: float = 0.0
 ) -> torch.Tensor:
     """Indices of the training examples the student may see.
 
     ``fraction``: a seeded, class-stratified share of the training set (Hinton's "little data").
     ``omit_class``: drop every example of that class (Hinton's "a class the student never sees").
+    ``holdout``: first set aside ``holdout_indices`` (a validation split), then sample from the rest.
     The teacher always trains on everything.
     """
     generator = torch.Generator().manual_seed(seed)
+    held = holdout_indices(labels, holdout)
     keep = []
     for cls in labels.unique().tolist():
         if cls == omit_class:
             continue
         members = (labels == cls).nonzero().flatten()
+        if len(held):
+            members = members[~torch.isin(members, held)]
         count = max(1, round(fraction * len(members)))  # at least one example of each kept class
         keep.append(members[torch.randperm(len(members), generator=generator)[:count]])
     return torch.cat(keep).sort().values

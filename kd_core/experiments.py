@@ -3,7 +3,7 @@
 From "Distilling the Knowledge in a Neural Network" (Hinton, Vinyals & Dean, 2015):
 
 * **A class the student never sees** — ``omitted_class(config, 3)``: a run whose students never see one class,
-  then the paper's post-hoc bias correction over the test logits: ``bias_correction`` / ``bias_curve``.
+  with the test logits for the paper's post-hoc bias correction (kd_core/bias.py) to be explored.
 * **Dark knowledge** — ``dark_knowledge_matrix``: the teacher's mean softened distribution per true class;
   ``softened_distributions`` for one input across temperatures.
 
@@ -23,6 +23,7 @@ from .config import RunConfig
 from .data import Dataset, load_dataset
 from .losses import check_temperature, soften
 from .pipeline import RunSetup, run
+from .bias import BiasPoint, best_bias, bias_correction, bias_curve  # noqa: F401  (part of this module's API)
 from .records import EventCallback, RunResult, StopFlag
 from .train import predict_logits
 
@@ -73,46 +74,6 @@ def omitted_class(
         if "baseline" in result.models:
             out.baseline_logits = predict_logits(result.models["baseline"], x_test).cpu()
     return out
-
-
-@dataclass(frozen=True)
-class BiasPoint:
-    """The student's test accuracy after adding ``bias`` to one class's logit (fractions)."""
-
-    bias: float
-    class_accuracy: float
-    overall_accuracy: float
-    per_class_accuracy: list[float]
-
-
-def bias_correction(logits: torch.Tensor, labels: torch.Tensor, cls: int, bias: float) -> BiasPoint:
-    """Add ``bias`` to class ``cls``'s logit and re-evaluate (the paper's post-hoc fix; instant)."""
-    return bias_curve(logits, labels, cls, [bias])[0]
-
-
-def bias_curve(logits: torch.Tensor, labels: torch.Tensor, cls: int, biases: Sequence[float]) -> list[BiasPoint]:
-    """``bias_correction`` for every bias in ``biases``, vectorised."""
-    logits = torch.as_tensor(logits, dtype=torch.float32).cpu()
-    labels = torch.as_tensor(labels).cpu()
-    num_classes = logits.shape[1]
-    if not 0 <= cls < num_classes:
-        raise ValueError(f"class must be between 0 and {num_classes - 1}, got {cls}")
-    shift = torch.zeros(len(biases), 1, num_classes)
-    shift[:, 0, cls] = torch.as_tensor([float(b) for b in biases])
-    correct = ((logits.unsqueeze(0) + shift).argmax(dim=2) == labels.unsqueeze(0)).float()  # (B, N)
-    out = []
-    for i, bias in enumerate(biases):
-        per_class = [correct[i, labels == c].mean().item() if (labels == c).any() else math.nan for c in range(num_classes)]
-        out.append(BiasPoint(float(bias), per_class[cls], correct[i].mean().item(), per_class))
-    return out
-
-
-def best_bias(curve: list[BiasPoint]) -> BiasPoint:
-    """The point of a ``bias_curve`` with the highest overall accuracy (the smallest such bias on ties).
-
-    Chosen on whatever data the curve was computed on: on the test set it is a demonstration only.
-    """
-    return max(curve, key=lambda point: (point.overall_accuracy, -point.bias))
 
 
 # ---- Dark knowledge --------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ from torch import nn
 
 from .cache import ResultCache, TeacherCache
 from .config import MAX_EPOCHS, ConfigError, RunConfig, validate
-from .data import Dataset, load_dataset, student_indices
+from .bias import choose_bias
+from .data import Dataset, holdout_indices, load_dataset, student_indices
 from .losses import LOSSES, cross_entropy
 from .models import build_model, count_params, size_bytes
-from .records import EpochRecord, EventCallback, PhaseReport, RunResult, StopFlag, TeacherLookup
+from .records import EpochRecord, EventCallback, OmittedClassReport, PhaseReport, RunResult, StopFlag, TeacherLookup
 from .train import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
 
 
@@ -47,7 +48,7 @@ def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
     A 3 % student otherwise takes 1 step per epoch — 20 steps in all at the default 20 epochs — and
     the comparison measures who converges faster, not who generalises better. Capped at MAX_EPOCHS.
     """
-    seen = len(student_indices(labels, config.student_fraction, config.omit_class, config.seed))
+    seen = len(student_indices(labels, config.student_fraction, config.omit_class, config.seed, config.holdout))
     full_steps = -(-len(labels) // config.batch_size)
     subset_steps = -(-seen // config.batch_size)
     return min(MAX_EPOCHS, -(-config.epochs * full_steps // subset_steps))
@@ -142,7 +143,7 @@ class RunSetup:
 
     def student_view(self, config: RunConfig) -> StudentView:
         """What a student of ``config`` trains on (its share of the data, without its omitted class)."""
-        key = (config.student_fraction, config.omit_class, config.seed)
+        key = (config.student_fraction, config.omit_class, config.seed, config.holdout)
         if key not in self._views:
             keep = student_indices(self.dataset.y_train, *key).to(self.device)
             x = self.x_train.index_select(0, keep)
@@ -197,6 +198,8 @@ def run(
             result.history += trained.history
             result.seconds[phase] = trained.seconds
             setattr(result, phase, trained.report)
+        if config.omit_class is not None:
+            result.omitted_class = omitted_class_report(setup, result)
     except Cancelled as stopped:
         result.history += stopped.history
         return result
@@ -205,6 +208,21 @@ def run(
         states = {phase: model.state_dict() for phase, model in result.models.items()}
         results.put(config.run_key(), states, {"result": result.to_json()})
     return result
+
+
+def omitted_class_report(setup: RunSetup, result: RunResult) -> OmittedClassReport:
+    """The students on the class they never saw, and the KD student after a bias correction chosen on the
+    validation split (when the config holds one out)."""
+    config, cls = setup.config, setup.config.omit_class
+    corrected = None
+    if config.holdout > 0:
+        held = holdout_indices(setup.dataset.y_train, config.holdout).to(setup.device)
+        student = result.models["student"]
+        corrected = choose_bias(predict_logits(student, setup.x_train.index_select(0, held)).cpu(),
+                                setup.dataset.y_train[held.cpu()], predict_logits(student, setup.test[0]).cpu(),
+                                setup.dataset.y_test, cls).to_dict()
+    baseline = None if result.baseline is None else result.baseline.per_class_accuracy[cls]
+    return OmittedClassReport(cls, result.student.per_class_accuracy[cls], baseline, corrected)
 
 
 def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback | None) -> RunResult | None:

@@ -99,6 +99,21 @@ class PhaseReport:
         return None if data is None else cls(**data)
 
 
+@dataclass(frozen=True)
+class OmittedClassReport:
+    """How the students do on the class they never saw; ``bias_corrected`` is the KD student after the paper's
+    bias fix, its bias chosen on the validation split (``holdout``) — None without one."""
+
+    cls: int
+    student_accuracy: float
+    baseline_accuracy: float | None
+    bias_corrected: dict | None  # bias.BiasCorrection.to_dict()
+
+    def to_dict(self) -> dict:
+        return {"class": self.cls, "student_accuracy": self.student_accuracy, "baseline_accuracy": self.baseline_accuracy,
+                "bias_corrected": self.bias_corrected}
+
+
 @dataclass
 class TeacherLookup:
     """The trained teacher of a config: from the cache, or trained just now."""
@@ -123,6 +138,7 @@ class RunResult:
     teacher_from_cache: bool = False
     models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     from_results_cache: bool = False  # the whole run was served from a ResultCache
+    omitted_class: OmittedClassReport | None = None  # with config.omit_class
 
     @property
     def kd_minus_baseline(self) -> float | None:
@@ -142,12 +158,16 @@ class RunResult:
             "history": [row.to_dict() for row in self.history],
             "seconds": self.seconds,
             "teacher_from_cache": self.teacher_from_cache,
+            **({} if self.omitted_class is None else {"omitted_class": self.omitted_class.to_dict()}),
         }
 
     @classmethod
     def from_json(cls, data: dict, config: RunConfig) -> "RunResult":
+        omitted = data.get("omitted_class")
         return cls(
             config, data["status"], PhaseReport.from_dict(data["teacher"]), PhaseReport.from_dict(data["student"]),
             PhaseReport.from_dict(data["baseline"]), [EpochRecord.from_dict(r) for r in data["history"]],
             data["seconds"], data["teacher_from_cache"],
+            omitted_class=None if omitted is None else OmittedClassReport(
+                omitted["class"], omitted["student_accuracy"], omitted["baseline_accuracy"], omitted["bias_corrected"]),
         )
