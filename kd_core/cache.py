@@ -9,8 +9,16 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there, claim() does not lock across processes
+    fcntl = None
 
 import torch
 
@@ -105,6 +113,29 @@ class ModelCache:
                 self.on_disk = False
         with self._lock:
             self._memory[key] = entry
+
+
+    @contextmanager
+    def claim(self, key: str, stop=None, poll: float = 0.1) -> Iterator[bool]:
+        """Hold ``key`` across processes (dashboard replicas sharing this folder, parallel kd-train runs): one
+        trains, the others wait and then find its entry.  Yields False if ``stop`` is set while waiting."""
+        if not self.on_disk or fcntl is None:
+            yield True
+            return
+        with open(self.folder / f".{self.kind}-{key}.lock", "a+") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if stop is not None and stop.is_set():
+                        yield False
+                        return
+                    time.sleep(poll)
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class TeacherCache(ModelCache):

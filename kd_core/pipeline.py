@@ -107,18 +107,21 @@ class RunSetup:
                 stop: StopFlag | None = None) -> TeacherLookup:
         """The trained teacher: from ``cache`` (its history replayed as events), or trained now and cached."""
         cache = cache if cache is not None else TeacherCache()
-        found = self.cached_teacher(cache)
-        if found is not None:
-            replay(found.history, self.config, on_event)
-            return found
-        config = self.config
-        model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
-        started = time.perf_counter()
-        history = fit(model, "teacher", self.x_train, self.y_train, self.test, config, config.teacher_epochs,
-                      cross_entropy, on_event=on_event, stop=stop, shuffle_seed=config.seed)
-        seconds = time.perf_counter() - started
-        meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict()}
-        cache.put(config.teacher_key(), {"teacher": model.state_dict()}, meta)
+        with cache.claim(self.config.teacher_key(), stop) as claimed:  # another process may be training it now
+            if not claimed:
+                raise Cancelled("teacher", [])
+            found = self.cached_teacher(cache)
+            if found is not None:
+                replay(found.history, self.config, on_event)
+                return found
+            config = self.config
+            model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
+            started = time.perf_counter()
+            history = fit(model, "teacher", self.x_train, self.y_train, self.test, config, config.teacher_epochs,
+                          cross_entropy, on_event=on_event, stop=stop, shuffle_seed=config.seed)
+            seconds = time.perf_counter() - started
+            meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict()}
+            cache.put(config.teacher_key(), {"teacher": model.state_dict()}, meta)
         self._teacher = TeacherLookup(model, history, seconds, False)
         return self._teacher
 
@@ -181,11 +184,22 @@ def run(
     instead of trained (runs are deterministic).
     """
     setup = RunSetup(config)
+    if results is None:
+        return _train_run(setup, on_event, stop, cache)
+    with results.claim(setup.config.run_key(), stop) as claimed:  # one process trains it, the others load it
+        cached = load_result(setup, results, on_event) if claimed else None
+        if cached is not None or not claimed:
+            return cached or RunResult(setup.config, "cancelled")
+        result = _train_run(setup, on_event, stop, cache)
+        if result.status == "completed":
+            states = {phase: model.state_dict() for phase, model in result.models.items()}
+            results.put(setup.config.run_key(), states, {"result": result.to_json()})
+        return result
+
+
+def _train_run(setup: RunSetup, on_event: EventCallback | None, stop: StopFlag | None,
+               cache: TeacherCache | None) -> RunResult:
     config = setup.config
-    if results is not None:
-        cached = load_result(setup, results, on_event)
-        if cached is not None:
-            return cached
     result = RunResult(config, "cancelled", seconds={"teacher": 0.0, "student": 0.0, "baseline": 0.0})
     try:
         teacher = setup.teacher(cache, on_event, stop)
@@ -204,9 +218,6 @@ def run(
         result.history += stopped.history
         return result
     result.status = "completed"
-    if results is not None:
-        states = {phase: model.state_dict() for phase, model in result.models.items()}
-        results.put(config.run_key(), states, {"result": result.to_json()})
     return result
 
 
