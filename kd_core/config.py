@@ -33,8 +33,8 @@ class RunConfig:
     epochs: int | None = None  # student epochs (KD student and scratch baseline alike); None: the dataset's default
     temperature: float = 4.0
     lam: float = 0.7  # weight of the soft (teacher) loss; 1 − λ goes to the labels
-    lr: float = 1e-2  # Adam; shared by teacher and students
-    batch_size: int = 64
+    lr: float | None = None  # shared by teacher and students; None: the dataset's default
+    batch_size: int | None = None  # None: the dataset's default
     optimizer: str = "adam"  # "sgd" is SGD with momentum 0.9, as in the seed
     seed: int = 0
     baseline: bool = True  # also train the scratch student, the fair control
@@ -133,7 +133,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         lam = check_lam(_float("lam", config.lam))
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    lr = _float("lr", config.lr)
+    lr = _float("lr", spec.lr if config.lr is None else config.lr)
     if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
         raise ConfigError(f"lr (learning rate) must be > 0 and at most {MAX_LR:g}, got {_show(config.lr)}")
     fraction = _float("student_fraction", config.student_fraction)
@@ -146,7 +146,8 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     _choice("loss", config.loss, LOSSES)
     device = resolve_device(_choice("device", config.device, DEVICES))
-    batch_size = _int("batch_size", config.batch_size, 1, train_size or 1_000_000)
+    batch_size = _int("batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1,
+                      train_size or 1_000_000)
     return config.replace(
         teacher=teacher,
         student=student,

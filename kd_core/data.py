@@ -133,6 +133,9 @@ class DatasetSpec:
     student: str
     teacher_epochs: int
     epochs: int  # the students'
+    lr: float = 1e-2  # Adam's step size
+    batch_size: int = 64
+    threads: int = 1  # kd-train's default --threads: results are bit-identical for a fixed thread count only
 
 
 _MNIST_FILES = "{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"

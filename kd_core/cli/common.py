@@ -47,8 +47,8 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--epochs", type=int, help="student epochs (default: the dataset's; digits: 20)")
     parser.add_argument("--temperature", "-T", type=float, default=d.temperature, help="softmax temperature T")
     parser.add_argument("--lam", type=float, default=d.lam, help="λ, weight of the soft loss in [0, 1]")
-    parser.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, help="learning rate (default: the dataset's; digits: 0.01)")
+    parser.add_argument("--batch-size", type=int, help="default: the dataset's (digits: 64)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
     parser.add_argument("--loss", choices=list(LOSSES), default=d.loss, help="the distillation loss")
     parser.add_argument("--seed", type=int, default=d.seed)
@@ -63,8 +63,8 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
                              "the bias correction is chosen on it")
     parser.add_argument("--device", default=d.device, choices=list(DEVICES))
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads. Results depend on the thread count, so 1 gives the same numbers here, "
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads (default: the dataset's; 1 for digits). Results depend on the thread count, so 1 gives the same numbers here, "
                              "in the dashboard and on any machine; it is also the fastest for the small digits models. "
                              "Raise it for CNNs on an idle machine.")
     parser.add_argument("--jobs", type=int, default=1,
@@ -84,6 +84,8 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
 def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Executor:
     """What argparse cannot check alone: the thread count (then applied), --jobs and the --json folder; returns
     the executor the flags ask for."""
+    if args.threads is None:
+        args.threads = DATASETS[args.dataset].threads
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     if not 1 <= args.jobs <= MAX_JOBS:
