@@ -12,7 +12,7 @@ from typing import Callable
 
 import streamlit as st
 
-from dashboard import experiment_runs, jobs, runs
+from dashboard import experiment_runs, jobs, progress as seed_progress, runs
 
 POLL_SECONDS = 0.5  # the live view redraws at least twice a second
 state = st.session_state
@@ -96,7 +96,10 @@ def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
                 f"(at most {jobs.MAX_CONCURRENT} train at once on this server).")
     elif snap.status == jobs.RUNNING and "plan" in current.meta:
         running_for = None if snap.started_at is None else time.monotonic() - snap.started_at
-        progress = runs.progress(snap.events, current.meta["plan"], running_for)
+        if "seeds" in current.meta:  # a Distill over seeds: its events carry the seed
+            progress = seed_progress.seeds_progress(snap.events, current.meta["plan"], current.meta["seeds"], running_for)
+        else:
+            progress = runs.progress(snap.events, current.meta["plan"], running_for)
         eta = "" if progress.eta_seconds is None else f" — about {runs.format_seconds(progress.eta_seconds)} left"
         st.progress(progress.fraction, text=f"{what} running: {progress.text}{eta}")
     elif snap.status == jobs.RUNNING:

@@ -6,6 +6,8 @@
 
     with waiting_without_a_slot():  # inside fn: a wait that needs no CPU (another run's result, say)
         ...                         # gives the trainer slot to the next job in line meanwhile
+    with extra_slots(3) as more:    # inside fn: up to 3 more free slots, only if nobody is queued; never waits
+        ...                         # run 1 + more trainings at once
 
 Jobs beyond the limit wait in a first-in, first-out queue.  Nothing here knows about
 Streamlit or knowledge distillation: the page keeps a ``Job`` in its session state and
@@ -78,6 +80,7 @@ class Job:
     thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     holds_slot: bool = False
+    extra: int = 0  # free slots taken on top of its own (extra_slots)
     meta: dict = field(default_factory=dict)  # the caller's notes on the job (its settings, its plan)
 
     def on_event(self, event: Any) -> None:
@@ -163,10 +166,19 @@ class _Scheduler:
             self.condition.notify_all()
             return False
 
-    def release(self) -> None:
+    def release(self, count: int = 1) -> None:
         with self.condition:
-            self.running -= 1
+            self.running -= count
             self.condition.notify_all()
+
+    def take_free(self, most: int) -> int:
+        """Up to ``most`` free slots at once (0 while any job is queued: they come first); never waits."""
+        with self.condition:
+            if self.waiting or most <= 0:
+                return 0
+            taken = max(0, min(most, MAX_CONCURRENT - self.running))
+            self.running += taken
+            return taken
 
     def wake(self) -> None:
         with self.condition:
@@ -200,6 +212,25 @@ def waiting_without_a_slot() -> Iterator[None]:
         yield
     finally:
         job.holds_slot = _scheduler.acquire(job)
+
+
+@contextmanager
+def extra_slots(most: int) -> Iterator[int]:
+    """Inside a job's fn: take up to ``most`` trainer slots besides its own, without waiting — only slots that
+    are free now and wanted by no queued job — and yield how many were taken (0 outside a job).  A job can
+    then run 1 + that many trainings at once; the slots are given back when the block ends."""
+    job: Job | None = getattr(_current, "job", None)
+    if job is None or not job.holds_slot:
+        yield 0
+        return
+    taken = _scheduler.take_free(most)
+    job.extra += taken
+    try:
+        yield taken
+    finally:
+        job.extra -= taken
+        if taken:
+            _scheduler.release(taken)
 
 
 def start_job(fn: JobFunction, name: str = "", meta: dict | None = None) -> Job:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import statistics
 import threading
 import time
@@ -31,12 +30,11 @@ import torch
 from torch import nn
 
 from dashboard import jobs
-from dashboard.figures import LABELS
+from dashboard.progress import Progress, format_seconds, planned_steps, progress  # noqa: F401  (re-exported)
 from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
 from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
-from kd_core.data import Dataset, student_indices
+from kd_core.data import Dataset
 from kd_core.pipeline import load, replay
-from kd_core.records import ProgressEvent
 from kd_core.train import seeded_model
 
 SPLITS = ("test", "train")
@@ -192,17 +190,18 @@ def distill(
         result = run(config, on_event=on_event, stop=stop, cache=cache, results=results)
         if result.status != "completed":
             return DistillOutcome(result, None, None, {})
-        dataset = load_dataset(result.config.dataset, result.config.data_dir)
-        teacher, student = result.models["teacher"], result.models["student"]
-        example = dataset.x_test[:1].to(next(student.parameters()).device)
-        outcome = DistillOutcome(
-            result=result,
-            teacher_logits=test_logits(teacher, dataset),
-            student_logits=test_logits(student, dataset),
-            latency_seconds={"teacher": latency_per_image(teacher, example), "student": latency_per_image(student, example)},
-        )
+        outcome = outcome_of(result)
         _remember(key, outcome)
         return outcome
+
+
+def outcome_of(result: RunResult, latency: bool = True) -> DistillOutcome:
+    """A completed run with its models' logits over the test set and (``latency``) their latency per image."""
+    dataset = load_dataset(result.config.dataset, result.config.data_dir)
+    teacher, student = result.models["teacher"], result.models["student"]
+    example = dataset.x_test[:1].to(next(student.parameters()).device)
+    seconds = {"teacher": latency_per_image(teacher, example), "student": latency_per_image(student, example)} if latency else {}
+    return DistillOutcome(result, test_logits(teacher, dataset), test_logits(student, dataset), seconds)
 
 
 # ---------------------------------------------------------------- the in-memory layer of the results cache
@@ -236,6 +235,13 @@ def _one_run_per_key(key: str, stop: threading.Event) -> Iterator[bool]:
             lock.release()
 
 
+def try_lock(key: str) -> threading.Lock | None:
+    """The run key's lock, acquired, if no identical run holds it now (the caller releases it); else None."""
+    with _guard:
+        lock = _run_locks.setdefault(key, threading.Lock())
+    return lock if lock.acquire(blocking=False) else None
+
+
 def _remembered(key: str) -> DistillOutcome | None:
     """A finished identical run from memory, marked as served from the results cache; else None."""
     with _guard:
@@ -252,50 +258,3 @@ def _remember(key: str, outcome: DistillOutcome) -> None:
         _remembered_runs.move_to_end(key)
         while len(_remembered_runs) > REMEMBERED_RUNS:
             _remembered_runs.popitem(last=False)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far a run has got: a fraction in [0, 1], a line of text, and seconds left (None: not known yet)."""
-
-    fraction: float
-    text: str
-    eta_seconds: float | None
-
-
-def planned_steps(config: RunConfig, dataset: Dataset, phases: tuple[str, ...]) -> dict[str, int]:
-    """Optimizer steps each phase will take, before any event says so."""
-    config = load(config)[0]  # the students' epochs as they will train (equal steps resolved)
-    teacher_steps = config.teacher_epochs * math.ceil(len(dataset.y_train) / config.batch_size)
-    seen = len(student_indices(dataset.y_train, config.student_fraction, config.omit_class, config.seed))
-    student_steps = config.epochs * math.ceil(seen / config.batch_size)
-    plan = {"teacher": teacher_steps, "student": student_steps, "baseline": student_steps if config.baseline else 0}
-    return {phase: plan[phase] for phase in phases}
-
-
-def progress(events: list[ProgressEvent], plan: dict[str, int], running_seconds: float | None) -> Progress:
-    """Progress over all phases, weighted by their steps; the ETA extrapolates the time per step so far."""
-    plan, done = dict(plan), {phase: 0 for phase in plan}
-    for event in events:
-        if event.phase not in plan:
-            continue
-        plan[event.phase] = event.steps  # the engine's count wins; 0 for a cached teacher
-        done[event.phase] = event.step
-    total = sum(plan.values())
-    finished = sum(min(done[p], plan[p]) for p in plan)
-    fraction = finished / total if total else 1.0
-    if not events:
-        return Progress(0.0, "Starting…", None)
-    last = events[-1]
-    text = f"{LABELS.get(last.phase, last.phase)}: epoch {last.epoch}/{last.epochs}"
-    if last.steps == 0:
-        text += " (cached, loaded at once)"
-    eta = None
-    if running_seconds and finished:
-        eta = running_seconds * (total - finished) / finished
-    return Progress(min(fraction, 1.0), text, eta)
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

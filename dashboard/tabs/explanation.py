@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import runs
+from dashboard import runs, sidebar, verdict
 from dashboard.tabs import probabilities
-from kd_core import Dataset, RunConfig
+from kd_core import DATASETS, Dataset, RunConfig
+from kd_core.losses import LOSSES, soft_weight_factor
 
 
 def render(config: RunConfig, dataset: Dataset | None) -> None:
@@ -32,6 +33,7 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
         "resemble each other. That similarity structure is information the labels never contained, and it lets a small "
         "student generalise better than the same model trained on labels alone (the scratch baseline)."
     )
+    loss_effects(config)
     if dataset is None:
         return
     teacher = probabilities.models_for_bars(config)[0]
@@ -44,3 +46,18 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
     st.info(f"Right now, on test sample #{index} (a {dataset.class_names[int(dataset.y_test[index])]}), the teacher at "
             f"T = {T:g} gives {p[order[0]]:.1%} to **{dataset.class_names[order[0]]}**, and to the runners-up: {runners}. "
             "Those runner-up probabilities are the dark knowledge the student is trained on.")
+
+
+def loss_effects(config: RunConfig) -> None:
+    """The sidebar's Loss toggle: what each way of writing the loss does to the soft term's effective weight."""
+    T, lam, classes = config.temperature, config.lam, DATASETS[config.dataset].num_classes
+    st.markdown("**Three ways to write the soft term** (the sidebar's *Loss*): what each does to its weight, "
+                f"here with T = {T:g}, λ = {lam:g} and {classes} classes.")
+    lines = []
+    for name in LOSSES:
+        factor = soft_weight_factor(name, T, classes)
+        formula = {"kd": "1", "kd-no-t2": f"1/T² = 1/{T * T:g}", "seed-script": f"2/C = 2/{classes}"}.get(name, "")
+        chosen = " ← chosen" if name == config.loss else ""
+        lines.append(f"- **{sidebar.LOSS_NAMES.get(name, name)}**{chosen}: the soft term gets {formula} = "
+                     f"{factor:.3g}× its correct weight. {verdict.loss_weight_text(name, factor, T, lam)}")
+    st.markdown("\n".join(lines))

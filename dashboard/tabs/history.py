@@ -1,16 +1,19 @@
-"""Tab "History": every run of this session, with its settings and results, downloadable."""
+"""Tab "History": every Distill of this session, one row each: its settings, the means over its seeds, the mean
+KD − baseline with its 95 % interval and the verdict; downloadable."""
 from __future__ import annotations
 
 import datetime
 import json
+import statistics
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import jobs, runs
+from dashboard import jobs, seed_runs, verdict
 from kd_core import RunConfig
 
-SETTINGS = ("dataset", "teacher", "student", "temperature", "lam", "epochs", "teacher_epochs", "lr", "batch_size", "seed")
+SETTINGS = ("dataset", "teacher", "student", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
+            "teacher_epochs", "lr", "batch_size", "seed")
 
 
 def row(config: RunConfig, snap: jobs.Snapshot, error: str) -> dict:
@@ -20,20 +23,27 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str) -> dict:
         **{name: value for name, value in config.to_dict().items() if name in SETTINGS},
     }
     outcome = snap.result
-    if isinstance(outcome, runs.DistillOutcome) and outcome.result.status == "completed":
-        r = outcome.result
+    if isinstance(outcome, seed_runs.SeedsOutcome) and outcome.completed:
+        done = [o.result for o in outcome.completed]
+        mean = lambda values: round(100 * statistics.fmean(values), 2)  # noqa: E731
+        interval, first = outcome.interval, outcome.first
         line.update({
-            "teacher_acc_%": round(100 * r.teacher.accuracy, 2),
-            "student_acc_%": round(100 * r.student.accuracy, 2),
-            "baseline_acc_%": round(100 * r.baseline.accuracy, 2),
-            "kd_minus_baseline_points": round(100 * (r.student.accuracy - r.baseline.accuracy), 2),
-            "agreement_%": round(100 * r.student.agreement, 2),
-            "teacher_params": r.teacher.params, "student_params": r.student.params,
-            "teacher_latency_us": round(1e6 * outcome.latency_seconds["teacher"], 1),
-            "student_latency_us": round(1e6 * outcome.latency_seconds["student"], 1),
-            "teacher_from_cache": r.teacher_from_cache,
-            "from_results_cache": r.from_results_cache,
+            "seeds": len(outcome.outcomes),
+            "teacher_acc_%": mean(r.teacher.accuracy for r in done),
+            "student_acc_%": mean(r.student.accuracy for r in done),
+            "baseline_acc_%": mean(r.baseline.accuracy for r in done),
+            "kd_minus_baseline_points": None if interval is None else round(100 * interval.mean, 2),
+            "interval_low_points": None if interval is None or interval.low is None else round(100 * interval.low, 2),
+            "interval_high_points": None if interval is None or interval.high is None else round(100 * interval.high, 2),
+            "verdict": None if interval is None else verdict.verdict_label(interval)[0],
+            "agreement_%": mean(r.student.agreement for r in done),
+            "teacher_params": first.result.teacher.params, "student_params": first.result.student.params,
+            "teacher_from_cache": all(r.teacher_from_cache for r in done),
+            "from_results_cache": all(r.from_results_cache for r in done),
         })
+        if first.latency_seconds:
+            line["teacher_latency_us"] = round(1e6 * first.latency_seconds["teacher"], 1)
+            line["student_latency_us"] = round(1e6 * first.latency_seconds["student"], 1)
     if snap.finished_at is not None:
         line["seconds"] = round(snap.finished_at - snap.created_at, 2)
     if snap.error:

@@ -1,0 +1,173 @@
+"""The sidebar: a lesson picker on top, then every setting of a run.
+
+A lesson (``kd_core.lessons.LESSONS``) is a named set of settings and two sentences on what to look for.
+Choosing one writes its settings into the widgets' session state before they are drawn (an ``on_change``
+callback), so every control shows the lesson's value and the user can still move it.  "Free play" is the
+plain defaults.  A lesson setting that has no control here (a new RunConfig field, say) still applies to the
+runs and is listed under the lesson's text.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import resources, runs
+from kd_core import DATASETS, RunConfig
+from kd_core.lessons import LESSONS
+from kd_core.losses import LOSSES
+
+state = st.session_state
+FREE_PLAY = "free-play"
+FIRST_LESSON = "little-data"  # the page opens on a lesson whose first Distill shows KD helping
+FULL_DATA = "full-data"
+FREE_PLAY_SEEDS = 3
+MAX_SEEDS = 10
+LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
+              "seed-script": "as the seed script wrote it (KLDivLoss mean × 2)"}
+DEFAULTS = RunConfig()
+
+
+def _with_lesson_values(base: list, field: str) -> list:
+    """A widget's options plus every value a lesson sets for ``field``, sorted: a lesson never picks a value its
+    widget cannot show."""
+    extra = [lesson.settings[field] for lesson in LESSONS.values() if lesson.settings.get(field) is not None]
+    extra += [getattr(spec, field) for spec in DATASETS.values() if getattr(spec, field, None) is not None]
+    return sorted(set(base) | set(extra))
+
+
+LEARNING_RATES = _with_lesson_values([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0], "lr")
+BATCH_SIZES = _with_lesson_values([16, 32, 64, 128, 256, 512], "batch_size")
+FRACTIONS = _with_lesson_values([0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0], "student_fraction")
+MAX_EPOCHS = max([50, *(lesson.settings.get("epochs") or 0 for lesson in LESSONS.values())])
+MAX_TEACHER_EPOCHS = max([100, *(lesson.settings.get("teacher_epochs") or 0 for lesson in LESSONS.values())])
+# The controls drawn below, by RunConfig field (plus "seeds", which is not a RunConfig field).
+CONTROLS = ("dataset", "teacher", "student", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
+            "teacher_epochs", "lr", "batch_size", "seed")
+
+
+def lesson_names() -> list[str]:
+    return [*LESSONS, FREE_PLAY]
+
+
+def lesson_title(name: str) -> str:
+    return "Free play (plain defaults)" if name == FREE_PLAY else LESSONS[name].title
+
+
+def current_lesson():
+    """The chosen lesson (a kd_core Lesson), or None for free play."""
+    return LESSONS.get(state.get("lesson", FIRST_LESSON))
+
+
+def settings_of(name: str) -> dict:
+    """Every control's value for a lesson (or free play): the lesson's settings over the defaults."""
+    lesson = LESSONS.get(name)
+    settings = dict(lesson.settings) if lesson else {}
+    dataset = settings.get("dataset") or DEFAULTS.dataset
+    spec = DATASETS[dataset]
+    values = {field: settings.get(field, getattr(DEFAULTS, field)) for field in CONTROLS}
+    for field, value in values.items():  # None: the dataset's default (architectures, epochs, lr, batch size)
+        if value is None and field != "omit_class":
+            values[field] = getattr(spec, field)
+    values.update(dataset=dataset, seeds=min(MAX_SEEDS, lesson.seeds) if lesson else FREE_PLAY_SEEDS)
+    values["temperature"], values["lam"] = float(values["temperature"]), float(values["lam"])
+    return values
+
+
+def hidden_settings() -> dict:
+    """The chosen lesson's settings that no control shows; they apply to its runs all the same."""
+    lesson = current_lesson()
+    return {} if lesson is None else {k: v for k, v in lesson.settings.items() if k not in CONTROLS and k != "seeds"}
+
+
+def apply_lesson() -> None:
+    """Set every control to the chosen lesson's values (an on_change callback: runs before the widgets are drawn)."""
+    for field, value in settings_of(state.get("lesson", FIRST_LESSON)).items():
+        state[field] = value
+    state["sample_index"] = 0
+
+
+def choose_lesson(name: str) -> None:
+    """A button's callback: switch to lesson ``name`` (e.g. the full-data lesson from the report)."""
+    state["lesson"] = name
+    apply_lesson()
+
+
+def on_dataset_change() -> None:
+    """A new dataset brings its own default teacher/student pair; the sample index starts over."""
+    state["teacher"], state["student"] = runs.default_pair(state["dataset"])
+    state["sample_index"] = 0
+
+
+def _percent(fraction: float, train_size: int | None) -> str:
+    images = "" if train_size is None else f" ({max(1, round(fraction * train_size)):,} images)"
+    return f"{100 * fraction:g} %{images}"
+
+
+def lesson_picker() -> None:
+    """The "Lesson" selectbox; a session's first run opens on FIRST_LESSON with its settings."""
+    if "lesson" not in state or state["lesson"] not in lesson_names():
+        state["lesson"] = FIRST_LESSON
+        apply_lesson()
+    st.sidebar.selectbox("Lesson", lesson_names(), key="lesson", format_func=lesson_title, on_change=apply_lesson,
+                         help="A ready-made experiment: sets every control below; you can still move them afterwards.")
+
+
+def config() -> tuple[RunConfig, int]:
+    """Every setting of a run, from the sidebar's widgets, and the number of seeds.  Other tabs reuse this config."""
+    sidebar = st.sidebar
+    sidebar.header("Settings")
+    dataset = sidebar.selectbox(
+        "Dataset", runs.dataset_names(), key="dataset", on_change=on_dataset_change,
+        format_func=lambda name: f"{name} (built in)" if name == "digits" else name,
+        help="The images teacher and student learn from; digits is built in, the others need their files on disk.",
+    )
+    architectures = runs.architectures()
+    names = list(architectures)
+    describe = lambda name: f"{name} — {architectures[name]}"  # noqa: E731
+    teacher = sidebar.selectbox("Teacher architecture", names, key="teacher", format_func=describe,
+                                help="The big model trained first on the labels; its softened outputs become the student's targets.")
+    student = sidebar.selectbox("Student architecture", names, key="student", format_func=describe,
+                                help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline).")
+    temperature = sidebar.slider("Temperature T", 1.0, 20.0, step=0.5, key="temperature",
+                                 help="Divides the logits before the softmax: higher T spreads probability onto the wrong-but-plausible classes.")
+    lam = sidebar.slider("λ (weight of the soft loss)", 0.0, 1.0, step=0.05, key="lam",
+                         help="How much the student copies the teacher's softened outputs (λ) versus the true labels (1 − λ).")
+    loss = sidebar.selectbox("Loss", list(LOSSES), key="loss", format_func=lambda name: LOSS_NAMES.get(name, name),
+                             help="The distillation loss: the correct one, or two mistakes to see what they do (see What is happening).")
+    data, _ = resources.dataset_or_problem(dataset)
+    train_size = None if data is None else len(data.y_train)
+    fraction = sidebar.select_slider("Student's share of the training data", FRACTIONS, key="student_fraction",
+                                     format_func=lambda v: _percent(v, train_size),
+                                     help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all.")
+    classes = list(range(DATASETS[dataset].num_classes))
+    if state.get("omit_class") not in [None, *classes]:
+        state["omit_class"] = None
+    omit_class = sidebar.selectbox("Class the student never sees", [None, *classes], key="omit_class",
+                                   format_func=lambda c: "none" if c is None else f"class {c}",
+                                   help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?")
+    epochs = sidebar.slider("Epochs (student)", 1, MAX_EPOCHS, key="epochs",
+                            help="Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data).")
+    teacher_epochs = sidebar.slider("Teacher epochs", 1, MAX_TEACHER_EPOCHS, key="teacher_epochs",
+                                    help="Passes over the training set for the teacher; a teacher already trained with these settings loads from the cache.")
+    lr = sidebar.select_slider("Learning rate", LEARNING_RATES, key="lr", format_func=lambda v: f"{v:g}",
+                               help="Adam's step size for teacher and students; too high and the loss diverges.")
+    batch_size = sidebar.select_slider("Batch size", BATCH_SIZES, key="batch_size",
+                                       help="Images per optimizer step; the student sees the teacher's soft targets for the same images.")
+    seed = sidebar.slider("Seed", 0, 100, key="seed",
+                          help="Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair.")
+    seeds = sidebar.slider("Seeds", 1, MAX_SEEDS, key="seeds",
+                           help="Repeat the whole experiment with seeds seed, seed+1, …: the verdict and its 95 % interval need 2 or more.")
+    settings = dict(dataset=dataset, teacher=teacher, student=student, temperature=float(temperature), lam=float(lam),
+                    loss=loss, student_fraction=float(fraction), omit_class=omit_class, epochs=int(epochs),
+                    teacher_epochs=int(teacher_epochs), lr=float(lr), batch_size=int(batch_size), seed=int(seed))
+    return RunConfig(**{**hidden_settings(), **settings}), int(seeds)
+
+
+def look_for() -> None:
+    """The chosen lesson's two sentences on what to look for, above the tabs."""
+    lesson = current_lesson()
+    if lesson is None:
+        st.caption("Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made experiment.")
+        return
+    extra = hidden_settings()
+    also = "" if not extra else " (The lesson also sets " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ".)"
+    st.info(f"**Lesson: {lesson.title}.** {lesson.look_for}{also}", icon="🎓")

@@ -1,0 +1,105 @@
+"""The Distill tab's report: the verdict over seeds on top (words, interval, dots), the details below the charts."""
+from __future__ import annotations
+
+import statistics
+
+import streamlit as st
+
+from dashboard import jobs, sidebar, verdict
+from dashboard.seed_runs import SeedsOutcome
+from kd_core import DATASETS
+from kd_core.losses import soft_weight_factor
+
+
+def _mean(values) -> float:
+    return statistics.fmean(values)
+
+
+def settings_line(outcome: SeedsOutcome) -> str:
+    c = outcome.config
+    last = c.seed + len(outcome.outcomes) - 1
+    seeds = f"seed {c.seed}" if last == c.seed else f"seeds {c.seed} to {last}"
+    data = "" if c.student_fraction >= 1 else f", students see {100 * c.student_fraction:g} % of the data"
+    hidden = "" if c.omit_class is None else f", class {c.omit_class} hidden from the students"
+    loss = "" if c.loss == "kd" else f", loss {sidebar.LOSS_NAMES.get(c.loss, c.loss)}"
+    return (f"{c.teacher} → {c.student}, T = {c.temperature:g}, λ = {c.lam:g}{loss}{data}{hidden}, {c.teacher_epochs} + "
+            f"{c.epochs} epochs, lr {c.lr:g}, batch {c.batch_size}, {seeds}")
+
+
+def headline(outcome: SeedsOutcome) -> None:
+    """Verdict, interval and per-seed dots; which loss was used; why λ matters little; the full-data lesson."""
+    interval = outcome.interval
+    st.subheader("Results")
+    cached = all(o.result.from_results_cache for o in outcome.completed)
+    st.caption(f"Settings of this run: {settings_line(outcome)}"
+               + (" — served from the results cache: these exact settings were trained before, so nothing retrained."
+                  if cached else ""))
+    if interval is None:
+        st.warning("No seed finished with a baseline, so there is nothing to compare.")
+        return
+    words, _ = verdict.verdict_label(interval)
+    colour = {"KD helps": "green", "KD hurts": "red"}.get(words, "gray")
+    left, right = st.columns([2, 3], vertical_alignment="center")
+    with left:
+        st.markdown(f"#### :{colour}-background[{words}]")
+        st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
+    right.plotly_chart(verdict.gain_figure(outcome.gains, interval), width="stretch", key="gain_chart",
+                       config={"displayModeBar": False})
+    st.markdown(verdict.meaning(interval))
+    c = outcome.config
+    if c.loss != "kd":
+        factor = soft_weight_factor(c.loss, c.temperature, DATASETS[c.dataset].num_classes)
+        st.warning(f"This run used the loss **{sidebar.LOSS_NAMES.get(c.loss, c.loss)}**. "
+                   + verdict.loss_weight_text(c.loss, factor, c.temperature, c.lam))
+    near_zero = abs(100 * interval.mean) < verdict.NEAR_ZERO_POINTS or interval.verdict != "helps"
+    balance = verdict.balance(outcome.first.result.history, c.lam)
+    if near_zero and balance is not None:
+        st.caption("**Why λ may change little here.** " + verdict.balance_text(balance, c.lam))
+    lesson = sidebar.current_lesson()
+    if (lesson is None or lesson.name != sidebar.FULL_DATA) and sidebar.FULL_DATA in sidebar.LESSONS:
+        st.button("Why does KD not help with all the data?", key="full_data_lesson", on_click=sidebar.choose_lesson,
+                  args=(sidebar.FULL_DATA,), help="Switch to the full-data lesson: all the training images, and why KD adds nothing there.")
+
+
+def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
+    """Accuracies (means over the seeds) in one row."""
+    done = [o.result for o in outcome.completed]
+    n = len(done)
+    over = "" if n == 1 else f" Mean over {n} seeds."
+    teacher, student, baseline = (_mean(getattr(r, part).accuracy for r in done) for part in ("teacher", "student", "baseline"))
+    cols = st.columns(4)
+    cols[0].metric("Teacher accuracy", f"{teacher:.2%}", help="On the test set." + over)
+    cols[1].metric("KD student accuracy", f"{student:.2%}", help="The small model trained on the teacher's soft targets." + over)
+    cols[2].metric("Scratch baseline accuracy", f"{baseline:.2%}", help="The same small model trained on the labels alone." + over)
+    gain = 100 * (student - baseline)
+    cols[3].metric("KD − baseline", f"{gain:+.2f} points", delta=f"{gain:+.2f}",
+                   help="Same small model, same initial weights, same batches: the only difference is the teacher's soft targets." + over)
+
+
+def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
+    """Agreement, sizes and latency (the first seed's models), and the run time."""
+    first = outcome.first
+    result = first.result
+    teacher, student, baseline = result.teacher, result.student, result.baseline
+    seed = f" (seed {result.config.seed})" if len(outcome.outcomes) > 1 else ""
+    cols = st.columns(4)
+    cols[0].metric("Student–teacher agreement", f"{student.agreement:.1%}",
+                   help=f"Share of test images where the student predicts the same class as the teacher{seed}.")
+    cols[1].metric("Baseline–teacher agreement", f"{baseline.agreement:.1%}", help=f"The same for the scratch baseline{seed}.")
+    cols[2].metric("Parameters: teacher / student", f"{teacher.params:,} / {student.params:,}",
+                   help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB")
+    cols[3].metric("Size ratio", f"{teacher.size_bytes / student.size_bytes:.1f}× smaller",
+                   help="How many times fewer bytes the student's weights take than the teacher's.")
+    latency = first.latency_seconds
+    if not latency:
+        return
+    cols = st.columns(4)
+    cols[0].metric("Teacher latency per image", f"{1e6 * latency['teacher']:.0f} µs", help=f"One image per forward pass{seed}.")
+    cols[1].metric("Student latency per image", f"{1e6 * latency['student']:.0f} µs", help=f"One image per forward pass{seed}.")
+    cols[2].metric("Speed-up", f"{latency['teacher'] / latency['student']:.1f}×",
+                   help="Measured now, one image per forward pass, median of 5 × 200 calls: the reason KD exists.")
+    if job is not None and job.finished_at is not None:
+        help_text = "From the click to the report." + (" Teachers loaded from the cache." if result.teacher_from_cache else "")
+        if outcome.parallel > 1:
+            help_text += f" Up to {outcome.parallel} seeds trained at once."
+        cols[3].metric("Run time", f"{job.finished_at - job.created_at:.1f} s", help=help_text)
