@@ -71,6 +71,7 @@ def _tagged(on_event: Callable, seed: int) -> Callable:
 def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: Callable, stop: threading.Event,
                   results: ResultCache | None = None) -> SeedsOutcome:
     """``seeds`` distillations of ``config`` (seeds config.seed …), in parallel where trainer slots are free."""
+    asked = {} if results is None else {"results": results}  # runs.distill's own default otherwise
     results = results if results is not None else runs.shared_results()
     configs = seed_configs(config, seeds)
     outcomes: dict[int, runs.DistillOutcome] = {}
@@ -90,7 +91,7 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
         if stop.is_set():
             break
         if c.seed not in outcomes:
-            outcomes[c.seed] = runs.distill(c, cache, _tagged(on_event, c.seed), stop, results)
+            outcomes[c.seed] = runs.distill(c, cache, _tagged(on_event, c.seed), stop, **asked)
     ordered = [outcomes[c.seed] for c in configs if outcomes.get(c.seed) is not None]
     if stop.is_set() or len(ordered) < len(configs):
         return SeedsOutcome(config, ordered, parallel)

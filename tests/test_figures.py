@@ -121,3 +121,72 @@ def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
     assert p.fraction == pytest.approx(0.25)  # the cached teacher's steps drop out of the plan
     assert "KD student" in p.text
     assert runs.format_seconds(75) == "1 min 15 s" and runs.format_seconds(9.6) == "10 s"
+
+
+# ---- the verdict over seeds (dashboard/verdict.py) and the progress of a Distill over seeds
+
+from dashboard import progress as seed_progress, verdict  # noqa: E402
+from kd_core.records import EpochRecord  # noqa: E402
+from kd_core.stats import Interval  # noqa: E402
+
+
+def test_headline_verdict_and_meaning_follow_the_interval():
+    helps = Interval.of([0.03, 0.05, 0.04, 0.06, 0.035])
+    assert helps.verdict == "helps"
+    text = verdict.headline(helps)
+    assert text.startswith("+4.3 points, 95 % interval +") and text.endswith("over 5 seeds")
+    assert verdict.verdict_label(helps) == ("KD helps", verdict.VERDICTS["helps"][1])
+    assert "above 0" in verdict.meaning(helps)
+    unclear = Interval.of([0.01, -0.02, 0.005])
+    assert verdict.verdict_label(unclear)[0] == "No clear difference" and "includes 0" in verdict.meaning(unclear)
+    assert "−" in verdict.headline(unclear)  # a real minus sign
+    hurts = Interval.of([-0.03, -0.04, -0.035])
+    assert verdict.verdict_label(hurts)[0] == "KD hurts" and "below 0" in verdict.meaning(hurts)
+    one = Interval.of([0.02])
+    assert verdict.headline(one) == "+2.0 points from one seed"
+    assert verdict.verdict_label(one)[0] == "One seed cannot decide" and "One seed cannot decide" in verdict.meaning(one)
+
+
+def test_gain_figure_has_the_dots_the_interval_and_zero():
+    interval = Interval.of([0.03, 0.05, -0.01])
+    figure = verdict.gain_figure([(0, 0.03), (1, 0.05), (2, -0.01)], interval)
+    dots = next(t for t in figure.data if t.name == "one seed")
+    assert list(dots.x) == pytest.approx([3.0, 5.0, -1.0]) and list(dots.text) == ["seed 0", "seed 1", "seed 2"]
+    bar = next(t for t in figure.data if t.name == "95 % interval")
+    assert list(bar.x) == pytest.approx([100 * interval.low, 100 * interval.high])
+    low, high = figure.layout.xaxis.range
+    assert low < min(-1.0, 100 * interval.low) and high > max(5.0, 100 * interval.high)
+    assert any(shape.x0 == 0 for shape in figure.layout.shapes)  # 0 marked
+    single = verdict.gain_figure([(0, 0.02)], Interval.of([0.02]))
+    assert not [t for t in single.data if t.name == "95 % interval"]
+
+
+def test_loss_weight_text_names_the_factor_and_who_dominates():
+    assert "the weight it should" in verdict.loss_weight_text("kd", 1.0, 4, 0.7)
+    text = verdict.loss_weight_text("seed-script", 0.2, 4, 0.7)
+    assert "0.2× the weight it should" in text and "λ = 0.7" in text and "the labels dominate" in text
+    assert "1/T² = 1/16" in verdict.loss_weight_text("kd-no-t2", 1 / 16, 4, 0.7)
+
+
+def test_balance_says_which_part_of_the_loss_dominates():
+    history = [EpochRecord("teacher", 1, 0.5, {}, 0.9), EpochRecord("student", 1, 1.0, {"soft": 2.0, "hard": 1.0}, 0.5),
+               EpochRecord("student", 2, 0.4, {"soft": 0.5, "hard": 0.02}, 0.9)]
+    b = verdict.balance(history, 0.7)
+    assert b["epoch"] == 2 and b["weighted_soft"] == pytest.approx(0.35) and b["weighted_hard"] == pytest.approx(0.006)
+    text = verdict.balance_text(b, 0.7)
+    assert "λ·soft = 0.7 × 0.5 = 0.35" in text and "moving λ changes little" in text
+    labels = verdict.balance([EpochRecord("student", 1, 1.0, {"soft": 0.001, "hard": 1.0}, 0.5)], 0.5)
+    assert "barely pull" in verdict.balance_text(labels, 0.5)
+    assert verdict.balance([EpochRecord("baseline", 1, 1.0, {}, 0.5)], 0.5) is None
+
+
+def test_seeds_progress_averages_the_seeds_and_names_the_last_one():
+    plan = {"teacher": 10, "student": 10, "baseline": 10}
+    events = [seed_progress.SeedEvent(0, ProgressEvent("teacher", "epoch", 1, 1, 0, 0, 0.1, test_accuracy=0.9)),
+              seed_progress.SeedEvent(0, step("student", 10)), seed_progress.SeedEvent(0, step("baseline", 10)),
+              seed_progress.SeedEvent(1, step("teacher", 5))]
+    p = seed_progress.seeds_progress(events, plan, [0, 1], running_seconds=4.0)
+    assert p.fraction == pytest.approx((1.0 + 5 / 30) / 2)
+    assert p.text.startswith("seed 1, teacher") and "1 of 2 seeds done" in p.text and p.eta_seconds > 0
+    assert [e.step for e in seed_progress.of_seed(events, 1)] == [5]
+    assert seed_progress.seeds_progress([], plan, [0], None).text == "Starting…"

@@ -95,3 +95,46 @@ def test_up_to_the_limit_run_at_once(monkeypatch, limit):
     assert started[-1].snapshot().status == jobs.QUEUED
     release.set()
     assert all(j.join(10) for j in started)
+
+
+def test_extra_slots_take_only_free_slots_never_wait_and_leave_queued_jobs_first(monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 3)
+    seen, release = {}, threading.Event()
+
+    def greedy(on_event, stop):
+        with jobs.extra_slots(5) as more:
+            seen["more"] = more
+            release.wait(10)
+        with jobs.extra_slots(5) as again:  # given back at the end of the block: free again
+            seen["again"] = again
+
+    job = jobs.start_job(greedy)
+    wait_for(lambda: "more" in seen)
+    assert seen["more"] == 2  # 3 slots, one its own: it took the 2 free ones, not 5
+    blocked = jobs.start_job(lambda on_event, stop: "ran")  # every slot is taken: this one queues
+    wait_for(lambda: blocked.snapshot().status == jobs.QUEUED)
+    release.set()
+    assert job.join(10) and blocked.join(10) and blocked.result == "ran"
+    assert seen["again"] in (0, 1, 2)
+    with jobs.extra_slots(3) as outside:  # outside a job it takes nothing
+        assert outside == 0
+
+
+def test_extra_slots_leave_a_queued_job_its_turn(monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
+    seen, hold = {}, threading.Event()
+    first = jobs.start_job(lambda on_event, stop: hold.wait(10))
+    wait_for(lambda: first.snapshot().status == jobs.RUNNING)
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 1)  # now full: the next job queues behind it
+
+    def greedy(on_event, stop):
+        with jobs.extra_slots(3) as more:
+            seen["more"] = more
+
+    second = jobs.start_job(greedy)
+    third = jobs.start_job(lambda on_event, stop: None)
+    wait_for(lambda: third.snapshot().status == jobs.QUEUED)
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
+    hold.set()
+    assert first.join(10) and second.join(10) and third.join(10)
+    assert seen["more"] in (0, 1)  # never more than what was free, and nothing while the third waited

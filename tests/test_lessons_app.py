@@ -1,0 +1,113 @@
+"""The page's lessons, Distill over several seeds and its verdict, the loss toggle (AppTest, headless)."""
+from __future__ import annotations
+
+
+import pytest
+from test_app import APP, charts, finish, main_job
+from streamlit.testing.v1 import AppTest
+
+from kd_core.lessons import LESSONS
+
+
+@pytest.fixture
+def app():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    yield at
+    job = main_job(at)
+    if job is not None:
+        job.stop(wait=30)
+
+
+def fast(at: AppTest, seeds: int = 3) -> AppTest:
+    """Tiny epochs, so a Distill over seeds takes seconds."""
+    at.slider(key="teacher_epochs").set_value(2).run()
+    at.slider(key="epochs").set_value(2).run()
+    return at.slider(key="seeds").set_value(seeds).run()
+
+
+def test_the_page_opens_on_the_little_data_lesson_with_its_controls_set(app):
+    lesson = LESSONS["little-data"]
+    assert app.selectbox(key="lesson").value == "little-data"
+    assert app.select_slider(key="student_fraction").value == pytest.approx(lesson.settings["student_fraction"])
+    assert app.slider(key="temperature").value == pytest.approx(lesson.settings["temperature"])
+    assert app.slider(key="lam").value == pytest.approx(lesson.settings["lam"])
+    assert app.slider(key="seeds").value == min(10, lesson.seeds)
+    assert any(lesson.title in i.value and lesson.look_for in i.value for i in app.info)
+    options = app.selectbox(key="lesson").options
+    assert [o for o in options][: len(LESSONS)] == [l.title for l in LESSONS.values()] and "Free play" in options[-1]
+    assert not app.error
+
+
+def test_switching_lesson_sets_every_control_and_they_still_move(app):
+    app.slider(key="temperature").set_value(9).run()
+    app.selectbox(key="lesson").set_value("full-data").run()
+    assert app.select_slider(key="student_fraction").value == 1.0
+    assert app.slider(key="temperature").value == pytest.approx(LESSONS["full-data"].settings.get("temperature", 4.0))
+    assert any(LESSONS["full-data"].look_for in i.value for i in app.info)
+    app.slider(key="lam").set_value(0.3).run()  # the user can still move a control afterwards
+    assert app.slider(key="lam").value == pytest.approx(0.3) and app.selectbox(key="lesson").value == "full-data"
+    app.selectbox(key="lesson").set_value("free-play").run()
+    assert app.slider(key="seeds").value == 3 and app.slider(key="lam").value == pytest.approx(0.7)
+    assert not any("Lesson:" in i.value for i in app.info)
+    app.selectbox(key="lesson").set_value("little-data").run()
+    assert app.select_slider(key="student_fraction").value == pytest.approx(0.03)
+
+
+def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_row(app):
+    fast(app, seeds=3)
+    app.button(key="distill").click().run()
+    assert main_job(app).meta["seeds"] == [0, 1, 2]
+    finish(app)
+    assert not app.exception and not app.error
+    texts = [m.value for m in app.markdown]
+    verdicts = [t for t in texts if any(v in t for v in ("KD helps", "No clear difference", "KD hurts"))]
+    assert verdicts, texts[:5]
+    headline = next(t for t in texts if t.startswith("**KD − baseline:"))
+    assert "95 % interval" in headline and "over 3 seeds" in headline
+    gain = charts(app)["KD − baseline per seed (points)"]
+    dots = next(t for t in gain["data"] if t.get("name") == "one seed")
+    assert len(dots["x"]) == 3 and any(t.get("name") == "95 % interval" for t in gain["data"])
+    metrics = {m.label: m.value for m in app.metric}
+    assert {"Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy", "KD − baseline", "Speed-up"} <= set(metrics)
+    row = app.dataframe[0].value.iloc[-1]
+    assert row["seeds"] == 3 and row["verdict"] in ("KD helps", "No clear difference", "KD hurts")
+    assert row["interval_low_points"] <= row["kd_minus_baseline_points"] <= row["interval_high_points"]
+    assert any(c.value.startswith("The curves are seed 0's") for c in app.caption)
+    # The full-data lesson is one click away.
+    app.button(key="full_data_lesson").click().run()
+    assert app.selectbox(key="lesson").value == "full-data" and app.select_slider(key="student_fraction").value == 1.0
+
+
+def test_one_seed_says_it_cannot_decide(app):
+    fast(app, seeds=1)
+    app.button(key="distill").click().run()
+    finish(app)
+    texts = [m.value for m in app.markdown]
+    assert any("One seed cannot decide" in t for t in texts)
+    assert any(t.startswith("**KD − baseline:") and "from one seed" in t for t in texts)
+    assert app.dataframe[0].value["verdict"].tolist() == ["One seed cannot decide"]
+
+
+def test_the_loss_toggle_explains_the_soft_weight_and_the_report_names_the_loss(app):
+    app.selectbox(key="loss").set_value("seed-script").run()
+    text = " ".join(m.value for m in app.markdown)
+    assert "0.2× the weight it should" in text and "λ = 0.7" in text and "the labels dominate" in text
+    assert "as the seed script wrote it (KLDivLoss mean × 2)** ← chosen" in text
+    app.slider(key="temperature").set_value(5).run()
+    assert "1/T² = 1/25" in " ".join(m.value for m in app.markdown)
+    fast(app, seeds=2)
+    app.button(key="distill").click().run()
+    finish(app)
+    assert any("This run used the loss **as the seed script wrote it" in w.value for w in app.warning)
+    assert app.dataframe[0].value["loss"].tolist() == ["seed-script"]
+
+
+def test_at_lambda_zero_the_page_says_the_labels_do_all_the_pulling(app):
+    fast(app, seeds=2)
+    app.slider(key="lam").set_value(0.0).run()
+    app.button(key="distill").click().run()
+    finish(app)
+    assert any("No clear difference" in m.value for m in app.markdown)
+    why = [c.value for c in app.caption if "Why λ may change little" in c.value]
+    assert why and "(1 − λ)·hard" in why[0] and "barely pull" in why[0]
