@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ from kd_core.executors import make_executor
 from kd_core.lessons import LESSONS, Lesson
 from kd_core.seeds import run_seeds
 
-START, END = "<!-- lessons: measured by benchmarks/measure_lessons.py -->", "<!-- lessons: end -->"
+from .readme import replace_block
 
 
 def measure_lesson(lesson: Lesson, starts: list[int], executor, cache: TeacherCache) -> dict:
@@ -61,7 +60,7 @@ def measure_unseen(lesson: Lesson, seeds: int, executor, cache: TeacherCache) ->
 
 
 def markdown(measured: dict) -> str:
-    lines = [START, "", f"Measured with torch {measured['torch']}, one thread per training, "
+    lines = [f"Measured with torch {measured['torch']}, one thread per training, "
              f"{measured['jobs']} at a time, on this machine ({measured['seconds']:.0f} s in all).", "",
              "| lesson | seeds | start seed | KD | scratch | KD − scratch (95 % interval) | KD ahead | verdict |",
              "|---|---|---|---|---|---|---|---|"]
@@ -76,7 +75,6 @@ def markdown(measured: dict) -> str:
                   f"{100 * unseen['student']:.1f} % of the hidden class on average (0 % in {unseen['zero']} of {unseen['n']} "
                   f"runs), the scratch baseline {100 * unseen['baseline']:.1f} %; after the bias correction chosen on the "
                   f"validation split, {100 * unseen['corrected']:.1f} %."]
-    lines += ["", END]
     return "\n".join(lines)
 
 
@@ -110,11 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(measured, indent=2))
     if args.readme:
-        text = Path(args.readme).read_text()
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-        if not pattern.search(text):
-            parser.error(f"{args.readme} has no lessons block ({START} … {END})")
-        Path(args.readme).write_text(pattern.sub(lambda _: block, text))
+        replace_block(args.readme, "lessons", "benchmarks/measure_lessons.py", block)
     return 0
 
 
