@@ -19,7 +19,6 @@ from dashboard import resources, runs, sidebar
 from dashboard.tabs import dark_knowledge, distill, explanation, history, little_data, probabilities, sweep, unseen_class
 from kd_core import RunConfig
 
-st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
 # One CPU thread per training: dashboard.jobs already runs up to one training per core at once, and torch's
 # default (a thread per core, spinning while it waits) made the tiny digits models 5-20x slower whenever
 # anything else was busy (the Streamlit server, the browser, other trainings).
@@ -28,11 +27,25 @@ state = st.session_state
 
 # ---------------------------------------------------------------- the page
 
+# Compact enough that the verdict and the charts start high on a 1024×768 screen: less padding above the title,
+# smaller metric values, and metric labels and values that wrap instead of being cut off in narrow columns.
+COMPACT = """<style>
+.block-container { padding-top: 2.5rem; }
+h1 { font-size: 2.1rem !important; padding-top: 0 !important; }
+[data-testid="stMetricValue"] { font-size: 1.4rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
+</style>"""
+
+
 def main() -> None:
+    st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
+    resources.warm_workers()
     distill.collect_finished_job()
     sidebar.lesson_picker()  # at the very top: a lesson sets every control below
     buttons = st.sidebar.container()  # next, so the buttons sit near the top; filled once the config is known
     config, seeds = sidebar.config()
+    st.html(COMPACT)
     st.title("Knowledge distillation, live")
     st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
                "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds.")
@@ -68,4 +81,6 @@ def main() -> None:
             draw()
 
 
-main()
+# A worker process for the seeds that re-runs this file as __mp_main__ (see seed_runs.leave_main_alone) draws nothing.
+if __name__ != "__mp_main__":
+    main()

@@ -7,10 +7,12 @@ and "What is happening" tabs, the sweep tab's "one input as T rises" chart and t
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import streamlit as st
 
-from dashboard import job_panel, jobs, runs
+from dashboard import job_panel, jobs, runs, seed_runs
 from kd_core import Dataset, RunConfig
 
 state = st.session_state
@@ -24,6 +26,13 @@ def dataset_or_problem(name: str) -> tuple[Dataset | None, str | None]:
         return runs.load_data(name), None
     except Exception as error:  # DatasetUnavailable above all; anything else is shown the same way
         return None, jobs.one_line(error)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_workers() -> bool:
+    """Once per server: start the seeds' worker processes in the background (dashboard/seed_runs.py)."""
+    threading.Thread(target=seed_runs.warm_workers, name="warm-workers", daemon=True).start()
+    return True
 
 
 @st.cache_resource

@@ -4,20 +4,25 @@ student and a scratch baseline; the headline is KD − baseline over the seeds, 
 Every seed keeps what ``runs.distill`` gives one run: the results cache (memory, then disk) and one run per key
 at a time, so a classroom of identical clicks trains once.  Seeds run in parallel where the server has free
 trainer slots: the job keeps its own slot and takes up to N−1 more, only if they are free now and nobody is
-queued (``jobs.extra_slots``), and runs that many seeds at once in worker processes
+queued (``jobs.extra_slots``), and no more than the load average says are idle (other work on the machine
+counts too), and runs that many seeds at once in worker processes
 (``kd_core.executors.make_executor``; ``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training
 right now, and all seeds when no slot is free, run one after another through ``runs.distill``.
 """
 from __future__ import annotations
 
+import importlib.machinery
 import os
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from dashboard import jobs, runs
 from dashboard.progress import SeedEvent
 from kd_core import ResultCache, RunConfig, TeacherCache
+from kd_core import executors
 from kd_core.executors import make_executor
 from kd_core.pipeline import load, replay
 from kd_core.seeds import SeedTask, run_task
@@ -56,6 +61,41 @@ class SeedsOutcome:
         return Interval.of(gains) if gains else None
 
 
+def leave_main_alone() -> None:
+    """Just before worker processes start: tell multiprocessing not to re-run the page's script in them.
+
+    Streamlit runs dashboard/app.py in a fresh module installed as ``__main__`` (each script or fragment run
+    installs a new one), with a ``__file__`` and no ``__spec__``, so a new process would execute the script
+    again.  A spec named "*.__main__" makes it leave ``__main__`` alone.  (Should a run install a new module in
+    between, app.py itself draws nothing when imported as ``__mp_main__``.)"""
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and str(getattr(main, "__file__", "")).endswith("app.py"):
+        main.__spec__ = importlib.machinery.ModuleSpec("dashboard.__main__", None)
+
+
+def warm_workers() -> None:
+    """Start the worker processes' fork server now (it imports torch and kd_core once, a few seconds), so that the
+    first Distill over seeds does not wait for it.  Called once per server, in a background thread."""
+    if os.environ.get("KD_EXECUTOR", "local") != "local":
+        return
+    context = executors._context()
+    leave_main_alone()
+    process = context.Process(target=time.sleep, args=(0,))
+    process.start()
+    process.join()
+
+
+def idle_cores() -> int:
+    """Cores nobody uses now (this job's own included as busy), from the 1-minute load average: the scheduler's
+    free slots count only this server's trainings, and on a machine busy with other work, more worker
+    processes only make every seed slower."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return os.cpu_count() or 1
+    return max(0, int((os.cpu_count() or 1) - load + 0.5))
+
+
 def seed_configs(config: RunConfig, seeds: int) -> list[RunConfig]:
     return [config.replace(seed=config.seed + i) for i in range(seeds)]
 
@@ -82,8 +122,9 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
     parallel = 1
-    if len(todo) > 1 and not stop.is_set():
-        with jobs.extra_slots(len(todo) - 1) as more:
+    wanted = min(len(todo) - 1, idle_cores())
+    if wanted > 0 and not stop.is_set():
+        with jobs.extra_slots(wanted) as more:
             if more:
                 parallel = more + 1
                 outcomes.update(_in_parallel(todo, parallel, cache, results, on_event, stop))
@@ -121,6 +162,7 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             return {}  # Ray asked for but not usable: the seeds run one after another instead
         tasks = [SeedTask(c, _folder(cache), _folder(results)) for _, c in mine]
         relay = lambda index, event: on_event(SeedEvent(mine[index][1].seed, event))  # noqa: E731
+        leave_main_alone()
         finished = executor.map(run_task, tasks, relay, stop)
         out = {}
         for (key, c), result in zip(mine, finished):

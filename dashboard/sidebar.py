@@ -170,4 +170,4 @@ def look_for() -> None:
         return
     extra = hidden_settings()
     also = "" if not extra else " (The lesson also sets " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ".)"
-    st.info(f"**Lesson: {lesson.title}.** {lesson.look_for}{also}", icon="🎓")
+    st.info(f"**Lesson: {lesson.title}.** {lesson.look_for}{also}")

@@ -60,6 +60,13 @@ def wait_loaded(session: Session, log_path: Path) -> None:
     except Exception:
         session.page.screenshot(path=str(log_path.with_name("stuck-page.png")))
         raise AssertionError(f"the page did not load; see {log_path.parent}; server log:\n{log_path.read_text()[-3000:]}")
+    # Free play, one seed: each click is one run, compared below with the same run trained alone.
+    lesson = session.page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Lesson")
+    if "Free play" not in lesson.inner_text():
+        lesson.click()
+        session.page.get_by_role("option", name=re.compile("^Free play")).click()
+        session.page.wait_for_timeout(500)
+    set_slider(session, "Seeds", 1)
     set_slider(session, "Teacher epochs", TEACHER_EPOCHS)  # short runs: many start/stop/finish cycles
     set_slider(session, "Epochs (student)", EPOCHS)
     session.clicked_at, session.seen_running = None, False
@@ -70,7 +77,9 @@ def sidebar_button(session: Session, name: str):
 
 
 def slider(session: Session, label: str):
-    return session.page.get_by_test_id("stSidebar").get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+    # The label, then no more letters: "Seed" must not also find "Seeds".
+    named = re.compile(rf"^{re.escape(label)}(?!\w)")
+    return session.page.get_by_test_id("stSidebar").get_by_role("slider", name=named)
 
 
 def set_slider(session: Session, label: str, value: float, step: float = 1.0) -> None:

@@ -29,13 +29,12 @@ def settings_line(outcome: SeedsOutcome) -> str:
 def headline(outcome: SeedsOutcome) -> None:
     """Verdict, interval and per-seed dots; which loss was used; why λ matters little; the full-data lesson."""
     interval = outcome.interval
-    st.subheader("Results")
     cached = all(o.result.from_results_cache for o in outcome.completed)
-    st.caption(f"Settings of this run: {settings_line(outcome)}"
-               + (" — served from the results cache: these exact settings were trained before, so nothing retrained."
-                  if cached else ""))
+    caption = (f"Settings of this run: {settings_line(outcome)}" + (
+        " — served from the results cache: these exact settings were trained before, so nothing retrained." if cached else ""))
     if interval is None:
         st.warning("No seed finished with a baseline, so there is nothing to compare.")
+        st.caption(caption)
         return
     words, _ = verdict.verdict_label(interval)
     colour = {"KD helps": "green", "KD hurts": "red"}.get(words, "gray")
@@ -46,6 +45,7 @@ def headline(outcome: SeedsOutcome) -> None:
     right.plotly_chart(verdict.gain_figure(outcome.gains, interval), width="stretch", key="gain_chart",
                        config={"displayModeBar": False})
     st.markdown(verdict.meaning(interval))
+    st.caption(caption)
     c = outcome.config
     if c.loss != "kd":
         factor = soft_weight_factor(c.loss, c.temperature, DATASETS[c.dataset].num_classes)
