@@ -1,0 +1,186 @@
+"""Executors: the same seeds give the very same numbers in this process, in local worker processes and on Ray;
+events and the stop flag cross the process boundary; errors come back as themselves; no worker is left behind."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+
+from kd_core.cache import TeacherCache
+from kd_core.config import RunConfig
+from kd_core.executors import InProcess, LocalProcesses, RayCluster, WorkerDied
+from kd_core.seeds import run_seeds
+from kd_core.sweeps import sweep
+from kd_core.train import Diverged
+
+CONFIG = RunConfig(teacher_epochs=3, epochs=2)
+SEEDS = 3
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray of 2 CPUs for this module (skipped only where Ray is not installed)."""
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.slow)])
+def executor(request):
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
+        return RayCluster(jobs=2)
+    return LocalProcesses(jobs=2)
+
+
+def recorder():
+    events: dict[int, list] = defaultdict(list)
+    return events, lambda seed, event: events[seed].append(event)
+
+
+def comparable(result) -> list[dict]:
+    """Everything a run reports but its timings and whether the teacher came from the cache."""
+    return [{k: v for k, v in run.to_json().items() if k not in ("seconds", "teacher_from_cache")} for run in result.runs]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The seeds, and a small sweep, in this process: what every executor must reproduce bit for bit."""
+    events, on_event = recorder()
+    seeds = run_seeds(CONFIG, SEEDS, on_event, cache=TeacherCache(tmp_path_factory.mktemp("teachers")), executor=InProcess())
+    rows = sweep("temperature", [1, 4], [0, 1], CONFIG, cache=TeacherCache(tmp_path_factory.mktemp("sweep")),
+                 executor=InProcess())
+    return seeds, dict(events), rows
+
+
+def test_seeds_give_identical_results_and_every_event(executor, reference, tmp_path):
+    expected, expected_events, _ = reference
+    events, on_event = recorder()
+    # A fresh cache shared by the workers: the teachers train in the workers too.
+    result = run_seeds(CONFIG, SEEDS, on_event, cache=TeacherCache(tmp_path), executor=executor)
+    assert result.status == "completed"
+    assert [r.config.seed for r in result.runs] == [0, 1, 2]
+    assert comparable(result) == comparable(expected)  # accuracies, per-class accuracies, every history row
+    for mine, theirs in zip(result.runs, expected.runs):
+        assert (mine.student.accuracy, mine.baseline.accuracy) == (theirs.student.accuracy, theirs.baseline.accuracy)
+    # Every seed's step and epoch events came back from its worker, in order, the same as in this process.
+    assert sorted(events) == [0, 1, 2]
+    for seed, seen in events.items():
+        for phase in ("teacher", "student", "baseline"):
+            mine = [e for e in seen if e.phase == phase]
+            assert {e.kind for e in mine} == {"step", "epoch"}, (seed, phase)
+            assert [e.epoch for e in mine if e.kind == "epoch"] == list(range(1, mine[0].epochs + 1))
+            assert max(e.step for e in mine) == mine[0].steps
+        assert seen == expected_events[seed]
+
+
+def test_sweep_gives_identical_rows(executor, reference, tmp_path):
+    _, _, expected = reference
+    rows = sweep("temperature", [1, 4], [0, 1], CONFIG, cache=TeacherCache(tmp_path), executor=executor)
+    assert len(rows) == 4
+    assert rows == expected
+
+
+def test_a_set_stop_ends_the_map_early(executor, reference, tmp_path):
+    stop = threading.Event()
+    steps = []
+
+    def on_event(seed, event):
+        if event.kind == "step":
+            steps.append(seed)
+            stop.set()  # at the first step any worker reports
+
+    started = time.monotonic()
+    # 300 student epochs would take minutes; the stop must end every seed within a step or two.
+    result = run_seeds(RunConfig(teacher_epochs=3, epochs=300), SEEDS, on_event, stop,
+                       cache=TeacherCache(tmp_path), executor=executor)
+    assert steps, "no step event arrived"
+    assert result.status == "cancelled"
+    assert [r.status for r in result.runs] == ["cancelled"] * SEEDS
+    assert time.monotonic() - started < 60
+
+
+def test_diverged_in_a_worker_reaches_the_caller_with_its_fields(executor, tmp_path):
+    config = RunConfig(teacher_epochs=3, epochs=2, lr=10.0)
+    with pytest.raises(Diverged) as here:
+        run_seeds(config, 1, cache=TeacherCache(tmp_path / "here"), executor=InProcess())
+    with pytest.raises(Diverged) as there:
+        run_seeds(config, 2, cache=TeacherCache(tmp_path / "there"), executor=executor)
+    error, expected = there.value, here.value
+    assert type(error) is Diverged
+    assert (error.phase, error.epoch, error.step, error.lr) == (expected.phase, expected.epoch, expected.step, 10.0)
+    assert str(error) == str(expected)
+
+
+# ---- local worker processes: nothing left behind ------------------------------------------------------
+
+
+def fork_server_children() -> list[int]:
+    """Worker processes: children of the fork server (which itself stays, to fork the next map's workers)."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if server is None:
+        return []
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(server)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def sleep_or_die(item, on_event, stop):
+    """A task: item 1 kills its own worker; the others wait for the stop flag (at most 30 s)."""
+    if item == "die":
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)
+    on_event(item)
+    deadline = time.monotonic() + 30
+    while not stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return item
+
+
+def no_workers_left() -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not multiprocessing.active_children() and not fork_server_children():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_no_worker_outlives_a_map(tmp_path):
+    executor = LocalProcesses(jobs=2)
+    result = run_seeds(CONFIG, 2, cache=TeacherCache(tmp_path), executor=executor)
+    assert result.status == "completed"
+    assert no_workers_left()
+
+
+def test_a_dead_worker_is_one_clear_error_and_leaves_nothing_behind():
+    seen = []
+    started = time.monotonic()
+    with pytest.raises(WorkerDied) as info:
+        LocalProcesses(jobs=2).map(sleep_or_die, ["wait", "die", "wait"], lambda i, e: seen.append(e))
+    message = str(info.value)
+    assert "\n" not in message and "SIGKILL" in message and "sleep_or_die" in message, message
+    assert time.monotonic() - started < 25  # the waiting task was stopped, not waited out
+    assert no_workers_left()
+
+
+def test_an_error_in_the_callback_stops_the_workers():
+    def on_event(index, event):
+        raise KeyboardInterrupt  # as Ctrl-C would, inside the map's loop
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        LocalProcesses(jobs=2).map(sleep_or_die, ["wait", "wait"], on_event)
+    assert time.monotonic() - started < 25
+    assert no_workers_left()
