@@ -29,6 +29,7 @@ class RunConfig:
     data_dir: str | None = None
     teacher: str | None = None  # None: the dataset's default (data.DATASETS)
     student: str | None = None
+    student_width: int | None = None  # hidden units (MLP) or channels (CNN) of the student; None: the architecture's
     teacher_epochs: int | None = None  # None: the dataset's default
     epochs: int | None = None  # student epochs (KD student and scratch baseline alike); None: the dataset's default
     temperature: float = 4.0
@@ -142,6 +143,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     holdout = _float("holdout", config.holdout)
     if not (0 <= holdout <= 0.5):
         raise ConfigError(f"holdout must be between 0 and 0.5, got {_show(config.holdout)}")
+    width = None if config.student_width is None else _int("student_width", config.student_width, 1, 4096)
     omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, spec.num_classes - 1)
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     _choice("loss", config.loss, LOSSES)
@@ -160,6 +162,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         batch_size=batch_size,
         seed=_int("seed", config.seed, 0, 2**31 - 1),
         student_fraction=fraction,
+        student_width=ARCHITECTURES[student].width if width is None else width,
         holdout=holdout,
         omit_class=omit_class,
         baseline=bool(config.baseline),

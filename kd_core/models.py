@@ -17,12 +17,12 @@ import torch.nn.functional as F
 class MLP(nn.Module):
     """Flatten, then Linear-ReLU layers: the digits models."""
 
-    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int):
+    def __init__(self, input_shape: tuple[int, ...], hidden: tuple[int, ...], num_classes: int, dropout: float = 0.0):
         super().__init__()
         sizes = (math.prod(input_shape), *hidden)
         layers: list[nn.Module] = [nn.Flatten()]
         for fan_in, fan_out in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+            layers += [nn.Linear(fan_in, fan_out), nn.ReLU()] + ([nn.Dropout(dropout)] if dropout else [])
         layers.append(nn.Linear(sizes[-1], num_classes))
         self.net = nn.Sequential(*layers)
 
@@ -74,28 +74,36 @@ class SmallCNN(nn.Module):
 @dataclass(frozen=True)
 class Architecture:
     description: str  # one line, shown in the dashboard and --help
-    build: Callable[[tuple[int, ...], int], nn.Module]  # (input shape, number of classes) -> a fresh model
+    build: Callable[[tuple[int, ...], int, int], nn.Module]  # (input shape, classes, width) -> a fresh model
     needs_images: bool  # True: input must be (C, H, W) images
+    width: int  # hidden units of an MLP's layers, or a CNN's (first) channels: what --student-width changes
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "mlp-large": Architecture("MLP 256-256 (digits teacher)", lambda shape, n: MLP(shape, (256, 256), n), False),
-    "mlp-small": Architecture("MLP 16 (digits student)", lambda shape, n: MLP(shape, (16,), n), False),
-    "mlp-tiny": Architecture("MLP 8", lambda shape, n: MLP(shape, (8,), n), False),
-    "cnn-large": Architecture("2 conv blocks 32-64 + FC 128", lambda shape, n: SmallCNN(shape, 32, n), True),
-    "cnn-small": Architecture("conv 8 + linear", lambda shape, n: ConvNet(shape, 8, n), True),
-    "seed-teacher": Architecture("the seed's TeacherNet: conv 64 + linear", lambda shape, n: ConvNet(shape, 64, n), True),
-    "seed-student": Architecture("the seed's StudentNet: conv 16 + linear", lambda shape, n: ConvNet(shape, 16, n), True),
+    "mlp-large": Architecture("MLP 256-256 (digits teacher)", lambda shape, n, w: MLP(shape, (w, w), n), False, 256),
+    "mlp-small": Architecture("MLP 16 (digits student)", lambda shape, n, w: MLP(shape, (w,), n), False, 16),
+    "mlp-tiny": Architecture("MLP 8", lambda shape, n, w: MLP(shape, (w,), n), False, 8),
+    "mlp-wide": Architecture("MLP 256 (a student big enough to learn an unseen class)",
+                             lambda shape, n, w: MLP(shape, (w,), n), False, 256),
+    "mlp-dropout": Architecture("MLP 1200-1200 with dropout 0.2 (Hinton's MNIST teacher)",
+                                lambda shape, n, w: MLP(shape, (w, w), n, dropout=0.2), False, 1200),
+    "mlp-800": Architecture("MLP 800-800 (Hinton's MNIST student)", lambda shape, n, w: MLP(shape, (w, w), n), False, 800),
+    "cnn-large": Architecture("2 conv blocks 32-64 + FC 128", lambda shape, n, w: SmallCNN(shape, w, n), True, 32),
+    "cnn-small": Architecture("conv 8 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 8),
+    "seed-teacher": Architecture("the seed's TeacherNet: conv 64 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 64),
+    "seed-student": Architecture("the seed's StudentNet: conv 16 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 16),
 }
 
 
-def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """A freshly initialised model (seed torch's RNG first for reproducible weights)."""
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, width: int | None = None) -> nn.Module:
+    """A freshly initialised model (seed torch's RNG first for reproducible weights); ``width``: the
+    architecture's own unless given."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture '{name}'; choose one of: {', '.join(ARCHITECTURES)}")
-    if ARCHITECTURES[name].needs_images and len(input_shape) != 3:
+    architecture = ARCHITECTURES[name]
+    if architecture.needs_images and len(input_shape) != 3:
         raise ValueError(f"architecture '{name}' needs image input (C, H, W), got shape {input_shape}")
-    return ARCHITECTURES[name].build(tuple(input_shape), num_classes)
+    return architecture.build(tuple(input_shape), num_classes, architecture.width if width is None else width)
 
 
 def count_params(model: nn.Module) -> int:

@@ -159,7 +159,7 @@ class RunSetup:
         if config.teacher_key() != self.config.teacher_key():
             raise ValueError("train_student: config names another teacher than this set-up's")
         view = self.student_view(config)
-        model = seeded_model(config.student, self.dataset, config.seed + 1).to(self.device)
+        model = seeded_model(config.student, self.dataset, config.seed + 1, config.student_width).to(self.device)
         distill = phase == "student"
         started = time.perf_counter()
         history = fit(model, phase, view.x, view.y, self.test, config, config.epochs,
@@ -244,8 +244,9 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
         return None
     result = RunResult.from_json(entry["meta"]["result"], config)
     for phase, state in entry["states"].items():
+        width = None if phase == "teacher" else config.student_width
         model = build_model(config.teacher if phase == "teacher" else config.student, dataset.input_shape,
-                            dataset.num_classes)
+                            dataset.num_classes, width)
         model.load_state_dict(state)
         result.models[phase] = model.to(setup.device)
     result.from_results_cache = result.teacher_from_cache = True

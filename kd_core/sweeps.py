@@ -21,7 +21,8 @@ from .records import Phase, ProgressEvent, StopFlag
 from .train import Cancelled
 
 # Settings a sweep can vary: RunConfig field -> how the CLI spells it.
-SWEEP_PARAMS: dict[str, str] = {"temperature": "temperature", "lam": "lam", "student_fraction": "student-fraction"}
+SWEEP_PARAMS: dict[str, str] = {"temperature": "temperature", "lam": "lam", "student_fraction": "student-fraction",
+                                "student_width": "student-width"}
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def sweep_configs(param: str, values: Sequence[float], seeds: Sequence[int], bas
     for seed in seeds:
         for value in values:
             try:
+                value = int(value) if param == "student_width" and float(value).is_integer() else value
                 configs.append(load(base_config.replace(**{param: value, "seed": seed}))[0])
             except ConfigError as error:
                 raise ConfigError(f"{SWEEP_PARAMS[param]} value {value!r}: {error}") from None

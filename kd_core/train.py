@@ -69,11 +69,11 @@ class Evaluation:
     agreement: float | None = None  # with the reference predictions, when given
 
 
-def seeded_model(name: str, dataset: Dataset, seed: int) -> nn.Module:
+def seeded_model(name: str, dataset: Dataset, seed: int, width: int | None = None) -> nn.Module:
     """``name`` built with weights drawn from ``seed``: the same seed, the same initial weights."""
     with _INIT_LOCK:
         torch.manual_seed(seed)
-        return build_model(name, dataset.input_shape, dataset.num_classes)
+        return build_model(name, dataset.input_shape, dataset.num_classes, width)
 
 
 @torch.no_grad()

@@ -43,6 +43,8 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--data-dir", help="where torchvision datasets live (default: $KD_DATA_DIR, else a per-user cache folder)")
     parser.add_argument("--teacher", choices=list(ARCHITECTURES), help="teacher architecture (default: the dataset's)")
     parser.add_argument("--student", choices=list(ARCHITECTURES), help="student architecture (default: the dataset's)")
+    parser.add_argument("--student-width", type=int,
+                        help="the student's hidden units (MLP) or channels (CNN) (default: the architecture's)")
     parser.add_argument("--teacher-epochs", type=int, help="default: the dataset's (digits: 30)")
     parser.add_argument("--epochs", type=int, help="student epochs (default: the dataset's; digits: 20)")
     parser.add_argument("--temperature", "-T", type=float, default=d.temperature, help="softmax temperature T")
