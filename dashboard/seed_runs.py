@@ -22,7 +22,7 @@ from typing import Callable
 from dashboard import jobs, runs
 from dashboard.progress import SeedEvent
 from kd_core import ResultCache, RunConfig, TeacherCache
-from kd_core import executors
+from kd_core import local_processes
 from kd_core.executors import make_executor
 from kd_core.pipeline import load, replay
 from kd_core.seeds import SeedTask, run_task
@@ -78,7 +78,7 @@ def warm_workers() -> None:
     first Distill over seeds does not wait for it.  Called once per server, in a background thread."""
     if os.environ.get("KD_EXECUTOR", "local") != "local":
         return
-    context = executors._context()
+    context = local_processes.fork_context()
     leave_main_alone()
     process = context.Process(target=time.sleep, args=(0,))
     process.start()

@@ -33,9 +33,9 @@ def page(server):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        # Tall enough that the report and both charts fit: Streamlit scrolls an inner container,
-        # so a full-page screenshot would not reach below the fold.
-        context = browser.new_context(viewport={"width": 1440, "height": 1150})
+        # The README's screenshot size.  Streamlit scrolls an inner container, so a full-page screenshot would not
+        # reach below the fold: the verdict, the accuracies and the charts must fit in it.
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
         page = context.new_page()
         page_errors: list[str] = []
         page.on("pageerror", lambda error: page_errors.append(str(error)))
@@ -120,3 +120,39 @@ def test_distill_in_a_real_browser(page, tmp_path):
     warm = time.monotonic() - started
     print(f"\nclick to final report, default digits run: {cold:.1f} s with the teacher trained, "
           f"{warm:.1f} s with the teacher cached (page's run time: {metrics.get('Run time')})")
+
+
+CLIPPED = """() => [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"],'
+    + ' [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')].filter(el => el.scrollWidth > el.clientWidth + 1)
+    .map(el => el.innerText)"""
+
+
+def test_the_verdict_is_above_the_fold_and_nothing_is_cut_off(server, tmp_path):
+    """A default Distill at 1024×768: the verdict without scrolling, no metric cut off; the same on a phone."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server)
+        page.get_by_role("button", name="Distill").wait_for(timeout=120_000)
+        expect(page.get_by_text("Lesson: KD shines with little data")).to_be_visible()
+        page.get_by_role("button", name="Distill").click()
+        _wait_for_report(page, timeout_ms=600_000)
+        page.wait_for_timeout(1000)
+        verdict = page.get_by_text(re.compile("^(KD helps|No clear difference|KD hurts)$")).first
+        box = verdict.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 768, box
+        assert not page.evaluate(CLIPPED)
+        traces = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .map(p => (p.data || []).filter(t => t.name === 'one seed').map(t => t.x.length)).flat()""")
+        assert traces == [5], traces  # the gain chart: one dot per seed
+        page.screenshot(path=str(tmp_path / "lessons-1024.png"))
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(1000)
+        assert not page.evaluate(CLIPPED)
+        page.screenshot(path=str(tmp_path / "lessons-390.png"))
+        assert not errors, errors
+        browser.close()

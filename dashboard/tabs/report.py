@@ -42,6 +42,7 @@ def headline(outcome: SeedsOutcome) -> None:
     with left:
         st.markdown(f"#### :{colour}-background[{words}]")
         st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
+        full_data_button()
     right.plotly_chart(verdict.gain_figure(outcome.gains, interval), width="stretch", key="gain_chart",
                        config={"displayModeBar": False})
     st.markdown(verdict.meaning(interval))
@@ -51,14 +52,25 @@ def headline(outcome: SeedsOutcome) -> None:
         factor = soft_weight_factor(c.loss, c.temperature, DATASETS[c.dataset].num_classes)
         st.warning(f"This run used the loss **{sidebar.LOSS_NAMES.get(c.loss, c.loss)}**. "
                    + verdict.loss_weight_text(c.loss, factor, c.temperature, c.lam))
-    near_zero = abs(100 * interval.mean) < verdict.NEAR_ZERO_POINTS or interval.verdict != "helps"
-    balance = verdict.balance(outcome.first.result.history, c.lam)
-    if near_zero and balance is not None:
-        st.caption("**Why λ may change little here.** " + verdict.balance_text(balance, c.lam))
+
+
+def full_data_button() -> None:
+    """The full-data lesson, one click away from any other lesson's verdict."""
     lesson = sidebar.current_lesson()
     if (lesson is None or lesson.name != sidebar.FULL_DATA) and sidebar.FULL_DATA in sidebar.LESSONS:
         st.button("Why does KD not help with all the data?", key="full_data_lesson", on_click=sidebar.choose_lesson,
                   args=(sidebar.FULL_DATA,), help="Switch to the full-data lesson: all the training images, and why KD adds nothing there.")
+
+
+def why_lambda(outcome: SeedsOutcome) -> None:
+    """Where KD − baseline is near zero (or not clearly positive): which part of the loss dominates, in numbers."""
+    interval, lam = outcome.interval, outcome.config.lam
+    if interval is None:
+        return
+    near_zero = abs(100 * interval.mean) < verdict.NEAR_ZERO_POINTS or interval.verdict != "helps"
+    balance = verdict.balance(outcome.first.result.history, lam)
+    if near_zero and balance is not None:
+        st.caption("**Why λ may change little here.** " + verdict.balance_text(balance, lam))
 
 
 def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
@@ -78,6 +90,7 @@ def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
 
 def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     """Agreement, sizes and latency (the first seed's models), and the run time."""
+    why_lambda(outcome)
     first = outcome.first
     result = first.result
     teacher, student, baseline = result.teacher, result.student, result.baseline
