@@ -11,7 +11,6 @@ Experiments 1 and 2 (the temperature and λ sweep, little data) are sweeps: ``kd
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -23,9 +22,12 @@ from .config import RunConfig
 from .data import Dataset, load_dataset
 from .losses import check_temperature, soften
 from .pipeline import RunSetup, run
-from .bias import BiasPoint, best_bias, bias_correction, bias_curve  # noqa: F401  (part of this module's API)
+from .bias import BiasPoint, best_bias, bias_correction, bias_curve
 from .records import EventCallback, RunResult, StopFlag
 from .train import predict_logits
+
+__all__ = ["BiasPoint", "OmittedClassResult", "best_bias", "bias_correction", "bias_curve", "dark_knowledge_matrix",
+           "omitted_class", "softened_distributions", "teacher_logits"]
 
 
 @dataclass

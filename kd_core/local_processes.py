@@ -1,0 +1,152 @@
+"""Local worker processes: up to ``jobs`` trainings at once on this machine (see kd_core/executors.py)."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Sequence
+
+import torch
+
+from .records import StopFlag
+from .workers import (
+    GRACE_SECONDS, POLL_SECONDS, PRELOAD, IndexedCallback, InProcess, Task, WorkerDied, exit_description, task_name,
+)
+
+
+_worker: dict[str, Any] = {}  # in a worker process: its event queue and the shared stop flag
+
+
+def _start_worker(events, stop, threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it relays stop to us
+    torch.set_num_threads(threads)
+    _worker.update(events=events, stop=stop)
+
+
+def _run_in_worker(task: Task, index: int, item: Any) -> Any:
+    events = _worker["events"]
+    # SimpleQueue.put writes to the pipe before returning: every event is in the pipe before the task's result
+    # is sent back, so the parent's last drain sees them all.
+    return task(item, lambda event: events.put((index, event)), _worker["stop"])
+
+
+class LocalProcesses:
+    """Up to ``jobs`` worker processes on this machine, started per ``map`` from a fork server that has kd_core
+    imported already (a worker starts in a fraction of a second instead of importing torch again), and ended
+    before ``map`` returns or raises."""
+
+    def __init__(self, jobs: int | None = None, threads: int | None = None):
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.threads = threads or torch.get_num_threads()
+        if self.jobs > 1:
+            start_fork_server()  # it imports its modules while this process gets on with its own set-up
+
+    def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None) -> list:
+        items = list(items)
+        workers = min(self.jobs, len(items))
+        if workers <= 1:
+            return InProcess().map(task, items, on_event, stop)
+        context = fork_context()
+        events, shared_stop = context.SimpleQueue(), context.Event()
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                   initargs=(events, shared_stop, self.threads))
+        futures: list = []
+        processes: dict = {}
+        try:
+            futures = [pool.submit(_run_in_worker, task, i, item) for i, item in enumerate(items)]
+            processes = dict(getattr(pool, "_processes", None) or {})  # to tell how a dead worker died
+            first_error: BaseException | None = None
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_EXCEPTION)
+                failed = [f for f in futures if f in done and not f.cancelled() and f.exception() is not None]
+                if failed and first_error is None:
+                    first_error = failed[0].exception()
+                    shared_stop.set()  # the others stop at their next step; the first error is raised below
+                    for f in pending:
+                        f.cancel()  # those not started yet
+                if not isinstance(first_error, BrokenProcessPool):  # a half-written event may be in a broken pool's pipe
+                    _drain(events, on_event)
+                if stop is not None and stop.is_set():
+                    shared_stop.set()
+            if first_error is not None:
+                raise _local_error(first_error, processes, task)
+            return [f.result() for f in futures]
+        except BaseException as error:
+            shared_stop.set()
+            for f in futures:
+                f.cancel()
+            _settle(futures, events, processes)
+            if isinstance(error, BrokenProcessPool):  # broken while the tasks were being handed out
+                raise _local_error(error, processes, task) from None
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for process in processes.values():
+                process.join(timeout=GRACE_SECONDS)
+            events.close()
+
+
+def _drain(events, on_event: IndexedCallback | None) -> None:
+    while True:
+        try:
+            if events.empty():
+                return
+            index, event = events.get()
+        except (EOFError, OSError):
+            return
+        if on_event is not None:
+            on_event(index, event)
+
+
+def _settle(futures: list, events, processes: dict) -> None:
+    """After an error: give the running tasks ``GRACE_SECONDS`` to stop (reading their events so none blocks on a
+    full pipe), then kill the workers still running."""
+    deadline = time.monotonic() + GRACE_SECONDS
+    while time.monotonic() < deadline and not all(f.done() for f in futures):
+        wait(futures, timeout=POLL_SECONDS)
+        if not any(isinstance(f.exception(), BrokenProcessPool) for f in futures if f.done() and not f.cancelled()):
+            _drain(events, None)
+    if not all(f.done() for f in futures):
+        for process in processes.values():
+            if process.is_alive():
+                process.kill()
+
+
+def _local_error(error: BaseException, processes: dict, task: Task) -> BaseException:
+    if not isinstance(error, BrokenProcessPool):
+        return error
+    codes = []
+    for process in processes.values():
+        process.join(timeout=1.0)  # the pool terminates the others: the worker that died first has the telling code
+        codes.append(process.exitcode)
+    telling = [c for c in codes if c not in (None, 0, -signal.SIGTERM)] or [c for c in codes if c is not None] or [None]
+    return WorkerDied(f"a worker process died ({exit_description(telling[0])}) while running {task_name(task)}; "
+                      "the map's other tasks were stopped")
+
+
+_context_lock = threading.Lock()
+
+
+def fork_context():
+    """The fork server, preloaded with kd_core: forked workers start without importing torch again, and do not
+    inherit the threads of the process that asks (a Streamlit server has many)."""
+    with _context_lock:
+        if "context" not in _worker:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(PRELOAD)
+            _worker["context"] = context
+        return _worker["context"]
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, not at the first ``map``: it spends seconds importing ``PRELOAD``, in parallel
+    with whatever this process does meanwhile (loading the dataset, validating the settings)."""
+    fork_context()
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
