@@ -70,6 +70,7 @@ def classroom_run() -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kd-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--readme", metavar="PATH", help="rewrite the bench block of this README with the table")
     parser.add_argument("--batches", type=int, default=30, help="timed batches per phase (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed batches before each timed run (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per phase; the median counts (default: %(default)s)")
@@ -149,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         log("classroom: the default kd-train run")
         report["classroom"] = classroom_run()
     report["seconds"] = round(time.perf_counter() - started, 1)
-    print(format_table(report))
+    table = format_table(report)
+    print(table)
     print(f"(kd-bench took {report['seconds']:.0f} s)")
+    if args.readme:
+        from .readme import replace_block
+
+        replace_block(args.readme, "bench", "kd-bench", f"{table}\n\n(kd-bench took {report['seconds']:.0f} s.)")
     if args.json:
         from kd_core.cli.common import write_json_atomic
 
