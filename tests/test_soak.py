@@ -285,7 +285,7 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
             saved = entry["meta"]["result"]
             config = RunConfig(**saved["config"])
             assert percent(solo_run(config)) == tuple(f"{saved[p]['accuracy']:.2%}" for p in ("teacher", "student", "baseline"))
-            assert saved["history"] == solo_run(config).history
+            assert saved["history"] == [row.to_dict() for row in solo_run(config).history]
     log = log_path.read_text()
     # Streamlit logs its own tracebacks when a tab closes mid-message; none may come from this project's code.
     assert not re.search(r'File ".*/(dashboard|kd_core)/', log), log[-3000:]
