@@ -15,14 +15,13 @@ import importlib.machinery
 import os
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 from dashboard import jobs, runs
 from dashboard.progress import SeedEvent
 from kd_core import ResultCache, RunConfig, TeacherCache
-from kd_core import local_processes
+from kd_core import executors
 from kd_core.executors import make_executor
 from kd_core.pipeline import load, replay
 from kd_core.seeds import SeedTask, run_task
@@ -76,13 +75,8 @@ def leave_main_alone() -> None:
 def warm_workers() -> None:
     """Start the worker processes' fork server now (it imports torch and kd_core once, a few seconds), so that the
     first Distill over seeds does not wait for it.  Called once per server, in a background thread."""
-    if os.environ.get("KD_EXECUTOR", "local") != "local":
-        return
-    context = local_processes.fork_context()
-    leave_main_alone()
-    process = context.Process(target=time.sleep, args=(0,))
-    process.start()
-    process.join()
+    if os.environ.get("KD_EXECUTOR", "local") == "local":
+        executors.start_fork_server()
 
 
 def idle_cores() -> int:

@@ -8,6 +8,8 @@ runs and is listed under the lesson's text.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from dashboard import resources, runs
@@ -75,7 +77,8 @@ def settings_of(name: str) -> dict:
 def hidden_settings() -> dict:
     """The chosen lesson's settings that no control shows; they apply to its runs all the same."""
     lesson = current_lesson()
-    return {} if lesson is None else {k: v for k, v in lesson.settings.items() if k not in CONTROLS and k != "seeds"}
+    fields = {f.name for f in dataclasses.fields(RunConfig)}  # a setting RunConfig does not know is left out
+    return {} if lesson is None else {k: v for k, v in lesson.settings.items() if k in fields and k not in CONTROLS}
 
 
 def apply_lesson() -> None:
