@@ -30,8 +30,10 @@ state = st.session_state
 # Compact enough that the verdict and the charts start high on a 1024×768 screen: less padding above the title,
 # smaller metric values, and metric labels and values that wrap instead of being cut off in narrow columns.
 COMPACT = """<style>
-.block-container { padding-top: 2.5rem; }
-h1 { font-size: 2.1rem !important; padding-top: 0 !important; }
+@media (min-width: 640px) {  /* a phone keeps Streamlit's padding: its header bar sits over the page */
+  .block-container { padding-top: 2.5rem; }
+  h1 { font-size: 2.1rem !important; padding-top: 0 !important; }
+}
 [data-testid="stMetricValue"] { font-size: 1.4rem; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }

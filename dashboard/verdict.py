@@ -54,6 +54,19 @@ def meaning(interval: Interval) -> str:
             "(or losing) anything from the teacher; the differences between seeds are noise.")
 
 
+def stacked(xs: Sequence[float]) -> list[float]:
+    """Heights for dots on one line: seeds with the same value (test accuracies come in steps of 1/360) sit
+    above and below each other instead of hiding each other."""
+    seen: dict[float, int] = {}
+    heights = []
+    for x in xs:
+        key = round(x, 2)  # float32 accuracies: equal gains can differ in the last bits
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        heights.append(0.3 * ((k + 1) // 2) * (1 if k % 2 else -1))
+    return heights
+
+
 def gain_figure(gains: Sequence[tuple[int, float]], interval: Interval) -> go.Figure:
     """KD − baseline per seed (dots, in points) on one horizontal line, the 95 % interval as a bar, 0 marked."""
     colour = verdict_label(interval)[1]
@@ -67,7 +80,7 @@ def gain_figure(gains: Sequence[tuple[int, float]], interval: Interval) -> go.Fi
     figure.add_trace(go.Scatter(x=[100 * interval.mean], y=[0], mode="markers", name="mean",
                                 marker=dict(symbol="line-ns", size=26, line=dict(width=3, color=colour)),
                                 hovertemplate="mean: %{x:+.2f} points<extra></extra>"))
-    figure.add_trace(go.Scatter(x=xs, y=[0] * len(xs), mode="markers", name="one seed",
+    figure.add_trace(go.Scatter(x=xs, y=stacked(xs), mode="markers", name="one seed",
                                 marker=dict(size=10, color="#212121", opacity=0.75, line=dict(width=1, color="white")),
                                 text=[f"seed {seed}" for seed, _ in gains],
                                 hovertemplate="%{text}: %{x:+.2f} points<extra></extra>"))

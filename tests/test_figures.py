@@ -190,3 +190,11 @@ def test_seeds_progress_averages_the_seeds_and_names_the_last_one():
     assert p.text.startswith("seed 1, teacher") and "1 of 2 seeds done" in p.text and p.eta_seconds > 0
     assert [e.step for e in seed_progress.of_seed(events, 1)] == [5]
     assert seed_progress.seeds_progress([], plan, [0], None).text == "Starting…"
+
+
+def test_seeds_with_the_same_gain_do_not_hide_each_other():
+    heights = verdict.stacked([1.0, 1.0, 2.0, 1.0])
+    assert heights[2] == 0 and len({heights[0], heights[1], heights[3]}) == 3 and max(map(abs, heights)) < 1
+    figure = verdict.gain_figure([(0, 0.01), (1, 0.01)], Interval.of([0.01, 0.01]))
+    dots = next(t for t in figure.data if t.name == "one seed")
+    assert len(set(dots.y)) == 2

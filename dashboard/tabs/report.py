@@ -42,10 +42,10 @@ def headline(outcome: SeedsOutcome) -> None:
     with left:
         st.markdown(f"#### :{colour}-background[{words}]")
         st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
-        full_data_button()
     right.plotly_chart(verdict.gain_figure(outcome.gains, interval), width="stretch", key="gain_chart",
                        config={"displayModeBar": False})
     st.markdown(verdict.meaning(interval))
+    full_data_button()
     st.caption(caption)
     c = outcome.config
     if c.loss != "kd":
