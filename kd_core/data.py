@@ -146,11 +146,11 @@ DATASETS: dict[str, DatasetSpec] = {
                           (1, 8, 8), 10, "mlp-large", "mlp-small", 30, 20),
     "mnist": DatasetSpec("MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
                          _torchvision_loader("mnist", "MNIST", (0.1307,), (0.3081,), "MNIST/raw/" + _MNIST_FILES),
-                         (1, 28, 28), 10, "cnn-large", "cnn-small", 30, 20),
+                         (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2),
     "fashion-mnist": DatasetSpec("Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
                                  _torchvision_loader("fashion-mnist", "FashionMNIST", (0.2860,), (0.3530,),
                                                      "FashionMNIST/raw/" + _MNIST_FILES),
-                                 (1, 28, 28), 10, "cnn-large", "cnn-small", 30, 20),
+                                 (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2),
     "cifar10": DatasetSpec("CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",  # normalized as in the seed
                            _torchvision_loader("cifar10", "CIFAR10", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _CIFAR_FILES),
                            (3, 32, 32), 10, "seed-teacher", "seed-student", 30, 20),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,21 @@ def test_missing_dataset_offline_names_the_folder_and_files(tmp_path, monkeypatc
     message = str(caught.value)
     assert "\n" not in message
     assert "mnist" in message and str(tmp_path / "empty") in message and "train-images-idx3-ubyte" in message
+
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (REAL_DATA / "MNIST" / "raw").is_dir(), reason="the real MNIST files are not beside this clone")
+def test_the_real_mnist_files_load_and_a_short_run_learns_them(tmp_path):
+    from kd_core import RunConfig, TeacherCache, load_dataset, run
+
+    dataset = load_dataset("mnist", REAL_DATA)
+    assert (len(dataset.y_train), len(dataset.y_test), dataset.input_shape) == (60_000, 10_000, (1, 28, 28))
+    assert sorted(dataset.y_train.unique().tolist()) == list(range(10))
+    assert abs(float(dataset.x_train.mean())) < 0.01 and abs(float(dataset.x_train.std()) - 1) < 0.01  # normalized
+    config = RunConfig(dataset="mnist", data_dir=str(REAL_DATA), teacher="mlp-small", student="mlp-tiny",
+                       teacher_epochs=1, epochs=1, student_fraction=0.05, device="cpu")
+    result = run(config, cache=TeacherCache(tmp_path))
+    assert result.config.batch_size == 128 and result.config.lr == 1e-3  # MNIST's defaults, from its registry entry
+    assert result.teacher.accuracy > 0.85 and result.student.accuracy > 0.5
