@@ -110,7 +110,7 @@ class EngineSide:
         }
 
     def teacher_logits(self) -> torch.Tensor:
-        """The logits the student distils from: computed once, untimed (their pass is timed apart)."""
+        """The logits the student distills from: computed once, untimed (their pass is timed apart)."""
         if self.logits is None:
             self.logits = predict_logits(self.teacher, self.x)
         return self.logits
