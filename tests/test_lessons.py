@@ -6,6 +6,7 @@ windows of seeds are checked here (benchmarks/measure_lessons.py measures more, 
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,20 @@ def test_the_lessons_verdict_holds_from_every_start_seed(name, executor, tmp_pat
         if lesson.verdicts == ("helps",):  # KD ahead in all but at most one seed
             ahead = sum(run.kd_minus_baseline > 0 for run in result.runs)
             assert ahead >= lesson.seeds - 1, (name, start, [run.kd_minus_baseline for run in result.runs])
+
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (REAL_DATA / "MNIST" / "raw").is_dir(), reason="the real MNIST files are not beside this clone")
+def test_hinton_mnist_runs_on_the_real_files_and_reports_errors(tmp_path):
+    """The lesson's models and settings on real MNIST, cut to one epoch each (the full lesson is measured by
+    benchmarks/measure_lessons.py): it trains, and its test errors are what the page reports."""
+    lesson = LESSONS["hinton-mnist"]
+    config = lesson.config(data_dir=str(REAL_DATA), teacher_epochs=1, epochs=1, student_fraction=0.1)
+    result = run_seeds(config, 1, cache=TeacherCache(tmp_path)).runs[0]
+    errors = {phase: round((1 - getattr(result, phase).accuracy) * 10_000) for phase in ("teacher", "student", "baseline")}
+    assert errors["teacher"] < 800 and errors["student"] < 2000 and errors["baseline"] < 2000, errors
 
 
 @pytest.mark.slow
