@@ -15,7 +15,7 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard import resources, runs, sidebar
+from dashboard import job_panel, resources, runs, sidebar
 from dashboard.tabs import dark_knowledge, distill, explanation, history, little_data, probabilities, sweep, unseen_class
 from kd_core import RunConfig
 
@@ -43,6 +43,7 @@ COMPACT = """<style>
 def main() -> None:
     st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
     resources.warm_workers()
+    job_panel.note_running_jobs()  # before collecting: a job that ends during this run still reruns the page
     distill.collect_finished_job()
     sidebar.lesson_picker()  # at the very top: a lesson sets every control below
     buttons = st.sidebar.container()  # next, so the buttons sit near the top; filled once the config is known

@@ -111,9 +111,16 @@ def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
         st.warning(f"{what} stopped. {current.meta.get('stopped', 'The charts keep what was drawn.')}")
 
 
+def note_running_jobs() -> None:
+    """At the start of every script run, before any output is collected: which jobs run now.  A job that ends
+    while the script runs (a run served from the results cache ends in a fraction of a second) was not collected
+    at the top, and must still trigger the rerun that collects it, or its report would never show."""
+    state["running_at_start"] = {name for name in all_jobs() if active(name)}
+
+
 def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:
     """The job's status line and ``draw(snapshot or None)`` now, and every POLL_SECONDS while it runs."""
-    active_at_rerun = active(name)
+    active_at_rerun = active(name) or name in state.get("running_at_start", ())
 
     @st.fragment(run_every=POLL_SECONDS if active_at_rerun else None)  # poll only while the job runs
     def fragment() -> None:

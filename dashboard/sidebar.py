@@ -22,6 +22,7 @@ FREE_PLAY = "free-play"
 FIRST_LESSON = "little-data"  # the page opens on a lesson whose first Distill shows KD helping
 FULL_DATA = "full-data"
 FREE_PLAY_SEEDS = 3
+DEFAULT_SEEDS = 5  # at most, whatever a lesson's claim is made over: a default Distill (teachers cached) takes ~5 s
 MAX_SEEDS = 10
 LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
               "seed-script": "as the seed script wrote it (KLDivLoss mean × 2)"}
@@ -69,7 +70,7 @@ def settings_of(name: str) -> dict:
     for field, value in values.items():  # None: the dataset's default (architectures, epochs, lr, batch size)
         if value is None and field != "omit_class":
             values[field] = getattr(spec, field)
-    values.update(dataset=dataset, seeds=min(MAX_SEEDS, lesson.seeds) if lesson else FREE_PLAY_SEEDS)
+    values.update(dataset=dataset, seeds=min(DEFAULT_SEEDS, lesson.seeds) if lesson else FREE_PLAY_SEEDS)
     values["temperature"], values["lam"] = float(values["temperature"]), float(values["lam"])
     return values
 

@@ -73,6 +73,12 @@ def test_distill_in_a_real_browser(page, tmp_path):
     expect(bars).to_have_count(1, timeout=30_000)
     expect(bars).to_contain_text("T=6")
 
+    # Back to the lesson's T = 4: the default Distill, as a first-time user sees it (and the README's screenshot).
+    slider.focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
+    expect(slider).to_have_value("4")
+    page.wait_for_timeout(500)  # the slider's rerun
     tabs.filter(has_text="Distill").click()
     distill = page.get_by_role("button", name="Distill")
     started = time.monotonic()
@@ -110,7 +116,7 @@ def test_distill_in_a_real_browser(page, tmp_path):
     # the very same settings would come from the results cache at once (nothing would train).
     slider.focus()
     page.keyboard.press("ArrowRight")
-    expect(slider).to_have_value("6.5")
+    expect(slider).to_have_value("4.5")
     teacher_metric = page.get_by_test_id("stMetric").filter(has_text="Teacher accuracy").first
     page.wait_for_timeout(500)  # the slider's rerun
     started = time.monotonic()
@@ -138,7 +144,9 @@ def test_the_verdict_is_above_the_fold_and_nothing_is_cut_off(server, tmp_path):
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(server)
         page.get_by_role("button", name="Distill").wait_for(timeout=120_000)
-        expect(page.get_by_text("Lesson: KD shines with little data")).to_be_visible()
+        from kd_core.lessons import LESSONS
+
+        expect(page.get_by_text(f"Lesson: {LESSONS['little-data'].title}")).to_be_visible()
         page.get_by_role("button", name="Distill").click()
         _wait_for_report(page, timeout_ms=600_000)
         page.wait_for_timeout(1000)
