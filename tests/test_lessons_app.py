@@ -112,3 +112,16 @@ def test_at_lambda_zero_the_page_says_the_labels_do_all_the_pulling(app):
     assert any("No clear difference" in m.value for m in app.markdown)
     why = [c.value for c in app.caption if "Why λ may change little" in c.value]
     assert why and "(1 − λ)·hard" in why[0] and "barely pull" in why[0]
+
+
+def test_every_lesson_sets_its_controls_without_an_exception(app):
+    for name, lesson in LESSONS.items():
+        app.selectbox(key="lesson").set_value(name).run()
+        assert not app.exception, (name, app.exception)
+        for field in ("temperature", "lam"):
+            if field in lesson.settings:
+                assert app.slider(key=field).value == pytest.approx(lesson.settings[field]), (name, field)
+        for field in ("teacher", "student", "omit_class", "dataset"):
+            if field in lesson.settings:
+                assert app.selectbox(key=field).value == lesson.settings[field], (name, field)
+        assert any(lesson.look_for in i.value for i in app.info), name
