@@ -40,6 +40,25 @@ COMPACT = """<style>
 </style>"""
 
 
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def missing_dataset(name: str, problem: str) -> None:
+    """A dataset whose files are not on this server: what that means for the student, a way back to the built-in
+    digits, and the server's path (for whoever runs it) in an expander."""
+    title = DATASET_NAMES.get(name, name)
+    lesson = sidebar.current_lesson()
+    what = "This lesson" if lesson is not None and lesson.settings.get("dataset") == name else "This dataset"
+    st.error(f"{what} needs the {title} files, and they are not on this server, so nothing can train on {title} here. "
+             "Pick a lesson on the built-in digits instead — they always work.")
+    st.button("Back to a digits lesson", key="back_to_digits", on_click=sidebar.choose_lesson, args=(sidebar.FIRST_LESSON,),
+              help="Switch to the first lesson, on the built-in digits dataset.")
+    with st.expander(f"For whoever runs the server: where the {title} files go"):
+        st.code(problem, language=None, wrap_lines=True)
+        st.caption("Start the server with KD_DATA_DIR pointing at a folder that holds them (for MNIST, the four IDX files "
+                   "under MNIST/raw/), then reload the page.")
+
+
 def main() -> None:
     st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
     resources.warm_workers()
@@ -55,7 +74,7 @@ def main() -> None:
     dataset, problem = resources.dataset_or_problem(config.dataset)
     usable = dataset is not None
     if problem:
-        st.error(f"Dataset '{config.dataset}' is not available offline: {problem}")
+        missing_dataset(config.dataset, problem)
     invalid = runs.problem_with(config, dataset)
     if invalid:
         st.error(f"Invalid setting: {invalid}")

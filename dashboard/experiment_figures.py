@@ -17,7 +17,9 @@ from dashboard.figures import COLORS, LABELS, entropy_bits
 
 HIGHLIGHT = "#ff7f0e"  # the omitted class, the current bias
 PARAM_TITLES = {"temperature": "temperature T", "lam": "λ (weight of the soft loss)",
-                "student_fraction": "share of the training set the student sees (%)"}
+                "student_fraction": "share of the training set the student sees (%)",
+                "student_width": "student parameters (log scale; the label is the width)"}
+LOG_AXES = ("temperature", "student_fraction", "student_width")
 
 
 def _pct(value: float | None) -> float | None:
@@ -32,26 +34,30 @@ def _empty(figure: go.Figure, text: str) -> go.Figure:
     return figure
 
 
-def _x(param: str, value: float) -> float:
-    return 100.0 * value if param == "student_fraction" else value
-
-
-def sweep_figure(summary: Sequence, param: str, rows: Sequence = ()) -> go.Figure:
+def sweep_figure(summary: Sequence, param: str, rows: Sequence = (), params: dict | None = None) -> go.Figure:
     """KD student accuracy against the swept value (mean ± sample sd over seeds), the scratch baseline as a
     reference line with its spread, and the teacher dotted. ``rows`` (optional) adds each seed as a faint dot.
 
-    T and student fraction use a log x axis; the x values are the swept values themselves (fractions in %).
+    T, student fraction and student width use a log x axis; the x values are the swept values themselves
+    (fractions in %), or for the width the student's parameter count from ``params`` (width -> parameters):
+    the compression curve, each point labelled with its width.
     """
     figure = go.Figure()
     summary = sorted(summary, key=lambda e: e.value)
     if not summary:
         return _empty(_layout(figure, param), "no finished runs yet — the curve draws as runs finish")
-    xs = [_x(param, e.value) for e in summary]
+
+    def _x(value: float) -> float:
+        if param == "student_width" and params:
+            return params.get(value, params.get(int(value), value))
+        return 100.0 * value if param == "student_fraction" else value
+
+    xs = [_x(e.value) for e in summary]
     have_baseline = all(e.baseline is not None for e in summary)
     if have_baseline:
         base = [_pct(e.baseline.mean) for e in summary]
         spread = [_pct(e.baseline.sd) for e in summary]
-        flat = len(set(round(b, 9) for b in base)) == 1 and param != "student_fraction"
+        flat = len(set(round(b, 9) for b in base)) == 1 and param in ("temperature", "lam")
         x_line = [xs[0], xs[-1]] if flat else xs
         y_line = [base[0], base[0]] if flat else base
         s_line = [spread[0], spread[0]] if flat else spread
@@ -71,24 +77,29 @@ def sweep_figure(summary: Sequence, param: str, rows: Sequence = ()) -> go.Figur
     ))
     if rows:
         figure.add_trace(go.Scatter(
-            x=[_x(param, r.value) for r in rows], y=[_pct(r.student_accuracy) for r in rows], mode="markers",
+            x=[_x(r.value) for r in rows], y=[_pct(r.student_accuracy) for r in rows], mode="markers",
             name="KD student, each seed", marker=dict(color=COLORS["student"], size=6, opacity=0.35),
             customdata=[r.seed for r in rows], hovertemplate="seed %{customdata}: %{y:.2f} %<extra></extra>",
         ))
+    width = param == "student_width"
     figure.add_trace(go.Scatter(
-        x=xs, y=[_pct(e.student.mean) for e in summary], mode="lines+markers", name=LABELS["student"] + " (mean ± sd)",
-        line=dict(color=COLORS["student"], width=3), marker=dict(size=9),
+        x=xs, y=[_pct(e.student.mean) for e in summary], mode="lines+markers+text" if width else "lines+markers",
+        name=LABELS["student"] + " (mean ± sd)", line=dict(color=COLORS["student"], width=3), marker=dict(size=9),
         error_y=dict(type="data", array=[_pct(e.student.sd) for e in summary], visible=True),
-        customdata=[[e.n, _pct(e.gain.mean) if e.gain is not None else float("nan")] for e in summary],
-        hovertemplate="%{x}: %{y:.2f} % over %{customdata[0]} seed(s); KD − baseline %{customdata[1]:+.2f} points<extra></extra>",
+        text=[f"width {e.value:g}" for e in summary] if width else None, textposition="top left",
+        customdata=[[e.n, _pct(e.gain.mean) if e.gain is not None else float("nan"), e.value] for e in summary],
+        hovertemplate=("width %{customdata[2]} (%{x:,} parameters)" if width else "%{x}")
+        + ": %{y:.2f} % over %{customdata[0]} seed(s); KD − baseline %{customdata[1]:+.2f} points<extra></extra>",
     ))
+    if width:  # the scratch baseline is a curve here (each width trains its own), its band the sd over seeds
+        figure.update_layout(title="Compression curve: KD student vs scratch baseline as the student shrinks")
     return _layout(figure, param)
 
 
 def _layout(figure: go.Figure, param: str) -> go.Figure:
-    log = param in ("temperature", "student_fraction")
+    log = param in LOG_AXES
     figure.update_layout(
-        title="KD student vs scratch baseline", xaxis_title=PARAM_TITLES.get(param, param), yaxis_title="test accuracy (%)",
+        title=figure.layout.title.text or "KD student vs scratch baseline", xaxis_title=PARAM_TITLES.get(param, param), yaxis_title="test accuracy (%)",
         margin=dict(l=10, r=10, t=50, b=10), height=420, legend=dict(orientation="h", y=-0.22),
     )
     figure.update_xaxes(type="log" if log else "linear")

@@ -14,11 +14,13 @@ import torch
 from kd_core import ConfigError, RunConfig, TeacherCache, validate
 from kd_core import experiments as ex
 from kd_core.config import MAX_EPOCHS  # noqa: F401  (the unseen-class tab's epoch limit)
+from kd_core.data import DATASETS
+from kd_core.models import build_model, count_params
 from kd_core.stats import ValueSummary, format_spread
 from kd_core.stats import summarize as summarize_rows
 from kd_core.sweeps import SweepEvent, SweepRow, sweep
 
-PARAM_SYMBOLS = {"temperature": "T", "lam": "λ"}
+PARAM_SYMBOLS = {"temperature": "T", "lam": "λ", "student_width": "student width"}
 OmittedClassResult = ex.OmittedClassResult
 
 
@@ -90,6 +92,13 @@ def signature(config: RunConfig) -> str | None:
         return validate(config.replace(student_fraction=1.0, seed=0)).run_key()
     except ConfigError:
         return None
+
+
+def student_params(config: RunConfig, widths) -> dict[float, int]:
+    """Width -> parameters of the student architecture of ``config`` at that width (hidden units / channels)."""
+    spec = DATASETS[config.dataset]
+    student = config.student or spec.student
+    return {w: count_params(build_model(student, spec.input_shape, spec.num_classes, int(w))) for w in widths}
 
 
 def seeds_from(config: RunConfig, count: int) -> list[int]:

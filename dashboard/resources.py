@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import streamlit as st
 
-from dashboard import job_panel, jobs, runs, seed_runs
+from dashboard import estimate, job_panel, jobs, runs, seed_runs
 from kd_core import Dataset, RunConfig
 
 state = st.session_state
@@ -45,6 +45,21 @@ def teacher_cache():
 def untrained_student_logits(dataset_name: str, student: str, seed: int) -> np.ndarray:
     dataset, _ = dataset_or_problem(dataset_name)
     return runs.untrained_student_logits(RunConfig(dataset=dataset_name, student=student, seed=seed), dataset)
+
+
+@st.cache_resource(show_spinner="Timing a few training steps on this server…", max_entries=64)
+def step_seconds(architecture: str, dataset: str, width: int | None, batch_size: int) -> float:
+    """Seconds per training step of one architecture here, measured once per server (dashboard/estimate.py)."""
+    return estimate.step_seconds(architecture, dataset, width, batch_size)
+
+
+def teacher_cached(config: RunConfig) -> bool:
+    """Whether the teacher these settings name is in the disk cache already (a Distill then loads it at once)."""
+    key = runs.teacher_key(config)
+    try:
+        return key is not None and teacher_cache().path(key).exists()
+    except Exception:  # an unusable cache folder: count the teacher as one to train
+        return False
 
 
 def remember(config: RunConfig, split: str, logits: np.ndarray | None) -> None:

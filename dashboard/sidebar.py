@@ -16,6 +16,7 @@ from dashboard import resources, runs
 from kd_core import DATASETS, RunConfig
 from kd_core.lessons import LESSONS
 from kd_core.losses import LOSSES
+from kd_core.models import ARCHITECTURES
 
 state = st.session_state
 FREE_PLAY = "free-play"
@@ -40,10 +41,13 @@ def _with_lesson_values(base: list, field: str) -> list:
 LEARNING_RATES = _with_lesson_values([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0], "lr")
 BATCH_SIZES = _with_lesson_values([16, 32, 64, 128, 256, 512], "batch_size")
 FRACTIONS = _with_lesson_values([0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0], "student_fraction")
+# Hidden units of an MLP student or channels of a CNN student; every architecture's own width is an option too.
+WIDTHS = sorted(set(_with_lesson_values([1, 2, 4, 8, 16, 32, 64, 128, 256], "student_width"))
+                | {a.width for a in ARCHITECTURES.values()})
 MAX_EPOCHS = max([50, *(lesson.settings.get("epochs") or 0 for lesson in LESSONS.values())])
 MAX_TEACHER_EPOCHS = max([100, *(lesson.settings.get("teacher_epochs") or 0 for lesson in LESSONS.values())])
 # The controls drawn below, by RunConfig field (plus "seeds", which is not a RunConfig field).
-CONTROLS = ("dataset", "teacher", "student", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
+CONTROLS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
             "teacher_epochs", "lr", "batch_size", "seed")
 
 
@@ -68,8 +72,10 @@ def settings_of(name: str) -> dict:
     spec = DATASETS[dataset]
     values = {field: settings.get(field, getattr(DEFAULTS, field)) for field in CONTROLS}
     for field, value in values.items():  # None: the dataset's default (architectures, epochs, lr, batch size)
-        if value is None and field != "omit_class":
+        if value is None and field not in ("omit_class", "student_width"):
             values[field] = getattr(spec, field)
+    if values["student_width"] is None:  # the student architecture's own width
+        values["student_width"] = ARCHITECTURES[values["student"]].width
     values.update(dataset=dataset, seeds=min(DEFAULT_SEEDS, lesson.seeds) if lesson else FREE_PLAY_SEEDS)
     values["temperature"], values["lam"] = float(values["temperature"]), float(values["lam"])
     return values
@@ -98,7 +104,13 @@ def choose_lesson(name: str) -> None:
 def on_dataset_change() -> None:
     """A new dataset brings its own default teacher/student pair; the sample index starts over."""
     state["teacher"], state["student"] = runs.default_pair(state["dataset"])
+    on_student_change()
     state["sample_index"] = 0
+
+
+def on_student_change() -> None:
+    """A new student architecture starts at its own width."""
+    state["student_width"] = ARCHITECTURES[state["student"]].width
 
 
 def _percent(fraction: float, train_size: int | None) -> str:
@@ -129,8 +141,13 @@ def config() -> tuple[RunConfig, int]:
     describe = lambda name: f"{name} — {architectures[name]}"  # noqa: E731
     teacher = sidebar.selectbox("Teacher architecture", names, key="teacher", format_func=describe,
                                 help="The big model trained first on the labels; its softened outputs become the student's targets.")
-    student = sidebar.selectbox("Student architecture", names, key="student", format_func=describe,
+    student = sidebar.selectbox("Student architecture", names, key="student", format_func=describe, on_change=on_student_change,
                                 help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline).")
+    if state.get("student_width") not in WIDTHS:
+        state["student_width"] = ARCHITECTURES[student].width
+    width = sidebar.select_slider("Student width (hidden units / channels)", WIDTHS, key="student_width",
+                                  help="How big the student is: the hidden units of each layer of an MLP student, or the channels of a "
+                                       f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter count.")
     temperature = sidebar.slider("Temperature T", 1.0, 20.0, step=0.5, key="temperature",
                                  help="Divides the logits before the softmax: higher T spreads probability onto the wrong-but-plausible classes.")
     lam = sidebar.slider("λ (weight of the soft loss)", 0.0, 1.0, step=0.05, key="lam",
@@ -160,7 +177,7 @@ def config() -> tuple[RunConfig, int]:
                           help="Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair.")
     seeds = sidebar.slider("Seeds", 1, MAX_SEEDS, key="seeds",
                            help="Repeat the whole experiment with seeds seed, seed+1, …: the verdict and its 95 % interval need 2 or more.")
-    settings = dict(dataset=dataset, teacher=teacher, student=student, temperature=float(temperature), lam=float(lam),
+    settings = dict(dataset=dataset, teacher=teacher, student=student, student_width=int(width), temperature=float(temperature), lam=float(lam),
                     loss=loss, student_fraction=float(fraction), omit_class=omit_class, epochs=int(epochs),
                     teacher_epochs=int(teacher_epochs), lr=float(lr), batch_size=int(batch_size), seed=int(seed))
     return RunConfig(**{**hidden_settings(), **settings}), int(seeds)

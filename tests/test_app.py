@@ -191,7 +191,7 @@ def test_sliders_do_not_disturb_a_run_and_stop_ends_it_cleanly(app, monkeypatch)
 def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
     import kd_core.data
 
-    def offline(name, root, train):
+    def offline(name, tv_class, files, root, train):
         raise kd_core.data.DatasetUnavailable(f"dataset '{name}' is not in {root} and could not be downloaded (offline)")
 
     monkeypatch.setattr(kd_core.data, "_torchvision_split", offline)
@@ -201,7 +201,8 @@ def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
         app.selectbox(key="dataset").set_value("mnist").run()
         assert not app.exception
         messages = [e.value for e in app.error]
-        assert len(messages) == 1 and "not available offline" in messages[0] and "\n" not in messages[0]
+        assert len(messages) == 1 and "This dataset needs the MNIST files" in messages[0] and "\n" not in messages[0]
+        assert "could not be downloaded (offline)" in " ".join(c.value for c in app.code)  # the server's view, folded away
         assert app.button(key="distill").disabled and app.button(key="teacher_button").disabled
         assert (app.selectbox(key="teacher").value, app.selectbox(key="student").value) == ("cnn-large", "cnn-small")
     finally:
@@ -333,3 +334,20 @@ def test_a_click_right_after_a_slider_move_trains_the_new_settings(app):
     finish(app)
     assert any("T = 7.5," in c.value for c in app.caption)
     assert app.dataframe[0].value["temperature"].tolist() == [7.5]
+
+
+def test_the_run_time_estimate_is_planned_steps_times_measured_step_time():
+    from dashboard import estimate
+
+    plan = {"teacher": 1000, "student": 500, "baseline": 500}
+    # 3 seeds, 1 slot, every teacher to train: 3 × (1000 × 0.02 + 1000 × 0.01) = 90 s
+    assert estimate.estimate_seconds(plan, 0.02, 0.01, seeds=3, slots=1) == pytest.approx(90)
+    assert estimate.estimate_seconds(plan, 0.02, 0.01, seeds=3, slots=3) == pytest.approx(30)
+    assert estimate.estimate_seconds(plan, 0.02, 0.01, seeds=3, slots=1, teachers_to_train=0) == pytest.approx(30)
+    assert estimate.estimate_text(59) is None and estimate.estimate_text(90) == "about 2 minutes"
+    assert estimate.estimate_text(70) == "about 1 minute" and estimate.estimate_text(300) == "about 5 minutes"
+    assert 0 < estimate.step_seconds("mlp-small", "digits", 16, 64, steps=3) < 1
+
+
+def test_a_short_default_run_shows_no_estimate(app):
+    assert not any(c.value.startswith("⏱") for c in app.sidebar.caption)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import pytest
 from test_app import APP, charts, finish, main_job
 from streamlit.testing.v1 import AppTest
@@ -125,3 +127,113 @@ def test_every_lesson_sets_its_controls_without_an_exception(app):
             if field in lesson.settings:
                 assert app.selectbox(key=field).value == lesson.settings[field], (name, field)
         assert any(lesson.look_for in i.value for i in app.info), name
+
+
+def test_the_student_width_follows_the_architecture_and_the_tiny_student_lesson(app):
+    from kd_core import DATASETS, build_model, count_params
+
+    width = app.select_slider(key="student_width")
+    assert width.value == 16 and "Student width (hidden units / channels)" in width.label
+    assert {1, 2, 4, 8, 16, 32, 64, 128, 256} <= set(int(o) for o in width.options)
+    app.selectbox(key="lesson").set_value("tiny-student").run()
+    assert app.select_slider(key="student_width").value == 8
+    assert not any("student_width" in i.value for i in app.info)  # a control now, not a hidden setting
+    app.selectbox(key="student").set_value("mlp-wide").run()
+    assert app.select_slider(key="student_width").value == 256  # a new architecture starts at its own width
+    app.select_slider(key="student_width").set_value(4).run()
+    fast(app, seeds=1)
+    app.button(key="distill").click().run()
+    assert main_job(app).meta["config"].student_width == 4
+    finish(app)
+    spec = DATASETS["digits"]
+    params = count_params(build_model("mlp-wide", spec.input_shape, spec.num_classes, 4))
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Parameters: teacher / student"].endswith(f"/ {params:,}")
+
+
+def test_the_unseen_class_report_shows_the_hidden_class_over_seeds_and_where_the_bias_came_from(app):
+    app.selectbox(key="lesson").set_value("unseen-class").run()
+    assert app.selectbox(key="omit_class").value == 3
+    fast(app, seeds=2)
+    app.button(key="distill").click().run()
+    finish(app)
+    assert not app.exception and not app.error
+    metrics = {m.label: m.value for m in app.metric}
+    for label in ("KD student on class 3", "Scratch baseline on class 3", "KD student after bias correction"):
+        assert metrics[label].endswith(" %"), (label, metrics)
+    assert metrics["Scratch baseline on class 3"] == "0.0 %"
+    assert any("validation split of 20 %" in c.value and "never on the test set" in c.value for c in app.caption)
+    table = app.dataframe[0].value
+    assert list(table["seed"]) == [0, 1] and {"KD student on 3", "scratch on 3", "KD + bias on 3", "bias"} <= set(table.columns)
+    # Without a validation split no bias correction is shown: it would have to be chosen on the test set.
+    app.selectbox(key="lesson").set_value("free-play").run()
+    app.selectbox(key="omit_class").set_value(5).run()
+    fast(app, seeds=1)
+    app.button(key="distill").click().run()
+    finish(app)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["KD student after bias correction"] == "not shown"
+    assert any("No bias correction is shown" in c.value and "test set" in c.value for c in app.caption)
+
+
+def _fresh_data_caches():
+    import streamlit as st
+
+    import kd_core.data
+
+    kd_core.data._load_cached.cache_clear()
+    st.cache_resource.clear()
+
+
+def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("KD_DATA_DIR", str(tmp_path))
+    import kd_core.data
+
+    def offline(*args, **kwargs):
+        raise kd_core.data.DatasetUnavailable(f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline)")
+
+    monkeypatch.setattr(kd_core.data, "_torchvision_split", offline)
+    _fresh_data_caches()
+    try:
+        app.selectbox(key="lesson").set_value("hinton-mnist").run()
+        assert not app.exception
+        [error] = [e.value for e in app.error]
+        assert "This lesson needs the MNIST files" in error and str(tmp_path) not in error
+        assert str(tmp_path) in " ".join(c.value for c in app.code)  # the server path, in the expander
+        assert app.button(key="distill").disabled
+        app.button(key="back_to_digits").click().run()
+        assert app.selectbox(key="lesson").value == "little-data" and app.selectbox(key="dataset").value == "digits"
+        assert not app.error and not app.button(key="distill").disabled
+    finally:
+        _fresh_data_caches()
+
+
+MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (MNIST_DIR / "MNIST" / "raw").is_dir(), reason="the MNIST files are not on this machine")
+def test_hinton_mnist_reports_errors_out_of_10000_beside_the_papers_and_estimates_its_time(app, monkeypatch):
+    monkeypatch.setenv("KD_DATA_DIR", str(MNIST_DIR))
+    _fresh_data_caches()
+    try:
+        app.selectbox(key="lesson").set_value("hinton-mnist").run()
+        assert not app.error, [e.value for e in app.error]
+        # The lesson's own settings (a 1200-1200 teacher, 8 + 8 epochs on 60,000 images) take minutes: the page says so.
+        assert any(c.value.startswith("⏱ This Distill will take **about ") and "minute" in c.value for c in app.sidebar.caption)
+        # Tiny models and one epoch, so the test takes seconds; the lesson (and so the paper's column) stays.
+        app.selectbox(key="teacher").set_value("mlp-small").run()
+        app.selectbox(key="student").set_value("mlp-tiny").run()
+        app.slider(key="teacher_epochs").set_value(1).run()
+        app.slider(key="epochs").set_value(1).run()
+        app.slider(key="seeds").set_value(1).run()
+        app.button(key="distill").click().run()
+        finish(app)
+        assert not app.exception
+        table = app.dataframe[0].value
+        assert list(table["model"]) == ["Teacher", "KD student", "Scratch baseline"]
+        assert list(table["the paper's errors"]) == [67, 74, 146]
+        errors = [int(v.replace(",", "")) for v in table["test errors (of 10,000)"]]
+        accuracies = [float(v.rstrip(" %")) for v in table["test accuracy"]]
+        assert all(abs(e - (100 - a) * 100) <= 1 for e, a in zip(errors, accuracies))
+    finally:
+        _fresh_data_caches()

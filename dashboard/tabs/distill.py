@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import figures, job_panel, jobs, progress, resources, runs, seed_runs
-from dashboard.tabs import history, report
+from dashboard import estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs
+from dashboard.tabs import history, report, report_extra
 from kd_core import RunConfig
 
 state = st.session_state
@@ -38,10 +38,32 @@ def sidebar_buttons(where, config: RunConfig, seeds: int, usable: bool) -> None:
     job_panel.run_button(where, "Distill", JOB, launcher("distill", config, seeds), key="distill", type="primary",
                          disabled=not usable, width="stretch",
                          help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison, for every seed.")
+    if usable and not job_panel.active(JOB):
+        expected = run_estimate(config, seeds)
+        if expected:
+            where.caption(f"⏱ This Distill will take **{expected}** on this server.", help=(
+                "Its planned steps × the time of one step, measured here once per architecture and batch size, "
+                "× the seeds ÷ the seeds that can train at once. Teachers already cached are not counted."))
     job_panel.stop_button(where, JOB, key="stop", width="stretch", help="End the run now; what was drawn stays on the page.")
     job_panel.run_button(where, "Train / load teacher", JOB, launcher("teacher", config), key="teacher_button",
                          disabled=not usable, width="stretch",
                          help="Train the teacher with these settings, or load it at once if it is already cached.")
+
+
+def run_estimate(config: RunConfig, seeds: int) -> str | None:
+    """"about N minutes" for a Distill of over a minute, None for a shorter one (or settings that cannot run)."""
+    dataset, _ = resources.dataset_or_problem(config.dataset)
+    try:
+        plan = runs.planned_steps(config, dataset, ("teacher", "student", "baseline"))
+        teacher = resources.step_seconds(config.teacher or runs.default_pair(config.dataset)[0], config.dataset, None,
+                                         config.batch_size or 64)
+        student = resources.step_seconds(config.student or runs.default_pair(config.dataset)[1], config.dataset,
+                                         config.student_width, config.batch_size or 64)
+    except Exception:  # invalid settings are reported elsewhere
+        return None
+    to_train = sum(not resources.teacher_cached(c) for c in seed_runs.seed_configs(config, seeds))
+    slots = max(1, seed_runs.idle_cores())
+    return estimate.estimate_text(estimate.estimate_seconds(plan, teacher, student, seeds, slots, to_train))
 
 
 def collect_finished_job() -> None:
@@ -93,6 +115,10 @@ def render(config: RunConfig) -> None:
             st.caption("From your last completed distillation:")
         report.headline(outcome)
         report.metrics(outcome, job if same_job else None)
+        data, _ = resources.dataset_or_problem(outcome.config.dataset)
+        if data is not None:
+            report_extra.errors(outcome, len(data.y_test))
+        report_extra.unseen_class(outcome)
     job_panel.live(JOB, draw_job)
     if show:
         report.details(outcome, job if same_job else None)

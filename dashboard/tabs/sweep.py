@@ -1,4 +1,5 @@
-"""Tab "T & λ sweep": Hinton's experiment 1, KD student accuracy against T (or λ), and one input as T rises."""
+"""Tab "T & λ sweep": Hinton's experiment 1, KD student accuracy against T (or λ), the compression curve (KD vs
+scratch against the student's size, sweeping its width), and one input as T rises."""
 from __future__ import annotations
 
 import streamlit as st
@@ -16,8 +17,14 @@ INTRO = ("For each value, a KD student is trained from the same initial weights 
 SWEEP_OPTIONS = {
     "temperature": [0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 20.0, 32.0],
     "lam": [0.0, 0.1, 0.25, 0.5, 0.7, 0.9, 1.0],
+    "student_width": [1, 2, 4, 8, 16, 32, 64, 128, 256],
 }
-SWEEP_DEFAULTS = {"temperature": [1.0, 2.0, 4.0, 8.0, 16.0], "lam": [0.0, 0.25, 0.5, 0.7, 0.9, 1.0]}
+SWEEP_DEFAULTS = {"temperature": [1.0, 2.0, 4.0, 8.0, 16.0], "lam": [0.0, 0.25, 0.5, 0.7, 0.9, 1.0],
+                  "student_width": [2, 4, 8, 16, 32, 64]}
+WIDTH_NOTE = ("**Compression curve.** Each width (hidden units of an MLP student, channels of a CNN one) trains its own KD "
+              "student and its own scratch baseline from the same initial weights; x is the student's parameter count. "
+              "Where the two curves part, the teacher's soft targets make up for the missing capacity or data; "
+              "where they meet, the student is big enough to learn alone — or too small to hold what the teacher knows.")
 MULTIPLE_TEMPERATURES = [1.0, 2.0, 4.0, 8.0, 16.0]
 JOB = "sweep"
 
@@ -36,11 +43,16 @@ def draw(snap: jobs.Snapshot | None) -> None:
         st.info("Pick values and click **Run sweep**: 5 values × 3 seeds on digits take well under a minute.")
         return
     meta = job_panel.job(JOB).meta
+    param = meta["param"]
     rows = er.rows_of(snap.events)
     summary = er.summarize(rows)
-    st.plotly_chart(ef.sweep_figure(summary, meta["param"], rows), width="stretch", key="exp_sweep_chart")
+    params = er.student_params(meta["config"], meta["values"]) if param == "student_width" else None
+    st.plotly_chart(ef.sweep_figure(summary, param, rows, params), width="stretch", key="exp_sweep_chart")
     if summary:
-        st.dataframe(er.summary_table(summary, er.PARAM_SYMBOLS[meta["param"]]), hide_index=True, width="stretch")
+        table = er.summary_table(summary, er.PARAM_SYMBOLS[param])
+        if params:
+            table.insert(1, "student parameters", [f"{params[e.value]:,}" for e in sorted(summary, key=lambda e: e.value)])
+        st.dataframe(table, hide_index=True, width="stretch")
     st.caption(f"Settings of this sweep: {er.describe(meta['config'], meta['param'])}; seeds {meta['seeds']}.")
 
 
@@ -67,12 +79,14 @@ def render(config: RunConfig) -> None:
     st.subheader(TITLE)
     st.caption(INTRO)
     cols = st.columns([1, 3, 1])
-    param = cols[0].radio("Sweep", ["temperature", "lam"], key="exp_sweep_param", horizontal=True,
+    param = cols[0].radio("Sweep", list(SWEEP_OPTIONS), key="exp_sweep_param", horizontal=True,
                           format_func=lambda p: er.PARAM_SYMBOLS[p])
     values = cols[1].multiselect("Values", SWEEP_OPTIONS[param], default=SWEEP_DEFAULTS[param], key=f"exp_sweep_values_{param}",
                                  format_func=lambda v: f"{v:g}")
     count = cols[2].slider("Seeds", 1, 5, 3, key="exp_sweep_seeds", help="From the sidebar's seed on; mean ± sd over seeds.")
     st.caption(f"Fixed from the sidebar: {er.describe(config, param)}.")
+    if param == "student_width":
+        st.markdown(WIDTH_NOTE)
     values = sorted(values)
     job_panel.run_and_stop(JOB, "Run sweep", launcher(config, param, values, er.seeds_from(config, count)), disabled=not values)
     job_panel.live(JOB, draw)

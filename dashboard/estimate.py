@@ -1,0 +1,63 @@
+"""An honest estimate of a Distill's run time, before it starts: planned steps × a per-step time measured here.
+
+The per-step times come from a tiny benchmark on this server (20 optimizer steps of the teacher and of the
+student at the run's batch size, on random inputs of the dataset's shape), measured once per architecture,
+width and batch size (dashboard/resources.py caches them).  No Streamlit here.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+
+from kd_core import DATASETS, RunConfig, build_model
+from kd_core.train import make_optimizer
+
+BENCH_STEPS = 20
+SHOW_ABOVE_SECONDS = 60.0  # a shorter run needs no warning
+
+
+def step_seconds(architecture: str, dataset: str, width: int | None, batch_size: int, lr: float = 1e-3,
+                 steps: int = BENCH_STEPS) -> float:
+    """Seconds per optimizer step (forward, backward, Adam) of ``architecture`` at ``batch_size``: the mean of
+    ``steps`` steps after one warm-up step."""
+    spec = DATASETS[dataset]
+    torch.manual_seed(0)
+    model = build_model(architecture, spec.input_shape, spec.num_classes, width)
+    optimizer = make_optimizer(model, RunConfig(dataset=dataset, lr=lr))
+    x = torch.randn(batch_size, *spec.input_shape)
+    y = torch.randint(0, spec.num_classes, (batch_size,))
+    model.train()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    step()  # warm-up: first-call allocations
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def estimate_seconds(plan: dict[str, int], teacher_step: float, student_step: float, seeds: int, slots: int,
+                     teachers_to_train: int | None = None) -> float:
+    """Seconds for ``seeds`` seeds of a run planned as ``plan`` (steps per phase), ``slots`` seeds at a time.
+
+    Each seed trains its KD student and baseline, and its own teacher unless that is cached (``teachers_to_train``:
+    how many are not; all of them by default); the total is divided by the slots training at once.
+    """
+    teachers = seeds if teachers_to_train is None else teachers_to_train
+    work = teachers * plan.get("teacher", 0) * teacher_step
+    work += seeds * (plan.get("student", 0) + plan.get("baseline", 0)) * student_step
+    return work / max(1, min(slots, seeds))
+
+
+def estimate_text(seconds: float) -> str | None:
+    """"about N minutes" for a run over a minute; None for a shorter one."""
+    if seconds <= SHOW_ABOVE_SECONDS:
+        return None
+    minutes = max(1, round(seconds / 60))
+    return "about 1 minute" if minutes == 1 else f"about {minutes} minutes"

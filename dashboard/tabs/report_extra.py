@@ -1,0 +1,98 @@
+"""The Distill report's parts that only some runs have: the unseen class (a run with ``omit_class``) and test
+errors out of 10,000 (a dataset other than digits, with the paper's numbers for the hinton-mnist lesson)."""
+from __future__ import annotations
+
+import statistics
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import sidebar
+from dashboard.seed_runs import SeedsOutcome
+
+# Hinton, Vinyals & Dean (2015), MNIST: test errors of the big net, the distilled net and the small net alone.
+PAPER_ERRORS = {"teacher": 67, "student": 74, "baseline": 146}
+PAPER_LESSON = "hinton-mnist"
+PARTS = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
+
+
+def unseen_rows(outcome: SeedsOutcome) -> list[dict]:
+    """Per seed: the hidden class's accuracy for the KD student, the baseline and the bias-corrected KD student."""
+    rows = []
+    for o in outcome.completed:
+        report = o.result.omitted_class
+        if report is None:
+            continue
+        fixed = report.bias_corrected or {}
+        rows.append({"seed": o.result.config.seed, "student": report.student_accuracy, "baseline": report.baseline_accuracy,
+                     "corrected": fixed.get("class_accuracy"), "bias": fixed.get("bias"), "overall": fixed.get("overall_accuracy")})
+    return rows
+
+
+def holdout_sentence(holdout: float, cls: int) -> str:
+    """Where the bias correction's bias was chosen — never on the test set — or why none is shown."""
+    if holdout <= 0:
+        return (f"No bias correction is shown: this run kept no validation split from the training set (holdout 0), "
+                f"so the bias on class {cls} would have to be chosen on the test set — and a number chosen on the test "
+                "set says nothing about new images.")
+    return (f"The bias added to class {cls}'s output was chosen on a validation split of {100 * holdout:g} % held out from "
+            "the training set (the students never trained on it), never on the test set; the test set only measures it.")
+
+
+def unseen_class(outcome: SeedsOutcome) -> None:
+    """The hidden class, averaged over seeds (and per seed in a small table), with where the bias came from."""
+    cls = outcome.config.omit_class
+    rows = unseen_rows(outcome)
+    if cls is None or not rows:
+        return
+    n = len(rows)
+    over = "one seed" if n == 1 else f"the mean over {n} seeds"
+    st.markdown(f"#### The class the students never saw: {cls}")
+    holdout = outcome.config.holdout or 0.0
+    cols = st.columns(3)
+    cols[0].metric(f"KD student on class {cls}", _pct(_mean([r["student"] for r in rows])),
+                   help=f"Share of the test set's class-{cls} images the KD student gets right: {over}.")
+    cols[1].metric(f"Scratch baseline on class {cls}", _pct(_mean([r["baseline"] for r in rows])),
+                   help=f"The baseline never saw a label {cls}, so it (almost) never answers {cls}: {over}.")
+    corrected = _mean([r["corrected"] for r in rows])
+    cols[2].metric(f"KD student after bias correction", _pct(corrected) if holdout > 0 else "not shown",
+                   help=f"The paper's fix: raise class {cls}'s output bias, which the student never had a reason to "
+                        f"learn. {over.capitalize()}." + ("" if holdout > 0 else " Needs a validation split (holdout)."))
+    st.caption(holdout_sentence(holdout, cls))
+    if n > 1 or holdout > 0:
+        table = pd.DataFrame([{
+            "seed": r["seed"], f"KD student on {cls}": _pct(r["student"]), f"scratch on {cls}": _pct(r["baseline"]),
+            **({f"KD + bias on {cls}": _pct(r["corrected"]), "bias": "—" if r["bias"] is None else f"{r['bias']:+.2f}",
+                "overall after bias": _pct(r["overall"])} if holdout > 0 else {}),
+        } for r in rows])
+        st.dataframe(table, hide_index=True, width="content")
+
+
+def errors(outcome: SeedsOutcome, test_size: int) -> None:
+    """Test errors (out of ``test_size``) of teacher, KD student and scratch, means over seeds; beside them the
+    paper's for the hinton-mnist lesson.  Only for datasets other than digits (MNIST has 10,000 test images)."""
+    if outcome.config.dataset == "digits" or not outcome.completed:
+        return
+    done = [o.result for o in outcome.completed]
+    lesson = sidebar.current_lesson()
+    paper = lesson is not None and lesson.name == PAPER_LESSON
+    table = pd.DataFrame([{
+        "model": PARTS[part],
+        "test accuracy": f"{100 * statistics.fmean(getattr(r, part).accuracy for r in done):.2f} %",
+        f"test errors (of {test_size:,})": f"{statistics.fmean(round((1 - getattr(r, part).accuracy) * test_size) for r in done):,.0f}",
+        **({"the paper's errors": PAPER_ERRORS[part]} if paper else {}),
+    } for part in PARTS if all(getattr(r, part) is not None for r in done)])
+    st.markdown(f"**Test errors out of {test_size:,}**" + (", as in Hinton et al.'s MNIST table" if paper else ""))
+    st.dataframe(table, hide_index=True, width="content")
+    if paper:
+        st.caption("The paper's nets trained for hours on jittered images; this lesson trains a few epochs on the plain "
+                   "images, so read the gaps — scratch vs KD student vs teacher — rather than the exact counts.")
