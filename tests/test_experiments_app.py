@@ -96,6 +96,31 @@ def test_sweep_tab_runs_in_the_background_and_draws_the_curve():
     assert len(multiples["data"]) == 5
 
 
+def test_sweep_tab_draws_the_compression_curve_over_student_widths():
+    from kd_core import DATASETS, build_model, count_params
+
+    at = open_tab("T & λ sweep")
+    at.radio(key="exp_sweep_param").set_value("student_width").run()
+    assert at.multiselect(key="exp_sweep_values_student_width").value == [2, 4, 8, 16, 32, 64]
+    assert any("Compression curve" in m.value for m in at.markdown)
+    at.multiselect(key="exp_sweep_values_student_width").set_value([2, 16])
+    at.slider(key="exp_sweep_seeds").set_value(2)
+    at.button(key="exp_run_sweep").click().run()
+    finish(at, "sweep")
+    figure = chart(at, "exp_sweep_chart")
+    assert figure["layout"]["title"]["text"].startswith("Compression curve")
+    assert figure["layout"]["xaxis"]["type"] == "log" and "parameters" in figure["layout"]["xaxis"]["title"]["text"]
+    spec = DATASETS["digits"]
+    params = [count_params(build_model(spec.student, spec.input_shape, spec.num_classes, w)) for w in (2, 16)]
+    student = next(t for t in figure["data"] if t["name"] == "KD student (mean ± sd)")
+    assert list(array(student["x"])) == params and list(student["text"]) == ["width 2", "width 16"]
+    baseline = next(t for t in figure["data"] if t["name"].startswith("Scratch baseline"))
+    assert list(array(baseline["x"])) == params and "ignores" not in baseline["name"]  # each width its own baseline
+    table = at.dataframe[0].value
+    assert list(table["student width"]) == ["2", "16"] and list(table["student parameters"]) == [f"{p:,}" for p in params]
+    assert list(table["seeds"]) == [2, 2]
+
+
 def test_sweep_tab_lam_values_and_stop():
     at = open_tab("T & λ sweep")
     at.radio(key="exp_sweep_param").set_value("lam").run()
@@ -179,27 +204,3 @@ def test_the_app_has_the_experiment_tabs():
     for name in ("T & λ sweep", "Little data", "Unseen class", "Dark knowledge"):
         assert name in labels
 
-
-def test_sweep_tab_draws_the_compression_curve_over_student_widths():
-    from kd_core import DATASETS, build_model, count_params
-
-    at = open_tab("T & λ sweep")
-    at.radio(key="exp_sweep_param").set_value("student_width").run()
-    assert at.multiselect(key="exp_sweep_values_student_width").value == [2, 4, 8, 16, 32, 64]
-    assert any("Compression curve" in m.value for m in at.markdown)
-    at.multiselect(key="exp_sweep_values_student_width").set_value([2, 16])
-    at.slider(key="exp_sweep_seeds").set_value(2)
-    at.button(key="exp_run_sweep").click().run()
-    finish(at, "sweep")
-    figure = chart(at, "exp_sweep_chart")
-    assert figure["layout"]["title"]["text"].startswith("Compression curve")
-    assert figure["layout"]["xaxis"]["type"] == "log" and "parameters" in figure["layout"]["xaxis"]["title"]["text"]
-    spec = DATASETS["digits"]
-    params = [count_params(build_model(spec.student, spec.input_shape, spec.num_classes, w)) for w in (2, 16)]
-    student = next(t for t in figure["data"] if t["name"] == "KD student (mean ± sd)")
-    assert list(array(student["x"])) == params and list(student["text"]) == ["width 2", "width 16"]
-    baseline = next(t for t in figure["data"] if t["name"].startswith("Scratch baseline"))
-    assert list(array(baseline["x"])) == params and "ignores" not in baseline["name"]  # each width its own baseline
-    table = at.dataframe[0].value
-    assert list(table["student width"]) == ["2", "16"] and list(table["student parameters"]) == [f"{p:,}" for p in params]
-    assert list(table["seeds"]) == [2, 2]
