@@ -86,7 +86,7 @@ def sweep_figure(summary: Sequence, param: str, rows: Sequence = (), params: dic
         x=xs, y=[_pct(e.student.mean) for e in summary], mode="lines+markers+text" if width else "lines+markers",
         name=LABELS["student"] + " (mean ± sd)", line=dict(color=COLORS["student"], width=3), marker=dict(size=9),
         error_y=dict(type="data", array=[_pct(e.student.sd) for e in summary], visible=True),
-        text=[f"width {e.value:g}" for e in summary] if width else None, textposition="top left",
+        text=[f"width {e.value:g}" for e in summary] if width else None, textposition=["top right"] + ["top left"] * (len(summary) - 1),
         customdata=[[e.n, _pct(e.gain.mean) if e.gain is not None else float("nan"), e.value] for e in summary],
         hovertemplate=("width %{customdata[2]} (%{x:,} parameters)" if width else "%{x}")
         + ": %{y:.2f} % over %{customdata[0]} seed(s); KD − baseline %{customdata[1]:+.2f} points<extra></extra>",
