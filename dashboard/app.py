@@ -103,6 +103,7 @@ def main() -> None:
             draw()
 
 
-# A worker process for the seeds that re-runs this file as __mp_main__ (see seed_runs.leave_main_alone) draws nothing.
+# kd_core keeps its worker processes off __main__; should Streamlit install a fresh __main__ just as a worker
+# starts, the worker imports this file as __mp_main__ and draws nothing.
 if __name__ != "__mp_main__":
     main()

@@ -11,9 +11,7 @@ right now, and all seeds when no slot is free, run one after another through ``r
 """
 from __future__ import annotations
 
-import importlib.machinery
 import os
-import sys
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -58,18 +56,6 @@ class SeedsOutcome:
     def interval(self) -> Interval | None:
         gains = [gain for _, gain in self.gains]
         return Interval.of(gains) if gains else None
-
-
-def leave_main_alone() -> None:
-    """Just before worker processes start: tell multiprocessing not to re-run the page's script in them.
-
-    Streamlit runs dashboard/app.py in a fresh module installed as ``__main__`` (each script or fragment run
-    installs a new one), with a ``__file__`` and no ``__spec__``, so a new process would execute the script
-    again.  A spec named "*.__main__" makes it leave ``__main__`` alone.  (Should a run install a new module in
-    between, app.py itself draws nothing when imported as ``__mp_main__``.)"""
-    main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "__spec__", None) is None and str(getattr(main, "__file__", "")).endswith("app.py"):
-        main.__spec__ = importlib.machinery.ModuleSpec("dashboard.__main__", None)
 
 
 def warm_workers() -> None:
@@ -156,7 +142,6 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             return {}  # Ray asked for but not usable: the seeds run one after another instead
         tasks = [SeedTask(c, _folder(cache), _folder(results)) for _, c in mine]
         relay = lambda index, event: on_event(SeedEvent(mine[index][1].seed, event))  # noqa: E731
-        leave_main_alone()
         finished = executor.map(run_task, tasks, relay, stop)
         out = {}
         for (key, c), result in zip(mine, finished):
