@@ -44,7 +44,7 @@ class LocalProcesses:
     def __init__(self, jobs: int | None = None, threads: int | None = None):
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.threads = threads or torch.get_num_threads()
-        if self.jobs > 1:
+        if self.jobs > 1 and _fork_now() is None:
             start_fork_server()  # it imports its modules while this process gets on with its own set-up
 
     def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None) -> list:
@@ -52,7 +52,7 @@ class LocalProcesses:
         workers = min(self.jobs, len(items))
         if workers <= 1:
             return InProcess().map(task, items, on_event, stop)
-        context = fork_context()
+        context = _fork_now() or fork_context()
         events, shared_stop = context.SimpleQueue(), context.Event()
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                    initargs=(events, shared_stop, self.threads))
@@ -153,6 +153,16 @@ def fork_context():
             context.set_forkserver_preload(PRELOAD)
             _worker["context"] = context
         return _worker["context"]
+
+
+def _fork_now():
+    """Plain fork, when this process has no other thread (a command-line run): workers start with everything this
+    process imported and loaded, at no cost.  A process with threads — a server's, or an OpenMP pool that torch
+    starts for more than one thread — forks from the fork server instead: a fork copies locks those threads may hold."""
+    alone = threading.active_count() == 1 and torch.get_num_threads() == 1
+    if alone and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return None
 
 
 def start_fork_server() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 import torch
+from tqdm import tqdm
 
 from ..config import DEVICES, OPTIMIZERS, ConfigError, RunConfig
 from ..data import DATASETS, DatasetUnavailable
@@ -80,6 +81,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--json", help="write the result here as JSON (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     warnings.showwarning = lambda message, *_: print(f"{prog}: warning: {message}", file=sys.stderr)
+    tqdm.monitor_interval = 0  # no monitor thread: a process without threads can fork its workers (local_processes)
     return parser
 
 
