@@ -15,7 +15,6 @@ from .config import RunConfig
 Phase = Literal["teacher", "student", "baseline"]
 EventKind = Literal["step", "epoch"]
 Status = Literal["completed", "cancelled"]
-PHASE_LABELS: dict[str, str] = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
 
 
 class StopFlag(Protocol):

@@ -44,7 +44,7 @@ OMIT_MIN_MEAN_CORRECTED = 0.50
 
 
 def test_sweep_row_reproduces_kd_train():
-    """A sweep row is exactly what engine.run (kd-train) gives for that value and seed."""
+    """A sweep row is exactly what pipeline.run (kd-train) gives for that value and seed."""
     config = CPU.replace(epochs=5, seed=3)
     rows = sweep("temperature", [2.0, 8.0], [3], config)
     for row in rows:
