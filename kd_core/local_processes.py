@@ -126,7 +126,10 @@ def _local_error(error: BaseException, processes: dict, task: Task) -> BaseExcep
     for process in processes.values():
         process.join(timeout=1.0)  # the pool terminates the others: the worker that died first has the telling code
         codes.append(process.exitcode)
-    telling = [c for c in codes if c not in (None, 0, -signal.SIGTERM)] or [c for c in codes if c is not None] or [None]
+    # The worker that died first tells how: a signal (other than the SIGTERM the pool sends the rest) before an
+    # exit status (a plainly forked worker whose pipe broke under it exits with 255).
+    killed = [c for c in codes if c is not None and c < 0 and c != -signal.SIGTERM]
+    telling = killed or [c for c in codes if c not in (None, 0, -signal.SIGTERM)] or [c for c in codes if c is not None] or [None]
     return WorkerDied(f"a worker process died ({exit_description(telling[0])}) while running {task_name(task)}; "
                       "the map's other tasks were stopped")
 
