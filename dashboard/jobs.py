@@ -23,13 +23,14 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Literal
 
 log = logging.getLogger(__name__)
 
 # Training is CPU-bound: more concurrent trainings than cores only makes every one slower.
 MAX_CONCURRENT = os.cpu_count() or 1
 
+JobStatus = Literal["queued", "running", "completed", "cancelled", "failed"]
 QUEUED, RUNNING, COMPLETED, CANCELLED, FAILED = "queued", "running", "completed", "cancelled", "failed"
 FINISHED = (COMPLETED, CANCELLED, FAILED)
 
@@ -46,7 +47,7 @@ def one_line(error: BaseException) -> str:
 class Snapshot:
     """A consistent copy of a job's state, safe to read while the worker goes on."""
 
-    status: str
+    status: JobStatus
     events: list
     result: Any
     error: str | None
@@ -68,7 +69,7 @@ class Job:
     fn: JobFunction
     name: str = ""
     id: int = 0
-    status: str = QUEUED
+    status: JobStatus = QUEUED
     result: Any = None
     error: str | None = None
     error_type: str | None = None
@@ -115,7 +116,7 @@ class Job:
                 started_at=self.started_at, finished_at=self.finished_at, created_at=self.created_at,
             )
 
-    def _finish(self, status: str, result: Any = None, error: BaseException | None = None) -> None:
+    def _finish(self, status: JobStatus, result: Any = None, error: BaseException | None = None) -> None:
         with self.lock:
             self.status, self.result, self.finished_at = status, result, time.monotonic()
             if error is not None:
