@@ -1,24 +1,13 @@
 """The page's lessons, Distill over several seeds and its verdict, the loss toggle (AppTest, headless)."""
 from __future__ import annotations
 
-
 from pathlib import Path
 
 import pytest
-from test_app import APP, charts, finish, main_job
 from streamlit.testing.v1 import AppTest
+from test_app import app, charts, finish, main_job  # noqa: F401  (app: the fixture, shared)
 
 from kd_core.lessons import LESSONS
-
-
-@pytest.fixture
-def app():
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, at.exception
-    yield at
-    job = main_job(at)
-    if job is not None:
-        job.stop(wait=30)
 
 
 def fast(at: AppTest, seeds: int = 3) -> AppTest:
