@@ -2,14 +2,14 @@
 
 ``tune_allocator()`` — glibc's malloc hands every block over its mmap threshold (128 KiB, rising
 to at most 32 MiB) straight to the kernel with mmap and gives it back with munmap on free, so a
-training step that allocates a few activation buffers of several MiB (33.5 MiB for the seed's
+training step that allocates a few activation buffers of several MiB (the seed's
 TeacherNet at batch 128) pays for mapping, zero-filling and unmapping fresh pages every step;
 freed memory at the top of the heap is also trimmed back to the kernel.  We turn both off
 (``M_MMAP_MAX = 0``, a 1 GiB trim threshold), so freed buffers are reused from the heap.
 The cost: the process keeps its peak heap instead of returning it to the system.
 
 ``image_layout(x)`` — opt-in, with ``KD_CHANNELS_LAST=1``: image batches in channels-last (NHWC)
-order, on which oneDNN's convolutions and PyTorch's max-pooling run 1.5–10× faster on a CPU.  It is
+order, on which oneDNN's convolutions and PyTorch's max-pooling run much faster on a CPU.  It is
 opt-in for training because it can change the last bits: a second convolution (``cnn-large``)
 differs by ~1e-7 in the forward pass, and with two or more threads the conv's bias gradient of
 the seed's TeacherNet (and, on a short last batch, its StudentNet) is summed in another order.
@@ -19,14 +19,14 @@ Off, it returns ``x`` untouched.
 (the seed's TeacherNet/StudentNet, ``cnn-small``) evaluated on a batch of two or more images.  Its
 logits are bit-identical in either layout (tests/test_bench.py checks 1–4 threads and batch sizes
 2–256 with remainders; a single image can differ in the last bit, so it stays as it is), and the
-teacher's logit pass runs ~10× faster.  Anything else gets ``image_layout(x)``.
+teacher's logit pass runs several times faster (kd-bench measures it).  Anything else gets ``image_layout(x)``.
 
 ``training_forward(model)`` — what the trainer calls instead of ``model(x)``: for a one-conv ``models.ConvNet``,
 its forward pass through ``conv_pool_relu``; for anything else, the model itself.
 
 ``conv_pool_relu(x, conv)`` — on by default, for training a one-conv ``models.ConvNet``: ``relu(max_pool2d(conv(x),
 2))`` bit for bit, forward and backward, about twice as fast.  PyTorch's max-pool on NCHW tensors takes half of a
-StudentNet step (6 ms of 13 at batch 128); on channels-last ones it is vectorised over channels (1 ms).  So the
+StudentNet step; on channels-last ones it is vectorised over channels.  So the
 convolution and the pool run channels-last (the same values and the same argmax indices as in NCHW), and the
 backward pass is PyTorch's own NCHW one, fed those indices: the gradients come out exactly as before, where a
 channels-last backward would sum the gradients in another order.  tests/test_bench.py checks it against

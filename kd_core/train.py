@@ -192,7 +192,7 @@ def fit(
                 log.read()
                 raise Cancelled(phase, history)
             batch = order[start : start + config.batch_size]
-            # index_select copies whole rows, ~2× faster than x[batch]'s general gather; the same values.
+            # index_select copies whole rows, faster than x[batch]'s general gather; the same values.
             labels = y.index_select(0, batch)
             logits = forward(image_layout(x.index_select(0, batch)))  # channels-last only if KD_CHANNELS_LAST=1
             targets = None if teacher_logits is None else teacher_logits.index_select(0, batch)
