@@ -22,7 +22,7 @@ from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core import executors
 from kd_core.executors import make_executor
 from kd_core.pipeline import load, replay
-from kd_core.seeds import SeedTask, run_task
+from kd_core.seeds import SeedsResult, SeedTask, cache_folder, run_task
 from kd_core.stats import Interval
 
 
@@ -54,8 +54,8 @@ class SeedsOutcome:
 
     @property
     def interval(self) -> Interval | None:
-        gains = [gain for _, gain in self.gains]
-        return Interval.of(gains) if gains else None
+        """KD − baseline over the completed seeds, as kd-train --seeds computes it."""
+        return SeedsResult([o.result for o in self.outcomes]).interval
 
 
 def warm_workers() -> None:
@@ -78,10 +78,6 @@ def idle_cores() -> int:
 
 def seed_configs(config: RunConfig, seeds: int) -> list[RunConfig]:
     return [config.replace(seed=config.seed + i) for i in range(seeds)]
-
-
-def _folder(cache) -> str | None:
-    return str(cache.folder) if cache is not None and getattr(cache, "on_disk", False) else None
 
 
 def _tagged(on_event: Callable, seed: int) -> Callable:
@@ -140,7 +136,7 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             executor = make_executor(os.environ.get("KD_EXECUTOR", "local"), jobs=min(workers, len(mine)))
         except (ValueError, ImportError, RuntimeError):
             return {}  # Ray asked for but not usable: the seeds run one after another instead
-        tasks = [SeedTask(c, _folder(cache), _folder(results)) for _, c in mine]
+        tasks = [SeedTask(c, cache_folder(cache), cache_folder(results)) for _, c in mine]
         relay = lambda index, event: on_event(SeedEvent(mine[index][1].seed, event))  # noqa: E731
         finished = executor.map(run_task, tasks, relay, stop)
         out = {}

@@ -64,7 +64,7 @@ def unseen_class(outcome: SeedsOutcome) -> None:
     cols[1].metric(f"Scratch baseline on class {cls}", _pct(_mean([r["baseline"] for r in rows])),
                    help=f"The baseline never saw a label {cls}, so it (almost) never answers {cls}: {over}.")
     corrected = _mean([r["corrected"] for r in rows])
-    cols[2].metric(f"KD student after bias correction", _pct(corrected) if holdout > 0 else "not shown",
+    cols[2].metric("KD student after bias correction", _pct(corrected) if holdout > 0 else "not shown",
                    help=f"The paper's fix: raise class {cls}'s output bias, which the student never had a reason to "
                         f"learn. {over.capitalize()}." + ("" if holdout > 0 else " Needs a validation split (holdout)."))
     st.caption(holdout_sentence(holdout, cls))
