@@ -22,7 +22,7 @@ from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core import executors
 from kd_core.executors import make_executor
 from kd_core.pipeline import load, replay
-from kd_core.seeds import SeedsResult, SeedTask, cache_folder, run_task
+from kd_core.seeds import SeedsResult, SeedTask, run_task
 from kd_core.stats import Interval
 
 
@@ -136,7 +136,7 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             executor = make_executor(os.environ.get("KD_EXECUTOR", "local"), jobs=min(workers, len(mine)))
         except (ValueError, ImportError, RuntimeError):
             return {}  # Ray asked for but not usable: the seeds run one after another instead
-        tasks = [SeedTask(c, cache_folder(cache), cache_folder(results)) for _, c in mine]
+        tasks = [SeedTask(c, cache.disk_folder, results.disk_folder) for _, c in mine]
         relay = lambda index, event: on_event(SeedEvent(mine[index][1].seed, event))  # noqa: E731
         finished = executor.map(run_task, tasks, relay, stop)
         out = {}

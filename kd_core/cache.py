@@ -78,6 +78,11 @@ class ModelCache:
             warnings.warn(f"cache folder {self.folder} is not writable ({error.strerror}); keeping {self.kind}s in memory")
             return False
 
+    @property
+    def disk_folder(self) -> str | None:
+        """The folder as a path string, for a task that runs in another process; None when kept in memory."""
+        return str(self.folder) if self.on_disk else None
+
     def path(self, key: str) -> Path:
         return self.folder / f"{self.kind}-{key}.pt"
 

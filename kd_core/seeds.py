@@ -10,10 +10,9 @@ and a baseline from the same initial weights), through the executor: in parallel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
-from .cache import ModelCache, ResultCache, TeacherCache
+from .cache import ResultCache, TeacherCache
 from .config import ConfigError, RunConfig
 from .executors import Executor, InProcess
 from .pipeline import run
@@ -31,11 +30,6 @@ class SeedTask:
     config: RunConfig
     teacher_cache: str | None
     result_cache: str | None
-
-
-def cache_folder(cache: ModelCache | None) -> str | None:
-    """Where a cache lives on disk, for a task that runs elsewhere (None: in memory, or no cache)."""
-    return str(Path(cache.folder)) if cache is not None and cache.on_disk else None
 
 
 def run_task(task: SeedTask, on_event, stop) -> RunResult:
@@ -89,8 +83,8 @@ def run_seeds(
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
         raise ConfigError(f"seeds must be a whole number between 1 and {MAX_SEEDS}, got {seeds!r}")
     cache = cache if cache is not None else TeacherCache()
-    tasks = [SeedTask(config.replace(seed=config.seed + i), cache_folder(cache), cache_folder(results))
-             for i in range(seeds)]
+    results_folder = None if results is None else results.disk_folder
+    tasks = [SeedTask(config.replace(seed=config.seed + i), cache.disk_folder, results_folder) for i in range(seeds)]
     executor = executor if executor is not None else InProcess()
     relay = None if on_event is None else (lambda index, event: on_event(tasks[index].config.seed, event))
     return SeedsResult(executor.map(run_task, tasks, relay, stop))

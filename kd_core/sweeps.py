@@ -136,7 +136,7 @@ def sweep(
     values, seeds = list(values), list(seeds)
     configs = sweep_configs(param, values, seeds, base_config)
     cache = cache if cache is not None else TeacherCache()
-    folder = str(cache.folder) if cache.on_disk else None
+    folder = cache.disk_folder
     executor = executor if executor is not None else InProcess()
     by_seed = {seed: configs[i * len(values) : (i + 1) * len(values)] for i, seed in enumerate(seeds)}
     teachers = [_Training(cs[0], "teacher", folder) for cs in by_seed.values()]
