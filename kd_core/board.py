@@ -1,0 +1,279 @@
+"""The class board: every finished run in a results folder, as KD − baseline against one setting, per lesson.
+
+    reader = FolderReader()                       # one per server: it remembers the files it has read
+    runs = reader.read(folder)                    # BoardRun per result-<key>.pt (new or changed files only)
+    board = build_board(runs, "temperature", since=read_start(folder))
+
+A class splits the settings among its students; each Distill stores its runs (pipeline.run with a ResultCache)
+and the board draws them all.  Reading is cheap on every refresh: a file is loaded once per (name, mtime, size),
+and only its config and accuracies are kept.  A file that cannot be read is skipped and never deleted (the
+board is a reader: ResultCache.get decides what is corrupt).  No names are stored anywhere: a run is its settings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .config import ConfigError, RunConfig, validate
+from .data import load_dataset
+from .lessons import LESSONS
+from .pipeline import equal_steps_epochs
+from .stats import Interval
+
+# The settings the board can put on its x axis, with the words the page uses for them.
+AXES: dict[str, str] = {
+    "temperature": "Temperature T",
+    "lam": "λ (weight of the teacher's signal)",
+    "student_fraction": "Students' share of the data",
+    "student_width": "Student size (width)",
+}
+FREE_PLAY = "free play"
+START_FILE = "class-board-start.json"  # when the teacher started a fresh board: {"since": seconds since the epoch}
+# Never part of a run's identity on the board: the seed varies within a point cloud; where the data lives and
+# which device trained are not settings a class compares.
+NOT_SETTINGS = ("seed", "data_dir", "device")
+CONFIG_FIELDS = {field.name for field in dataclasses.fields(RunConfig)}
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    """One finished run as the board sees it: its resolved settings and the two students' test accuracies."""
+
+    name: str  # the file's name, result-<run key>.pt
+    finished: float  # the file's modification time (seconds since the epoch): when the run was stored
+    config: RunConfig
+    student: float  # accuracy, a fraction
+    baseline: float
+
+    @property
+    def gain(self) -> float:
+        """KD − baseline, a fraction (the same seed: the teacher's signal is the only difference)."""
+        return self.student - self.baseline
+
+
+def run_from_entry(name: str, finished: float, entry: dict) -> BoardRun | None:
+    """A stored ResultCache entry as a BoardRun; None for a run the board cannot place (no baseline, not completed).
+
+    Reads only ``meta.result``'s config and accuracies: whatever else an entry holds may change freely."""
+    result = entry["meta"]["result"]
+    if result.get("status") != "completed" or not result.get("student") or not result.get("baseline"):
+        return None
+    settings = {key: value for key, value in result["config"].items() if key in CONFIG_FIELDS}
+    return BoardRun(name, finished, RunConfig(**settings), float(result["student"]["accuracy"]),
+                    float(result["baseline"]["accuracy"]))
+
+
+def load_run(path: Path, finished: float) -> BoardRun | None:
+    """The file's BoardRun; None when it is not one (truncated, corrupt, another format) — never an exception."""
+    try:
+        # mmap: the models' weights stay on disk; only the pickled metadata is read.
+        entry = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return run_from_entry(path.name, finished, entry)
+    except Exception:  # a half-copied or damaged file is simply not on the board
+        return None
+
+
+class FolderReader:
+    """The result files of a folder, each loaded once per (name, mtime, size): a refresh every couple of seconds
+    costs one directory listing while nothing new has finished.  Thread-safe: one per server, every session."""
+
+    def __init__(self, load: Callable[[Path, float], BoardRun | None] = load_run):
+        self._load = load
+        self._memo: dict[tuple[str, str], tuple[tuple[int, int], BoardRun | None]] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # files loaded so far (the tests check that a file is loaded once)
+
+    def read(self, folder: str | os.PathLike) -> list[BoardRun]:
+        folder = Path(folder)
+        found = {}
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    # Finished runs only: ResultCache writes .result-<key>.pt.<random>.tmp first, then renames.
+                    if entry.name.startswith("result-") and entry.name.endswith(".pt"):
+                        try:
+                            stat = entry.stat()
+                        except OSError:  # removed between the listing and the stat
+                            continue
+                        found[entry.name] = (stat.st_mtime_ns, stat.st_size)
+        except OSError:  # no folder yet: nothing has finished
+            return []
+        runs = []
+        with self._lock:
+            for name in list(self._memo):
+                if name[0] == str(folder) and name[1] not in found:
+                    del self._memo[name]  # removed from the folder: off the board
+            for name, identity in sorted(found.items()):
+                memo = self._memo.get((str(folder), name))
+                if memo is None or memo[0] != identity:
+                    self.loads += 1
+                    memo = (identity, self._load(folder / name, identity[0] / 1e9))
+                    self._memo[(str(folder), name)] = memo
+                if memo[1] is not None:
+                    runs.append(memo[1])
+        return runs
+
+
+# ---------------------------------------------------------------- a fresh board
+
+
+def read_start(folder: str | os.PathLike) -> float | None:
+    """When the current board started (seconds since the epoch), or None: every run shows."""
+    try:
+        since = json.loads((Path(folder) / START_FILE).read_text())["since"]
+        return float(since) if math.isfinite(float(since)) else None
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: show every run
+        return None
+
+
+def start_fresh(folder: str | os.PathLike, now: float | None = None) -> float:
+    """Start a fresh board at ``now``: only runs stored afterwards show.  Written to a temporary file and renamed,
+    so a board refreshing meanwhile reads the old start or the new one, never half a file."""
+    since = time.time() if now is None else now
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{START_FILE}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"since": since}, handle)
+        os.replace(tmp, folder / START_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return since
+
+
+def show_every_run(folder: str | os.PathLike) -> None:
+    """Undo a fresh start: every stored run shows again (the runs themselves were never removed)."""
+    (Path(folder) / START_FILE).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- which lesson a run belongs to
+
+
+def _same(expected: dict, actual: dict, skip: tuple[str, ...]) -> bool:
+    for key, value in expected.items():
+        if key in skip:
+            continue
+        other = actual.get(key)
+        if isinstance(value, float) or isinstance(other, float):
+            # Slider values arrive as 0.05 or 0.05000000000000001: equal settings, not a different lesson.
+            if not isinstance(other, (int, float)) or not isinstance(value, (int, float)) \
+                    or not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-12):
+                return False
+        elif value != other:
+            return False
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _lesson_settings(lesson: str, axis: str, value: float) -> RunConfig | None:
+    """The lesson's settings with ``axis`` moved to ``value``, resolved as validate() resolves a run's."""
+    try:
+        return validate(LESSONS[lesson].config(**{axis: value}))
+    except ConfigError:  # the lesson cannot take this value (a width on a CNN, say): not this lesson
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _lesson_epochs(lesson: str, axis: str, value: float, seed: int, data_dir: str | None) -> int | None:
+    """The students' epochs a run of the lesson trained for: with a share of the data below 1, pipeline.load()
+    scales them to equal steps (it stores the scaled number), so the board scales the lesson's the same way."""
+    config = _lesson_settings(lesson, axis, value)
+    if config is None or not config.equal_steps:
+        return None if config is None else config.epochs
+    try:
+        labels = load_dataset(config.dataset, data_dir).y_train
+    except Exception:  # the lesson's dataset is not on this server: its runs cannot be recognised
+        return None
+    return equal_steps_epochs(config.replace(seed=seed), labels)
+
+
+def lesson_of(config: RunConfig, axis: str) -> str:
+    """The lesson (or lessons, joined by " / ", when they only differ along ``axis``) whose settings match the
+    run's on every field but ``axis`` and the seed; ``FREE_PLAY`` when none does."""
+    value = getattr(config, axis)
+    actual = config.to_dict()
+    names = []
+    for name in LESSONS:
+        expected = _lesson_settings(name, axis, value)
+        if expected is None or not _same(expected.to_dict(), actual, NOT_SETTINGS + ("epochs", "equal_steps")):
+            continue
+        if _lesson_epochs(name, axis, value, config.seed, config.data_dir) == config.epochs:
+            names.append(name)
+    return " / ".join(names) if names else FREE_PLAY
+
+
+# ---------------------------------------------------------------- the board: points, and means per settings
+
+
+@dataclass(frozen=True)
+class BoardPoint:
+    """One seed's run on the board."""
+
+    x: float  # the run's value of the board's axis
+    gain: float  # KD − baseline, a fraction
+    seed: int
+    lesson: str
+
+
+@dataclass(frozen=True)
+class BoardGroup:
+    """The runs of one settings (all but the seed) at one x: each seed a point, and their mean with its interval."""
+
+    lesson: str
+    x: float
+    points: tuple[BoardPoint, ...]
+    interval: Interval  # of the points' gains: Student-t over seeds (no interval for one seed)
+
+
+@dataclass(frozen=True)
+class Board:
+    axis: str
+    groups: tuple[BoardGroup, ...]  # ordered by lesson (LESSONS' order, free play last), then x
+    since: float | None  # the fresh board's start, or None
+    hidden: int  # runs stored before ``since``
+
+    @property
+    def lessons(self) -> list[str]:
+        return list(dict.fromkeys(group.lesson for group in self.groups))
+
+    @property
+    def runs(self) -> int:
+        return sum(len(group.points) for group in self.groups)
+
+
+def _lesson_rank(label: str) -> int:
+    first = label.split(" / ")[0]
+    return list(LESSONS).index(first) if first in LESSONS else len(LESSONS)
+
+
+def build_board(runs: list[BoardRun], axis: str, since: float | None = None) -> Board:
+    """The board along ``axis`` (a key of AXES) of the runs stored after ``since``.
+
+    A group is one settings, the seed aside: within a lesson every run at one x has the same settings by
+    construction; free play can hold several settings at one x, each its own group."""
+    if axis not in AXES:
+        raise ValueError(f"unknown board axis {axis!r}; choose one of: {', '.join(AXES)}")
+    shown = [run for run in runs if since is None or run.finished > since]
+    by_settings: dict[tuple, list[BoardPoint]] = {}
+    for run in sorted(shown, key=lambda r: (r.config.seed, r.name)):
+        lesson = lesson_of(run.config, axis)
+        settings = tuple(sorted((k, repr(v)) for k, v in run.config.to_dict().items() if k not in NOT_SETTINGS))
+        point = BoardPoint(float(getattr(run.config, axis)), run.gain, run.config.seed, lesson)
+        by_settings.setdefault((lesson, settings), []).append(point)
+    groups = [BoardGroup(lesson, points[0].x, tuple(points), Interval.of([p.gain for p in points]))
+              for (lesson, _), points in by_settings.items()]
+    groups.sort(key=lambda g: (_lesson_rank(g.lesson), g.lesson, g.x))
+    return Board(axis, tuple(groups), since, len(runs) - len(shown))
