@@ -1,6 +1,7 @@
 """The one job panel: start and stop buttons, the status line and the polling fragment, for every tab.
 
-A session's background jobs (dashboard/jobs.py) are kept in ``st.session_state["jobs"]``, name -> Job:
+A browser's background jobs (dashboard/jobs.py) are kept in its server-side record (dashboard/sessions.py,
+also ``st.session_state["jobs"]``), name -> Job, so that a reload finds them again:
 "main" (the sidebar's Distill / Train / load teacher), "teacher" (the experiment tabs' teacher),
 "sweep", "little", "omitted".  A job's ``meta`` holds what the page needs later: ``what`` (its name in
 the status line), its ``config``, and for runs with a known number of steps, a ``plan`` (ETA).
@@ -12,14 +13,15 @@ from typing import Callable
 
 import streamlit as st
 
-from dashboard import experiment_runs, jobs, progress as seed_progress, runs
+from dashboard import experiment_runs, jobs, progress as seed_progress, runs, sessions, sidebar
+from kd_core import DATASETS, RunConfig
 
 POLL_SECONDS = 0.5  # the live view redraws at least twice a second
 state = st.session_state
 
 
 def all_jobs() -> dict[str, jobs.Job]:
-    return state.setdefault("jobs", {})
+    return sessions.current().jobs
 
 
 def job(name: str) -> jobs.Job | None:
@@ -54,7 +56,13 @@ def run_button(where, label: str, name: str, launch: Callable[[], tuple[Callable
     if where.button(label, key=key, disabled=busy or disabled, **options) and not (busy or disabled):
         fn, meta = launch()
         start(name, fn, **meta)
+        state.setdefault("started_here", set()).add(all_jobs()[name].id)
         st.rerun()  # draw the buttons disabled and start the live view's polling
+
+
+def started_here(job: jobs.Job) -> bool:
+    """Whether this page (not an earlier page of the same browser) started the job."""
+    return job.id in state.get("started_here", ())
 
 
 def stop_button(where, name: str, *, key: str, **options) -> None:
@@ -73,16 +81,19 @@ def finished_once(name: str) -> jobs.Snapshot | None:
     current = job(name)
     if current is None or not current.done:
         return None
-    collected = state.setdefault("collected_jobs", {})
+    collected = sessions.current().collected_jobs
     if collected.get(name) == current.id:
         return None
     collected[name] = current.id
     return current.snapshot()
 
 
-def error_line(snap: jobs.Snapshot) -> str:
-    """The worker's exception as one readable line (never a traceback)."""
+def error_line(snap: jobs.Snapshot, config: RunConfig | None = None) -> str:
+    """The worker's exception as one readable line (never a traceback); a divergence names a learning rate to try."""
     known = {"Diverged": "", "ConfigError": "Invalid setting: ", "DatasetUnavailable": "Dataset not available: "}
+    if snap.error_type == "Diverged" and config is not None and (lr := sidebar.suggested_lr(config)) is not None:
+        usual = " (the usual one for this dataset)" if lr == DATASETS[config.dataset].lr else ""
+        return f"{snap.error} — try {lr:g}{usual}."
     if snap.error_type in known:
         return known[snap.error_type] + (snap.error or "")
     return f"The training worker stopped with an error ({snap.error_type}): {snap.error}"
@@ -106,7 +117,7 @@ def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
         fraction, text = experiment_runs.progress(snap.events)
         st.progress(fraction, text=f"{what}: {text}")
     elif snap.status == jobs.FAILED:
-        st.error(error_line(snap))
+        st.error(error_line(snap, current.meta.get("config")))
     elif snap.status == jobs.CANCELLED:
         st.warning(f"{what} stopped. {current.meta.get('stopped', 'The charts keep what was drawn.')}")
 

@@ -38,7 +38,8 @@ def _with_lesson_values(base: list, field: str) -> list:
     return sorted(set(base) | set(extra))
 
 
-LEARNING_RATES = _with_lesson_values([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0], "lr")
+# No 1, 3 or 10: Adam's loss explodes at step 2 with those on every dataset here.  0.3 stays, to show a divergence.
+LEARNING_RATES = _with_lesson_values([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3], "lr")
 BATCH_SIZES = _with_lesson_values([16, 32, 64, 128, 256, 512], "batch_size")
 FRACTIONS = _with_lesson_values([0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0], "student_fraction")
 # Hidden units of an MLP student or channels of a CNN student; every architecture's own width is an option too.
@@ -49,6 +50,17 @@ MAX_TEACHER_EPOCHS = max([100, *(lesson.settings.get("teacher_epochs") or 0 for 
 # The controls drawn below, by RunConfig field (plus "seeds", which is not a RunConfig field).
 CONTROLS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
             "teacher_epochs", "lr", "batch_size", "seed")
+ALL_CONTROLS = (*CONTROLS, "seeds")
+# Slider ranges (low, high, step), shared with the links' checks (dashboard/links.py).
+SLIDERS = {"temperature": (1.0, 20.0, 0.5), "lam": (0.0, 1.0, 0.05), "epochs": (1, MAX_EPOCHS, 1),
+           "teacher_epochs": (1, MAX_TEACHER_EPOCHS, 1), "seed": (0, 100, 1), "seeds": (1, MAX_SEEDS, 1)}
+STEPS = {"student_width": WIDTHS, "student_fraction": FRACTIONS, "lr": LEARNING_RATES, "batch_size": BATCH_SIZES}
+FREE_PLAY_CONTROLS = ("temperature", "lam", "student_fraction", "seed")
+# How the page's messages name a setting.
+SHORT_NAMES = {"dataset": "dataset", "teacher": "teacher", "student": "student", "student_width": "student width",
+               "temperature": "T", "lam": "λ", "loss": "loss", "student_fraction": "students' share", "omit_class": "hidden class",
+               "epochs": "epochs", "teacher_epochs": "teacher epochs", "lr": "lr", "batch_size": "batch size", "seed": "seed",
+               "seeds": "seeds"}
 
 
 def lesson_names() -> list[str]:
@@ -125,62 +137,127 @@ def lesson_picker() -> None:
         apply_lesson()
     st.sidebar.selectbox("Lesson", lesson_names(), key="lesson", format_func=lesson_title, on_change=apply_lesson,
                          help="A ready-made experiment: sets every control below; you can still move them afterwards.")
+    st.sidebar.toggle("Presentation mode", key="present",
+                      help="For a projector: larger type, and only this lesson's controls (the others keep its values).")
+
+
+def _controls(dataset: str, student: str, train_size: int | None) -> dict:
+    """Control name -> a function that draws it in ``where`` and returns its value."""
+    architectures = runs.architectures()
+    describe = lambda name: f"{name} — {architectures[name]}"  # noqa: E731
+    classes = list(range(DATASETS[dataset].num_classes))
+    keep = {"persist_state": "session"}  # a hidden control (a lesson link, presentation mode) keeps its value
+    def slider(where, field: str, label: str, help: str):
+        low, high, step = SLIDERS[field]
+        return where.slider(label, min_value=low, max_value=high, step=step, key=field, help=help, **keep)
+
+    return {
+        "dataset": lambda w: w.selectbox(
+            "Dataset", runs.dataset_names(), key="dataset", on_change=on_dataset_change, **keep,
+            format_func=lambda name: f"{name} (built in)" if name == "digits" else name,
+            help="The images teacher and student learn from; digits is built in, the others need their files on disk."),
+        "teacher": lambda w: w.selectbox(
+            "Teacher architecture", list(architectures), key="teacher", format_func=describe, **keep,
+            help="The big model trained first on the labels; its softened outputs become the student's targets."),
+        "student": lambda w: w.selectbox(
+            "Student architecture", list(architectures), key="student", format_func=describe, on_change=on_student_change, **keep,
+            help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline)."),
+        "student_width": lambda w: w.select_slider(
+            "Student width (hidden units / channels)", WIDTHS, key="student_width", **keep,
+            help="How big the student is: the hidden units of each layer of an MLP student, or the channels of a "
+                 f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter count."),
+        "temperature": lambda w: slider(w, "temperature", "Temperature T",
+                                        "Divides the logits before the softmax: higher T spreads probability onto the wrong-but-plausible classes."),
+        "lam": lambda w: slider(w, "lam", "λ (weight of the soft loss)",
+                                "How much the student copies the teacher's softened outputs (λ) versus the true labels (1 − λ)."),
+        "loss": lambda w: w.selectbox(
+            "Loss", list(LOSSES), key="loss", format_func=lambda name: LOSS_NAMES.get(name, name), **keep,
+            help="The distillation loss: the correct one, or two mistakes to see what they do (see What is happening)."),
+        "student_fraction": lambda w: w.select_slider(
+            "Student's share of the training data", FRACTIONS, key="student_fraction", format_func=lambda v: _percent(v, train_size), **keep,
+            help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all."),
+        "omit_class": lambda w: w.selectbox(
+            "Class the student never sees", [None, *classes], key="omit_class", format_func=lambda c: "none" if c is None else f"class {c}",
+            help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?", **keep),
+        "epochs": lambda w: slider(w, "epochs", "Epochs (student)",
+                                   "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data)."),
+        "teacher_epochs": lambda w: slider(w, "teacher_epochs", "Teacher epochs",
+                                           "Passes over the training set for the teacher; a teacher already trained with these settings loads from the cache."),
+        "lr": lambda w: w.select_slider(
+            "Learning rate", LEARNING_RATES, key="lr", format_func=lambda v: f"{v:g}", **keep,
+            help="Adam's step size for teacher and students; too high and the loss diverges."),
+        "batch_size": lambda w: w.select_slider(
+            "Batch size", BATCH_SIZES, key="batch_size", **keep,
+            help="Images per optimizer step; the student sees the teacher's soft targets for the same images."),
+        "seed": lambda w: slider(w, "seed", "Seed",
+                                 "Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair."),
+        "seeds": lambda w: slider(w, "seeds", "Seeds",
+                                  "Repeat the whole experiment with seeds seed, seed+1, …: the verdict and its 95 % interval need 2 or more."),
+    }
+
+
+def key_controls() -> tuple[str, ...]:
+    """The controls the chosen lesson is about (drawn first; the only ones in presentation mode)."""
+    lesson = current_lesson()
+    return tuple(getattr(lesson, "controls", ())) or FREE_PLAY_CONTROLS
+
+
+def hidden_controls() -> set[str]:
+    """Controls not drawn: those a link hides, or in presentation mode all but the lesson's own."""
+    hidden = set(state.get("hide") or ())
+    if state.get("present") and not hidden:
+        hidden = set(ALL_CONTROLS) - set(key_controls())
+    return hidden
 
 
 def config() -> tuple[RunConfig, int]:
-    """Every setting of a run, from the sidebar's widgets, and the number of seeds.  Other tabs reuse this config."""
-    sidebar = st.sidebar
-    sidebar.header("Settings")
-    dataset = sidebar.selectbox(
-        "Dataset", runs.dataset_names(), key="dataset", on_change=on_dataset_change,
-        format_func=lambda name: f"{name} (built in)" if name == "digits" else name,
-        help="The images teacher and student learn from; digits is built in, the others need their files on disk.",
-    )
-    architectures = runs.architectures()
-    names = list(architectures)
-    describe = lambda name: f"{name} — {architectures[name]}"  # noqa: E731
-    teacher = sidebar.selectbox("Teacher architecture", names, key="teacher", format_func=describe,
-                                help="The big model trained first on the labels; its softened outputs become the student's targets.")
-    student = sidebar.selectbox("Student architecture", names, key="student", format_func=describe, on_change=on_student_change,
-                                help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline).")
+    """Every setting of a run, from the sidebar's widgets, and the number of seeds.  Other tabs reuse this config.
+
+    The lesson's own controls come first, so that on a phone they are the first thing under the buttons; a
+    hidden control is not drawn and keeps its value (the lesson's, or the link's)."""
+    defaults = settings_of(state.get("lesson", FIRST_LESSON))
+    for field in ALL_CONTROLS:  # a control never drawn in this session has its lesson's value
+        if field not in state:
+            state[field] = defaults[field]
+    if state["dataset"] not in DATASETS:
+        state["dataset"] = DEFAULTS.dataset
+    if state.get("student") not in ARCHITECTURES:
+        state["student"] = runs.default_pair(state["dataset"])[1]
     if state.get("student_width") not in WIDTHS:
-        state["student_width"] = ARCHITECTURES[student].width
-    width = sidebar.select_slider("Student width (hidden units / channels)", WIDTHS, key="student_width",
-                                  help="How big the student is: the hidden units of each layer of an MLP student, or the channels of a "
-                                       f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter count.")
-    temperature = sidebar.slider("Temperature T", 1.0, 20.0, step=0.5, key="temperature",
-                                 help="Divides the logits before the softmax: higher T spreads probability onto the wrong-but-plausible classes.")
-    lam = sidebar.slider("λ (weight of the soft loss)", 0.0, 1.0, step=0.05, key="lam",
-                         help="How much the student copies the teacher's softened outputs (λ) versus the true labels (1 − λ).")
-    loss = sidebar.selectbox("Loss", list(LOSSES), key="loss", format_func=lambda name: LOSS_NAMES.get(name, name),
-                             help="The distillation loss: the correct one, or two mistakes to see what they do (see What is happening).")
-    data, _ = resources.dataset_or_problem(dataset)
-    train_size = None if data is None else len(data.y_train)
-    fraction = sidebar.select_slider("Student's share of the training data", FRACTIONS, key="student_fraction",
-                                     format_func=lambda v: _percent(v, train_size),
-                                     help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all.")
-    classes = list(range(DATASETS[dataset].num_classes))
-    if state.get("omit_class") not in [None, *classes]:
+        state["student_width"] = ARCHITECTURES[state["student"]].width
+    if state.get("omit_class") not in [None, *range(DATASETS[state["dataset"]].num_classes)]:
         state["omit_class"] = None
-    omit_class = sidebar.selectbox("Class the student never sees", [None, *classes], key="omit_class",
-                                   format_func=lambda c: "none" if c is None else f"class {c}",
-                                   help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?")
-    epochs = sidebar.slider("Epochs (student)", 1, MAX_EPOCHS, key="epochs",
-                            help="Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data).")
-    teacher_epochs = sidebar.slider("Teacher epochs", 1, MAX_TEACHER_EPOCHS, key="teacher_epochs",
-                                    help="Passes over the training set for the teacher; a teacher already trained with these settings loads from the cache.")
-    lr = sidebar.select_slider("Learning rate", LEARNING_RATES, key="lr", format_func=lambda v: f"{v:g}",
-                               help="Adam's step size for teacher and students; too high and the loss diverges.")
-    batch_size = sidebar.select_slider("Batch size", BATCH_SIZES, key="batch_size",
-                                       help="Images per optimizer step; the student sees the teacher's soft targets for the same images.")
-    seed = sidebar.slider("Seed", 0, 100, key="seed",
-                          help="Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair.")
-    seeds = sidebar.slider("Seeds", 1, MAX_SEEDS, key="seeds",
-                           help="Repeat the whole experiment with seeds seed, seed+1, …: the verdict and its 95 % interval need 2 or more.")
-    settings = dict(dataset=dataset, teacher=teacher, student=student, student_width=int(width), temperature=float(temperature), lam=float(lam),
-                    loss=loss, student_fraction=float(fraction), omit_class=omit_class, epochs=int(epochs),
-                    teacher_epochs=int(teacher_epochs), lr=float(lr), batch_size=int(batch_size), seed=int(seed))
-    return RunConfig(**{**hidden_settings(), **settings}), int(seeds)
+    data, _ = resources.dataset_or_problem(state["dataset"])
+    draw = _controls(state["dataset"], state["student"], None if data is None else len(data.y_train))
+    hidden, first = hidden_controls(), key_controls()
+    values = {}
+    st.sidebar.header("Settings")
+    for field in [*first, *(f for f in ALL_CONTROLS if f not in first)]:
+        values[field] = state[field] if field in hidden else draw[field](st.sidebar)
+    if hidden:
+        st.sidebar.caption("Other settings stay at this lesson's values: " + ", ".join(
+            f"{SHORT_NAMES[f]} = {format_value(f, values[f])}" for f in ALL_CONTROLS if f in hidden) + ".")
+    settings = {field: values[field] for field in CONTROLS}
+    settings.update(student_width=int(settings["student_width"]), temperature=float(settings["temperature"]),
+                    lam=float(settings["lam"]), student_fraction=float(settings["student_fraction"]), epochs=int(settings["epochs"]),
+                    teacher_epochs=int(settings["teacher_epochs"]), lr=float(settings["lr"]),
+                    batch_size=int(settings["batch_size"]), seed=int(settings["seed"]))
+    return RunConfig(**{**hidden_settings(), **settings}), int(values["seeds"])
+
+
+def format_value(field: str, value) -> str:
+    """A setting as the page and a link write it: 4 not 4.0, "none" for no hidden class."""
+    if value is None:
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def suggested_lr(config: RunConfig) -> float | None:
+    """After a divergence: the largest learning rate on the slider below the one that diverged and at most the
+    dataset's default (which trains every architecture here); None if there is none lower."""
+    default = DATASETS[config.dataset].lr
+    lower = [lr for lr in LEARNING_RATES if lr < (config.lr or default) and lr <= default]
+    return max(lower) if lower else None
 
 
 def look_for() -> None:

@@ -1,0 +1,174 @@
+"""Shareable links: the lesson, every sidebar setting, the open tab and presentation mode live in the URL.
+
+    ?lesson=temperature&temperature=8&lam=0.3&seed=3&tab=probabilities
+    ?lesson=little-data&show=temperature,lam         (a lesson link with only those controls: the rest keep the lesson's values)
+    ?lesson=little-data&hide=lr,batch_size&present=1
+
+A setting's parameter is its ``kd-train`` flag without the dashes, inner dashes as underscores (``--batch-size``
+-> ``batch_size``; ``batch-size`` is read too).  The page writes only the settings that differ from the lesson's,
+so a link is short and says what was changed.  A value the page cannot use (out of range, not an option, not a
+number) is left out with a one-line note; the link never carries the browser's id (that is in a cookie).
+
+Read once per session (a reload is a new session, so it reads the URL again), before the widgets are drawn;
+written at the end of every full script run, so the address bar follows every control.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from dashboard import runs, sidebar
+from kd_core import DATASETS
+from kd_core.losses import LOSSES
+from kd_core.models import ARCHITECTURES
+
+state = st.session_state
+PAGE_KEYS = ("lesson", "tab", "show", "hide", "present")
+INTEGERS = ("student_width", "epochs", "teacher_epochs", "batch_size", "seed", "seeds")
+
+
+def slug(label: str) -> str:
+    """A tab's label as a URL word: "T & λ sweep" -> "t-λ-sweep", "Little data" -> "little-data"."""
+    return "-".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
+
+
+def parse(field: str, text: str, dataset: str):
+    """The control's value for ``text``; ValueError (with the reason, in words) when the page cannot use it."""
+    text = text.strip()
+    if field == "dataset":
+        choices = runs.dataset_names()
+    elif field in ("teacher", "student"):
+        choices = list(ARCHITECTURES)
+    elif field == "loss":
+        choices = list(LOSSES)
+    elif field == "omit_class":
+        if text.lower() in ("", "none"):
+            return None
+        choices = list(range(DATASETS[dataset].num_classes))
+    else:
+        choices = None
+    if choices is not None:
+        value = int(text) if field == "omit_class" and text.lstrip("-").isdigit() else text
+        if value not in choices:
+            raise ValueError(f"not one of {', '.join(map(str, choices))}")
+        return value
+    number = float(text.rstrip("%")) / 100 if field == "student_fraction" and text.endswith("%") else float(text)
+    if number != number:  # nan
+        raise ValueError("not a number")
+    if field in sidebar.STEPS:
+        options = sidebar.STEPS[field]
+        near = min(options, key=lambda option: abs(option - number))
+        if abs(near - number) > 1e-9 * max(1.0, abs(number)):
+            raise ValueError(f"not one of the slider's values ({', '.join(sidebar.format_value(field, o) for o in options)})")
+        return near
+    low, high, step = sidebar.SLIDERS[field]
+    if not low <= number <= high:
+        raise ValueError(f"outside {low:g} to {high:g}")
+    snapped = low + round((number - low) / step) * step  # onto the slider's steps
+    return int(round(snapped)) if field in INTEGERS else round(snapped, 6)
+
+
+def names(text: str) -> tuple[list[str], list[str]]:
+    """A comma list of controls (``lr,batch_size``): the known ones, and the unknown words."""
+    words = [w.strip().replace("-", "_") for w in text.split(",") if w.strip()]
+    return [w for w in words if w in sidebar.ALL_CONTROLS], [w for w in words if w not in sidebar.ALL_CONTROLS]
+
+
+def read_once() -> None:
+    """On a session's first run: the URL's lesson, then its settings over the lesson's, its tab, the controls it
+    hides and presentation mode.  What cannot be used goes into ``state["link_notes"]``."""
+    if state.get("link_read"):
+        return
+    state["link_read"] = True
+    params = {key.replace("-", "_"): st.query_params[key] for key in st.query_params}
+    notes = []
+    lesson = params.pop("lesson", sidebar.FIRST_LESSON)
+    if lesson not in sidebar.lesson_names():
+        notes.append(f"lesson={lesson}: no such lesson (there are {', '.join(sidebar.lesson_names())})")
+        lesson = sidebar.FIRST_LESSON
+    sidebar.choose_lesson(lesson)
+    given = [field for field in ("dataset", *sidebar.ALL_CONTROLS) if field in params]  # the dataset first
+    for field in dict.fromkeys(given):
+        text = params.pop(field)
+        try:
+            state[field] = parse(field, text, state["dataset"])
+        except ValueError as error:
+            notes.append(f"{field}={text}: {error}")
+            continue
+        if field == "dataset":  # a dataset brings its own architectures
+            state["teacher"], state["student"] = runs.default_pair(state["dataset"])
+        if field in ("dataset", "student"):  # and a student its own width (a width in the link comes after)
+            state["student_width"] = ARCHITECTURES[state["student"]].width
+    state["link_tab"] = params.pop("tab", None)  # checked against the tabs once they are known (choose_tab)
+    for key in ("show", "hide"):
+        if key in params:
+            known, unknown = names(params.pop(key))
+            if unknown:
+                notes.append(f"{key}: no control called {', '.join(unknown)}")
+            if known:
+                state["hide"] = [f for f in sidebar.ALL_CONTROLS if (f not in known if key == "show" else f in known)]
+                state["link_" + key] = known
+    state["present"] = params.pop("present", "0").lower() in ("1", "true", "yes", "on")
+    notes += [f"{key}: not a setting of this page" for key in params if key not in ("embed", "embed_options")]
+    state["link_notes"] = notes
+
+
+def choose_tab(labels: list[str]) -> None:
+    """Open the tab the link names (once), or note that there is no such tab."""
+    wanted = state.pop("link_tab", None)
+    slugs = {slug(label): label for label in labels}
+    if wanted in slugs:
+        state["tab"] = slugs[wanted]
+    elif wanted is not None:
+        state["link_notes"] = [*state.get("link_notes", []), f"tab={wanted}: no such tab (there are {', '.join(slugs)})"]
+
+
+def notes() -> None:
+    """What the link asked for that the page could not use, in one line (never a traceback)."""
+    if state.get("link_notes"):
+        st.warning("This link had settings the page cannot use, so they were left out: " + "; ".join(state["link_notes"]) + ".")
+
+
+def params(config_values: dict, lesson: str, tab: str | None, first_tab: str, present: bool) -> dict[str, str]:
+    """The query parameters for these settings: the lesson, what differs from it, the tab unless it is the first."""
+    base = sidebar.settings_of(lesson)
+    out = {"lesson": lesson}
+    for field in sidebar.ALL_CONTROLS:
+        if field in config_values and config_values[field] != base[field]:
+            out[field] = sidebar.format_value(field, config_values[field])
+    if tab and tab != first_tab:
+        out["tab"] = slug(tab)
+    for key in ("show", "hide"):
+        if state.get("link_" + key):
+            out[key] = ",".join(state["link_" + key])
+    if present:
+        out["present"] = "1"
+    return out
+
+
+def current_values() -> dict:
+    return {field: state.get(field) for field in sidebar.ALL_CONTROLS}
+
+
+def write(first_tab: str) -> dict[str, str]:
+    """Make the address bar show the page's settings now (only when they changed: each write is a message)."""
+    wanted = params(current_values(), state.get("lesson", sidebar.FIRST_LESSON), state.get("tab"), first_tab,
+                    bool(state.get("present")))
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+    return wanted
+
+
+def share(wanted: dict[str, str]) -> None:
+    """The link to these settings, with a copy button; optionally one that shows only the lesson's controls."""
+    with st.sidebar.expander("Share these settings"):
+        only = st.toggle("Show only this lesson's controls", key="share_lesson_controls",
+                         help="The link hides the other controls; they keep the lesson's values.")
+        link = dict(wanted)
+        if only:
+            link.pop("hide", None)
+            link["show"] = ",".join(sidebar.key_controls())
+        base = st.context.url or ""
+        st.code(f"{base}?{urlencode(link, safe=',')}", language=None, wrap_lines=True)
+        st.caption("The link holds the lesson, the settings and the tab — not your runs. Copy it with the button at its right.")
