@@ -124,7 +124,8 @@ def confusion_figure(matrix: np.ndarray, class_names: list[str], title: str) -> 
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
     figure = go.Figure(go.Heatmap(
-        z=shares, x=class_names, y=class_names, text=counts, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
+        z=shares.tolist(), x=class_names, y=class_names, text=counts.tolist(),  # lists: plain JSON for readers of the spec
+        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
         showscale=False, xgap=1, ygap=1,
         hovertemplate="true %{y}, predicted %{x}: %{text} images<extra></extra>",
     ))

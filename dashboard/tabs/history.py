@@ -12,8 +12,30 @@ import streamlit as st
 from dashboard import jobs, seed_runs, verdict
 from kd_core import RunConfig
 
-SETTINGS = ("dataset", "teacher", "student", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
-            "teacher_epochs", "lr", "batch_size", "seed")
+SETTINGS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class",
+            "epochs", "teacher_epochs", "lr", "batch_size", "seed")
+
+# Every column the table can have, in the order shown: results first, then the settings, then the run's details.
+# key in a history row -> (heading, type).  The types are fixed here, not guessed from the rows, so a cancelled first
+# row (no results yet) changes neither the order nor the types: counts stay whole numbers in the CSV and the JSON.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "finished": ("Finished", "str"), "status": ("Status", "str"), "verdict": ("Verdict", "str"),
+    "kd_minus_baseline_points": ("KD − baseline (points)", "float"),
+    "interval_low_points": ("95 % interval low (points)", "float"), "interval_high_points": ("95 % interval high (points)", "float"),
+    "student_acc_%": ("KD student %", "float"), "baseline_acc_%": ("Baseline %", "float"), "teacher_acc_%": ("Teacher %", "float"),
+    "agreement_%": ("Student–teacher agreement %", "float"), "seeds": ("Seeds", "int"),
+    "dataset": ("Dataset", "str"), "teacher": ("Teacher", "str"), "student": ("Student", "str"),
+    "student_width": ("Student width", "int"), "temperature": ("T", "float"), "lam": ("λ", "float"), "loss": ("Loss", "str"),
+    "student_fraction": ("Student's share of data", "float"), "omit_class": ("Hidden class", "int"),
+    "epochs": ("Student epochs", "int"), "teacher_epochs": ("Teacher epochs", "int"), "lr": ("Learning rate", "float"),
+    "batch_size": ("Batch size", "int"), "seed": ("First seed", "int"),
+    "teacher_params": ("Teacher parameters", "int"), "student_params": ("Student parameters", "int"),
+    "teacher_latency_us": ("Teacher µs per image", "float"), "student_latency_us": ("Student µs per image", "float"),
+    "teacher_from_cache": ("Teacher from cache", "bool"), "from_results_cache": ("From results cache", "bool"),
+    "seconds": ("Seconds", "float"), "error": ("Error", "str"),
+}
+CASTS = {"str": str, "float": float, "int": int, "bool": bool}
+DTYPES = {"str": "string", "float": "Float64", "int": "Int64", "bool": "boolean"}  # pandas' nullable types: NA, not NaN
 
 
 def row(config: RunConfig, snap: jobs.Snapshot, error: str) -> dict:
@@ -51,14 +73,47 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str) -> dict:
     return line
 
 
+def label(key: str) -> str:
+    """The heading a history row's ``key`` has in the table and the downloads."""
+    return COLUMNS[key][0] if key in COLUMNS else key
+
+
+def _keys(rows: list[dict]) -> list[str]:
+    """COLUMNS' keys, then any other key the rows have (first seen first): nothing is dropped."""
+    extra = [k for r in rows for k in r if k not in COLUMNS]
+    return [*COLUMNS, *dict.fromkeys(extra)]
+
+
+def typed_rows(rows: list[dict]) -> list[dict]:
+    """The rows with readable headings, every column in the same order, each value of its column's type
+    (None where a run has none): what the JSON download holds and the table shows."""
+    keys = _keys(rows)
+    cast = lambda key, value: value if value is None or key not in COLUMNS else CASTS[COLUMNS[key][1]](value)  # noqa: E731
+    return [{label(k): cast(k, r.get(k)) for k in keys} for r in rows]
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """The history as a DataFrame with fixed column types (whole numbers stay whole, missing values are <NA>)."""
+    keys = _keys(rows)
+    frame = pd.DataFrame(typed_rows(rows), columns=[label(k) for k in keys])
+    return frame.astype({label(k): DTYPES[COLUMNS[k][1]] for k in keys if k in COLUMNS})
+
+
+def csv_text(rows: list[dict]) -> str:
+    return table(rows).to_csv(index=False)
+
+
+def json_text(rows: list[dict]) -> str:
+    return json.dumps(typed_rows(rows), indent=2, ensure_ascii=False)
+
+
 def render() -> None:
     rows = st.session_state.get("history", [])
     if not rows:
-        st.info("Every distillation of this session is listed here, with its settings and results.")
+        st.info("Every distillation of this session is listed here, with its results first and its settings after.")
         return
-    table = pd.DataFrame(rows)
-    st.dataframe(table, hide_index=True, width="stretch")
+    shown = table(rows)
+    st.dataframe(shown, hide_index=True, width="stretch")
     left, right = st.columns(2)
-    left.download_button("Download CSV", table.to_csv(index=False), "kd-history.csv", "text/csv", key="download_csv")
-    right.download_button("Download JSON", json.dumps(rows, indent=2), "kd-history.json", "application/json",
-                          key="download_json")
+    left.download_button("Download CSV", csv_text(rows), "kd-history.csv", "text/csv", key="download_csv")
+    right.download_button("Download JSON", json_text(rows), "kd-history.json", "application/json", key="download_json")

@@ -1,4 +1,5 @@
-"""Tab "Probabilities": one test image, the teacher's and the student's softened probabilities at the sidebar's T."""
+"""Tab "Probabilities": one test image, the teacher's and the student's softened probabilities at the sidebar's T,
+and how far apart they are: KL(teacher_T ‖ student_T), the quantity the KD loss's soft part pulls down."""
 from __future__ import annotations
 
 import random
@@ -6,7 +7,8 @@ import random
 import numpy as np
 import streamlit as st
 
-from dashboard import figures, resources, runs
+from dashboard import closer, figures, resources, runs
+from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig
 
 state = st.session_state
@@ -24,7 +26,8 @@ def pick_sample_of_class(labels: np.ndarray) -> None:
 
 def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, str, str]:
     """(teacher logits or None, student logits, student label, caption) over the test set."""
-    outcome: runs.DistillOutcome | None = state.get("outcome")
+    last = look_closer.last_distill()
+    outcome: runs.DistillOutcome | None = None if last is None else last.first  # the first seed's models
     if outcome is not None and outcome.result.config.dataset == config.dataset:
         c = outcome.result.config
         return (outcome.teacher_logits, outcome.student_logits, "KD student",
@@ -66,6 +69,8 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
     image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
+    if teacher_logits is not None:
+        kl_divergence(image_col, teacher_logits[index], student_logits[index], T, student_label)
     figure = figures.probability_figure(
         probs(teacher_logits, T), probs(student_logits, T), dataset.class_names, T, student_label,
         teacher_at_1=probs(teacher_logits, 1.0) if compare else None,
@@ -73,3 +78,14 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     )
     bars_col.plotly_chart(figure, width="stretch", key="probability_bars")
     st.caption("Move **Temperature T** in the sidebar: the bars redraw at once from stored logits — nothing retrains.")
+
+
+def kl_divergence(where, teacher_logits: np.ndarray, student_logits: np.ndarray, T: float, student_label: str) -> None:
+    """KL(teacher_T ‖ student_T) of the image shown, beside its bars, with what the number means."""
+    kl = closer.kl_divergence(teacher_logits, student_logits, T)
+    where.metric(f"KL(teacher ‖ student) at T = {T:g}", f"{kl:.3f} nats",
+                 help="Σ p_teacher · log(p_teacher / p_student) over the classes, both softened at T: "
+                      "the KD loss's soft part is T² times this, averaged over a batch.")
+    name = student_label if student_label.startswith("KD") else student_label.lower()  # "the untrained student"
+    where.caption(f"How far the {name}'s bars are from the teacher's on this image: 0 means the same "
+                  "bars, and the bigger it is, the more the teacher still has to teach here.")

@@ -1,0 +1,143 @@
+"""Tab "Look closer": the last Distill class by class (per-class accuracy, a confusion matrix), and how to take
+it with you (the trained models as files, the ``kd-train`` line that runs it again).
+
+The maths and figures are dashboard/closer.py, the files and the command line dashboard/exports.py; this module
+only draws them.  The test-set predictions are computed once per run (``test_predictions``), not on every rerun.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import streamlit as st
+import torch
+
+from dashboard import closer, exports, resources, runs
+from dashboard.figures import LABELS
+from dashboard.seed_runs import SeedsOutcome
+from dashboard.tabs import report
+from kd_core import DATASETS
+
+state = st.session_state
+
+
+def last_distill() -> SeedsOutcome | None:
+    """The page's last completed Distill, or None.  Every tab reads it here, so moving it is one line."""
+    return state.get("seeds_outcome")
+
+
+@st.cache_resource(max_entries=8, show_spinner="Classifying the test set…")
+def test_predictions(run_key: str, _first: runs.DistillOutcome) -> dict[str, np.ndarray]:
+    """Teacher, KD student and baseline predictions over the test set of one run (its first seed).  Runs are
+    deterministic, so the run key names the models; the teacher's and student's logits are already there."""
+    result = _first.result
+    found = {part: logits.argmax(axis=1) for part, logits in (("teacher", _first.teacher_logits),
+                                                             ("student", _first.student_logits)) if logits is not None}
+    missing = {part: model for part, model in result.models.items() if part not in found and part in closer.PARTS}
+    if missing:
+        dataset = runs.load_data(result.config.dataset, result.config.data_dir)
+        found.update(closer.predictions(missing, dataset.x_test))
+    return found
+
+
+def hint() -> None:
+    st.info("Nothing to look at yet: click **Distill** in the sidebar. When it finishes, this tab shows how the teacher, "
+            "the KD student and the scratch baseline do on every class, which classes each one mixes up, and lets you "
+            "download the trained models and the command that trains them again.")
+
+
+def render() -> None:
+    outcome = last_distill()
+    if outcome is None or not outcome.completed:
+        hint()
+        return
+    first = outcome.first
+    config = first.result.config  # validated: architectures, epochs and width resolved
+    spec = DATASETS[config.dataset]
+    data, _ = resources.dataset_or_problem(config.dataset)
+    class_names = data.class_names if data is not None else [str(c) for c in range(spec.num_classes)]
+    st.caption(f"From your last distillation: {report.settings_line(outcome)}.")
+    per_class_section(outcome, class_names)
+    if data is not None:
+        confusion_section(first, data.y_test.numpy(), class_names)
+    else:
+        st.warning("The test images of this dataset are not on the server any more, so the confusion matrix cannot be drawn.")
+    take_it_with_you(outcome)
+
+
+def per_class_section(outcome: SeedsOutcome, class_names: list[str]) -> None:
+    results = [o.result for o in outcome.completed]
+    accuracies = closer.per_class(results)
+    hidden = outcome.config.omit_class
+    st.plotly_chart(closer.per_class_figure(accuracies, class_names, hidden, len(results)), width="stretch",
+                    key="per_class_chart", config={"displayModeBar": False})
+    if "student" in accuracies and "baseline" in accuracies:
+        gains = np.subtract(accuracies["student"], accuracies["baseline"])
+        best = int(gains.argmax())
+        st.caption(f"Where the teacher's soft targets help most: class **{class_names[best]}**, "
+                   f"{100 * gains[best]:+.1f} points for the KD student over the scratch baseline. A class where the bars "
+                   "of both students are low is one the small model finds hard, teacher or not.")
+
+
+def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None:
+    config = first.result.config
+    found = test_predictions(config.run_key(), first)
+    parts = [p for p in closer.PARTS if p in found]
+    left, right = st.columns([3, 2])
+    with right:
+        st.markdown("#### Which classes get mixed up?")
+        part = st.radio("Model", parts, key="closer_model", format_func=lambda p: LABELS[p], horizontal=True,
+                        help="Whose test-set answers the confusion matrix counts.")
+        part = part if part in found else parts[0]
+        matrix = closer.confusion_matrix(labels, found[part], len(class_names))
+        st.caption("Each row is a true class, each column the class the model answered; the diagonal holds the right "
+                   "answers. The colour is the share of the row, the number the count of test images.")
+        worst = closer.worst_confusion(matrix)
+        if worst is None:
+            st.markdown(f"The {LABELS[part]} gets every test image right.")
+        else:
+            row_total = int(matrix[worst.true].sum())
+            st.markdown(f"Its most frequent mistake: a **{class_names[worst.true]}** taken for a "
+                        f"**{class_names[worst.predicted]}**, {worst.count} times out of {row_total} test images of "
+                        f"{class_names[worst.true]}.")
+        if config.omit_class is not None and part != "teacher":
+            st.caption(f"Class {class_names[config.omit_class]} was hidden from the students: its row shows where "
+                       "they put those images instead.")
+    seed = f" (seed {config.seed})"
+    left.plotly_chart(closer.confusion_figure(matrix, class_names, f"Confusion matrix: {LABELS[part]}{seed}"),
+                      width="stretch", key="confusion_chart", config={"displayModeBar": False})
+
+
+def take_it_with_you(outcome: SeedsOutcome) -> None:
+    first = outcome.first
+    result, config = first.result, first.result.config
+    spec = DATASETS[config.dataset]
+    example = torch.zeros(1, *spec.input_shape)  # only its shape matters: ONNX traces the model on it
+    key = config.run_key()
+    has_onnx = importlib.util.find_spec("onnxscript") is not None and importlib.util.find_spec("onnx") is not None
+    st.markdown("#### Take it with you")
+    columns = iter(st.columns(4))
+    for part in ("student", "teacher"):
+        model = result.models.get(part)
+        if model is None:
+            continue
+        for kind, what in (("pt", "PyTorch"), ("onnx", "ONNX")):
+            make = (lambda part=part, kind=kind, model=model:  # bound now: the click runs later, in its own thread
+                    exports.model_file(key, part, kind, model, example, config))
+            next(columns).download_button(
+                f"{LABELS[part]} ({what})", make, exports.file_name(config, part, kind), "application/octet-stream",
+                key=f"download_{part}_{kind}", on_click="ignore", icon=":material/download:", width="stretch",
+                disabled=kind == "onnx" and not has_onnx,
+                help=(f"The trained weights as a PyTorch state_dict (torch.save); load them into {config.teacher if part == 'teacher' else config.student}."
+                      if kind == "pt" else
+                      "The model as an ONNX file (input: images, any batch size; output: logits), for onnxruntime and friends."
+                      if has_onnx else "ONNX export needs the onnx and onnxscript packages, which this server lacks."))
+    seed = f" Seed {config.seed}'s models, the first of {len(outcome.outcomes)}." if len(outcome.outcomes) > 1 else ""
+    with st.expander("Load a downloaded .pt file in Python"):
+        st.code(exports.loading_code(config, "student", spec.input_shape, spec.num_classes), language="python")
+        st.caption("A state_dict holds the weights only: the code rebuilds the architecture first (this project's "
+                   "kd_core.models), then loads them. The ONNX file needs no code of ours." + seed)
+    st.markdown("**Copy as command** — the `kd-train` line that trains exactly this run again from a terminal:")
+    st.code(exports.command_line(outcome.config, len(outcome.outcomes)), language="bash", wrap_lines=True)
+    st.caption("Every setting you changed from kd-train's defaults is a flag; runs are deterministic, so it prints the "
+               "same accuracies. The copy button is at the top right of the box.")

@@ -1,0 +1,66 @@
+"""The History tab's table and downloads: readable headings, results first, and types that a cancelled first row
+(which has no results) cannot change."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pandas as pd
+
+from dashboard.tabs import history
+
+CANCELLED = {"finished": "10:00:01", "status": "cancelled", "dataset": "digits", "teacher": "mlp-large", "student": "mlp-small",
+             "student_width": 16, "temperature": 4.0, "lam": 0.5, "loss": "kd", "student_fraction": 0.05, "omit_class": None,
+             "epochs": 20, "teacher_epochs": 30, "lr": 0.01, "batch_size": 64, "seed": 0, "seconds": 1.5}
+COMPLETED = {**CANCELLED, "finished": "10:01:07", "status": "completed", "omit_class": 3, "seeds": 5, "teacher_acc_%": 96.11,
+             "student_acc_%": 87.29, "baseline_acc_%": 84.51, "kd_minus_baseline_points": 2.78, "interval_low_points": 1.87,
+             "interval_high_points": 3.68, "verdict": "KD helps", "agreement_%": 88.5, "teacher_params": 83_466,
+             "student_params": 1_210, "teacher_from_cache": True, "from_results_cache": False, "teacher_latency_us": 30.1,
+             "student_latency_us": 9.8, "seconds": 5.25}
+FAILED = {**CANCELLED, "finished": "10:02:00", "status": "failed", "error": "the loss diverged at epoch 1, step 3"}
+ROWS = [CANCELLED, COMPLETED, FAILED]
+
+
+def test_headings_are_readable_and_results_come_before_settings():
+    headings = list(history.table(ROWS).columns)
+    for heading in ("T", "λ", "KD student %", "Baseline %", "KD − baseline (points)", "Status", "Verdict", "Seeds"):
+        assert heading in headings
+    assert headings.index("KD − baseline (points)") < headings.index("KD student %") < headings.index("Dataset") < headings.index("T")
+    assert headings[:3] == ["Finished", "Status", "Verdict"]
+    assert not any("_" in h for h in headings)  # no programmer's names left
+
+
+def test_a_cancelled_first_row_changes_neither_the_order_nor_the_types():
+    alone, after = history.table([COMPLETED]), history.table(ROWS)
+    assert list(alone.columns) == list(after.columns) == [history.label(k) for k in history.COLUMNS]
+    assert str(after["Seeds"].dtype) == "Int64" and str(after["Teacher parameters"].dtype) == "Int64"
+    assert str(after["KD student %"].dtype) == "Float64" and str(after["Teacher from cache"].dtype) == "boolean"
+    assert after["Seeds"].isna().tolist() == [True, False, True]
+
+
+def test_the_csv_keeps_whole_numbers_whole_and_the_column_order():
+    text = history.csv_text(ROWS)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == [history.label(k) for k in history.COLUMNS]
+    assert [r["Seeds"] for r in rows] == ["", "5", ""]  # not "5.0": a cancelled first row makes no floats
+    assert [r["Teacher parameters"] for r in rows] == ["", "83466", ""]
+    assert [r["Hidden class"] for r in rows] == ["", "3", ""] and rows[1]["Batch size"] == "64"
+    assert rows[1]["KD − baseline (points)"] == "2.78" and rows[2]["Error"].startswith("the loss diverged")
+    back = pd.read_csv(io.StringIO(text))
+    assert back["Batch size"].tolist() == [64, 64, 64] and back["Status"].tolist() == ["cancelled", "completed", "failed"]
+
+
+def test_the_json_has_every_column_in_order_with_stable_types():
+    rows = json.loads(history.json_text(ROWS))
+    keys = [history.label(k) for k in history.COLUMNS]
+    assert all(list(r) == keys for r in rows)
+    assert rows[0]["Seeds"] is None and rows[1]["Seeds"] == 5 and isinstance(rows[1]["Teacher parameters"], int)
+    assert isinstance(rows[0]["Batch size"], int) and isinstance(rows[0]["T"], float) and rows[1]["Teacher from cache"] is True
+    assert rows[1]["λ"] == 0.5 and "λ" in history.json_text(ROWS)  # readable, not \\u03bb
+
+
+def test_a_column_the_table_does_not_know_is_kept_at_the_end():
+    rows = [CANCELLED, {**COMPLETED, "new_measure": 7}]
+    assert list(history.table(rows).columns)[-1] == "new_measure"
+    assert json.loads(history.json_text(rows))[0]["new_measure"] is None
