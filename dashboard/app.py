@@ -16,7 +16,7 @@ import torch
 import torch._dynamo  # noqa: F401
 
 from dashboard import job_panel, resources, runs, sidebar
-from dashboard.tabs import dark_knowledge, distill, explanation, history, little_data, probabilities, sweep, unseen_class
+from dashboard.tabs import dark_knowledge, distill, explanation, history, little_data, look_closer, probabilities, sweep, unseen_class
 from kd_core import RunConfig
 
 # One CPU thread per training: dashboard.jobs already runs up to one training per core at once, and torch's
@@ -91,6 +91,7 @@ def main() -> None:
     tabs: dict[str, Callable[[], None]] = {
         "Distill": lambda: distill.render(config),
         "Probabilities": lambda: probabilities.render(config, dataset) if usable else st.info("Pick an available dataset."),
+        "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line
         "What is happening": lambda: explanation.render(config, dataset if usable else None),
         "History": history.render,
         "T & λ sweep": experiment(sweep.render),  # Hinton's three experiments + dark knowledge
