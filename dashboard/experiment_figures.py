@@ -93,6 +93,9 @@ def sweep_figure(summary: Sequence, param: str, rows: Sequence = (), params: dic
     ))
     if width:  # the scratch baseline is a curve here (each width trains its own), its band the sd over seeds
         figure.update_layout(title="Compression curve: KD student vs scratch baseline as the student shrinks")
+    else:  # a tick at every swept value and nowhere else: Plotly's own log ticks (1, 2, 5, 10) miss T = 16
+        unit = " %" if param == "student_fraction" else ""
+        figure.update_xaxes(tickmode="array", tickvals=xs, ticktext=[f"{x:g}{unit}" for x in xs])
     return _layout(figure, param)
 
 

@@ -4,6 +4,7 @@ No Streamlit and no torch here, so every builder can be unit-tested and reused b
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -17,14 +18,22 @@ PART_DASHES = {"total": "solid", "soft": "dot", "hard": "dash"}  # a loss part n
 MAX_RAW_POINTS = 600  # beyond this, curves are thinned: redraws stay cheap and the browser fast
 
 
-def smooth(values: Sequence[float], weight: float = 0.9) -> list[float]:
-    """Exponential moving average, bias-corrected so the first points are not pulled toward zero."""
+def smooth(values: Sequence[float], weight: float = 0.9, steps: Sequence[float] | None = None) -> list[float]:
+    """Exponential moving average, bias-corrected so the first points are not pulled toward zero.
+
+    ``steps`` (the x of each value): a gap of g steps decays the average by ``weight**g``, as g single steps
+    would, so every k-th step of a run (a cached run's stored steps) smooths like the whole run."""
     if not 0 <= weight < 1:
         raise ValueError(f"weight must be in [0, 1), got {weight}")
-    smoothed, average = [], 0.0
-    for count, value in enumerate(values, start=1):
-        average = weight * average + (1 - weight) * value
-        smoothed.append(average / (1 - weight**count))
+    smoothed, average, norm = [], 0.0, 0.0
+    previous = None
+    for i, value in enumerate(values):
+        gap = 1 if steps is None or previous is None else max(1, steps[i] - previous)
+        previous = None if steps is None else steps[i]
+        decay = weight**gap
+        average = decay * average + (1 - decay) * value
+        norm = decay * norm + (1 - decay)  # 1 - weight**(steps so far): the bias correction
+        smoothed.append(average / norm if norm > 0 else value)
     return smoothed
 
 
@@ -45,13 +54,18 @@ def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
 
     ``events`` are ``kd_core.ProgressEvent``s; only ``kind == "step"`` ones are drawn.  Each phase gets its
     total loss and one curve per named part its loss reports (the KD student: soft and hard; the teacher and
-    the baseline, trained on labels only, just the total).
+    the baseline, trained on labels only, just the total).  Non-finite and non-positive losses (a diverged run)
+    are left out, and a note says how many: one inf would stretch the log axis beyond reading.
     """
     series: dict[tuple[str, str], tuple[list, list]] = {}
+    dropped = 0
     for event in events:
         if event.kind != "step":
             continue
         for part, value in (("total", event.loss), *event.parts.items()):
+            if not (math.isfinite(value) and value > 0):  # a log axis cannot place 0 or below either
+                dropped += 1
+                continue
             xs, ys = series.setdefault((event.phase, part), ([], []))
             xs.append(event.step)
             ys.append(value)
@@ -63,7 +77,7 @@ def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
         raw_x, raw_y = _thin(xs, ys)
         figure.add_trace(go.Scatter(x=raw_x, y=raw_y, mode="lines", name=f"{name} (raw)", legendgroup=name,
                                     showlegend=False, opacity=0.25, line={**line, "width": 1}, hoverinfo="skip"))
-        smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing))
+        smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing, xs))
         figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines", name=name, legendgroup=name,
                                     line={**line, "width": 2.5}))
     figure.update_layout(
@@ -71,16 +85,23 @@ def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
         xaxis_title="step (within each phase)", yaxis_title="loss (log scale)", yaxis_type="log",  # the T²-scaled soft loss starts 10× above the rest
         margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
     )
+    # Plain numbers: Plotly's default SI prefixes read "100μ" for 0.0001, which nobody reads as a loss.
+    figure.update_yaxes(tickformat=".3~g")
+    if dropped:
+        figure.add_annotation(text=f"{dropped} non-finite or non-positive loss value{'s' if dropped > 1 else ''} not drawn "
+                                   "(the run diverged)", showarrow=False, x=0.5, y=1.0, xref="paper", yref="paper",
+                              yanchor="bottom", font=dict(color="#d62728"))
     if not series:
         figure.add_annotation(text="no training steps yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure
 
 
 def accuracy_figure(events: Iterable) -> go.Figure:
-    """Test accuracy (%) at the end of each epoch, one line per model."""
+    """Test accuracy (%) at the end of each epoch, one line per model, on a fixed 0–100 % axis: the same scale
+    for every run, and a diverged run's lone point at 10 % is not blown up to fill the chart."""
     series: dict[str, tuple[list, list]] = {}
     for event in events:
-        if event.kind != "epoch" or event.test_accuracy is None:
+        if event.kind != "epoch" or event.test_accuracy is None or not math.isfinite(event.test_accuracy):
             continue
         xs, ys = series.setdefault(event.phase, ([], []))
         xs.append(event.epoch)
@@ -93,6 +114,7 @@ def accuracy_figure(events: Iterable) -> go.Figure:
         title="Test accuracy per epoch", xaxis_title="epoch", yaxis_title="test accuracy (%)",
         margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
     )
+    figure.update_yaxes(range=[0, 100])
     if not series:
         figure.add_annotation(text="no finished epochs yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure

@@ -185,7 +185,7 @@ def distill(
             return DistillOutcome(RunResult(config, "cancelled"), None, None, {})
         outcome = _remembered(key)
         if outcome is not None:
-            replay(outcome.result.history, outcome.result.config, on_event)
+            replay(outcome.result.history, outcome.result.config, on_event, outcome.result.steps)
             return outcome
         result = run(config, on_event=on_event, stop=stop, cache=cache, results=results)
         if result.status != "completed":

@@ -25,7 +25,8 @@ from .bias import choose_bias
 from .data import Dataset, holdout_indices, load_dataset, student_indices
 from .losses import LOSSES, cross_entropy
 from .models import build_model, count_params, size_bytes
-from .records import EpochRecord, EventCallback, OmittedClassReport, PhaseReport, RunResult, StopFlag, TeacherLookup
+from .records import (EpochRecord, EventCallback, OmittedClassReport, PhaseReport, RunResult, StepRecord, StepRecorder,
+                      StopFlag, TeacherLookup)
 from .train import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
 
 
@@ -75,6 +76,7 @@ class TrainedStudent:
     seconds: float
     evaluation: Evaluation
     report: PhaseReport
+    steps: list[StepRecord]  # every stored_stride-th step, for a cached result's replay
 
 
 class RunSetup:
@@ -100,29 +102,33 @@ class RunSetup:
             model = seeded_model(self.config.teacher, self.dataset, self.config.seed)
             model.load_state_dict(entry["states"]["teacher"])
             history = [EpochRecord.from_dict(row) for row in entry["meta"]["history"]]
-            self._teacher = TeacherLookup(model.to(self.device), history, entry["meta"]["seconds"], True)
+            steps = [StepRecord.from_dict(row) for row in entry["meta"].get("steps", [])]  # absent from older entries
+            self._teacher = TeacherLookup(model.to(self.device), history, entry["meta"]["seconds"], True, steps)
         return self._teacher
 
     def teacher(self, cache: TeacherCache | None = None, on_event: EventCallback | None = None,
                 stop: StopFlag | None = None) -> TeacherLookup:
-        """The trained teacher: from ``cache`` (its history replayed as events), or trained now and cached."""
+        """The trained teacher: from ``cache`` (its stored steps and history replayed as events), or trained now
+        and cached with them."""
         cache = cache if cache is not None else TeacherCache()
         with cache.claim(self.config.teacher_key(), stop) as claimed:  # another process may be training it now
             if not claimed:
                 raise Cancelled("teacher", [])
             found = self.cached_teacher(cache)
             if found is not None:
-                replay(found.history, self.config, on_event)
+                replay(found.history, self.config, on_event, found.steps)
                 return found
             config = self.config
             model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
+            recorder = StepRecorder(on_event)
             started = time.perf_counter()
             history = fit(model, "teacher", self.x_train, self.y_train, self.test, config, config.teacher_epochs,
-                          cross_entropy, on_event=on_event, stop=stop, shuffle_seed=config.seed)
+                          cross_entropy, on_event=recorder, stop=stop, shuffle_seed=config.seed)
             seconds = time.perf_counter() - started
-            meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict()}
+            meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict(),
+                    "steps": [row.to_dict() for row in recorder.steps]}
             cache.put(config.teacher_key(), {"teacher": model.state_dict()}, meta)
-        self._teacher = TeacherLookup(model, history, seconds, False)
+        self._teacher = TeacherLookup(model, history, seconds, False, recorder.steps)
         return self._teacher
 
     def teacher_evaluation(self) -> Evaluation:
@@ -161,13 +167,14 @@ class RunSetup:
         view = self.student_view(config)
         model = seeded_model(config.student, self.dataset, config.seed + 1, config.student_width).to(self.device)
         distill = phase == "student"
+        recorder = StepRecorder(on_event)
         started = time.perf_counter()
         history = fit(model, phase, view.x, view.y, self.test, config, config.epochs,
                       LOSSES[config.loss] if distill else cross_entropy, view.teacher_logits if distill else None,
-                      on_event=on_event, stop=stop, shuffle_seed=config.seed + 1)
+                      on_event=recorder, stop=stop, shuffle_seed=config.seed + 1)
         seconds = time.perf_counter() - started
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
-        return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation))
+        return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), recorder.steps)
 
 
 def run(
@@ -204,12 +211,14 @@ def _train_run(setup: RunSetup, on_event: EventCallback | None, stop: StopFlag |
     try:
         teacher = setup.teacher(cache, on_event, stop)
         result.history, result.seconds["teacher"] = list(teacher.history), teacher.seconds
+        result.steps = list(teacher.steps)
         result.teacher_from_cache, result.models["teacher"] = teacher.from_cache, teacher.model
         result.teacher = report(teacher.model, setup.teacher_evaluation())
         for phase in ("student", "baseline") if config.baseline else ("student",):
             trained = setup.train_student(config, phase, on_event, stop)
             result.models[phase] = trained.model
             result.history += trained.history
+            result.steps += trained.steps
             result.seconds[phase] = trained.seconds
             setattr(result, phase, trained.report)
         if config.omit_class is not None:
@@ -237,7 +246,8 @@ def omitted_class_report(setup: RunSetup, result: RunResult) -> OmittedClassRepo
 
 
 def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback | None) -> RunResult | None:
-    """A finished identical run from ``results``, its epoch history replayed as events; None if absent."""
+    """A finished identical run from ``results``, its stored steps and epoch history replayed as events; None if
+    absent."""
     config, dataset = setup.config, setup.dataset
     entry = results.get(config.run_key())
     if entry is None:
@@ -250,14 +260,22 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
         model.load_state_dict(state)
         result.models[phase] = model.to(setup.device)
     result.from_results_cache = result.teacher_from_cache = True
-    replay(result.history, config, on_event)
+    replay(result.history, config, on_event, result.steps)
     return result
 
 
-def replay(history: list[EpochRecord], config: RunConfig, on_event: EventCallback | None) -> None:
-    """A finished history as epoch events (``steps=0``: replayed, not trained), so every consumer draws a
-    cached run the way it draws a fresh one."""
+def replay(history: list[EpochRecord], config: RunConfig, on_event: EventCallback | None,
+           steps: list[StepRecord] = ()) -> None:
+    """A finished run's stored steps and epochs as events (``steps=0``: replayed, not trained), in the order
+    training sent them — each epoch's steps, then its end — so every consumer draws a cached run the way it
+    draws a fresh one.  Without stored steps (a cache entry older than them) only the epochs are replayed."""
     if on_event is None:
         return
+    epochs = lambda phase: config.teacher_epochs if phase == "teacher" else config.epochs  # noqa: E731
+    by_epoch: dict[tuple[str, int], list[StepRecord]] = {}
+    for row in steps:
+        by_epoch.setdefault((row.phase, row.epoch), []).append(row)
     for row in history:
-        on_event(row.event(config.teacher_epochs if row.phase == "teacher" else config.epochs))
+        for step in by_epoch.pop((row.phase, row.epoch), []):
+            on_event(step.event(epochs(step.phase)))
+        on_event(row.event(epochs(row.phase)))

@@ -26,7 +26,9 @@ class ProgressEvent:
     """Training steps reported (``kind="step"``), or the end of an epoch (``kind="epoch"``, with ``test_accuracy``).
 
     ``parts`` are the loss's named parts besides the total (the KD loss: ``soft`` and ``hard``; plain
-    cross-entropy: none).  ``steps == 0`` marks an epoch replayed from a cache, not trained now.
+    cross-entropy: none).  ``steps == 0`` marks an event replayed from a cache, not trained now.  ``at``: the
+    trainer's ``time.monotonic()`` when it read the step back (None when replayed): differences between two
+    events of one phase time its steps without the run's start-up (dashboard/progress.py's ETA).
     """
 
     phase: Phase
@@ -38,6 +40,7 @@ class ProgressEvent:
     loss: float  # the step's total loss, or the epoch's mean
     parts: dict[str, float] = field(default_factory=dict)
     test_accuracy: float | None = None
+    at: float | None = field(default=None, compare=False)
 
     @property
     def replayed(self) -> bool:
@@ -74,6 +77,60 @@ class EpochRecord:
     def event(self, epochs: int) -> ProgressEvent:
         """This row as a replayed epoch event (``steps=0``)."""
         return ProgressEvent(self.phase, "epoch", self.epoch, epochs, 0, 0, self.loss, dict(self.parts), self.test_accuracy)
+
+
+# At most this many steps per phase are stored with a cached teacher or result: enough for a chart as wide
+# as a screen (figures.MAX_RAW_POINTS thins a live curve to about as many), small enough to keep with every run.
+MAX_STORED_STEPS = 500
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One stored training step of a phase (``step``: 1-based within the phase), so a run served from a cache
+    can replay its loss curve.  ``to_dict()`` is the ``--json`` row of ``"steps"``, keyed as history rows are."""
+
+    phase: Phase
+    epoch: int
+    step: int
+    loss: float
+    parts: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"phase": self.phase, "epoch": self.epoch, "step": self.step, "loss": self.loss,
+                **{f"{name}_loss": value for name, value in self.parts.items()}}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "StepRecord":
+        parts = {k[: -len("_loss")]: v for k, v in row.items() if k.endswith("_loss")}
+        return cls(row["phase"], row["epoch"], row["step"], row["loss"], parts)
+
+    def event(self, epochs: int) -> ProgressEvent:
+        """This step as a replayed step event (``steps=0``), at its original step number."""
+        return ProgressEvent(self.phase, "step", self.epoch, epochs, self.step, 0, self.loss, dict(self.parts))
+
+
+def stored_stride(steps: int) -> int:
+    """Keep every k-th step of a phase of ``steps`` steps so that at most MAX_STORED_STEPS remain.
+
+    Every k-th step rather than means over buckets of k: the stored points are real steps, noisy as the live
+    chart's faint raw curve is (it thins a long phase the same way), and the chart's smoothing weighs them by
+    the steps between them (figures.smooth), so the bold curve of a replay follows the fresh one."""
+    return max(1, -(-steps // MAX_STORED_STEPS))
+
+
+class StepRecorder:
+    """An event callback that keeps every ``stored_stride``-th trained step (steps 1, 1+k, 1+2k, …) of each
+    phase as StepRecords, and passes every event on to ``on_event``."""
+
+    def __init__(self, on_event: EventCallback | None = None):
+        self.on_event = on_event
+        self.steps: list[StepRecord] = []
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "step" and event.steps and (event.step - 1) % stored_stride(event.steps) == 0:
+            self.steps.append(StepRecord(event.phase, event.epoch, event.step, event.loss, dict(event.parts)))
+        if self.on_event is not None:
+            self.on_event(event)
 
 
 @dataclass(frozen=True)
@@ -121,6 +178,7 @@ class TeacherLookup:
     history: list[EpochRecord]
     seconds: float  # the original training time, also when loaded from the cache
     from_cache: bool
+    steps: list[StepRecord] = field(default_factory=list)  # stored steps; empty from a cache entry older than them
 
 
 @dataclass
@@ -138,6 +196,7 @@ class RunResult:
     models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     from_results_cache: bool = False  # the whole run was served from a ResultCache
     omitted_class: OmittedClassReport | None = None  # with config.omit_class
+    steps: list[StepRecord] = field(default_factory=list)  # every phase's stored steps (StepRecorder)
 
     @property
     def kd_minus_baseline(self) -> float | None:
@@ -158,6 +217,7 @@ class RunResult:
             "seconds": self.seconds,
             "teacher_from_cache": self.teacher_from_cache,
             **({} if self.omitted_class is None else {"omitted_class": self.omitted_class.to_dict()}),
+            "steps": [row.to_dict() for row in self.steps],
         }
 
     @classmethod
@@ -169,4 +229,5 @@ class RunResult:
             data["seconds"], data["teacher_from_cache"],
             omitted_class=None if omitted is None else OmittedClassReport(
                 omitted["class"], omitted["student_accuracy"], omitted["baseline_accuracy"], omitted["bias_corrected"]),
+            steps=[StepRecord.from_dict(r) for r in data.get("steps", [])],  # absent from entries stored before it
         )

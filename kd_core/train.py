@@ -140,6 +140,7 @@ class _StepLog:
             return None
         tensors = [values for *_, values in self.pending] + ([extra.view(1).float()] if extra is not None else [])
         numbers = torch.cat(tensors).tolist()  # a CPU-GPU sync point
+        now = time.monotonic()  # when these steps were read back: their events' ``at``, for the page's ETA
         width = len(self.names)
         for i, (epoch, step, batch_size, _) in enumerate(self.pending):
             values = numbers[i * width : (i + 1) * width]
@@ -152,7 +153,8 @@ class _StepLog:
                 self.sums[name] = self.sums.get(name, 0.0) + value * batch_size
             if self.on_event is not None:
                 parts = dict(zip(self.names[1:], values[1:]))
-                self.on_event(ProgressEvent(self.phase, "step", epoch, self.epochs, step, self.total_steps, values[0], parts))
+                self.on_event(ProgressEvent(self.phase, "step", epoch, self.epochs, step, self.total_steps, values[0], parts,
+                                            at=now))
         self.pending.clear()
         self.last_read = time.monotonic()
         return numbers[-1] if extra is not None else None
@@ -209,5 +211,6 @@ def fit(
         record = EpochRecord(phase, epoch, means.pop("total"), means, test_accuracy)
         history.append(record)
         if on_event is not None:
-            on_event(ProgressEvent(phase, "epoch", epoch, epochs, step, log.total_steps, record.loss, means, test_accuracy))
+            on_event(ProgressEvent(phase, "epoch", epoch, epochs, step, log.total_steps, record.loss, means, test_accuracy,
+                                   at=log.last_read))
     return history

@@ -133,3 +133,12 @@ def test_dark_knowledge_figure():
     assert matrix[0, 0] == 0.91  # the input is not modified
     with pytest.raises(ValueError):
         ef.dark_knowledge_figure(np.ones((3, 3)), CLASSES, 1.0)
+
+
+def test_sweep_axis_has_a_tick_at_every_swept_value_and_nowhere_else():
+    """The T sweep's log axis once showed Plotly's own ticks: a stray 5 and 10, and no label at T = 16."""
+    figure = ef.sweep_figure(summarize(rows([1, 2, 4, 8, 16])), "temperature")
+    assert figure.layout.xaxis.tickmode == "array"
+    assert list(figure.layout.xaxis.tickvals) == [1, 2, 4, 8, 16] and list(figure.layout.xaxis.ticktext) == ["1", "2", "4", "8", "16"]
+    frac = ef.sweep_figure(summarize(rows([0.03, 0.1, 1.0])), "student_fraction")
+    assert list(frac.layout.xaxis.tickvals) == [3.0, 10.0, 100.0] and list(frac.layout.xaxis.ticktext) == ["3 %", "10 %", "100 %"]

@@ -110,12 +110,16 @@ def test_image_figure_keeps_pixels_crisp():
     assert big.shape == (6, 6) and (big[:3, :3] == 0).all() and (big[:3, 3:] == 1).all()
 
 
+def timed(phase: str, i: int, at: float, steps: int = 100) -> ProgressEvent:
+    return ProgressEvent(phase, "step", 1, 1, i, steps, 1.0, at=at)
+
+
 def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
     plan = {"teacher": 100, "student": 50, "baseline": 50}
     assert runs.progress([], plan, None).fraction == 0.0
-    half_teacher = [step("teacher", 50, steps=100)]
+    half_teacher = [timed("teacher", 30, at=3.0), timed("teacher", 50, at=5.0)]  # 20 steps in 2 s
     p = runs.progress(half_teacher, plan, running_seconds=10.0)
-    assert p.fraction == pytest.approx(0.25) and p.eta_seconds == pytest.approx(30.0)
+    assert p.fraction == pytest.approx(0.25) and p.eta_seconds == pytest.approx(150 * 0.1)
     cached = [ProgressEvent("teacher", "epoch", 1, 1, 0, 0, 0.1, test_accuracy=0.9), step("student", 25, steps=50)]
     p = runs.progress(cached, plan, running_seconds=5.0)
     assert p.fraction == pytest.approx(0.25)  # the cached teacher's steps drop out of the plan
@@ -187,7 +191,8 @@ def test_seeds_progress_averages_the_seeds_and_names_the_last_one():
               seed_progress.SeedEvent(1, step("teacher", 5))]
     p = seed_progress.seeds_progress(events, plan, [0, 1], running_seconds=4.0)
     assert p.fraction == pytest.approx((1.0 + 5 / 30) / 2)
-    assert p.text.startswith("seed 1, teacher") and "1 of 2 seeds done" in p.text and p.eta_seconds > 0
+    assert p.text.startswith("seed 1, teacher") and "1 of 2 seeds done" in p.text
+    assert p.eta_seconds is None  # no step timed yet: no guess
     assert [e.step for e in seed_progress.of_seed(events, 1)] == [5]
     assert seed_progress.seeds_progress([], plan, [0], None).text == "Starting…"
 
@@ -198,3 +203,60 @@ def test_seeds_with_the_same_gain_do_not_hide_each_other():
     figure = verdict.gain_figure([(0, 0.01), (1, 0.01)], Interval.of([0.01, 0.01]))
     dots = next(t for t in figure.data if t.name == "one seed")
     assert len(set(dots.y)) == 2
+
+
+def test_the_first_eta_waits_for_timed_steps_and_leaves_the_start_up_out():
+    """A 3.7 s run once showed "33 s left": its first read-back came after seconds of start-up.  Now no ETA
+    shows until MIN_TIMED_STEPS steps are timed between read-backs, and then it is steps left × their pace."""
+    plan = {"teacher": 200, "student": 100, "baseline": 100}
+    startup = 3.0  # data, models and the first steps' allocations, before the first read-back
+    events = [timed("teacher", 10, at=startup, steps=200), timed("teacher", 20, at=startup + 0.01, steps=200)]
+    assert runs.progress(events, plan, running_seconds=startup + 0.01).eta_seconds is None  # 10 steps timed
+    events.append(timed("teacher", 10 + seed_progress.MIN_TIMED_STEPS, at=startup + 0.02, steps=200))
+    p = runs.progress(events, plan, running_seconds=startup + 0.02)
+    left = 400 - (10 + seed_progress.MIN_TIMED_STEPS)
+    assert p.eta_seconds == pytest.approx(left * 0.001)  # the pace after start-up, not (start-up + steps) / steps
+    assert p.eta_seconds < 1.0
+    # A Distill over one seed (what the page shows for Distill) gives the same ETA.
+    tagged = [seed_progress.SeedEvent(0, e) for e in events]
+    assert seed_progress.seeds_progress(tagged, plan, [0], startup).eta_seconds == pytest.approx(p.eta_seconds)
+    replayed = [ProgressEvent("teacher", "step", 1, 1, i, 0, 1.0) for i in range(1, 100)]  # from a cache: not timed
+    assert runs.progress(replayed, plan, 1.0).eta_seconds is None
+
+
+def test_seeds_eta_counts_the_seeds_still_to_run_and_divides_by_those_training_at_once():
+    plan = {"teacher": 100}
+    one_by_one = [seed_progress.SeedEvent(0, timed("teacher", 10, at=1.0)), seed_progress.SeedEvent(0, timed("teacher", 50, at=1.4))]
+    p = seed_progress.seeds_progress(one_by_one, plan, [0, 1], 2.0)
+    assert p.eta_seconds == pytest.approx((50 + 100) * 0.01)  # seed 1 has not started: it follows seed 0
+    together = one_by_one + [seed_progress.SeedEvent(1, timed("teacher", 10, at=1.1)),
+                             seed_progress.SeedEvent(1, timed("teacher", 50, at=1.5))]
+    assert seed_progress.seeds_progress(together, plan, [0, 1], 2.0).eta_seconds == pytest.approx((50 + 50) * 0.01 / 2)
+
+
+def test_a_diverged_run_keeps_readable_axes_and_says_what_it_left_out():
+    events = [step("student", i, loss=1.0 / i, soft=0.5, hard=0.5) for i in range(1, 6)]
+    events += [step("student", 6, loss=float("inf"), soft=float("nan"), hard=1e-4)]
+    events += [epoch("student", 1, 0.1), ProgressEvent("baseline", "epoch", 1, 1, 5, 5, 1.0, test_accuracy=float("nan"))]
+    loss = figures.loss_figure(events)
+    ys = [y for trace in loss.data for y in trace.y]
+    assert ys and all(math.isfinite(y) and y > 0 for y in ys)
+    assert any("2 non-finite" in a.text and "diverged" in a.text for a in loss.layout.annotations)
+    hard = next(t for t in loss.data if t.name == "KD student — hard (raw)")
+    assert list(hard.x) == [1, 2, 3, 4, 5, 6]  # the finite parts of the last step stay
+    assert loss.layout.yaxis.type == "log" and loss.layout.yaxis.tickformat == ".3~g"  # 1e-4 reads 0.0001, not 100μ
+    accuracy = figures.accuracy_figure(events)
+    assert tuple(accuracy.layout.yaxis.range) == (0, 100)
+    assert [t.name for t in accuracy.data] == ["KD student"] and list(accuracy.data[0].y) == pytest.approx([10.0])
+
+
+def test_smoothing_every_kth_step_follows_the_smoothing_of_every_step():
+    """A cached run stores every k-th step; its bold curve must look like the fresh run's, not lag k times more."""
+    xs = list(range(1, 1001))
+    values = [1.0 / x**0.5 for x in xs]
+    full = figures.smooth(values, 0.9)
+    kept = xs[::4]
+    error = lambda smoothed: max(abs(s - full[x - 1]) / full[x - 1] for s, x in zip(smoothed, kept) if x > 100)  # noqa: E731
+    assert error(figures.smooth(values[::4], 0.9, steps=kept)) < 0.01
+    assert error(figures.smooth(values[::4], 0.9)) > 0.1  # smoothed point by point, the replay would lag behind
+    assert figures.smooth([2.0, 2.0], 0.9, steps=[1, 50]) == pytest.approx([2.0, 2.0])

@@ -26,12 +26,30 @@ def settings_line(outcome: SeedsOutcome) -> str:
             f"{c.epochs} epochs, lr {c.lr:g}, batch {c.batch_size}, {seeds}")
 
 
+def trained_seconds(outcome: SeedsOutcome) -> float:
+    """Seconds the run took when it was trained (teacher, student and baseline; the mean over seeds): kept with
+    a cached result, so a run served from the cache can say what it cost, not the instant it took to load."""
+    return _mean(sum(o.result.seconds.values()) for o in outcome.completed) if outcome.completed else 0.0
+
+
+def from_results_cache(outcome: SeedsOutcome) -> bool:
+    return bool(outcome.completed) and all(o.result.from_results_cache for o in outcome.completed)
+
+
+def cache_note(outcome: SeedsOutcome) -> str:
+    """Where a run served from the results cache came from, and what it took to train ("" for a run trained now)."""
+    if not from_results_cache(outcome):
+        return ""
+    each = " per seed" if len(outcome.completed) > 1 else ""
+    return (f"served from the results cache: these exact settings were trained before, so nothing retrained; "
+            f"trained originally in {trained_seconds(outcome):.1f} s{each}.")
+
+
 def headline(outcome: SeedsOutcome) -> None:
     """Verdict, interval and per-seed dots; which loss was used; why λ matters little; the full-data lesson."""
     interval = outcome.interval
-    cached = all(o.result.from_results_cache for o in outcome.completed)
-    caption = (f"Settings of this run: {settings_line(outcome)}" + (
-        " — served from the results cache: these exact settings were trained before, so nothing retrained." if cached else ""))
+    note = cache_note(outcome)
+    caption = f"Settings of this run: {settings_line(outcome)}" + (f" — {note}" if note else "")
     if interval is None:
         st.warning("No seed finished with a baseline, so there is nothing to compare.")
         st.caption(caption)
@@ -112,7 +130,14 @@ def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     cols[2].metric("Speed-up", f"{latency['teacher'] / latency['student']:.1f}×",
                    help="Measured now, one image per forward pass, median of 5 × 200 calls: the reason KD exists.")
     if job is not None and job.finished_at is not None:
+        served = job.finished_at - job.created_at
+        if from_results_cache(outcome):  # loading took no time: say what training did, and where it came from
+            cols[3].metric("Run time", f"{trained_seconds(outcome):.1f} s (cached)",
+                           help=f"Trained originally in {trained_seconds(outcome):.1f} s"
+                                + (" per seed" if len(outcome.completed) > 1 else "")
+                                + f"; served from the results cache in {served:.1f} s.")
+            return
         help_text = "From the click to the report." + (" Teachers loaded from the cache." if result.teacher_from_cache else "")
         if outcome.parallel > 1:
             help_text += f" Up to {outcome.parallel} seeds trained at once."
-        cols[3].metric("Run time", f"{job.finished_at - job.created_at:.1f} s", help=help_text)
+        cols[3].metric("Run time", f"{served:.1f} s", help=help_text)
