@@ -99,8 +99,12 @@ def draw_job(snap: jobs.Snapshot | None) -> None:
     notes = []
     if len(seeds) > 1:
         notes.append(f"The curves are seed {seeds[0]}'s; the other seeds train alongside.")
-    if any(e.kind == "epoch" and e.phase == "teacher" and e.steps == 0 for e in events):
-        notes.append("The teacher came from the cache: its accuracy per epoch is replayed; its per-step losses were not stored.")
+    replayed = {e.phase for e in events if e.replayed}
+    if replayed:  # a cache entry older than stored steps replays its epochs only
+        who = "This run came from the results cache" if "student" in replayed else "The teacher came from the cache"
+        stepped = replayed == {e.phase for e in events if e.replayed and e.kind == "step"}
+        notes.append(f"{who}: its stored losses and accuracy per epoch are replayed." if stepped
+                     else f"{who}: its accuracy per epoch is replayed; its per-step losses are not available.")
     if notes:
         st.caption(" ".join(notes))
 
