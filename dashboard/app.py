@@ -15,7 +15,7 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard import job_panel, resources, runs, sidebar
+from dashboard import job_panel, links, resources, runs, sessions, sidebar
 from dashboard.tabs import dark_knowledge, distill, explanation, history, little_data, look_closer, probabilities, sweep, unseen_class
 from kd_core import RunConfig
 
@@ -35,8 +35,19 @@ COMPACT = """<style>
   h1 { font-size: 2.1rem !important; padding-top: 0 !important; }
 }
 [data-testid="stMetricValue"] { font-size: 1.4rem; }
+/* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
+[data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; overflow-x: visible; row-gap: 0.25rem; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
+</style>"""
+
+
+# Presentation mode, for a projector: larger type for the room (the sidebar shows only the lesson's controls).
+PRESENTATION = """<style>
+.block-container p, .block-container li, [data-testid="stSidebar"] p, [data-testid="stSidebar"] label { font-size: 1.2rem !important; }
+[data-testid="stMetricValue"] { font-size: 2rem !important; }
+[data-testid="stTab"] p { font-size: 1.15rem !important; }
+h1 { font-size: 2.6rem !important; }
 </style>"""
 
 
@@ -62,15 +73,20 @@ def missing_dataset(name: str, problem: str) -> None:
 def main() -> None:
     st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
     resources.warm_workers()
+    sessions.current()  # this browser's record (jobs, report, history): a reload finds its run again
+    links.read_once()  # a session's first run: the lesson, the settings, the tab from the URL
     job_panel.note_running_jobs()  # before collecting: a job that ends during this run still reruns the page
     distill.collect_finished_job()
     sidebar.lesson_picker()  # at the very top: a lesson sets every control below
     buttons = st.sidebar.container()  # next, so the buttons sit near the top; filled once the config is known
     config, seeds = sidebar.config()
     st.html(COMPACT)
+    if state.get("present"):
+        st.html(PRESENTATION)
     st.title("Knowledge distillation, live")
-    st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
-               "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds.")
+    if sessions.current().seeds_outcome is None:  # an introduction: once there is a report, the report goes higher
+        st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
+                   "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds.")
     dataset, problem = resources.dataset_or_problem(config.dataset)
     usable = dataset is not None
     if problem:
@@ -98,10 +114,16 @@ def main() -> None:
         "Little data": experiment(little_data.render),
         "Unseen class": experiment(unseen_class.render),
         "Dark knowledge": experiment(dark_knowledge.render),
+        "Class board": lambda: __import__("dashboard.tabs.class_board", fromlist=["render"]).render(),  # every run on this server
     }
-    for container, draw in zip(st.tabs(list(tabs), key="main_tabs"), tabs.values()):
+    links.choose_tab(list(tabs))
+    links.notes()
+    # on_change="rerun": the open tab is known to the script, so that it can go into the link.
+    for container, draw in zip(st.tabs(list(tabs), key="tab", on_change="rerun"), tabs.values()):
         with container:
             draw()
+    links.share(links.write(next(iter(tabs))))
+    sessions.send_cookie()
 
 
 # kd_core keeps its worker processes off __main__; should Streamlit install a fresh __main__ just as a worker

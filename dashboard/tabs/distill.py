@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs
+from dashboard import estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions, sidebar
 from dashboard.tabs import history, report, report_extra
 from kd_core import RunConfig
 
 state = st.session_state
 JOB = "main"  # Distill and Train / load teacher share one job: one Stop button serves both
+# On a phone the sidebar is an overlay over the page: after Distill it closes, so that the charts are seen.
+CLOSE_SIDEBAR = """<script>/* job {job} */
+if (window.innerWidth < 640) {{
+  const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (button) button.click();
+}}</script>"""
 
 
 def launcher(kind: str, config: RunConfig, seeds: int = 1):
@@ -38,6 +44,9 @@ def sidebar_buttons(where, config: RunConfig, seeds: int, usable: bool) -> None:
     job_panel.run_button(where, "Distill", JOB, launcher("distill", config, seeds), key="distill", type="primary",
                          disabled=not usable, width="stretch",
                          help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison, for every seed.")
+    changed = None if job_panel.active(JOB) else settings_changed(config, seeds)
+    if changed:
+        where.warning(changed)
     if usable and not job_panel.active(JOB):
         expected = run_estimate(config, seeds)
         if expected:
@@ -45,9 +54,27 @@ def sidebar_buttons(where, config: RunConfig, seeds: int, usable: bool) -> None:
                 "Its planned steps × the time of one step, measured here once per architecture and batch size, "
                 "× the seeds ÷ the seeds that can train at once. Teachers already cached are not counted."))
     job_panel.stop_button(where, JOB, key="stop", width="stretch", help="End the run now; what was drawn stays on the page.")
+    if state.get("present"):
+        return  # presentation mode: fewer buttons
     job_panel.run_button(where, "Train / load teacher", JOB, launcher("teacher", config), key="teacher_button",
                          disabled=not usable, width="stretch",
                          help="Train the teacher with these settings, or load it at once if it is already cached.")
+
+
+def settings_changed(config: RunConfig, seeds: int) -> str | None:
+    """"The report below is for T = 4; you changed T to 8 — click Distill." when the sidebar no longer matches the
+    report on screen (None when it does, or there is no report)."""
+    outcome: seed_runs.SeedsOutcome | None = sessions.current().seeds_outcome
+    if outcome is None:
+        return None
+    now, then = {**config.to_dict(), "seeds": seeds}, {**outcome.config.to_dict(), "seeds": len(outcome.outcomes)}
+    fields = [f for f in sidebar.ALL_CONTROLS if now.get(f) != then.get(f)]
+    if not fields:
+        return None
+    show = lambda values: ", ".join(f"{sidebar.SHORT_NAMES[f]} = {sidebar.format_value(f, values.get(f))}" for f in fields[:3])  # noqa: E731
+    more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
+    return (f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} to {show(now)}{more} "
+            "— click **Distill** to see the new settings.")
 
 
 def run_estimate(config: RunConfig, seeds: int) -> str | None:
@@ -77,9 +104,9 @@ def collect_finished_job() -> None:
     if meta.get("kind") != "distill":
         return
     if isinstance(outcome, seed_runs.SeedsOutcome) and outcome.status == "completed":
-        state["seeds_outcome"], state["outcome"] = outcome, outcome.first  # the bars use the first seed's models
+        sessions.keep_outcome(outcome, outcome.first)  # the bars use the first seed's models
         resources.remember(outcome.first.result.config, "test", outcome.first.teacher_logits)
-    state.setdefault("history", []).append(history.row(meta["config"], snap, job_panel.error_line(snap)))
+    sessions.current().history.append(history.row(meta["config"], snap, job_panel.error_line(snap, meta["config"])))
 
 
 def draw_job(snap: jobs.Snapshot | None) -> None:
@@ -109,8 +136,24 @@ def draw_job(snap: jobs.Snapshot | None) -> None:
         st.caption(" ".join(notes))
 
 
+def use_lr(lr: float) -> None:
+    state["lr"] = lr
+
+
+def lr_button(job: jobs.Job | None) -> None:
+    """After a divergence, one click sets the learning rate the message suggests (outside the live fragment, so
+    that the click reruns the whole page and the sidebar's slider moves)."""
+    if job is None or not job.done or "config" not in job.meta:
+        return
+    snap = job.snapshot()
+    lr = sidebar.suggested_lr(job.meta["config"]) if snap.error_type == "Diverged" else None
+    if lr is not None and state.get("lr") != lr:
+        st.button(f"Use learning rate {lr:g}", key="use_lr", on_click=use_lr, args=(lr,),
+                  help="Sets the learning rate in the sidebar; then click Distill.")
+
+
 def render(config: RunConfig) -> None:
-    outcome: seed_runs.SeedsOutcome | None = state.get("seeds_outcome")
+    outcome: seed_runs.SeedsOutcome | None = sessions.current().seeds_outcome
     job = job_panel.job(JOB)
     show = outcome is not None and not job_panel.active(JOB)
     same_job = show and job is not None and job.meta.get("kind") == "distill" and job.result is outcome
@@ -118,11 +161,17 @@ def render(config: RunConfig) -> None:
         if not same_job:
             st.caption("From your last completed distillation:")
         report.headline(outcome)
+    job_panel.live(JOB, draw_job)  # the curves right under the verdict: on a 1024×768 projector they start on screen
+    if show:
         report.metrics(outcome, job if same_job else None)
         data, _ = resources.dataset_or_problem(outcome.config.dataset)
         if data is not None:
             report_extra.errors(outcome, len(data.y_test))
         report_extra.unseen_class(outcome)
-    job_panel.live(JOB, draw_job)
+    lr_button(job)
+    if job is not None and job.meta.get("kind") == "distill" and state.get("sidebar_closed_for") != job.id:
+        state["sidebar_closed_for"] = job.id  # once per run: the student may open it again while it trains
+        if job_panel.started_here(job):
+            st.html(CLOSE_SIDEBAR.format(job=job.id), unsafe_allow_javascript=True, width=1)
     if show:
         report.details(outcome, job if same_job else None)
