@@ -8,7 +8,7 @@ PORT ?= 8501
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kd-dashboard-installed
 
-.PHONY: install run demo test soak bench browser clean
+.PHONY: install run demo test soak bench browser clean loadtest
 
 # (Re)install when there is no venv, pyproject.toml changed, or the venv's editable install belongs to another
 # clone (a VENV shared between clones, as CI does): the stamp holds the folder it was installed from.
@@ -43,6 +43,11 @@ soak: install browser
 
 bench: install
 	$(BIN)/kd-bench --json bench.json
+
+# 30 simulated students (websocket clients, no browser) against a fresh server with an empty cache; every
+# student still waiting after --deadline seconds counts as an error, so this always stops by itself.
+loadtest: install
+	$(BIN)/kd-loadtest --students 30 --deadline 300 --json loadtest.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -17,20 +17,16 @@ import json
 import math
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 from urllib.parse import urlsplit
 
 from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
-from dashboard import launch
+from benchmarks.loadtest_server import SERVER_START_SECONDS, DashboardServer, cpu_seconds, dashboard_server
 
 EXIT_ERRORS, EXIT_USAGE = 1, 2
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -38,7 +34,6 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 # so with 30 students six settings appear five times each.  4.0 and 0 are the opening lesson's own values.
 TEMPERATURES = (4.0, 2.0, 8.0)
 SEEDS = (0, 3)
-SERVER_START_SECONDS = 120.0
 PAGE_SECONDS = 120.0  # one page load or slider rerun; longer means the server is stuck
 
 
@@ -61,7 +56,19 @@ class StudentResult:
     queue_position: int | None = None  # the first one shown, if any
     from_cache: bool = False
     accuracies: dict | None = None
+    full_runs: int = 0  # script runs this tab saw finish (page load, sliders, click, report)
+    fragment_runs: int = 0  # the live view's polling reruns it saw finish
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What the classroom cost the machine, beside the students' times."""
+    wall_s: float
+    warmup_s: float | None
+    server_cpu_s: float | None  # the server process's own CPU time during the class (worker processes not included)
+    load_before: float  # the 1-minute load average: other work on the machine slows everything
+    load_after: float
 
 
 def settings_mix(students: int) -> list[Settings]:
@@ -91,7 +98,7 @@ def local_url(url: str) -> str | None:
     return url.rstrip("/")
 
 
-def summary(results: list[StudentResult], *, deadline_s: float, wall_s: float, url: str, warmup_s: float | None) -> dict:
+def summary(results: list[StudentResult], measured: Measurement, *, deadline_s: float, url: str) -> dict:
     """The JSON the load test writes: the headline figures first, then what explains them."""
     finished = [r for r in results if r.error is None]
     reports = [r.report_s for r in finished]
@@ -115,8 +122,13 @@ def summary(results: list[StudentResult], *, deadline_s: float, wall_s: float, u
         "settings_mix": mix,
         "server_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "deadline_s": deadline_s,
-        "wall_s": round(wall_s, 3),
-        "warmup_page_load_s": rounded(warmup_s),
+        "wall_s": round(measured.wall_s, 3),
+        "warmup_page_load_s": rounded(measured.warmup_s),
+        "server_process_cpu_s": rounded(measured.server_cpu_s),
+        "full_reruns": sum(r.full_runs for r in results),
+        "fragment_reruns": sum(r.fragment_runs for r in results),
+        "load_average_before": round(measured.load_before, 2),
+        "load_average_after": round(measured.load_after, 2),
         "url": url,
         "per_student": [asdict(r) for r in results],
         "error_lines": sorted({r.error for r in results if r.error}),
@@ -129,29 +141,37 @@ async def student(index: int, settings: Settings, url: str, start_at: float, res
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     opened = time.monotonic()
     async with StreamlitClient(url) as tab:
-        await tab.load(PAGE_SECONDS)
-        result.page_load_s = time.monotonic() - opened
-        for key, value in (("temperature", settings.temperature), ("seed", settings.seed)):
-            slider = tab.page.widget(key=key, kind="slider")
-            if slider is not None and list(slider.value) != [float(value)]:  # only what differs, as a student would
-                await tab.set_slider(key, value, PAGE_SECONDS)
-        page = tab.page
-        clicked = time.monotonic()
-        await tab.click(DISTILL_LABEL)
+        try:
+            await watch(tab, settings, opened, result)
+        finally:
+            result.full_runs, result.fragment_runs = tab.full_runs_finished, tab.fragment_runs_finished
 
-        def progress() -> bool:
-            position = page.queue_position()
-            if position is not None and result.queue_position is None:
-                result.queue_position = position
-            if result.first_response_s is None and (position is not None or page.live_point() or page.report()):
-                result.first_response_s = time.monotonic() - clicked
-            if page.errors():
-                raise RuntimeError(page.errors()[0])
-            return page.report() is not None  # a fresh tab shows no earlier report
 
-        await tab.wait_for(progress, math.inf)
-        result.report_s = time.monotonic() - clicked
-        result.accuracies, result.from_cache = page.report(), page.from_cache()
+async def watch(tab: StreamlitClient, settings: Settings, opened: float, result: StudentResult) -> None:
+    """One student's page, from the first load to the report."""
+    await tab.load(PAGE_SECONDS)
+    result.page_load_s = time.monotonic() - opened
+    for key, value in (("temperature", settings.temperature), ("seed", settings.seed)):
+        slider = tab.page.widget(key=key, kind="slider")
+        if slider is not None and list(slider.value) != [float(value)]:  # only what differs, as a student would
+            await tab.set_slider(key, value, PAGE_SECONDS)
+    page = tab.page
+    clicked = time.monotonic()
+    await tab.click(DISTILL_LABEL)
+
+    def progress() -> bool:
+        position = page.queue_position()
+        if position is not None and result.queue_position is None:
+            result.queue_position = position
+        if result.first_response_s is None and (position is not None or page.live_point() or page.report()):
+            result.first_response_s = time.monotonic() - clicked
+        if page.errors():
+            raise RuntimeError(page.errors()[0])
+        return page.report() is not None  # a fresh tab shows no earlier report
+
+    await tab.wait_for(progress, math.inf)
+    result.report_s = time.monotonic() - clicked
+    result.accuracies, result.from_cache = page.report(), page.from_cache()
 
 
 async def classroom(url: str, mix: list[Settings], deadline_s: float, ramp_s: float) -> list[StudentResult]:
@@ -178,48 +198,6 @@ async def warm_up(url: str) -> float:
     async with StreamlitClient(url) as tab:
         await tab.load(SERVER_START_SECONDS)
     return time.monotonic() - opened
-
-
-# ---------------------------------------------------------------- a server of our own
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
-@contextmanager
-def dashboard_server(cache_dir: str | Path, log_path: str | Path, env: dict | None = None) -> Iterator[str]:
-    """``kd-dashboard``'s server (same options) on a free 127.0.0.1 port with KD_CACHE_DIR=cache_dir; yields its
-    URL and stops it on exit.  Raises RuntimeError when it does not become healthy."""
-    port = free_port()
-    command = launch.command(["--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"])
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(launch.APP).parents[1],
-                                   env={**os.environ, **(env or {}), "KD_CACHE_DIR": str(cache_dir)})
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + SERVER_START_SECONDS
-            while not healthy(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = Path(log_path).read_text()[-2000:]
-                    raise RuntimeError(f"the dashboard server did not start (exit {process.poll()}): {tail}")
-                time.sleep(0.25)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 # ---------------------------------------------------------------- the command
@@ -252,15 +230,17 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace, url: str) -> dict:
-    async def both() -> tuple[float, list[StudentResult], float]:
-        warmup = await warm_up(url)
-        started = time.monotonic()
-        results = await classroom(url, settings_mix(args.students), args.deadline, args.ramp)
-        return warmup, results, time.monotonic() - started
+def run(args: argparse.Namespace, server: DashboardServer) -> dict:
+    async def both() -> tuple[list[StudentResult], Measurement]:
+        warmup = await warm_up(server.url)
+        load_before, cpu_before, started = os.getloadavg()[0], cpu_seconds(server.pid), time.monotonic()
+        results = await classroom(server.url, settings_mix(args.students), args.deadline, args.ramp)
+        wall, cpu_after = time.monotonic() - started, cpu_seconds(server.pid)
+        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+        return results, Measurement(wall, warmup, cpu, load_before, os.getloadavg()[0])
 
-    warmup, results, wall = asyncio.run(both())
-    return summary(results, deadline_s=args.deadline, wall_s=wall, url=url, warmup_s=warmup)
+    results, measured = asyncio.run(both())
+    return summary(results, measured, deadline_s=args.deadline, url=server.url)
 
 
 def write_json(data: dict, path: str) -> None:
@@ -274,12 +254,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     try:
         if args.url is not None:
-            data = run(args, args.url)
+            data = run(args, DashboardServer(args.url, None))
         else:
             folder = Path(tempfile.mkdtemp(prefix="kd-loadtest-"))
             try:
-                with dashboard_server(folder / "cache", folder / "server.log") as url:
-                    data = run(args, url)
+                with dashboard_server(folder / "cache", folder / "server.log") as server:
+                    data = run(args, server)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
     except KeyboardInterrupt:

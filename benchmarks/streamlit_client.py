@@ -154,6 +154,7 @@ class StreamlitClient:
         self.states: dict[str, WidgetState] = {}  # widget id -> the value this tab set (as the browser's manager)
         self.changed = asyncio.Event()  # set whenever a message changed the page
         self.full_runs_finished = 0
+        self.fragment_runs_finished = 0
         self.messages = 0
         self._ws = None
         self._reader: asyncio.Task | None = None
@@ -253,6 +254,7 @@ class StreamlitClient:
                 self.full_runs_finished += 1
             elif message.script_finished == FRAGMENT_RUN_FINISHED:
                 self.page.finish_run(fragment_run=True)
+                self.fragment_runs_finished += 1
         elif which == "auto_rerun":
             self._start_timer(message.auto_rerun.fragment_id, message.auto_rerun.interval)
         elif which == "stop_auto_rerun":

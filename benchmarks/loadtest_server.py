@@ -1,0 +1,73 @@
+"""The dashboard server a load test (or a replica test) starts: ``kd-dashboard``'s own options, a free
+127.0.0.1 port, its own KD_CACHE_DIR; and the CPU time a process has used, to say what a run cost the server."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from dashboard import launch
+
+SERVER_START_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class DashboardServer:
+    url: str
+    pid: int | None  # None for a server named by --url: its CPU time is not measured
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@contextmanager
+def dashboard_server(cache_dir: str | Path, log_path: str | Path, env: dict | None = None) -> Iterator[DashboardServer]:
+    """``kd-dashboard``'s server (same options) on a free 127.0.0.1 port with KD_CACHE_DIR=cache_dir; yields it
+    and stops it on exit.  Raises RuntimeError when it does not become healthy."""
+    port = free_port()
+    command = launch.command(["--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"])
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(launch.APP).parents[1],
+                                   env={**os.environ, **(env or {}), "KD_CACHE_DIR": str(cache_dir)})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + SERVER_START_SECONDS
+            while not healthy(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = Path(log_path).read_text()[-2000:]
+                    raise RuntimeError(f"the dashboard server did not start (exit {process.poll()}): {tail}")
+                time.sleep(0.25)
+            yield DashboardServer(url, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """A process's user + system CPU time so far (Linux /proc), None where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
