@@ -130,6 +130,7 @@ def confusion_figure(matrix: np.ndarray, class_names: list[str], title: str) -> 
         hovertemplate="true %{y}, predicted %{x}: %{text} images<extra></extra>",
     ))
     figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10))
-    figure.update_xaxes(title="predicted class", type="category", side="bottom")
-    figure.update_yaxes(title="true class", type="category", autorange="reversed", scaleanchor="x")
+    # Square cells; "domain" shrinks the plot area itself, so the axis labels stay next to the cells.
+    figure.update_xaxes(title="predicted class", type="category", side="bottom", constrain="domain")
+    figure.update_yaxes(title="true class", type="category", autorange="reversed", scaleanchor="x", constrain="domain")
     return figure

@@ -26,8 +26,8 @@ def test_headings_are_readable_and_results_come_before_settings():
     headings = list(history.table(ROWS).columns)
     for heading in ("T", "λ", "KD student %", "Baseline %", "KD − baseline (points)", "Status", "Verdict", "Seeds"):
         assert heading in headings
-    assert headings.index("KD − baseline (points)") < headings.index("KD student %") < headings.index("Dataset") < headings.index("T")
-    assert headings[:3] == ["Finished", "Status", "Verdict"]
+    assert headings[:6] == ["Finished", "Status", "KD student %", "Baseline %", "KD − baseline (points)", "Verdict"]
+    assert headings.index("Seeds") < headings.index("Dataset") < headings.index("T") < headings.index("λ")
     assert not any("_" in h for h in headings)  # no programmer's names left
 
 

@@ -118,7 +118,7 @@ def test_after_a_distill_the_tab_shows_classes_confusions_downloads_and_the_comm
     assert any("most frequent mistake" in m.value or "every test image right" in m.value for m in app.markdown)
     # Take it with you: both models in both formats, and the kd-train line.
     buttons = downloads(app)
-    assert {"KD student (PyTorch)", "KD student (ONNX)", "Teacher (PyTorch)", "Teacher (ONNX)"} <= set(buttons)
+    assert {"KD student (PyTorch .pt)", "KD student (ONNX)", "Teacher (PyTorch .pt)", "Teacher (ONNX)"} <= set(buttons)
     assert not buttons["KD student (ONNX)"].proto.disabled
     command = next(c.value for c in app.code if c.value.startswith("kd-train"))
     assert command == exports.command_line(main_job(app).meta["config"], 1)

@@ -1,5 +1,8 @@
-"""Tab "History": every Distill of this session, one row each: its settings, the means over its seeds, the mean
-KD − baseline with its 95 % interval and the verdict; downloadable."""
+"""Tab "History": every Distill of this session, one row each: first its results (the means over its seeds, the mean
+KD − baseline with its 95 % interval and the verdict), then its settings; downloadable as CSV and JSON.
+
+The rows in the session keep short keys (``row``); the table and the downloads give them readable headings and
+fixed types (``COLUMNS``)."""
 from __future__ import annotations
 
 import datetime
@@ -19,11 +22,11 @@ SETTINGS = ("dataset", "teacher", "student", "student_width", "temperature", "la
 # key in a history row -> (heading, type).  The types are fixed here, not guessed from the rows, so a cancelled first
 # row (no results yet) changes neither the order nor the types: counts stay whole numbers in the CSV and the JSON.
 COLUMNS: dict[str, tuple[str, str]] = {
-    "finished": ("Finished", "str"), "status": ("Status", "str"), "verdict": ("Verdict", "str"),
-    "kd_minus_baseline_points": ("KD − baseline (points)", "float"),
-    "interval_low_points": ("95 % interval low (points)", "float"), "interval_high_points": ("95 % interval high (points)", "float"),
-    "student_acc_%": ("KD student %", "float"), "baseline_acc_%": ("Baseline %", "float"), "teacher_acc_%": ("Teacher %", "float"),
-    "agreement_%": ("Student–teacher agreement %", "float"), "seeds": ("Seeds", "int"),
+    "finished": ("Finished", "str"), "status": ("Status", "str"),
+    "student_acc_%": ("KD student %", "float"), "baseline_acc_%": ("Baseline %", "float"),
+    "kd_minus_baseline_points": ("KD − baseline (points)", "float"), "verdict": ("Verdict", "str"),
+    "interval_low_points": ("95 % low (points)", "float"), "interval_high_points": ("95 % high (points)", "float"),
+    "teacher_acc_%": ("Teacher %", "float"), "agreement_%": ("Student–teacher agreement %", "float"), "seeds": ("Seeds", "int"),
     "dataset": ("Dataset", "str"), "teacher": ("Teacher", "str"), "student": ("Student", "str"),
     "student_width": ("Student width", "int"), "temperature": ("T", "float"), "lam": ("λ", "float"), "loss": ("Loss", "str"),
     "student_fraction": ("Student's share of data", "float"), "omit_class": ("Hidden class", "int"),
@@ -33,6 +36,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "teacher_latency_us": ("Teacher µs per image", "float"), "student_latency_us": ("Student µs per image", "float"),
     "teacher_from_cache": ("Teacher from cache", "bool"), "from_results_cache": ("From results cache", "bool"),
     "seconds": ("Seconds", "float"), "error": ("Error", "str"),
+}
+# How the page shows a few columns (the downloads keep the plain numbers): points with their sign, two decimals.
+FORMATS = {
+    **{COLUMNS[k][0]: st.column_config.NumberColumn(format="%+.2f")
+       for k in ("kd_minus_baseline_points", "interval_low_points", "interval_high_points")},
+    **{COLUMNS[k][0]: st.column_config.NumberColumn(format="%.2f") for k in ("student_acc_%", "baseline_acc_%", "teacher_acc_%")},
 }
 CASTS = {"str": str, "float": float, "int": int, "bool": bool}
 DTYPES = {"str": "string", "float": "Float64", "int": "Int64", "bool": "boolean"}  # pandas' nullable types: NA, not NaN
@@ -112,8 +121,7 @@ def render() -> None:
     if not rows:
         st.info("Every distillation of this session is listed here, with its results first and its settings after.")
         return
-    shown = table(rows)
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(table(rows), hide_index=True, width="stretch", column_config=FORMATS)
     left, right = st.columns(2)
     left.download_button("Download CSV", csv_text(rows), "kd-history.csv", "text/csv", key="download_csv")
     right.download_button("Download JSON", json_text(rows), "kd-history.json", "application/json", key="download_json")

@@ -83,9 +83,9 @@ def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None
     config = first.result.config
     found = test_predictions(config.run_key(), first)
     parts = [p for p in closer.PARTS if p in found]
+    st.markdown("#### Which classes get mixed up?")
     left, right = st.columns([3, 2])
     with right:
-        st.markdown("#### Which classes get mixed up?")
         part = st.radio("Model", parts, key="closer_model", format_func=lambda p: LABELS[p], horizontal=True,
                         help="Whose test-set answers the confusion matrix counts.")
         part = part if part in found else parts[0]
@@ -116,19 +116,20 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
     key = config.run_key()
     has_onnx = importlib.util.find_spec("onnxscript") is not None and importlib.util.find_spec("onnx") is not None
     st.markdown("#### Take it with you")
-    columns = iter(st.columns(4))
-    for part in ("student", "teacher"):
+    columns = st.columns(2)
+    for column, part in zip(columns, ("student", "teacher")):
         model = result.models.get(part)
         if model is None:
             continue
-        for kind, what in (("pt", "PyTorch"), ("onnx", "ONNX")):
+        architecture = config.teacher if part == "teacher" else config.student
+        for kind, what in (("pt", "PyTorch .pt"), ("onnx", "ONNX")):
             make = (lambda part=part, kind=kind, model=model:  # bound now: the click runs later, in its own thread
                     exports.model_file(key, part, kind, model, example, config))
-            next(columns).download_button(
+            column.download_button(
                 f"{LABELS[part]} ({what})", make, exports.file_name(config, part, kind), "application/octet-stream",
                 key=f"download_{part}_{kind}", on_click="ignore", icon=":material/download:", width="stretch",
                 disabled=kind == "onnx" and not has_onnx,
-                help=(f"The trained weights as a PyTorch state_dict (torch.save); load them into {config.teacher if part == 'teacher' else config.student}."
+                help=(f"The trained weights of {architecture} as a PyTorch state_dict (torch.save); see below how to load them."
                       if kind == "pt" else
                       "The model as an ONNX file (input: images, any batch size; output: logits), for onnxruntime and friends."
                       if has_onnx else "ONNX export needs the onnx and onnxscript packages, which this server lacks."))
@@ -139,5 +140,5 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
                    "kd_core.models), then loads them. The ONNX file needs no code of ours." + seed)
     st.markdown("**Copy as command** — the `kd-train` line that trains exactly this run again from a terminal:")
     st.code(exports.command_line(outcome.config, len(outcome.outcomes)), language="bash", wrap_lines=True)
-    st.caption("Every setting you changed from kd-train's defaults is a flag; runs are deterministic, so it prints the "
-               "same accuracies. The copy button is at the top right of the box.")
+    st.caption("Every setting you changed from kd-train's defaults is a flag. Runs are deterministic: on this server it "
+               "prints the same accuracies. The copy button is at the top right of the box.")

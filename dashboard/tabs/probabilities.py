@@ -69,23 +69,24 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
     image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
-    if teacher_logits is not None:
-        kl_divergence(image_col, teacher_logits[index], student_logits[index], T, student_label)
     figure = figures.probability_figure(
         probs(teacher_logits, T), probs(student_logits, T), dataset.class_names, T, student_label,
         teacher_at_1=probs(teacher_logits, 1.0) if compare else None,
         student_at_1=probs(student_logits, 1.0) if compare else None,
     )
     bars_col.plotly_chart(figure, width="stretch", key="probability_bars")
+    if teacher_logits is not None:
+        kl_divergence(bars_col, teacher_logits[index], student_logits[index], T, student_label)
     st.caption("Move **Temperature T** in the sidebar: the bars redraw at once from stored logits — nothing retrains.")
 
 
 def kl_divergence(where, teacher_logits: np.ndarray, student_logits: np.ndarray, T: float, student_label: str) -> None:
-    """KL(teacher_T ‖ student_T) of the image shown, beside its bars, with what the number means."""
+    """KL(teacher_T ‖ student_T) of the image shown, under its bars, with what the number means."""
     kl = closer.kl_divergence(teacher_logits, student_logits, T)
-    where.metric(f"KL(teacher ‖ student) at T = {T:g}", f"{kl:.3f} nats",
-                 help="Σ p_teacher · log(p_teacher / p_student) over the classes, both softened at T: "
-                      "the KD loss's soft part is T² times this, averaged over a batch.")
+    number, words = where.columns([1, 2], vertical_alignment="center")
+    number.metric(f"KL(teacher ‖ student) at T = {T:g}", f"{kl:.3f} nats",
+                  help="Σ p_teacher · log(p_teacher / p_student) over the classes, both softened at T: "
+                       "the KD loss's soft part is T² times this, averaged over a batch.")
     name = student_label if student_label.startswith("KD") else student_label.lower()  # "the untrained student"
-    where.caption(f"How far the {name}'s bars are from the teacher's on this image: 0 means the same "
+    words.caption(f"How far the {name}'s bars are from the teacher's on this image: 0 means the same "
                   "bars, and the bigger it is, the more the teacher still has to teach here.")
