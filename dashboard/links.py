@@ -53,7 +53,10 @@ def parse(field: str, text: str, dataset: str):
         if value not in choices:
             raise ValueError(f"not one of {', '.join(map(str, choices))}")
         return value
-    number = float(text.rstrip("%")) / 100 if field == "student_fraction" and text.endswith("%") else float(text)
+    try:
+        number = float(text.rstrip("%")) / 100 if field == "student_fraction" and text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
     if number != number:  # nan
         raise ValueError("not a number")
     if field in sidebar.STEPS:

@@ -24,8 +24,8 @@ from typing import Any
 import streamlit as st
 
 COOKIE = "kd_browser"
-EXPIRE_SECONDS = 12 * 3600  # a school day: a student who comes back after lunch still finds the morning's runs
-MAX_RECORDS = 500  # a few classes at once; each record holds a handful of finished runs
+EXPIRE_SECONDS = 4 * 3600  # a morning's or an afternoon's class; a record holds its last report's models and logits
+MAX_RECORDS = 200  # several classes at once; beyond it the least recently used browser's record goes
 # What a browser's runs leave behind; each is also st.session_state[name] (the same object or value).
 FIELDS = ("jobs", "history", "collected_jobs", "seeds_outcome", "outcome")
 _ID = re.compile(r"[0-9a-f]{32}")
