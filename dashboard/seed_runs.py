@@ -94,7 +94,7 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
     for c in configs:  # what this server ran before is ready at once
         remembered = runs._remembered(load(c)[0].run_key())
         if remembered is not None:
-            replay(remembered.result.history, remembered.result.config, _tagged(on_event, c.seed))
+            replay(remembered.result.history, remembered.result.config, _tagged(on_event, c.seed), remembered.result.steps)
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
     parallel = 1

@@ -34,7 +34,8 @@ def test_seeds_train_in_parallel_on_free_cores_give_the_solo_numbers_and_are_the
     assert outcome.interval.n == 3 and outcome.interval.low is not None
     again = distill_in_a_job(TINY, 3, cache)  # the same click again: from memory, nothing trains
     assert all(o.result.from_results_cache for o in again.result.outcomes)
-    assert not [e for e in again.events if e.event.kind == "step"]
+    steps = [e.event for e in again.events if e.event.kind == "step"]
+    assert steps and all(e.replayed for e in steps)  # the loss chart is redrawn from the stored steps
 
 
 def test_without_idle_cores_seeds_run_one_after_another_through_runs_distill(monkeypatch, tmp_path):
