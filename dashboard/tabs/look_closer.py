@@ -133,11 +133,12 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
                       if kind == "pt" else
                       "The model as an ONNX file (input: images, any batch size; output: logits), for onnxruntime and friends."
                       if has_onnx else "ONNX export needs the onnx and onnxscript packages, which this server lacks."))
-    seed = f" Seed {config.seed}'s models, the first of {len(outcome.outcomes)}." if len(outcome.outcomes) > 1 else ""
+    if len(outcome.outcomes) > 1:
+        st.caption(f"These are seed {config.seed}'s models, the first of the {len(outcome.outcomes)} seeds this Distill trained.")
     with st.expander("Load a downloaded .pt file in Python"):
         st.code(exports.loading_code(config, "student", spec.input_shape, spec.num_classes), language="python")
         st.caption("A state_dict holds the weights only: the code rebuilds the architecture first (this project's "
-                   "kd_core.models), then loads them. The ONNX file needs no code of ours." + seed)
+                   "kd_core.models), then loads them. The ONNX file needs no code of ours.")
     st.markdown("**Copy as command** — the `kd-train` line that trains exactly this run again from a terminal:")
     st.code(exports.command_line(outcome.config, len(outcome.outcomes)), language="bash", wrap_lines=True)
     st.caption("Every setting you changed from kd-train's defaults is a flag. Runs are deterministic: on this server it "
