@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_app import app, charts, finish, main_job  # noqa: F401  (app: the fixture, shared)
+from test_app import app, charts, finish, history_column, main_job  # noqa: F401  (app: the fixture, shared)
 
 from kd_core.lessons import LESSONS
 
@@ -61,9 +61,9 @@ def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_ro
     assert len(dots["x"]) == 3 and any(t.get("name") == "95 % interval" for t in gain["data"])
     metrics = {m.label: m.value for m in app.metric}
     assert {"Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy", "KD − baseline", "Speed-up"} <= set(metrics)
-    row = app.dataframe[0].value.iloc[-1]
-    assert row["seeds"] == 3 and row["verdict"] in ("KD helps", "No clear difference", "KD hurts")
-    assert row["interval_low_points"] <= row["kd_minus_baseline_points"] <= row["interval_high_points"]
+    last = lambda key: history_column(app, key)[-1]  # noqa: E731  (the History table's newest row)
+    assert last("seeds") == 3 and last("verdict") in ("KD helps", "No clear difference", "KD hurts")
+    assert last("interval_low_points") <= last("kd_minus_baseline_points") <= last("interval_high_points")
     assert any(c.value.startswith("The curves are seed 0's") for c in app.caption)
     # The full-data lesson is one click away.
     app.button(key="full_data_lesson").click().run()
@@ -77,7 +77,7 @@ def test_one_seed_says_it_cannot_decide(app):
     texts = [m.value for m in app.markdown]
     assert any("One seed cannot decide" in t for t in texts)
     assert any(t.startswith("**KD − baseline:") and "from one seed" in t for t in texts)
-    assert app.dataframe[0].value["verdict"].tolist() == ["One seed cannot decide"]
+    assert history_column(app, "verdict") == ["One seed cannot decide"]
 
 
 def test_the_loss_toggle_explains_the_soft_weight_and_the_report_names_the_loss(app):
@@ -92,7 +92,7 @@ def test_the_loss_toggle_explains_the_soft_weight_and_the_report_names_the_loss(
     app.button(key="distill").click().run()
     finish(app)
     assert any("This run used the loss **as the seed script wrote it" in w.value for w in app.warning)
-    assert app.dataframe[0].value["loss"].tolist() == ["seed-script"]
+    assert history_column(app, "loss") == ["seed-script"]
 
 
 def test_at_lambda_zero_the_page_says_the_labels_do_all_the_pulling(app):
