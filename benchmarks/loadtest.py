@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -250,8 +251,14 @@ def write_json(data: dict, path: str) -> None:
     os.replace(tmp, target)  # whole or not at all
 
 
+def interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    # A SIGTERM (timeout, make interrupted) unwinds like Ctrl-C, so the server we started is stopped with us.
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         if args.url is not None:
             data = run(args, DashboardServer(args.url, None))

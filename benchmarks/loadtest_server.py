@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -44,8 +45,9 @@ def dashboard_server(cache_dir: str | Path, log_path: str | Path, env: dict | No
     port = free_port()
     command = launch.command(["--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"])
     with open(log_path, "w") as log:
+        # Its own process group: the server's fork server and training workers go with it when it stops.
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(launch.APP).parents[1],
-                                   env={**os.environ, **(env or {}), "KD_CACHE_DIR": str(cache_dir)})
+                                   env={**os.environ, **(env or {}), "KD_CACHE_DIR": str(cache_dir)}, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + SERVER_START_SECONDS
@@ -56,12 +58,25 @@ def dashboard_server(cache_dir: str | Path, log_path: str | Path, env: dict | No
                 time.sleep(0.25)
             yield DashboardServer(url, process.pid)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group, SIGKILL to whatever is left after 20 s."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the server is gone; its workers must not outlive it
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
 
 
 def cpu_seconds(pid: int | None) -> float | None:
