@@ -159,6 +159,7 @@ class StreamlitClient:
         self._ws = None
         self._reader: asyncio.Task | None = None
         self._timers: dict[str, tuple[float, asyncio.Task]] = {}  # fragment id -> (interval, its rerun loop)
+        self.auto_reruns: dict[str, float] = {}  # every fragment the server asked this tab to poll -> its interval
         self.closed_reason: str | None = None
 
     async def __aenter__(self) -> StreamlitClient:
@@ -256,6 +257,7 @@ class StreamlitClient:
                 self.page.finish_run(fragment_run=True)
                 self.fragment_runs_finished += 1
         elif which == "auto_rerun":
+            self.auto_reruns[message.auto_rerun.fragment_id] = message.auto_rerun.interval
             self._start_timer(message.auto_rerun.fragment_id, message.auto_rerun.interval)
         elif which == "stop_auto_rerun":
             self._stop_timers(list(message.stop_auto_rerun.fragment_ids))

@@ -154,3 +154,69 @@ def test_three_students_against_a_fresh_server(tmp_path):
     for student in data["per_student"]:
         assert set(student["accuracies"]) == set(REPORT_METRICS) and student["fragment_runs"] >= 0
     assert "3 students, 0 errors" in done.stdout
+
+
+# ---------------------------------------------------------------- the client against a real browser
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
+    """A browser distills first (it trains, and its live view polls); the client then asks for the same settings on
+    the same server, and then for another seed.  The click is the same trigger on the same widget id, both pages
+    show the same report, and the browser polled the fragments the client was told to poll, at their interval."""
+    import asyncio
+    import time
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    from benchmarks.loadtest_server import dashboard_server
+    from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
+
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    sent: list[tuple[float, bytes]] = []
+    with dashboard_server(tmp_path / "cache", tmp_path / "server.log") as server:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1200})
+                page.on("websocket", lambda ws: ws.on("framesent", lambda data: sent.append((time.monotonic(), data))))
+                page.goto(server.url, timeout=120_000)
+                button = page.get_by_role("button", name=DISTILL_LABEL, exact=True)
+                button.wait_for(timeout=120_000)
+                button.click()
+                page.get_by_test_id("stMetric").filter(has_text=STUDENT_METRIC).first.wait_for(timeout=240_000)
+                shown = {}
+                for metric in page.get_by_test_id("stMetric").all():
+                    label = metric.get_by_test_id("stMetricLabel").inner_text().strip()
+                    shown[label] = metric.get_by_test_id("stMetricValue").inner_text().strip()
+            finally:
+                browser.close()
+
+        async def client() -> tuple[dict, str, dict[str, float]]:
+            async with StreamlitClient(server.url) as tab:
+                await tab.load()
+                trigger = tab.page.widget(label=DISTILL_LABEL, kind="button").id
+                await tab.click(DISTILL_LABEL)  # the browser's settings: served from the cache
+                report = await tab.wait_for(lambda: tab.page.report() and tab.page.metrics(), 120)
+                await tab.set_slider("seed", 1)  # new settings, so this tab trains and polls too
+                await tab.click(DISTILL_LABEL)
+                await tab.wait_for(lambda: tab.page.live_point() and tab.auto_reruns, 240)
+                return report, trigger, dict(tab.auto_reruns)
+
+        seen, trigger, polled = asyncio.run(client())
+
+    reruns = [(t, message.rerun_script) for t, data in sent if isinstance(data, bytes)
+              for message in [BackMsg.FromString(data)] if message.WhichOneof("type") == "rerun_script"]
+    clicks = [r for _, r in reruns if any(w.trigger_value for w in r.widget_states.widgets)]
+    assert [w.id for w in clicks[0].widget_states.widgets if w.trigger_value] == [trigger]
+    polls = [(t, r.fragment_id) for t, r in reruns if r.fragment_id and r.is_auto_rerun]
+    assert len(polls) >= 3, "the browser's live view never polled"
+    assert {fragment for _, fragment in polls} <= set(polled)  # the fragments the client was told to poll, too
+    for fragment, interval in polled.items():  # the browser polls each at the interval the client honours
+        times = [t for t, f in polls if f == fragment]
+        gaps = sorted(b - a for a, b in zip(times, times[1:]))
+        assert not gaps or abs(gaps[len(gaps) // 2] - interval) < 0.25, (fragment, interval, gaps)
+    assert {label: seen[label] for label in REPORT_METRICS} == {label: shown[label] for label in REPORT_METRICS}
+    assert set(seen) == set(shown)  # the same metrics on both pages
