@@ -13,7 +13,7 @@ from typing import Callable
 
 import streamlit as st
 
-from dashboard import experiment_runs, jobs, progress as seed_progress, runs, sessions, sidebar
+from dashboard import choices, experiment_runs, jobs, progress as seed_progress, runs, sessions
 from kd_core import DATASETS, RunConfig
 
 POLL_SECONDS = 0.5  # the live view redraws at least twice a second
@@ -91,7 +91,7 @@ def finished_once(name: str) -> jobs.Snapshot | None:
 def error_line(snap: jobs.Snapshot, config: RunConfig | None = None) -> str:
     """The worker's exception as one readable line (never a traceback); a divergence names a learning rate to try."""
     known = {"Diverged": "", "ConfigError": "Invalid setting: ", "DatasetUnavailable": "Dataset not available: "}
-    if snap.error_type == "Diverged" and config is not None and (lr := sidebar.suggested_lr(config)) is not None:
+    if snap.error_type == "Diverged" and config is not None and (lr := choices.suggested_lr(config)) is not None:
         usual = " (the usual one for this dataset)" if lr == DATASETS[config.dataset].lr else ""
         return f"{snap.error} — try {lr:g}{usual}."
     if snap.error_type in known:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard import runs, sidebar
+from dashboard import choices, runs, sidebar
 from kd_core import DATASETS
 from kd_core.losses import LOSSES
 from kd_core.models import ARCHITECTURES
@@ -37,21 +37,21 @@ def parse(field: str, text: str, dataset: str):
     """The control's value for ``text``; ValueError (with the reason, in words) when the page cannot use it."""
     text = text.strip()
     if field == "dataset":
-        choices = runs.dataset_names()
+        allowed = runs.dataset_names()
     elif field in ("teacher", "student"):
-        choices = list(ARCHITECTURES)
+        allowed = list(ARCHITECTURES)
     elif field == "loss":
-        choices = list(LOSSES)
+        allowed = list(LOSSES)
     elif field == "omit_class":
         if text.lower() in ("", "none"):
             return None
-        choices = list(range(DATASETS[dataset].num_classes))
+        allowed = list(range(DATASETS[dataset].num_classes))
     else:
-        choices = None
-    if choices is not None:
+        allowed = None
+    if allowed is not None:
         value = int(text) if field == "omit_class" and text.lstrip("-").isdigit() else text
-        if value not in choices:
-            raise ValueError(f"not one of {', '.join(map(str, choices))}")
+        if value not in allowed:
+            raise ValueError(f"not one of {', '.join(map(str, allowed))}")
         return value
     try:
         number = float(text.rstrip("%")) / 100 if field == "student_fraction" and text.endswith("%") else float(text)
@@ -59,13 +59,13 @@ def parse(field: str, text: str, dataset: str):
         raise ValueError("not a number") from None
     if number != number:  # nan
         raise ValueError("not a number")
-    if field in sidebar.STEPS:
-        options = sidebar.STEPS[field]
+    if field in choices.STEPS:
+        options = choices.STEPS[field]
         near = min(options, key=lambda option: abs(option - number))
         if abs(near - number) > 1e-9 * max(1.0, abs(number)):
-            raise ValueError(f"not one of the slider's values ({', '.join(sidebar.format_value(field, o) for o in options)})")
+            raise ValueError(f"not one of the slider's values ({', '.join(choices.format_value(field, o) for o in options)})")
         return near
-    low, high, step = sidebar.SLIDERS[field]
+    low, high, step = choices.SLIDERS[field]
     if not low <= number <= high:
         raise ValueError(f"outside {low:g} to {high:g}")
     snapped = low + round((number - low) / step) * step  # onto the slider's steps
@@ -75,7 +75,7 @@ def parse(field: str, text: str, dataset: str):
 def names(text: str) -> tuple[list[str], list[str]]:
     """A comma list of controls (``lr,batch_size``): the known ones, and the unknown words."""
     words = [w.strip().replace("-", "_") for w in text.split(",") if w.strip()]
-    return [w for w in words if w in sidebar.ALL_CONTROLS], [w for w in words if w not in sidebar.ALL_CONTROLS]
+    return [w for w in words if w in choices.ALL_CONTROLS], [w for w in words if w not in choices.ALL_CONTROLS]
 
 
 def read_once() -> None:
@@ -91,7 +91,7 @@ def read_once() -> None:
         notes.append(f"lesson={lesson}: no such lesson (there are {', '.join(sidebar.lesson_names())})")
         lesson = sidebar.FIRST_LESSON
     sidebar.choose_lesson(lesson)
-    given = [field for field in ("dataset", *sidebar.ALL_CONTROLS) if field in params]  # the dataset first
+    given = [field for field in ("dataset", *choices.ALL_CONTROLS) if field in params]  # the dataset first
     for field in dict.fromkeys(given):
         text = params.pop(field)
         try:
@@ -110,7 +110,7 @@ def read_once() -> None:
             if unknown:
                 notes.append(f"{key}: no control called {', '.join(unknown)}")
             if known:
-                state["hide"] = [f for f in sidebar.ALL_CONTROLS if (f not in known if key == "show" else f in known)]
+                state["hide"] = [f for f in choices.ALL_CONTROLS if (f not in known if key == "show" else f in known)]
                 state["link_" + key] = known
     state["present"] = params.pop("present", "0").lower() in ("1", "true", "yes", "on")
     notes += [f"{key}: not a setting of this page" for key in params if key not in ("embed", "embed_options")]
@@ -137,9 +137,9 @@ def params(config_values: dict, lesson: str, tab: str | None, first_tab: str, pr
     """The query parameters for these settings: the lesson, what differs from it, the tab unless it is the first."""
     base = sidebar.settings_of(lesson)
     out = {"lesson": lesson}
-    for field in sidebar.ALL_CONTROLS:
+    for field in choices.ALL_CONTROLS:
         if field in config_values and config_values[field] != base[field]:
-            out[field] = sidebar.format_value(field, config_values[field])
+            out[field] = choices.format_value(field, config_values[field])
     if tab and tab != first_tab:
         out["tab"] = slug(tab)
     for key in ("show", "hide"):
@@ -151,7 +151,7 @@ def params(config_values: dict, lesson: str, tab: str | None, first_tab: str, pr
 
 
 def current_values() -> dict:
-    return {field: state.get(field) for field in sidebar.ALL_CONTROLS}
+    return {field: state.get(field) for field in choices.ALL_CONTROLS}
 
 
 def write(first_tab: str) -> dict[str, str]:

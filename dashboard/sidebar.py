@@ -13,6 +13,8 @@ import dataclasses
 import streamlit as st
 
 from dashboard import resources, runs
+from dashboard.choices import (ALL_CONTROLS, BATCH_SIZES, CONTROLS, FRACTIONS, LEARNING_RATES, SHORT_NAMES, SLIDERS, WIDTHS,
+                               format_value)
 from kd_core import DATASETS, RunConfig
 from kd_core.lessons import LESSONS
 from kd_core.losses import LOSSES
@@ -24,43 +26,10 @@ FIRST_LESSON = "little-data"  # the page opens on a lesson whose first Distill s
 FULL_DATA = "full-data"
 FREE_PLAY_SEEDS = 3
 DEFAULT_SEEDS = 5  # at most, whatever a lesson's claim is made over: a default Distill (teachers cached) takes ~5 s
-MAX_SEEDS = 10
 LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
               "seed-script": "as the seed script wrote it (KLDivLoss mean × 2)"}
 DEFAULTS = RunConfig()
-
-
-def _with_lesson_values(base: list, field: str) -> list:
-    """A widget's options plus every value a lesson sets for ``field``, sorted: a lesson never picks a value its
-    widget cannot show."""
-    extra = [lesson.settings[field] for lesson in LESSONS.values() if lesson.settings.get(field) is not None]
-    extra += [getattr(spec, field) for spec in DATASETS.values() if getattr(spec, field, None) is not None]
-    return sorted(set(base) | set(extra))
-
-
-# No 1, 3 or 10: Adam's loss explodes at step 2 with those on every dataset here.  0.3 stays, to show a divergence.
-LEARNING_RATES = _with_lesson_values([1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3], "lr")
-BATCH_SIZES = _with_lesson_values([16, 32, 64, 128, 256, 512], "batch_size")
-FRACTIONS = _with_lesson_values([0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0], "student_fraction")
-# Hidden units of an MLP student or channels of a CNN student; every architecture's own width is an option too.
-WIDTHS = sorted(set(_with_lesson_values([1, 2, 4, 8, 16, 32, 64, 128, 256], "student_width"))
-                | {a.width for a in ARCHITECTURES.values()})
-MAX_EPOCHS = max([50, *(lesson.settings.get("epochs") or 0 for lesson in LESSONS.values())])
-MAX_TEACHER_EPOCHS = max([100, *(lesson.settings.get("teacher_epochs") or 0 for lesson in LESSONS.values())])
-# The controls drawn below, by RunConfig field (plus "seeds", which is not a RunConfig field).
-CONTROLS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
-            "teacher_epochs", "lr", "batch_size", "seed")
-ALL_CONTROLS = (*CONTROLS, "seeds")
-# Slider ranges (low, high, step), shared with the links' checks (dashboard/links.py).
-SLIDERS = {"temperature": (1.0, 20.0, 0.5), "lam": (0.0, 1.0, 0.05), "epochs": (1, MAX_EPOCHS, 1),
-           "teacher_epochs": (1, MAX_TEACHER_EPOCHS, 1), "seed": (0, 100, 1), "seeds": (1, MAX_SEEDS, 1)}
-STEPS = {"student_width": WIDTHS, "student_fraction": FRACTIONS, "lr": LEARNING_RATES, "batch_size": BATCH_SIZES}
 FREE_PLAY_CONTROLS = ("temperature", "lam", "student_fraction", "seed")
-# How the page's messages name a setting.
-SHORT_NAMES = {"dataset": "dataset", "teacher": "teacher", "student": "student", "student_width": "student width",
-               "temperature": "T", "lam": "λ", "loss": "loss", "student_fraction": "students' share", "omit_class": "hidden class",
-               "epochs": "epochs", "teacher_epochs": "teacher epochs", "lr": "lr", "batch_size": "batch size", "seed": "seed",
-               "seeds": "seeds"}
 
 
 def lesson_names() -> list[str]:
@@ -243,21 +212,6 @@ def config() -> tuple[RunConfig, int]:
                     teacher_epochs=int(settings["teacher_epochs"]), lr=float(settings["lr"]),
                     batch_size=int(settings["batch_size"]), seed=int(settings["seed"]))
     return RunConfig(**{**hidden_settings(), **settings}), int(values["seeds"])
-
-
-def format_value(field: str, value) -> str:
-    """A setting as the page and a link write it: 4 not 4.0, "none" for no hidden class."""
-    if value is None:
-        return "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def suggested_lr(config: RunConfig) -> float | None:
-    """After a divergence: the largest learning rate on the slider below the one that diverged and at most the
-    dataset's default (which trains every architecture here); None if there is none lower."""
-    default = DATASETS[config.dataset].lr
-    lower = [lr for lr in LEARNING_RATES if lr < (config.lr or default) and lr <= default]
-    return max(lower) if lower else None
 
 
 def look_for() -> None:

@@ -6,11 +6,10 @@ real browser is in tests/test_browser_links.py).
 """
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import APP, app, finish, history_column, main_job, one_seed  # noqa: F401  (app: the fixture, shared)
 
-from dashboard import runs, sessions, sidebar
+from dashboard import choices, runs, sessions, sidebar
 from kd_core import Diverged, RunConfig
 from kd_core.lessons import LESSONS
 
@@ -155,11 +154,11 @@ def test_a_reload_finds_the_browsers_run_and_its_report_and_the_settings_note(ap
 
 
 def test_no_learning_rate_on_the_slider_always_diverges_and_a_divergence_suggests_one():
-    assert max(sidebar.LEARNING_RATES) < 1
-    assert sidebar.suggested_lr(RunConfig(lr=0.3)) == 0.01  # digits' own
-    assert sidebar.suggested_lr(RunConfig(lr=0.01)) == 0.003  # the next lower one
-    assert sidebar.suggested_lr(RunConfig(dataset="mnist", lr=0.01)) == 0.001
-    assert sidebar.suggested_lr(RunConfig(lr=1e-4)) is None
+    assert max(choices.LEARNING_RATES) < 1
+    assert choices.suggested_lr(RunConfig(lr=0.3)) == 0.01  # digits' own
+    assert choices.suggested_lr(RunConfig(lr=0.01)) == 0.003  # the next lower one
+    assert choices.suggested_lr(RunConfig(dataset="mnist", lr=0.01)) == 0.001
+    assert choices.suggested_lr(RunConfig(lr=1e-4)) is None
 
 
 def test_after_a_divergence_one_click_sets_the_suggested_learning_rate(app, monkeypatch):

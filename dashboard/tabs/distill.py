@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions, sidebar
+from dashboard import choices, estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions
 from dashboard.tabs import history, report, report_extra
 from kd_core import RunConfig
 
@@ -68,10 +68,10 @@ def settings_changed(config: RunConfig, seeds: int) -> str | None:
     if outcome is None:
         return None
     now, then = {**config.to_dict(), "seeds": seeds}, {**outcome.config.to_dict(), "seeds": len(outcome.outcomes)}
-    fields = [f for f in sidebar.ALL_CONTROLS if now.get(f) != then.get(f)]
+    fields = [f for f in choices.ALL_CONTROLS if now.get(f) != then.get(f)]
     if not fields:
         return None
-    show = lambda values: ", ".join(f"{sidebar.SHORT_NAMES[f]} = {sidebar.format_value(f, values.get(f))}" for f in fields[:3])  # noqa: E731
+    show = lambda values: ", ".join(f"{choices.SHORT_NAMES[f]} = {choices.format_value(f, values.get(f))}" for f in fields[:3])  # noqa: E731
     more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
     return (f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} to {show(now)}{more} "
             "— click **Distill** to see the new settings.")
@@ -146,7 +146,7 @@ def lr_button(job: jobs.Job | None) -> None:
     if job is None or not job.done or "config" not in job.meta:
         return
     snap = job.snapshot()
-    lr = sidebar.suggested_lr(job.meta["config"]) if snap.error_type == "Diverged" else None
+    lr = choices.suggested_lr(job.meta["config"]) if snap.error_type == "Diverged" else None
     if lr is not None and state.get("lr") != lr:
         st.button(f"Use learning rate {lr:g}", key="use_lr", on_click=use_lr, args=(lr,),
                   help="Sets the learning rate in the sidebar; then click Distill.")
