@@ -5,6 +5,8 @@ along the x axis per lesson; a zero line shows where KD stops helping, so an int
 """
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from dashboard.verdict import points, verdict_label
@@ -34,6 +36,16 @@ def x_text(axis: str, x: float) -> str:
     return f"{x:g}"
 
 
+def x_range(values: list[float], log: bool) -> list[float] | None:
+    """The x range with room at both ends: for the side-by-side lessons, and at the right for the zero line's
+    label (in log10 units on a log axis, as Plotly takes them)."""
+    if not values:
+        return None
+    ends = [math.log10(values[0]), math.log10(values[-1])] if log else [values[0], values[-1]]
+    span = (ends[1] - ends[0]) or (1.0 if log else 0.5)
+    return [ends[0] - 0.12 * span, ends[1] + 0.3 * span]
+
+
 def _mean_hover(axis: str, group: BoardGroup) -> str:
     interval = group.interval
     spread = "one seed, no interval" if interval.low is None else \
@@ -49,14 +61,18 @@ def board_figure(board: Board, height: int = 460) -> go.Figure:
         groups = [group for group in board.groups if group.lesson == lesson]
         seeds = [point for group in groups for point in group.points]
         figure.add_scatter(
+            # Plain lists, not numpy arrays: Plotly would send those as base64, and the page's chart.data would hold
+            # that instead of numbers.  The tab builds a figure once per set of runs, so checking lists costs little.
             x=[p.x for p in seeds], y=[100 * p.gain for p in seeds], mode="markers", name=lesson, legendgroup=lesson,
-            showlegend=False, marker=dict(color=color, size=7, opacity=0.45, line=dict(width=0)),
-            customdata=[p.seed for p in seeds],
-            hovertemplate=f"{lesson}, seed %{{customdata}}: %{{y:+.2f}} points<extra></extra>",
+            offsetgroup=lesson, showlegend=False, marker=dict(color=color, size=7, opacity=0.45, line=dict(width=0)),
+            customdata=[[p.seed, x_text(board.axis, p.x)] for p in seeds],
+            hovertemplate=f"{lesson}, {AXES[board.axis]} %{{customdata[1]}}, seed %{{customdata[0]}}: "
+                          "%{y:+.2f} points<extra></extra>",
         )
         intervals = [g.interval for g in groups]
         figure.add_scatter(
             x=[g.x for g in groups], y=[100 * i.mean for i in intervals], name=lesson, legendgroup=lesson,
+            offsetgroup=lesson,
             # Free play mixes settings: joining its means would draw a curve that no one setting follows.
             mode="markers" if lesson == FREE_PLAY else "lines+markers",
             line=dict(color=color, width=2), marker=dict(color=color, size=11, symbol="diamond"),
@@ -68,11 +84,14 @@ def board_figure(board: Board, height: int = 460) -> go.Figure:
     # Where KD does not help: on or below this line, and an interval that crosses it decides nothing.
     figure.add_hline(y=0, line=dict(color="#424242", dash="dash", width=1.5), annotation_text="KD = scratch",
                      annotation_position="bottom right")
-    xaxis = dict(title=AXES[board.axis], type="log" if board.axis in LOG_AXES else "linear")
-    if board.axis == "student_fraction":
-        xaxis["tickformat"] = ".0%"
+    # Ticks at the values the class ran, not at Plotly's round numbers (a log axis would label 0.9, 3, 5, …).
+    values = sorted({group.x for group in board.groups})
+    xaxis = dict(title=AXES[board.axis], type="log" if board.axis in LOG_AXES else "linear", tickvals=values,
+                 ticktext=[x_text(board.axis, x) for x in values], range=x_range(values, board.axis in LOG_AXES))
     figure.update_layout(
-        title="Class board — KD − baseline of every run, each seed a point", height=height,
+        title="Class board: KD − baseline, every run", height=height,
+        # Lessons at the same x sit side by side (their true x in the hover), so one's interval never hides another's.
+        scattermode="group", scattergap=0.75,
         xaxis=xaxis, yaxis=dict(title="KD − baseline (points)", zeroline=False),
         legend=dict(title="Lesson", orientation="h", yanchor="top", y=-0.18), margin=dict(l=60, r=20, t=50, b=40),
         hovermode="closest",

@@ -34,9 +34,9 @@ from .stats import Interval
 # The settings the board can put on its x axis, with the words the page uses for them.
 AXES: dict[str, str] = {
     "temperature": "Temperature T",
-    "lam": "λ (weight of the teacher's signal)",
-    "student_fraction": "Students' share of the data",
-    "student_width": "Student size (width)",
+    "lam": "λ (teacher's weight)",
+    "student_fraction": "Students' data share",
+    "student_width": "Student width",
 }
 FREE_PLAY = "free play"
 START_FILE = "class-board-start.json"  # when the teacher started a fresh board: {"since": seconds since the epoch}
@@ -44,6 +44,7 @@ START_FILE = "class-board-start.json"  # when the teacher started a fresh board:
 # which device trained are not settings a class compares.
 NOT_SETTINGS = ("seed", "data_dir", "device")
 CONFIG_FIELDS = {field.name for field in dataclasses.fields(RunConfig)}
+SETTINGS = tuple(sorted(CONFIG_FIELDS - set(NOT_SETTINGS)))  # what makes two runs "the same settings"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def run_from_entry(name: str, finished: float, entry: dict) -> BoardRun | None:
     if result.get("status") != "completed" or not result.get("student") or not result.get("baseline"):
         return None
     settings = {key: value for key, value in result["config"].items() if key in CONFIG_FIELDS}
+    if not all(value is None or isinstance(value, (str, int, float)) for value in settings.values()):
+        raise ValueError("a setting that no run stores")  # a damaged entry: the board hashes and plots these
     return BoardRun(name, finished, RunConfig(**settings), float(result["student"]["accuracy"]),
                     float(result["baseline"]["accuracy"]))
 
@@ -200,6 +203,7 @@ def _lesson_epochs(lesson: str, axis: str, value: float, seed: int, data_dir: st
     return equal_steps_epochs(config.replace(seed=seed), labels)
 
 
+@functools.lru_cache(maxsize=65536)  # every refresh asks again for every run on the board
 def lesson_of(config: RunConfig, axis: str) -> str:
     """The lesson (or lessons, joined by " / ", when they only differ along ``axis``) whose settings match the
     run's on every field but ``axis`` and the seed; ``FREE_PLAY`` when none does."""
@@ -269,8 +273,10 @@ def build_board(runs: list[BoardRun], axis: str, since: float | None = None) -> 
     shown = [run for run in runs if since is None or run.finished > since]
     by_settings: dict[tuple, list[BoardPoint]] = {}
     for run in sorted(shown, key=lambda r: (r.config.seed, r.name)):
+        if isinstance(getattr(run.config, axis), bool) or not isinstance(getattr(run.config, axis), (int, float)):
+            continue  # a damaged entry has no place on this axis
         lesson = lesson_of(run.config, axis)
-        settings = tuple(sorted((k, repr(v)) for k, v in run.config.to_dict().items() if k not in NOT_SETTINGS))
+        settings = tuple(getattr(run.config, name) for name in SETTINGS)  # not to_dict(): it deep-copies, per run
         point = BoardPoint(float(getattr(run.config, axis)), run.gain, run.config.seed, lesson)
         by_settings.setdefault((lesson, settings), []).append(point)
     groups = [BoardGroup(lesson, points[0].x, tuple(points), Interval.of([p.gain for p in points]))

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard import board_figures
 from kd_core import PhaseReport, ResultCache, RunConfig, RunResult, run
 from kd_core.board import (FREE_PLAY, START_FILE, FolderReader, build_board, lesson_of, load_run, read_start,
                            show_every_run, start_fresh)
+from kd_core.cache import atomic_torch_save
 from kd_core.lessons import LESSONS
 from kd_core.pipeline import load
 from kd_core.stats import Interval
@@ -77,11 +80,15 @@ def test_a_corrupt_file_is_skipped_never_raised_nor_deleted(tmp_path):
     (tmp_path / "result-truncated.pt").write_bytes(good.read_bytes()[:200])
     (tmp_path / ".result-half.pt.abc.tmp").write_bytes(b"")  # a file being written: not a result yet
     (tmp_path / "teacher-abc.pt").write_bytes(good.read_bytes())  # a teacher is not a run
+    atomic_torch_save({"states": {}, "meta": {}}, tmp_path / "result-nometa.pt")  # a torch file, not a run
+    entry = torch.load(good, weights_only=True)
+    entry["meta"]["result"]["config"]["temperature"] = [4.0]  # a setting no run stores
+    atomic_torch_save(entry, tmp_path / "result-odd.pt")
     reader = FolderReader()
     assert [r.name for r in reader.read(tmp_path)] == [good.name]
-    assert reader.loads == 3  # the two bad ones are remembered as bad: not reloaded every refresh
+    assert reader.loads == 5  # the bad ones are remembered as bad: not reloaded every refresh
     reader.read(tmp_path)
-    assert reader.loads == 3
+    assert reader.loads == 5
     assert (tmp_path / "result-garbage.pt").exists() and (tmp_path / "result-truncated.pt").exists()
 
 
@@ -144,6 +151,10 @@ def test_the_chart_draws_every_seed_every_mean_and_the_zero_line(tmp_path):
     assert list(means.x) == [1.0, 4.0] and means.error_y.array[1] > 0
     assert figure.data[3].mode == "markers"  # free play's means are not joined: they are different settings
     assert figure.layout.shapes[0].y0 == 0 and figure.layout.xaxis.type == "log"
+    assert list(figure.layout.xaxis.tickvals) == [1.0, 2.0, 4.0]  # ticks at the values run, not at 0.9, 3, 5
+    low, high = figure.layout.xaxis.range  # log10 units, with room beyond the first and the last value
+    assert low < 0 and high > math.log10(4.0)
+    assert board_figures.x_range([0.5], log=False) == pytest.approx([0.44, 0.65])
     rows = board_figures.board_rows(board)
     assert rows[1]["verdict"] == "KD helps" and rows[0]["verdict"] == "No clear difference"
     assert rows[2]["95 % interval"] == "–" and rows[2]["verdict"] == "One seed cannot decide"

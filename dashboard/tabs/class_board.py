@@ -7,24 +7,34 @@ together.  Reading and grouping are kd_core.board's; the chart is dashboard/boar
 from __future__ import annotations
 
 import datetime
+import functools
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import board_figures, runs
-from kd_core.board import AXES, FolderReader, build_board, read_start, show_every_run, start_fresh
+from kd_core.board import AXES, Board, BoardRun, FolderReader, build_board, read_start, show_every_run, start_fresh
 
 REFRESH_SECONDS = 2.0  # often enough to feel live; each refresh only lists the folder unless a run has finished
-INTRO = ("Every run finished on this server, by anyone, is a point here: KD student minus scratch baseline, in points. "
-         "Split the settings among the class — one student takes T = 1, another T = 2, another T = 8 — press "
-         "**Distill**, and watch the chart fill in. Each seed is a faint dot; the bold marker is the mean over the seeds "
-         "of one setting, with its 95 % interval. Below the dashed line KD did worse than training from scratch.")
+INTRO = ("Every run finished on this server — yours and your classmates' — as KD student minus scratch baseline, in "
+         "points. Split the settings among the class (one takes T = 1, another T = 2, …), press **Distill**, and watch "
+         "the chart fill in: faint dots are seeds, bold markers their mean with its 95 % interval. Below the dashed "
+         "line KD did worse than training from scratch.")
 
 
 @st.cache_resource(show_spinner=False)
 def reader() -> FolderReader:
     """One reader for the whole server: each result file is loaded once, whichever session sees it first."""
     return FolderReader()
+
+
+@functools.lru_cache(maxsize=16)
+def drawn(runs: tuple[BoardRun, ...], axis: str, since: float | None) -> tuple[Board, go.Figure, pd.DataFrame]:
+    """The board, its chart and its table, built once per set of runs: every session refreshes every couple of
+    seconds, and while nothing new finishes they all draw what was built before (the figure alone costs ~50 ms)."""
+    board = build_board(list(runs), axis, since)
+    return board, board_figures.board_figure(board), pd.DataFrame(board_figures.board_rows(board))
 
 
 def _clock(seconds: float) -> str:
@@ -49,7 +59,7 @@ def board_view(folder: str) -> None:
     axis = st.radio("Across the bottom", list(AXES), format_func=AXES.get, horizontal=True, key="board_axis",
                     help="The setting the class varies. A run counts for a lesson when every other setting is the "
                          "lesson's (the seed aside); anything else is free play.")
-    board = build_board(reader().read(folder), axis, read_start(folder))
+    board, figure, table = drawn(tuple(reader().read(folder)), axis, read_start(folder))
     if board.since is not None:
         st.caption(f"Fresh board since {_clock(board.since)}: {board.hidden} earlier "
                    f"run{'s' if board.hidden != 1 else ''} hidden.")
@@ -57,10 +67,10 @@ def board_view(folder: str) -> None:
         st.info("No finished runs on the board yet. Pick a lesson, move the setting shown across the bottom, and press "
                 "**Distill** — your runs appear here within a couple of seconds, and so do everyone else's.")
     else:
-        st.plotly_chart(board_figures.board_figure(board), width="stretch", key="board_chart")
+        st.plotly_chart(figure, width="stretch", key="board_chart")
         seeds = "seed" if board.runs == 1 else "seeds"
         with st.expander(f"The numbers: {len(board.groups)} settings, {board.runs} {seeds} in all"):
-            st.dataframe(pd.DataFrame(board_figures.board_rows(board)), hide_index=True, width="stretch")
+            st.dataframe(table, hide_index=True, width="stretch")
     with st.expander("For the teacher: start a fresh board"):
         st.caption("A fresh board shows only runs that finish from now on; nothing is deleted, and no names are kept — "
                    "a run is only its settings. Runs whose settings someone ran before are served from the cache "
