@@ -9,9 +9,11 @@ per seed and looked up for every value.  The trainings go through an executor, s
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Literal, Sequence
 
+import torch
 
 from .cache import TeacherCache
 from .config import ConfigError, RunConfig
@@ -104,9 +106,27 @@ class _Training:
     cache_folder: str | None
 
 
+_local = threading.local()  # per thread (and so per worker process): the set-up of the last seed trained here
+
+
+def _setup(job: _Training) -> RunSetup:
+    """The seed's set-up — dataset, teacher, the teacher's logits over each student view — built once per worker
+    and reused by every following training of that seed (tasks come seed by seed), not reloaded per task."""
+    # The thread count is part of it: the teacher's logits depend on it in their last bits.
+    key = (job.config.teacher_key(), job.config.data_dir, job.cache_folder, torch.get_num_threads())
+    if getattr(_local, "key", None) != key:
+        _local.key, _local.setup = None, None  # drop the previous seed's first: one set-up held at a time
+        _local.setup, _local.key = RunSetup(job.config), key
+    return _local.setup
+
+
+def _forget_setup() -> None:
+    _local.key, _local.setup = None, None
+
+
 def _train(job: _Training, on_event, stop) -> float | None:
     """The test accuracy of the trained model; None if stopped.  Runs wherever the executor puts it."""
-    setup = RunSetup(job.config)
+    setup = _setup(job)
     try:
         setup.teacher(TeacherCache(job.cache_folder), on_event if job.phase == "teacher" else None, stop)
         if job.phase == "teacher":
@@ -128,10 +148,12 @@ def sweep(
 ) -> list[SweepRow]:
     """Train a KD student for every value of ``param`` and every seed; returns the rows, seeds outer.
 
-    Two rounds through ``executor`` (in parallel where it has workers): each seed's teacher (trained, or from the
-    cache), then every baseline and KD student, each loading its seed's teacher from the cache.  A set ``stop``
-    ends the sweep between steps and returns the rows finished so far.  Raises ConfigError (any bad value,
-    checked before anything trains), DatasetUnavailable, Diverged.
+    One map through ``executor`` (in parallel where it has workers), so its workers stay warm from the first
+    training to the last: each seed's teacher first (trained, or from the cache), then seed by seed its baseline
+    and KD students, each worker loading a seed's teacher once.  A student whose teacher another worker is still
+    training waits for it on the cache's lock.  A set ``stop`` ends the sweep between steps and returns the rows
+    finished so far.  Raises ConfigError (any bad value, checked before anything trains), DatasetUnavailable,
+    Diverged.
     """
     values, seeds = list(values), list(seeds)
     configs = sweep_configs(param, values, seeds, base_config)
@@ -143,40 +165,35 @@ def sweep(
     baselines = {}  # one per seed and distinct baseline setting: a lookup, not a second trainer
     if configs[0].baseline:
         baselines = {(c.seed, _baseline_key(c)): _Training(c, "baseline", folder) for c in configs}
-    students = [_Training(c, "student", folder) for c in configs]
-    total = len(teachers) + len(baselines) + len(students)
-    finished: dict[tuple, float] = {}
-    rows: list[SweepRow] = []
+    # Seed by seed, each seed's baselines before its KD students: every row is complete as early as possible.
+    trainings = teachers + [job for seed, cs in by_seed.items()
+                            for job in [b for (s, _), b in baselines.items() if s == seed] + [_Training(c, "student", folder) for c in cs]]
+    total = len(trainings)
     name = normalize_param(param)
+    within: dict[int, float] = {}  # index -> share of that training done
 
-    def round_of(trainings: list[_Training]) -> list[float | None]:
-        within: dict[int, float] = {}  # index -> share of that training done
+    def relay(index: int, event: ProgressEvent) -> None:
+        job = trainings[index]
+        within[index] = 1.0 if event.replayed else event.step / event.steps
+        if on_event is not None:
+            done = sum(1 for share in within.values() if share >= 1.0)
+            fraction = sum(within.values()) / total
+            value = None if job.phase == "teacher" else getattr(job.config, name)
+            on_event(SweepEvent("progress", done, total, min(1.0, fraction), job.config.seed, value, job.phase, event))
 
-        def relay(index: int, event: ProgressEvent) -> None:
-            job = trainings[index]
-            within[index] = 1.0 if event.replayed else event.step / event.steps
-            if on_event is not None:
-                done = len(finished) + sum(1 for share in within.values() if share >= 1.0)
-                fraction = (len(finished) + sum(within.values())) / total
-                value = None if job.phase == "teacher" else getattr(job.config, name)
-                on_event(SweepEvent("progress", done, total, min(1.0, fraction), job.config.seed, value, job.phase, event))
-
-        return executor.map(_train, trainings, relay, stop)
-
-    for job, accuracy in zip(teachers, round_of(teachers)):
-        if accuracy is None:
-            return rows
-        finished[("teacher", job.config.seed)] = accuracy
-    second = list(baselines.values()) + students
-    for job, accuracy in zip(second, round_of(second)):
-        if accuracy is not None:
-            finished[(job.phase, job.config)] = accuracy
+    try:
+        accuracies = executor.map(_train, trainings, relay, stop)
+    finally:
+        _forget_setup()  # in this process (the in-process executor): no set-up outlives the sweep
+    finished = {(job.phase, job.config.seed if job.phase == "teacher" else job.config): accuracy
+                for job, accuracy in zip(trainings, accuracies) if accuracy is not None}
+    rows: list[SweepRow] = []
     for config, value in zip(configs, values * len(seeds)):
-        student = finished.get(("student", config))
+        teacher, student = finished.get(("teacher", config.seed)), finished.get(("student", config))
         baseline = finished.get(("baseline", baselines[(config.seed, _baseline_key(config))].config)) if baselines else None
-        if student is None or (baselines and baseline is None):
+        if teacher is None or student is None or (baselines and baseline is None):
             continue
-        row = SweepRow(value, config.seed, student, baseline, finished[("teacher", config.seed)], config.epochs)
+        row = SweepRow(value, config.seed, student, baseline, teacher, config.epochs)
         rows.append(row)
         if on_event is not None:
             on_event(SweepEvent("row", len(finished), total, len(finished) / total, config.seed, value, "student", row=row))

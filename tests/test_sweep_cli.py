@@ -105,3 +105,15 @@ def test_progress_bar_goes_to_stderr(capsys):
     captured = capsys.readouterr()
     assert "sweep" in captured.err and "runs" in captured.err
     assert "sweep:" not in captured.out
+
+
+def test_two_jobs_give_the_rows_of_one(tmp_path):
+    """``--jobs 2`` runs the sweep in two worker processes (teachers trained there too, from an empty cache);
+    every row is the one ``--jobs 1`` gives, number for number."""
+    rows = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}.json"
+        assert sweep_cli.main(["--param", "temperature", "--values", "1,4,16", "--seeds", "2", "--jobs", str(jobs),
+                               "--cache-dir", str(tmp_path / f"cache{jobs}"), "--json", str(out), *FAST]) == 0
+        rows[jobs] = json.loads(out.read_text())["runs"]
+    assert len(rows[1]) == 6 and rows[2] == rows[1]

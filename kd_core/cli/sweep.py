@@ -12,6 +12,7 @@ Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import sys
 import time
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json_atomic(sweep_json(args.param, rows, config, seconds), args.json)
         print(f"wrote {args.json}")
+    if argv is None:  # this process's own command line, which ends now: Python's last full garbage collection
+        gc.freeze()  # would walk every object torch and its imports made, for nothing (the memory goes back anyway)
     return 0
 
 
