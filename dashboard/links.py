@@ -91,8 +91,7 @@ def read_once() -> None:
         notes.append(f"lesson={lesson}: no such lesson (there are {', '.join(sidebar.lesson_names())})")
         lesson = sidebar.FIRST_LESSON
     sidebar.choose_lesson(lesson)
-    given = [field for field in ("dataset", *choices.ALL_CONTROLS) if field in params]  # the dataset first
-    for field in dict.fromkeys(given):
+    for field in [f for f in choices.ALL_CONTROLS if f in params]:  # in order: the dataset before its architectures
         text = params.pop(field)
         try:
             state[field] = parse(field, text, state["dataset"])

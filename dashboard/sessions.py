@@ -25,6 +25,7 @@ import streamlit as st
 
 COOKIE = "kd_browser"
 EXPIRE_SECONDS = 4 * 3600  # a morning's or an afternoon's class; a record holds its last report's models and logits
+COOKIE_SECONDS = 30 * 24 * 3600  # the id outlives its record: an expired record simply starts empty
 MAX_RECORDS = 200  # several classes at once; beyond it the least recently used browser's record goes
 # What a browser's runs leave behind; each is also st.session_state[name] (the same object or value).
 FIELDS = ("jobs", "history", "collected_jobs", "seeds_outcome", "outcome")
@@ -137,5 +138,5 @@ def send_cookie() -> None:
     same element is not run twice).  SameSite=Strict: another site's page never sends it."""
     if state.get("browser_cookie_sent", True):
         return
-    st.html(f"<script>document.cookie = '{COOKIE}={browser_id()}; path=/; max-age={EXPIRE_SECONDS}; SameSite=Strict';"
+    st.html(f"<script>document.cookie = '{COOKIE}={browser_id()}; path=/; max-age={COOKIE_SECONDS}; SameSite=Strict';"
             "</script>", unsafe_allow_javascript=True, width=1)

@@ -116,6 +116,7 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
     describe = lambda name: f"{name} — {architectures[name]}"  # noqa: E731
     classes = list(range(DATASETS[dataset].num_classes))
     keep = {"persist_state": "session"}  # a hidden control (a lesson link, presentation mode) keeps its value
+
     def slider(where, field: str, label: str, help: str):
         low, high, step = SLIDERS[field]
         return where.slider(label, min_value=low, max_value=high, step=step, key=field, help=help, **keep)
@@ -204,7 +205,7 @@ def config() -> tuple[RunConfig, int]:
     for field in [*first, *(f for f in ALL_CONTROLS if f not in first)]:
         values[field] = state[field] if field in hidden else draw[field](st.sidebar)
     if hidden:
-        st.sidebar.caption("Other settings stay at this lesson's values: " + ", ".join(
+        st.sidebar.caption("Hidden here, and still applied: " + ", ".join(
             f"{SHORT_NAMES[f]} = {format_value(f, values[f])}" for f in ALL_CONTROLS if f in hidden) + ".")
     settings = {field: values[field] for field in CONTROLS}
     settings.update(student_width=int(settings["student_width"]), temperature=float(settings["temperature"]),

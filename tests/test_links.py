@@ -72,7 +72,7 @@ def test_invalid_values_are_left_out_with_one_short_note():
 def test_a_lesson_link_shows_chosen_controls_and_the_hidden_ones_keep_its_values(monkeypatch):
     at = open_link("?lesson=temperature&show=temperature,seeds&epochs=3")
     assert sidebar_keys(at) == {"lesson", "temperature", "seeds"}
-    assert any("Other settings stay at this lesson's values" in c.value and "students' share = 0.05" in c.value
+    assert any("Hidden here, and still applied" in c.value and "students' share = 0.05" in c.value
                for c in at.sidebar.caption)
     seen = []
     monkeypatch.setattr(runs, "distill", lambda config, cache, on_event, stop: seen.append(config))
