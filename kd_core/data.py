@@ -162,12 +162,27 @@ def _load_cached(name: str, data_dir: str) -> Dataset:
     return DATASETS[name].load(Path(data_dir))
 
 
+_ADOPTED: dict[tuple[str, str], Dataset] = {}  # (name, data folder) -> a copy another process loaded
+
+
+def _key(name: str, data_dir: str | os.PathLike | None) -> tuple[str, str]:
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return name, str(root.expanduser().resolve())
+
+
 def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None) -> Dataset:
     """The named dataset, loaded once per process and kept in memory."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    return _load_cached(name, str(root.expanduser().resolve()))
+    key = _key(name, data_dir)
+    return _ADOPTED[key] if key in _ADOPTED else _load_cached(*key)
+
+
+def adopt_dataset(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> None:
+    """From now on, ``load_dataset(dataset.name, data_dir)`` in this process returns ``dataset``: a copy another
+    process loaded (kd_core.local_processes.prefetch_dataset), so this one neither imports its loader's libraries
+    nor loads it again."""
+    _ADOPTED[_key(dataset.name, data_dir)] = dataset
 
 
 def holdout_indices(labels: torch.Tensor, holdout: float) -> torch.Tensor:

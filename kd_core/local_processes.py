@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.machinery
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -175,3 +176,51 @@ def start_fork_server() -> None:
     from multiprocessing import forkserver
 
     forkserver.ensure_running()
+
+
+class DatasetPrefetch:
+    """A dataset being loaded by a forked child while this process does something else; ``adopt()`` waits for it
+    and makes this process's ``load_dataset`` return it (see ``prefetch_dataset``)."""
+
+    def __init__(self, name: str, data_dir: str | None):
+        self.name, self.data_dir = name, data_dir
+        context = multiprocessing.get_context("fork")
+        self.receiver, sender = context.Pipe(duplex=False)
+        self.process = context.Process(target=_load_and_send, args=(sender, name, data_dir), daemon=True)
+        self.process.start()
+        sender.close()
+
+    def adopt(self) -> bool:
+        """True once the child's copy is this process's; False if the child failed (the caller's own ``load_dataset``
+        then loads it, or raises its error)."""
+        from .data import Dataset, adopt_dataset
+
+        try:
+            dataset = pickle.loads(self.receiver.recv_bytes())
+        except (EOFError, OSError, pickle.UnpicklingError):
+            dataset = None
+        finally:
+            self.receiver.close()
+            self.process.join()
+        if not isinstance(dataset, Dataset):
+            return False
+        adopt_dataset(dataset, self.data_dir)
+        return True
+
+
+def _load_and_send(sender, name: str, data_dir: str | None) -> None:
+    from .data import load_dataset
+
+    try:
+        sender.send_bytes(pickle.dumps(load_dataset(name, data_dir), protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # noqa: BLE001 — the parent loads it itself, and reports what goes wrong there
+        pass
+    finally:
+        sender.close()
+
+
+def prefetch_dataset(name: str, data_dir: str | None) -> DatasetPrefetch | None:
+    """Start loading a dataset in a forked child — for digits, most of that is importing scikit-learn and SciPy —
+    while this process imports what its trainings need (a command line's first steps); None where this process
+    cannot fork safely (it has other threads)."""
+    return DatasetPrefetch(name, data_dir) if _fork_now() is not None else None

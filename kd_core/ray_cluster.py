@@ -55,7 +55,8 @@ class RayCluster:
                 while submitted < len(items) and len(running) < self.jobs and first_error is None:
                     running[self._remote.remote(task, submitted, items[submitted], inbox, self.threads)] = submitted
                     submitted += 1
-                ready, _ = ray.wait(list(running), num_returns=len(running), timeout=POLL_SECONDS)
+                # Back as soon as one task is done (not after the whole poll): its CPU gets the next task at once.
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=POLL_SECONDS) if running else ([], [])
                 for ref in ready:
                     index = running.pop(ref)
                     try:

@@ -123,3 +123,28 @@ def test_the_real_mnist_files_load_and_a_short_run_learns_them(tmp_path):
     result = run(config, cache=TeacherCache(tmp_path))
     assert result.config.batch_size == 128 and result.config.lr == 1e-3  # MNIST's defaults, from its registry entry
     assert result.teacher.accuracy > 0.85 and result.student.accuracy > 0.5
+
+
+def test_a_dataset_loaded_by_a_forked_child_is_adopted_equal(tmp_path):
+    """kd-sweep has a child load the data while it imports; this process then uses the child's copy, equal to its own
+    in every tensor (digits ignores its folder: ``tmp_path`` keeps the adopted copy apart from the usual one)."""
+    from kd_core.local_processes import prefetch_dataset
+
+    torch.set_num_threads(1)
+    prefetch = prefetch_dataset("digits", str(tmp_path))
+    if prefetch is None:
+        pytest.skip("this test process has other threads: it does not fork")
+    assert prefetch.adopt()
+    adopted, here = load_dataset("digits", tmp_path), load_dataset("digits")
+    assert adopted is not here and load_dataset("digits", tmp_path) is adopted
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(adopted, name), getattr(here, name))
+    assert (adopted.class_names, adopted.mean, adopted.std) == (here.class_names, here.mean, here.std)
+
+
+def test_cifar10_defaults_are_the_seed_nets_sized_for_minutes():
+    """The defaults benchmarks/measure_cifar.py times (README): the seed's nets, Adam 1e-3, batch 128, 2 threads."""
+    from kd_core.data import DATASETS
+
+    spec = DATASETS["cifar10"]
+    assert (spec.teacher, spec.student, spec.lr, spec.batch_size, spec.threads) == ("seed-teacher", "seed-student", 1e-3, 128, 2)

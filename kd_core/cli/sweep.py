@@ -20,6 +20,7 @@ import time
 from tqdm import tqdm
 
 from ..cache import TeacherCache
+from ..local_processes import prefetch_dataset
 from ..stats import format_spread, summarize
 from ..sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
 from .common import check_common, config_from_args, guarded, make_parser, parse_seeds, text_table, write_json_atomic
@@ -100,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     executor = check_common(parser, args)
     config = config_from_args(args)
+    prefetch = prefetch_dataset(config.dataset, config.data_dir)  # a child loads the data meanwhile
+    if args.executor == "local":
+        # The trainings' first optimizer imports torch._dynamo, a second's work: here, while the child loads the
+        # data, once for every worker forked from this process.
+        import torch._dynamo  # noqa: F401
+    if prefetch is not None:
+        prefetch.adopt()
     seeds = range(args.seed, args.seed + args.seeds)
     bar = SweepBar(enabled=not args.quiet)
     started = time.perf_counter()
