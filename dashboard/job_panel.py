@@ -118,8 +118,26 @@ def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
         st.progress(fraction, text=f"{what}: {text}")
     elif snap.status == jobs.FAILED:
         st.error(error_line(snap, current.meta.get("config")))
+        lr_button(current, snap)
     elif snap.status == jobs.CANCELLED:
         st.warning(f"{what} stopped. {current.meta.get('stopped', 'The charts keep what was drawn.')}")
+
+
+def use_lr(lr: float) -> None:
+    state["lr"], state["rerun_page"] = lr, True
+
+
+def lr_button(current: jobs.Job, snap: jobs.Snapshot) -> None:
+    """After a divergence, one click under the message sets the learning rate it suggests.  The button is in the
+    live fragment, whose click reruns only the fragment: the whole page is rerun from there, so that the
+    sidebar's slider moves."""
+    if state.pop("rerun_page", False):
+        st.rerun()
+    config = current.meta.get("config")
+    lr = choices.suggested_lr(config) if snap.error_type == "Diverged" and config is not None else None
+    if lr is not None and state.get("lr") != lr:
+        st.button(f"Use learning rate {lr:g}", key=f"use_lr_{current.name}", on_click=use_lr, args=(lr,),
+                  help="Sets the learning rate in the sidebar; then click Distill.")
 
 
 def note_running_jobs() -> None:
@@ -127,6 +145,7 @@ def note_running_jobs() -> None:
     while the script runs (a run served from the results cache ends in a fraction of a second) was not collected
     at the top, and must still trigger the rerun that collects it, or its report would never show."""
     state["running_at_start"] = {name for name in all_jobs() if active(name)}
+    state.pop("rerun_page", None)  # this is that full run
 
 
 def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:

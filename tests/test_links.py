@@ -173,5 +173,5 @@ def test_after_a_divergence_one_click_sets_the_suggested_learning_rate(app, monk
     finish(app)
     (message,) = [e.value for e in app.error]
     assert message.endswith("try a lower learning rate than 0.3 — try 0.01 (the usual one for this dataset).")
-    app.button(key="use_lr").click().run()
-    assert app.select_slider(key="lr").value == 0.01 and "use_lr" not in {b.key for b in app.button}
+    app.button(key="use_lr_main").click().run()
+    assert app.select_slider(key="lr").value == 0.01 and "use_lr_main" not in {b.key for b in app.button}

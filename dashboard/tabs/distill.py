@@ -136,22 +136,6 @@ def draw_job(snap: jobs.Snapshot | None) -> None:
         st.caption(" ".join(notes))
 
 
-def use_lr(lr: float) -> None:
-    state["lr"] = lr
-
-
-def lr_button(job: jobs.Job | None) -> None:
-    """After a divergence, one click sets the learning rate the message suggests (outside the live fragment, so
-    that the click reruns the whole page and the sidebar's slider moves)."""
-    if job is None or not job.done or "config" not in job.meta:
-        return
-    snap = job.snapshot()
-    lr = choices.suggested_lr(job.meta["config"]) if snap.error_type == "Diverged" else None
-    if lr is not None and state.get("lr") != lr:
-        st.button(f"Use learning rate {lr:g}", key="use_lr", on_click=use_lr, args=(lr,),
-                  help="Sets the learning rate in the sidebar; then click Distill.")
-
-
 def render(config: RunConfig) -> None:
     outcome: seed_runs.SeedsOutcome | None = sessions.current().seeds_outcome
     job = job_panel.job(JOB)
@@ -168,7 +152,6 @@ def render(config: RunConfig) -> None:
         if data is not None:
             report_extra.errors(outcome, len(data.y_test))
         report_extra.unseen_class(outcome)
-    lr_button(job)
     if job is not None and job.meta.get("kind") == "distill" and state.get("sidebar_closed_for") != job.id:
         state["sidebar_closed_for"] = job.id  # once per run: the student may open it again while it trains
         if job_panel.started_here(job):
