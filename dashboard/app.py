@@ -36,7 +36,8 @@ COMPACT = """<style>
 }
 [data-testid="stMetricValue"] { font-size: 1.4rem; }
 /* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
-[data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; overflow-x: visible; row-gap: 0.25rem; }
+[data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; overflow-x: visible; row-gap: 0; }
+[data-testid="stTabs"] [data-testid="stTab"] { height: 2.25rem; }  /* two rows of tabs, not two rows of padding */
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
 </style>"""
