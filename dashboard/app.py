@@ -2,7 +2,9 @@
 
 Layout: the sidebar holds every input (a lesson, the settings and buttons: dashboard/sidebar.py); the main
 area holds the lesson's text and the outputs, in tabs, one module each under dashboard/tabs/.  Training runs in background jobs (dashboard/jobs.py, drawn by
-dashboard/job_panel.py), so moving a slider or switching tabs never stops it.
+dashboard/job_panel.py), so moving a slider or switching tabs never stops it.  The jobs and the last report
+are kept per browser on the server (dashboard/sessions.py), so a reload finds them again; the settings, the
+lesson and the open tab live in the URL (dashboard/links.py), so a link opens the page as it was.
 """
 from __future__ import annotations
 

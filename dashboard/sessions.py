@@ -27,8 +27,6 @@ COOKIE = "kd_browser"
 EXPIRE_SECONDS = 4 * 3600  # a morning's or an afternoon's class; a record holds its last report's models and logits
 COOKIE_SECONDS = 30 * 24 * 3600  # the id outlives its record: an expired record simply starts empty
 MAX_RECORDS = 200  # several classes at once; beyond it the least recently used browser's record goes
-# What a browser's runs leave behind; each is also st.session_state[name] (the same object or value).
-FIELDS = ("jobs", "history", "collected_jobs", "seeds_outcome", "outcome")
 _ID = re.compile(r"[0-9a-f]{32}")
 state = st.session_state
 
@@ -135,8 +133,9 @@ def send_cookie() -> None:
 
     Streamlit reads cookies only from the page's first request, so only the page can set one: a line of
     JavaScript in an invisible st.html element, drawn on every run of a session that found no cookie (the
-    same element is not run twice).  SameSite=Strict: another site's page never sends it."""
+    same element is not run twice).  SameSite=Lax, not Strict: a link followed from another site (a course page)
+    must still bring the browser's id, or the page would start a new record and overwrite the cookie."""
     if state.get("browser_cookie_sent", True):
         return
-    st.html(f"<script>document.cookie = '{COOKIE}={browser_id()}; path=/; max-age={COOKIE_SECONDS}; SameSite=Strict';"
+    st.html(f"<script>document.cookie = '{COOKIE}={browser_id()}; path=/; max-age={COOKIE_SECONDS}; SameSite=Lax';"
             "</script>", unsafe_allow_javascript=True, width=1)
