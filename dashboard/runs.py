@@ -183,7 +183,7 @@ def distill(
     with _one_run_per_key(key, stop) as acquired:
         if not acquired:  # stopped while an identical run was still training
             return DistillOutcome(RunResult(config, "cancelled"), None, None, {})
-        outcome = _remembered(key)
+        outcome = _remembered(key, results)
         if outcome is not None:
             replay(outcome.result.history, outcome.result.config, on_event, outcome.result.steps)
             return outcome
@@ -242,13 +242,16 @@ def try_lock(key: str) -> threading.Lock | None:
     return lock if lock.acquire(blocking=False) else None
 
 
-def _remembered(key: str) -> DistillOutcome | None:
-    """A finished identical run from memory, marked as served from the results cache; else None."""
+def _remembered(key: str, results: ResultCache | None = None) -> DistillOutcome | None:
+    """A finished identical run from memory, marked as served from the results cache (and, in ``results``, as
+    finished now, for the class board); else None."""
     with _guard:
         outcome = _remembered_runs.get(key)
         if outcome is None:
             return None
         _remembered_runs.move_to_end(key)
+    if results is not None:
+        results.served(key)
     return dataclasses.replace(outcome, result=dataclasses.replace(outcome.result, from_results_cache=True))
 
 

@@ -92,7 +92,7 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
     configs = seed_configs(config, seeds)
     outcomes: dict[int, runs.DistillOutcome] = {}
     for c in configs:  # what this server ran before is ready at once
-        remembered = runs._remembered(load(c)[0].run_key())
+        remembered = runs._remembered(load(c)[0].run_key(), results)
         if remembered is not None:
             replay(remembered.result.history, remembered.result.config, _tagged(on_event, c.seed), remembered.result.steps)
             outcomes[c.seed] = remembered

@@ -154,3 +154,12 @@ class ResultCache(ModelCache):
     so an identical request is served from here instead of being trained again."""
 
     kind = "result"
+
+    def served(self, key: str) -> None:
+        """Mark the entry as finished now (its file's time): the class board counts a run from the time a student
+        last got it, so a run served from here after a teacher starts a fresh board shows on it."""
+        if self.on_disk:
+            try:
+                os.utime(self.path(key))
+            except OSError:  # gone meanwhile, or a read-only folder: the board just misses this point
+                pass

@@ -260,6 +260,7 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
         model.load_state_dict(state)
         result.models[phase] = model.to(setup.device)
     result.from_results_cache = result.teacher_from_cache = True
+    results.served(config.run_key())
     replay(result.history, config, on_event, result.steps)
     return result
 

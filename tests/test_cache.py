@@ -76,7 +76,10 @@ def test_identical_request_is_served_from_the_results_cache(tmp_path):
     results = ResultCache(tmp_path)
     first = run(CONFIG, cache=TeacherCache(tmp_path), results=results)
     events = []
+    (stored,) = tmp_path.glob("result-*.pt")
+    os.utime(stored, (1_000_000, 1_000_000))  # finished long ago: before a teacher started a fresh class board
     second = run(CONFIG, on_event=events.append, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path))
+    assert stored.stat().st_mtime > 1_000_000  # served now: the class board shows it again
     assert (first.from_results_cache, second.from_results_cache) == (False, True)
     assert second.to_json() == {**first.to_json(), "teacher_from_cache": True}
     assert {e.phase for e in events} == {"teacher", "student", "baseline"}  # the curves are replayed

@@ -73,8 +73,8 @@ def board_view(folder: str) -> None:
             st.dataframe(table, hide_index=True, width="stretch")
     with st.expander("For the teacher: start a fresh board"):
         st.caption("A fresh board shows only runs that finish from now on; nothing is deleted, and no names are kept — "
-                   "a run is only its settings. Runs whose settings someone ran before are served from the cache "
-                   "and do not count as new.")
+                   "a run is only its settings. A run served from the cache (someone ran its settings before) counts "
+                   "from the moment it is served.")
         left, right = st.columns(2)
         left.button("Start a fresh board", key="board_fresh", on_click=start_fresh, args=(folder,),
                     help="Hide every run finished until now, for everyone on this server.")
