@@ -43,6 +43,8 @@ COMPACT = """<style>
 [data-testid="stTabs"] [data-testid="stTab"] { height: 2.25rem; }  /* two rows of tabs, not two rows of padding */
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
+/* No link icon beside a heading: the verdict is a heading, and a chain icon next to "KD helps" reads as a button. */
+[data-testid="stHeaderActionElements"] { display: none; }
 </style>"""
 
 
