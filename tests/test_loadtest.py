@@ -199,7 +199,10 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
                 await tab.load()
                 trigger = tab.page.widget(label=DISTILL_LABEL, kind="button").id
                 await tab.click(DISTILL_LABEL)  # the browser's settings: served from the cache
-                report = await tab.wait_for(lambda: tab.page.report() and tab.page.metrics(), 120)
+                await tab.wait_for(tab.page.report, 120)
+                runs = tab.full_runs_finished  # the report is drawn by a full run: let it finish
+                await tab.wait_for(lambda: tab.full_runs_finished > runs, 60)
+                report = tab.page.metrics()
                 await tab.set_slider("seed", 1)  # new settings, so this tab trains and polls too
                 await tab.click(DISTILL_LABEL)
                 await tab.wait_for(lambda: tab.page.live_point() and tab.auto_reruns, 240)
@@ -219,4 +222,9 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
         gaps = sorted(b - a for a, b in zip(times, times[1:]))
         assert not gaps or abs(gaps[len(gaps) // 2] - interval) < 0.25, (fragment, interval, gaps)
     assert {label: seen[label] for label in REPORT_METRICS} == {label: shown[label] for label in REPORT_METRICS}
-    assert set(seen) == set(shown)  # the same metrics on both pages
+    # The client's page holds no metric the browser's lacks, and the report's values are the same (timings aside:
+    # a run served from the cache shows no latencies; the browser's run, trained, does).
+    assert set(seen) <= set(shown)
+    same = [*REPORT_METRICS, "KD − baseline", "Student–teacher agreement", "Baseline–teacher agreement",
+            "Parameters: teacher / student", "Size ratio"]
+    assert {k: seen[k] for k in same} == {k: shown[k] for k in same}
