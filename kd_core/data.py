@@ -153,7 +153,7 @@ DATASETS: dict[str, DatasetSpec] = {
                                  (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2),
     "cifar10": DatasetSpec("CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",  # normalized as in the seed
                            _torchvision_loader("cifar10", "CIFAR10", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _CIFAR_FILES),
-                           (3, 32, 32), 10, "seed-teacher", "seed-student", 30, 20, lr=1e-3, batch_size=128, threads=2),
+                           (3, 32, 32), 10, "seed-teacher", "seed-student", 40, 30, lr=1e-3, batch_size=128, threads=2),
 }
 
 

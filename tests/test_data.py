@@ -143,8 +143,9 @@ def test_a_dataset_loaded_by_a_forked_child_is_adopted_equal(tmp_path):
 
 
 def test_cifar10_defaults_are_the_seed_nets_sized_for_minutes():
-    """The defaults benchmarks/measure_cifar.py times (README): the seed's nets, Adam 1e-3, batch 128, 2 threads."""
+    """The defaults benchmarks/measure_cifar.py times (README): the seed's nets for 40 + 30 epochs, Adam 1e-3, batch 128, 2 threads."""
     from kd_core.data import DATASETS
 
     spec = DATASETS["cifar10"]
-    assert (spec.teacher, spec.student, spec.lr, spec.batch_size, spec.threads) == ("seed-teacher", "seed-student", 1e-3, 128, 2)
+    assert (spec.teacher, spec.student, spec.teacher_epochs, spec.epochs) == ("seed-teacher", "seed-student", 40, 30)
+    assert (spec.lr, spec.batch_size, spec.threads) == (1e-3, 128, 2)

@@ -91,6 +91,15 @@ def test_sweep_gives_identical_rows(executor, reference, tmp_path):
     assert rows == expected
 
 
+def test_an_in_process_sweep_keeps_no_set_up_after_it_ends(reference, tmp_path):
+    """Each worker keeps the set-up (teacher, its logits) of the seed it trains; in this process, not past the sweep."""
+    from kd_core import sweeps
+
+    _, _, expected = reference
+    assert sweep("temperature", [1, 4], [0, 1], CONFIG, cache=TeacherCache(tmp_path), executor=InProcess()) == expected
+    assert getattr(sweeps._local, "setup", None) is None
+
+
 def test_a_set_stop_ends_the_map_early(executor, reference, tmp_path):
     stop = threading.Event()
     steps = []

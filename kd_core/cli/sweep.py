@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     executor = check_common(parser, args)
     config = config_from_args(args)
     prefetch = prefetch_dataset(config.dataset, config.data_dir)  # a child loads the data meanwhile
-    if args.executor == "local":
+    if args.executor == "local" and (args.jobs == 1 or prefetch is not None):
         # The trainings' first optimizer imports torch._dynamo, a second's work: here, while the child loads the
-        # data, once for every worker forked from this process.
+        # data, once for this process and every worker forked from it.
         import torch._dynamo  # noqa: F401
     if prefetch is not None:
         prefetch.adopt()
