@@ -49,7 +49,7 @@ def _thin(xs: list, ys: list, limit: int = MAX_RAW_POINTS) -> tuple[list, list]:
     return xs[::stride], ys[::stride]
 
 
-def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
+def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_RAW_POINTS) -> go.Figure:
     """Per-step training loss of every phase: raw (faint) and smoothed (bold).
 
     ``events`` are ``kd_core.ProgressEvent``s; only ``kind == "step"`` ones are drawn.  Each phase gets its
@@ -74,10 +74,10 @@ def loss_figure(events: Iterable, smoothing: float = 0.9) -> go.Figure:
     for (phase, part), (xs, ys) in series.items():
         name = LABELS.get(phase, phase) + (f" — {part}" if phase in with_parts else "")
         line = dict(color=COLORS.get(phase), dash=PART_DASHES.get(part, "dashdot"))
-        raw_x, raw_y = _thin(xs, ys)
+        raw_x, raw_y = _thin(xs, ys, max_points)
         figure.add_trace(go.Scatter(x=raw_x, y=raw_y, mode="lines", name=f"{name} (raw)", legendgroup=name,
                                     showlegend=False, opacity=0.25, line={**line, "width": 1}, hoverinfo="skip"))
-        smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing, xs))
+        smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing, xs), max_points)
         figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines", name=name, legendgroup=name,
                                     line={**line, "width": 2.5}))
     figure.update_layout(

@@ -17,6 +17,9 @@ from dashboard import choices, experiment_runs, jobs, progress as seed_progress,
 from kd_core import DATASETS, RunConfig
 
 POLL_SECONDS = 0.5  # the live view redraws at least twice a second
+# A queued or waiting job has nothing new to draw but its status line: every session polling it twice a second
+# would only take the interpreter from the pages and trainings that change.
+SLOW_POLL_SECONDS = 2.0
 state = st.session_state
 
 
@@ -37,7 +40,8 @@ def start(name: str, fn: Callable, **meta) -> None:
     """Run ``fn(on_event, stop)`` as this session's job ``name``."""
     if active(name):
         return  # a double click must not start a second run
-    all_jobs()[name] = jobs.start_job(fn, name=name, meta=meta)
+    slot = meta.pop("slot", True)  # False: the launcher found it needs no trainer of its own (jobs.start_job)
+    all_jobs()[name] = jobs.start_job(fn, name=name, meta=meta, slot=slot)
 
 
 def stop(name: str) -> None:
@@ -102,7 +106,9 @@ def error_line(snap: jobs.Snapshot, config: RunConfig | None = None) -> str:
 def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
     """Queue position, a progress bar (with an ETA where the plan is known), or how the job ended."""
     what = current.meta.get("what", "Training")
-    if snap.status == jobs.QUEUED:
+    if snap.waiting and snap.status == jobs.RUNNING:
+        st.info(f"{what}: {snap.waiting}")
+    elif snap.status == jobs.QUEUED:
         st.info(f"{what} is waiting for a free trainer: position {snap.queue_position} in the queue "
                 f"(at most {jobs.MAX_CONCURRENT} train at once on this server).")
     elif snap.status == jobs.RUNNING and "plan" in current.meta:
@@ -148,18 +154,30 @@ def note_running_jobs() -> None:
     state.pop("rerun_page", None)  # this is that full run
 
 
-def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:
-    """The job's status line and ``draw(snapshot or None)`` now, and every POLL_SECONDS while it runs."""
-    active_at_rerun = active(name) or name in state.get("running_at_start", ())
+def idle(snap: jobs.Snapshot | None) -> bool:
+    """Whether the job waits (queued for a trainer, or for another run) and has nothing to draw but its status."""
+    return snap is not None and (snap.status == jobs.QUEUED or (snap.status == jobs.RUNNING and bool(snap.waiting)))
 
-    @st.fragment(run_every=POLL_SECONDS if active_at_rerun else None)  # poll only while the job runs
+
+def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:
+    """The job's status line and ``draw(snapshot or None)`` now, and every POLL_SECONDS while it runs; while it
+    waits (``idle``), the status line only, every SLOW_POLL_SECONDS.  A fragment's interval is fixed by the full
+    script run that defines it, so a change between waiting and running reruns the page."""
+    active_at_rerun = active(name) or name in state.get("running_at_start", ())
+    current = job(name)
+    idle_at_rerun = idle(current.snapshot()) if current is not None and active_at_rerun else False
+    every = (SLOW_POLL_SECONDS if idle_at_rerun else POLL_SECONDS) if active_at_rerun else None
+
+    @st.fragment(run_every=every)  # poll only while the job runs
     def fragment() -> None:
         current = job(name)
         snap = current.snapshot() if current is not None else None
         if snap is not None:
-            if active_at_rerun and snap.finished:
-                st.rerun()  # a full rerun: buttons enabled again, results collected, polling stops
+            if active_at_rerun and (snap.finished or idle(snap) != idle_at_rerun):
+                st.rerun()  # a full rerun: buttons enabled again, results collected, the polling interval changed
             status_line(current, snap)
+            if idle(snap):
+                return  # nothing to chart yet
         draw(snap)
 
     fragment()

@@ -4,10 +4,13 @@
     job.snapshot()               # events so far, status, error, result, queue position
     job.stop()                   # ask fn to stop (it checks ``stop.is_set()``)
 
-    with waiting_without_a_slot():  # inside fn: a wait that needs no CPU (another run's result, say)
-        ...                         # gives the trainer slot to the next job in line meanwhile
     with extra_slots(3) as more:    # inside fn: up to 3 more free slots, only if nobody is queued; never waits
         ...                         # run 1 + more trainings at once
+    start_job(fn, slot=False)       # a job that may need no trainer (an identical run is training): it starts at once
+    with waiting_for("note"):       # inside fn, a wait that needs no CPU: hand the slot back, show "note"
+        ...
+    with trainer_slot() as ok:      # inside fn: a slot for this block (queueing for it if the job has none)
+        ...
 
 Jobs beyond the limit wait in a first-in, first-out queue.  Nothing here knows about
 Streamlit or knowledge distillation: the page keeps a ``Job`` in its session state and
@@ -20,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +60,7 @@ class Snapshot:
     started_at: float | None  # time.monotonic() when fn began
     finished_at: float | None
     created_at: float
+    waiting: str | None = None  # what the job waits for without a slot (waiting_for), if it does
 
     @property
     def finished(self) -> bool:
@@ -83,6 +88,8 @@ class Job:
     holds_slot: bool = False
     extra: int = 0  # free slots taken on top of its own (extra_slots)
     meta: dict = field(default_factory=dict)  # the caller's notes on the job (its settings, its plan)
+    slot: bool = True  # whether it queues for a trainer slot before fn starts
+    waiting: str | None = None
 
     def on_event(self, event: Any) -> None:
         """The callback handed to ``fn``: record one progress event."""
@@ -114,6 +121,7 @@ class Job:
                 status=self.status, events=list(self.events), result=self.result, error=self.error,
                 error_type=self.error_type, queue_position=position if self.status == QUEUED else None,
                 started_at=self.started_at, finished_at=self.finished_at, created_at=self.created_at,
+                waiting=self.waiting if self.status == RUNNING else None,
             )
 
     def _finish(self, status: JobStatus, result: Any = None, error: BaseException | None = None) -> None:
@@ -124,10 +132,10 @@ class Job:
 
     def _main(self) -> None:
         _current.job = self
-        if not _scheduler.acquire(self):
+        if self.slot and not _scheduler.acquire(self):
             self._finish(CANCELLED)
             return
-        self.holds_slot = True
+        self.holds_slot = self.slot
         try:
             with self.lock:
                 self.status, self.started_at = RUNNING, time.monotonic()
@@ -199,23 +207,6 @@ _current = threading.local()  # .job: the Job whose fn this thread runs
 
 
 @contextmanager
-def waiting_without_a_slot() -> Iterator[None]:
-    """Inside a job's fn, around a wait that needs no CPU: the job's trainer slot goes to the next job in line,
-    and the job queues for a slot again (at the back) before going on; if it is stopped meanwhile, it goes on
-    without one.  Outside a job (a test, a script) it does nothing."""
-    job: Job | None = getattr(_current, "job", None)
-    if job is None or not job.holds_slot:
-        yield
-        return
-    job.holds_slot = False
-    _scheduler.release()
-    try:
-        yield
-    finally:
-        job.holds_slot = _scheduler.acquire(job)
-
-
-@contextmanager
 def extra_slots(most: int) -> Iterator[int]:
     """Inside a job's fn: take up to ``most`` trainer slots besides its own, without waiting — only slots that
     are free now and wanted by no queued job — and yield how many were taken (0 outside a job).  A job can
@@ -234,11 +225,73 @@ def extra_slots(most: int) -> Iterator[int]:
             _scheduler.release(taken)
 
 
-def start_job(fn: JobFunction, name: str = "", meta: dict | None = None) -> Job:
-    """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free; return its Job at once."""
-    job = Job(fn=fn, name=name, id=next(_ids), meta=dict(meta or {}))
+def _this_job() -> Job | None:
+    return getattr(_current, "job", None)
+
+
+@contextmanager
+def waiting_for(note: str) -> Iterator[None]:
+    """Inside a job's fn, around a wait that needs no CPU: the job hands its trainer slot back for good (the next
+    job in line gets it at once; ``trainer_slot`` takes one again if the job must train after all), and its
+    snapshot shows ``note`` meanwhile.  Outside a job it does nothing."""
+    job = _this_job()
+    if job is None:
+        yield
+        return
+    if job.holds_slot:
+        job.holds_slot = False
+        _scheduler.release()
+    job.waiting = note
+    try:
+        yield
+    finally:
+        job.waiting = None
+
+
+@contextmanager
+def trainer_slot() -> Iterator[bool]:
+    """Inside a job's fn: a trainer slot for the block.  A job holding one keeps it; one without (``slot=False``,
+    or after ``waiting_for``) queues for one, shown as queued meanwhile, and gives it back after the block.
+    Yields False if the job was stopped while queued (True outside a job)."""
+    job = _this_job()
+    if job is None or job.holds_slot:
+        yield True
+        return
+    with job.lock:
+        job.status = QUEUED
+    acquired = _scheduler.acquire(job)
+    with job.lock:
+        job.status = RUNNING
+    job.holds_slot = acquired
+    try:
+        yield acquired
+    finally:
+        if acquired and job.holds_slot:
+            job.holds_slot = False
+            _scheduler.release()
+
+
+def live_jobs() -> list[Job]:
+    """The jobs not finished yet, oldest first."""
+    with _live_lock:
+        return sorted((job for job in _live if not job.done), key=lambda job: job.id)
+
+
+_live: weakref.WeakSet[Job] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def start_job(fn: JobFunction, name: str = "", meta: dict | None = None, slot: bool = True) -> Job:
+    """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free (at once with ``slot=False``);
+    return its Job at once."""
+    job = Job(fn=fn, name=name, id=next(_ids), meta=dict(meta or {}), slot=slot)
+    with _live_lock:
+        _live.add(job)
     # daemon: a server shut down with Ctrl-C must not wait for a training to finish.
     job.thread = threading.Thread(target=job._main, name=f"job-{job.id}-{name}", daemon=True)
     job.thread.start()
+    settled = time.monotonic() + 0.5  # until it holds a slot or a place in the queue: the page shows which
+    while job.status == QUEUED and _scheduler.position(job) is None and time.monotonic() < settled:
+        time.sleep(0.002)
     return job
 

@@ -9,13 +9,15 @@ estimate with an ETA, and the results cache.
 Runs are deterministic (same config, same seed, same torch thread count: the same numbers), so a
 distillation someone already ran is served from the results cache instead of trained again: from
 memory (the last few, ready to draw) or from ``kd_core.ResultCache`` on disk.  Identical requests that
-arrive while the first is still training wait for it (one lock per run key), leaving their trainer slots to
-other runs meanwhile, so a classroom of thirty identical clicks trains once.
+arrive while the first is still training wait for it (one lock per run key), handing their trainer slots to
+other runs, so a classroom of thirty identical clicks trains once.  A training runs in a worker process
+(``train``): in the server's own interpreter it would compete with every session's page runs.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import statistics
 import threading
 import time
@@ -34,10 +36,14 @@ from dashboard.progress import Progress, format_seconds, planned_steps, progress
 from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
 from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
 from kd_core.data import Dataset
+from kd_core.executors import LocalProcesses
 from kd_core.pipeline import load, replay
+from kd_core.seeds import SeedTask, run_task
 from kd_core.train import seeded_model
 
 SPLITS = ("test", "train")
+SAME_RUN = ("the same run is training for a classmate: you get its result when it finishes "
+            "(position 0 in the queue: it needs no trainer of its own).")
 TRAIN_LOGITS_LIMIT = 10_000  # training images behind the dark-knowledge heatmap (all of digits)
 
 
@@ -187,12 +193,37 @@ def distill(
         if outcome is not None:
             replay(outcome.result.history, outcome.result.config, on_event, outcome.result.steps)
             return outcome
-        result = run(config, on_event=on_event, stop=stop, cache=cache, results=results)
+        with jobs.trainer_slot() as slot:  # a job that waited above gave its slot away: it queues again
+            result = train(config, on_event, stop, cache, results) if slot else RunResult(config, "cancelled")
         if result.status != "completed":
             return DistillOutcome(result, None, None, {})
         outcome = outcome_of(result)
         _remember(key, outcome)
         return outcome
+
+
+def in_workers() -> bool:
+    """Whether trainings go to local worker processes (``KD_EXECUTOR=ray`` sends a Distill's seeds to Ray)."""
+    return os.environ.get("KD_EXECUTOR", "local") == "local"
+
+
+def train(config: RunConfig, on_event: Callable, stop: threading.Event, cache: TeacherCache,
+          results: ResultCache) -> RunResult:
+    """``kd_core.run`` in one worker process, its events relayed here; in this process only when a cache is kept
+    in memory here (a worker could not share it).  The worker runs torch with this process's thread count: the
+    same numbers either way."""
+    if cache.disk_folder is None or results.disk_folder is None or not in_workers():
+        return run(config, on_event=on_event, stop=stop, cache=cache, results=results)
+    task = SeedTask(config, cache.disk_folder, results.disk_folder)
+    return LocalProcesses(1, in_process_when_alone=False).map(run_task, [task], lambda _, e: on_event(e), stop)[0]
+
+
+def finished(key: str, results: ResultCache) -> bool:
+    """Whether an identical run is finished: in memory, or in the results cache on disk."""
+    with _guard:
+        if key in _remembered_runs:
+            return True
+    return results.on_disk and results.path(key).exists()
 
 
 def outcome_of(result: RunResult, latency: bool = True) -> DistillOutcome:
@@ -212,7 +243,7 @@ def shared_results() -> ResultCache:
     return ResultCache()
 
 
-REMEMBERED_RUNS = 16  # finished distillations kept in memory, ready to draw (digits: well under 1 MB each)
+REMEMBERED_RUNS = 64  # finished distillations kept in memory, ready to draw (digits: well under 1 MB each)
 _remembered_runs: OrderedDict[str, DistillOutcome] = OrderedDict()
 _run_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()  # gone when unused
 _guard = threading.Lock()
@@ -225,7 +256,7 @@ def _one_run_per_key(key: str, stop: threading.Event) -> Iterator[bool]:
         lock = _run_locks.setdefault(key, threading.Lock())
     acquired = lock.acquire(blocking=False)
     if not acquired:  # an identical run is training: wait for it without holding a trainer slot
-        with jobs.waiting_without_a_slot():
+        with jobs.waiting_for(SAME_RUN):
             while not acquired and not stop.is_set():
                 acquired = lock.acquire(timeout=0.2)
     try:

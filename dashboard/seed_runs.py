@@ -5,9 +5,13 @@ Every seed keeps what ``runs.distill`` gives one run: the results cache (memory,
 at a time, so a classroom of identical clicks trains once.  Seeds run in parallel where the server has free
 trainer slots: the job keeps its own slot and takes up to N−1 more, only if they are free now and nobody is
 queued (``jobs.extra_slots``), and no more than the load average says are idle (other work on the machine
-counts too), and runs that many seeds at once in worker processes
-(``kd_core.executors.make_executor``; ``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training
-right now, and all seeds when no slot is free, run one after another through ``runs.distill``.
+counts too), and runs that many seeds at once in worker processes — one worker process when no other slot is
+free, never the server's own interpreter (``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training
+right now go through ``runs.distill``, which waits for them.
+
+A request whose runs are all finished or asked for by earlier jobs needs no slot (``needs_a_slot``: the page
+starts it without one) and waits for them; a job whose teachers are all being trained by another process waits
+for one without its slot, and trains the seeds whose teachers are cached first.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from dashboard import jobs, runs
 from dashboard.progress import SeedEvent
 from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core import executors
-from kd_core.executors import make_executor
+from kd_core.executors import LocalProcesses, make_executor
 from kd_core.pipeline import load, replay
 from kd_core.seeds import SeedsResult, SeedTask, run_task
 from kd_core.stats import Interval
@@ -84,12 +88,68 @@ def _tagged(on_event: Callable, seed: int) -> Callable:
     return lambda event: on_event(SeedEvent(seed, event))
 
 
+def run_keys(config: RunConfig, seeds: int) -> list[str]:
+    """The run key of every seed (what the results cache and the per-key locks go by)."""
+    return [load(c)[0].run_key() for c in seed_configs(config, seeds)]
+
+
+def _wanted_before(me: jobs.Job | None) -> set[str]:
+    """Run keys that live jobs started before ``me`` ask for (their meta's ``run_keys``)."""
+    return {k for job in jobs.live_jobs() if me is None or job.id < me.id for k in job.meta.get("run_keys", ())}
+
+
+def needs_a_slot(keys: list[str], results: ResultCache | None = None) -> bool:
+    """False when every run is finished or asked for by a live job already: the request then needs no trainer
+    slot of its own (it waits for those), and must not queue for one to find that out."""
+    results = results if results is not None else runs.shared_results()
+    return not all(k in _wanted_before(None) or runs.finished(k, results) for k in keys)
+
+
+def _wait_for_earlier(keys: list[str], results: ResultCache, stop: threading.Event) -> None:
+    """When every unfinished run of this job is one an earlier job asks for, wait for them without a slot."""
+    me = jobs._this_job()
+    pending = lambda: [k for k in keys if not runs.finished(k, results)]  # noqa: E731
+    if me is None or not pending() or not set(pending()) <= _wanted_before(me):
+        return
+    with jobs.waiting_for(runs.SAME_RUN):
+        while not stop.is_set() and set(pending()) & _wanted_before(me):
+            stop.wait(0.2)
+
+
+_ALREADY_STOPPED = threading.Event()
+_ALREADY_STOPPED.set()
+
+
+def teacher_busy(key: str, cache: TeacherCache) -> bool:
+    """Whether another process holds this teacher's claim now (is training it): one try, no wait."""
+    with cache.claim(key, _ALREADY_STOPPED) as free:
+        return not free
+
+
+def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threading.Event) -> list[RunConfig]:
+    """Seeds whose teacher is cached first; if another process is training one of the other teachers now, the rest
+    from the far end (that run goes up from its first seed), waiting without a slot while all of them are busy."""
+    keys = {c.seed: load(c)[0].teacher_key() for c in configs}
+    cached = lambda c: cache.on_disk and cache.path(keys[c.seed]).exists()  # noqa: E731
+    busy = lambda c: not cached(c) and teacher_busy(keys[c.seed], cache)  # noqa: E731
+    ready, rest = [c for c in configs if cached(c)], [c for c in configs if not cached(c)]
+    if rest and all(busy(c) for c in rest) and not ready:
+        with jobs.waiting_for("waiting for a teacher that another run is training (it needs no trainer meanwhile)."):
+            while not stop.is_set() and all(busy(c) for c in rest):
+                stop.wait(0.2)
+    if any(busy(c) for c in rest):
+        rest.reverse()
+    return ready + rest
+
+
 def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: Callable, stop: threading.Event,
                   results: ResultCache | None = None) -> SeedsOutcome:
-    """``seeds`` distillations of ``config`` (seeds config.seed …), in parallel where trainer slots are free."""
+    """``seeds`` distillations of ``config`` (seeds config.seed …), in worker processes, in parallel where trainer
+    slots are free."""
     asked = {} if results is None else {"results": results}  # runs.distill's own default otherwise
     results = results if results is not None else runs.shared_results()
     configs = seed_configs(config, seeds)
+    _wait_for_earlier([load(c)[0].run_key() for c in configs], results, stop)
     outcomes: dict[int, runs.DistillOutcome] = {}
     for c in configs:  # what this server ran before is ready at once
         remembered = runs._remembered(load(c)[0].run_key(), results)
@@ -98,13 +158,14 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
     parallel = 1
-    wanted = min(len(todo) - 1, idle_cores())
-    if wanted > 0 and not stop.is_set():
-        with jobs.extra_slots(wanted) as more:
-            if more:
+    if len(todo) > 1 and not stop.is_set():
+        todo = _teacher_order(todo, cache, stop)
+        with jobs.trainer_slot() as slot:
+            with jobs.extra_slots(min(len(todo) - 1, idle_cores()) if slot else 0) as more:
                 parallel = more + 1
-                outcomes.update(_in_parallel(todo, parallel, cache, results, on_event, stop))
-    for c in todo:  # one after another: no free slot, or a seed another session was training
+                if slot:
+                    outcomes.update(_in_parallel(todo, parallel, cache, results, on_event, stop))
+    for c in todo:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
         if stop.is_set():
             break
         if c.seed not in outcomes:
@@ -132,8 +193,11 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             mine.append((key, c))
         if len(mine) < 2:
             return {}
-        try:
-            executor = make_executor(os.environ.get("KD_EXECUTOR", "local"), jobs=min(workers, len(mine)))
+        if cache.disk_folder is None or results.disk_folder is None:
+            return {}  # a cache kept in this process's memory: runs.distill trains here instead
+        try:  # one worker too: a training in the server's interpreter would compete with every page run
+            executor = LocalProcesses(min(workers, len(mine)), in_process_when_alone=False) if runs.in_workers() \
+                else make_executor(os.environ.get("KD_EXECUTOR", "local"), jobs=min(workers, len(mine)))
         except (ValueError, ImportError, RuntimeError):
             return {}  # Ray asked for but not usable: the seeds run one after another instead
         tasks = [SeedTask(c, cache.disk_folder, results.disk_folder) for _, c in mine]

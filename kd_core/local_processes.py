@@ -40,18 +40,20 @@ def _run_in_worker(task: Task, index: int, item: Any) -> Any:
 class LocalProcesses:
     """Up to ``jobs`` worker processes on this machine, started per ``map`` from a fork server that has kd_core
     imported already (a worker starts in a fraction of a second instead of importing torch again), and ended
-    before ``map`` returns or raises."""
+    before ``map`` returns or raises.  One worker runs in this process unless ``in_process_when_alone=False``: a
+    server keeps its trainings out of its own interpreter, where they would compete with its page runs."""
 
-    def __init__(self, jobs: int | None = None, threads: int | None = None):
+    def __init__(self, jobs: int | None = None, threads: int | None = None, in_process_when_alone: bool = True):
         self.jobs = max(1, jobs or os.cpu_count() or 1)
         self.threads = threads or torch.get_num_threads()
-        if self.jobs > 1 and _fork_now() is None:
+        self.in_process_when_alone = in_process_when_alone
+        if (self.jobs > 1 or not in_process_when_alone) and _fork_now() is None:
             start_fork_server()  # it imports its modules while this process gets on with its own set-up
 
     def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None) -> list:
         items = list(items)
         workers = min(self.jobs, len(items))
-        if workers <= 1:
+        if workers <= 1 and (self.in_process_when_alone or not items):
             return InProcess().map(task, items, on_event, stop)
         context = _fork_now() or fork_context()
         events, shared_stop = context.SimpleQueue(), context.Event()

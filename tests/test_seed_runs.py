@@ -38,15 +38,30 @@ def test_seeds_train_in_parallel_on_free_cores_give_the_solo_numbers_and_are_the
     assert steps and all(e.replayed for e in steps)  # the loss chart is redrawn from the stored steps
 
 
-def test_without_idle_cores_seeds_run_one_after_another_through_runs_distill(monkeypatch, tmp_path):
+def test_without_idle_cores_the_seeds_train_one_after_another_in_one_worker_process(monkeypatch, tmp_path):
+    import kd_core.seeds
+
     monkeypatch.setattr(seed_runs, "idle_cores", lambda: 0)
     calls = []
-    real = runs.distill
+    monkeypatch.setattr(runs, "distill", lambda *args, **options: calls.append(args))
 
-    def counting(config, cache, on_event, stop, **options):
-        calls.append(config.seed)
-        return real(config, cache, on_event, stop, **options)
+    def not_here(*args, **kwargs):  # the fork server's workers import kd_core afresh: this replaces nothing there
+        raise AssertionError("a seed trained in the server's own process")
 
-    monkeypatch.setattr(runs, "distill", counting)
+    monkeypatch.setattr(kd_core.seeds, "run", not_here)
     job = distill_in_a_job(TINY.replace(seed=21), 2, TeacherCache(tmp_path / "teachers"))
-    assert calls == [21, 22] and job.result.parallel == 1 and job.result.status == "completed"
+    assert calls == [] and job.result.parallel == 1 and job.result.status == "completed"
+    assert [o.result.config.seed for o in job.result.outcomes] == [21, 22]
+    assert {e.seed for e in job.events if isinstance(e, SeedEvent)} == {21, 22}
+
+
+def test_one_seed_trains_in_a_worker_process(monkeypatch, tmp_path):
+    import kd_core.seeds
+
+    monkeypatch.setattr(kd_core.seeds, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
+    monkeypatch.setattr(runs, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
+    job = distill_in_a_job(TINY.replace(seed=31), 1, TeacherCache(tmp_path / "teachers"))
+    (outcome,) = job.result.outcomes
+    solo = run(TINY.replace(seed=31), cache=TeacherCache(tmp_path / "solo"))
+    assert (outcome.result.student.accuracy, outcome.result.baseline.accuracy) == (solo.student.accuracy, solo.baseline.accuracy)
+    assert outcome.latency_seconds and outcome.student_logits is not None

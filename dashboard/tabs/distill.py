@@ -5,6 +5,9 @@ Distill trains several seeds (dashboard/seed_runs.py); the report's headline is 
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import streamlit as st
 
 from dashboard import choices, estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions
@@ -33,9 +36,11 @@ def launcher(kind: str, config: RunConfig, seeds: int = 1):
                 {"kind": kind, "what": "Teacher", "config": config, "plan": plan}
         plan = runs.planned_steps(config, dataset, ("teacher", "student", "baseline"))
         what = "Distillation" if seeds == 1 else f"Distillation over {seeds} seeds"
+        keys = seed_runs.run_keys(config, seeds)  # a request whose runs are finished or asked for needs no trainer
         # seed_runs.distill_seeds (and runs.distill inside it) are looked up at the click, so tests can replace them
         return (lambda on_event, stop: seed_runs.distill_seeds(config, seeds, cache, on_event, stop)), \
-            {"kind": kind, "what": what, "config": config, "plan": plan, "seeds": [config.seed + i for i in range(seeds)]}
+            {"kind": kind, "what": what, "config": config, "plan": plan, "seeds": [config.seed + i for i in range(seeds)],
+             "run_keys": keys, "slot": seed_runs.needs_a_slot(keys)}
 
     return launch
 
@@ -109,6 +114,34 @@ def collect_finished_job() -> None:
     sessions.current().history.append(history.row(meta["config"], snap, job_panel.error_line(snap, meta["config"])))
 
 
+LIVE_POINTS = 300  # per curve: a live chart redrawn twice a second stays cheap to build, send and hash
+_figures: OrderedDict[tuple, tuple] = OrderedDict()  # (job id, seed, events) -> (loss, accuracy) figures
+_figures_lock = threading.Lock()
+
+
+def shown_seed(events: list, seeds: list[int]) -> int:
+    """The seed whose curves the live charts draw: the first, unless it has not started while another has (a job
+    trains the seeds whose teachers are free first)."""
+    if not events or progress.of_seed(events, seeds[0]):
+        return seeds[0]
+    return next((e.seed for e in events if isinstance(e, progress.SeedEvent)), seeds[0])
+
+
+def live_figures(job_id: int, seed: int, events: list) -> tuple:
+    """The live charts' figures, built again only when new events have arrived since the last poll."""
+    key = (job_id, seed, len(events))
+    with _figures_lock:  # every session's script thread comes here
+        found = _figures.get(key)
+    if found is None:
+        found = (figures.loss_figure(events, max_points=LIVE_POINTS), figures.accuracy_figure(events))
+    with _figures_lock:
+        _figures[key] = found
+        _figures.move_to_end(key)
+        while len(_figures) > 64:  # a few per session polling now
+            _figures.popitem(last=False)
+    return found
+
+
 def draw_job(snap: jobs.Snapshot | None) -> None:
     """The live charts of the "main" job (its status line is drawn by the job panel): the first seed's curves."""
     if snap is None:
@@ -119,13 +152,15 @@ def draw_job(snap: jobs.Snapshot | None) -> None:
     if snap.status == jobs.COMPLETED and meta.get("kind") == "teacher" and snap.result is not None:
         st.success("Teacher loaded from the cache." if snap.result.from_cache else "Teacher trained and cached.")
     seeds = meta.get("seeds") or [meta["config"].seed if "config" in meta else 0]
-    events = progress.of_seed(snap.events, seeds[0])
+    shown = shown_seed(snap.events, seeds)
+    events = progress.of_seed(snap.events, shown)
+    loss, accuracy = live_figures(job_panel.job(JOB).id, shown, events)
     left, right = st.columns(2)
-    left.plotly_chart(figures.loss_figure(events), width="stretch", key="loss_chart")
-    right.plotly_chart(figures.accuracy_figure(events), width="stretch", key="accuracy_chart")
+    left.plotly_chart(loss, width="stretch", key="loss_chart")
+    right.plotly_chart(accuracy, width="stretch", key="accuracy_chart")
     notes = []
     if len(seeds) > 1:
-        notes.append(f"The curves are seed {seeds[0]}'s; the other seeds train alongside.")
+        notes.append(f"The curves are seed {shown}'s; the other seeds train alongside.")
     replayed = {e.phase for e in events if e.replayed}
     if replayed:  # a cache entry older than stored steps replays its epochs only
         who = "This run came from the results cache" if "student" in replayed else "The teacher came from the cache"
