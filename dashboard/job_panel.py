@@ -41,7 +41,7 @@ def start(name: str, fn: Callable, **meta) -> None:
     if active(name):
         return  # a double click must not start a second run
     slot = meta.pop("slot", True)  # False: the launcher found it needs no trainer of its own (jobs.start_job)
-    all_jobs()[name] = jobs.start_job(fn, name=name, meta=meta, slot=slot)
+    all_jobs()[name] = jobs.start_job(fn, name=name, meta=meta, slot=slot, waiting=None if slot else runs.SAME_RUN)
 
 
 def stop(name: str) -> None:

@@ -281,10 +281,12 @@ _live: weakref.WeakSet[Job] = weakref.WeakSet()
 _live_lock = threading.Lock()
 
 
-def start_job(fn: JobFunction, name: str = "", meta: dict | None = None, slot: bool = True) -> Job:
-    """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free (at once with ``slot=False``);
-    return its Job at once."""
-    job = Job(fn=fn, name=name, id=next(_ids), meta=dict(meta or {}), slot=slot)
+def start_job(fn: JobFunction, name: str = "", meta: dict | None = None, slot: bool = True,
+              waiting: str | None = None) -> Job:
+    """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free (at once with ``slot=False``, showing
+    ``waiting`` until fn says otherwise); return its Job at once."""
+    job = Job(fn=fn, name=name, id=next(_ids), meta=dict(meta or {}), slot=slot, waiting=waiting,
+              status=QUEUED if slot else RUNNING)
     with _live_lock:
         _live.add(job)
     # daemon: a server shut down with Ctrl-C must not wait for a training to finish.

@@ -215,7 +215,8 @@ def train(config: RunConfig, on_event: Callable, stop: threading.Event, cache: T
     if cache.disk_folder is None or results.disk_folder is None or not in_workers():
         return run(config, on_event=on_event, stop=stop, cache=cache, results=results)
     task = SeedTask(config, cache.disk_folder, results.disk_folder)
-    return LocalProcesses(1, in_process_when_alone=False).map(run_task, [task], lambda _, e: on_event(e), stop)[0]
+    relay = None if on_event is None else (lambda _, event: on_event(event))
+    return LocalProcesses(1, in_process_when_alone=False).map(run_task, [task], relay, stop)[0]
 
 
 def finished(key: str, results: ResultCache) -> bool:

@@ -110,6 +110,8 @@ def _wait_for_earlier(keys: list[str], results: ResultCache, stop: threading.Eve
     me = jobs._this_job()
     pending = lambda: [k for k in keys if not runs.finished(k, results)]  # noqa: E731
     if me is None or not pending() or not set(pending()) <= _wanted_before(me):
+        if me is not None:
+            me.waiting = None  # the note the page started it with (job_panel.start): it waits for nothing
         return
     with jobs.waiting_for(runs.SAME_RUN):
         while not stop.is_set() and set(pending()) & _wanted_before(me):
@@ -176,6 +178,7 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
     first = ordered[0]
     if first.result.status == "completed" and (not first.latency_seconds or first.student_logits is None):
         ordered[0] = runs.outcome_of(first.result)  # the report's latency and the bars come from the first seed
+        runs._remember(load(configs[0])[0].run_key(), ordered[0])  # measured once: the next identical click has it
     return SeedsOutcome(config, ordered, parallel)
 
 

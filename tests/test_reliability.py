@@ -107,19 +107,19 @@ def distill_job(config: RunConfig, teachers: TeacherCache, results: ResultCache 
 @pytest.mark.slow
 def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_path):
     inside, most = [0], [0]
-    lock, real_run = threading.Lock(), runs.run
+    lock, real_run = threading.Lock(), runs.train
 
-    def counted_run(config, **kwargs):  # how many trainings run at once
+    def counted_run(config, *args, **kwargs):  # how many trainings run at once
         with lock:
             inside[0] += 1
             most[0] = max(most[0], inside[0])
         try:
-            return real_run(config, **kwargs)
+            return real_run(config, *args, **kwargs)
         finally:
             with lock:
                 inside[0] -= 1
 
-    monkeypatch.setattr(runs, "run", counted_run)
+    monkeypatch.setattr(runs, "train", counted_run)
     teachers = TeacherCache(tmp_path / "teachers")
     configs = [QUICK.replace(temperature=t, lam=lam, seed=seed)
                for seed, (t, lam) in zip((7, 7, 7, 7, 7, 8, 8, 8, 9, 9, 9, 9),
@@ -157,14 +157,14 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
 def test_identical_requests_train_once_and_wait_for_the_first(monkeypatch, tmp_path):
     monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
     trained = []
-    real_run = runs.run
+    real_run = runs.train  # the training, in its worker process
 
-    def counting_run(config, **kwargs):
-        result = real_run(config, **kwargs)
+    def counting_run(config, *args, **kwargs):
+        result = real_run(config, *args, **kwargs)
         trained.append(result.from_results_cache)
         return result
 
-    monkeypatch.setattr(runs, "run", counting_run)
+    monkeypatch.setattr(runs, "train", counting_run)
     teachers, results = TeacherCache(tmp_path / "teachers"), ResultCache(tmp_path / "results")
     config = QUICK.replace(seed=11)
     classroom = [distill_job(config, teachers, results) for _ in range(8)]
@@ -195,13 +195,13 @@ def test_a_request_waiting_for_an_identical_run_can_be_stopped(monkeypatch, tmp_
     monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
     release, entered = threading.Event(), threading.Event()
 
-    def slow_run(config, **kwargs):
+    def slow_run(config, *args, **kwargs):
         entered.set()
         release.wait(30)
-        return real_run(config, **kwargs)
+        return real_run(config, *args, **kwargs)
 
-    real_run = runs.run
-    monkeypatch.setattr(runs, "run", slow_run)
+    real_run = runs.train  # the training, in its worker process
+    monkeypatch.setattr(runs, "train", slow_run)
     teachers = TeacherCache(tmp_path / "teachers")
     config = QUICK.replace(seed=12)
     first = distill_job(config, teachers, None)
@@ -219,13 +219,13 @@ def test_a_request_waiting_for_an_identical_run_leaves_its_trainer_slot_to_other
     monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
     started, release = [], threading.Event()
 
-    def slow_run(config, **kwargs):
+    def slow_run(config, *args, **kwargs):
         started.append(config.seed)
         release.wait(30)
-        return real_run(config, **kwargs)
+        return real_run(config, *args, **kwargs)
 
-    real_run = runs.run
-    monkeypatch.setattr(runs, "run", slow_run)
+    real_run = runs.train  # the training, in its worker process
+    monkeypatch.setattr(runs, "train", slow_run)
     teachers = TeacherCache(tmp_path / "teachers")
     first = distill_job(QUICK.replace(seed=13), teachers, None)
     wait_until(lambda: started == [13])
