@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     executor = check_common(parser, args)
     config = config_from_args(args)
-    prefetch = prefetch_dataset(config.dataset, config.data_dir)  # a child loads the data meanwhile
+    # A child loads the data meanwhile (not beside Ray's threads, which a fork would copy mid-call).
+    prefetch = prefetch_dataset(config.dataset, config.data_dir) if args.executor == "local" else None
     if args.executor == "local" and (args.jobs == 1 or prefetch is not None):
         # The trainings' first optimizer imports torch._dynamo, a second's work: here, while the child loads the
         # data, once for this process and every worker forked from it.
