@@ -32,13 +32,14 @@ import torch
 from torch import nn
 
 from dashboard import jobs
+from dashboard.niced import run_task_niced
 from dashboard.progress import Progress, format_seconds, planned_steps, progress  # noqa: F401  (re-exported)
 from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
 from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
 from kd_core.data import Dataset
 from kd_core.executors import LocalProcesses
 from kd_core.pipeline import load, replay
-from kd_core.seeds import SeedTask, run_task
+from kd_core.seeds import SeedTask
 from kd_core.train import seeded_model
 
 SPLITS = ("test", "train")
@@ -210,13 +211,15 @@ def in_workers() -> bool:
 def train(config: RunConfig, on_event: Callable, stop: threading.Event, cache: TeacherCache,
           results: ResultCache) -> RunResult:
     """``kd_core.run`` in one worker process, its events relayed here; in this process only when a cache is kept
-    in memory here (a worker could not share it).  The worker runs torch with this process's thread count: the
+    in memory here (a worker could not share it), or the run is stored already (read here, a damaged file is
+    reported here).  The worker runs torch with this process's thread count: the
     same numbers either way."""
-    if cache.disk_folder is None or results.disk_folder is None or not in_workers():
+    stored = results.disk_folder is not None and results.get(load(config)[0].run_key()) is not None
+    if stored or cache.disk_folder is None or results.disk_folder is None or not in_workers():  # stored: no training
         return run(config, on_event=on_event, stop=stop, cache=cache, results=results)
     task = SeedTask(config, cache.disk_folder, results.disk_folder)
     relay = None if on_event is None else (lambda _, event: on_event(event))
-    return LocalProcesses(1, in_process_when_alone=False).map(run_task, [task], relay, stop)[0]
+    return LocalProcesses(1, in_process_when_alone=False).map(run_task_niced, [task], relay, stop)[0]
 
 
 def finished(key: str, results: ResultCache) -> bool:
