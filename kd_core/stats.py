@@ -9,7 +9,6 @@ import statistics
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from scipy.stats import t as student_t
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,9 @@ class Interval:
         spread = Spread.of(differences)
         if spread.n < 2:
             return cls(spread.mean, 0.0, None, None, spread.n)
+        # Imported here, its only use: SciPy costs a command that never forms an interval most of a second.
+        from scipy.stats import t as student_t
+
         half = float(student_t.ppf(0.5 + CONFIDENCE / 2, spread.n - 1)) * spread.sd / math.sqrt(spread.n)
         return cls(spread.mean, spread.sd, spread.mean - half, spread.mean + half, spread.n)
 
