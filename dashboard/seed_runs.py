@@ -94,6 +94,11 @@ def run_keys(config: RunConfig, seeds: int) -> list[str]:
     return [load(c)[0].run_key() for c in seed_configs(config, seeds)]
 
 
+def teacher_keys(config: RunConfig, seeds: int) -> list[str]:
+    """The teacher key of every seed (a job's meta names them: later jobs train shared teachers the other way)."""
+    return [load(c)[0].teacher_key() for c in seed_configs(config, seeds)]
+
+
 def _wanted_before(me: jobs.Job | None) -> set[str]:
     """Run keys that live jobs started before ``me`` ask for (their meta's ``run_keys``)."""
     return {k for job in jobs.live_jobs() if me is None or job.id < me.id for k in job.meta.get("run_keys", ())}
@@ -130,8 +135,9 @@ def teacher_busy(key: str, cache: TeacherCache) -> bool:
 
 
 def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threading.Event) -> list[RunConfig]:
-    """Seeds whose teacher is cached first; if another process is training one of the other teachers now, the rest
-    from the far end (that run goes up from its first seed), waiting without a slot while all of them are busy."""
+    """Seeds whose teacher is cached first; if another process is training one of the other teachers now, or an
+    earlier job asks for one, the rest from the far end (that run goes up from its first seed: the two meet once
+    instead of waiting on each other's teacher at every seed), waiting without a slot while all of them are busy."""
     keys = {c.seed: load(c)[0].teacher_key() for c in configs}
     cached = lambda c: cache.on_disk and cache.path(keys[c.seed]).exists()  # noqa: E731
     busy = lambda c: not cached(c) and teacher_busy(keys[c.seed], cache)  # noqa: E731
@@ -140,7 +146,9 @@ def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threadin
         with jobs.waiting_for("waiting for a teacher that another run is training (it needs no trainer meanwhile)."):
             while not stop.is_set() and all(busy(c) for c in rest):
                 stop.wait(0.2)
-    if any(busy(c) for c in rest):
+    me = jobs._this_job()
+    theirs = {k for job in jobs.live_jobs() if me is not None and job.id < me.id for k in job.meta.get("teacher_keys", ())}
+    if any(busy(c) or keys[c.seed] in theirs for c in rest):
         rest.reverse()
     return ready + rest
 
@@ -167,7 +175,7 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
             with jobs.extra_slots(min(len(todo) - 1, idle_cores()) if slot else 0) as more:
                 parallel = more + 1
                 if slot:
-                    outcomes.update(_in_parallel(todo, parallel, cache, results, on_event, stop))
+                    outcomes.update(_in_parallel(todo, parallel, cache, results, on_event, stop, configs[0].seed))
     for c in todo:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
         if stop.is_set():
             break
@@ -184,8 +192,10 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
 
 
 def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, results: ResultCache,
-                 on_event: Callable, stop: threading.Event) -> dict[int, runs.DistillOutcome]:
-    """The seeds whose run key is free, ``workers`` at a time in worker processes; each seed's key is held meanwhile."""
+                 on_event: Callable, stop: threading.Event, first: int | None = None) -> dict[int, runs.DistillOutcome]:
+    """The seeds whose run key is free, ``workers`` at a time in worker processes; each seed's key is held meanwhile.
+    Seed ``first`` (the report's) has its latency measured before it is remembered: identical requests waiting for
+    it find it complete, instead of each measuring it again in the server."""
     held, mine = [], []
     try:
         for c in configs:
@@ -212,7 +222,7 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             if result.status != "completed":
                 out[c.seed] = runs.DistillOutcome(result, None, None, {})
                 continue
-            outcome = runs.outcome_of(result, latency=False)
+            outcome = runs.outcome_of(result, latency=c.seed == first)
             runs._remember(key, outcome)
             out[c.seed] = outcome
         return out

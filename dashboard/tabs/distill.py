@@ -40,7 +40,7 @@ def launcher(kind: str, config: RunConfig, seeds: int = 1):
         # seed_runs.distill_seeds (and runs.distill inside it) are looked up at the click, so tests can replace them
         return (lambda on_event, stop: seed_runs.distill_seeds(config, seeds, cache, on_event, stop)), \
             {"kind": kind, "what": what, "config": config, "plan": plan, "seeds": [config.seed + i for i in range(seeds)],
-             "run_keys": keys, "slot": seed_runs.needs_a_slot(keys)}
+             "run_keys": keys, "teacher_keys": seed_runs.teacher_keys(config, seeds), "slot": seed_runs.needs_a_slot(keys)}
 
     return launch
 
