@@ -54,17 +54,20 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
 
     ``events`` are ``kd_core.ProgressEvent``s; only ``kind == "step"`` ones are drawn.  Each phase gets its
     total loss and one curve per named part its loss reports (the KD student: soft and hard; the teacher and
-    the baseline, trained on labels only, just the total).  Non-finite and non-positive losses (a diverged run)
-    are left out, and a note says how many: one inf would stretch the log axis beyond reading.
+    the baseline, trained on labels only, just the total).  Non-finite losses (a diverged run) are left out, and a
+    note says how many: one inf would stretch the log axis beyond reading.  A loss of exactly 0 (a soft loss that
+    underflowed: the student matches the teacher) cannot sit on a log axis either; it is left out without a note.
     """
     series: dict[tuple[str, str], tuple[list, list]] = {}
-    dropped = 0
+    diverged = 0
     for event in events:
         if event.kind != "step":
             continue
         for part, value in (("total", event.loss), *event.parts.items()):
-            if not (math.isfinite(value) and value > 0):  # a log axis cannot place 0 or below either
-                dropped += 1
+            if not math.isfinite(value):
+                diverged += 1
+                continue
+            if value <= 0:  # a log axis cannot place 0 or below
                 continue
             xs, ys = series.setdefault((event.phase, part), ([], []))
             xs.append(event.step)
@@ -81,14 +84,14 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
         figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines", name=name, legendgroup=name,
                                     line={**line, "width": 2.5}))
     figure.update_layout(
-        title="Training loss per step (faint: raw, bold: smoothed)",
+        title="Loss per step (bold: smoothed)",  # short: it must fit a half-width chart at 1024 px
         xaxis_title="step (within each phase)", yaxis_title="loss (log scale)", yaxis_type="log",  # the T²-scaled soft loss starts 10× above the rest
         margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
     )
     # Plain numbers: Plotly's default SI prefixes read "100μ" for 0.0001, which nobody reads as a loss.
     figure.update_yaxes(tickformat=".3~g")
-    if dropped:
-        figure.add_annotation(text=f"{dropped} non-finite or non-positive loss value{'s' if dropped > 1 else ''} not drawn "
+    if diverged:
+        figure.add_annotation(text=f"{diverged} non-finite loss value{'s' if diverged > 1 else ''} not drawn "
                                    "(the run diverged)", showarrow=False, x=0.5, y=1.0, xref="paper", yref="paper",
                               yanchor="bottom", font=dict(color="#d62728"))
     if not series:

@@ -247,6 +247,9 @@ def test_a_diverged_run_keeps_readable_axes_and_says_what_it_left_out():
     assert loss.layout.yaxis.type == "log" and loss.layout.yaxis.tickformat == ".3~g"  # 1e-4 reads 0.0001, not 100μ
     accuracy = figures.accuracy_figure(events)
     assert tuple(accuracy.layout.yaxis.range) == (0, 100)
+    # A soft loss that underflowed to 0 cannot sit on the log axis, but it is no divergence: no note.
+    calm = figures.loss_figure([step("student", i, loss=1.0 / i, soft=0.0, hard=0.5) for i in range(1, 6)])
+    assert not calm.layout.annotations and all(y > 0 for trace in calm.data for y in trace.y)
     assert [t.name for t in accuracy.data] == ["KD student"] and list(accuracy.data[0].y) == pytest.approx([10.0])
 
 
