@@ -84,7 +84,7 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
         figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines", name=name, legendgroup=name,
                                     line={**line, "width": 2.5}))
     figure.update_layout(
-        title="Loss per step (bold: smoothed)",  # short: it must fit a half-width chart at 1024 px
+        title="Training loss (bold: smoothed)",  # short: it must fit a half-width chart at 1024 px
         xaxis_title="step (within each phase)", yaxis_title="loss (log scale)", yaxis_type="log",  # the T²-scaled soft loss starts 10× above the rest
         margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
     )
