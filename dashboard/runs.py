@@ -15,6 +15,7 @@ other runs, so a classroom of thirty identical clicks trains once.  A training r
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -194,8 +195,9 @@ def distill(
         if outcome is not None:
             replay(outcome.result.history, outcome.result.config, on_event, outcome.result.steps)
             return outcome
-        with jobs.trainer_slot() as slot:  # a job that waited above gave its slot away: it queues again
-            result = train(config, on_event, stop, cache, results) if slot else RunResult(config, "cancelled")
+        stored = results.on_disk and results.path(key).exists()  # read here, with no trainer: no training
+        with contextlib.nullcontext(True) if stored else jobs.trainer_slot() as slot:  # a waiting job gave its slot away
+            result = train(config, on_event, stop, cache, results, stored) if slot else RunResult(config, "cancelled")
         if result.status != "completed":
             return DistillOutcome(result, None, None, {})
         outcome = outcome_of(result)
@@ -209,25 +211,24 @@ def in_workers() -> bool:
 
 
 def train(config: RunConfig, on_event: Callable, stop: threading.Event, cache: TeacherCache,
-          results: ResultCache) -> RunResult:
+          results: ResultCache, stored: bool = False) -> RunResult:
     """``kd_core.run`` in one worker process, its events relayed here; in this process only when a cache is kept
-    in memory here (a worker could not share it), or the run is stored already (read here, a damaged file is
-    reported here).  The worker runs torch with this process's thread count: the
+    in memory here (a worker could not share it), or the run is ``stored`` already (read here; a damaged file is
+    reported here and, rarely, trained again here).  The worker runs torch with this process's thread count: the
     same numbers either way."""
-    stored = results.disk_folder is not None and results.get(load(config)[0].run_key()) is not None
-    if stored or cache.disk_folder is None or results.disk_folder is None or not in_workers():  # stored: no training
+    if stored or cache.disk_folder is None or results.disk_folder is None or not in_workers():
         return run(config, on_event=on_event, stop=stop, cache=cache, results=results)
     task = SeedTask(config, cache.disk_folder, results.disk_folder)
     relay = None if on_event is None else (lambda _, event: on_event(event))
     return LocalProcesses(1, in_process_when_alone=False).map(run_task_niced, [task], relay, stop)[0]
 
 
-def finished(key: str, results: ResultCache) -> bool:
-    """Whether an identical run is finished: in memory, or in the results cache on disk."""
+def finished(key: str, results: ResultCache | None = None) -> bool:
+    """Whether an identical run is finished: in memory, or (given ``results``) in the results cache on disk."""
     with _guard:
         if key in _remembered_runs:
             return True
-    return results.on_disk and results.path(key).exists()
+    return results is not None and results.on_disk and results.path(key).exists()
 
 
 def outcome_of(result: RunResult, latency: bool = True) -> DistillOutcome:

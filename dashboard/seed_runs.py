@@ -114,7 +114,7 @@ def needs_a_slot(keys: list[str], results: ResultCache | None = None) -> bool:
 def _wait_for_earlier(keys: list[str], results: ResultCache, stop: threading.Event) -> None:
     """When every unfinished run of this job is one an earlier job asks for, wait for them without a slot."""
     me = jobs._this_job()
-    pending = lambda: [k for k in keys if not runs.finished(k, results)]  # noqa: E731
+    pending = lambda: [k for k in keys if not runs.finished(k)]  # in memory: on disk, it may be mid-map  # noqa: E731
     if me is None or not pending() or not set(pending()) <= _wanted_before(me):
         if me is not None:
             me.waiting = None  # the note the page started it with (job_panel.start): it waits for nothing
@@ -168,14 +168,15 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
             replay(remembered.result.history, remembered.result.config, _tagged(on_event, c.seed), remembered.result.steps)
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
+    to_train = [c for c in todo if not runs.finished(load(c)[0].run_key(), results)]  # stored ones: runs.distill reads
     parallel = 1
-    if len(todo) > 1 and not stop.is_set():
-        todo = _teacher_order(todo, cache, stop)
+    if len(to_train) > 1 and not stop.is_set():
+        todo = _teacher_order(to_train, cache, stop) + [c for c in todo if c not in to_train]
         with jobs.trainer_slot() as slot:
-            with jobs.extra_slots(min(len(todo) - 1, idle_cores()) if slot else 0) as more:
+            with jobs.extra_slots(min(len(to_train) - 1, idle_cores()) if slot else 0) as more:
                 parallel = more + 1
                 if slot:
-                    outcomes.update(_in_parallel(todo, parallel, cache, results, on_event, stop, configs[0].seed))
+                    outcomes.update(_in_parallel(todo[:len(to_train)], parallel, cache, results, on_event, stop, configs[0].seed))
     for c in todo:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
         if stop.is_set():
             break

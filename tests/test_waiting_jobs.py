@@ -123,3 +123,21 @@ def test_a_queued_jobs_view_polls_slowly_and_draws_only_its_status(monkeypatch):
         assert everies[-1] == job_panel.POLL_SECONDS and len(drawn) == 1
     finally:
         running.stop(wait=5)
+
+
+def test_a_job_sharing_teachers_with_an_earlier_one_trains_them_from_the_far_end(tmp_path):
+    cache = TeacherCache(tmp_path / "teachers")
+    configs = seed_runs.seed_configs(TINY.replace(seed=60), 4)
+    keys = seed_runs.teacher_keys(TINY.replace(seed=60), 4)
+    cache.path(keys[2]).write_bytes(b"")  # seed 62's teacher is cached: it goes first
+    hold = threading.Event()
+    earlier = jobs.start_job(lambda on_event, stop: hold.wait(10), slot=False, meta={"teacher_keys": keys})
+    order = lambda: [c.seed for c in seed_runs._teacher_order(configs, cache, threading.Event())]  # noqa: E731
+    try:
+        later = jobs.start_job(lambda on_event, stop: order(), slot=False)
+        assert later.join(10) and later.result == [62, 63, 61, 60]
+    finally:
+        hold.set()
+    assert earlier.join(10)
+    alone = jobs.start_job(lambda on_event, stop: order(), slot=False)  # nobody else wants them: in seed order
+    assert alone.join(10) and alone.result == [62, 60, 61, 63]
