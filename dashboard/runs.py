@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from dashboard import jobs
-from dashboard.niced import run_task_niced
+from dashboard.niced import WorkerTask, run_task_niced
 from dashboard.progress import Progress, format_seconds, planned_steps, progress  # noqa: F401  (re-exported)
 from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
 from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
@@ -220,7 +220,7 @@ def train(config: RunConfig, on_event: Callable, stop: threading.Event, cache: T
         return run(config, on_event=on_event, stop=stop, cache=cache, results=results)
     task = SeedTask(config, cache.disk_folder, results.disk_folder)
     relay = None if on_event is None else (lambda _, event: on_event(event))
-    return LocalProcesses(1, in_process_when_alone=False).map(run_task_niced, [task], relay, stop)[0]
+    return LocalProcesses(1, in_process_when_alone=False).map(run_task_niced, [WorkerTask(task)], relay, stop)[0]
 
 
 def finished(key: str, results: ResultCache | None = None) -> bool:

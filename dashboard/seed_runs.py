@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dashboard import jobs, runs
-from dashboard.niced import run_task_niced
+from dashboard.niced import WorkerTask, run_task_niced
 from dashboard.progress import SeedEvent
 from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core import executors
@@ -217,7 +217,10 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
             return {}  # Ray asked for but not usable: the seeds run one after another instead
         tasks = [SeedTask(c, cache.disk_folder, results.disk_folder) for _, c in mine]
         relay = lambda index, event: on_event(SeedEvent(mine[index][1].seed, event))  # noqa: E731
-        finished = executor.map(run_task_niced if runs.in_workers() else run_task, tasks, relay, stop)
+        if runs.in_workers():
+            finished = executor.map(run_task_niced, [WorkerTask(task) for task in tasks], relay, stop)
+        else:
+            finished = executor.map(run_task, tasks, relay, stop)
         out = {}
         for (key, c), result in zip(mine, finished):
             if result.status != "completed":
