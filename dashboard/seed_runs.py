@@ -187,9 +187,21 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
         return SeedsOutcome(config, ordered, parallel)
     first = ordered[0]
     if first.result.status == "completed" and (not first.latency_seconds or first.student_logits is None):
-        ordered[0] = runs.outcome_of(first.result)  # the report's latency and the bars come from the first seed
-        runs._remember(load(configs[0])[0].run_key(), ordered[0])  # measured once: the next identical click has it
+        ordered[0] = _measured(configs[0], first, stop)  # the report's latency and the bars come from the first seed
     return SeedsOutcome(config, ordered, parallel)
+
+
+def _measured(config: RunConfig, outcome: runs.DistillOutcome, stop: threading.Event) -> runs.DistillOutcome:
+    """``outcome`` with its logits and latency, measured once per run key in the server: identical requests that
+    need it at the same time wait for the first measurement (under the run's lock) and take it from memory."""
+    key = load(config)[0].run_key()
+    with runs._one_run_per_key(key, stop):
+        again = runs._remembered(key)
+        if again is not None and again.latency_seconds and again.student_logits is not None:
+            return again
+        measured = runs.outcome_of(outcome.result)
+        runs._remember(key, measured)
+        return measured
 
 
 def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, results: ResultCache,
