@@ -161,6 +161,7 @@ class StreamlitClient:
         self._reader: asyncio.Task | None = None
         self._timers: dict[str, tuple[float, asyncio.Task]] = {}  # fragment id -> (interval, its rerun loop)
         self.auto_reruns: dict[str, float] = {}  # every fragment the server asked this tab to poll -> its interval
+        self.poll_intervals: dict[str, set[float]] = {}  # every interval each fragment was polled at (a waiting job polls slower)
         self.closed_reason: str | None = None
 
     async def __aenter__(self) -> StreamlitClient:
@@ -259,6 +260,7 @@ class StreamlitClient:
                 self.fragment_runs_finished += 1
         elif which == "auto_rerun":
             self.auto_reruns[message.auto_rerun.fragment_id] = message.auto_rerun.interval
+            self.poll_intervals.setdefault(message.auto_rerun.fragment_id, set()).add(message.auto_rerun.interval)
             self._start_timer(message.auto_rerun.fragment_id, message.auto_rerun.interval)
         elif which == "stop_auto_rerun":
             self._stop_timers(list(message.stop_auto_rerun.fragment_ids))
