@@ -111,7 +111,7 @@ def main() -> None:
 
     # Tab label -> draw(); a new tab is one module under dashboard/tabs/ and one entry here.
     tabs: dict[str, Callable[[], None]] = {
-        "Distill": lambda: distill.render(config),
+        "Distill": lambda: distill.render(config, usable),
         "Probabilities": lambda: probabilities.render(config, dataset) if usable else st.info("Pick an available dataset."),
         "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line
         "What is happening": lambda: explanation.render(config, dataset if usable else None),

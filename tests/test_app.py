@@ -214,6 +214,7 @@ def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
         assert len(messages) == 1 and "This dataset needs the MNIST files" in messages[0] and "\n" not in messages[0]
         assert "could not be downloaded (offline)" in " ".join(c.value for c in app.code)  # the server's view, folded away
         assert app.button(key="distill").disabled and app.button(key="teacher_button").disabled
+        assert not [i for i in app.info if "Click **Distill**" in i.value]  # no hint to click a greyed-out button
         assert (app.selectbox(key="teacher").value, app.selectbox(key="student").value) == ("cnn-large", "cnn-small")
     finally:
         kd_core.data._load_cached.cache_clear()

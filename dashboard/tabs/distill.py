@@ -142,8 +142,10 @@ def live_figures(job_id: int, seed: int, events: list) -> tuple:
     return found
 
 
-def draw_job(snap: jobs.Snapshot | None) -> None:
+def draw_job(snap: jobs.Snapshot | None, usable: bool = True) -> None:
     """The live charts of the "main" job (its status line is drawn by the job panel): the first seed's curves."""
+    if snap is None and not usable:  # Distill is greyed out: the problem is said above the tabs
+        return
     if snap is None:
         st.info("Click **Distill** in the sidebar to train the teacher (or load it from the cache), "
                 "the KD student and the scratch baseline, for every seed. The charts draw live.")
@@ -171,7 +173,7 @@ def draw_job(snap: jobs.Snapshot | None) -> None:
         st.caption(" ".join(notes))
 
 
-def render(config: RunConfig) -> None:
+def render(config: RunConfig, usable: bool = True) -> None:
     outcome: seed_runs.SeedsOutcome | None = sessions.current().seeds_outcome
     job = job_panel.job(JOB)
     show = outcome is not None and not job_panel.active(JOB)
@@ -180,7 +182,7 @@ def render(config: RunConfig) -> None:
         if not same_job:
             st.caption("From your last completed distillation:")
         report.headline(outcome)
-    job_panel.live(JOB, draw_job)  # the curves right under the verdict: on a 1024×768 projector they start on screen
+    job_panel.live(JOB, lambda snap: draw_job(snap, usable))  # the curves right under the verdict: on a 1024×768 projector they start on screen
     if show:
         report.metrics(outcome, job if same_job else None)
         data, _ = resources.dataset_or_problem(outcome.config.dataset)
