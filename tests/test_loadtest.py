@@ -167,6 +167,7 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
     import time
 
     from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     from benchmarks.loadtest_server import dashboard_server
     from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
@@ -177,12 +178,17 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
     from playwright.sync_api import sync_playwright
 
     sent: list[tuple[float, bytes]] = []
+    received: list[bytes] = []
     with dashboard_server(tmp_path / "cache", tmp_path / "server.log") as server:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1200})
-                page.on("websocket", lambda ws: ws.on("framesent", lambda data: sent.append((time.monotonic(), data))))
+                def watch(ws) -> None:
+                    ws.on("framesent", lambda data: sent.append((time.monotonic(), data)))
+                    ws.on("framereceived", lambda data: received.append(data))
+
+                page.on("websocket", watch)
                 page.goto(server.url, timeout=120_000)
                 button = page.get_by_role("button", name=DISTILL_LABEL, exact=True)
                 button.wait_for(timeout=120_000)
@@ -219,11 +225,20 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
     assert [w.id for w in clicks[0].widget_states.widgets if w.trigger_value] == [trigger]
     polls = [(t, r.fragment_id) for t, r in reruns if r.fragment_id and r.is_auto_rerun]
     assert len(polls) >= 3, "the browser's live view never polled"
-    assert {fragment for _, fragment in polls} <= set(polled)  # the fragments the client was told to poll, too
-    for fragment, intervals in polled.items():  # the browser polls each at an interval the client honours too
-        times = [t for t, f in polls if f == fragment]  # (a waiting job's view polls slower than a running one's)
+    # The browser polls each fragment at the interval the server told it, and the client honours the same intervals.
+    # (A fragment's id and interval depend on what the page shows: a waiting job's view polls slower.)
+    told: dict[str, set[float]] = {}
+    for data in received:
+        if isinstance(data, bytes):
+            message = ForwardMsg.FromString(data)
+            if message.WhichOneof("type") == "auto_rerun":
+                told.setdefault(message.auto_rerun.fragment_id, set()).add(message.auto_rerun.interval)
+    assert {fragment for _, fragment in polls} <= set(told)
+    for fragment, intervals in told.items():
+        times = [t for t, f in polls if f == fragment]
         gaps = sorted(b - a for a, b in zip(times, times[1:]))
         assert not gaps or any(abs(gaps[len(gaps) // 2] - i) < 0.25 for i in intervals), (fragment, intervals, gaps)
+    assert set().union(*told.values()) <= set().union(*polled.values())  # the client was told (and polled) them too
     assert {label: seen[label] for label in REPORT_METRICS} == {label: shown[label] for label in REPORT_METRICS}
     # The client's page holds no metric the browser's lacks, and the report's values are the same (timings aside:
     # a run served from the cache shows no latencies; the browser's run, trained, does).
