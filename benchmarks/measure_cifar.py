@@ -12,7 +12,6 @@ set (once per run), a KD student epoch and a baseline epoch; the median of ``--e
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -28,7 +27,7 @@ from kd_core.losses import LOSSES, cross_entropy
 from kd_core.train import evaluate, fit, predict_logits, seeded_model
 
 from .datasets import random_cifar
-from .readme import replace_block
+from .readme import publish
 
 
 def cifar(data_dir: str | None):
@@ -115,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     measured = measure(args.epochs_timed, args.data_dir)
     block = markdown(measured)
-    print(block)
-    if args.json:
-        Path(args.json).write_text(json.dumps(measured, indent=2))
-    if args.readme:
-        replace_block(args.readme, "cifar", "benchmarks/measure_cifar.py", block)
+    publish(block, measured, args.json, args.readme, "cifar", "benchmarks/measure_cifar.py")
     return 0
 
 

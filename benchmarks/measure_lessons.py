@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
@@ -24,7 +23,7 @@ from kd_core.executors import make_executor
 from kd_core.lessons import LESSONS, Lesson
 from kd_core.seeds import run_seeds
 
-from .readme import replace_block
+from .readme import publish
 
 
 def measure_lesson(lesson: Lesson, starts: list[int], executor, cache: TeacherCache) -> dict:
@@ -127,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         measured["hinton_mnist"] = measure_hinton_mnist(args.mnist_dir)
     measured["seconds"] = time.perf_counter() - began
     block = markdown(measured)
-    print(block)
-    if args.json:
-        Path(args.json).write_text(json.dumps(measured, indent=2))
-    if args.readme:
-        replace_block(args.readme, "lessons", "benchmarks/measure_lessons.py", block)
+    publish(block, measured, args.json, args.readme, "lessons", "benchmarks/measure_lessons.py")
     return 0
 
 

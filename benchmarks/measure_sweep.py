@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .readme import replace_block
+from .readme import publish
 
 SWEEP = ["--dataset", "digits", "--param", "temperature", "--values", "1,2,4,8,16", "--seeds", "3", "--quiet"]
 WAYS = {"--jobs 1": ["--jobs", "1"], "--jobs 2": ["--jobs", "2"], "--executor ray --jobs 2": ["--executor", "ray", "--jobs", "2"]}
@@ -94,11 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ways = {k: v for k, v in WAYS.items() if not (args.no_ray and "ray" in k)}
     measured = measure(args.repeats, ways)
     block = markdown(measured)
-    print(block)
-    if args.json:
-        Path(args.json).write_text(json.dumps(measured, indent=2))
-    if args.readme:
-        replace_block(args.readme, "sweep", "benchmarks/measure_sweep.py", block)
+    publish(block, measured, args.json, args.readme, "sweep", "benchmarks/measure_sweep.py")
     return 0 if measured["identical"] else 1
 
 

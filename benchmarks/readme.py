@@ -1,6 +1,7 @@
 """The README's measured blocks: each lies between two markers and is rewritten by the script that measures it."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -18,3 +19,13 @@ def replace_block(readme: str | Path, name: str, script: str, body: str) -> None
     if not pattern.search(text):
         raise ValueError(f"{path} has no '{name}' block ({start} … {end})")
     path.write_text(pattern.sub(lambda _: f"{start}\n\n{body.strip()}\n\n{end}", text))
+
+
+def publish(block: str, measured: dict, json_path: str | None, readme: str | None, name: str, script: str) -> None:
+    """What every measuring script does with its result: print the block, write the numbers as JSON if asked, and
+    rewrite the README's ``name`` block if asked."""
+    print(block)
+    if json_path:
+        Path(json_path).write_text(json.dumps(measured, indent=2))
+    if readme:
+        replace_block(readme, name, script, block)

@@ -8,7 +8,7 @@ import pytest
 from dashboard import jobs
 
 
-def wait_for(predicate, timeout: float = 10.0) -> None:
+def wait_for(predicate, timeout: float = 60.0) -> None:
     done = threading.Event()
     for _ in range(int(timeout / 0.01)):
         if predicate():

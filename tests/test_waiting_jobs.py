@@ -7,18 +7,11 @@ import threading
 import pytest
 
 from dashboard import job_panel, jobs, runs, seed_runs
+from test_jobs import wait_for
 from kd_core import ResultCache, RunConfig, TeacherCache
 
 TINY = RunConfig(teacher_epochs=1, epochs=1, student_fraction=0.05, seed=51)
 
-
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        done.wait(0.01)
-    raise AssertionError("condition not reached")
 
 
 def test_a_job_without_a_slot_starts_at_once_and_queues_only_for_its_training(monkeypatch):
