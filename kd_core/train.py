@@ -117,6 +117,13 @@ def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer
     return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
 
 
+def make_schedule(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
+    """The learning-rate schedule over ``total_steps`` optimizer steps, or None for a constant rate."""
+    if config.schedule == "cosine":  # step t of T runs at lr · ½(1 + cos(π t / T)): lr at the first, → 0 at the last
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * t / total_steps)))
+    return None
+
+
 class _StepLog:
     """Loss parts of the steps not yet read back, and the epoch's running sums (host side, in float64)."""
 
@@ -184,6 +191,7 @@ def fit(
     x_test, y_test = test
     steps_per_epoch = -(-len(x) // config.batch_size)
     log = _StepLog(phase, epochs, epochs * steps_per_epoch, config.lr, on_event)
+    schedule = make_schedule(optimizer, config, epochs * steps_per_epoch)
     step, history = 0, []
     model.train()
     for epoch in range(1, epochs + 1):
@@ -203,6 +211,8 @@ def fit(
                 parameter.grad = None
             parts["total"].backward()
             optimizer.step()
+            if schedule is not None:
+                schedule.step()
             step += 1
             log.add(epoch, step, len(batch), parts)
         test_accuracy = log.read(extra=_accuracy(model, x_test, y_test))

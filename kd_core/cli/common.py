@@ -16,7 +16,7 @@ from typing import Callable, Sequence, TypeVar
 import torch
 from tqdm import tqdm
 
-from ..config import DEVICES, OPTIMIZERS, ConfigError, RunConfig
+from ..config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
 from ..data import DATASETS, DatasetUnavailable
 from ..executors import EXECUTORS, Executor, make_executor
 from ..losses import LOSSES
@@ -53,6 +53,8 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--lr", type=float, help="learning rate (default: the dataset's; digits: 0.01)")
     parser.add_argument("--batch-size", type=int, help="default: the dataset's (digits: 64)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
+    parser.add_argument("--schedule", choices=list(SCHEDULES), default=d.schedule,
+                        help="the learning rate over each phase: constant, or cosine (annealed to 0)")
     parser.add_argument("--loss", choices=list(LOSSES), default=d.loss, help="the distillation loss")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--student-fraction", type=float, default=d.student_fraction,
