@@ -15,33 +15,47 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
 from kd_core import TeacherCache
 from kd_core.executors import make_executor
 from kd_core.lessons import LESSONS, Lesson
-from kd_core.seeds import run_seeds
+from kd_core.seeds import SeedsResult, run_seeds
 
+from . import kernels
 from .readme import publish
 
 
+def window(lesson: Lesson, runs: list) -> dict:
+    """One window of consecutive seeds: the verdict, KD − baseline with its interval, and seeds KD is ahead in."""
+    interval = SeedsResult(runs).interval
+    gains = [r.kd_minus_baseline for r in runs]
+    return {
+        "start": runs[0].config.seed, "seeds": len(runs), "verdict": interval.verdict,
+        "holds": interval.verdict in lesson.verdicts, "mean": interval.mean, "low": interval.low,
+        "high": interval.high, "ahead": sum(g > 0 for g in gains),
+        "student": statistics.fmean(r.student.accuracy for r in runs),
+        "baseline": statistics.fmean(r.baseline.accuracy for r in runs),
+        "teacher": statistics.fmean(r.teacher.accuracy for r in runs),
+        "worst_teacher": min(r.teacher.accuracy for r in runs), "epochs": runs[0].config.epochs,
+    }
+
+
 def measure_lesson(lesson: Lesson, starts: list[int], executor, cache: TeacherCache) -> dict:
-    windows = []
-    for start in starts:
-        began = time.perf_counter()
-        result = run_seeds(lesson.config(seed=start), lesson.seeds, cache=cache, executor=executor)
-        interval = result.interval
-        gains = [r.kd_minus_baseline for r in result.runs]
-        windows.append({
-            "start": start, "seeds": lesson.seeds, "verdict": interval.verdict, "mean": interval.mean,
-            "low": interval.low, "high": interval.high, "ahead": sum(g > 0 for g in gains),
-            "student": statistics.fmean(r.student.accuracy for r in result.runs),
-            "baseline": statistics.fmean(r.baseline.accuracy for r in result.runs),
-            "teacher": statistics.fmean(r.teacher.accuracy for r in result.runs),
-            "epochs": result.runs[0].config.epochs, "seconds": time.perf_counter() - began,
-        })
-    return {"lesson": lesson.name, "title": lesson.title, "windows": windows}
+    """Every window of ``lesson.seeds`` seeds from each start seed (the page's count).  Each seed is run once,
+    through the product: a window's runs are the same seeds' runs as ``kd-train --lesson NAME --seed s`` gives,
+    since a seed's run depends on its own seed only."""
+    began, n = time.perf_counter(), lesson.seeds
+    first, last = min(starts), max(starts) + n
+    result = run_seeds(lesson.config(seed=first), last - first, cache=cache, executor=executor)
+    by_seed = {r.config.seed: r for r in result.runs}
+    windows = [window(lesson, [by_seed[s] for s in range(start, start + n)]) for start in starts]
+    return {"lesson": lesson.name, "title": lesson.title, "claim": list(lesson.verdicts), "windows": windows,
+            "gains": {seed: r.kd_minus_baseline for seed, r in by_seed.items()},
+            "teachers": {seed: r.teacher.accuracy for seed, r in by_seed.items()},
+            "seconds": time.perf_counter() - began}
 
 
 def measure_unseen(lesson: Lesson, seeds: int, executor, cache: TeacherCache) -> dict:
@@ -71,13 +85,37 @@ def measure_hinton_mnist(data_dir: str) -> dict:
     return {"errors": errors, "seconds": time.perf_counter() - began, "training_seconds": sum(run.seconds.values())}
 
 
+def span(starts: list[int]) -> str:
+    return f"{starts[0]}–{starts[-1]}" if starts == list(range(starts[0], starts[-1] + 1)) else ", ".join(map(str, starts))
+
+
 def markdown(measured: dict) -> str:
-    lines = [f"Measured with torch {measured['torch']}, one thread per training, "
-             f"{measured['jobs']} at a time, on this machine ({measured['seconds']:.0f} s in all).", "",
-             "| lesson | seeds | start seed | KD | scratch | KD − scratch (95 % interval) | KD ahead | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
-    for entry in measured["lessons"]:
-        for w in entry["windows"]:
+    sets = measured["kernel_sets"]  # name -> {"machine": …, "lessons": […]}
+    native = next(iter(sets.values()))
+    starts = [w["start"] for w in native["lessons"][0]["windows"]] if native["lessons"] else []
+    lines = [f"Measured on {native['machine']['cpu']} with torch {measured['torch']}, one thread per training, "
+             f"{measured['jobs']} at a time ({measured['seconds']:.0f} s in all). Each lesson runs the seeds the page "
+             f"runs, from every start seed {span(starts)}, under each kernel set (`benchmarks/kernels.py`: "
+             + ", ".join(f"{name} = {info['machine']['aten']}" + (" " + " ".join(f"{k}={v}" for k, v in info['machine']['variables'].items())
+                         if info['machine']['variables'] else "") for name, info in sets.items()) + ").", "",
+             "| lesson | seeds | claim | " + " | ".join(f"holds ({name})" for name in sets)
+             + " | KD − scratch, mean over windows (lowest … highest) | KD ahead (fewest) | weakest teacher |",
+             "|---|---|---|" + "---|" * len(sets) + "---|---|---|"]
+    for i, entry in enumerate(native["lessons"]):
+        per_set = [info["lessons"][i] for info in sets.values()]
+        windows = [w for e in per_set for w in e["windows"]]
+        holds = [f"{sum(w['holds'] for w in e['windows'])} of {len(e['windows'])}" for e in per_set]
+        means = [100 * w["mean"] for w in windows]
+        lines.append(f"| `{entry['lesson']}` | {entry['windows'][0]['seeds']} | {' or '.join(entry['claim'])} | "
+                     + " | ".join(holds) + f" | {min(means):+.2f} … {max(means):+.2f} | "
+                     f"{min(w['ahead'] for w in windows)} of {entry['windows'][0]['seeds']} | "
+                     f"{100 * min(w['worst_teacher'] for w in windows):.2f} % |")
+    name = next(iter(sets))
+    lines += ["", f"Three of those windows in full ({name}):", "",
+              "| lesson | seeds | start seed | KD | scratch | KD − scratch (95 % interval) | KD ahead | verdict |",
+              "|---|---|---|---|---|---|---|---|"]
+    for entry in native["lessons"]:
+        for w in entry["windows"][::max(1, len(entry["windows"]) // 3)][:3]:
             interval = f"{100 * w['mean']:+.2f} [{100 * w['low']:+.2f}, {100 * w['high']:+.2f}]"
             lines.append(f"| `{entry['lesson']}` | {w['seeds']} | {w['start']} | {100 * w['student']:.2f} % | "
                          f"{100 * w['baseline']:.2f} % | {interval} | {w['ahead']} of {w['seeds']} | {w['verdict']} |")
@@ -97,32 +135,61 @@ def markdown(measured: dict) -> str:
     return "\n".join(lines)
 
 
+def parse_starts(text: str) -> list[int]:
+    """``"0-19"`` or ``"0,5,10"``."""
+    if "-" in text:
+        first, last = (int(x) for x in text.split("-"))
+        return list(range(first, last + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def measure_here(names: list[str], starts: list[int], jobs: int, cache_dir: str | None) -> dict:
+    """Every digits lesson under the kernel set this process runs with."""
+    torch.set_num_threads(1)
+    executor = make_executor("local", jobs, threads=1)
+    with tempfile.TemporaryDirectory() as folder:  # a kernel set's teachers are its own unless a cache is named
+        cache = TeacherCache(cache_dir or folder)
+        lessons = []
+        for name in names:
+            if LESSONS[name].settings.get("dataset", "digits") == "digits":
+                lessons.append(measure_lesson(LESSONS[name], starts, executor, cache))
+                print(json.dumps({k: v for k, v in lessons[-1].items() if k != "windows"}), file=sys.stderr)
+        return {"machine": kernels.current(), "lessons": lessons}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--starts", default="0,5,10", help="start seeds of the windows, comma-separated")
+    parser.add_argument("--starts", default="0-19", help="start seeds of the windows: 0-19 or 0,5,10")
     parser.add_argument("--lessons", default=",".join(LESSONS), help="which lessons, comma-separated")
+    parser.add_argument("--kernels", default="native", help="kernel sets (benchmarks/kernels.py), comma-separated")
     parser.add_argument("--unseen-seeds", type=int, default=3, help="seeds per hidden class (0: skip)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--mnist-dir", help="the data folder holding MNIST/raw: also measure the hinton-mnist lesson")
     parser.add_argument("--json", help="also write the numbers here")
     parser.add_argument("--readme", help="rewrite the lessons block of this README")
     parser.add_argument("--cache-dir")
+    parser.add_argument("--only-here", action="store_true", help=argparse.SUPPRESS)  # one kernel set's worker
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    executor, cache = make_executor("local", args.jobs, threads=1), TeacherCache(args.cache_dir)
-    starts = [int(s) for s in args.starts.split(",")]
+    starts, names = parse_starts(args.starts), args.lessons.split(",")
+    if args.only_here:
+        Path(args.json).write_text(json.dumps(measure_here(names, starts, args.jobs, args.cache_dir)))
+        return 0
     began = time.perf_counter()
-    measured: dict = {"torch": torch.__version__, "python": platform.python_version(), "jobs": args.jobs, "lessons": []}
-    print(f"torch {torch.__version__}", file=sys.stderr)
-    for name in args.lessons.split(","):
-        lesson = LESSONS[name]
-        if lesson.settings.get("dataset", "digits") != "digits":
-            continue  # lessons on downloaded datasets are measured by their own tests
-        measured["lessons"].append(measure_lesson(lesson, starts, executor, cache))
-        print(json.dumps(measured["lessons"][-1]), file=sys.stderr)
-    if args.unseen_seeds and "unseen-class" in LESSONS:
+    measured: dict = {"torch": torch.__version__, "python": platform.python_version(), "jobs": args.jobs,
+                      "kernel_sets": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.kernels.split(","):  # each in a fresh process: the variables are read at start-up
+            out = Path(folder) / f"{name}.json"
+            print(f"kernel set {name}", file=sys.stderr)
+            kernels.run_under(name, ["-m", "benchmarks.measure_lessons", "--only-here", "--json", str(out),
+                                     "--starts", args.starts, "--lessons", args.lessons, "--jobs", str(args.jobs)]
+                              + (["--cache-dir", args.cache_dir] if args.cache_dir else []))
+            measured["kernel_sets"][name] = json.loads(out.read_text())
+    torch.set_num_threads(1)
+    if args.unseen_seeds and "unseen-class" in names:
+        executor, cache = make_executor("local", args.jobs, threads=1), TeacherCache(args.cache_dir)
         measured["unseen"] = measure_unseen(LESSONS["unseen-class"], args.unseen_seeds, executor, cache)
-    if args.mnist_dir and "hinton-mnist" in LESSONS:
+    if args.mnist_dir and "hinton-mnist" in names:
         measured["hinton_mnist"] = measure_hinton_mnist(args.mnist_dir)
     measured["seconds"] = time.perf_counter() - began
     block = markdown(measured)

@@ -25,7 +25,6 @@ FREE_PLAY = "free-play"
 FIRST_LESSON = "little-data"  # the page opens on a lesson whose first Distill shows KD helping
 FULL_DATA = "full-data"
 FREE_PLAY_SEEDS = 3
-DEFAULT_SEEDS = 5  # at most, whatever a lesson's claim is made over: a default Distill (teachers cached) takes ~5 s
 LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
               "seed-script": "as the seed script wrote it (KLDivLoss mean × 2)"}
 DEFAULTS = RunConfig()
@@ -57,7 +56,7 @@ def settings_of(name: str) -> dict:
             values[field] = getattr(spec, field)
     if values["student_width"] is None:  # the student architecture's own width
         values["student_width"] = ARCHITECTURES[values["student"]].width
-    values.update(dataset=dataset, seeds=min(DEFAULT_SEEDS, lesson.seeds) if lesson else FREE_PLAY_SEEDS)
+    values.update(dataset=dataset, seeds=lesson.seeds if lesson else FREE_PLAY_SEEDS)  # a lesson's claim holds over its seeds only
     values["temperature"], values["lam"] = float(values["temperature"]), float(values["lam"])
     return values
 

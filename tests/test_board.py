@@ -51,7 +51,9 @@ def test_a_run_belongs_to_the_lesson_whose_other_settings_it_keeps():
     assert lesson_of(stored("full-data", temperature=2.0, seed=7), "temperature") == "full-data"
     # Along the data share the stored epochs are scaled to equal steps; the lesson's are scaled the same way.
     assert lesson_of(stored("full-data", student_fraction=0.1), "student_fraction") == "full-data"
-    assert lesson_of(stored("tiny-student", student_width=4), "student_width") == "little-data / tiny-student"
+    assert lesson_of(stored("tiny-student", student_width=4), "student_width") == "tiny-student"
+    # Along the data share, tiny-student (width 8) is its own experiment; little-data moved to width 8 is it too.
+    assert lesson_of(stored("little-data", student_width=8, student_fraction=0.03), "student_fraction") == "tiny-student"
     assert lesson_of(stored(temperature=3.0, lam=0.2), "temperature") == FREE_PLAY
 
 

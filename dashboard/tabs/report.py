@@ -22,8 +22,10 @@ def settings_line(outcome: SeedsOutcome) -> str:
     data = "" if c.student_fraction >= 1 else f", students see {100 * c.student_fraction:g} % of the data"
     hidden = "" if c.omit_class is None else f", class {c.omit_class} hidden from the students"
     loss = "" if c.loss == "kd" else f", loss {sidebar.LOSS_NAMES.get(c.loss, c.loss)}"
-    return (f"{c.teacher} → {c.student}, T = {c.temperature:g}, λ = {c.lam:g}{loss}{data}{hidden}, {c.teacher_epochs} + "
-            f"{c.epochs} epochs, lr {c.lr:g}, batch {c.batch_size}, {seeds}")
+    width = "" if c.student_width is None else f" (width {c.student_width})"
+    schedule = "" if c.schedule == "constant" else f" annealed ({c.schedule})"
+    return (f"{c.teacher} → {c.student}{width}, T = {c.temperature:g}, λ = {c.lam:g}{loss}{data}{hidden}, {c.teacher_epochs} + "
+            f"{c.epochs} epochs, lr {c.lr:g}{schedule}, batch {c.batch_size}, {seeds}")
 
 
 def trained_seconds(outcome: SeedsOutcome) -> float:
@@ -77,7 +79,7 @@ def full_data_button() -> None:
     lesson = sidebar.current_lesson()
     if (lesson is None or lesson.name != sidebar.FULL_DATA) and sidebar.FULL_DATA in sidebar.LESSONS:
         st.button("Why does KD not help with all the data?", key="full_data_lesson", on_click=sidebar.choose_lesson,
-                  args=(sidebar.FULL_DATA,), help="Switch to the full-data lesson: all the training images, and why KD adds nothing there.")
+                  args=(sidebar.FULL_DATA,), help="Switch to the full-data lesson: all the training images, and why KD does not help there.")
 
 
 def why_lambda(outcome: SeedsOutcome) -> None:
