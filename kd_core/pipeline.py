@@ -122,8 +122,9 @@ class RunSetup:
             model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
             recorder = StepRecorder(on_event)
             started = time.perf_counter()
-            history = fit(model, "teacher", self.x_train, self.y_train, self.test, config, config.teacher_epochs,
-                          cross_entropy, on_event=recorder, stop=stop, shuffle_seed=config.seed)
+            history = fit(model, "teacher", self.x_train, self.y_train, self.test, config.for_teacher(),
+                          config.teacher_epochs, cross_entropy, on_event=recorder, stop=stop, shuffle_seed=config.seed,
+                          jitter=config.teacher_jitter)
             seconds = time.perf_counter() - started
             meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict(),
                     "steps": [row.to_dict() for row in recorder.steps]}

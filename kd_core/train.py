@@ -112,8 +112,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: in
 
 def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
     # foreach: one kernel per operation over all parameters instead of one per parameter — the same numbers.
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, foreach=True)
+    if config.optimizer in ("sgd", "nesterov"):
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=config.optimizer == "nesterov",
+                               foreach=True)
     return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
 
 
@@ -121,7 +122,21 @@ def make_schedule(optimizer: torch.optim.Optimizer, config: RunConfig, total_ste
     """The learning-rate schedule over ``total_steps`` optimizer steps, or None for a constant rate."""
     if config.schedule == "cosine":  # step t of T runs at lr · ½(1 + cos(π t / T)): lr at the first, → 0 at the last
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * t / total_steps)))
+    if config.schedule == "onecycle":  # lr/25 → lr over the first 30 % of the steps, then down to lr/25e4
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps)
     return None
+
+
+def jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image of the batch ``x`` (N, C, H, W) shifted by its own random whole-pixel offset in
+    [−pixels, pixels]² (the paper's jitter); the uncovered border repeats the edge (MNIST's is background)."""
+    n, _, height, width = x.shape
+    offsets = torch.randint(0, 2 * pixels + 1, (2, n, 1), generator=generator).to(x.device)
+    padded = torch.nn.functional.pad(x, (pixels,) * 4, mode="replicate")
+    rows = (torch.arange(height, device=x.device) + offsets[0]).view(n, 1, height, 1)
+    cols = (torch.arange(width, device=x.device) + offsets[1]).view(n, 1, 1, width)
+    return padded[torch.arange(n, device=x.device).view(n, 1, 1, 1),
+                  torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1), rows, cols]
 
 
 class _StepLog:
@@ -180,14 +195,17 @@ def fit(
     on_event: EventCallback | None = None,
     stop: StopFlag | None = None,
     shuffle_seed: int = 0,
+    jitter: int = 0,
 ) -> list[EpochRecord]:
     """Train ``model`` in place on ``loss`` (the parts it returns are summed into the history); returns one
-    record per epoch.  Raises Cancelled when ``stop`` is set, Diverged when the loss explodes."""
+    record per epoch.  Raises Cancelled when ``stop`` is set, Diverged when the loss explodes.  ``jitter``: shift
+    each training image by up to that many pixels, drawn anew every step (``jittered``)."""
     tune()  # process-wide allocator settings (kd_core.fastpaths): faster, the same numbers
     optimizer = make_optimizer(model, config)
     parameters = list(model.parameters())
     forward = training_forward(model)
     generator = torch.Generator().manual_seed(shuffle_seed)
+    shifts = torch.Generator().manual_seed(shuffle_seed + 1)  # its own stream: the batch order stays as without jitter
     x_test, y_test = test
     steps_per_epoch = -(-len(x) // config.batch_size)
     log = _StepLog(phase, epochs, epochs * steps_per_epoch, config.lr, on_event)
@@ -204,7 +222,10 @@ def fit(
             batch = order[start : start + config.batch_size]
             # index_select copies whole rows, faster than x[batch]'s general gather; the same values.
             labels = y.index_select(0, batch)
-            logits = forward(image_layout(x.index_select(0, batch)))  # channels-last only if KD_CHANNELS_LAST=1
+            inputs = x.index_select(0, batch)
+            if jitter:
+                inputs = jittered(inputs, jitter, shifts)
+            logits = forward(image_layout(inputs))  # channels-last only if KD_CHANNELS_LAST=1
             targets = None if teacher_logits is None else teacher_logits.index_select(0, batch)
             parts = loss(logits, targets, labels, config.temperature, config.lam)
             for parameter in parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead

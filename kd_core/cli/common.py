@@ -54,7 +54,12 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--batch-size", type=int, help="default: the dataset's (digits: 64)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
     parser.add_argument("--schedule", choices=list(SCHEDULES), default=d.schedule,
-                        help="the learning rate over each phase: constant, or cosine (annealed to 0)")
+                        help="the learning rate over each phase: constant, cosine (annealed to 0), or onecycle (warm-up, "
+                             "then annealed)")
+    parser.add_argument("--teacher-optimizer", choices=list(OPTIMIZERS), help="the teacher's (default: --optimizer)")
+    parser.add_argument("--teacher-lr", type=float, help="the teacher's learning rate (default: --lr)")
+    parser.add_argument("--teacher-jitter", type=int, default=d.teacher_jitter,
+                        help="shift each teacher training image by up to ± this many pixels, anew every step")
     parser.add_argument("--loss", choices=list(LOSSES), default=d.loss, help="the distillation loss")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--student-fraction", type=float, default=d.student_fraction,
