@@ -1,13 +1,14 @@
 """Time ``kd-sweep`` as a user runs it — the whole command, from the shell to its exit — with one process, two
 worker processes and a local Ray of two, and check that all of them give the very same rows.
 
-    python -m benchmarks.measure_sweep [--repeats 5] [--readme README.md] [--json sweep-times.json]
+    python -m benchmarks.measure_sweep [--repeats 5] [--kernels native,default] [--readme README.md] [--json F]
 
 The sweep: ``kd-sweep --param temperature --values 1,2,4,8,16 --seeds 3`` on digits (5 values × 3 seeds: 3
 cached teachers, 3 baselines, 15 KD students), its teachers cached by an untimed first run.  The three ways are
 run in turn, ``--repeats`` times, so that a busy spell on a shared machine hits all of them alike; the block
 gives each one's median, min and max.  ``in the sweep`` is the time ``kd-sweep`` reports for the sweep itself;
-the rest is Python's start, the imports and the exit.
+the rest is Python's start, the imports and the exit.  With ``--kernels`` every way is timed under each kernel set
+(benchmarks/kernels.py: this CPU imitating others), and the block names the CPU.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import kernels
 from .readme import publish
 
 SWEEP = ["--dataset", "digits", "--param", "temperature", "--values", "1,2,4,8,16", "--seeds", "3", "--quiet"]
@@ -34,8 +36,8 @@ def kd_sweep() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "kd_core.cli.sweep"]
 
 
-def run_once(flags: list[str], cache: str, out: Path) -> dict:
-    env = {**os.environ, "KD_CACHE_DIR": cache, "RAY_LOG_TO_DRIVER": "0"}
+def run_once(flags: list[str], cache: str, out: Path, kernel_set: str = "native") -> dict:
+    env = {**kernels.kernel_env(kernel_set), "KD_CACHE_DIR": cache, "RAY_LOG_TO_DRIVER": "0"}
     load = os.getloadavg()[0]
     started = time.perf_counter()
     done = subprocess.run(kd_sweep() + SWEEP + flags + ["--json", str(out)], env=env, capture_output=True, text=True)
@@ -46,15 +48,15 @@ def run_once(flags: list[str], cache: str, out: Path) -> dict:
     return {"seconds": seconds, "in_sweep": data["seconds"], "rows": data["runs"], "load": load}
 
 
-def measure(repeats: int, ways: dict[str, list[str]]) -> dict:
+def measure(repeats: int, ways: dict[str, list[str]], kernel_set: str = "native") -> dict:
     with tempfile.TemporaryDirectory() as folder:
         cache, out = str(Path(folder) / "cache"), Path(folder) / "sweep.json"
-        run_once(WAYS["--jobs 1"], cache, out)  # trains and caches the three teachers
+        run_once(WAYS["--jobs 1"], cache, out, kernel_set)  # trains and caches the three teachers
         runs: dict[str, list[dict]] = {way: [] for way in ways}
         for _ in range(repeats):
             for way, flags in ways.items():
-                runs[way].append(run_once(flags, cache, out))
-                print(f"{way}: {runs[way][-1]['seconds']:.2f} s (load {runs[way][-1]['load']:.1f})", file=sys.stderr)
+                runs[way].append(run_once(flags, cache, out, kernel_set))
+                print(f"{kernel_set} {way}: {runs[way][-1]['seconds']:.2f} s (load {runs[way][-1]['load']:.1f})", file=sys.stderr)
     reference = next(iter(runs.values()))[0]["rows"]
     identical = all(run["rows"] == reference for way_runs in runs.values() for run in way_runs)
     summary = {}
@@ -71,14 +73,19 @@ def measure(repeats: int, ways: dict[str, list[str]]) -> dict:
 
 
 def markdown(measured: dict) -> str:
-    lines = [f"`kd-sweep {' '.join(SWEEP[:-1])} …` on digits, teachers cached; the whole command, {measured['repeats']} "
-             f"runs of each way taken in turn, torch {measured['torch']}, {measured['cores']} cores "
+    first = next(iter(measured["kernel_sets"].values()))
+    lines = [f"`kd-sweep {' '.join(SWEEP[:-1])} …` on digits, teachers cached; the whole command, {first['repeats']} "
+             f"runs of each way taken in turn, torch {first['torch']}, {first['cores']} cores of an {measured['cpu']} "
              "(a shared machine: the load average is the other users' work).", "",
-             "| executor | median | min … max | in the sweep (median) | load average |", "|---|---:|---:|---:|---:|"]
-    for way, s in measured["ways"].items():
-        lines.append(f"| `{way}` | {s['median']:.2f} s | {s['min']:.2f} … {s['max']:.2f} s | {s['in_sweep_median']:.2f} s | "
-                     f"{s['load_median']:.1f} |")
-    same = "identical in every run" if measured["identical"] else "NOT identical across the runs"
+             "| kernel set | executor | median | min … max | in the sweep (median) | `--jobs 1` ÷ this | load average |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for name, info in measured["kernel_sets"].items():
+        one = info["ways"]["--jobs 1"]["median"]
+        for way, s in info["ways"].items():
+            lines.append(f"| {name} | `{way}` | {s['median']:.2f} s | {s['min']:.2f} … {s['max']:.2f} s | "
+                         f"{s['in_sweep_median']:.2f} s | {one / s['median']:.2f}× | {s['load_median']:.1f} |")
+    same = ("identical in every run" if all(i["identical"] for i in measured["kernel_sets"].values())
+            else "NOT identical across the runs")
     lines += ["", f"The {measured['rows']} rows (value, seed, KD student, baseline, teacher, epochs) are {same}. "
               "Ray's times include starting a local Ray."]
     return "\n".join(lines)
@@ -88,14 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-ray", action="store_true", help="only the local executor")
+    parser.add_argument("--kernels", default="native", help="kernel sets (benchmarks/kernels.py), comma-separated")
     parser.add_argument("--json", help="also write the numbers here")
     parser.add_argument("--readme", help="rewrite the sweep block of this README")
     args = parser.parse_args(argv)
     ways = {k: v for k, v in WAYS.items() if not (args.no_ray and "ray" in k)}
-    measured = measure(args.repeats, ways)
+    from .machine import cpu_model
+
+    measured = {"cpu": cpu_model(), "kernel_sets": {name: measure(args.repeats, ways, name) for name in args.kernels.split(",")}}
     block = markdown(measured)
     publish(block, measured, args.json, args.readme, "sweep", "benchmarks/measure_sweep.py")
-    return 0 if measured["identical"] else 1
+    return 0 if all(i["identical"] for i in measured["kernel_sets"].values()) else 1
 
 
 if __name__ == "__main__":
