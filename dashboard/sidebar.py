@@ -16,6 +16,7 @@ from dashboard import resources, runs
 from dashboard.choices import (ALL_CONTROLS, BATCH_SIZES, CONTROLS, FRACTIONS, LEARNING_RATES, SHORT_NAMES, SLIDERS, WIDTHS,
                                format_value)
 from kd_core import DATASETS, RunConfig
+from kd_core.data import files_needed, on_disk
 from kd_core.lessons import LESSONS
 from kd_core.losses import LOSSES
 from kd_core.models import ARCHITECTURES
@@ -29,6 +30,7 @@ LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
               "seed-script": "as the seed script wrote it (KLDivLoss mean × 2)"}
 DEFAULTS = RunConfig()
 FREE_PLAY_CONTROLS = ("temperature", "lam", "student_fraction", "seed")
+DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
 
 def lesson_names() -> list[str]:
@@ -68,6 +70,16 @@ def hidden_settings() -> dict:
     return {} if lesson is None else {k: v for k, v in lesson.settings.items() if k in fields and k not in CONTROLS}
 
 
+def needs_files() -> dict[tuple[str, str], list[str]]:
+    """(dataset, where its files go) -> the titles of the lessons that need them, for datasets not on disk here."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for lesson in LESSONS.values():
+        name = lesson.settings.get("dataset", DEFAULTS.dataset)
+        if not on_disk(name):
+            missing.setdefault((DATASET_TITLES.get(name, name), files_needed(name)), []).append(lesson.title)
+    return missing
+
+
 def apply_lesson() -> None:
     """Set every control to the chosen lesson's values (an on_change callback: runs before the widgets are drawn)."""
     for field, value in settings_of(state.get("lesson", FIRST_LESSON)).items():
@@ -105,6 +117,11 @@ def lesson_picker() -> None:
         apply_lesson()
     st.sidebar.selectbox("Lesson", lesson_names(), key="lesson", format_func=lesson_title, on_change=apply_lesson,
                          help="A ready-made experiment: sets every control below; you can still move them afterwards.")
+    needing = needs_files()
+    if needing:  # they stay in the picker: choosing one says the same, with a way back to the digits
+        st.sidebar.caption(" ".join(
+            f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server: they go in "
+            f"{where} (set KD_DATA_DIR before starting it)." for (name, where), titles in needing.items()))
     st.sidebar.toggle("Presentation mode", key="present",
                       help="For a projector: larger type, and only this lesson's controls (the others keep its values).")
 

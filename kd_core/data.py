@@ -157,6 +157,27 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+# A file each dataset's loader reads, relative to the data folder: whether it is there says, without loading or
+# downloading anything, whether the dataset is on disk (the page marks the lessons that need absent files).
+_FIRST_FILE = {"mnist": "MNIST/raw/train-images-idx3-ubyte", "fashion-mnist": "FashionMNIST/raw/train-images-idx3-ubyte",
+               "cifar10": "cifar-10-batches-py/data_batch_1"}
+
+
+def on_disk(name: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """Whether dataset ``name``'s files are in the data folder (digits is built in); a quick look, not a load."""
+    if name not in _FIRST_FILE:
+        return True
+    path = (Path(data_dir) if data_dir is not None else default_data_dir()).expanduser() / _FIRST_FILE[name]
+    return path.is_file() or path.with_name(path.name + ".gz").is_file()
+
+
+def files_needed(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """Where dataset ``name``'s files go, in words: the folder and what it must hold."""
+    root = (Path(data_dir) if data_dir is not None else default_data_dir()).expanduser()
+    files = {"mnist": "MNIST/raw/" + _MNIST_FILES, "fashion-mnist": "FashionMNIST/raw/" + _MNIST_FILES, "cifar10": _CIFAR_FILES}
+    return f"{root}/{files[name]}" if name in files else ""
+
+
 @functools.lru_cache(maxsize=4)
 def _load_cached(name: str, data_dir: str) -> Dataset:
     return DATASETS[name].load(Path(data_dir))
