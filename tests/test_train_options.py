@@ -97,3 +97,15 @@ def test_a_run_with_every_option(tmp_path):
     again = run(config, cache=TeacherCache(tmp_path / "b"))
     assert first.status == "completed" and first.teacher.accuracy > 0.5
     assert (first.teacher.accuracy, first.student.accuracy) == (again.teacher.accuracy, again.student.accuracy)
+
+
+def test_a_lesson_on_mnist_takes_mnists_default_threads(tmp_path, capsys):
+    """kd-train --lesson hinton-mnist trains on MNIST's two threads, as --dataset mnist does (not digits' one)."""
+    before = torch.get_num_threads()
+    try:
+        with pytest.raises(SystemExit) as stopped:  # no files there: one line, exit 2, after the threads are set
+            kd_train(["--lesson", "hinton-mnist", "--data-dir", str(tmp_path / "none"), "--seeds", "1", "--quiet"])
+        assert stopped.value.code == 2 and torch.get_num_threads() == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    finally:
+        torch.set_num_threads(before)

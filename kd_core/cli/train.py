@@ -96,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_lessons:
         print(list_lessons())
         return 0
-    executor = check_common(parser, args)
     overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv)}
+    args.dataset = overrides.get("dataset", args.dataset)  # a lesson's dataset sets the default --threads too
+    executor = check_common(parser, args)
     config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
     seeds = args.seeds or (LESSONS[args.lesson].seeds if args.lesson else 1)
     bars = ProgressBars(enabled=not args.quiet and seeds == 1)
