@@ -9,9 +9,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import DATASETS
+from .custom_data import is_custom, resolve as resolve_data
+from .data import DATASETS, DatasetSpec
 from .losses import LOSSES, check_lam, check_temperature
 from .models import ARCHITECTURES
+from .own_teacher import is_external, resolve as resolve_teacher
 
 MAX_EPOCHS = 1000
 MAX_LR = 10.0  # above this nothing trains; 10 itself is allowed so divergence can be shown
@@ -144,17 +146,37 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
+def _dataset(name) -> tuple[str, DatasetSpec]:
+    """A built-in dataset's name, or data of one's own by its canonical name (with its content hash)."""
+    if is_custom(name):
+        try:
+            return resolve_data(name)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    name = _choice("dataset", name, DATASETS)
+    return name, DATASETS[name]
+
+
+def _teacher(name, spec: DatasetSpec) -> str:
+    """An architecture's name, or a teacher file's canonical name once it is checked against the data."""
+    if is_external(name):
+        try:
+            return resolve_teacher(name, spec.input_shape, spec.num_classes, spec.teacher)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    return _choice("teacher architecture", name or spec.teacher, ARCHITECTURES)
+
+
 def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     """A copy with defaults and the device resolved, or ConfigError with a one-line reason.
 
     ``train_size`` (when the dataset is loaded) also bounds the batch size.
     """
-    dataset = _choice("dataset", config.dataset, DATASETS)
-    spec = DATASETS[dataset]
-    teacher = _choice("teacher architecture", config.teacher or spec.teacher, ARCHITECTURES)
+    dataset, spec = _dataset(config.dataset)
+    teacher = _teacher(config.teacher, spec)
     student = _choice("student architecture", config.student or spec.student, ARCHITECTURES)
     for role, name in (("teacher", teacher), ("student", student)):
-        if ARCHITECTURES[name].needs_images and len(spec.input_shape) != 3:
+        if name in ARCHITECTURES and ARCHITECTURES[name].needs_images and len(spec.input_shape) != 3:
             raise ConfigError(f"the {role} architecture '{name}' needs images; dataset '{dataset}' has none")
     try:
         temperature = check_temperature(_float("temperature", config.temperature))
@@ -187,6 +209,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     batch_size = _int("batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1,
                       train_size or 1_000_000)
     return config.replace(
+        dataset=dataset,  # data of one's own: its canonical name, content hash included
         teacher=teacher,
         student=student,
         teacher_epochs=_int("teacher_epochs", spec.teacher_epochs if config.teacher_epochs is None else config.teacher_epochs,

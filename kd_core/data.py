@@ -141,7 +141,31 @@ class DatasetSpec:
 _MNIST_FILES = "{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"
 _CIFAR_FILES = "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta; from cifar-10-python.tar.gz)"
 
-DATASETS: dict[str, DatasetSpec] = {
+class DatasetRegistry(dict):
+    """The built-in datasets by name; a name of data of one's own (``folder:PATH``, ``csv:PATH``) is looked up too,
+    through kd_core.custom_data, so every ``DATASETS[config.dataset]`` works for it, while iterating lists only the
+    built-in ones."""
+
+    def __missing__(self, name: str) -> DatasetSpec:
+        from .custom_data import is_custom, resolve
+
+        if not is_custom(name):
+            raise KeyError(name)
+        return resolve(name)[1]
+
+    def __contains__(self, name: object) -> bool:
+        from .custom_data import is_custom
+
+        return super().__contains__(name) or is_custom(name)
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except (KeyError, ValueError):
+            return default
+
+
+DATASETS: dict[str, DatasetSpec] = DatasetRegistry({
     "digits": DatasetSpec("scikit-learn's 8×8 handwritten digits (built in, no download)", lambda root: _load_digits(),
                           (1, 8, 8), 10, "mlp-large", "mlp-small", 30, 20),
     "mnist": DatasetSpec("MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
@@ -154,7 +178,7 @@ DATASETS: dict[str, DatasetSpec] = {
     "cifar10": DatasetSpec("CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",  # normalized as in the seed
                            _torchvision_loader("cifar10", "CIFAR10", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _CIFAR_FILES),
                            (3, 32, 32), 10, "seed-teacher", "seed-student", 40, 30, lr=1e-3, batch_size=128, threads=2),
-}
+})
 
 
 # A file each dataset's loader reads, relative to the data folder: whether it is there says, without loading or
@@ -196,7 +220,13 @@ def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None
     if name not in DATASETS:
         raise ValueError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
     key = _key(name, data_dir)
-    return _ADOPTED[key] if key in _ADOPTED else _load_cached(*key)
+    if key in _ADOPTED:
+        return _ADOPTED[key]
+    if not dict.__contains__(DATASETS, name):  # data of one's own: custom_data keeps its own loads, by content hash
+        from .custom_data import load
+
+        return load(name).dataset
+    return _load_cached(*key)
 
 
 def adopt_dataset(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> None:

@@ -25,6 +25,7 @@ from .bias import choose_bias
 from .data import Dataset, holdout_indices, load_dataset, student_indices
 from .losses import LOSSES, cross_entropy
 from .models import build_model, count_params, size_bytes
+from .own_teacher import is_external, load as load_own_teacher
 from .records import (EpochRecord, EventCallback, OmittedClassReport, PhaseReport, RunResult, StepRecord, StepRecorder,
                       StopFlag, TeacherLookup)
 from .train import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
@@ -95,6 +96,9 @@ class RunSetup:
 
     def cached_teacher(self, cache: TeacherCache) -> TeacherLookup | None:
         """The teacher if it is already trained (here or in ``cache``); never trains."""
+        if self._teacher is None and is_external(self.config.teacher):  # a file of one's own: no training
+            model = load_own_teacher(self.config.teacher, self.dataset.input_shape, self.dataset.num_classes)
+            self._teacher = TeacherLookup(model.to(self.device), [], 0.0, True, [])
         if self._teacher is None:
             entry = cache.get(self.config.teacher_key())
             if entry is None:
@@ -256,8 +260,11 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
     result = RunResult.from_json(entry["meta"]["result"], config)
     for phase, state in entry["states"].items():
         width = None if phase == "teacher" else config.student_width
-        model = build_model(config.teacher if phase == "teacher" else config.student, dataset.input_shape,
-                            dataset.num_classes, width)
+        if phase == "teacher" and is_external(config.teacher):
+            model = load_own_teacher(config.teacher, dataset.input_shape, dataset.num_classes)
+        else:
+            model = build_model(config.teacher if phase == "teacher" else config.student, dataset.input_shape,
+                                dataset.num_classes, width)
         model.load_state_dict(state)
         result.models[phase] = model.to(setup.device)
     result.from_results_cache = result.teacher_from_cache = True

@@ -23,6 +23,7 @@ from ..losses import LOSSES
 from ..models import ARCHITECTURES
 from ..seeds import MAX_SEEDS
 from ..train import Diverged
+from . import own
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 MAX_JOBS = 256
@@ -40,10 +41,13 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     """A parser with every run flag, ``--baseline``, ``--json`` and ``--quiet``; warnings print as one line."""
     parser = OneLineParser(prog=prog, description=doc.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = RunConfig()
-    parser.add_argument("--dataset", default=d.dataset, choices=list(DATASETS), help="digits is built in")
+    parser.add_argument("--dataset", default=d.dataset, type=own.dataset_argument,
+                        help=f"{', '.join(DATASETS)} (digits is built in), or data of your own: folder:PATH (an image "
+                             "folder, one subfolder per class) or csv:PATH (numeric features and a label column)")
     parser.add_argument("--data-dir", help="where torchvision datasets live (default: $KD_DATA_DIR, else a per-user cache folder)")
     parser.add_argument("--teacher", choices=list(ARCHITECTURES), help="teacher architecture (default: the dataset's)")
     parser.add_argument("--student", choices=list(ARCHITECTURES), help="student architecture (default: the dataset's)")
+    own.add_flags(parser)
     parser.add_argument("--student-width", type=int,
                         help="the student's hidden units (MLP) or channels (CNN) (default: the architecture's)")
     parser.add_argument("--teacher-epochs", type=int, help="default: the dataset's (digits: 30)")
@@ -95,6 +99,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
 def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Executor:
     """What argparse cannot check alone: the thread count (then applied), --jobs and the --json folder; returns
     the executor the flags ask for."""
+    args.own_settings = own.apply(parser, args)  # data and teacher of one's own, checked first
     if args.threads is None:
         args.threads = DATASETS[args.dataset].threads
     if args.threads < 1:

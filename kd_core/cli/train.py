@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_lessons:
         print(list_lessons())
         return 0
-    overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv)}
+    overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv),
+                                                **args.own_settings}
     args.dataset = overrides.get("dataset", args.dataset)  # a lesson's dataset sets the default --threads too
     executor = check_common(parser, args)
     config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
