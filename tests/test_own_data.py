@@ -197,3 +197,13 @@ def test_a_csv_dataset_flows_through_worker_processes(tmp_path, capsys):
     assert data["config"]["dataset"].startswith(f"csv:{path};sha=")
     assert [run["seed"] for run in data["runs"]] == [0, 1]
     assert all(run["teacher"]["accuracy"] > 0.5 for run in data["runs"])
+
+
+def test_a_lesson_runs_on_data_of_ones_own(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text(csv_text(rows=60))
+    out = tmp_path / "r.json"
+    assert main(["--lesson", "little-data", "--dataset", f"csv:{path}", "--label-column", "species", "--seeds", "1",
+                 *QUICK, "--json", str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["dataset"].startswith(f"csv:{path};label=species;sha=") and config["student_fraction"] == 0.05

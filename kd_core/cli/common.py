@@ -99,7 +99,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
 def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Executor:
     """What argparse cannot check alone: the thread count (then applied), --jobs and the --json folder; returns
     the executor the flags ask for."""
-    args.own_settings = own.apply(parser, args)  # data and teacher of one's own, checked first
+    own.apply(parser, args)  # data and teacher of one's own, checked first
     if args.threads is None:
         args.threads = DATASETS[args.dataset].threads
     if args.threads < 1:

@@ -30,6 +30,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 def apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
     """Rewrite ``args.dataset`` and ``args.teacher`` for the flags above and load the data once (its notes to
     stderr); returns the settings it made, which a lesson's own settings must not override."""
+    if getattr(args, "own_settings", None) is not None:  # applied already (kd-train does so before a lesson's settings)
+        return args.own_settings
     made: dict = {}
     if args.label_column is not None:
         if not str(args.dataset).startswith("csv:"):
@@ -51,4 +53,5 @@ def apply(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict:
             parser.error(str(error))
         for note in loaded.notes:
             print(f"{parser.prog}: note: {note}", file=sys.stderr)
+    args.own_settings = made
     return made

@@ -19,6 +19,7 @@ from ..seeds import SeedsResult, run_seeds
 from .common import check_common, config_fields, config_from_args, explicit_flags, guarded, make_parser, parse_seeds
 from .common import text_table
 from .common import write_json_atomic
+from . import own
 
 
 class ProgressBars:
@@ -96,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_lessons:
         print(list_lessons())
         return 0
+    own_settings = own.apply(parser, args)  # before a lesson's settings, which must not replace one's own data
     overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv),
-                                                **args.own_settings}
+                                                **own_settings}
     args.dataset = overrides.get("dataset", args.dataset)  # a lesson's dataset sets the default --threads too
     executor = check_common(parser, args)
     config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
