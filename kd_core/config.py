@@ -11,7 +11,8 @@ import torch
 
 from .custom_data import is_custom, resolve as resolve_data
 from .data import DATASETS, DatasetSpec
-from .losses import LOSSES, check_lam, check_temperature
+from .losses import check_lam, check_temperature
+from .methods import METHODS, MethodError, check_applies, normalize_args
 from .models import ARCHITECTURES
 from .own_teacher import is_external, resolve as resolve_teacher
 
@@ -60,7 +61,9 @@ class RunConfig:
     equal_steps: bool = True
     omit_class: int | None = None  # a class the student never sees
     holdout: float = 0.0  # share of the training set kept from the students, to choose the bias correction on
-    loss: str = "kd"  # the distillation loss (losses.LOSSES)
+    loss: str = "kd"  # the distillation method (methods.METHODS; losses.LOSSES are its first three)
+    # The method's hyperparameters given (name, value), checked and sorted by validate(); the rest take their defaults.
+    loss_args: tuple[tuple[str, float], ...] = ()
     device: str = "auto"  # validate() resolves "auto" to the device found
 
     def replace(self, **changes) -> "RunConfig":
@@ -93,7 +96,8 @@ class RunConfig:
         identity = {k: v for k, v in self.to_dict().items() if k != "data_dir"}
         if identity["schedule"] == "constant":  # as in teacher_key: older keys stay valid
             del identity["schedule"]
-        for name, default in (("teacher_optimizer", None), ("teacher_lr", None), ("teacher_jitter", 0)):
+        for name, default in (("teacher_optimizer", None), ("teacher_lr", None), ("teacher_jitter", 0),
+                              ("loss_args", ())):
             if identity[name] == default:
                 del identity[name]
         return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
@@ -204,7 +208,12 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     if jitter and len(spec.input_shape) != 3:
         raise ConfigError(f"teacher_jitter shifts images; dataset '{dataset}' has none")
     _choice("schedule", config.schedule, SCHEDULES)
-    _choice("loss", config.loss, LOSSES)
+    _choice("loss", config.loss, METHODS)
+    try:
+        loss_args = normalize_args(config.loss, config.loss_args)
+        check_applies(config.loss, spec.num_classes, teacher, student, spec.input_shape, width)
+    except MethodError as error:
+        raise ConfigError(str(error)) from None
     device = resolve_device(_choice("device", config.device, DEVICES))
     batch_size = _int("batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1,
                       train_size or 1_000_000)
@@ -223,6 +232,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         student_fraction=fraction,
         student_width=ARCHITECTURES[student].width if width is None else width,
         holdout=holdout,
+        loss_args=loss_args,
         omit_class=omit_class,
         teacher_lr=teacher_lr,
         teacher_jitter=jitter,

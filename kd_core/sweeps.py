@@ -24,14 +24,14 @@ from .train import Cancelled
 
 # Settings a sweep can vary: RunConfig field -> how the CLI spells it.
 SWEEP_PARAMS: dict[str, str] = {"temperature": "temperature", "lam": "lam", "student_fraction": "student-fraction",
-                                "student_width": "student-width"}
+                                "student_width": "student-width", "loss": "loss"}
 
 
 @dataclass(frozen=True)
 class SweepRow:
     """One (value, seed): accuracies as fractions; ``epochs`` is what the students trained."""
 
-    value: float
+    value: float | str  # a method's name when the sweep is over the loss
     seed: int
     student_accuracy: float
     baseline_accuracy: float | None
@@ -94,7 +94,7 @@ def sweep_configs(param: str, values: Sequence[float], seeds: Sequence[int], bas
 
 def _baseline_key(config: RunConfig) -> RunConfig:
     """Two configs with the same key train the very same scratch baseline (it ignores T, λ and the KD loss)."""
-    return config.replace(temperature=1.0, lam=1.0, loss="kd")
+    return config.replace(temperature=1.0, lam=1.0, loss="kd", loss_args=())
 
 
 @dataclass(frozen=True)

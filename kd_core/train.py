@@ -110,12 +110,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: in
     return Evaluation(numbers[0], numbers[1 : 1 + num_classes], predictions, agreement)
 
 
-def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: RunConfig, extra: list[nn.Parameter] = ()) -> torch.optim.Optimizer:
+    """``extra``: trained along with the model (a FitNets regressor), after its parameters."""
+    parameters = [*model.parameters(), *extra]
     # foreach: one kernel per operation over all parameters instead of one per parameter — the same numbers.
     if config.optimizer in ("sgd", "nesterov"):
-        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=config.optimizer == "nesterov",
+        return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, nesterov=config.optimizer == "nesterov",
                                foreach=True)
-    return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)
+    return torch.optim.Adam(parameters, lr=config.lr, foreach=True)
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int):
@@ -201,8 +203,12 @@ def fit(
     record per epoch.  Raises Cancelled when ``stop`` is set, Diverged when the loss explodes.  ``jitter``: shift
     each training image by up to that many pixels, drawn anew every step (``jittered``)."""
     tune()  # process-wide allocator settings (kd_core.fastpaths): faster, the same numbers
-    optimizer = make_optimizer(model, config)
-    parameters = list(model.parameters())
+    # A registry method's loss (kd_core.methods.MethodLoss) is told each step's epoch (warm-up) and rows (the
+    # teacher's features), and may bring parameters of its own (a regressor); LOSSES' functions need neither.
+    on_step = getattr(loss, "on_step", None)
+    extra = list(getattr(loss, "trainable", ()))
+    optimizer = make_optimizer(model, config, extra)
+    parameters = list(model.parameters()) + extra
     forward = training_forward(model)
     generator = torch.Generator().manual_seed(shuffle_seed)
     shifts = torch.Generator().manual_seed(shuffle_seed + 1)  # its own stream: the batch order stays as without jitter
@@ -227,6 +233,8 @@ def fit(
                 inputs = jittered(inputs, jitter, shifts)
             logits = forward(image_layout(inputs))  # channels-last only if KD_CHANNELS_LAST=1
             targets = None if teacher_logits is None else teacher_logits.index_select(0, batch)
+            if on_step is not None:
+                on_step(epoch, batch)
             parts = loss(logits, targets, labels, config.temperature, config.lam)
             for parameter in parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
                 parameter.grad = None

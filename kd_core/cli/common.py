@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
 from ..data import DATASETS, DatasetUnavailable
 from ..executors import EXECUTORS, Executor, make_executor
-from ..losses import LOSSES
+from ..methods import METHODS, MethodError, parse_loss_arg
 from ..models import ARCHITECTURES
 from ..seeds import MAX_SEEDS
 from ..train import Diverged
@@ -64,7 +64,11 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--teacher-lr", type=float, help="the teacher's learning rate (default: --lr)")
     parser.add_argument("--teacher-jitter", type=int, default=d.teacher_jitter,
                         help="shift each teacher training image by up to ± this many pixels, anew every step")
-    parser.add_argument("--loss", choices=list(LOSSES), default=d.loss, help="the distillation loss")
+    parser.add_argument("--loss", choices=list(METHODS), default=d.loss,
+                        help="the distillation method (kd-no-t2 and seed-script are teaching toggles of kd)")
+    parser.add_argument("--loss-arg", dest="loss_args", action="append", type=loss_argument, default=[],
+                        metavar="KEY=VALUE", help="a hyperparameter of the --loss method, e.g. beta=2 (repeatable; "
+                        + "; ".join(f"{m.name}: {', '.join(m.params)}" for m in METHODS.values() if m.params) + ")")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--student-fraction", type=float, default=d.student_fraction,
                         help="share of the training set the student sees, in (0, 1]")
@@ -94,6 +98,14 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     warnings.showwarning = lambda message, *_: print(f"{prog}: warning: {message}", file=sys.stderr)
     tqdm.monitor_interval = 0  # no monitor thread: a process without threads can fork its workers (local_processes)
     return parser
+
+
+def loss_argument(text: str) -> tuple[str, str]:
+    """``--loss-arg KEY=VALUE``; the method checks the key and value once the config is validated."""
+    try:
+        return parse_loss_arg(text)
+    except MethodError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Executor:
@@ -145,7 +157,8 @@ def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) 
             if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
                 kwargs["action"] = action.__class__
             else:
-                kwargs.update(type=action.type, nargs=action.nargs)
+                kwargs.update(type=action.type, nargs=action.nargs,
+                              action="append" if isinstance(action, argparse._AppendAction) else "store")
             quiet.add_argument(*action.option_strings, **kwargs)
     return vars(quiet.parse_known_args(argv)[0])
 

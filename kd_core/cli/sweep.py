@@ -3,6 +3,7 @@
     kd-sweep --param temperature --values 1,2,4,8,16 --seeds 3 --json sweep.json
     kd-sweep --param student-fraction --values 3%,5%,10%,100% --seeds 5
     kd-sweep --param lam --values 0,0.5,0.9,1 --omit-class 3
+    kd-sweep --param loss --values kd,dkd,dist,logit-std,fitnets,kd-matched --seeds 5
 
 Takes every kd-train flag (the swept one is overridden). Seeds run from --seed to --seed + N − 1;
 each seed's teacher is trained once (and cached), each distinct baseline once. With --equal-steps (the
@@ -49,6 +50,23 @@ def parse_values(text: str) -> list[float]:
     return values
 
 
+def parse_losses(text: str) -> list[str]:
+    """``"kd,dkd"`` → ["kd", "dkd"] (distinct method names; validate() checks each); ArgumentTypeError otherwise."""
+    names = [token.strip() for token in text.split(",")]
+    if not text.strip() or any(not name for name in names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated method names such as kd,dkd,dist, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a value appears twice in {text!r}")
+    if len(names) > MAX_VALUES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_VALUES} values, got {len(names)}")
+    return names
+
+
+def show_value(value) -> str:
+    """A swept value as the tables print it: a number with %g, a method by its name."""
+    return value if isinstance(value, str) else f"{value:g}"
+
+
 def parse_param(text: str) -> str:
     try:
         return normalize_param(text)
@@ -73,7 +91,7 @@ class SweepBar:
         label = (event.seed, event.value, event.phase)
         if label != self.last:
             self.last = label
-            value = "-" if event.value is None else f"{event.value:g}"
+            value = "-" if event.value is None else show_value(event.value)
             self.bar.set_postfix_str(f"seed {event.seed}, value {value}, {event.phase}", refresh=False)
 
     def close(self) -> None:
@@ -86,19 +104,24 @@ def summary_table(param: str, rows: list[SweepRow]) -> str:
     """Per value: KD student, baseline and KD − baseline over seeds, mean ± sample sd, in %/points."""
     table = [(SWEEP_PARAMS[param], "seeds", "KD student %", "baseline %", "KD − baseline (points)", "teacher %")]
     for e in summarize(rows):
-        table.append((f"{e.value:g}", str(e.n), format_spread(e.student), format_spread(e.baseline),
+        table.append((show_value(e.value), str(e.n), format_spread(e.student), format_spread(e.baseline),
                       format_spread(e.gain, signed=True), f"{100 * e.teacher_mean:.2f}"))
     return text_table(table)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser("kd-sweep", __doc__)
-    parser.add_argument("--param", required=True, type=parse_param, metavar="{temperature,lam,student-fraction}",
+    parser.add_argument("--param", required=True, type=parse_param, metavar="{temperature,lam,student-fraction,loss}",
                         help="the setting to sweep")
-    parser.add_argument("--values", required=True, type=parse_values,
-                        help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%)")
+    parser.add_argument("--values", required=True,
+                        help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%; loss takes "
+                             "method names, e.g. kd,dkd,dist)")
     parser.add_argument("--seeds", type=parse_seeds, default=3, help="how many seeds, from --seed on")
     args = parser.parse_args(argv)
+    try:  # the values' kind depends on --param: numbers, or (loss) method names
+        args.values = (parse_losses if args.param == "loss" else parse_values)(args.values)
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"argument --values: {error}")
     executor = check_common(parser, args)
     config = config_from_args(args)
     # A child loads the data meanwhile (not beside Ray's threads, which a fork would copy mid-call).
