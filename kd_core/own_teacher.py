@@ -128,7 +128,9 @@ def _state(data: bytes, label: str) -> dict[str, torch.Tensor]:
 
     try:  # weights_only: tensors and plain containers only; a pickle that asks for anything else is refused
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        if "unsupported global" not in str(error).lower():  # not a pickle of Python objects: not even a pickle
+            raise TeacherFileError(f"{label} is not a state_dict that can be loaded safely ({_reason(error)})") from None
         raise TeacherFileError(f"{label} holds Python objects besides tensors (a whole pickled model?), and those are "
                                "never unpickled here; save model.state_dict() instead") from None
     except Exception as error:

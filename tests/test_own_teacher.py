@@ -1,0 +1,153 @@
+"""A teacher of one's own: the Look closer tab's ONNX export loads back with the same logits, a state_dict loads
+with weights_only (nothing else unpickled), shapes are checked against the data, and the report shows it."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+import torch
+
+from dashboard import exports
+from kd_core import RunConfig, RunSetup, TeacherCache, predict_logits, run, validate
+from kd_core.cli.train import main
+from kd_core.config import ConfigError
+from kd_core.data import load_dataset
+from kd_core.models import build_model
+from kd_core.own_teacher import OnnxTeacher, TeacherFileError, load
+
+QUICK = ["--epochs", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A digits teacher trained for 3 epochs, and its files as the page exports them."""
+    folder = tmp_path_factory.mktemp("teacher")
+    config = validate(RunConfig(teacher_epochs=3, epochs=1))
+    setup = RunSetup(config)
+    teacher = setup.teacher(TeacherCache(str(folder / "cache"))).model
+    example = setup.dataset.x_test[:1]
+    (folder / "t.onnx").write_bytes(exports.model_file(config.run_key(), "teacher", "onnx", teacher, example, config))
+    (folder / "t.pt").write_bytes(exports.model_file(config.run_key(), "teacher", "pt", teacher, example, config))
+    return folder, setup, teacher
+
+
+def test_the_exported_onnx_gives_the_teachers_logits_back_to_1e_5(trained):
+    """To 1e-5 of each logit's size (at least 1e-5): a trained teacher's logits reach ~27, where float32 steps are
+    2e-6, and onnxruntime's GEMM sums in another order than torch's (measured: 1.1e-5 at 27)."""
+    folder, setup, teacher = trained
+    name = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}")).teacher
+    own = load(name, (1, 8, 8), 10)
+    for x in (setup.dataset.x_train, setup.dataset.x_test):
+        theirs, ours = predict_logits(own, x), predict_logits(teacher, x)
+        assert ((theirs - ours).abs() <= 1e-5 * ours.abs().clamp(min=1)).all()
+        assert torch.equal(theirs.argmax(1), ours.argmax(1))
+
+
+def test_a_run_with_the_onnx_teacher_reports_its_test_accuracy(trained, tmp_path):
+    folder, setup, teacher = trained
+    result = run(RunConfig(teacher=f"onnx:{folder / 't.onnx'}", epochs=1), cache=TeacherCache(str(tmp_path)))
+    assert result.status == "completed" and result.history[0].phase == "student"  # nothing trained for the teacher
+    assert result.teacher.accuracy == setup.teacher_evaluation().accuracy
+    assert list(tmp_path.iterdir()) == [] or all(p.suffix == ".lock" for p in tmp_path.rglob("*") if p.is_file())
+
+
+def test_the_state_dict_finds_its_architecture_and_gives_the_same_logits(trained):
+    folder, setup, teacher = trained
+    config = validate(RunConfig(teacher=f"state:{folder / 't.pt'}"))
+    assert config.teacher.startswith(f"state:{folder / 't.pt'};arch=mlp-large;sha=")
+    own = load(config.teacher, (1, 8, 8), 10)
+    assert torch.equal(predict_logits(own, setup.dataset.x_test), predict_logits(teacher, setup.dataset.x_test))
+
+
+def test_a_different_file_is_a_different_teacher_key(trained, tmp_path):
+    folder, *_ = trained
+    other = build_model("mlp-large", (1, 8, 8), 10)
+    torch.save(other.state_dict(), tmp_path / "t.pt")
+    keys = {validate(RunConfig(teacher=f"state:{path}")).teacher_key() for path in (folder / "t.pt", tmp_path / "t.pt")}
+    assert len(keys) == 2
+
+
+class Exploit:
+    """A pickle that runs code when unpickled: it would write a file."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (str(self.target), "w"))
+
+
+def test_a_pickle_with_code_is_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"weight": Exploit(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(ConfigError, match="never unpickled here; save model.state_dict"):
+        validate(RunConfig(teacher=f"state:{tmp_path / 'evil.pt'}"))
+    assert not marker.exists()
+    assert pickle  # the file really is a pickle that would run: loading it without weights_only creates the marker
+    torch.load(tmp_path / "evil.pt", weights_only=False)
+    assert marker.exists()
+
+
+def _onnx(tmp_path, shape, classes, name="m.onnx"):
+    model = build_model("mlp-small", shape, classes)
+    (tmp_path / name).write_bytes(exports.onnx_bytes(model, torch.zeros(1, *shape)))
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("shape, classes, message", [
+    ((1, 28, 28), 10, "the teacher file m.onnx takes input of shape (batch, 1, 28, 28), but this dataset's examples "
+                      "are (batch, 1, 8, 8)"),
+    ((1, 8, 8), 3, "the teacher file m.onnx gives outputs of shape (batch, 3), but this dataset has 10 classes: "
+                   "a teacher gives one logit per class"),
+])
+def test_onnx_shapes_are_checked_against_the_data(tmp_path, shape, classes, message):
+    with pytest.raises(ConfigError) as error:
+        validate(RunConfig(teacher=f"onnx:{_onnx(tmp_path, shape, classes)}"))
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("flag, content, arch, message", [
+    ("--teacher-onnx", b"not onnx", [], "the teacher file f is not an ONNX model that onnxruntime can load ("),
+    ("--teacher-state", b"not a zip", [], "the teacher file f is not a state_dict that can be loaded safely ("),
+    ("--teacher-state", b"PK\x03\x04 truncated", [], "the teacher file f is not a state_dict that can be loaded safely ("),
+    ("--teacher-state", None, ["--teacher", "cnn-large"], "the teacher file f does not fit architecture 'cnn-large'"),
+    ("--teacher-onnx", None, ["--teacher", "mlp-large"], "--teacher-onnx is the teacher; leave out --teacher"),
+])
+def test_kd_train_bad_teachers_exit_2_with_one_line(tmp_path, capsys, flag, content, arch, message):
+    path = tmp_path / "f"
+    if content is None:
+        torch.save(build_model("mlp-small", (1, 8, 8), 10).state_dict(), path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_:
+        main([flag, str(path), *arch, *QUICK, "--json", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_kd_train_distils_an_onnx_teacher(trained, tmp_path, capsys):
+    folder, setup, _ = trained
+    out = tmp_path / "r.json"
+    assert main(["--teacher-onnx", str(folder / "t.onnx"), *QUICK, "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["config"]["teacher"].startswith(f"onnx:{folder / 't.onnx'};sha=")
+    assert data["teacher"]["accuracy"] == setup.teacher_evaluation().accuracy
+    assert "teacher" in capsys.readouterr().out
+
+
+def test_an_onnx_teacher_with_a_fixed_batch_of_one_runs_row_by_row(tmp_path):
+    model = build_model("mlp-small", (1, 8, 8), 10).eval()
+    torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), tmp_path / "one.onnx", dynamo=False, input_names=["x"])
+    own = OnnxTeacher((tmp_path / "one.onnx").read_bytes())
+    x = load_dataset("digits").x_test[:5]
+    assert own.batch == 1 and torch.allclose(own(x), model(x), atol=1e-5)
+
+
+def test_a_file_that_changed_is_refused(tmp_path):
+    path = _onnx(tmp_path, (1, 8, 8), 10)
+    name = validate(RunConfig(teacher=f"onnx:{path}")).teacher
+    _onnx(tmp_path, (1, 8, 8), 10)  # new random weights
+    with pytest.raises(TeacherFileError, match="changed since this run was set up"):
+        load(name, (1, 8, 8), 10)
