@@ -18,8 +18,8 @@ import torch
 import torch._dynamo  # noqa: F401
 
 from dashboard import job_panel, links, resources, runs, sessions, sidebar
-from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, probabilities,
-                            sweep, unseen_class)
+from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, methods,
+                            probabilities, sweep, unseen_class)
 from kd_core import RunConfig
 
 # One CPU thread per training: dashboard.jobs already runs up to one training per core at once, and torch's
@@ -120,6 +120,7 @@ def main() -> None:
         "Little data": experiment(little_data.render),
         "Unseen class": experiment(unseen_class.render),
         "Dark knowledge": experiment(dark_knowledge.render),
+        "Methods": experiment(lambda c: methods.render(c, seeds)),  # DKD, DIST, … against KD over the seeds
         "Class board": class_board.render,  # every run on this server
     }
     links.choose_tab(list(tabs))

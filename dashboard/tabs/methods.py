@@ -1,0 +1,111 @@
+"""Tab "Methods": KD, DKD, DIST, logit standardisation, FitNets and the weight-matched KD control, side by side.
+
+One click trains every chosen method over the sidebar's seeds on the page's settings (only the loss changes),
+through Distill's own path (dashboard/method_runs.py), so runs already made are loaded, not trained again.  The
+headline is a forest plot: method − scratch and method − KD with their 95 % intervals and a dot per seed.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import experiment_runs as er
+from dashboard import job_panel, jobs, resources
+from dashboard import method_figures as mf
+from dashboard import method_runs as mr
+from kd_core import RunConfig
+from kd_core.config import ConfigError, validate
+from kd_core.methods import COMPARED, METHODS
+
+TITLE = "Methods side by side — what came after Hinton"
+INTRO = ("Each method trains a student from the same initial weights, on the same data, with the same teacher; only the "
+         "loss differs. Every run also trains its scratch baseline, so each method is measured against learning alone "
+         "and, seed by seed, against KD. A method whose interval of method − KD includes 0 is not shown to differ.")
+JOB = "methods"
+
+
+def applicable(config: RunConfig) -> tuple[list[str], dict[str, str]]:
+    """The methods that can run on these settings, and why each other one cannot (plain words)."""
+    ok, why = [], {}
+    for name in COMPARED:
+        try:
+            validate(mr.method_config(config, name))
+            ok.append(name)
+        except ConfigError as error:
+            why[name] = str(error)
+    return ok, why
+
+
+def launcher(config: RunConfig, names: list[str], seeds: int):
+    def launch():
+        fn = mr.methods_job(config, names, seeds, resources.teacher_cache())
+        return fn, {"what": "Methods", "stopped": "Methods that finished all their seeds are kept.", "config": config,
+                    "methods": mr.chosen(names), "seeds": [config.seed + i for i in range(seeds)]}
+
+    return launch
+
+
+def table(found: list[mr.Comparison], costs: dict[str, float]) -> pd.DataFrame:
+    def show(interval) -> str:
+        if interval.low is None:
+            return f"{100 * interval.mean:+.2f}"
+        return f"{100 * interval.mean:+.2f} [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]"
+
+    return pd.DataFrame({
+        "method": [mf.title(c.method) for c in found],
+        "student %": [f"{100 * c.accuracy:.2f}" for c in found],
+        "− scratch (points, 95 %)": [show(c.scratch_interval) for c in found],
+        "vs scratch": [c.scratch_interval.verdict for c in found],
+        "− KD (points, 95 %)": ["–" if c.method == "kd" else show(c.kd_interval) for c in found],
+        "vs KD": ["–" if c.method == "kd" else mr.verdict_vs_kd(c.kd_interval) for c in found],
+        "time / epoch": [f"{costs.get(c.method, float('nan')):.2f}× KD" for c in found],
+    })
+
+
+def draw(snap: jobs.Snapshot | None) -> None:
+    if snap is None:
+        st.info("Pick the methods and click **Run methods**: each trains over the sidebar's seeds (KD always among them).")
+        return
+    outcome = snap.result
+    if not isinstance(outcome, mr.MethodsOutcome):
+        return  # still running: the status line above says how far
+    found = mr.comparisons(outcome)
+    if not found:
+        st.warning("No method finished all its seeds, so there is nothing to compare yet.")
+        return
+    st.markdown(mr.summary_line(found))
+    st.plotly_chart(mf.forest_figure(found), width="stretch", key="methods_forest")
+    costs = mr.cost_ratio(found)
+    st.dataframe(table(found, costs), hide_index=True, width="stretch")
+    st.caption(f"Seeds {outcome.seeds}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
+               f"grey: includes 0). Settings: {er.describe(outcome.config, 'loss')}.")
+    st.markdown("#### Loss parts over training")
+    st.caption(f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
+               "inter and intra terms, FitNets' hint are each a part; total is what was minimised.")
+    st.plotly_chart(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), width="stretch", key="methods_parts")
+    st.markdown("#### Cost")
+    st.plotly_chart(mf.cost_figure(costs), width="stretch", key="methods_cost")
+
+
+def about() -> None:
+    with st.expander("The methods, their formulas and sources"):
+        for name in COMPARED:
+            m = METHODS[name]
+            params = ", ".join(f"{k} {p.default:g}" for k, p in m.params.items()) or "λ and T from the sidebar"
+            st.markdown(f"**{m.title}** (`--loss {name}`) — {m.description} *Defaults:* {params}. *Source:* {m.reference}.")
+
+
+def render(config: RunConfig, seeds: int) -> None:
+    st.subheader(TITLE)
+    st.caption(INTRO)
+    ok, why = applicable(config)
+    others = [name for name in ok if name != "kd"]
+    picked = st.multiselect("Methods (KD is always included)", others, default=others, key="methods_picked",
+                            format_func=mf.title)
+    for name, reason in why.items():
+        st.caption(f"{mf.title(name)} cannot run on these settings: {reason}")
+    st.caption(f"Over {seeds} seed{'s' if seeds != 1 else ''} from the sidebar, on its settings: "
+               f"{er.describe(config, 'loss')}. T is every method's temperature; λ is KD's alone.")
+    job_panel.run_and_stop(JOB, "Run methods", launcher(config, picked, seeds), disabled="kd" not in ok)
+    job_panel.live(JOB, draw)
+    about()
