@@ -6,10 +6,13 @@ import random
 
 import numpy as np
 import streamlit as st
+import torch
 
 from dashboard import closer, figures, resources, runs
+from dashboard import method_figures as mf
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig
+from kd_core.methods import decompose, nontarget_mass
 
 state = st.session_state
 
@@ -78,6 +81,27 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     if teacher_logits is not None:
         kl_divergence(bars_col, teacher_logits[index], student_logits[index], T, student_label)
     st.caption("Move **Temperature T** in the sidebar: the bars redraw at once from stored logits — nothing retrains.")
+    if teacher_logits is not None and dataset.num_classes > 2:
+        decomposition(teacher_logits, student_logits, labels, index, T)
+
+
+def decomposition(teacher_logits: np.ndarray, student_logits: np.ndarray, labels: np.ndarray, index: int,
+                  T: float) -> None:
+    """DKD's split of this image's KL, KD = TCKD + (1 − p_t)·NCKD, and the teacher's 1 − p_t over the test set."""
+    st.markdown("#### The KL, decoupled: the target against the rest, and among the rest")
+    teacher, student = torch.as_tensor(teacher_logits, dtype=torch.float64), torch.as_tensor(student_logits, dtype=torch.float64)
+    truth = torch.as_tensor(labels, dtype=torch.long)
+    split = {k: float(v[0]) for k, v in decompose(student[index : index + 1], teacher[index : index + 1],
+                                                     truth[index : index + 1], T).items()}
+    weights = nontarget_mass(teacher, truth, T).numpy()
+    left, right = st.columns(2)
+    left.plotly_chart(mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
+                      width="stretch", key="dkd_bar")
+    right.plotly_chart(mf.nontarget_figure(weights, T), width="stretch", key="dkd_histogram")
+    st.caption(f"KD weighs the dark knowledge among the wrong classes (NCKD) by the teacher's non-target mass 1 − p_t; "
+               f"at T = {T:g} its median over the test set is {np.median(weights):.2f}. The more confident the teacher, "
+               "the smaller that weight and the less of its dark knowledge reaches the student — DKD's β gives NCKD a "
+               "fixed weight instead (the Methods tab compares the two).")
 
 
 def kl_divergence(where, teacher_logits: np.ndarray, student_logits: np.ndarray, T: float, student_label: str) -> None:

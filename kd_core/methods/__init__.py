@@ -18,7 +18,7 @@ from ..losses import LOSSES
 from ..models import ARCHITECTURES, build_model
 from .base import Method, MethodError, MethodLoss, Param, warmup
 from .dist import DIST
-from .dkd import DKD, decompose
+from .dkd import DKD, decompose, nontarget_mass
 from .fitnets import FITNETS, FitNetsLoss, check_pair
 from .logit_kd import KD, KD_MATCHED, KD_NO_T2, LOGIT_STD, SEED_SCRIPT
 
@@ -92,4 +92,5 @@ def make_loss(name: str, loss_args: LossArgs = (), teacher_features: torch.Tenso
 
 
 __all__ = ["COMPARED", "METHODS", "LossArgs", "Method", "MethodError", "MethodLoss", "Param", "check_applies",
-           "check_batches", "decompose", "make_loss", "method", "normalize_args", "parse_loss_arg", "warmup"]
+           "check_batches", "decompose", "make_loss", "method", "nontarget_mass", "normalize_args", "parse_loss_arg",
+           "warmup"]

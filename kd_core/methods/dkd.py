@@ -87,3 +87,11 @@ DKD = Method(
     needs_epoch=True,
     min_classes=3,
 )
+
+
+def nontarget_mass(teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """1 − p_t of the teacher at T, per sample, in log space: the weight KD gives NCKD (DKD's β replaces it)."""
+    z = teacher_logits / temperature
+    target = F.one_hot(labels, z.shape[1]).bool()
+    n, c = z.shape
+    return (torch.logsumexp(z[~target].view(n, c - 1), dim=1) - torch.logsumexp(z, dim=1)).exp()
