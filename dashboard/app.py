@@ -17,7 +17,7 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard import job_panel, links, resources, runs, sessions, sidebar
+from dashboard import job_panel, links, resources, runs, sessions, sidebar, upload_panel
 from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, methods,
                             probabilities, sweep, unseen_class)
 from kd_core import RunConfig
@@ -86,6 +86,8 @@ def main() -> None:
     sidebar.lesson_picker()  # at the very top: a lesson sets every control below
     buttons = st.sidebar.container()  # next, so the buttons sit near the top; filled once the config is known
     config, seeds = sidebar.config()
+    own = upload_panel.sidebar()  # a dataset or teacher of this browser's own, uploaded
+    config = upload_panel.apply(config, own)
     st.html(COMPACT)
     if state.get("present"):
         st.html(PRESENTATION)
@@ -93,6 +95,7 @@ def main() -> None:
     if sessions.current().seeds_outcome is None:  # an introduction: once there is a report, the report goes higher
         st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
                    "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds.")
+    upload_panel.messages(own)
     dataset, problem = resources.dataset_or_problem(config.dataset)
     usable = dataset is not None
     if problem:
@@ -107,6 +110,9 @@ def main() -> None:
     def experiment(render: Callable[[RunConfig], None]) -> Callable[[], None]:
         if not usable:  # no dataset, or an invalid setting, which is reported above
             return lambda: st.info("Pick an available dataset and valid settings in the sidebar.")
+        if own.data is not None:  # these experiments are written for the built-in datasets' classes
+            return lambda: st.info("This experiment runs on the built-in datasets: under “Train on”, in the sidebar's "
+                                   "“Your own data or teacher”, pick the Dataset setting to see it.")
         return lambda: render(config)
 
     # Tab label -> draw(); a new tab is one module under dashboard/tabs/ and one entry here.

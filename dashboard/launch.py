@@ -1,4 +1,4 @@
-"""``kd-dashboard``: serve the dashboard on this machine only, without usage statistics or uploads.
+"""``kd-dashboard``: serve the dashboard on this machine only, without usage statistics; uploads up to 10 MB.
 
     kd-dashboard                      # http://127.0.0.1:8501
     kd-dashboard --server.port 8600   # extra arguments go to ``streamlit run`` (later ones win)
@@ -14,7 +14,7 @@ APP = Path(__file__).resolve().with_name("app.py")
 # The same defaults as .streamlit/config.toml, which an installed copy run from elsewhere does not read.
 DEFAULT_ARGS = [
     "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.headless", "true",
-    "--server.maxUploadSize", "1", "--client.toolbarMode", "minimal", "--runner.postScriptGC", "false",
+    "--server.maxUploadSize", "10", "--client.toolbarMode", "minimal", "--runner.postScriptGC", "false",
 ]
 
 

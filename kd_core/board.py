@@ -26,7 +26,9 @@ from typing import Callable
 import torch
 
 from .config import ConfigError, RunConfig, validate
+from .custom_data import is_custom
 from .data import load_dataset
+from .own_teacher import is_external
 from .lessons import LESSONS
 from .pipeline import equal_steps_epochs
 from .stats import Interval
@@ -71,6 +73,8 @@ def run_from_entry(name: str, finished: float, entry: dict) -> BoardRun | None:
     if result.get("status") != "completed" or not result.get("student") or not result.get("baseline"):
         return None
     settings = {key: value for key, value in result["config"].items() if key in CONFIG_FIELDS}
+    if is_custom(settings.get("dataset")) or is_external(settings.get("teacher")):
+        return None  # a student's own data or teacher: theirs, never on the class board
     if not all(value is None or isinstance(value, (str, int, float)) for value in settings.values()):
         raise ValueError("a setting that no run stores")  # a damaged entry: the board hashes and plots these
     return BoardRun(name, finished, RunConfig(**settings), float(result["student"]["accuracy"]),

@@ -78,12 +78,26 @@ def _read(source: TeacherSource) -> bytes:
 
 
 class OnnxTeacher(nn.Module):
-    """An ONNX model as a module without parameters: forward runs onnxruntime on the CPU (one thread)."""
+    """An ONNX model as a module without weights of its own: forward runs onnxruntime on the CPU (one thread)."""
 
     def __init__(self, data: bytes, label: str = "the ONNX model"):
         super().__init__()
+        # An empty parameter: code that finds a model's device with next(model.parameters()) works for it too.
+        self.device_marker = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.data, self.label = data, label
+        self._open()
+
+    def __getstate__(self) -> dict:  # to a worker process and back: the file's bytes travel, not the session
+        return {k: v for k, v in self.__dict__.items() if k != "session"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._open()
+
+    def _open(self) -> None:
         import onnxruntime as ort
 
+        data, label = self.data, self.label
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1  # the machine is shared; results repeat
         try:

@@ -327,11 +327,11 @@ def test_server_defaults_are_safe_for_a_classroom():
         loads = simple_toml
 
     text = " ".join(launch.command([]))
-    for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.maxUploadSize 1",
+    for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.maxUploadSize 10",
                  "--client.toolbarMode minimal", "--runner.postScriptGC false"):
         assert part in text
     config = loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 1
+    assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 10
     assert config["browser"]["gatherUsageStats"] is False and config["client"]["toolbarMode"] == "minimal"
     # A full gc.collect() after every rerun (Streamlit's default) starves a busy classroom server.
     assert config["runner"]["postScriptGC"] is False
