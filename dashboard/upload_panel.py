@@ -115,7 +115,9 @@ def messages(choice: Choice) -> None:
                 st.code(detail, language=None, wrap_lines=True)
     if choice.data is not None:
         spec = DATASETS.get(choice.data.name)
-        what = "" if spec is None else f" — {spec.description}; teacher {spec.teacher}, student {spec.student}, chosen for its shape"
+        what = "" if spec is None else (f" — {spec.description}; teacher {spec.teacher}, student {spec.student}, "
+                                        f"{spec.teacher_epochs} + {spec.epochs} epochs, learning rate {spec.lr:g}, batch "
+                                        f"{spec.batch_size}, chosen for its shape (the sidebar's are for the built-in data)")
         notes = "".join(f" Note: {note}." for note in choice.data.notes)
         st.info(f"Training on **your upload {choice.data.label}**{what}.{notes}")
     if choice.teacher is not None:
