@@ -20,6 +20,7 @@ import torch._dynamo  # noqa: F401
 from dashboard import job_panel, links, resources, runs, sessions, sidebar, upload_panel
 from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, methods,
                             probabilities, sweep, unseen_class)
+from dashboard.tabs import draw as draw_tab  # not `draw`: the tab loop below names its functions so
 from kd_core import RunConfig
 
 # One CPU thread per training: dashboard.jobs already runs up to one training per core at once, and torch's
@@ -119,6 +120,7 @@ def main() -> None:
     tabs: dict[str, Callable[[], None]] = {
         "Distill": lambda: distill.render(config, usable),
         "Probabilities": lambda: probabilities.render(config, dataset) if usable else st.info("Pick an available dataset."),
+        "Draw a digit": lambda: draw_tab.render(config, dataset if usable else None),  # your own digit, the bars beside it
         "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line
         "What is happening": lambda: explanation.render(config, dataset if usable else None),
         "History": history.render,
