@@ -20,7 +20,7 @@ from kd_core import Dataset, RunConfig, RunSetup, soften
 from kd_core.train import seeded_model
 
 state = st.session_state
-CANVAS = 280  # pixels: fits a 390-wide phone with the page's margins, and is big enough for a finger
+CANVAS = 256  # pixels: half the main area at 1024×768, a 390-wide phone's width less margins; big enough for a finger
 PREVIEW = 112
 
 
@@ -80,11 +80,11 @@ def probabilities(models: dict[str, torch.nn.Module], x: torch.Tensor, temperatu
 
 def figure(probs: dict[str, np.ndarray], class_names, temperature: float) -> go.Figure:
     colors = list(figures.COLORS.values())
-    fig = go.Figure([go.Bar(x=[str(c) for c in class_names], y=p, name=label, marker_color=colors[i % len(colors)],
+    fig = go.Figure([go.Bar(x=[str(c) for c in class_names], y=list(map(float, p)), name=label, marker_color=colors[i % len(colors)],
                             hovertemplate="class %{x}: %{y:.3f}<extra>" + label + "</extra>")
                      for i, (label, p) in enumerate(probs.items())])
-    fig.update_layout(barmode="group", title=f"Softened probabilities of your drawing at T = {temperature:g}",
-                      yaxis_title="probability", height=360, margin=dict(l=10, r=10, t=50, b=10),
+    fig.update_layout(barmode="group", title=f"Your drawing at T = {temperature:g}",
+                      yaxis_title="probability", height=340, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.2))
     fig.update_yaxes(range=[0, 1])
     fig.update_xaxes(type="category")
@@ -97,9 +97,10 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
         return
     framing = ("8×8 pixels, each 0–16, as scikit-learn's digits" if config.dataset == "digits" else
                "28×28, the digit in a 20×20 box centred on its centre of mass, as MNIST's")
-    left, right = st.columns([2, 3], gap="medium")
+    left, right = st.columns(2, gap="small")
     with left:
-        st.caption("Draw a digit with your mouse or finger, white on black; lift to see the bars.")
+        st.caption("Draw a digit with your mouse or finger; lift it to see the bars.")
+        st.write("")  # room for the canvas's own toolbar (upload, undo, redo, edit, delete), which floats above it
         drawn = st_canvas(stroke_width=24, stroke_color="#FFFFFF", background_color="#000000", height=CANVAS,
                           width=CANVAS, drawing_mode="freedraw", return_image_data=True, update_streamlit=True,
                           key=f"draw_canvas_{state.get('draw_round', 0)}")
