@@ -25,6 +25,8 @@ from torch import nn
 
 from kd_core import DATASETS, RunConfig
 from kd_core.models import ARCHITECTURES
+from kd_core.own_teacher import OnnxTeacher, architecture as architecture_of, is_external
+from kd_core.own_teacher import parse as parse_teacher
 
 MEMO_ENTRIES = 12  # exported files kept in memory; a big teacher's ONNX is a few MB
 
@@ -84,6 +86,8 @@ def model_file(run_key: str, part: str, kind: str, model: nn.Module, example: to
     """The ``kind`` ("pt" or "onnx") file of one trained model of a run, memoised by the run's key."""
     if kind == "pt":
         return memo.get((run_key, part, kind), lambda: state_dict_bytes(model))
+    if kind == "onnx" and isinstance(model, OnnxTeacher):  # an uploaded ONNX teacher: its own file, as it came
+        return model.data
     if kind == "onnx":
         settings = {"kd-dashboard part": part, "kd-dashboard config": json.dumps(config.to_dict())}
         return memo.get((run_key, part, kind), lambda: onnx_bytes(model, example, settings))
@@ -92,7 +96,7 @@ def model_file(run_key: str, part: str, kind: str, model: nn.Module, example: to
 
 def file_name(config: RunConfig, part: str, kind: str) -> str:
     """e.g. ``kd-student-mlp-small-T4-seed0.onnx``: which model, which run."""
-    architecture = config.teacher if part == "teacher" else config.student
+    architecture = (architecture_of(config.teacher) or "onnx") if part == "teacher" else config.student
     return f"kd-{part}-{architecture}-T{config.temperature:g}-seed{config.seed}.{kind}"
 
 
@@ -154,4 +158,9 @@ def command_line(config: RunConfig, seeds: int = 1) -> str:
         words += ["--threads", "1"]
     if seeds > 1:
         words += ["--seeds", str(seeds)]
+    if is_external(config.teacher):  # a teacher file of one's own has its own flag
+        at = words.index("--teacher")
+        source = parse_teacher(config.teacher)
+        words[at:at + 2] = [f"--teacher-{source.kind}", str(source.path)] + (
+            ["--teacher", source.arch] if source.kind == "state" and source.arch else [])
     return shlex.join(words)

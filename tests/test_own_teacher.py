@@ -151,3 +151,17 @@ def test_a_file_that_changed_is_refused(tmp_path):
     _onnx(tmp_path, (1, 8, 8), 10)  # new random weights
     with pytest.raises(TeacherFileError, match="changed since this run was set up"):
         load(name, (1, 8, 8), 10)
+
+
+def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path, capsys):
+    folder, setup, _ = trained
+    config = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}", epochs=1))
+    line = exports.command_line(config)
+    assert f"--teacher-onnx {folder / 't.onnx'}" in line and "--teacher " not in line
+    assert exports.file_name(config, "teacher", "onnx") == "kd-teacher-onnx-T4-seed0.onnx"
+    teacher = load(config.teacher, (1, 8, 8), 10)
+    assert exports.model_file(config.run_key(), "teacher", "onnx", teacher, setup.dataset.x_test[:1], config) == \
+        (folder / "t.onnx").read_bytes()  # the uploaded file back, unchanged
+    import shlex
+    argv = shlex.split(line)[1:] + ["--quiet", "--json", str(tmp_path / "r.json")]
+    assert main(argv) == 0  # the line runs
