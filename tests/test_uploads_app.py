@@ -9,6 +9,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard import exports
+from kd_core import load_dataset
 from kd_core.models import build_model
 from own_data_support import csv_text, image_folder, zip_of
 
@@ -83,6 +84,10 @@ def test_an_onnx_teacher_upload_is_distilled_and_a_mismatch_explained(tmp_path):
     finish(at)
     assert not at.exception and not at.error
     assert at.session_state["outcome"].result.config.teacher.startswith("onnx:")
+    data = load_dataset("digits")  # the report's teacher accuracy is the uploaded model's own, on the test set
+    own = (model.eval()(data.x_test).argmax(1) == data.y_test).float().mean().item()
+    shown = float({m.label: m.value for m in at.metric}["Teacher accuracy"].rstrip("%"))
+    assert abs(shown - 100 * own) < 0.01
     upload(at, "upload_data", "table.csv", csv_text().encode())  # 2 features: the digits teacher cannot read them
     errors = [e.value for e in at.error]
     assert errors == ["Invalid setting: the teacher file mine.onnx takes input of shape (batch, 1, 8, 8), but this "
