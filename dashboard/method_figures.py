@@ -29,7 +29,7 @@ def forest_figure(comparisons: Sequence) -> go.Figure:
     """Two panels sharing the methods' rows: method − scratch and method − KD in points, each a 95 % interval
     (coloured by its verdict), its mean (a diamond) and a faint dot per seed; a line at 0."""
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                           subplot_titles=("method − scratch (points)", "method − KD (points)"))
+                           subplot_titles=("method − scratch", "method − KD"))
     names = [title(c.method) for c in comparisons]
     for col, (attr, interval_of) in enumerate((("vs_scratch", "scratch_interval"), ("vs_kd", "kd_interval")), start=1):
         for c, name in zip(comparisons, names):
@@ -52,7 +52,9 @@ def forest_figure(comparisons: Sequence) -> go.Figure:
                              row=1, col=col)
         figure.add_vline(x=0, line=dict(color="black", width=1, dash="dot"), row=1, col=col)
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
-    figure.update_layout(height=110 + 42 * max(1, len(comparisons)), margin=dict(l=10, r=10, t=40, b=30),
+    figure.update_xaxes(title_text="points", title_font=dict(size=11))
+    figure.update_annotations(font=dict(size=13))  # the panel titles fit side by side on a phone
+    figure.update_layout(height=130 + 42 * max(1, len(comparisons)), margin=dict(l=10, r=10, t=40, b=30),
                          hovermode="closest")
     return figure
 
@@ -60,7 +62,7 @@ def forest_figure(comparisons: Sequence) -> go.Figure:
 def parts_figure(curves: dict[str, dict[str, list[float]]]) -> go.Figure:
     """One small panel per method: its student's loss parts (epoch means) against the epoch."""
     names = list(curves)
-    cols = min(3, max(1, len(names)))
+    cols = min(2, max(1, len(names)))  # two panels a row: their titles still fit on a phone
     rows = -(-max(1, len(names)) // cols)
     figure = make_subplots(rows=rows, cols=cols, subplot_titles=[title(n) for n in names] or [""],
                            horizontal_spacing=0.06, vertical_spacing=0.16)
@@ -74,6 +76,7 @@ def parts_figure(curves: dict[str, dict[str, list[float]]]) -> go.Figure:
                              row=i // cols + 1, col=i % cols + 1)
             shown.add(part)
     figure.update_yaxes(type="log")
+    figure.update_annotations(font=dict(size=13))
     figure.update_layout(height=90 + 200 * rows, margin=dict(l=10, r=10, t=40, b=30),
                          legend=dict(orientation="h", y=-0.08))
     return figure
@@ -114,7 +117,7 @@ def nontarget_figure(weights: np.ndarray, temperature: float) -> go.Figure:
                                     hovertemplate="1 − p_t in %{x}: %{y} images<extra></extra>"))
     figure.add_vline(x=float(np.median(weights)) if len(weights) else 0.0, line=dict(color="black", dash="dot"))
     figure.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=30), bargap=0.05,
-                         title=dict(text=f"Teacher's non-target mass 1 − p_t over the test set, T = {temperature:g}",
+                         title=dict(text=f"Teacher's 1 − p_t over the test set, T = {temperature:g}",
                                     font=dict(size=14)),
                          xaxis=dict(title="1 − p_t (the weight KD gives NCKD)", range=[0, 1]), yaxis_title="images")
     return figure
