@@ -116,7 +116,7 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
             return
         x = drawing.model_input(view, config.dataset, dataset.mean, dataset.std)
         st.plotly_chart(figure(probabilities(models, x, config.temperature), dataset.class_names, config.temperature),
-                        width="stretch", key="draw_bars")
+                        width="stretch", key="draw_bars", config={"displayModeBar": False})  # not over the title
     with left:
         big = figures.upscale(drawing.preview(view, config.dataset), max(1, PREVIEW // view.shape[0]))
         st.image(big, caption=f"What the models see: {framing}", width=PREVIEW, clamp=True)
