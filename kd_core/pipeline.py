@@ -23,7 +23,7 @@ from .cache import ResultCache, TeacherCache
 from .config import MAX_EPOCHS, ConfigError, RunConfig, validate
 from .bias import choose_bias
 from .data import Dataset, holdout_indices, load_dataset, student_indices
-from . import methods
+from .methods import attached, hint_features, student_loss
 from .losses import cross_entropy
 from .models import build_model, count_params, size_bytes
 from .own_teacher import is_external, load as load_own_teacher
@@ -170,18 +170,8 @@ class RunSetup:
         """The teacher's hint-layer features over ``config``'s student view, computed once per view like its logits."""
         key = (config.student_fraction, config.omit_class, config.seed, config.holdout)
         if key not in self._features:
-            self._features[key] = methods.fitnets.hint_features(self._require_teacher().model, self.student_view(config).x)
+            self._features[key] = hint_features(self._require_teacher().model, self.student_view(config).x)
         return self._features[key]
-
-    def student_loss(self, config: RunConfig, model: nn.Module):
-        """What ``fit`` minimises for ``config``'s KD student ``model``: its method bound to its loss arguments."""
-        view = self.student_view(config)
-        methods.check_batches(config.loss, len(view.y), config.batch_size)
-        if not methods.METHODS[config.loss].needs_features:
-            return methods.make_loss(config.loss, config.loss_args)
-        student_shape = tuple(methods.fitnets.hint_features(model, view.x[:2]).shape[1:])
-        return methods.make_loss(config.loss, config.loss_args, self.teacher_features(config), student_shape,
-                                 config.seed + 2)
 
     def train_student(self, config: RunConfig, phase: str, on_event: EventCallback | None = None,
                       stop: StopFlag | None = None) -> TrainedStudent:
@@ -193,17 +183,10 @@ class RunSetup:
         distill = phase == "student"
         recorder = StepRecorder(on_event)
         started = time.perf_counter()
-        loss = self.student_loss(config, model) if distill else cross_entropy
-        attach = getattr(loss, "attach", None)  # a method's hooks on the student (FitNets), removed after training
-        if attach is not None:
-            attach(model)
-        try:
+        loss = student_loss(config, model, view.x, lambda: self.teacher_features(config)) if distill else cross_entropy
+        with attached(loss, model):  # a method's hooks on the student (FitNets), removed after training
             history = fit(model, phase, view.x, view.y, self.test, config, config.epochs, loss,
-                          view.teacher_logits if distill else None, on_event=recorder, stop=stop,
-                          shuffle_seed=config.seed + 1)
-        finally:
-            if attach is not None:
-                loss.detach()
+                          view.teacher_logits if distill else None, on_event=recorder, stop=stop, shuffle_seed=config.seed + 1)
         seconds = time.perf_counter() - started
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), recorder.steps)

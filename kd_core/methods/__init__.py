@@ -10,7 +10,8 @@ the others are reported per step and per epoch.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping
 
 import torch
 
@@ -19,7 +20,7 @@ from ..models import ARCHITECTURES, build_model
 from .base import Method, MethodError, MethodLoss, Param, warmup
 from .dist import DIST
 from .dkd import DKD, decompose, nontarget_mass
-from .fitnets import FITNETS, FitNetsLoss, check_pair
+from .fitnets import FITNETS, FitNetsLoss, check_pair, hint_features
 from .logit_kd import KD, KD_MATCHED, KD_NO_T2, LOGIT_STD, SEED_SCRIPT
 
 METHODS: dict[str, Method] = {m.name: m for m in (KD, KD_NO_T2, SEED_SCRIPT, DKD, DIST, LOGIT_STD, FITNETS, KD_MATCHED)}
@@ -91,6 +92,29 @@ def make_loss(name: str, loss_args: LossArgs = (), teacher_features: torch.Tenso
     return MethodLoss(m, dict(loss_args))
 
 
-__all__ = ["COMPARED", "METHODS", "LossArgs", "Method", "MethodError", "MethodLoss", "Param", "check_applies",
-           "check_batches", "decompose", "make_loss", "method", "nontarget_mass", "normalize_args", "parse_loss_arg",
-           "warmup"]
+__all__ = ["COMPARED", "METHODS", "LossArgs", "Method", "MethodError", "MethodLoss", "Param", "attached",
+           "check_applies", "check_batches", "decompose", "hint_features", "make_loss", "method", "nontarget_mass",
+           "normalize_args", "parse_loss_arg", "student_loss", "warmup"]
+
+
+def student_loss(config, model: torch.nn.Module, x: torch.Tensor, teacher_features: Callable[[], torch.Tensor]):
+    """What ``train.fit`` minimises for the KD student ``model`` of a validated ``config`` trained on ``x``: its
+    method bound to its loss arguments; ``teacher_features()`` (memoised by the caller) only for FitNets."""
+    check_batches(config.loss, len(x), config.batch_size)
+    if not METHODS[config.loss].needs_features:
+        return make_loss(config.loss, config.loss_args)
+    student_shape = tuple(hint_features(model, x[:2]).shape[1:])
+    return make_loss(config.loss, config.loss_args, teacher_features(), student_shape, config.seed + 2)
+
+
+@contextmanager
+def attached(loss, model: torch.nn.Module) -> Iterator[None]:
+    """A method's hooks on ``model`` (FitNets) for the duration of training, removed afterwards in any case."""
+    attach = getattr(loss, "attach", None)
+    if attach is not None:
+        attach(model)
+    try:
+        yield
+    finally:
+        if attach is not None:
+            loss.detach()
