@@ -41,13 +41,16 @@ def upload(at: AppTest, key: str, name: str, data: bytes) -> AppTest:
 def test_a_zip_is_uploaded_distilled_and_kept_from_other_browsers(tmp_path, upload_dir):
     at = page()
     assert "Files up to **10 MB** each" in " ".join(c.value for c in at.caption)  # the server's limit, stated
-    upload(at, "upload_data", "shapes.zip", zip_of(image_folder(tmp_path / "shapes", per_class=6)))
+    folder = image_folder(tmp_path / "shapes", per_class=6)
+    (folder / "cross" / "scan.png").write_bytes(b"half a PNG")
+    upload(at, "upload_data", "shapes.zip", zip_of(folder))
     assert not at.exception and not at.error
     name = at.radio(key="upload_data_use").value
     assert name.startswith("folder:") and name.endswith(name.split(";sha=")[1])
     info = " ".join(i.value for i in at.info)
     assert "Training on **your upload shapes.zip** — your images: 3 classes, grey 32×32" in info
-    assert "Note: the 20×20 images were resized to 32×32." in info
+    assert ("Note: 1 file could not be read as images and was skipped. Note: the 20×20 images were resized to 32×32."
+            in info)
     at.slider(key="seeds").set_value(1).run()
     at.button(key="distill").click().run()
     finish(at)
