@@ -12,15 +12,21 @@ import plotly.graph_objects as go
 from dashboard.verdict import points, verdict_label
 from kd_core.board import AXES, FREE_PLAY, Board, BoardGroup
 from kd_core.lessons import LESSONS
+from kd_core.methods import METHODS
 
 # One colour per lesson, in LESSONS' order, stable from one refresh to the next; free play in grey.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 FREE_PLAY_COLOR = "#7f7f7f"
+METHOD_PALETTE = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 LOG_AXES = ("temperature", "student_fraction", "student_width")  # values that double: 1, 2, 4, 8 … or 3 %, 10 %, 100 %
 
 
 def lesson_color(lesson: str) -> str:
-    """A lesson's colour; lessons joined with " / " (the same settings along this axis) take the first one's."""
+    """A lesson's colour; lessons joined with " / " (the same settings along this axis) take the first one's; a
+    method's runs ("little-data · dkd", from the Methods tab) take the method's colour."""
+    if " · " in lesson:
+        method = lesson.rsplit(" · ", 1)[1]
+        return METHOD_PALETTE[list(METHODS).index(method) % len(METHOD_PALETTE)] if method in METHODS else FREE_PLAY_COLOR
     first = lesson.split(" / ")[0]
     if first == FREE_PLAY or first not in LESSONS:
         return FREE_PLAY_COLOR

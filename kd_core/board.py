@@ -75,8 +75,12 @@ def run_from_entry(name: str, finished: float, entry: dict) -> BoardRun | None:
     settings = {key: value for key, value in result["config"].items() if key in CONFIG_FIELDS}
     if is_custom(settings.get("dataset")) or is_external(settings.get("teacher")):
         return None  # a student's own data or teacher: theirs, never on the class board
-    if not all(value is None or isinstance(value, (str, int, float)) for value in settings.values()):
+    args = settings.pop("loss_args", None) or []  # a method's (name, value) pairs, stored as lists
+    if not all(value is None or isinstance(value, (str, int, float)) for value in settings.values()) or not all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
+            and isinstance(pair[1], (int, float)) for pair in args):
         raise ValueError("a setting that no run stores")  # a damaged entry: the board hashes and plots these
+    settings["loss_args"] = tuple((key, float(value)) for key, value in args)
     return BoardRun(name, finished, RunConfig(**settings), float(result["student"]["accuracy"]),
                     float(result["baseline"]["accuracy"]))
 
@@ -210,17 +214,19 @@ def _lesson_epochs(lesson: str, axis: str, value: float, seed: int, data_dir: st
 @functools.lru_cache(maxsize=65536)  # every refresh asks again for every run on the board
 def lesson_of(config: RunConfig, axis: str) -> str:
     """The lesson (or lessons, joined by " / ", when they only differ along ``axis``) whose settings match the
-    run's on every field but ``axis`` and the seed; ``FREE_PLAY`` when none does."""
+    run's on every field but ``axis``, the seed and the method; ``FREE_PLAY`` when none does.  A method other than
+    ``kd`` (the Methods tab's runs) is named after it: "little-data · dkd"."""
     value = getattr(config, axis)
     actual = config.to_dict()
     names = []
     for name in LESSONS:
         expected = _lesson_settings(name, axis, value)
-        if expected is None or not _same(expected.to_dict(), actual, NOT_SETTINGS + ("epochs", "equal_steps")):
+        if expected is None or not _same(expected.to_dict(), actual, NOT_SETTINGS + ("epochs", "equal_steps", "loss", "loss_args")):
             continue
         if _lesson_epochs(name, axis, value, config.seed, config.data_dir) == config.epochs:
             names.append(name)
-    return " / ".join(names) if names else FREE_PLAY
+    label = " / ".join(names) if names else FREE_PLAY
+    return label if config.loss == "kd" else f"{label} · {config.loss}"
 
 
 # ---------------------------------------------------------------- the board: points, and means per settings
@@ -263,7 +269,7 @@ class Board:
 
 
 def _lesson_rank(label: str) -> int:
-    first = label.split(" / ")[0]
+    first = label.split(" · ")[0].split(" / ")[0]
     return list(LESSONS).index(first) if first in LESSONS else len(LESSONS)
 
 

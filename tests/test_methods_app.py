@@ -108,3 +108,19 @@ def test_the_app_has_the_methods_tab():
     at = AppTest.from_file(str(source), default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Methods" in [tab.label for tab in at.tabs]
+
+
+def test_method_runs_land_on_the_class_board_named_and_coloured_by_method(tmp_path):
+    from dashboard.board_figures import lesson_color
+    from kd_core import ResultCache, run
+    from kd_core.board import FolderReader, build_board
+    from kd_core.lessons import LESSONS
+
+    results = ResultCache(tmp_path)
+    run(LESSONS["little-data"].config(loss="dkd", loss_args=(("beta", 2.0),)), results=results)
+    run(LESSONS["little-data"].config(), results=results)
+    runs = FolderReader().read(tmp_path)
+    assert len(runs) == 2 and {r.config.loss_args for r in runs} == {(), (("beta", 2.0),)}
+    board = build_board(runs, "lam")
+    assert board.lessons == ["little-data", "little-data · dkd"]
+    assert lesson_color("little-data · dkd") != lesson_color("little-data") != lesson_color("free play")
