@@ -151,6 +151,8 @@ def command_line(config: RunConfig, seeds: int = 1) -> str:
             words.append(_flag(name) if value else "--no-" + name.replace("_", "-"))
         elif value is None:
             continue  # a None that is not the default has no flag; RunConfig's None defaults cover it
+        elif name == "loss_args":  # a method's hyperparameters: --loss-arg KEY=VALUE, once each
+            words += [word for key, number in value for word in ("--loss-arg", f"{key}={_number(float(number))}")]
         else:
             words += [_flag(name), _number(value) if isinstance(value, float) else str(value)]
     spec = DATASETS.get(config.dataset)

@@ -145,3 +145,14 @@ def test_loss_args_change_the_result_and_the_key(tmp_path):
                        "--json", str(b)]) == 0
     hist = lambda path: [r["loss"] for r in json.loads(path.read_text())["history"] if r["phase"] == "student"]  # noqa: E731
     assert hist(a) != hist(b)
+
+
+def test_the_pages_kd_train_line_carries_the_loss_args(tmp_path):
+    from dashboard.exports import command_line
+
+    config = RunConfig(loss="dkd", loss_args=(("beta", 2.0), ("warmup_epochs", 5.0)), epochs=2, teacher_epochs=3)
+    line = command_line(config)
+    assert line == "kd-train --teacher-epochs 3 --epochs 2 --loss dkd --loss-arg beta=2 --loss-arg warmup_epochs=5"
+    out = tmp_path / "run.json"
+    assert train_main([*line.split()[1:], "--quiet", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["loss_args"] == [["beta", 2.0], ["warmup_epochs", 5.0]]
