@@ -62,6 +62,14 @@ def parse(name: str) -> TeacherSource:
     return TeacherSource(kind, Path(path).expanduser().absolute(), arch, digest)
 
 
+def short_name(name: str) -> str:
+    """A teacher's name for a page or a table: an architecture's own, or "your FILE" for a file of one's own."""
+    if not is_external(name):
+        return name
+    source = parse(name)
+    return f"your {source.path.name}" + (f" ({source.arch})" if source.arch else "")
+
+
 def architecture(name: str) -> str | None:
     """The architecture a teacher name builds: itself, a state_dict's, or None for an ONNX model."""
     return parse(name).arch if is_external(name) else name

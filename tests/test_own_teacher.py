@@ -165,3 +165,11 @@ def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path
     import shlex
     argv = shlex.split(line)[1:] + ["--quiet", "--json", str(tmp_path / "r.json")]
     assert main(argv) == 0  # the line runs
+
+
+def test_a_teacher_file_is_named_by_its_file_on_the_page():
+    from kd_core.own_teacher import short_name
+
+    assert short_name("mlp-large") == "mlp-large"
+    assert short_name("onnx:/srv/up/ab/mine.onnx;sha=0123456789abcdef") == "your mine.onnx"
+    assert short_name("state:/srv/t.pt;arch=cnn-large;sha=0123456789abcdef") == "your t.pt (cnn-large)"

@@ -91,6 +91,7 @@ def test_an_onnx_teacher_upload_is_distilled_and_a_mismatch_explained(tmp_path):
     own = (model.eval()(data.x_test).argmax(1) == data.y_test).float().mean().item()
     shown = float({m.label: m.value for m in at.metric}["Teacher accuracy"].rstrip("%"))
     assert abs(shown - 100 * own) < 0.01
+    assert any(c.value.startswith("Settings of this run: your mine.onnx → mlp-small") for c in at.caption)
     upload(at, "upload_data", "table.csv", csv_text().encode())  # 2 features: the digits teacher cannot read them
     errors = [e.value for e in at.error]
     assert errors == ["Invalid setting: the teacher file mine.onnx takes input of shape (batch, 1, 8, 8), but this "

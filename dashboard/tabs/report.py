@@ -9,6 +9,7 @@ from dashboard import jobs, sidebar, verdict
 from dashboard.seed_runs import SeedsOutcome
 from kd_core import DATASETS
 from kd_core.losses import soft_weight_factor
+from kd_core.own_teacher import short_name
 
 
 def _mean(values) -> float:
@@ -24,7 +25,7 @@ def settings_line(outcome: SeedsOutcome) -> str:
     loss = "" if c.loss == "kd" else f", loss {sidebar.LOSS_NAMES.get(c.loss, c.loss)}"
     width = "" if c.student_width is None else f" (width {c.student_width})"
     schedule = "" if c.schedule == "constant" else f" annealed ({c.schedule})"
-    return (f"{c.teacher} → {c.student}{width}, T = {c.temperature:g}, λ = {c.lam:g}{loss}{data}{hidden}, {c.teacher_epochs} + "
+    return (f"{short_name(c.teacher)} → {c.student}{width}, T = {c.temperature:g}, λ = {c.lam:g}{loss}{data}{hidden}, {c.teacher_epochs} + "
             f"{c.epochs} epochs, lr {c.lr:g}{schedule}, batch {c.batch_size}, {seeds}")
 
 
