@@ -156,3 +156,11 @@ def test_the_pages_kd_train_line_carries_the_loss_args(tmp_path):
     out = tmp_path / "run.json"
     assert train_main([*line.split()[1:], "--quiet", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["config"]["loss_args"] == [["beta", 2.0], ["warmup_epochs", 5.0]]
+
+
+def test_loss_args_on_top_of_a_lesson(tmp_path):
+    out = tmp_path / "run.json"
+    assert train_main(["--lesson", "little-data", "--seeds", "1", *QUICK, "--loss", "dkd", "--loss-arg", "beta=2",
+                       "--loss-arg", "alpha=0.5", "--json", str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["loss_args"] == [["alpha", 0.5], ["beta", 2.0]] and config["student_fraction"] == 0.05

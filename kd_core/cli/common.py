@@ -144,8 +144,10 @@ def config_fields() -> set[str]:
 
 def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
     """The RunConfig of the flags, ``overrides`` on top (a lesson's settings, minus what was given explicitly)."""
-    values = {name: getattr(args, name) for name in config_fields() if hasattr(args, name)}
-    return RunConfig(**{**values, **overrides})
+    values = {**{name: getattr(args, name) for name in config_fields() if hasattr(args, name)}, **overrides}
+    if "loss_args" in values:  # argparse appends to a list; a RunConfig holds (key, value) pairs in a tuple
+        values["loss_args"] = tuple(tuple(pair) for pair in values["loss_args"])
+    return RunConfig(**values)
 
 
 def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict:
