@@ -3,6 +3,7 @@
     ?lesson=temperature&temperature=8&lam=0.3&seed=3&tab=probabilities
     ?lesson=little-data&show=temperature,lam         (a lesson link with only those controls: the rest keep the lesson's values)
     ?lesson=little-data&hide=lr,batch_size&present=1
+    ?tab=methods&methods=dkd,kd-matched              (the Methods tab's picks, when not all of them)
 
 A setting's parameter is its ``kd-train`` flag without the dashes, inner dashes as underscores (``--batch-size``
 -> ``batch_size``; ``batch-size`` is read too).  The page writes only the settings that differ from the lesson's,
@@ -21,10 +22,12 @@ import streamlit as st
 from dashboard import choices, runs, sidebar
 from kd_core import DATASETS
 from kd_core.losses import LOSSES
+from kd_core.methods import COMPARED
 from kd_core.models import ARCHITECTURES
 
 state = st.session_state
-PAGE_KEYS = ("lesson", "tab", "show", "hide", "present")
+PAGE_KEYS = ("lesson", "tab", "show", "hide", "present", "methods")
+METHOD_PICKS = [name for name in COMPARED if name != "kd"]  # the Methods tab's choices (KD is always run)
 INTEGERS = ("student_width", "epochs", "teacher_epochs", "batch_size", "seed", "seeds")
 
 
@@ -112,6 +115,11 @@ def read_once() -> None:
                 state["hide"] = [f for f in choices.ALL_CONTROLS if (f not in known if key == "show" else f in known)]
                 state["link_" + key] = known
     state["present"] = params.pop("present", "0").lower() in ("1", "true", "yes", "on")
+    if "methods" in params:
+        words = [w.strip() for w in params.pop("methods").split(",") if w.strip()]
+        if [w for w in words if w not in METHOD_PICKS]:
+            notes.append(f"methods: no method called {', '.join(w for w in words if w not in METHOD_PICKS)}")
+        state["methods_picked"] = [name for name in METHOD_PICKS if name in words]
     notes += [f"{key}: not a setting of this page" for key in params if key not in ("embed", "embed_options")]
     state["link_notes"] = notes
 
@@ -146,6 +154,9 @@ def params(config_values: dict, lesson: str, tab: str | None, first_tab: str, pr
             out[key] = ",".join(state["link_" + key])
     if present:
         out["present"] = "1"
+    picked = state.get("methods_picked")
+    if picked is not None and list(picked) != METHOD_PICKS:
+        out["methods"] = ",".join(picked)
     return out
 
 

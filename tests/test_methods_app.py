@@ -124,3 +124,21 @@ def test_method_runs_land_on_the_class_board_named_and_coloured_by_method(tmp_pa
     board = build_board(runs, "lam")
     assert board.lessons == ["little-data", "little-data · dkd"]
     assert lesson_color("little-data · dkd") != lesson_color("little-data") != lesson_color("free play")
+
+
+def test_the_methods_picked_live_in_the_url():
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(source), default_timeout=TIMEOUT)
+    at.query_params["tab"] = "methods"
+    at.query_params["methods"] = "kd-matched,dkd,nkd"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="methods_picked").value == ["dkd", "kd-matched"]  # registry order
+    assert any("no method called nkd" in w.value for w in at.warning)
+    assert at.query_params["methods"] == "dkd,kd-matched"
+    at.multiselect(key="methods_picked").set_value(["dkd", "dist", "logit-std", "fitnets", "kd-matched"]).run()
+    assert "methods" not in at.query_params  # all of them: the default, not written
+    at.multiselect(key="methods_picked").set_value(["dist"]).run()
+    assert at.query_params["methods"] == "dist"

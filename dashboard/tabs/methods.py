@@ -100,8 +100,9 @@ def render(config: RunConfig, seeds: int) -> None:
     st.caption(INTRO)
     ok, why = applicable(config)
     others = [name for name in ok if name != "kd"]
-    picked = st.multiselect("Methods (KD is always included)", others, default=others, key="methods_picked",
-                            format_func=mf.title)
+    # The picks live in session state (and the URL: dashboard/links.py); a method these settings rule out is dropped.
+    st.session_state["methods_picked"] = [m for m in st.session_state.get("methods_picked", others) if m in others]
+    picked = st.multiselect("Methods (KD is always included)", others, key="methods_picked", format_func=mf.title)
     for name, reason in why.items():
         st.caption(f"{mf.title(name)} cannot run on these settings: {reason}")
     st.caption(f"Over {seeds} seed{'s' if seeds != 1 else ''} from the sidebar, on its settings: "
