@@ -49,6 +49,7 @@ class MethodsOutcome:
     config: RunConfig
     seeds: list[int]
     runs: dict[str, list[RunResult]] = field(default_factory=dict)  # method -> one completed run per seed
+    skipped: dict[str, str] = field(default_factory=dict)  # method -> why it cannot run on this data (plain words)
 
 
 def method_config(config: RunConfig, name: str) -> RunConfig:
@@ -74,7 +75,11 @@ def methods_job(config: RunConfig, names: list[str], seeds: int, cache: TeacherC
                 if isinstance(event, SeedEvent) and event.event.kind == "epoch":
                     on_event(MethodEvent(name, event.seed, event.event))
 
-            found = seed_runs.distill_seeds(method_config(config, name), seeds, cache, relay, stop)
+            try:
+                found = seed_runs.distill_seeds(method_config(config, name), seeds, cache, relay, stop)
+            except ValueError as error:  # ConfigError, MethodError: this method cannot apply here; the others go on
+                outcome.skipped[name] = str(error)
+                continue
             if found.status == "completed":
                 outcome.runs[name] = [o.result for o in found.outcomes]
         return outcome

@@ -21,7 +21,8 @@ def page_script():
     from dashboard.tabs import methods
     from kd_core import RunConfig
 
-    config = RunConfig(device="cpu", epochs=2, teacher_epochs=3, student=st.session_state.get("student"))
+    config = RunConfig(device="cpu", epochs=2, teacher_epochs=3, student=st.session_state.get("student"),
+                       batch_size=st.session_state.get("batch_size"))
     methods.render(config, st.session_state.get("seeds", 2))
 
 
@@ -142,3 +143,14 @@ def test_the_methods_picked_live_in_the_url():
     assert "methods" not in at.query_params  # all of them: the default, not written
     at.multiselect(key="methods_picked").set_value(["dist"]).run()
     assert at.query_params["methods"] == "dist"
+
+
+def test_a_method_that_cannot_run_on_the_data_is_reported_and_the_others_still_run():
+    at = open_tab(batch_size=2, seeds=1)  # 1,437 digits in batches of 2 leave a last batch of 1: DIST cannot use it
+    at.multiselect(key="methods_picked").set_value(["dist"])
+    at.button(key="exp_run_methods").click().run()
+    assert at.session_state["jobs"]["methods"].join(timeout=TIMEOUT)
+    at.run()
+    outcome = at.session_state["jobs"]["methods"].snapshot().result
+    assert list(outcome.runs) == ["kd"] and "last batch of 1" in outcome.skipped["dist"]
+    assert any("DIST could not run on this data" in w.value and "last batch of 1" in w.value for w in at.warning)

@@ -69,6 +69,8 @@ def draw(snap: jobs.Snapshot | None) -> None:
     outcome = snap.result
     if not isinstance(outcome, mr.MethodsOutcome):
         return  # still running: the status line above says how far
+    for name, reason in outcome.skipped.items():
+        st.warning(f"{mf.title(name)} could not run on this data: {reason}")
     found = mr.comparisons(outcome)
     if not found:
         st.warning("No method finished all its seeds, so there is nothing to compare yet.")
