@@ -118,10 +118,11 @@ def test_foreach_optimizers_change_no_number(monkeypatch):
         with tempfile.TemporaryDirectory() as folder:
             fast = run(config, cache=TeacherCache(folder))
 
-        def loop_optimizer(model, config):
+        def loop_optimizer(model, config, extra=()):
+            parameters = [*model.parameters(), *extra]
             if config.optimizer == "sgd":
-                return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, foreach=False)
-            return torch.optim.Adam(model.parameters(), lr=config.lr, foreach=False)
+                return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, foreach=False)
+            return torch.optim.Adam(parameters, lr=config.lr, foreach=False)
 
         with monkeypatch.context() as patch:
             patch.setattr(train, "make_optimizer", loop_optimizer)

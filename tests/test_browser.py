@@ -156,7 +156,7 @@ def test_the_verdict_is_above_the_fold_and_nothing_is_cut_off(server, tmp_path):
         assert not page.evaluate(CLIPPED)
         traces = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
             .map(p => (p.data || []).filter(t => t.name === 'one seed').map(t => t.x.length)).flat()""")
-        assert traces == [5], traces  # the gain chart: one dot per seed
+        assert traces == [LESSONS["little-data"].seeds], traces  # the gain chart: one dot per seed of the lesson
         page.screenshot(path=str(tmp_path / "lessons-1024.png"))
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_timeout(1000)
