@@ -12,7 +12,6 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
-from streamlit_drawable_canvas import st_canvas
 
 from dashboard import drawing, figures, resources
 from dashboard.tabs import look_closer
@@ -97,6 +96,15 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
         return
     framing = ("8×8 pixels, each 0–16, as scikit-learn's digits" if config.dataset == "digits" else
                "28×28, the digit in a 20×20 box centred on its centre of mass, as MNIST's")
+    try:
+        # Imported here, not at the top: a worker process may import the page's script (as __mp_main__), and the
+        # canvas registers itself with the Streamlit server at import — outside a server that raises.
+        from streamlit_drawable_canvas import st_canvas
+    except Exception as error:  # noqa: BLE001 — the other tabs must keep working
+        st.warning("The drawing pad could not start on this server, so this tab cannot take a drawing now.")
+        with st.expander("Details for whoever runs the server"):
+            st.code(f"{type(error).__name__}: {error}")
+        return
     left, right = st.columns(2, gap="small")
     with left:
         st.caption("Draw a digit with your mouse or finger; lift it to see the bars.")
