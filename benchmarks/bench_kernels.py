@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -36,6 +37,7 @@ def markdown(measured: dict) -> str:
         lines.append(f"| {data} | {NAMES[phase]} | " + " | ".join(f"{r:.1f}×" for r in ratios)
                      + f" | {min(ratios):.1f}× | {'' if target is None else f'≥ {target:g}×'} |")
     lines += ["", "fp32 matmul GFLOP/s: " + ", ".join(f"{name} {info['matmul_gflops']:.0f}" for name, info in sets.items())
+              + ". Load average during each (a shared machine): " + ", ".join(f"{name} {info['load']:.1f}" for name, info in sets.items())
               + "."]
     if all(info.get("classroom") for info in sets.values()):
         lines[-1] += " Default classroom run: " + ", ".join(f"{name} {info['classroom']['total']:.2f} s" for name, info in sets.items()) + "."
@@ -54,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.kernels.split(","):
             out = Path(folder) / f"{name}.json"
             print(f"kernel set {name}", file=sys.stderr)
+            load = os.getloadavg()[0]  # other users' work: the ratios hold up better than the rates under it
             kernels.run_under(name, ["-m", "benchmarks.bench", "--json", str(out), *args.bench_args.split()])
-            measured["kernel_sets"][name] = json.loads(out.read_text())
+            measured["kernel_sets"][name] = {**json.loads(out.read_text()), "load": (load + os.getloadavg()[0]) / 2}
     measured["seconds"] = time.perf_counter() - began
     publish(markdown(measured), measured, args.json, args.readme, "bench-kernels", "benchmarks/bench_kernels.py")
     return 0
