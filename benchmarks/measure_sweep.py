@@ -86,7 +86,7 @@ def markdown(measured: dict) -> str:
                          f"{s['in_sweep_median']:.2f} s | {one / s['median']:.2f}× | {s['load_median']:.1f} |")
     same = ("identical in every run" if all(i["identical"] for i in measured["kernel_sets"].values())
             else "NOT identical across the runs")
-    lines += ["", f"The {measured['rows']} rows (value, seed, KD student, baseline, teacher, epochs) are {same}. "
+    lines += ["", f"The {first['rows']} rows (value, seed, KD student, baseline, teacher, epochs) are {same}. "
               "Ray's times include starting a local Ray."]
     return "\n".join(lines)
 
