@@ -1,11 +1,11 @@
 """The DKD decomposition on the Probabilities tab: its pure figures and numbers, and the tab drawing them."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import torch
 from streamlit.testing.v1 import AppTest
+from test_methods_app import chart  # the same chart lookup as the Methods tab's test
 
 from dashboard import method_figures as mf
 from kd_core import RunConfig, TeacherCache
@@ -50,13 +50,6 @@ def page_script():
     config = RunConfig(device="cpu", teacher_epochs=3, temperature=st.session_state.get("T", 4.0))
     dataset, _ = resources.dataset_or_problem(config.dataset)
     probabilities.render(config, dataset)
-
-
-def chart(at: AppTest, key: str) -> dict:
-    for element in at.get("plotly_chart"):
-        if element.proto.id.endswith(key) or key in element.proto.id:
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart {key}")
 
 
 def test_probabilities_tab_draws_the_decomposition_and_redraws_it_with_t():
