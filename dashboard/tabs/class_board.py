@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import board_figures, runs
+from dashboard import board_figures, charts, runs
 from kd_core.board import AXES, Board, BoardRun, FolderReader, build_board, read_start, show_every_run, start_fresh
 
 REFRESH_SECONDS = 2.0  # often enough to feel live; each refresh only lists the folder unless a run has finished
@@ -67,7 +67,7 @@ def board_view(folder: str) -> None:
         st.info("No finished runs on the board yet. Pick a lesson, move the setting shown across the bottom, and press "
                 "**Distill** — your runs appear here within a couple of seconds, and so do everyone else's.")
     else:
-        st.plotly_chart(figure, width="stretch", key="board_chart")
+        charts.show(figure, key="board_chart")
         seeds = "seed" if board.runs == 1 else "seeds"
         with st.expander(f"The numbers: {len(board.groups)} settings, {board.runs} {seeds} in all"):
             st.dataframe(table, hide_index=True, width="stretch")

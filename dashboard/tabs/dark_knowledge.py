@@ -5,6 +5,7 @@ import math
 
 import streamlit as st
 
+from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import resources, runs
@@ -30,7 +31,7 @@ def render(config: RunConfig) -> None:
     dataset, _ = resources.dataset_or_problem(config.dataset)
     names = dataset.class_names
     matrix = er.dark_knowledge_matrix(logits, runs.labels_of(dataset, split), config.temperature, dataset.num_classes)
-    st.plotly_chart(ef.dark_knowledge_figure(matrix, names, config.temperature, diagonal), width="stretch", key="exp_dk_chart")
+    charts.show(ef.dark_knowledge_figure(matrix, names, config.temperature, diagonal), key="exp_dk_chart")
     pairs = sorted(((matrix[i, j] + matrix[j, i], i, j) for i in range(len(matrix)) for j in range(i + 1, len(matrix))), reverse=True)
     st.caption("Most alike at this T: " + ", ".join(
         f"{names[i]} & {names[j]} ({value / 2:.3f})" for value, i, j in pairs[:4] if not math.isnan(value)) + ".")

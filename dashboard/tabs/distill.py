@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import streamlit as st
 
+from dashboard import charts
 from dashboard import choices, estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions
 from dashboard.tabs import history, report, report_extra
 from kd_core import RunConfig
@@ -158,8 +159,8 @@ def draw_job(snap: jobs.Snapshot | None, usable: bool = True) -> None:
     events = progress.of_seed(snap.events, shown)
     loss, accuracy = live_figures(job_panel.job(JOB).id, shown, events)
     left, right = st.columns(2)
-    left.plotly_chart(loss, width="stretch", key="loss_chart")
-    right.plotly_chart(accuracy, width="stretch", key="accuracy_chart")
+    charts.show(loss, key="loss_chart", where=left)
+    charts.show(accuracy, key="accuracy_chart", where=right)
     notes = []
     if len(seeds) > 1:
         notes.append(f"The curves are seed {shown}'s; the other seeds train alongside.")

@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from dashboard import drawing, figures, resources
+from dashboard import charts, drawing, figures, resources
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig, RunSetup, soften
 from kd_core.train import seeded_model
@@ -123,8 +123,8 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
             st.info("Draw a digit on the canvas: the teacher's and the students' probabilities appear here.")
             return
         x = drawing.model_input(view, config.dataset, dataset.mean, dataset.std)
-        st.plotly_chart(figure(probabilities(models, x, config.temperature), dataset.class_names, config.temperature),
-                        width="stretch", key="draw_bars", config={"displayModeBar": False})  # not over the title
+        charts.show(figure(probabilities(models, x, config.temperature), dataset.class_names, config.temperature),
+                    key="draw_bars")  # not over the title
     with left:
         big = figures.upscale(drawing.preview(view, config.dataset), max(1, PREVIEW // view.shape[0]))
         st.image(big, caption=f"What the models see: {framing}", width=PREVIEW, clamp=True)

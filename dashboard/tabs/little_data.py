@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources
@@ -70,7 +71,7 @@ def render(config: RunConfig) -> None:
                     "Pick a share and click **Run**. The chart collects every run with these sidebar settings.")
             return
         summary = er.summarize(sorted(rows.values(), key=lambda r: (r.value, r.seed)))
-        st.plotly_chart(ef.little_data_figure(summary), width="stretch", key="exp_little_chart")
+        charts.show(ef.little_data_figure(summary), key="exp_little_chart")
         st.dataframe(er.summary_table(summary, "share seen", percent_values=True), hide_index=True, width="stretch")
         st.caption("Where the KD − scratch spread straddles 0 there is no difference to see.")
 

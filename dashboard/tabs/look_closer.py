@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import closer, exports, resources, runs
+from dashboard import charts, closer, exports, resources, runs
 from dashboard.figures import LABELS
 from dashboard.seed_runs import SeedsOutcome
 from dashboard.tabs import report
@@ -69,8 +69,7 @@ def per_class_section(outcome: SeedsOutcome, class_names: list[str]) -> None:
     results = [o.result for o in outcome.completed]
     accuracies = closer.per_class(results)
     hidden = outcome.config.omit_class
-    st.plotly_chart(closer.per_class_figure(accuracies, class_names, hidden, len(results)), width="stretch",
-                    key="per_class_chart", config={"displayModeBar": False})
+    charts.show(closer.per_class_figure(accuracies, class_names, hidden, len(results)), key="per_class_chart")
     if "student" in accuracies and "baseline" in accuracies:
         gains = np.subtract(accuracies["student"], accuracies["baseline"])
         best = int(gains.argmax())
@@ -104,8 +103,8 @@ def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None
             st.caption(f"Class {class_names[config.omit_class]} was hidden from the students: its row shows where "
                        "they put those images instead.")
     seed = f" (seed {config.seed})"
-    left.plotly_chart(closer.confusion_figure(matrix, class_names, f"Confusion matrix: {LABELS[part]}{seed}"),
-                      width="stretch", key="confusion_chart", config={"displayModeBar": False})
+    charts.show(closer.confusion_figure(matrix, class_names, f"Confusion matrix: {LABELS[part]}{seed}"),
+                key="confusion_chart", where=left)
 
 
 def take_it_with_you(outcome: SeedsOutcome) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard import charts
 from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources
 from dashboard import method_figures as mf
@@ -76,7 +77,7 @@ def draw(snap: jobs.Snapshot | None) -> None:
         st.warning("No method finished all its seeds, so there is nothing to compare yet.")
         return
     st.markdown(mr.summary_line(found))
-    st.plotly_chart(mf.forest_figure(found), width="stretch", key="methods_forest")
+    charts.show(mf.forest_figure(found), key="methods_forest")
     costs = mr.cost_ratio(found)
     st.dataframe(table(found, costs), hide_index=True, width="stretch")
     st.caption(f"Seeds {outcome.seeds}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
@@ -84,9 +85,9 @@ def draw(snap: jobs.Snapshot | None) -> None:
     st.markdown("#### Loss parts over training")
     st.caption(f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
                "inter and intra terms, FitNets' hint are each a part; total is what was minimised.")
-    st.plotly_chart(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), width="stretch", key="methods_parts")
+    charts.show(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), key="methods_parts")
     st.markdown("#### Cost")
-    st.plotly_chart(mf.cost_figure(costs), width="stretch", key="methods_cost")
+    charts.show(mf.cost_figure(costs), key="methods_cost")
 
 
 def about() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import closer, figures, resources, runs
+from dashboard import charts, closer, figures, resources, runs
 from dashboard import method_figures as mf
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig
@@ -67,8 +67,8 @@ def render(config: RunConfig, dataset: Dataset) -> None:
 
     image_col, bars_col = st.columns([1, 3])
     true_class = dataset.class_names[labels[index]]
-    image_col.plotly_chart(figures.image_figure(dataset.image(index), f"#{index}: a {true_class}"),
-                           width="content", key="sample_image")
+    charts.show(figures.image_figure(dataset.image(index), f"#{index}: a {true_class}"),
+                width="content", key="sample_image", where=image_col)
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
     image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
@@ -77,7 +77,7 @@ def render(config: RunConfig, dataset: Dataset) -> None:
         teacher_at_1=probs(teacher_logits, 1.0) if compare else None,
         student_at_1=probs(student_logits, 1.0) if compare else None,
     )
-    bars_col.plotly_chart(figure, width="stretch", key="probability_bars")
+    charts.show(figure, key="probability_bars", where=bars_col)
     if teacher_logits is not None:
         kl_divergence(bars_col, teacher_logits[index], student_logits[index], T, student_label)
     st.caption("Move **Temperature T** in the sidebar: the bars redraw at once from stored logits — nothing retrains.")
@@ -95,9 +95,9 @@ def decomposition(teacher_logits: np.ndarray, student_logits: np.ndarray, labels
                                                      truth[index : index + 1], T).items()}
     weights = nontarget_mass(teacher, truth, T).numpy()
     left, right = st.columns(2)
-    left.plotly_chart(mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
-                      width="stretch", key="dkd_bar")
-    right.plotly_chart(mf.nontarget_figure(weights, T), width="stretch", key="dkd_histogram")
+    charts.show(mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
+                key="dkd_bar", where=left)
+    charts.show(mf.nontarget_figure(weights, T), key="dkd_histogram", where=right)
     st.caption(f"KD weighs the dark knowledge among the wrong classes (NCKD) by the teacher's non-target mass 1 − p_t; "
                f"at T = {T:g} its median over the test set is {np.median(weights):.2f}. The more confident the teacher, "
                "the smaller that weight and the less of its dark knowledge reaches the student — DKD's β gives NCKD a "

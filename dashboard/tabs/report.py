@@ -5,7 +5,7 @@ import statistics
 
 import streamlit as st
 
-from dashboard import jobs, sidebar, verdict
+from dashboard import charts, jobs, sidebar, verdict
 from dashboard.seed_runs import SeedsOutcome
 from kd_core import DATASETS
 from kd_core.losses import soft_weight_factor
@@ -63,8 +63,7 @@ def headline(outcome: SeedsOutcome) -> None:
     with left:
         st.markdown(f"#### :{colour}-background[{words}]")
         st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
-    right.plotly_chart(verdict.gain_figure(outcome.gains, interval), width="stretch", key="gain_chart",
-                       config={"displayModeBar": False})
+    charts.show(verdict.gain_figure(outcome.gains, interval), key="gain_chart", where=right)
     st.markdown(verdict.meaning(interval))
     full_data_button()
     st.caption(caption)

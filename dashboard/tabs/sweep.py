@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import figures, job_panel, jobs, resources
@@ -47,7 +48,7 @@ def draw(snap: jobs.Snapshot | None) -> None:
     rows = er.rows_of(snap.events)
     summary = er.summarize(rows)
     params = er.student_params(meta["config"], meta["values"]) if param == "student_width" else None
-    st.plotly_chart(ef.sweep_figure(summary, param, rows, params), width="stretch", key="exp_sweep_chart")
+    charts.show(ef.sweep_figure(summary, param, rows, params), key="exp_sweep_chart")
     if summary:
         table = er.summary_table(summary, er.PARAM_SYMBOLS[param])
         if params:
@@ -69,10 +70,10 @@ def one_input_as_t_rises(config: RunConfig) -> None:
     left, right = st.columns([1, 5])
     index = int(left.number_input("Test image #", 0, len(labels) - 1, 0, key="exp_sample_index"))
     image = figures.image_figure(dataset.image(index), f"a {dataset.class_names[int(labels[index])]}", size=140)
-    left.plotly_chart(image, width="content", key="exp_sample_image")
+    charts.show(image, width="content", key="exp_sample_image", where=left)
     probabilities = er.softened_distributions(logits[index], MULTIPLE_TEMPERATURES)
-    right.plotly_chart(ef.temperature_multiples_figure(probabilities, MULTIPLE_TEMPERATURES, dataset.class_names, int(labels[index])),
-                       width="stretch", key="exp_multiples_chart")
+    charts.show(ef.temperature_multiples_figure(probabilities, MULTIPLE_TEMPERATURES, dataset.class_names, int(labels[index])),
+                key="exp_multiples_chart", where=right)
 
 
 def render(config: RunConfig) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources
@@ -67,8 +68,7 @@ def render(config: RunConfig) -> None:
     cols[2].metric("KD overall", f"{run.student.accuracy:.2%}")
     per_class = {phase: None if getattr(run, phase) is None else getattr(run, phase).per_class_accuracy
                  for phase in ("teacher", "student", "baseline")}
-    st.plotly_chart(ef.per_class_figure(per_class, names, result.omit_class),
-                    width="stretch", key="exp_per_class_chart")
+    charts.show(ef.per_class_figure(per_class, names, result.omit_class), key="exp_per_class_chart")
 
     st.markdown("#### The bias correction")
     st.caption(f"The KD student learned *what* a {shown} looks like, but its output bias for {shown} was only ever pushed "
@@ -86,4 +86,4 @@ def render(config: RunConfig) -> None:
                    delta=f"{100 * (point.overall_accuracy - plain.overall_accuracy):+.2f} points")
     cols[2].metric("Best overall bias", f"{best.bias:+g}", help=f"{best.overall_accuracy:.2%} overall, "
                    f"{best.class_accuracy:.0%} on {shown}")
-    st.plotly_chart(ef.bias_curve_figure(curve, shown, bias, best), width="stretch", key="exp_bias_chart")
+    charts.show(ef.bias_curve_figure(curve, shown, bias, best), key="exp_bias_chart")
