@@ -12,10 +12,17 @@ number) is left out with a one-line note; the link never carries the browser's i
 
 Read once per session (a reload is a new session, so it reads the URL again), before the widgets are drawn;
 written at the end of every full script run, so the address bar follows every control.
+
+The link to share starts with the address the students can reach: the teacher's browser often says 127.0.0.1
+(the server's own computer), which on a student's computer is the student's.  When the server listens on every
+interface (``server.address`` 0.0.0.0 or unset), the share box offers the server's address on the local network.
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import ipaddress
+import socket
+from typing import NamedTuple
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -173,6 +180,74 @@ def write(first_tab: str) -> dict[str, str]:
     return wanted
 
 
+class ShareBase(NamedTuple):
+    """Where a shared link starts, and what to tell the teacher about it."""
+    students: str | None  # the address to give students (None: no address of this server can reach them)
+    own: str  # the browser's own address (works on this computer)
+    note: str
+
+
+def loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:  # a host name (or nothing)
+        return False
+
+
+def lan_address() -> str | None:
+    """This computer's address on the local network, found without the internet: connecting a UDP socket sends
+    nothing but picks the interface a packet to a private address would leave by; else the host name's address."""
+    for probe in ("10.255.255.255", "192.168.255.255", "172.16.255.255"):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.connect((probe, 9))
+                address = udp.getsockname()[0]
+        except OSError:
+            continue
+        if address and not loopback(address) and address != "0.0.0.0":
+            return address
+    try:
+        address = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return None
+    return None if loopback(address) else address
+
+
+def share_base(browser_url: str, listen: str | None, port: int, lan: str | None) -> ShareBase:
+    """Which address students should get, from the browser's URL, the server's ``server.address`` option, its
+    port and its LAN address (pure: the page passes what it read)."""
+    parts = urlsplit(browser_url)
+    own = browser_url
+    if not loopback(parts.hostname):  # the teacher reached the server by a name the room can use too
+        return ShareBase(own, own, "Give students this link: it is the address your own browser uses.")
+
+    def at(host: str) -> str:
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return urlunsplit((parts.scheme or "http", netloc, parts.path, "", ""))
+
+    listen = (listen or "").strip()
+    if listen in ("", "0.0.0.0", "::"):  # every interface: the LAN address reaches this server
+        if lan:
+            return ShareBase(at(lan), own, f"Give students the first link ({lan} is this computer on the local "
+                             "network); the second works only on this computer.")
+        return ShareBase(None, own, "This computer has no address on a local network that could be found, so only "
+                         "this computer can open the link.")
+    if not loopback(listen):  # one chosen interface
+        return ShareBase(at(listen), own, f"Give students the first link (the server listens on {listen}); the second "
+                         "works only on this computer.")
+    return ShareBase(None, own, "This server listens only on this computer, so students' computers cannot open the link. "
+                     "To serve a class, start it with make run ADDRESS=0.0.0.0 (every network interface).")
+
+
+def server_share_base(browser_url: str) -> ShareBase:
+    """``share_base`` for this server: its ``server.address`` and ``server.port`` options and its LAN address."""
+    listen = st.get_option("server.address")
+    lan = lan_address() if (listen or "").strip() in ("", "0.0.0.0", "::") else None
+    return share_base(browser_url, listen, int(st.get_option("server.port")), lan)
+
+
 def share(wanted: dict[str, str]) -> None:
     """The link to these settings, with a copy button; optionally one that shows only the lesson's controls."""
     with st.sidebar.expander("Share these settings"):
@@ -182,6 +257,12 @@ def share(wanted: dict[str, str]) -> None:
         if only:
             link.pop("hide", None)
             link["show"] = ",".join(sidebar.key_controls())
-        base = st.context.url or ""
-        st.code(f"{base}?{urlencode(link, safe=',')}", language=None, wrap_lines=True)
+        query = urlencode(link, safe=",")
+        base = server_share_base(st.context.url or "")
+        if base.students and base.students != base.own:
+            st.markdown("**For students:**")
+            st.code(f"{base.students}?{query}", language=None, wrap_lines=True)
+            st.markdown("**On this computer:**")
+        st.code(f"{base.own}?{query}", language=None, wrap_lines=True)
+        st.caption(base.note)
         st.caption("The link holds the lesson, the settings and the tab — not your runs. Copy it with the button at its right.")
