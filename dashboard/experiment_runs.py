@@ -50,6 +50,12 @@ def omitted_class_job(config: RunConfig, cls: int, cache: TeacherCache) -> Calla
     return fn
 
 
+def omitted_class_config(config: RunConfig, temperature: float, lam: float, epochs: int) -> RunConfig:
+    """The unseen-class tab's run: its own T, λ and epochs over the sidebar's settings, and every training image of
+    the other classes (a small share from the sidebar would, with equal steps, multiply the epochs many times over)."""
+    return config.replace(temperature=temperature, lam=lam, epochs=epochs, student_fraction=1.0, omit_class=None)
+
+
 def progress(events: list) -> tuple[float, str]:
     """(fraction done, text) from a job's last sweep or engine event."""
     last = events[-1] if events else None
@@ -103,14 +109,6 @@ def student_params(config: RunConfig, widths) -> dict[float, int]:
 
 def seeds_from(config: RunConfig, count: int) -> list[int]:
     return list(range(config.seed, config.seed + count))
-
-
-def describe(config: RunConfig, *skip: str) -> str:
-    """The settings a result came from, for a caption."""
-    parts = {"temperature": f"T = {config.temperature:g}", "lam": f"λ = {config.lam:g}",
-             "epochs": f"{config.epochs} student epochs", "models": f"{config.teacher or 'default'} → {config.student or 'default'}",
-             "dataset": config.dataset}
-    return ", ".join(text for key, text in parts.items() if key not in skip)
 
 
 # ---------------------------------------------------------------- instant computations on stored logits

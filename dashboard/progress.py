@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from dashboard import wording
 from dashboard.figures import LABELS
 from kd_core import RunConfig
 from kd_core.data import Dataset, student_indices
@@ -114,7 +115,7 @@ def seeds_progress(events: list, plan: dict[str, int], seeds: list[int], running
     last = events[-1].seed if isinstance(events[-1], SeedEvent) else seeds[0]
     text = each[last].text if last in each else "…"
     if len(seeds) > 1:
-        text = f"seed {last}, {text[0].lower()}{text[1:]} — {done} of {len(seeds)} seeds done"
+        text = f"seed {last}, {wording.lower_first(text)} — {done} of {len(seeds)} seeds done"
     timed = [t for t in (seconds_per_step(e) for e in per_seed.values()) if t is not None]
     eta = None
     if timed:

@@ -38,6 +38,7 @@ class SeedsOutcome:
     config: RunConfig  # the settings asked for; seed = the first seed
     outcomes: list[runs.DistillOutcome]
     parallel: int = 1  # how many seeds trained at once (at most)
+    lesson: str | None = None  # the lesson chosen when it was first shown (sidebar.report_lesson); None: not yet
 
     @property
     def first(self) -> runs.DistillOutcome:

@@ -12,7 +12,7 @@ import dataclasses
 
 import streamlit as st
 
-from dashboard import resources, runs
+from dashboard import resources, run_settings, runs, sessions
 from dashboard.choices import (ALL_CONTROLS, BATCH_SIZES, CONTROLS, FRACTIONS, LEARNING_RATES, SHORT_NAMES, SLIDERS, WIDTHS,
                                format_value)
 from kd_core import DATASETS, RunConfig
@@ -26,8 +26,7 @@ FREE_PLAY = "free-play"
 FIRST_LESSON = "little-data"  # the page opens on a lesson whose first Distill shows KD helping
 FULL_DATA = "full-data"
 FREE_PLAY_SEEDS = 3
-LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
-              "seed-script": "as the seed script wrote it (KLDivLoss mean × 2)"}
+LOSS_NAMES = run_settings.LOSS_NAMES
 DEFAULTS = RunConfig()
 FREE_PLAY_CONTROLS = ("temperature", "lam", "student_fraction", "seed")
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
@@ -81,10 +80,25 @@ def needs_files() -> dict[tuple[str, str], list[str]]:
 
 
 def apply_lesson() -> None:
-    """Set every control to the chosen lesson's values (an on_change callback: runs before the widgets are drawn)."""
+    """Set every control to the chosen lesson's values (an on_change callback: runs before the widgets are drawn).
+
+    The report on screen keeps the lesson it was run in (``report_lesson``), so it never speaks for the new one."""
+    report_lesson(state.get("lesson_in_effect", state.get("lesson", FIRST_LESSON)))
+    state["lesson_in_effect"] = state.get("lesson", FIRST_LESSON)
     for field, value in settings_of(state.get("lesson", FIRST_LESSON)).items():
         state[field] = value
     state["sample_index"] = 0
+
+
+def report_lesson(lesson: str | None = None) -> str | None:
+    """The lesson the last Distill's report belongs to: the one chosen when the report was first drawn, or the one
+    left while it was on screen (``lesson``).  None when there is no report."""
+    outcome = sessions.current().seeds_outcome
+    if outcome is None:
+        return None
+    if getattr(outcome, "lesson", None) is None:
+        outcome.lesson = lesson or state.get("lesson", FIRST_LESSON)
+    return outcome.lesson
 
 
 def choose_lesson(name: str) -> None:
@@ -164,6 +178,7 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all."),
         "omit_class": lambda w: w.selectbox(
             "Class the student never sees", [None, *classes], key="omit_class", format_func=lambda c: "none" if c is None else f"class {c}",
+            placeholder="none (the students see every class)",
             help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?", **keep),
         "epochs": lambda w: slider(w, "epochs", "Epochs (student)",
                                    "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data)."),
@@ -238,5 +253,5 @@ def look_for() -> None:
         st.caption("Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made experiment.")
         return
     extra = hidden_settings()
-    also = "" if not extra else " (The lesson also sets " + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ".)"
+    also = "" if not extra else " (The lesson also uses " + ", ".join(run_settings.phrase(k, v) for k, v in extra.items()) + ".)"
     st.info(f"**Lesson: {lesson.title}.** {lesson.look_for}{also}")

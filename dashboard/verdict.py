@@ -18,9 +18,27 @@ VERDICTS = {  # kd_core's verdict -> (what the page says, its colour)
 NEAR_ZERO_POINTS = 1.0  # a mean gain below this (in points) counts as "near zero" for the λ explanation
 
 
+def signed(value: float, decimals: int = 1) -> str:
+    """``+4.3``, ``−0.4`` (a real minus sign), and ``0.0`` with no sign for anything that rounds to zero."""
+    rounded = round(value, decimals)
+    if rounded == 0:
+        return f"{0:.{decimals}f}"
+    return f"{rounded:+.{decimals}f}".replace("-", "−")
+
+
 def points(fraction: float) -> str:
-    """A difference of accuracies (a fraction) in signed points: ``+4.3``; the minus sign is a real one."""
-    return f"{100 * fraction:+.1f}".replace("-", "−")
+    """A difference of accuracies (a fraction) in signed points, one decimal: ``+4.3``, ``−0.4``, ``0.0``."""
+    return signed(100 * fraction, 1)
+
+
+def delta(value: float, decimals: int = 1, unit: str = " points") -> dict:
+    """``st.metric``'s delta arguments for a signed change: green up, red down, and no arrow or colour at all for a
+    change that rounds to zero (the text keeps its real minus sign, so the arrow is set, not guessed from it)."""
+    text = signed(value, decimals)
+    if round(value, decimals) == 0:
+        return {}
+    up = value > 0
+    return {"delta": text + unit, "delta_color": "green" if up else "red", "delta_arrow": "up" if up else "down"}
 
 
 def headline(interval: Interval) -> str:
@@ -49,9 +67,20 @@ def meaning(interval: Interval) -> str:
                 f"{low} and {high} points from its teacher.")
     if interval.verdict == "hurts":
         return (f"The whole interval is below 0: with these settings the teacher's targets cost a student between "
-                f"{points(-interval.high)[1:]} and {points(-interval.low)[1:]} points.")
+                f"{abs(100 * interval.high):.1f} and {abs(100 * interval.low):.1f} points.")
     return (f"The interval, {low} to {high} points, includes 0: with these settings a student cannot count on gaining "
             "(or losing) anything from the teacher; the differences between seeds are noise.")
+
+
+LARGE_SHARE = 0.5  # from this share of the training data on, the full-data lesson's explanation applies
+
+
+def full_data_applies(config, interval: Interval | None, lesson: str | None, full_data: str = "full-data") -> bool:
+    """Whether "Why does KD not help with all the data?" speaks to a report: digits, a large share of the data and
+    every class seen, a verdict that KD does not help, and the full-data lesson not already the one chosen."""
+    return (lesson != full_data and config.dataset == "digits" and config.student_fraction >= LARGE_SHARE
+            and config.omit_class is None and interval is not None and interval.low is not None
+            and interval.verdict != "helps")
 
 
 def stacked(xs: Sequence[float]) -> list[float]:

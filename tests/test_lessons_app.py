@@ -65,9 +65,14 @@ def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_ro
     assert last("seeds") == 3 and last("verdict") in ("KD helps", "No clear difference", "KD hurts")
     assert last("interval_low_points") <= last("kd_minus_baseline_points") <= last("interval_high_points")
     assert any(c.value.startswith("The curves are seed 0's") for c in app.caption)
-    # The full-data lesson is one click away.
-    app.button(key="full_data_lesson").click().run()
-    assert app.selectbox(key="lesson").value == "full-data" and app.select_slider(key="student_fraction").value == 1.0
+    # "Why does KD not help with all the data?" belongs under full-data reports where KD did not help, not here.
+    assert "full_data_lesson" not in [b.key for b in app.button]
+    # Another lesson chosen: the report says whose it is, and how to get this lesson's.
+    assert not any("previous lesson" in w.value for w in app.warning)
+    app.selectbox(key="lesson").set_value("full-data").run()
+    assert app.select_slider(key="student_fraction").value == 1.0
+    marked = [w.value for w in app.warning if "previous lesson" in w.value]
+    assert marked and "“KD shines with little data”" in marked[0] and "Click **Distill** to run this lesson" in marked[0]
 
 
 def test_one_seed_says_it_cannot_decide(app):

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
-from dashboard import job_panel, jobs, resources
+from dashboard import job_panel, jobs, resources, run_settings
 from kd_core import RunConfig
 
 TITLE = "Experiment 2 — little data"
@@ -36,11 +36,24 @@ def collect(store: dict) -> None:
             store.setdefault(er.signature(meta["config"]), {})[(row.value, row.seed)] = row
 
 
+PAPER_PERCENT = 3  # Hinton et al.'s little-data share
+
+
+def start_percent(config: RunConfig) -> int:
+    """Where the share slider starts: the sidebar's share in whole percent, or the paper's 3 % when the sidebar
+    gives the students all the data (then there is no little data to show)."""
+    if config.student_fraction >= 1:
+        return PAPER_PERCENT
+    return min(99, max(1, round(100 * config.student_fraction)))
+
+
 def render(config: RunConfig) -> None:
-    st.subheader(TITLE)
+    st.header(TITLE)
     st.caption(INTRO)
     cols = st.columns([3, 1, 2])
-    percent = cols[0].slider("Share of the training set the students see (%)", 1, 100, 3, key="exp_little_percent")
+    percent = cols[0].slider("Share of the training set the students see (%)", 1, 100, start_percent(config), key="exp_little_percent",
+                             help="This tab's share wins over the sidebar's. It starts at the sidebar's share, or at the paper's 3 % "
+                                  "when the sidebar gives the students all the data.")
     count = cols[1].slider("Seeds", 1, 5, 3, key="exp_little_seeds")
     with cols[2]:
         with_full = st.checkbox("Also run 100 % (reference)", value=True, key="exp_little_full")
@@ -51,7 +64,9 @@ def render(config: RunConfig) -> None:
     fractions = sorted({percent / 100, 1.0} if with_full else {percent / 100})
     config = config.replace(equal_steps=equal_steps)
     job_panel.run_and_stop(JOB, "Run", launcher(config, fractions, er.seeds_from(config, count)))
-    st.caption(f"From the sidebar: {er.describe(config)}.")
+    at_share = config.replace(student_fraction=percent / 100)
+    st.caption(f"At {percent} %: {run_settings.describe(at_share, skip=('student_fraction',))}. The models, T, λ and "
+               "epochs come from the sidebar: change them there.")
 
     store = state.setdefault("exp_little_rows", {})  # signature -> {(value, seed): row}
     collect(store)

@@ -10,8 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard import experiment_runs as er
-from dashboard import job_panel, jobs, resources
+from dashboard import job_panel, jobs, resources, run_settings
 from dashboard import method_figures as mf
 from dashboard import method_runs as mr
 from kd_core import RunConfig
@@ -80,13 +79,14 @@ def draw(snap: jobs.Snapshot | None) -> None:
     charts.show(mf.forest_figure(found), key="methods_forest")
     costs = mr.cost_ratio(found)
     st.dataframe(table(found, costs), hide_index=True, width="stretch")
-    st.caption(f"Seeds {outcome.seeds}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
-               f"grey: includes 0). Settings: {er.describe(outcome.config, 'loss')}.")
-    st.markdown("#### Loss parts over training")
+    seeds = run_settings.seeds_text(outcome.seeds[0], len(outcome.seeds))
+    st.caption(f"{seeds[0].upper()}{seeds[1:]}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
+               f"grey: includes 0). Settings: {run_settings.describe(outcome.config, skip=('loss',))}.")
+    st.markdown("### Loss parts over training")
     st.caption(f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
                "inter and intra terms, FitNets' hint are each a part; total is what was minimised.")
     charts.show(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), key="methods_parts")
-    st.markdown("#### Cost")
+    st.markdown("### Cost")
     charts.show(mf.cost_figure(costs), key="methods_cost")
 
 
@@ -99,7 +99,7 @@ def about() -> None:
 
 
 def render(config: RunConfig, seeds: int) -> None:
-    st.subheader(TITLE)
+    st.header(TITLE)
     st.caption(INTRO)
     ok, why = applicable(config)
     others = [name for name in ok if name != "kd"]
@@ -109,7 +109,7 @@ def render(config: RunConfig, seeds: int) -> None:
     for name, reason in why.items():
         st.caption(f"{mf.title(name)} cannot run on these settings: {reason}")
     st.caption(f"Over {seeds} seed{'s' if seeds != 1 else ''} from the sidebar, on its settings: "
-               f"{er.describe(config, 'loss')}. T is every method's temperature; λ is KD's alone.")
+               f"{run_settings.describe(config, skip=('loss',))}. T is every method's temperature; λ is KD's alone.")
     job_panel.run_and_stop(JOB, "Run methods", launcher(config, picked, seeds), disabled="kd" not in ok)
     job_panel.live(JOB, draw)
     about()

@@ -5,11 +5,10 @@ import statistics
 
 import streamlit as st
 
-from dashboard import charts, jobs, sidebar, verdict
+from dashboard import charts, jobs, run_settings, sidebar, verdict
 from dashboard.seed_runs import SeedsOutcome
 from kd_core import DATASETS
 from kd_core.losses import soft_weight_factor
-from kd_core.own_teacher import short_name
 
 
 def _mean(values) -> float:
@@ -17,16 +16,10 @@ def _mean(values) -> float:
 
 
 def settings_line(outcome: SeedsOutcome) -> str:
+    """Every setting of the run that differs from the defaults, the student's width and the epochs really trained."""
     c = outcome.config
-    last = c.seed + len(outcome.outcomes) - 1
-    seeds = f"seed {c.seed}" if last == c.seed else f"seeds {c.seed} to {last}"
-    data = "" if c.student_fraction >= 1 else f", students see {100 * c.student_fraction:g} % of the data"
-    hidden = "" if c.omit_class is None else f", class {c.omit_class} hidden from the students"
-    loss = "" if c.loss == "kd" else f", loss {sidebar.LOSS_NAMES.get(c.loss, c.loss)}"
-    width = "" if c.student_width is None else f" (width {c.student_width})"
-    schedule = "" if c.schedule == "constant" else f" annealed ({c.schedule})"
-    return (f"{short_name(c.teacher)} → {c.student}{width}, T = {c.temperature:g}, λ = {c.lam:g}{loss}{data}{hidden}, {c.teacher_epochs} + "
-            f"{c.epochs} epochs, lr {c.lr:g}{schedule}, batch {c.batch_size}, {seeds}")
+    ran = outcome.first.result.config.epochs if outcome.outcomes else None  # final: scaled for equal steps
+    return run_settings.describe(c, ran, run_settings.seeds_text(c.seed, len(outcome.outcomes)))
 
 
 def trained_seconds(outcome: SeedsOutcome) -> float:
@@ -53,6 +46,9 @@ def headline(outcome: SeedsOutcome) -> None:
     interval = outcome.interval
     note = cache_note(outcome)
     caption = f"Settings of this run: {settings_line(outcome)}" + (f" — {note}" if note else "")
+    previous = other_lesson(outcome)
+    if previous:
+        st.warning(previous)
     if interval is None:
         st.warning("No seed finished with a baseline, so there is nothing to compare.")
         st.caption(caption)
@@ -61,11 +57,11 @@ def headline(outcome: SeedsOutcome) -> None:
     colour = {"KD helps": "green", "KD hurts": "red"}.get(words, "gray")
     left, right = st.columns([2, 3], vertical_alignment="center")
     with left:
-        st.markdown(f"#### :{colour}-background[{words}]")
+        st.markdown(f"## :{colour}-background[{words}]")
         st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
     charts.show(verdict.gain_figure(outcome.gains, interval), key="gain_chart", where=right)
     st.markdown(verdict.meaning(interval))
-    full_data_button()
+    full_data_button(outcome)
     st.caption(caption)
     c = outcome.config
     if c.loss != "kd":
@@ -74,12 +70,22 @@ def headline(outcome: SeedsOutcome) -> None:
                    + verdict.loss_weight_text(c.loss, factor, c.temperature, c.lam))
 
 
-def full_data_button() -> None:
-    """The full-data lesson, one click away from any other lesson's verdict."""
+def full_data_button(outcome: SeedsOutcome) -> None:
+    """The full-data lesson, one click away from a report where KD did not help with most of the data."""
     lesson = sidebar.current_lesson()
-    if (lesson is None or lesson.name != sidebar.FULL_DATA) and sidebar.FULL_DATA in sidebar.LESSONS:
+    if sidebar.FULL_DATA in sidebar.LESSONS and verdict.full_data_applies(
+            outcome.config, outcome.interval, None if lesson is None else lesson.name, sidebar.FULL_DATA):
         st.button("Why does KD not help with all the data?", key="full_data_lesson", on_click=sidebar.choose_lesson,
                   args=(sidebar.FULL_DATA,), help="Switch to the full-data lesson: all the training images, and why KD does not help there.")
+
+
+def other_lesson(outcome: SeedsOutcome) -> str | None:
+    """A warning when the report on screen was run in another lesson than the one chosen now (None when not)."""
+    ran_in, now = sidebar.report_lesson(), sidebar.state.get("lesson", sidebar.FIRST_LESSON)
+    if ran_in is None or ran_in == now or ran_in not in sidebar.lesson_names():
+        return None
+    return (f"This report is from the previous lesson, “{sidebar.lesson_title(ran_in)}”, not from “{sidebar.lesson_title(now)}”. "
+            "Click **Distill** to run this lesson.")
 
 
 def why_lambda(outcome: SeedsOutcome) -> None:
@@ -103,8 +109,8 @@ def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     cols[0].metric("Teacher accuracy", f"{teacher:.2%}", help="On the test set." + over)
     cols[1].metric("KD student accuracy", f"{student:.2%}", help="The small model trained on the teacher's soft targets." + over)
     cols[2].metric("Scratch baseline accuracy", f"{baseline:.2%}", help="The same small model trained on the labels alone." + over)
-    gain = 100 * (student - baseline)
-    cols[3].metric("KD − baseline", f"{gain:+.2f} points", delta=f"{gain:+.2f}",
+    gain = student - baseline  # rounded as the verdict above rounds it: one decimal, 0.0 with no sign
+    cols[3].metric("KD − baseline", f"{verdict.points(gain)} points", **verdict.delta(100 * gain),
                    help="Same small model, same initial weights, same batches: the only difference is the teacher's soft targets." + over)
 
 

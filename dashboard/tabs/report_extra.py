@@ -58,7 +58,7 @@ def unseen_class(outcome: SeedsOutcome) -> None:
         return
     n = len(rows)
     over = "one seed" if n == 1 else f"the mean over {n} seeds"
-    st.markdown(f"#### The class the students never saw: {cls}")
+    st.markdown(f"### The class the students never saw: {cls}")
     holdout = outcome.config.holdout or 0.0
     cols = st.columns(3)
     cols[0].metric(f"KD student on class {cls}", _pct(_mean([r["student"] for r in rows])),

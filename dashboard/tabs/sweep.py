@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
-from dashboard import figures, job_panel, jobs, resources
+from dashboard import figures, job_panel, jobs, resources, run_settings, wording
 from kd_core import RunConfig
 
 TITLE = "Experiment 1 — how much does the temperature (or λ) matter?"
@@ -54,11 +54,12 @@ def draw(snap: jobs.Snapshot | None) -> None:
         if params:
             table.insert(1, "student parameters", [f"{params[e.value]:,}" for e in sorted(summary, key=lambda e: e.value)])
         st.dataframe(table, hide_index=True, width="stretch")
-    st.caption(f"Settings of this sweep: {er.describe(meta['config'], meta['param'])}; seeds {meta['seeds']}.")
+    seeds = run_settings.seeds_text(meta["seeds"][0], len(meta["seeds"]))
+    st.caption(f"Settings of this sweep: {run_settings.describe(meta['config'], seeds=seeds, skip=(param,))}.")
 
 
 def one_input_as_t_rises(config: RunConfig) -> None:
-    st.markdown("#### One input, as T rises")
+    st.markdown("### One input, as T rises")
     st.caption("The teacher's softmax(logits / T) for one test image: at T = 1 nearly all probability sits on one class; "
                "as T rises the runner-up classes — what the teacher thinks the image *resembles* — become visible. "
                "This is what the KD student is trained to match.")
@@ -69,7 +70,7 @@ def one_input_as_t_rises(config: RunConfig) -> None:
     labels = dataset.y_test.numpy()
     left, right = st.columns([1, 5])
     index = int(left.number_input("Test image #", 0, len(labels) - 1, 0, key="exp_sample_index"))
-    image = figures.image_figure(dataset.image(index), f"a {dataset.class_names[int(labels[index])]}", size=140)
+    image = figures.image_figure(dataset.image(index), wording.with_article(dataset.class_names[int(labels[index])]), size=140)
     charts.show(image, width="content", key="exp_sample_image", where=left)
     probabilities = er.softened_distributions(logits[index], MULTIPLE_TEMPERATURES)
     charts.show(ef.temperature_multiples_figure(probabilities, MULTIPLE_TEMPERATURES, dataset.class_names, int(labels[index])),
@@ -77,7 +78,7 @@ def one_input_as_t_rises(config: RunConfig) -> None:
 
 
 def render(config: RunConfig) -> None:
-    st.subheader(TITLE)
+    st.header(TITLE)
     st.caption(INTRO)
     cols = st.columns([1, 3, 1])
     param = cols[0].radio("Sweep", list(SWEEP_OPTIONS), key="exp_sweep_param", horizontal=True,
@@ -85,7 +86,7 @@ def render(config: RunConfig) -> None:
     values = cols[1].multiselect("Values", SWEEP_OPTIONS[param], default=SWEEP_DEFAULTS[param], key=f"exp_sweep_values_{param}",
                                  format_func=lambda v: f"{v:g}")
     count = cols[2].slider("Seeds", 1, 5, 3, key="exp_sweep_seeds", help="From the sidebar's seed on; mean ± sd over seeds.")
-    st.caption(f"Fixed from the sidebar: {er.describe(config, param)}.")
+    st.caption(f"Fixed from the sidebar (change them there): {run_settings.describe(config, skip=(param,))}.")
     if param == "student_width":
         st.markdown(WIDTH_NOTE)
     values = sorted(values)

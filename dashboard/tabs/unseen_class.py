@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
-from dashboard import job_panel, jobs, resources
+from dashboard import job_panel, jobs, resources, run_settings, verdict, wording
 from kd_core import RunConfig
 
 TITLE = "Experiment 3 — a class the student never sees"
@@ -30,7 +30,7 @@ def launcher(config: RunConfig, cls: int):
 
 
 def render(config: RunConfig) -> None:
-    st.subheader(TITLE)
+    st.header(TITLE)
     st.caption(INTRO)
     dataset, problem = resources.dataset_or_problem(config.dataset)
     if dataset is None:  # the app already shows why the dataset is unavailable
@@ -42,9 +42,12 @@ def render(config: RunConfig) -> None:
     temperature = cols[1].slider("T", 1.0, 20.0, 8.0, 0.5, key="exp_omit_T", help="Paper-like: high T, soft targets only.")
     lam = cols[2].slider("λ", 0.0, 1.0, 1.0, 0.05, key="exp_omit_lam", help="1 = soft targets only.")
     epochs = int(cols[3].number_input("Student epochs", 1, er.MAX_EPOCHS, 50, key="exp_omit_epochs",
-                                      help="The 16-unit student needs more than the default 20 to copy the teacher's view of a class it never sees."))
-    run_config = config.replace(temperature=temperature, lam=lam, epochs=epochs)
-    st.caption(f"The other settings come from the sidebar: {er.describe(run_config, 'temperature', 'lam', 'epochs')}, seed {config.seed}.")
+                                      help="A small student needs more than the default 20 to copy the teacher's view of a class it never sees."))
+    run_config = er.omitted_class_config(config, temperature, lam, epochs)
+    st.caption(f"This tab's controls win over the sidebar's, and the students see every training image of the other "
+               f"classes (the sidebar's share of the data does not apply here). The run: class {names[cls]} hidden, "
+               f"{run_settings.describe(run_config, seeds=f'seed {config.seed}')}. The rest (models, width, learning rate, "
+               "seed) comes from the sidebar: change it there.")
     job_panel.run_and_stop(JOB, "Train without it", launcher(run_config, cls))
 
     def draw(snap: jobs.Snapshot | None) -> None:
@@ -58,7 +61,8 @@ def render(config: RunConfig) -> None:
     if result is None or job_panel.active(JOB):
         return
     shown = names[result.omit_class]
-    st.caption(f"Result of: class {shown} hidden, {er.describe(result.config)}, seed {result.config.seed}.")
+    st.caption(f"Result of: class {shown} hidden, "
+               f"{run_settings.describe(result.config, result.config.epochs, f'seed {result.config.seed}', skip=('omit_class',))}.")
     cols = st.columns(4)
     run = result.result
     cols[0].metric(f"KD student on {shown}", f"{result.class_accuracy('student'):.0%}")
@@ -70,8 +74,8 @@ def render(config: RunConfig) -> None:
                  for phase in ("teacher", "student", "baseline")}
     charts.show(ef.per_class_figure(per_class, names, result.omit_class), key="exp_per_class_chart")
 
-    st.markdown("#### The bias correction")
-    st.caption(f"The KD student learned *what* a {shown} looks like, but its output bias for {shown} was only ever pushed "
+    st.markdown("### The bias correction")
+    st.caption(f"The KD student learned *what* {wording.with_article(shown)} looks like, but its output bias for {shown} was only ever pushed "
                f"down. Adding a constant to that one logit after training — no retraining — recovers much of it. "
                f"The curve is computed on the test set, so the best bias is a demonstration, not a tuned model.")
     curve = er.bias_curve(result, BIASES)
@@ -81,9 +85,9 @@ def render(config: RunConfig) -> None:
     plain = curve[int(np.argmin(np.abs(BIASES)))]
     cols = st.columns(3)
     cols[0].metric(f"KD on {shown} at this bias", f"{point.class_accuracy:.0%}",
-                   delta=f"{100 * (point.class_accuracy - plain.class_accuracy):+.0f} points")
+                   **verdict.delta(100 * (point.class_accuracy - plain.class_accuracy), 0))
     cols[1].metric("KD overall at this bias", f"{point.overall_accuracy:.2%}",
-                   delta=f"{100 * (point.overall_accuracy - plain.overall_accuracy):+.2f} points")
+                   **verdict.delta(100 * (point.overall_accuracy - plain.overall_accuracy), 2))
     cols[2].metric("Best overall bias", f"{best.bias:+g}", help=f"{best.overall_accuracy:.2%} overall, "
                    f"{best.class_accuracy:.0%} on {shown}")
     charts.show(ef.bias_curve_figure(curve, shown, bias, best), key="exp_bias_chart")
