@@ -12,7 +12,7 @@ import dataclasses
 
 import streamlit as st
 
-from dashboard import resources, run_settings, runs, sessions
+from dashboard import resources, run_settings, runs, sessions, wording
 from dashboard.choices import (ALL_CONTROLS, BATCH_SIZES, CONTROLS, FRACTIONS, LEARNING_RATES, SHORT_NAMES, SLIDERS, WIDTHS,
                                format_value)
 from kd_core import DATASETS, RunConfig
@@ -254,4 +254,4 @@ def look_for() -> None:
         return
     extra = hidden_settings()
     also = "" if not extra else " (The lesson also uses " + ", ".join(run_settings.phrase(k, v) for k, v in extra.items()) + ".)"
-    st.info(f"**Lesson: {lesson.title}.** {lesson.look_for}{also}")
+    st.info(f"**Lesson: {wording.sentence(lesson.title)}** {lesson.look_for}{also}")

@@ -29,3 +29,10 @@ def lower_first(text: str) -> str:
     if len(text) > 1 and text[1].isupper():
         return text
     return text[:1].lower() + text[1:]
+
+
+def sentence(text: str) -> str:
+    """``text`` ended as a sentence: a full stop unless it already ends with one, a question or an exclamation mark
+    ("How small can the student get?" never becomes "…get?.")."""
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."

@@ -69,7 +69,7 @@ def board_view(folder: str) -> None:
     else:
         charts.show(figure, key="board_chart")
         seeds = "seed" if board.runs == 1 else "seeds"
-        with st.expander(f"The numbers: {len(board.groups)} settings, {board.runs} {seeds} in all"):
+        with st.expander(f"The numbers: {len(board.groups)} setting{'' if len(board.groups) == 1 else 's'}, {board.runs} {seeds} in all"):
             st.dataframe(table, hide_index=True, width="stretch")
     with st.expander("For the teacher: start a fresh board"):
         st.caption("A fresh board shows only runs that finish from now on; nothing is deleted, and no names are kept — "

@@ -10,6 +10,7 @@ import torch
 
 from dashboard import charts, closer, figures, resources, runs
 from dashboard import method_figures as mf
+from dashboard import wording
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig
 from kd_core.methods import decompose, nontarget_mass
@@ -67,7 +68,7 @@ def render(config: RunConfig, dataset: Dataset) -> None:
 
     image_col, bars_col = st.columns([1, 3])
     true_class = dataset.class_names[labels[index]]
-    charts.show(figures.image_figure(dataset.image(index), f"#{index}: a {true_class}"),
+    charts.show(figures.image_figure(dataset.image(index), f"#{index}: {wording.with_article(true_class)}"),
                 width="content", key="sample_image", where=image_col)
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
