@@ -17,7 +17,7 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard import job_panel, links, resources, runs, sessions, sidebar, upload_panel
+from dashboard import accessibility, job_panel, links, resources, runs, sessions, sidebar, upload_panel
 from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, methods,
                             probabilities, sweep, unseen_class)
 from dashboard.tabs import draw as draw_tab  # not `draw`: the tab loop below names its functions so
@@ -90,6 +90,7 @@ def main() -> None:
     own = upload_panel.sidebar()  # a dataset or teacher of this browser's own, uploaded
     config = upload_panel.apply(config, own)
     st.html(COMPACT)
+    accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/accessibility.py)
     if state.get("present"):
         st.html(PRESENTATION)
     st.title("Knowledge distillation, live")

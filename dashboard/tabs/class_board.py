@@ -43,7 +43,7 @@ def _clock(seconds: float) -> str:
 
 def render(folder: str | None = None) -> None:
     """The board of ``folder`` (default: the server's results folder, where every Distill stores its runs)."""
-    st.subheader("Class board")
+    st.header("Class board")  # h2 under the page's h1 (axe: heading-order)
     st.caption(INTRO)
     folder = folder or runs.shared_results().disk_folder
     if folder is None:

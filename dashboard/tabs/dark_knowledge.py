@@ -18,7 +18,7 @@ INTRO = ("Row i: the teacher's softened probabilities, averaged over the trainin
 
 
 def render(config: RunConfig) -> None:
-    st.subheader(TITLE)
+    st.header(TITLE)  # h2 under the page's h1: headings go down one level at a time (axe: heading-order)
     st.caption(INTRO)
     cols = st.columns(2)
     split = cols[0].radio("Images", ["train", "test"], key="exp_dk_split", horizontal=True,

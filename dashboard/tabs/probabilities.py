@@ -89,7 +89,7 @@ def render(config: RunConfig, dataset: Dataset) -> None:
 def decomposition(teacher_logits: np.ndarray, student_logits: np.ndarray, labels: np.ndarray, index: int,
                   T: float) -> None:
     """DKD's split of this image's KL, KD = TCKD + (1 − p_t)·NCKD, and the teacher's 1 − p_t over the test set."""
-    st.markdown("#### The KL, decoupled: the target against the rest, and among the rest")
+    st.markdown("**The KL, decoupled: the target against the rest, and among the rest**")  # no h4 under the h1 (axe)
     teacher, student = torch.as_tensor(teacher_logits, dtype=torch.float64), torch.as_tensor(student_logits, dtype=torch.float64)
     truth = torch.as_tensor(labels, dtype=torch.long)
     split = {k: float(v[0]) for k, v in decompose(student[index : index + 1], teacher[index : index + 1],
