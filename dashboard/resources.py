@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import estimate, job_panel, jobs, runs, seed_runs
 from kd_core import Dataset, RunConfig
+from kd_core.data import DATA_DIR_HINT
 
 state = st.session_state
 
@@ -25,7 +26,16 @@ def dataset_or_problem(name: str) -> tuple[Dataset | None, str | None]:
     try:
         return runs.load_data(name), None
     except Exception as error:  # DatasetUnavailable above all; anything else is shown the same way
-        return None, jobs.one_line(error)
+        return None, page_words(jobs.one_line(error))
+
+
+PAGE_DATA_DIR_HINT = "or start the server with KD_DATA_DIR set to another folder"
+
+
+def page_words(message: str) -> str:
+    """kd_core's message as the page says it: the page takes no command-line flags, so "or pass --data-dir" (the
+    command line's way to another data folder) becomes the page's own way."""
+    return message.replace(DATA_DIR_HINT, PAGE_DATA_DIR_HINT)
 
 
 @st.cache_resource(show_spinner=False)

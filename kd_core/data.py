@@ -21,6 +21,9 @@ class DatasetUnavailable(RuntimeError):
     """A dataset that is neither on disk nor downloadable; the message is one line for the user."""
 
 
+DATA_DIR_HINT = "or pass --data-dir"  # the command line's way to another folder; the page says its own (dashboard/jobs.py)
+
+
 @dataclass(frozen=True)
 class Dataset:
     name: str
@@ -99,7 +102,7 @@ def _torchvision_split(name: str, tv_class: str, files: str, root: Path, train: 
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DatasetUnavailable(
             f"dataset '{name}' is not in {root} and could not be downloaded ({reason}); "
-            f"put its files there as {root}/{files}, or pass --data-dir"
+            f"put its files there as {root}/{files}, {DATA_DIR_HINT}"
         ) from None
 
 

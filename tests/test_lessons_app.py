@@ -184,7 +184,8 @@ def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back
     import kd_core.data
 
     def offline(*args, **kwargs):
-        raise kd_core.data.DatasetUnavailable(f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline)")
+        raise kd_core.data.DatasetUnavailable(f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline); "
+                                              f"put its files there as {tmp_path}/MNIST/raw, {kd_core.data.DATA_DIR_HINT}")
 
     monkeypatch.setattr(kd_core.data, "_torchvision_split", offline)
     _fresh_data_caches()
@@ -194,6 +195,8 @@ def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back
         [error] = [e.value for e in app.error]
         assert "This lesson needs the MNIST files" in error and str(tmp_path) not in error
         assert str(tmp_path) in " ".join(c.value for c in app.code)  # the server path, in the expander
+        page = " ".join(e.value for kind in ("error", "code", "caption", "markdown", "info", "warning") for e in app.get(kind))
+        assert "--data-dir" not in page  # the page takes no flags: it names its own way to another folder
         assert app.button(key="distill").disabled
         app.button(key="back_to_digits").click().run()
         assert app.selectbox(key="lesson").value == "little-data" and app.selectbox(key="dataset").value == "digits"
