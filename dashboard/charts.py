@@ -11,6 +11,7 @@ The figure builders stay pure (dashboard/figures.py and friends); this is the on
 from __future__ import annotations
 
 import html
+import re
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -19,18 +20,52 @@ CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 PRESENT_SCALE = 1.35  # chart text in presentation mode: 12 px ticks become ~16 px, a 14 px legend ~19 px
 
 
+KINDS = {"bar": "bar chart", "heatmap": "heatmap", "histogram": "histogram", "box": "box plot", "violin": "violin plot",
+         "pie": "pie chart", "image": "image"}
+MAX_SERIES = 6  # named in the summary; more are counted
+
+
+def _plain(text) -> str:
+    """Plotly's label markup (``<br>``, ``<b>``, ``<sub>``, entities) as plain words on one line."""
+    text = re.sub(r"<br\s*/?>", " ", str(text or ""), flags=re.I)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", text)).split())
+
+
+def _kind(figure: go.Figure) -> str:
+    """What sort of chart it is, from its traces: "line chart", "bar chart and line chart", "heatmap"…"""
+    kinds = []
+    for trace in figure.data:
+        if trace.type in ("scatter", "scattergl"):
+            mode = trace.mode or "lines"
+            kinds.append("line chart" if "lines" in mode else "dot chart")
+        else:
+            kinds.append(KINDS.get(trace.type, "chart"))
+    kinds = list(dict.fromkeys(kinds)) or ["chart"]
+    return " and ".join(kinds)
+
+
 def alt_text(figure: go.Figure) -> str:
-    """A fallback description from the figure itself: its title, axes and series names."""
+    """One line saying what the chart shows, from the figure itself: its kind, its title, what is plotted against
+    what (the axis titles) and its series, e.g. "Line chart “Training loss”: loss against epoch; series: Teacher,
+    KD student, Scratch baseline."."""
     layout = figure.layout
-    title = (layout.title.text or "").strip() if layout.title else ""
-    axes = [a.title.text for a in (layout.xaxis, layout.yaxis) if a is not None and a.title and a.title.text]
-    names = [t.name for t in figure.data if getattr(t, "name", None)]
-    parts = [title or "Chart"]
-    if axes:
-        parts.append(" against ".join(reversed(axes)))
+    title = _plain(layout.title.text if layout.title else "")
+    x, y = (_plain(a.title.text) if a is not None and a.title else "" for a in (layout.xaxis, layout.yaxis))
+    kind = _kind(figure)
+    line = kind[0].upper() + kind[1:] + (f" “{title}”" if title else "")
+    heatmap = any(t.type == "heatmap" for t in figure.data)
+    if x and y:
+        line += f": rows {y}, columns {x}" if heatmap else f": {y} against {x}"
+    elif y:
+        line += f": {y} on the vertical axis"
+    elif x:
+        line += f": {x} on the horizontal axis"
+    names = list(dict.fromkeys(_plain(t.name) for t in figure.data if getattr(t, "name", None)))
+    names = [n for n in names if n]
     if names:
-        parts.append("series: " + ", ".join(dict.fromkeys(names)))
-    return html.unescape(" — ".join(parts).replace("<br>", " "))
+        shown = names[:MAX_SERIES] + ([f"{len(names) - MAX_SERIES} more"] if len(names) > MAX_SERIES else [])
+        line += ("; series: " if len(names) > 1 else "; series ") + ", ".join(shown)
+    return line + "."
 
 
 def scaled(figure: go.Figure, scale: float) -> go.Figure:
