@@ -40,6 +40,24 @@ def kl_divergence(teacher_logits: np.ndarray, student_logits: np.ndarray, temper
     return float(np.sum(np.exp(log_t) * (log_t - log_s)))
 
 
+VISIBLE = 0.05  # a runner-up probability a class can see as a bar: "0.1 %, 0.0 %" is no dark knowledge to show
+FEWEST = 20  # below this many such images, the ones whose runner-up is largest
+
+
+def revealing(teacher_logits: np.ndarray, temperature: float, among: np.ndarray | None = None,
+              least: float = VISIBLE) -> np.ndarray:
+    """Indices of the images (of ``among``, default all) whose teacher, at ``temperature``, gives its runner-up
+    class at least ``least``: the images where dark knowledge shows.  A confident teacher is one-hot on most
+    digits even at T = 4; where fewer than ``FEWEST`` images qualify, the ``FEWEST`` with the largest runner-up."""
+    among = np.arange(len(teacher_logits)) if among is None else np.asarray(among)
+    if len(among) == 0:
+        return among
+    probs = np.exp(log_softmax(np.asarray(teacher_logits)[among], temperature))
+    runner_up = np.sort(probs, axis=1)[:, -2]
+    chosen = among[runner_up >= least]
+    return chosen if len(chosen) >= min(FEWEST, len(among)) else among[np.argsort(runner_up)[::-1][:FEWEST]]
+
+
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts (int64): row = the true class, column = the predicted class."""
     labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)

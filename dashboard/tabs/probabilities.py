@@ -18,14 +18,20 @@ from kd_core.methods import decompose, nontarget_mass
 state = st.session_state
 
 
-def pick_random_sample(count: int) -> None:
-    state["sample_index"] = random.randrange(count)
+def pick_random_sample(count: int, config: RunConfig | None = None) -> None:
+    """A test image where the teacher's dark knowledge shows at this T (closer.revealing), when there is a teacher."""
+    teacher = None if config is None else models_for_bars(config)[0]
+    pool = np.arange(count) if teacher is None else closer.revealing(teacher, config.temperature)
+    state["sample_index"] = int(random.choice(pool))
 
 
-def pick_sample_of_class(labels: np.ndarray) -> None:
+def pick_sample_of_class(labels: np.ndarray, config: RunConfig | None = None) -> None:
     chosen = state.get("sample_class")
     if chosen is not None:
-        state["sample_index"] = int(random.choice(np.flatnonzero(labels == chosen)))
+        teacher = None if config is None else models_for_bars(config)[0]
+        of_class = np.flatnonzero(labels == chosen)
+        pool = of_class if teacher is None else closer.revealing(teacher, config.temperature, among=of_class)
+        state["sample_index"] = int(random.choice(pool))
 
 
 def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, str, str]:
@@ -52,10 +58,11 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     cols = st.columns([2, 1, 2, 2], vertical_alignment="bottom")
     index = cols[0].number_input("Test sample #", 0, count - 1, key="sample_index", step=1,
                                  help="Which test image to look at.")
-    cols[1].button("Random sample", on_click=pick_random_sample, args=(count,), key="random_sample")
+    cols[1].button("Random sample", on_click=pick_random_sample, args=(count, config), key="random_sample",
+                   help="A test image whose teacher shows dark knowledge at this T: its runner-up class gets at least 5 %.")
     cols[2].selectbox("Random sample of class", list(range(dataset.num_classes)), index=None, key="sample_class",
                       format_func=lambda c: dataset.class_names[c], placeholder="any class",
-                      on_change=pick_sample_of_class, args=(labels,))
+                      on_change=pick_sample_of_class, args=(labels, config))
     compare = cols[3].toggle("Compare with T = 1", key="compare_t1",
                              help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.")
     teacher_logits, student_logits, student_label, caption = models_for_bars(config)
