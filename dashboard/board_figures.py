@@ -10,7 +10,7 @@ import math
 import plotly.graph_objects as go
 
 from dashboard.verdict import points, verdict_label
-from kd_core.board import AXES, FREE_PLAY, Board, BoardGroup
+from kd_core.board import AXES, FREE_PLAY, SWEEP_LABEL, Board, BoardGroup
 from kd_core.lessons import LESSONS
 from kd_core.methods import METHODS
 
@@ -23,7 +23,9 @@ LOG_AXES = ("temperature", "student_fraction", "student_width")  # values that d
 
 def lesson_color(lesson: str) -> str:
     """A lesson's colour; lessons joined with " / " (the same settings along this axis) take the first one's; a
-    method's runs ("little-data · dkd", from the Methods tab) take the method's colour."""
+    method's runs ("little-data · dkd", from the Methods tab) take the method's colour; a lesson's sweep runs
+    ("little-data (sweep)") its colour too (they differ by their markers)."""
+    lesson = lesson.removesuffix(SWEEP_LABEL)
     if " · " in lesson:
         method = lesson.rsplit(" · ", 1)[1]
         return METHOD_PALETTE[list(METHODS).index(method) % len(METHOD_PALETTE)] if method in METHODS else FREE_PLAY_COLOR
@@ -64,13 +66,17 @@ def board_figure(board: Board, height: int = 460) -> go.Figure:
     figure = go.Figure()
     for lesson in board.lessons:
         color = lesson_color(lesson)
+        # A sweep's runs: open squares and a dotted line, beside the same lesson's Distill runs (filled diamonds).
+        sweep = lesson.endswith(SWEEP_LABEL)
         groups = [group for group in board.groups if group.lesson == lesson]
         seeds = [point for group in groups for point in group.points]
         figure.add_scatter(
             # Plain lists, not numpy arrays: Plotly would send those as base64, and the page's chart.data would hold
             # that instead of numbers.  The tab builds a figure once per set of runs, so checking lists costs little.
             x=[p.x for p in seeds], y=[100 * p.gain for p in seeds], mode="markers", name=lesson, legendgroup=lesson,
-            offsetgroup=lesson, showlegend=False, marker=dict(color=color, size=7, opacity=0.45, line=dict(width=0)),
+            offsetgroup=lesson, showlegend=False,
+            marker=dict(color=color, size=7, opacity=0.45, symbol="square-open" if sweep else "circle",
+                        line=dict(width=1.5 if sweep else 0, color=color)),  # an open marker is all outline
             customdata=[[p.seed, x_text(board.axis, p.x)] for p in seeds],
             hovertemplate=f"{lesson}, {AXES[board.axis]} %{{customdata[1]}}, seed %{{customdata[0]}}: "
                           "%{y:+.2f} points<extra></extra>",
@@ -81,7 +87,8 @@ def board_figure(board: Board, height: int = 460) -> go.Figure:
             offsetgroup=lesson,
             # Free play mixes settings: joining its means would draw a curve that no one setting follows.
             mode="markers" if lesson == FREE_PLAY else "lines+markers",
-            line=dict(color=color, width=2), marker=dict(color=color, size=11, symbol="diamond"),
+            line=dict(color=color, width=2, dash="dot" if sweep else "solid"),
+            marker=dict(color=color, size=11, symbol="square-open" if sweep else "diamond", line=dict(width=2, color=color)),
             error_y=dict(type="data", symmetric=False, color=color, thickness=2, width=6,
                          array=[0 if i.high is None else 100 * (i.high - i.mean) for i in intervals],
                          arrayminus=[0 if i.low is None else 100 * (i.mean - i.low) for i in intervals]),

@@ -13,6 +13,7 @@ import torch
 
 from kd_core import ConfigError, RunConfig, TeacherCache, validate
 from kd_core import experiments as ex
+from kd_core.board_sweeps import SweepRecorder
 from kd_core.config import MAX_EPOCHS  # noqa: F401  (the unseen-class tab's epoch limit)
 from kd_core.data import DATASETS
 from kd_core.models import build_model, count_params
@@ -38,7 +39,8 @@ def _rows_and_epochs(on_event: Callable) -> Callable[[SweepEvent], None]:
 
 def sweep_job(config: RunConfig, param: str, values: list[float], seeds: list[int], cache: TeacherCache) -> Callable:
     """A sweep of ``param`` over ``values`` × ``seeds`` (the little-data tab sweeps ``student_fraction``)."""
-    return lambda on_event, stop: sweep(param, values, seeds, config, _rows_and_epochs(on_event), stop, cache)
+    board = SweepRecorder(config, param)  # each finished row also goes on the class board, as a sweep run
+    return lambda on_event, stop: sweep(param, values, seeds, config, _rows_and_epochs(board.wrap(on_event)), stop, cache)
 
 
 def omitted_class_job(config: RunConfig, cls: int, cache: TeacherCache) -> Callable:

@@ -1,11 +1,11 @@
 """The class board: every finished run in a results folder, as KD − baseline against one setting, per lesson.
 
     reader = FolderReader()                       # one per server: it remembers the files it has read
-    runs = reader.read(folder)                    # BoardRun per result-<key>.pt (new or changed files only)
+    runs = reader.read(folder)                    # BoardRun per result-<key>.pt and sweep-<key>.json (new or changed files only)
     board = build_board(runs, "temperature", since=read_start(folder))
 
 A class splits the settings among its students; each Distill stores its runs (pipeline.run with a ResultCache)
-and the board draws them all.  Reading is cheap on every refresh: a file is loaded once per (name, mtime, size),
+and the board draws them all, with the sweeps' runs (kd_core/board_sweeps.py), labelled "(sweep)".  Reading is cheap on every refresh: a file is loaded once per (name, mtime, size),
 and only its config and accuracies are kept.  A file that cannot be read is skipped and never deleted (the
 board is a reader: ResultCache.get decides what is corrupt).  No names are stored anywhere: a run is its settings.
 """
@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import os
-import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from . import board_sweeps
+from .board_start import START_FILE, read_start, show_every_run, start_fresh  # noqa: F401  (the tab's buttons)
 from .config import ConfigError, RunConfig, validate
 from .custom_data import is_custom
 from .data import load_dataset
@@ -41,7 +40,7 @@ AXES: dict[str, str] = {
     "student_width": "Student width",
 }
 FREE_PLAY = "free play"
-START_FILE = "class-board-start.json"  # when the teacher started a fresh board: {"since": seconds since the epoch}
+SWEEP_LABEL = " (sweep)"  # after a lesson's name: runs of the T & λ sweep or the little-data tab (kd_core.board_sweeps)
 # Never part of a run's identity on the board: the seed varies within a point cloud; where the data lives and
 # which device trained are not settings a class compares.
 NOT_SETTINGS = ("seed", "data_dir", "device")
@@ -58,6 +57,7 @@ class BoardRun:
     config: RunConfig
     student: float  # accuracy, a fraction
     baseline: float
+    source: str = "distill"  # or "sweep": a sweep's row (kd_core.board_sweeps), drawn as a sweep run
 
     @property
     def gain(self) -> float:
@@ -65,7 +65,7 @@ class BoardRun:
         return self.student - self.baseline
 
 
-def run_from_entry(name: str, finished: float, entry: dict) -> BoardRun | None:
+def run_from_entry(name: str, finished: float, entry: dict, source: str = "distill") -> BoardRun | None:
     """A stored ResultCache entry as a BoardRun; None for a run the board cannot place (no baseline, not completed).
 
     Reads only ``meta.result``'s config and accuracies: whatever else an entry holds may change freely."""
@@ -82,12 +82,14 @@ def run_from_entry(name: str, finished: float, entry: dict) -> BoardRun | None:
         raise ValueError("a setting that no run stores")  # a damaged entry: the board hashes and plots these
     settings["loss_args"] = tuple((key, float(value)) for key, value in args)
     return BoardRun(name, finished, RunConfig(**settings), float(result["student"]["accuracy"]),
-                    float(result["baseline"]["accuracy"]))
+                    float(result["baseline"]["accuracy"]), source)
 
 
 def load_run(path: Path, finished: float) -> BoardRun | None:
     """The file's BoardRun; None when it is not one (truncated, corrupt, another format) — never an exception."""
     try:
+        if board_sweeps.is_sweep_file(path.name):
+            return run_from_entry(path.name, finished, board_sweeps.as_entry(path), board_sweeps.SOURCE)
         # mmap: the models' weights stay on disk; only the pickled metadata is read.
         entry = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         return run_from_entry(path.name, finished, entry)
@@ -112,7 +114,7 @@ class FolderReader:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     # Finished runs only: ResultCache writes .result-<key>.pt.<random>.tmp first, then renames.
-                    if entry.name.startswith("result-") and entry.name.endswith(".pt"):
+                    if (entry.name.startswith("result-") and entry.name.endswith(".pt")) or board_sweeps.is_sweep_file(entry.name):
                         try:
                             stat = entry.stat()
                         except OSError:  # removed between the listing and the stat
@@ -134,40 +136,6 @@ class FolderReader:
                 if memo[1] is not None:
                     runs.append(memo[1])
         return runs
-
-
-# ---------------------------------------------------------------- a fresh board
-
-
-def read_start(folder: str | os.PathLike) -> float | None:
-    """When the current board started (seconds since the epoch), or None: every run shows."""
-    try:
-        since = json.loads((Path(folder) / START_FILE).read_text())["since"]
-        return float(since) if math.isfinite(float(since)) else None
-    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: show every run
-        return None
-
-
-def start_fresh(folder: str | os.PathLike, now: float | None = None) -> float:
-    """Start a fresh board at ``now``: only runs stored afterwards show.  Written to a temporary file and renamed,
-    so a board refreshing meanwhile reads the old start or the new one, never half a file."""
-    since = time.time() if now is None else now
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{START_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"since": since}, handle)
-        os.replace(tmp, folder / START_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return since
-
-
-def show_every_run(folder: str | os.PathLike) -> None:
-    """Undo a fresh start: every stored run shows again (the runs themselves were never removed)."""
-    (Path(folder) / START_FILE).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- which lesson a run belongs to
@@ -269,7 +237,7 @@ class Board:
 
 
 def _lesson_rank(label: str) -> int:
-    first = label.split(" · ")[0].split(" / ")[0]
+    first = label.removesuffix(SWEEP_LABEL).split(" · ")[0].split(" / ")[0]
     return list(LESSONS).index(first) if first in LESSONS else len(LESSONS)
 
 
@@ -285,7 +253,7 @@ def build_board(runs: list[BoardRun], axis: str, since: float | None = None) -> 
     for run in sorted(shown, key=lambda r: (r.config.seed, r.name)):
         if isinstance(getattr(run.config, axis), bool) or not isinstance(getattr(run.config, axis), (int, float)):
             continue  # a damaged entry has no place on this axis
-        lesson = lesson_of(run.config, axis)
+        lesson = lesson_of(run.config, axis) + (SWEEP_LABEL if run.source == board_sweeps.SOURCE else "")
         settings = tuple(getattr(run.config, name) for name in SETTINGS)  # not to_dict(): it deep-copies, per run
         point = BoardPoint(float(getattr(run.config, axis)), run.gain, run.config.seed, lesson)
         by_settings.setdefault((lesson, settings), []).append(point)
