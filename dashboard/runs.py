@@ -21,11 +21,10 @@ import functools
 import os
 import statistics
 import threading
-import time
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
@@ -33,6 +32,7 @@ import torch
 from torch import nn
 
 from dashboard import jobs
+from dashboard import latency as inference
 from dashboard.niced import WorkerTask, run_task_niced
 from dashboard.progress import Progress, format_seconds, planned_steps, progress  # noqa: F401  (re-exported)
 from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
@@ -124,7 +124,8 @@ class DistillOutcome:
     result: RunResult
     teacher_logits: np.ndarray | None  # over the test set
     student_logits: np.ndarray | None
-    latency_seconds: dict[str, float]  # per image, batch of one: "teacher", "student"
+    latency_seconds: dict[str, float]  # per image, batch of one: "teacher", "student" (the medians of latency_rounds)
+    latency_rounds: dict[str, list[float]] = field(default_factory=dict)  # per round (dashboard/latency.py)
 
 
 def test_logits(model: nn.Module, dataset: Dataset, split: str = "test") -> np.ndarray:
@@ -153,28 +154,6 @@ def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Call
         return TeacherOutcome(setup.config, {}, False, True)
     logits = {split: test_logits(teacher.model, setup.dataset, split) for split in SPLITS}
     return TeacherOutcome(setup.config, logits, teacher.from_cache, False)
-
-
-def latency_per_image(model: nn.Module, example: torch.Tensor, repeats: int = 200, rounds: int = 5) -> float:
-    """Median seconds for one forward pass on a single image (batch of one), in eval mode.
-
-    A batch of one is what a deployed classifier sees per request; the median of a few rounds
-    keeps a busy machine's hiccups out of the number.
-    """
-    was_training = model.training
-    model.eval()
-    example = example[:1]
-    timings = []
-    with torch.inference_mode():
-        for _ in range(20):  # warm-up: first calls allocate
-            model(example)
-        for _ in range(rounds):
-            started = time.perf_counter()
-            for _ in range(repeats):
-                model(example)
-            timings.append((time.perf_counter() - started) / repeats)
-    model.train(was_training)
-    return statistics.median(timings)
 
 
 def distill(
@@ -236,8 +215,9 @@ def outcome_of(result: RunResult, latency: bool = True) -> DistillOutcome:
     dataset = load_dataset(result.config.dataset, result.config.data_dir)
     teacher, student = result.models["teacher"], result.models["student"]
     example = dataset.x_test[:1].to(next(student.parameters()).device)
-    seconds = {"teacher": latency_per_image(teacher, example), "student": latency_per_image(student, example)} if latency else {}
-    return DistillOutcome(result, test_logits(teacher, dataset), test_logits(student, dataset), seconds)
+    timed = inference.rounds({"teacher": teacher, "student": student}, example) if latency else {}
+    seconds = {name: statistics.median(values) for name, values in timed.items()}
+    return DistillOutcome(result, test_logits(teacher, dataset), test_logits(student, dataset), seconds, timed)
 
 
 # ---------------------------------------------------------------- the in-memory layer of the results cache

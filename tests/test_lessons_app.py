@@ -64,6 +64,9 @@ def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_ro
     last = lambda key: history_column(app, key)[-1]  # noqa: E731  (the History table's newest row)
     assert last("seeds") == 3 and last("verdict") in ("KD helps", "No clear difference", "KD hurts")
     assert last("interval_low_points") <= last("kd_minus_baseline_points") <= last("interval_high_points")
+    # The report's agreement is the same quantity as History's column of that name: the mean over the seeds.
+    assert float(metrics["Student–teacher agreement"].rstrip("%")) == pytest.approx(last("agreement_%"), abs=0.051)
+    assert "(" in metrics["Speed-up"] and "–" in metrics["Speed-up"]  # latency is shown with its range over rounds
     assert any(c.value.startswith("The curves are seed 0's") for c in app.caption)
     # "Why does KD not help with all the data?" belongs under full-data reports where KD did not help, not here.
     assert "full_data_lesson" not in [b.key for b in app.button]

@@ -5,7 +5,7 @@ import statistics
 
 import streamlit as st
 
-from dashboard import charts, jobs, run_settings, sidebar, verdict
+from dashboard import charts, jobs, latency, run_settings, sidebar, verdict
 from dashboard.seed_runs import SeedsOutcome
 from kd_core import DATASETS
 from kd_core.losses import soft_weight_factor
@@ -115,37 +115,49 @@ def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
 
 
 def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
-    """Agreement, sizes and latency (the first seed's models), and the run time."""
+    """Agreement (means over the seeds, as in History), sizes, latency with its spread (the first seed's models),
+    and the run time."""
     why_lambda(outcome)
     first = outcome.first
     result = first.result
     teacher, student, baseline = result.teacher, result.student, result.baseline
+    done = [o.result for o in outcome.completed]
+    over = f" Mean over {len(done)} seeds, as in History." if len(done) > 1 else ""
     seed = f" (seed {result.config.seed})" if len(outcome.outcomes) > 1 else ""
     cols = st.columns(4)
-    cols[0].metric("Student–teacher agreement", f"{student.agreement:.1%}",
-                   help=f"Share of test images where the student predicts the same class as the teacher{seed}.")
-    cols[1].metric("Baseline–teacher agreement", f"{baseline.agreement:.1%}", help=f"The same for the scratch baseline{seed}.")
+    cols[0].metric("Student–teacher agreement", f"{_mean(r.student.agreement for r in done):.1%}",
+                   help="Share of test images where the KD student predicts the same class as the teacher." + over)
+    cols[1].metric("Baseline–teacher agreement", f"{_mean(r.baseline.agreement for r in done):.1%}",
+                   help="The same for the scratch baseline." + over)
     cols[2].metric("Parameters: teacher / student", f"{teacher.params:,} / {student.params:,}",
                    help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB")
     cols[3].metric("Size ratio", f"{teacher.size_bytes / student.size_bytes:.1f}× smaller",
                    help="How many times fewer bytes the student's weights take than the teacher's.")
-    latency = first.latency_seconds
-    if not latency:
-        return
+    timed = getattr(first, "latency_rounds", None) or {}  # an outcome kept from before rounds were kept has none
     cols = st.columns(4)
-    cols[0].metric("Teacher latency per image", f"{1e6 * latency['teacher']:.0f} µs", help=f"One image per forward pass{seed}.")
-    cols[1].metric("Student latency per image", f"{1e6 * latency['student']:.0f} µs", help=f"One image per forward pass{seed}.")
-    cols[2].metric("Speed-up", f"{latency['teacher'] / latency['student']:.1f}×",
-                   help="Measured now, one image per forward pass, median of 5 × 200 calls: the reason KD exists.")
-    if job is not None and job.finished_at is not None:
-        served = job.finished_at - job.created_at
-        if from_results_cache(outcome):  # loading took no time: say what training did, and where it came from
-            cols[3].metric("Run time", f"{trained_seconds(outcome):.1f} s (cached)",
-                           help=f"Trained originally in {trained_seconds(outcome):.1f} s"
-                                + (" per seed" if len(outcome.completed) > 1 else "")
-                                + f"; served from the results cache in {served:.1f} s.")
-            return
-        help_text = "From the click to the report." + (" Teachers loaded from the cache." if result.teacher_from_cache else "")
-        if outcome.parallel > 1:
-            help_text += f" Up to {outcome.parallel} seeds trained at once."
-        cols[3].metric("Run time", f"{served:.1f} s", help=help_text)
+    if timed.get("teacher") and timed.get("student"):
+        how = (f"One image per forward pass{seed}: the median of {len(timed['teacher'])} rounds of {latency.REPEATS} "
+               "passes, teacher and student taking turns, and in brackets the least and greatest round. On a shared "
+               "server these move from run to run: read the range, not the last digit.")
+        cols[0].metric("Teacher latency per image", latency.microseconds(latency.Spread.of(timed["teacher"])), help=how)
+        cols[1].metric("Student latency per image", latency.microseconds(latency.Spread.of(timed["student"])), help=how)
+        cols[2].metric("Speed-up", latency.times(latency.speed_ups(timed)),
+                       help="Teacher time over student time, round by round: the reason KD exists. " + how)
+    run_time(outcome, job, cols[3], result.teacher_from_cache)
+
+
+def run_time(outcome: SeedsOutcome, job: jobs.Job | None, where, teacher_cached: bool) -> None:
+    """From the click to the report, or what training took for a run served from the results cache."""
+    if job is None or job.finished_at is None:
+        return
+    served = job.finished_at - job.created_at
+    if from_results_cache(outcome):  # loading took no time: say what training did, and where it came from
+        where.metric("Run time", f"{trained_seconds(outcome):.1f} s (cached)",
+                     help=f"Trained originally in {trained_seconds(outcome):.1f} s"
+                          + (" per seed" if len(outcome.completed) > 1 else "")
+                          + f"; served from the results cache in {served:.1f} s.")
+        return
+    help_text = "From the click to the report." + (" Teachers loaded from the cache." if teacher_cached else "")
+    if outcome.parallel > 1:
+        help_text += f" Up to {outcome.parallel} seeds trained at once."
+    where.metric("Run time", f"{served:.1f} s", help=help_text)
