@@ -23,7 +23,8 @@ def page_script():
     from dashboard.tabs import dark_knowledge, little_data, sweep, unseen_class
     from kd_core import RunConfig
 
-    config = RunConfig(device="cpu", epochs=3, teacher_epochs=5, temperature=st.session_state.get("T", 4.0))
+    config = RunConfig(device="cpu", epochs=3, teacher_epochs=5, temperature=st.session_state.get("T", 4.0),
+                       student_fraction=st.session_state.get("fraction", 1.0))
     tabs = {"T & λ sweep": sweep, "Little data": little_data, "Unseen class": unseen_class, "Dark knowledge": dark_knowledge}
     tabs[st.session_state["tab"]].render(config)
 
@@ -173,6 +174,32 @@ def test_unseen_class_tab_scratch_zero_and_bias_slider():
     assert percent() >= before and percent() > 50  # a big enough bias makes the student call 3s 3
     bias_chart = chart(at, "exp_bias_chart")
     assert bias_chart["layout"]["shapes"][0]["x0"] == 12.0
+
+
+def test_unseen_class_tab_runs_its_own_settings_not_the_sidebars_share():
+    """With the sidebar at 5 % of the data (the page opens there), the tab still trains its students on every image of
+    the other classes for the epochs it shows: equal steps on 5 % once made its "50 epochs" 1,000."""
+    at = open_tab("Unseen class", fraction=0.05)
+    at.number_input(key="exp_omit_epochs").set_value(4).run()
+    said = " ".join(c.value for c in at.caption)
+    assert "the sidebar's share of the data does not apply here" in said and "students 4 epochs" in said
+    assert "students see 5 %" not in said
+    at.button(key="exp_run_omitted").click().run()
+    finish(at, "omitted")
+    result = at.session_state["exp_omitted_result"]
+    assert result.config.student_fraction == 1.0 and result.config.epochs == 4
+    assert any(c.value.startswith("Result of: class 3 hidden, ") and "students 4 epochs" in c.value for c in at.caption)
+
+
+def test_experiment_tabs_show_the_epochs_equal_steps_really_train():
+    """The sweep at the sidebar's 5 % share trains each student more epochs than the sidebar says (equal steps),
+    and says so where it names its settings; the little-data slider starts at the sidebar's share."""
+    at = open_tab("T & λ sweep", fraction=0.05)
+    fixed = next(c.value for c in at.caption if c.value.startswith("Fixed from the sidebar"))
+    assert "students 35 epochs (as many steps as 3 epochs on all the images)" in fixed  # 3 × 23 steps ÷ 2 steps a 5 % epoch, rounded up
+    at = open_tab("Little data", fraction=0.05)
+    assert at.slider(key="exp_little_percent").value == 5
+    assert any("students 35 epochs (as many steps as 3 epochs on all the images)" in c.value for c in at.caption)
 
 
 def test_dark_knowledge_tab_trains_the_teacher_then_follows_T():
