@@ -237,3 +237,15 @@ def test_hinton_mnist_reports_errors_out_of_10000_beside_the_papers_and_estimate
         assert all(abs(e - (100 - a) * 100) <= 1 for e, a in zip(errors, accuracies))
     finally:
         _fresh_data_caches()
+
+
+def test_lesson_settings_without_a_control_and_no_hidden_class_read_as_words(app):
+    app.selectbox(key="lesson").set_value("unseen-class").run()
+    [note] = [i.value for i in app.info if "Lesson:" in i.value]
+    assert "a 20 % validation split kept from the students" in note and "a cosine-annealed learning rate" in note
+    assert "holdout" not in note and "schedule" not in note and "?." not in note
+    app.selectbox(key="lesson").set_value("tiny-student").run()
+    [note] = [i.value for i in app.info if "Lesson:" in i.value]
+    assert "**Lesson: How small can the student get?**" in note  # a question takes no full stop after it
+    hidden = app.selectbox(key="omit_class")
+    assert hidden.value is None and hidden.proto.placeholder.startswith("none")  # not Streamlit's "Choose an option"
