@@ -10,15 +10,15 @@ import pandas as pd
 
 from dashboard.tabs import history
 
-CANCELLED = {"finished": "10:00:01", "status": "cancelled", "dataset": "digits", "teacher": "mlp-large", "student": "mlp-small",
+CANCELLED = {"finished": "2026-12-04T10:00:01+00:00", "lesson": "little-data", "status": "cancelled", "dataset": "digits", "teacher": "mlp-large", "student": "mlp-small",
              "student_width": 16, "temperature": 4.0, "lam": 0.5, "loss": "kd", "student_fraction": 0.05, "omit_class": None,
              "epochs": 20, "teacher_epochs": 30, "lr": 0.01, "batch_size": 64, "seed": 0, "seconds": 1.5}
-COMPLETED = {**CANCELLED, "finished": "10:01:07", "status": "completed", "omit_class": 3, "seeds": 5, "teacher_acc_%": 96.11,
+COMPLETED = {**CANCELLED, "finished": "2026-12-04T10:01:07+00:00", "status": "completed", "omit_class": 3, "seeds": 5, "teacher_acc_%": 96.11,
              "student_acc_%": 87.29, "baseline_acc_%": 84.51, "kd_minus_baseline_points": 2.78, "interval_low_points": 1.87,
              "interval_high_points": 3.68, "verdict": "KD helps", "agreement_%": 88.5, "teacher_params": 83_466,
              "student_params": 1_210, "teacher_from_cache": True, "from_results_cache": False, "teacher_latency_us": 30.1,
              "student_latency_us": 9.8, "seconds": 5.25}
-FAILED = {**CANCELLED, "finished": "10:02:00", "status": "failed", "error": "the loss diverged at epoch 1, step 3"}
+FAILED = {**CANCELLED, "finished": "2026-12-04T10:02:00+00:00", "status": "failed", "error": "the loss diverged at epoch 1, step 3"}
 ROWS = [CANCELLED, COMPLETED, FAILED]
 
 
@@ -26,7 +26,7 @@ def test_headings_are_readable_and_results_come_before_settings():
     headings = list(history.table(ROWS).columns)
     for heading in ("T", "λ", "KD student %", "Baseline %", "KD − baseline (points)", "Status", "Verdict", "Seeds"):
         assert heading in headings
-    assert headings[:6] == ["Finished", "Status", "KD student %", "Baseline %", "KD − baseline (points)", "Verdict"]
+    assert headings[:7] == ["Finished", "Lesson", "Status", "KD student %", "Baseline %", "KD − baseline (points)", "Verdict"]
     assert headings.index("Seeds") < headings.index("Dataset") < headings.index("T") < headings.index("λ")
     assert not any("_" in h for h in headings)  # no programmer's names left
 
@@ -64,3 +64,59 @@ def test_a_column_the_table_does_not_know_is_kept_at_the_end():
     rows = [CANCELLED, {**COMPLETED, "new_measure": 7}]
     assert list(history.table(rows).columns)[-1] == "new_measure"
     assert json.loads(history.json_text(rows))[0]["new_measure"] is None
+
+
+# ---------------------------------------------------------------- the summary a student reads first
+
+def test_the_summary_has_what_a_student_compares_and_the_settings_in_words():
+    from dashboard import history_summary as summary
+
+    frame = summary.table(ROWS)
+    assert list(frame.columns) == ["Lesson", "When", "Changed settings", "Teacher %", "KD student %", "Scratch %",
+                                   "KD − scratch, points [95 % interval]", "Verdict"]
+    done = frame.iloc[1]
+    assert done["Lesson"] == "KD shines with little data" and done["When"] == summary.when(COMPLETED["finished"])
+    assert done["Changed settings"] == "class 3 hidden, 5 seeds"  # the rest is the lesson's own
+    assert done["KD − scratch, points [95 % interval]"] == "+2.78 [+1.87, +3.68]"
+    assert (done["Teacher %"], done["KD student %"], done["Scratch %"]) == (96.11, 87.29, 84.51)
+    assert frame["Verdict"].tolist() == ["Stopped before the end", "KD helps", "Failed"]
+    assert frame.iloc[0]["Changed settings"] == "none" and frame.iloc[0]["KD − scratch, points [95 % interval]"] == ""
+
+
+def test_changed_settings_are_read_against_the_runs_own_lesson():
+    from dashboard import history_summary as summary
+
+    moved = {**COMPLETED, "lesson": "little-data", "omit_class": None, "seeds": 8, "temperature": 8.0, "lam": 0.3,
+             "student_fraction": 0.1, "kd_minus_baseline_points": -0.04, "interval_low_points": -1.2, "interval_high_points": 1.1}
+    row = summary.table([moved]).iloc[0]
+    assert row["Changed settings"] == "T = 8, λ = 0.3, students see 10 %"
+    assert row["KD − scratch, points [95 % interval]"] == "−0.04 [−1.20, +1.10]"  # real minus signs, as the report
+    # The same settings in the temperature lesson (T = 1 there): T is the change, the share is not.
+    other = summary.table([{**moved, "lesson": "temperature", "student_fraction": 0.05}]).iloc[0]
+    assert other["Lesson"] == "What the temperature does" and other["Changed settings"] == "T = 8, λ = 0.3"
+
+
+def test_when_is_a_time_today_and_a_date_otherwise():
+    import datetime
+
+    from dashboard import history_summary as summary
+
+    day = datetime.date(2026, 12, 4)
+    assert summary.when("2026-12-04T10:01:07", today=day) == "10:01"
+    assert summary.when("2026-12-03T23:59:00", today=day) == "2026-12-03 23:59"
+    assert summary.when("10:01:07", today=day) == "10:01:07"  # an entry from before dates were kept
+
+
+def test_a_row_records_the_lesson_and_an_iso_date_time():
+    import datetime
+    from types import SimpleNamespace
+
+    from kd_core import RunConfig
+
+    snap = SimpleNamespace(status="cancelled", result=None, finished_at=12.5, created_at=10.0, error=None)
+    line = history.row(RunConfig(temperature=6.0), snap, "", lesson="temperature")
+    assert line["lesson"] == "temperature" and line["temperature"] == 6.0 and line["seconds"] == 2.5
+    finished = datetime.datetime.fromisoformat(line["finished"])  # a date, a time and the UTC offset
+    assert finished.tzinfo is not None and abs((datetime.datetime.now().astimezone() - finished).total_seconds()) < 60
+    rows = list(csv.DictReader(io.StringIO(history.csv_text([line]))))
+    assert rows[0]["Lesson"] == "temperature" and rows[0]["Finished"] == line["finished"]

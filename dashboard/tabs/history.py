@@ -1,5 +1,7 @@
-"""Tab "History": every Distill of this session, one row each: first its results (the means over its seeds, the mean
-KD − baseline with its 95 % interval and the verdict), then its settings; downloadable as CSV and JSON.
+"""Tab "History": every Distill of this session, one row each, in what a student compares: the lesson, when, the
+settings changed from the lesson's, the three accuracies, KD − scratch with its 95 % interval and the verdict
+(``summary``).  Every column (the settings one by one, the models' sizes and speeds, the caches) is one click away
+and in the CSV and JSON downloads, which carry the lesson and the date and time each run finished.
 
 The rows in the session keep short keys (``row``); the table and the downloads give them readable headings and
 fixed types (``COLUMNS``)."""
@@ -12,6 +14,7 @@ import statistics
 import pandas as pd
 import streamlit as st
 
+from dashboard import history_summary as summary
 from dashboard import jobs, seed_runs, verdict
 from kd_core import RunConfig
 
@@ -22,7 +25,7 @@ SETTINGS = ("dataset", "teacher", "student", "student_width", "temperature", "la
 # key in a history row -> (heading, type).  The types are fixed here, not guessed from the rows, so a cancelled first
 # row (no results yet) changes neither the order nor the types: counts stay whole numbers in the CSV and the JSON.
 COLUMNS: dict[str, tuple[str, str]] = {
-    "finished": ("Finished", "str"), "status": ("Status", "str"),
+    "finished": ("Finished", "str"), "lesson": ("Lesson", "str"), "status": ("Status", "str"),
     "student_acc_%": ("KD student %", "float"), "baseline_acc_%": ("Baseline %", "float"),
     "kd_minus_baseline_points": ("KD − baseline (points)", "float"), "verdict": ("Verdict", "str"),
     "interval_low_points": ("95 % low (points)", "float"), "interval_high_points": ("95 % high (points)", "float"),
@@ -47,10 +50,14 @@ CASTS = {"str": str, "float": float, "int": int, "bool": bool}
 DTYPES = {"str": "string", "float": "Float64", "int": "Int64", "bool": "boolean"}  # pandas' nullable types: NA, not NaN
 
 
-def row(config: RunConfig, snap: jobs.Snapshot, error: str) -> dict:
-    """One line of the session's run history: the settings and, when the run completed, its results."""
+def row(config: RunConfig, snap: jobs.Snapshot, error: str, lesson: str | None = None) -> dict:
+    """One line of the session's run history: the lesson, the settings and, when the run completed, its results.
+    ``lesson``: the lesson the run belongs to (default: the report's own, else the one chosen now)."""
+    lesson = lesson or getattr(snap.result, "lesson", None) or st.session_state.get("lesson")
     line = {
-        "finished": datetime.datetime.now().strftime("%H:%M:%S"), "status": snap.status,
+        # An ISO date-time with its offset: a CSV opened tomorrow, or in another time zone, still says when.
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "lesson": lesson,
+        "status": snap.status,
         **{name: value for name, value in config.to_dict().items() if name in SETTINGS},
     }
     outcome = snap.result
@@ -119,9 +126,12 @@ def json_text(rows: list[dict]) -> str:
 def render() -> None:
     rows = st.session_state.get("history", [])
     if not rows:
-        st.info("Every distillation of this session is listed here, with its results first and its settings after.")
+        st.info("Every distillation of this session is listed here: its lesson, the settings you changed, and its results.")
         return
-    st.dataframe(table(rows), hide_index=True, width="stretch", column_config=FORMATS)
+    st.dataframe(summary.table(rows), hide_index=True, width="stretch", column_config=summary.FORMATS)
+    st.caption(summary.CAPTION)
+    with st.expander(f"Every column ({len(table(rows).columns)}): each setting, the models' sizes and speeds, the caches"):
+        st.dataframe(table(rows), hide_index=True, width="stretch", column_config=FORMATS)
     left, right = st.columns(2)
     left.download_button("Download CSV", csv_text(rows), "kd-history.csv", "text/csv", key="download_csv")
     right.download_button("Download JSON", json_text(rows), "kd-history.json", "application/json", key="download_json")
