@@ -178,7 +178,7 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all."),
         "omit_class": lambda w: w.selectbox(
             "Class the student never sees", [None, *classes], key="omit_class", format_func=lambda c: "none" if c is None else f"class {c}",
-            placeholder="none (the students see every class)",
+            placeholder="none: every class is seen",
             help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?", **keep),
         "epochs": lambda w: slider(w, "epochs", "Epochs (student)",
                                    "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data)."),

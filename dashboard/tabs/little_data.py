@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, headings
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources, run_settings
@@ -48,7 +48,7 @@ def start_percent(config: RunConfig) -> int:
 
 
 def render(config: RunConfig) -> None:
-    st.header(TITLE)
+    headings.title(TITLE)
     st.caption(INTRO)
     cols = st.columns([3, 1, 2])
     percent = cols[0].slider("Share of the training set the students see (%)", 1, 100, start_percent(config), key="exp_little_percent",

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import charts, closer, exports, resources, runs, wording
+from dashboard import charts, closer, exports, headings, resources, runs, wording
 from dashboard.figures import LABELS
 from dashboard.seed_runs import SeedsOutcome
 from dashboard.tabs import report
@@ -82,7 +82,7 @@ def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None
     config = first.result.config
     found = test_predictions(config.run_key(), first)
     parts = [p for p in closer.PARTS if p in found]
-    st.markdown("## Which classes get mixed up?")
+    headings.title("Which classes get mixed up?")
     left, right = st.columns([3, 2])
     with right:
         part = st.radio("Model", parts, key="closer_model", format_func=lambda p: LABELS[p], horizontal=True,
@@ -115,7 +115,7 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
     example = torch.zeros(1, *spec.input_shape)  # only its shape matters: ONNX traces the model on it
     key = config.run_key()
     has_onnx = importlib.util.find_spec("onnxscript") is not None and importlib.util.find_spec("onnx") is not None
-    st.markdown("## Take it with you")
+    headings.title("Take it with you")
     columns = st.columns(2)
     for column, part in zip(columns, ("student", "teacher")):
         model = result.models.get(part)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, headings
 from dashboard import job_panel, jobs, resources, run_settings
 from dashboard import method_figures as mf
 from dashboard import method_runs as mr
@@ -82,11 +82,11 @@ def draw(snap: jobs.Snapshot | None) -> None:
     seeds = run_settings.seeds_text(outcome.seeds[0], len(outcome.seeds))
     st.caption(f"{seeds[0].upper()}{seeds[1:]}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
                f"grey: includes 0). Settings: {run_settings.describe(outcome.config, skip=('loss',))}.")
-    st.markdown("### Loss parts over training")
+    headings.section("Loss parts over training")
     st.caption(f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
                "inter and intra terms, FitNets' hint are each a part; total is what was minimised.")
     charts.show(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), key="methods_parts")
-    st.markdown("### Cost")
+    headings.section("Cost")
     charts.show(mf.cost_figure(costs), key="methods_cost")
 
 
@@ -99,7 +99,7 @@ def about() -> None:
 
 
 def render(config: RunConfig, seeds: int) -> None:
-    st.header(TITLE)
+    headings.title(TITLE)
     st.caption(INTRO)
     ok, why = applicable(config)
     others = [name for name in ok if name != "kd"]

@@ -7,7 +7,7 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from dashboard import sidebar
+from dashboard import headings, sidebar
 from dashboard.seed_runs import SeedsOutcome
 from kd_core.models import ARCHITECTURES
 from kd_core.paper import PAPER_ERRORS, PAPER_OMITTED_3, PAPER_TEACHER, gap_closed, gap_interval, seed_errors
@@ -58,7 +58,7 @@ def unseen_class(outcome: SeedsOutcome) -> None:
         return
     n = len(rows)
     over = "one seed" if n == 1 else f"the mean over {n} seeds"
-    st.markdown(f"### The class the students never saw: {cls}")
+    headings.section(f"The class the students never saw: {cls}")
     holdout = outcome.config.holdout or 0.0
     cols = st.columns(3)
     cols[0].metric(f"KD student on class {cls}", _pct(_mean([r["student"] for r in rows])),

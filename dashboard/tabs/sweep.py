@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, headings
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import figures, job_panel, jobs, resources, run_settings, wording
@@ -59,7 +59,7 @@ def draw(snap: jobs.Snapshot | None) -> None:
 
 
 def one_input_as_t_rises(config: RunConfig) -> None:
-    st.markdown("### One input, as T rises")
+    headings.section("One input, as T rises")
     st.caption("The teacher's softmax(logits / T) for one test image: at T = 1 nearly all probability sits on one class; "
                "as T rises the runner-up classes — what the teacher thinks the image *resembles* — become visible. "
                "This is what the KD student is trained to match.")
@@ -78,7 +78,7 @@ def one_input_as_t_rises(config: RunConfig) -> None:
 
 
 def render(config: RunConfig) -> None:
-    st.header(TITLE)
+    headings.title(TITLE)
     st.caption(INTRO)
     cols = st.columns([1, 3, 1])
     param = cols[0].radio("Sweep", list(SWEEP_OPTIONS), key="exp_sweep_param", horizontal=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, headings
 from dashboard import experiment_figures as ef
 from dashboard import experiment_runs as er
 from dashboard import job_panel, jobs, resources, run_settings, verdict, wording
@@ -30,7 +30,7 @@ def launcher(config: RunConfig, cls: int):
 
 
 def render(config: RunConfig) -> None:
-    st.header(TITLE)
+    headings.title(TITLE)
     st.caption(INTRO)
     dataset, problem = resources.dataset_or_problem(config.dataset)
     if dataset is None:  # the app already shows why the dataset is unavailable
@@ -74,7 +74,7 @@ def render(config: RunConfig) -> None:
                  for phase in ("teacher", "student", "baseline")}
     charts.show(ef.per_class_figure(per_class, names, result.omit_class), key="exp_per_class_chart")
 
-    st.markdown("### The bias correction")
+    headings.section("The bias correction")
     st.caption(f"The KD student learned *what* {wording.with_article(shown)} looks like, but its output bias for {shown} was only ever pushed "
                f"down. Adding a constant to that one logit after training — no retraining — recovers much of it. "
                f"The curve is computed on the test set, so the best bias is a demonstration, not a tuned model.")
