@@ -4,6 +4,7 @@
   Here they take the text colour at 80 % opacity: 6.6:1 on white, and still readable in the dark theme (the colour
   is inherited, not fixed).
 - Chart summaries (``dashboard/charts.py`` writes one under every chart): one small line, same contrast.
+- Formulas: one wider than a phone scrolls sideways; the script makes it focusable, so a keyboard can scroll it.
 - Slider names: Streamlit 1.67 gives each slider's thumb its label twice (its own ``aria-label`` and, through
   ``aria-labelledby``, the slider's label), so a screen reader says "Seed Seed".  A small script drops the thumb's
   reference to itself, leaving the label once; it runs once per page and watches for sliders drawn later.  The
@@ -23,11 +24,13 @@ CSS = f"""<style>
 p.kd-chart-alt {{ font-size: 0.8rem; line-height: 1.35; margin: -0.6rem 0 0.2rem 0; opacity: {CAPTION_OPACITY}; }}
 </style>"""
 
-# A slider thumb named by itself and its label: keep only the label.  Idempotent, cheap (a dozen inputs).
+# A slider thumb named by itself and its label: keep only the label.  A formula wider than a phone scrolls
+# sideways: make it focusable, so the keyboard can scroll it too (axe: scrollable-region-focusable).  Idempotent and
+# cheap (a dozen inputs, a few formulas), coalesced to once per frame.
 SCRIPT = """<script>
 (() => {
-  if (window.kdSliderNames) return;
-  window.kdSliderNames = true;
+  if (window.kdAccessibility) return;
+  window.kdAccessibility = true;
   const fix = () => {
     for (const input of document.querySelectorAll('input[type="range"][aria-labelledby]')) {
       const ids = input.getAttribute("aria-labelledby").split(/\\s+/).filter(Boolean);
@@ -35,10 +38,23 @@ SCRIPT = """<script>
         input.setAttribute("aria-labelledby", ids.filter(id => id !== input.id).join(" "));
       }
     }
+    for (const formula of document.querySelectorAll(".katex-display")) {
+      const scrolls = formula.scrollWidth > formula.clientWidth + 1;
+      if (scrolls && !formula.hasAttribute("tabindex")) {
+        formula.setAttribute("tabindex", "0");
+        formula.dataset.kdScroll = "1";
+      } else if (!scrolls && formula.dataset.kdScroll) {
+        formula.removeAttribute("tabindex");
+        delete formula.dataset.kdScroll;
+      }
+    }
   };
+  let queued = false;
+  const soon = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; fix(); }); } };
   fix();
-  new MutationObserver(fix).observe(document.body, {subtree: true, childList: true, attributes: true,
-                                                    attributeFilter: ["aria-labelledby"]});
+  new MutationObserver(soon).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                     attributeFilter: ["aria-labelledby"]});
+  window.addEventListener("resize", soon);
 })();
 </script>"""
 
