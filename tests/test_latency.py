@@ -1,6 +1,8 @@
 """Latency per image: teacher and student timed in alternating rounds, the speed-up with its range."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -36,3 +38,19 @@ def test_the_speed_up_is_paired_by_round_and_shown_with_its_range():
     assert latency.times(spread) == "3.0× (2.0–3.2)"
     assert latency.microseconds(latency.Spread.of(timed["teacher"])) == "260 µs (200–300)"
     assert latency.speed_ups({}) is None
+
+
+class Waiting(nn.Module):
+    """A model whose every pass also waits 1 ms without using the CPU: like a pass held up by a busy server."""
+
+    def forward(self, x):
+        time.sleep(0.001)
+        return x
+
+
+def test_the_time_per_image_is_the_models_cost_not_the_wait():
+    waited = latency.rounds({"teacher": Waiting(), "student": Waiting()}, torch.zeros(1, 4), repeats=3, count=2)
+    wall = latency.rounds({"teacher": Waiting(), "student": Waiting()}, torch.zeros(1, 4), repeats=3, count=2,
+                          clock=time.perf_counter)
+    assert min(wall["teacher"]) >= 0.001  # what a wall clock reports: the wait
+    assert max(waited["teacher"]) < 0.0005  # CPU time: the pass itself

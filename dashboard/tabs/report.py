@@ -136,9 +136,9 @@ def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     timed = getattr(first, "latency_rounds", None) or {}  # an outcome kept from before rounds were kept has none
     cols = st.columns(4)
     if timed.get("teacher") and timed.get("student"):
-        how = (f"One image per forward pass{seed}: the median of {len(timed['teacher'])} rounds of {latency.REPEATS} "
-               "passes, teacher and student taking turns, and in brackets the least and greatest round. On a shared "
-               "server these move from run to run: read the range, not the last digit.")
+        how = (f"The CPU time of one forward pass on one image, on one thread{seed}: what the model costs, not the "
+               f"time spent waiting for a busy server. The median of {len(timed['teacher'])} rounds of {latency.REPEATS} "
+               "passes, teacher and student taking turns; in brackets the least and greatest round.")
         cols[0].metric("Teacher latency per image", latency.microseconds(latency.Spread.of(timed["teacher"])), help=how)
         cols[1].metric("Student latency per image", latency.microseconds(latency.Spread.of(timed["student"])), help=how)
         cols[2].metric("Speed-up", latency.times(latency.speed_ups(timed)),
