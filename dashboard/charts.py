@@ -20,8 +20,9 @@ CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 PRESENT_SCALE = 1.35  # chart text in presentation mode: 12 px ticks become ~16 px, a 14 px legend ~19 px
 
 
-KINDS = {"bar": "bar chart", "heatmap": "heatmap", "histogram": "histogram", "box": "box plot", "violin": "violin plot",
-         "pie": "pie chart", "image": "image"}
+# A trace type as the words for it: a "chart" kind (drawn in one chart: "line and dot chart"), or a thing of its own.
+CHART_KINDS = {"bar": "bar", "pie": "pie"}
+OWN_KINDS = {"heatmap": "heatmap", "histogram": "histogram", "box": "box plot", "violin": "violin plot", "image": "image"}
 MAX_SERIES = 6  # named in the summary; more are counted
 
 
@@ -32,16 +33,17 @@ def _plain(text) -> str:
 
 
 def _kind(figure: go.Figure) -> str:
-    """What sort of chart it is, from its traces: "line chart", "bar chart and line chart", "heatmap"…"""
-    kinds = []
+    """What sort of chart it is, from its traces: "line chart", "line and dot chart", "heatmap"…"""
+    chart, own = [], []
     for trace in figure.data:
         if trace.type in ("scatter", "scattergl"):
-            mode = trace.mode or "lines"
-            kinds.append("line chart" if "lines" in mode else "dot chart")
+            chart.append("line" if "lines" in (trace.mode or "lines") else "dot")
+        elif trace.type in CHART_KINDS:
+            chart.append(CHART_KINDS[trace.type])
         else:
-            kinds.append(KINDS.get(trace.type, "chart"))
-    kinds = list(dict.fromkeys(kinds)) or ["chart"]
-    return " and ".join(kinds)
+            own.append(OWN_KINDS.get(trace.type, "chart"))
+    kinds = ([" and ".join(dict.fromkeys(chart)) + " chart"] if chart else []) + list(dict.fromkeys(own))
+    return " and ".join(kinds) or "chart"
 
 
 def alt_text(figure: go.Figure) -> str:

@@ -24,6 +24,10 @@ def test_bars_heatmaps_and_dots_are_named_as_such():
     assert alt_text(heat) == "Heatmap “Which classes look alike”: rows True class, columns Soft target for class."
     dots = go.Figure([go.Scatter(x=[1], y=[2], mode="markers", name="one seed")])
     assert alt_text(dots).startswith("Dot chart; series one seed")
+    both = go.Figure([go.Scatter(x=[1, 2], y=[2, 2], mode="lines", name="95 % interval"),
+                      go.Scatter(x=[1], y=[2], mode="markers", name="one seed")])
+    assert alt_text(both) == "Line and dot chart; series: 95 % interval, one seed."
+    assert alt_text(go.Figure([go.Heatmap(z=[[1]]), go.Scatter(x=[0], y=[0])])).startswith("Line chart and heatmap")
 
 
 def test_markup_and_entities_become_plain_words_and_long_legends_are_counted():
