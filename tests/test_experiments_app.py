@@ -170,6 +170,8 @@ def test_unseen_class_tab_scratch_zero_and_bias_slider():
     assert array(per_class["data"][2]["y"])[3] == 0
     percent = lambda: int({m.label: m.value for m in at.metric}["KD on 3 at this bias"].rstrip("%"))  # noqa: E731
     before = percent()
+    at_zero = next(m for m in at.metric if m.label == "KD on 3 at this bias")
+    assert not at_zero.proto.delta  # no "↑ +0 points" at bias 0: no change, no arrow, no colour
     at.slider(key="exp_bias").set_value(12.0).run()
     assert percent() >= before and percent() > 50  # a big enough bias makes the student call 3s 3
     bias_chart = chart(at, "exp_bias_chart")
