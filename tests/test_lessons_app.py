@@ -93,7 +93,8 @@ def test_the_loss_toggle_explains_the_soft_weight_and_the_report_names_the_loss(
     app.slider(key="lam").set_value(0.7).run()
     text = " ".join(m.value for m in app.markdown)
     assert "0.2× the weight it should" in text and "λ = 0.7" in text and "the labels dominate" in text
-    assert "as the seed script wrote it (KLDivLoss mean × 2)** ← chosen" in text
+    assert "as the seed script wrote it: divided by the number of classes, then doubled** ← chosen" in text
+    assert "KLDivLoss" not in text  # in words, not the seed's code
     app.slider(key="temperature").set_value(5).run()
     assert "1/T² = 1/25" in " ".join(m.value for m in app.markdown)
     fast(app, seeds=2)
