@@ -42,6 +42,8 @@ def _kind(figure: go.Figure) -> str:
             chart.append(CHART_KINDS[trace.type])
         else:
             own.append(OWN_KINDS.get(trace.type, "chart"))
+    if own in (["heatmap"], ["image"]) and not chart and figure.layout.xaxis.visible is False:
+        return "picture"  # pixels drawn as a heatmap with no axes: an image (figures.image_figure), not a chart
     kinds = ([" and ".join(dict.fromkeys(chart)) + " chart"] if chart else []) + list(dict.fromkeys(own))
     return " and ".join(kinds) or "chart"
 

@@ -28,6 +28,8 @@ def test_bars_heatmaps_and_dots_are_named_as_such():
                       go.Scatter(x=[1], y=[2], mode="markers", name="one seed")])
     assert alt_text(both) == "Line and dot chart; series: 95 % interval, one seed."
     assert alt_text(go.Figure([go.Heatmap(z=[[1]]), go.Scatter(x=[0], y=[0])])).startswith("Line chart and heatmap")
+    import numpy as np
+    assert alt_text(figures.image_figure(np.zeros((8, 8)), "#3: a 7")) == "Picture “#3: a 7”."  # a digit, not a chart
 
 
 def test_markup_and_entities_become_plain_words_and_long_legends_are_counted():
