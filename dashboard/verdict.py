@@ -131,7 +131,8 @@ def loss_weight_text(loss: str, factor: float, temperature: float, lam: float) -
                 "loss and the labels the rest, whatever T is.")
     effective = lam * factor / (lam * factor + (1 - lam)) if lam > 0 else 0.0
     why = {"kd-no-t2": f"without T² the soft term's gradients shrink like 1/T² = 1/{temperature ** 2:g}",
-           "seed-script": "KLDivLoss's default mean divides by the number of classes too; the × 2 does not make up for it"}
+           "seed-script": "the seed script averages the soft loss over the classes as well as the images, and "
+                          "doubling it does not make up for that"}
     dominated = "the labels dominate" if effective < 0.5 else "the teacher still leads"
     return (f"The soft term gets {factor:.2g}× the weight it should ({why.get(loss, 'another scaling')}): at λ = {lam:g} "
             f"it acts like λ ≈ {effective:.2f} of the correct loss — {dominated}.")
