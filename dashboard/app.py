@@ -17,7 +17,7 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard import accessibility, job_panel, links, resources, runs, sessions, sidebar, upload_panel
+from dashboard import accessibility, job_panel, links, resources, runs, sessions, sidebar, style, upload_panel
 from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, methods,
                             probabilities, sweep, unseen_class)
 from dashboard.tabs import draw as draw_tab  # not `draw`: the tab loop below names its functions so
@@ -30,33 +30,6 @@ torch.set_num_threads(1)
 state = st.session_state
 
 # ---------------------------------------------------------------- the page
-
-# Compact enough that the verdict and the charts start high on a 1024×768 screen: less padding above the title,
-# smaller metric values, and metric labels and values that wrap instead of being cut off in narrow columns.
-COMPACT = """<style>
-@media (min-width: 640px) {  /* a phone keeps Streamlit's padding: its header bar sits over the page */
-  .block-container { padding-top: 2.5rem; }
-  h1 { font-size: 2.1rem !important; padding-top: 0 !important; }
-}
-[data-testid="stMetricValue"] { font-size: 1.4rem; }
-/* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
-[data-testid="stTabs"] [role="tablist"] { flex-wrap: wrap; overflow-x: visible; row-gap: 0; }
-[data-testid="stTabs"] [data-testid="stTab"] { height: 2.25rem; }  /* two rows of tabs, not two rows of padding */
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {
-  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }
-/* No link icon beside a heading: the verdict is a heading, and a chain icon next to "KD helps" reads as a button. */
-[data-testid="stHeaderActionElements"] { display: none; }
-</style>"""
-
-
-# Presentation mode, for a projector: larger type for the room (the sidebar shows only the lesson's controls).
-PRESENTATION = """<style>
-.block-container p, .block-container li, [data-testid="stSidebar"] p, [data-testid="stSidebar"] label { font-size: 1.2rem !important; }
-[data-testid="stMetricValue"] { font-size: 2rem !important; }
-[data-testid="stTab"] p { font-size: 1.15rem !important; }
-h1 { font-size: 2.6rem !important; }
-</style>"""
-
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
@@ -89,10 +62,8 @@ def main() -> None:
     config, seeds = sidebar.config()
     own = upload_panel.sidebar()  # a dataset or teacher of this browser's own, uploaded
     config = upload_panel.apply(config, own)
-    st.html(COMPACT)
+    style.apply()  # compact for a projector, readable on a phone; presentation mode's larger type when it is on
     accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/accessibility.py)
-    if state.get("present"):
-        st.html(PRESENTATION)
     st.title("Knowledge distillation, live")
     if sessions.current().seeds_outcome is None:  # an introduction: once there is a report, the report goes higher
         st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
@@ -119,7 +90,7 @@ def main() -> None:
 
     # Tab label -> draw(); a new tab is one module under dashboard/tabs/ and one entry here.
     tabs: dict[str, Callable[[], None]] = {
-        "Distill": lambda: distill.render(config, usable),
+        "Distill": lambda: distill.render(config, usable, seeds),
         "Probabilities": lambda: probabilities.render(config, dataset) if usable else st.info("Pick an available dataset."),
         "Draw a digit": lambda: draw_tab.render(config, dataset if usable else None),  # your own digit, the bars beside it
         "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.figures import COLORS, LABELS, entropy_bits
+from dashboard.figures import COLORS, LABELS, LEGEND_BELOW, entropy_bits
 
 HIGHLIGHT = "#ff7f0e"  # the omitted class, the current bias
 PARAM_TITLES = {"temperature": "temperature T", "lam": "λ (weight of the soft loss)",
@@ -103,7 +103,7 @@ def _layout(figure: go.Figure, param: str) -> go.Figure:
     log = param in LOG_AXES
     figure.update_layout(
         title=figure.layout.title.text or "KD student vs scratch baseline", xaxis_title=PARAM_TITLES.get(param, param), yaxis_title="test accuracy (%)",
-        margin=dict(l=10, r=10, t=50, b=10), height=420, legend=dict(orientation="h", y=-0.22),
+        margin=dict(l=10, r=10, t=50, b=10), height=420, legend=LEGEND_BELOW,
     )
     figure.update_xaxes(type="log" if log else "linear")
     return figure
@@ -146,7 +146,7 @@ def little_data_figure(summary: Sequence) -> go.Figure:
     figure.update_yaxes(title_text="test accuracy (%)", row=1, col=1)
     figure.update_yaxes(title_text="gain (points)", row=2, col=1)
     figure.update_layout(title="Little data: the same subset, with and without the teacher's soft targets",
-                         margin=dict(l=10, r=10, t=50, b=10), height=560, legend=dict(orientation="h", y=-0.15))
+                         margin=dict(l=10, r=10, t=50, b=10), height=560, legend=LEGEND_BELOW)
     return figure
 
 
@@ -193,7 +193,7 @@ def per_class_figure(per_class: dict[str, Sequence[float] | None], class_names: 
     figure.add_annotation(x=omitted, y=112, text=f"never shown to the students: {classes[omitted]}", showarrow=False,
                           font=dict(color=HIGHLIGHT))
     figure.update_layout(barmode="group", title="Per-class test accuracy", xaxis_title="class", yaxis_title="accuracy (%)",
-                         margin=dict(l=10, r=10, t=50, b=10), height=420, legend=dict(orientation="h", y=-0.2))
+                         margin=dict(l=10, r=10, t=50, b=10), height=420, legend=LEGEND_BELOW)
     figure.update_xaxes(type="linear", tickmode="array", tickvals=list(range(len(classes))), ticktext=classes)
     figure.update_yaxes(range=[0, 118])
     return figure
@@ -221,7 +221,7 @@ def bias_curve_figure(curve: Sequence, omitted_name: str, current_bias: float | 
         figure.add_vline(x=current_bias, line=dict(color="black", dash="dot"))
     figure.update_layout(title=f"Bias correction: raise class {omitted_name}'s output bias, after training",
                          xaxis_title=f"added to class {omitted_name}'s logit", yaxis_title="accuracy (%)",
-                         margin=dict(l=10, r=10, t=50, b=10), height=380, legend=dict(orientation="h", y=-0.25))
+                         margin=dict(l=10, r=10, t=50, b=10), height=380, legend=LEGEND_BELOW)
     figure.update_yaxes(range=[0, 102])
     return figure
 
@@ -231,7 +231,9 @@ def dark_knowledge_figure(matrix: np.ndarray, class_names: Sequence[str], temper
     """Heatmap: row i = the teacher's mean softened distribution over examples of true class i.
 
     With ``show_diagonal=False`` the diagonal (the right answer, which dwarfs everything) is blanked so the
-    colour scale shows the off-diagonal "dark knowledge": which classes look alike to the teacher.
+    colour scale shows the off-diagonal "dark knowledge": which classes look alike to the teacher.  No number in
+    the cells: at a phone's 36 px a cell, "0.002" ran into its neighbours.  The numbers are in the hover and in
+    ``most_alike`` (the tab's table under the chart).
     """
     matrix = np.array(matrix, dtype=float)
     if matrix.shape != (len(class_names), len(class_names)):
@@ -240,18 +242,26 @@ def dark_knowledge_figure(matrix: np.ndarray, class_names: Sequence[str], temper
     if not show_diagonal:
         np.fill_diagonal(shown, np.nan)
     classes = [str(c) for c in class_names]
-    text = [[f"{v:.3f}" if not np.isnan(v) else "" for v in row] for row in shown]
     figure = go.Figure(go.Heatmap(
-        z=shown, x=classes, y=classes, colorscale="Viridis", text=text, texttemplate="%{text}",
-        textfont=dict(size=9), colorbar=dict(title="mean prob."),
+        z=shown, x=classes, y=classes, colorscale="Viridis", colorbar=dict(title="mean prob.", thickness=12),
         hovertemplate="true %{y} → teacher's probability of %{x}: %{z:.4f}<extra></extra>",
     ))
     figure.update_yaxes(autorange="reversed", title_text="true class", type="category")
     figure.update_xaxes(title_text="class the teacher gives probability to", type="category", side="bottom")
     off = matrix[~np.eye(len(classes), dtype=bool)]
+    # Two short lines: a single line was cut off at 1024 px ("(diagonal hi") and would be on a phone.
     figure.update_layout(
-        title=f"Dark knowledge at T = {temperature:g}: {100 * np.nansum(off) / len(classes):.1f} % of the probability is off the diagonal"
-              + ("" if show_diagonal else " (diagonal hidden)"),
-        margin=dict(l=10, r=10, t=50, b=10), height=520,
+        title=f"Dark knowledge at T = {temperature:g}:<br>{100 * np.nansum(off) / len(classes):.1f} % off the diagonal"
+              + ("" if show_diagonal else ", diagonal hidden"),
+        margin=dict(l=10, r=10, t=70, b=10), height=520,
     )
     return figure
+
+
+def most_alike(matrix: np.ndarray, class_names: Sequence[str], count: int = 6) -> list[tuple[str, str, float]]:
+    """The ``count`` largest off-diagonal cells, largest first: (true class, class it is taken for, mean
+    probability).  A list that reads on any screen, where the heatmap's colours alone do not."""
+    matrix = np.asarray(matrix, dtype=float)
+    cells = [(matrix[i, j], i, j) for i in range(len(matrix)) for j in range(len(matrix))
+             if i != j and not math.isnan(matrix[i, j])]
+    return [(str(class_names[i]), str(class_names[j]), float(v)) for v, i, j in sorted(cells, reverse=True)[:count]]

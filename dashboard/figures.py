@@ -16,6 +16,11 @@ COLORS = {"teacher": "#1f77b4", "student": "#d62728", "baseline": "#7f7f7f"}
 LABELS = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch baseline"}
 PART_DASHES = {"total": "solid", "soft": "dot", "hard": "dash"}  # a loss part not named here is drawn dash-dot
 MAX_RAW_POINTS = 600  # beyond this, curves are thinned: redraws stay cheap and the browser fast
+# A horizontal legend in the chart's bottom strip (container coordinates): Plotly reserves that strip first and
+# lays the axes out above it, so the legend never sits on the x-axis title, however many rows it wraps to on a
+# phone or at presentation-mode sizes.  (At a paper-relative y = -0.2 the loss chart's legend covered the title.)
+LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
+FEW_POINTS = 3  # a curve this short is drawn with markers: a run that stopped at step 1 still shows its point
 
 
 def smooth(values: Sequence[float], weight: float = 0.9, steps: Sequence[float] | None = None) -> list[float]:
@@ -49,7 +54,19 @@ def _thin(xs: list, ys: list, limit: int = MAX_RAW_POINTS) -> tuple[list, list]:
     return xs[::stride], ys[::stride]
 
 
-def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_RAW_POINTS) -> go.Figure:
+def log_axis(values: Sequence[float]) -> dict:
+    """A log axis for positive ``values`` that spans at least one decade, labelled at 1, 2 and 5 × 10^k when it
+    spans up to three: with a narrower range (one point, a run that stopped at once) Plotly labels every digit and
+    the ticks pile up."""
+    if not values:
+        return dict(type="log")
+    low, high = math.log10(min(values)), math.log10(max(values))
+    pad = max(0.1, (1 - (high - low)) / 2)
+    return dict(type="log", range=[low - pad, high + pad], dtick="D2" if high - low + 2 * pad <= 3 else None)
+
+
+def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_RAW_POINTS,
+                stopped: str | None = None) -> go.Figure:
     """Per-step training loss of every phase: raw (faint) and smoothed (bold).
 
     ``events`` are ``kd_core.ProgressEvent``s; only ``kind == "step"`` ones are drawn.  Each phase gets its
@@ -57,6 +74,7 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
     the baseline, trained on labels only, just the total).  Non-finite losses (a diverged run) are left out, and a
     note says how many: one inf would stretch the log axis beyond reading.  A loss of exactly 0 (a soft loss that
     underflowed: the student matches the teacher) cannot sit on a log axis either; it is left out without a note.
+    ``stopped``: why training ended early (a divergence), written in the chart, where its curves end.
     """
     series: dict[tuple[str, str], tuple[list, list]] = {}
     diverged = 0
@@ -81,22 +99,37 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
         figure.add_trace(go.Scatter(x=raw_x, y=raw_y, mode="lines", name=f"{name} (raw)", legendgroup=name,
                                     showlegend=False, opacity=0.25, line={**line, "width": 1}, hoverinfo="skip"))
         smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing, xs), max_points)
-        figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines", name=name, legendgroup=name,
-                                    line={**line, "width": 2.5}))
+        figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines+markers" if len(xs) <= FEW_POINTS else "lines",
+                                    name=name, legendgroup=name, line={**line, "width": 2.5}))
     figure.update_layout(
         title="Training loss (bold: smoothed)",  # short: it must fit a half-width chart at 1024 px
-        xaxis_title="step (within each phase)", yaxis_title="loss (log scale)", yaxis_type="log",  # the T²-scaled soft loss starts 10× above the rest
-        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
+        xaxis_title="step (within each phase)", yaxis_title="loss (log scale)",  # the T²-scaled soft loss starts 10× above the rest
+        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=LEGEND_BELOW,
     )
     # Plain numbers: Plotly's default SI prefixes read "100μ" for 0.0001, which nobody reads as a loss.
-    figure.update_yaxes(tickformat=".3~g")
+    figure.update_yaxes(tickformat=".3~g", **log_axis([y for _, ys in series.values() for y in ys]))
     if diverged:
         figure.add_annotation(text=f"{diverged} non-finite loss value{'s' if diverged > 1 else ''} not drawn "
                                    "(the run diverged)", showarrow=False, x=0.5, y=1.0, xref="paper", yref="paper",
                               yanchor="bottom", font=dict(color="#d62728"))
-    if not series:
+    if stopped:
+        figure.add_annotation(text=_wrap(stopped), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                              font=dict(color="#d62728"), bgcolor="rgba(255,255,255,0.85)")
+    elif not series:
         figure.add_annotation(text="no training steps yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure
+
+
+def _wrap(text: str, width: int = 32) -> str:
+    """``text`` in lines of at most about ``width`` characters (Plotly never wraps an annotation itself)."""
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "<br>".join([*lines, line] if line else lines)
 
 
 def accuracy_figure(events: Iterable) -> go.Figure:
@@ -115,7 +148,7 @@ def accuracy_figure(events: Iterable) -> go.Figure:
                                     line=dict(color=COLORS.get(phase), width=2.5)))
     figure.update_layout(
         title="Test accuracy per epoch", xaxis_title="epoch", yaxis_title="test accuracy (%)",
-        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=dict(orientation="h", y=-0.2),
+        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=LEGEND_BELOW,
     )
     figure.update_yaxes(range=[0, 100])
     if not series:
@@ -161,9 +194,9 @@ def probability_figure(
         _bars(figure, student_p, classes, f"{student_label}, T={t:g} (entropy {entropy_bits(student_p):.2f} bits)",
               COLORS["student"], row, pattern)
     figure.update_layout(
-        barmode="group", title=f"Softened probabilities per class (max entropy {np.log2(len(classes)):.2f} bits)",
-        yaxis_title="probability", margin=dict(l=10, r=10, t=60, b=10), height=520 if compare else 400,
-        showlegend=True, legend=dict(orientation="h", y=-0.15),
+        barmode="group", title=f"Softened probabilities per class<br>(max entropy {np.log2(len(classes)):.2f} bits)",  # two lines: one was cut at 358 px
+        yaxis_title="probability", margin=dict(l=10, r=10, t=70, b=10), height=520 if compare else 400,
+        showlegend=True, legend=LEGEND_BELOW,
     )
     figure.update_yaxes(range=[0, 1])
     figure.update_xaxes(type="category", tickmode="array", tickvals=classes, ticktext=classes)  # every class labelled

@@ -138,6 +138,40 @@ def test_before_distillation_the_bars_show_the_untrained_student_and_follow_t(ap
     assert main_job(app) is None  # nothing was trained
 
 
+def test_the_t_beside_the_bars_is_the_sidebars_temperature(app):
+    """On a phone the sidebar is folded away, so the Probabilities tab has a T slider above its bars: a second widget
+    on the same setting.  Moving either moves both, and the bars and the page's config follow."""
+    def bars_names(at):
+        spec = next(s for t, s in charts(at).items() if t.startswith("Softened probabilities"))
+        return [trace["name"] for trace in spec["data"]]
+
+    app.slider(key="bars_temperature").set_value(8.0).run()
+    assert app.slider(key="temperature").value == pytest.approx(8.0)
+    assert any("T=8" in name for name in bars_names(app))
+    app.slider(key="temperature").set_value(2.5).run()
+    assert app.slider(key="bars_temperature").value == pytest.approx(2.5)
+    assert any("T=2.5" in name for name in bars_names(app))
+    assert not app.exception and not [w for w in app.warning if "Session State" in w.value]
+
+
+def test_before_any_run_the_page_has_its_own_distill_and_says_so(app, monkeypatch):
+    """The main page's Distill (a phone's, where the sidebar is folded away) starts the same run as the sidebar's."""
+    assert any(i.value.startswith("Click **Distill** to train") for i in app.info)
+    one_seed(app)
+    calls = []
+
+    def distill(config, cache, on_event, stop):
+        calls.append(config)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(runs, "distill", distill)
+    app.button(key="distill_main").click().run()
+    main_job(app).join(60)
+    app.run()
+    assert len(calls) == 1 and calls[0].temperature == app.slider(key="temperature").value
+    assert not any(i.value.startswith("Click **Distill**") for i in app.info)  # a run exists: the prompt is gone
+
+
 def test_a_worker_exception_is_one_readable_error_line(app, monkeypatch):
     one_seed(app)
     def broken(config, cache, on_event, stop):
@@ -169,6 +203,8 @@ def test_divergence_is_reported_and_the_charts_keep_what_was_drawn(app, monkeypa
     assert "diverged" in str(error) and "learning rate" in str(error)
     loss = next(spec for title, spec in charts(app).items() if title.startswith("Training loss"))
     assert any(len(trace["x"]) == 5 for trace in loss["data"])
+    notes = " ".join(a["text"] for a in loss["layout"].get("annotations", [])).replace("<br>", " ")
+    assert "Training stopped: the student loss became non-finite at epoch 1, step 6" in notes  # said in the chart too
     assert history_column(app, "status") == ["failed"]
 
 

@@ -127,12 +127,27 @@ def test_dark_knowledge_figure():
     z = np.array(hidden.data[0].z, dtype=float)
     assert np.isnan(np.diag(z)).all() and z[3, 5] == pytest.approx(0.05)
     assert "T = 4" in hidden.layout.title.text and "diagonal hidden" in hidden.layout.title.text
+    # No numbers in the cells: at a phone's 36 px a cell they ran into each other ("0.0000.0020.000…").
+    assert not hidden.data[0].texttemplate and hidden.data[0].text is None
+    assert all(len(line) <= 40 for line in hidden.layout.title.text.split("<br>"))  # two short lines, not one cut off
     assert hidden.layout.yaxis.autorange == "reversed"
     shown = ef.dark_knowledge_figure(matrix, CLASSES, 4.0, show_diagonal=True)
     assert np.array(shown.data[0].z, dtype=float)[0, 0] == pytest.approx(0.91)
     assert matrix[0, 0] == 0.91  # the input is not modified
     with pytest.raises(ValueError):
         ef.dark_knowledge_figure(np.ones((3, 3)), CLASSES, 1.0)
+
+
+def test_most_alike_lists_the_largest_off_diagonal_cells_first():
+    """The heatmap's numbers, as a list that reads on any screen: which class is taken for which, and how much."""
+    matrix = np.full((10, 10), 0.01)
+    np.fill_diagonal(matrix, 0.91)
+    matrix[3, 5], matrix[5, 3], matrix[4, 9] = 0.05, 0.03, 0.04
+    matrix[0, 1] = np.nan
+    top = ef.most_alike(matrix, CLASSES, count=3)
+    assert [(a, b) for a, b, _ in top] == [(CLASSES[3], CLASSES[5]), (CLASSES[4], CLASSES[9]), (CLASSES[5], CLASSES[3])]
+    assert top[0][2] == pytest.approx(0.05)
+    assert all(a != b for a, b, _ in ef.most_alike(matrix, CLASSES, count=90))  # never the diagonal
 
 
 def test_sweep_axis_has_a_tick_at_every_swept_value_and_nowhere_else():

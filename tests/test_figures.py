@@ -263,3 +263,31 @@ def test_smoothing_every_kth_step_follows_the_smoothing_of_every_step():
     assert error(figures.smooth(values[::4], 0.9, steps=kept)) < 0.01
     assert error(figures.smooth(values[::4], 0.9)) > 0.1  # smoothed point by point, the replay would lag behind
     assert figures.smooth([2.0, 2.0], 0.9, steps=[1, 50]) == pytest.approx([2.0, 2.0])
+
+
+def test_legends_sit_in_their_own_strip_under_the_axes_never_on_an_axis_title():
+    """At y = -0.2 of the plot the loss chart's legend covered "step (within each phase)" at 1024 px and on a phone;
+    in the container's bottom strip Plotly lays the axes out above it (tests/test_layout_browser.py measures it)."""
+    events = [step("teacher", i, loss=2.0 / i) for i in range(1, 11)] + [epoch("teacher", 1, 0.9)]
+    bars = figures.probability_figure([0.5, 0.5], [0.4, 0.6], ["a", "b"], 4.0)
+    for figure in (figures.loss_figure(events), figures.accuracy_figure(events), bars):
+        legend = figure.layout.legend
+        assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0, "bottom")
+
+
+def test_a_run_that_stopped_at_once_shows_its_point_a_sane_log_axis_and_why():
+    """A diverged run: one finite loss, then the divergence.  Its chart was empty (a one-point line draws nothing) and
+    its log axis labelled every digit from 0.3 to 20, piled on top of each other."""
+    loss = figures.loss_figure([step("teacher", 1, loss=2.3)],
+                               stopped="Training stopped: the teacher loss exploded to 3.95e+03 at epoch 1, step 2.")
+    teacher = next(t for t in loss.data if t.name == "Teacher")
+    assert "markers" in teacher.mode and list(teacher.y) == pytest.approx([2.3])
+    low, high = loss.layout.yaxis.range
+    assert high - low >= 1 and low < math.log10(2.3) < high  # a decade around the point, not Plotly's default
+    assert loss.layout.yaxis.dtick == "D2"  # labels at 1, 2 and 5 only
+    note = " ".join(a.text for a in loss.layout.annotations)
+    assert "exploded" in note and "step 2" in note and "no training steps" not in note
+    assert all(len(line) <= 40 for line in note.split("<br>"))  # wrapped: it fits a phone-wide chart
+    # A long, healthy run keeps Plotly's own ticks over its decades.
+    long = figures.loss_figure([step("teacher", i, loss=10.0 / i**2) for i in range(1, 1001)])
+    assert long.layout.yaxis.dtick is None and "markers" not in next(t for t in long.data if t.name == "Teacher").mode

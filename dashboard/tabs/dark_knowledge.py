@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts
@@ -14,7 +15,8 @@ from kd_core import RunConfig
 TITLE = "Dark knowledge — which classes look alike to the teacher"
 INTRO = ("Row i: the teacher's softened probabilities, averaged over the training images of class i, at the "
          "sidebar's temperature. Off the diagonal is what soft targets carry and hard labels do not. "
-         "Move **Temperature T** in the sidebar: the heatmap redraws at once.")
+         "Move **Temperature T** in the sidebar: the heatmap redraws at once. Touch or point at a cell for its number; "
+         "the largest are in the table under it.")
 
 
 def render(config: RunConfig) -> None:
@@ -35,3 +37,6 @@ def render(config: RunConfig) -> None:
     pairs = sorted(((matrix[i, j] + matrix[j, i], i, j) for i in range(len(matrix)) for j in range(i + 1, len(matrix))), reverse=True)
     st.caption("Most alike at this T: " + ", ".join(
         f"{names[i]} & {names[j]} ({value / 2:.3f})" for value, i, j in pairs[:4] if not math.isnan(value)) + ".")
+    # The numbers the cells no longer carry (they ran into each other on a phone): the largest, as a short table.
+    st.table(pd.DataFrame([{"Images of class": true, "look to the teacher like": other, "mean probability": f"{p:.1%}"}
+                           for true, other, p in ef.most_alike(matrix, names)]), hide_index=True)

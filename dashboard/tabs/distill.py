@@ -128,13 +128,13 @@ def shown_seed(events: list, seeds: list[int]) -> int:
     return next((e.seed for e in events if isinstance(e, progress.SeedEvent)), seeds[0])
 
 
-def live_figures(job_id: int, seed: int, events: list) -> tuple:
+def live_figures(job_id: int, seed: int, events: list, stopped: str | None = None) -> tuple:
     """The live charts' figures, built again only when new events have arrived since the last poll."""
-    key = (job_id, seed, len(events))
+    key = (job_id, seed, len(events), stopped)
     with _figures_lock:  # every session's script thread comes here
         found = _figures.get(key)
     if found is None:
-        found = (figures.loss_figure(events, max_points=LIVE_POINTS), figures.accuracy_figure(events))
+        found = (figures.loss_figure(events, max_points=LIVE_POINTS, stopped=stopped), figures.accuracy_figure(events))
     with _figures_lock:
         _figures[key] = found
         _figures.move_to_end(key)
@@ -143,22 +143,37 @@ def live_figures(job_id: int, seed: int, events: list) -> tuple:
     return found
 
 
+def stopped_note(snap: jobs.Snapshot) -> str | None:
+    """What the loss chart says when the run diverged: its curves end there, often after a single point."""
+    if snap.status != jobs.FAILED or snap.error_type != "Diverged" or not snap.error:
+        return None
+    what = snap.error.split(";")[0].removeprefix("training diverged: ")  # "the teacher loss exploded to … at epoch 1, step 2"
+    return f"Training stopped: {what}. The curves end there."
+
+
+def intro(config: RunConfig, seeds: int, usable: bool) -> None:
+    """Before the first Distill: what it does, and on a phone a Distill button right here (the sidebar, with its
+    own Distill, is folded away there; at 640 px and wider this one is hidden by dashboard/style.py)."""
+    st.info("Click **Distill** to train the teacher (or load it from the cache), the KD student and the scratch "
+            "baseline, for every seed. The charts draw live.")
+    job_panel.run_button(st, "Distill", JOB, launcher("distill", config, seeds), key="distill_main", type="primary",
+                         disabled=not usable, help="The same as the sidebar's Distill.")
+
+
 def draw_job(snap: jobs.Snapshot | None, usable: bool = True) -> None:
     """The live charts of the "main" job (its status line is drawn by the job panel): the first seed's curves."""
     if snap is None and not usable:  # Distill is greyed out: the problem is said above the tabs
         return
     if snap is None:
-        st.info("Click **Distill** in the sidebar to train the teacher (or load it from the cache), "
-                "the KD student and the scratch baseline, for every seed. The charts draw live.")
-        return
+        return  # the prompt and the main page's Distill are drawn above (intro)
     meta = job_panel.job(JOB).meta
     if snap.status == jobs.COMPLETED and meta.get("kind") == "teacher" and snap.result is not None:
         st.success("Teacher loaded from the cache." if snap.result.from_cache else "Teacher trained and cached.")
     seeds = meta.get("seeds") or [meta["config"].seed if "config" in meta else 0]
     shown = shown_seed(snap.events, seeds)
     events = progress.of_seed(snap.events, shown)
-    loss, accuracy = live_figures(job_panel.job(JOB).id, shown, events)
-    left, right = st.columns(2)
+    loss, accuracy = live_figures(job_panel.job(JOB).id, shown, events, stopped_note(snap))
+    left, right = charts.columns(2)  # stacked, full width, in presentation mode
     charts.show(loss, key="loss_chart", where=left)
     charts.show(accuracy, key="accuracy_chart", where=right)
     notes = []
@@ -174,10 +189,12 @@ def draw_job(snap: jobs.Snapshot | None, usable: bool = True) -> None:
         st.caption(" ".join(notes))
 
 
-def render(config: RunConfig, usable: bool = True) -> None:
+def render(config: RunConfig, usable: bool = True, seeds: int = 1) -> None:
     outcome: seed_runs.SeedsOutcome | None = sessions.current().seeds_outcome
     job = job_panel.job(JOB)
     show = outcome is not None and not job_panel.active(JOB)
+    if outcome is None and job is None and usable:  # nothing run yet: say what Distill does, and where it is
+        intro(config, seeds, usable)
     same_job = show and job is not None and job.meta.get("kind") == "distill" and job.result is outcome
     if show:
         if not same_job:

@@ -84,7 +84,7 @@ def figure(probs: dict[str, np.ndarray], class_names, temperature: float) -> go.
                      for i, (label, p) in enumerate(probs.items())])
     fig.update_layout(barmode="group", title=f"Your drawing at T = {temperature:g}",
                       yaxis_title="probability", height=340, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.2))
+                      legend=figures.LEGEND_BELOW)
     fig.update_yaxes(range=[0, 1])
     fig.update_xaxes(type="category")
     return fig

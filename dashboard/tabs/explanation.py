@@ -12,15 +12,23 @@ from kd_core.losses import LOSSES, soft_weight_factor
 
 def render(config: RunConfig, dataset: Dataset | None) -> None:
     T, lam = config.temperature, config.lam
+    # Short equations, one per line: as one line each, they were 634 and 774 px wide and scrolled sideways,
+    # unseen, in a phone's 358 px.
     st.markdown("The student minimises a weighted sum of two losses:")
-    st.latex(r"\mathcal{L} = \lambda\,T^2\,\mathrm{KL}\big(\mathrm{softmax}(z_t/T)\,\|\,\mathrm{softmax}(z_s/T)\big)"
-             r" + (1-\lambda)\,\mathrm{CE}\big(\mathrm{softmax}(z_s),\,y\big)")
+    st.latex(r"""\begin{aligned}
+        \mathcal{L} &= \lambda\,T^2\,\mathcal{L}_{\text{soft}} + (1-\lambda)\,\mathcal{L}_{\text{hard}} \\
+        \mathcal{L}_{\text{soft}} &= \mathrm{KL}\big(p_t^{T}\,\|\,p_s^{T}\big) \\
+        \mathcal{L}_{\text{hard}} &= \mathrm{CE}\big(p_s^{1},\,y\big) \\
+        p^{T} &= \mathrm{softmax}(z/T)
+        \end{aligned}""")
     st.markdown(f"With your settings, **T = {T:g}** and **λ = {lam:g}**:")
-    st.latex(rf"\mathcal{{L}} = {lam:g}\cdot {T:g}^2\,\mathrm{{KL}}\big(\mathrm{{softmax}}(z_t/{T:g})\,\|\,"
-             rf"\mathrm{{softmax}}(z_s/{T:g})\big) + {1 - lam:.2f}\,\mathrm{{CE}}\big(\mathrm{{softmax}}(z_s),\,y\big)"
-             rf" = {lam * T * T:.4g}\,\mathrm{{KL}} + {1 - lam:.2f}\,\mathrm{{CE}}")
+    st.latex(rf"""\begin{{aligned}}
+        \mathcal{{L}} &= {lam:g}\cdot {T:g}^2\,\mathrm{{KL}} + {1 - lam:.2f}\,\mathrm{{CE}} \\
+        &= {lam * T * T:.4g}\,\mathrm{{KL}} + {1 - lam:.2f}\,\mathrm{{CE}}
+        \end{{aligned}}""")
     st.markdown(
-        "$z_t$ and $z_s$ are the teacher's and the student's logits, $y$ the true label. "
+        "$z_t$ and $z_s$ are the teacher's and the student's logits, $p_t^T$ and $p_s^T$ their probabilities softened "
+        "at temperature $T$ ($p_s^1$: the student's plain probabilities), $y$ the true label. "
         "The **soft loss** (KL) pulls the student's softened probabilities toward the teacher's; the **hard loss** (CE) "
         "toward the label. The $T^2$ keeps the soft loss's gradients on the same scale whatever the temperature, "
         "so λ means the same thing at T = 2 and at T = 20."

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import charts, closer, figures, resources, runs
+from dashboard import charts, choices, closer, figures, resources, runs
 from dashboard import method_figures as mf
 from dashboard import wording
 from dashboard.tabs import look_closer
@@ -16,6 +16,7 @@ from kd_core import Dataset, RunConfig
 from kd_core.methods import decompose, nontarget_mass
 
 state = st.session_state
+BARS_T = "bars_temperature"  # the T slider beside the bars (the sidebar's is "temperature")
 
 
 def pick_random_sample(count: int, config: RunConfig | None = None) -> None:
@@ -50,21 +51,35 @@ def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, s
     return teacher, student, "Untrained student", caption
 
 
+def use_bars_temperature() -> None:
+    """The T beside the bars moved: it is the sidebar's Temperature, so that moves too (and the whole page follows)."""
+    state["temperature"] = state[BARS_T]
+
+
+def temperature_control(where) -> None:
+    """A T slider right above the bars: on a phone the sidebar's is folded away, so bars and T were never on screen
+    together.  One widget key is one widget, so this is a second widget that mirrors the sidebar's value: set from
+    ``temperature`` before it is drawn, and writing ``temperature`` back when moved."""
+    low, high, step = choices.SLIDERS["temperature"]
+    state[BARS_T] = state.get("temperature", RunConfig().temperature)
+    where.slider("Temperature T", min_value=low, max_value=high, step=step, key=BARS_T, on_change=use_bars_temperature,
+                 help="The same setting as the sidebar's Temperature T: moving either moves both.")
+
+
 def render(config: RunConfig, dataset: Dataset) -> None:
     labels = dataset.y_test.numpy()
     count = len(labels)
     state.setdefault("sample_index", 0)
     state["sample_index"] = min(state["sample_index"], count - 1)
-    cols = st.columns([2, 1, 2, 2], vertical_alignment="bottom")
+    # Three equal columns: at 1024 px, four of them cut "Random sample" and "Compare with T = 1" to "Ran…", "Compare wi…".
+    cols = st.columns(3, vertical_alignment="bottom")
     index = cols[0].number_input("Test sample #", 0, count - 1, key="sample_index", step=1,
                                  help="Which test image to look at.")
-    cols[1].button("Random sample", on_click=pick_random_sample, args=(count, config), key="random_sample",
+    cols[1].button("Random sample", on_click=pick_random_sample, args=(count, config), key="random_sample", width="stretch",
                    help="A test image whose teacher shows dark knowledge at this T: its runner-up class gets at least 5 %.")
     cols[2].selectbox("Random sample of class", list(range(dataset.num_classes)), index=None, key="sample_class",
                       format_func=lambda c: dataset.class_names[c], placeholder="any class",
                       on_change=pick_sample_of_class, args=(labels, config))
-    compare = cols[3].toggle("Compare with T = 1", key="compare_t1",
-                             help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.")
     teacher_logits, student_logits, student_label, caption = models_for_bars(config)
     st.caption(caption)
     index = int(index)
@@ -80,15 +95,20 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
     image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
+    temperature_control(bars_col)
+    compare = state.get("compare_t1", False)  # its toggle is drawn under the bars, read here for the figure
     figure = figures.probability_figure(
         probs(teacher_logits, T), probs(student_logits, T), dataset.class_names, T, student_label,
         teacher_at_1=probs(teacher_logits, 1.0) if compare else None,
         student_at_1=probs(student_logits, 1.0) if compare else None,
     )
     charts.show(figure, key="probability_bars", where=bars_col)
+    bars_col.toggle("Compare with T = 1", key="compare_t1",
+                    help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.")
     if teacher_logits is not None:
         kl_divergence(bars_col, teacher_logits[index], student_logits[index], T, student_label)
-    st.caption("Move **Temperature T** in the sidebar: the bars redraw at once from stored logits — nothing retrains.")
+    st.caption("Move **Temperature T** right above the bars (it is the sidebar's Temperature too): the bars redraw at "
+               "once from stored logits — nothing retrains.")
     if teacher_logits is not None and dataset.num_classes > 2:
         decomposition(teacher_logits, student_logits, labels, index, T)
 
@@ -102,7 +122,7 @@ def decomposition(teacher_logits: np.ndarray, student_logits: np.ndarray, labels
     split = {k: float(v[0]) for k, v in decompose(student[index : index + 1], teacher[index : index + 1],
                                                      truth[index : index + 1], T).items()}
     weights = nontarget_mass(teacher, truth, T).numpy()
-    left, right = st.columns(2)
+    left, right = charts.columns(2)  # stacked, full width, in presentation mode
     charts.show(mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
                 key="dkd_bar", where=left)
     charts.show(mf.nontarget_figure(weights, T), key="dkd_histogram", where=right)

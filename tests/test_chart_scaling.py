@@ -1,0 +1,42 @@
+"""Presentation mode's chart text (dashboard/charts.py ``scaled``) and the page's CSS (dashboard/style.py).
+
+Streamlit's chart theme sets tick, legend and axis-title sizes of its own, so a figure's overall font size moved
+nothing: in the browser the ticks stayed at 12 px.  ``scaled`` sets every size explicitly; the real-browser
+measurement is tests/test_layout_browser.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from dashboard import charts, experiment_figures as ef, figures, style
+from kd_core import ProgressEvent
+
+READABLE = 16  # px: ticks and legends a room reads (tests/test_layout_browser.py states the criterion)
+
+
+def _loss():
+    events = [ProgressEvent("student", "step", 1, 1, i, 10, 1.0 / i, {"soft": 0.5, "hard": 0.5}) for i in range(1, 11)]
+    return figures.loss_figure(events, stopped="Training stopped: the teacher loss exploded at epoch 1, step 2.")
+
+
+def test_every_text_of_a_chart_grows_in_presentation_mode():
+    bars = figures.probability_figure([0.5, 0.5], [0.4, 0.6], ["a", "b"], 4.0, teacher_at_1=[0.1, 0.9], student_at_1=[0.2, 0.8])
+    heatmap = ef.dark_knowledge_figure(np.full((3, 3), 0.3), ["a", "b", "c"], 4.0)
+    for figure in (_loss(), bars, heatmap):
+        big = charts.scaled(figure, charts.PRESENT_SCALE)
+        layout = big.layout
+        assert layout.legend.font.size >= READABLE and layout.title.font.size >= 20
+        for axis in [*big.select_xaxes(), *big.select_yaxes()]:
+            assert axis.tickfont.size >= READABLE and axis.title.font.size >= READABLE
+        assert all(note.font.size >= READABLE for note in layout.annotations)  # subplot titles, the divergence note
+        assert layout.height > figure.layout.height
+    assert charts.scaled(heatmap, charts.PRESENT_SCALE).data[0].colorbar.tickfont.size >= READABLE
+    assert figures.loss_figure([]).layout.legend.font.size is None  # the builders stay untouched (a copy is scaled)
+
+
+def test_presentation_css_leaves_the_headline_numbers_alone_and_hides_the_phone_distill_on_wide_screens():
+    # The blanket paragraph rule that shrank the metric values from 22.4 px to 19.2 px is gone.
+    assert ".block-container p," not in style.PRESENTATION and ".block-container p {" not in style.PRESENTATION
+    assert '[data-testid="stMetricValue"] *' in style.PRESENTATION
+    wide = style.COMPACT.split(f"@media (min-width: {style.PHONE}px)")[1].split("}\n}")[0]
+    assert ".st-key-distill_main" in wide and "display: none" in wide
