@@ -4,7 +4,8 @@
   Here they take the text colour at 80 % opacity: 6.6:1 on white, and still readable in the dark theme (the colour
   is inherited, not fixed).
 - Chart summaries (``dashboard/charts.py`` writes one under every chart): one small line, same contrast.
-- Formulas: one wider than a phone scrolls sideways; the script makes it focusable, so a keyboard can scroll it.
+- Formulas and tables: one wider than a phone scrolls sideways; the script makes it focusable, so a keyboard can
+  scroll it (and a table's cells are tighter on a phone, so History's summary fits without scrolling).
 - Slider names: Streamlit 1.67 gives each slider's thumb its label twice (its own ``aria-label`` and, through
   ``aria-labelledby``, the slider's label), so a screen reader says "Seed Seed".  A small script drops the thumb's
   reference to itself, leaving the label once; it runs once per page and watches for sliders drawn later.  The
@@ -21,11 +22,15 @@ CAPTION_OPACITY = 0.8  # of the text colour: 6.6:1 on white (Streamlit's own 0.6
 CSS = f"""<style>
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * {{ color: inherit; }}
 [data-testid="stCaptionContainer"] {{ color: inherit; opacity: {CAPTION_OPACITY}; }}
+/* A static table (History's summary) fits a phone: less padding and smaller type, not a sideways scroll. */
+@media (max-width: 640px) {{
+  [data-testid="stTable"] th, [data-testid="stTable"] td {{ padding: 0.3rem 0.25rem !important; font-size: 0.8rem; }}
+}}
 p.kd-chart-alt {{ font-size: 0.8rem; line-height: 1.35; margin: -0.6rem 0 0.2rem 0; opacity: {CAPTION_OPACITY}; }}
 </style>"""
 
-# A slider thumb named by itself and its label: keep only the label.  A formula wider than a phone scrolls
-# sideways: make it focusable, so the keyboard can scroll it too (axe: scrollable-region-focusable).  Idempotent and
+# A slider thumb named by itself and its label: keep only the label.  A formula or a table wider than a phone
+# scrolls sideways: make it focusable, so the keyboard can scroll it too (axe: scrollable-region-focusable).  Idempotent and
 # cheap (a dozen inputs, a few formulas), coalesced to once per frame.
 SCRIPT = """<script>
 (() => {
@@ -38,7 +43,7 @@ SCRIPT = """<script>
         input.setAttribute("aria-labelledby", ids.filter(id => id !== input.id).join(" "));
       }
     }
-    for (const formula of document.querySelectorAll(".katex-display")) {
+    for (const formula of document.querySelectorAll('.katex-display, [data-testid="stTable"] > div')) {
       const scrolls = formula.scrollWidth > formula.clientWidth + 1;
       if (scrolls && !formula.hasAttribute("tabindex")) {
         formula.setAttribute("tabindex", "0");

@@ -1,4 +1,5 @@
-"""The History tab's first table: one row per Distill with only what a student compares, readable at 1024 px.
+"""The History tab's first table: one row per Distill with only what a student compares, readable at 1024 px
+(a static table whose cells wrap: every column on screen beside the sidebar, and on a phone).
 
 Lesson, when, the settings changed from the lesson's (one column, in words), teacher / KD student / scratch
 accuracy, KD − scratch with its 95 % interval, and the verdict (or what became of a run that did not finish).
@@ -10,19 +11,13 @@ from __future__ import annotations
 import datetime
 
 import pandas as pd
-import streamlit as st
 
 from dashboard import sidebar
 
-CAPTION = ("Changed settings: what differs from the lesson's own settings. KD − scratch: the mean over the seeds, in "
-           "percentage points, with its 95 % interval in brackets.")
-HEADINGS = ("Lesson", "When", "Changed settings", "Teacher %", "KD student %", "Scratch %",
-            "KD − scratch, points [95 % interval]", "Verdict")
-FORMATS = {
-    **{name: st.column_config.NumberColumn(format="%.2f", width="small") for name in ("Teacher %", "KD student %", "Scratch %")},
-    "When": st.column_config.TextColumn(width="small"),
-    "Changed settings": st.column_config.TextColumn(width="medium"),
-}
+CAPTION = ("Changed settings: what differs from the lesson's own settings. Accuracy: the means over the seeds on the "
+           "test images. KD − scratch: the mean, in percentage points, with its 95 % interval in brackets.")
+ACCURACY = "Accuracy %: teacher / KD / scratch"
+HEADINGS = ("Lesson", "When", "Changed settings", ACCURACY, "KD − scratch, points [95 % interval]", "Verdict")
 STATUS_WORDS = {"cancelled": "Stopped before the end", "failed": "Failed", "running": "Running"}
 
 
@@ -91,6 +86,12 @@ def outcome(row: dict) -> str:
     return row.get("verdict") or "One seed: no verdict"
 
 
+def accuracies(row: dict) -> str:
+    """The three means, "97.22 / 87.29 / 84.51"; "" for a run without results."""
+    values = [row.get(k) for k in ("teacher_acc_%", "student_acc_%", "baseline_acc_%")]
+    return "" if any(v is None for v in values) else " / ".join(f"{v:.2f}" for v in values)
+
+
 def lesson_title(name: str | None) -> str:
     if not name:
         return ""
@@ -104,7 +105,6 @@ def table(rows: list[dict]) -> pd.DataFrame:
         lesson = row.get("lesson")
         base = sidebar.settings_of(lesson if lesson in sidebar.lesson_names() else sidebar.FREE_PLAY)
         records.append(dict(zip(HEADINGS, (
-            lesson_title(lesson), when(row.get("finished")), changes(row, base), row.get("teacher_acc_%"),
-            row.get("student_acc_%"), row.get("baseline_acc_%"), difference(row), outcome(row)))))
-    frame = pd.DataFrame(records, columns=list(HEADINGS))
-    return frame.astype({name: "Float64" for name in ("Teacher %", "KD student %", "Scratch %")})
+            lesson_title(lesson), when(row.get("finished")), changes(row, base), accuracies(row), difference(row),
+            outcome(row)))))
+    return pd.DataFrame(records, columns=list(HEADINGS))

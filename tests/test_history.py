@@ -72,15 +72,16 @@ def test_the_summary_has_what_a_student_compares_and_the_settings_in_words():
     from dashboard import history_summary as summary
 
     frame = summary.table(ROWS)
-    assert list(frame.columns) == ["Lesson", "When", "Changed settings", "Teacher %", "KD student %", "Scratch %",
+    assert list(frame.columns) == ["Lesson", "When", "Changed settings", "Accuracy %: teacher / KD / scratch",
                                    "KD − scratch, points [95 % interval]", "Verdict"]
     done = frame.iloc[1]
     assert done["Lesson"] == "KD shines with little data" and done["When"] == summary.when(COMPLETED["finished"])
     assert done["Changed settings"] == "class 3 hidden, 5 seeds"  # the rest is the lesson's own
     assert done["KD − scratch, points [95 % interval]"] == "+2.78 [+1.87, +3.68]"
-    assert (done["Teacher %"], done["KD student %"], done["Scratch %"]) == (96.11, 87.29, 84.51)
+    assert done["Accuracy %: teacher / KD / scratch"] == "96.11 / 87.29 / 84.51"
     assert frame["Verdict"].tolist() == ["Stopped before the end", "KD helps", "Failed"]
     assert frame.iloc[0]["Changed settings"] == "none" and frame.iloc[0]["KD − scratch, points [95 % interval]"] == ""
+    assert frame.iloc[0]["Accuracy %: teacher / KD / scratch"] == ""  # a stopped run has no accuracies
 
 
 def test_changed_settings_are_read_against_the_runs_own_lesson():

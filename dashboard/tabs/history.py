@@ -128,7 +128,7 @@ def render() -> None:
     if not rows:
         st.info("Every distillation of this session is listed here: its lesson, the settings you changed, and its results.")
         return
-    st.dataframe(summary.table(rows), hide_index=True, width="stretch", column_config=summary.FORMATS)
+    st.table(summary.table(rows), hide_index=True, border="horizontal")
     st.caption(summary.CAPTION)
     with st.expander(f"Every column ({len(table(rows).columns)}): each setting, the models' sizes and speeds, the caches"):
         st.dataframe(table(rows), hide_index=True, width="stretch", column_config=FORMATS)
