@@ -16,7 +16,7 @@ from dashboard.wording import with_article
 DATASET_TITLES = {"digits": "digits", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
               "seed-script": "as the seed script wrote it: divided by the number of classes, then doubled"}
-OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD with momentum", "nesterov": "SGD with Nesterov momentum"}
+OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD and momentum", "nesterov": "SGD and Nesterov momentum"}
 SCHEDULE_NAMES = {"constant": "a constant learning rate", "cosine": "a cosine-annealed learning rate",
                   "onecycle": "a one-cycle learning rate"}
 
@@ -35,7 +35,7 @@ def phrase(field: str, value) -> str:
         "dataset": lambda v: f"the {DATASET_TITLES.get(v, v)} dataset",
         "holdout": lambda v: f"{with_article(percent(v))} validation split kept from the students",
         "schedule": lambda v: SCHEDULE_NAMES.get(v, f"the {v} schedule"),
-        "optimizer": lambda v: OPTIMIZER_NAMES.get(v, v),
+        "optimizer": lambda v: f"training with {OPTIMIZER_NAMES.get(v, v)}",
         "teacher_optimizer": lambda v: f"a teacher trained with {OPTIMIZER_NAMES.get(v, v)}",
         "teacher_lr": lambda v: f"a teacher learning rate of {v:g}",
         "teacher_jitter": lambda v: f"teacher images shifted by up to ±{v} pixels",

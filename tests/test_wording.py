@@ -31,7 +31,7 @@ def test_the_settings_line_names_every_setting_that_differs_from_the_defaults():
     assert plain == "mlp-large → mlp-small with 16 hidden units, T = 4, λ = 0.7, teacher 30 epochs, students 20 epochs"
     changed = run_settings.describe(RunConfig(device="cpu", lr=0.003, batch_size=32, optimizer="sgd", loss="seed-script",
                                               omit_class=8, holdout=0.08, baseline=False))
-    for words in ("learning rate 0.003", "batches of 32", "SGD with momentum", "divided by the number of classes, then doubled",
+    for words in ("learning rate 0.003", "batches of 32", "training with SGD and momentum", "divided by the number of classes, then doubled",
                   "class 8 hidden from the students", "an 8 % validation split", "no scratch baseline"):
         assert words in changed, (words, changed)
     assert "KLDivLoss" not in changed and "holdout" not in changed
