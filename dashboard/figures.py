@@ -113,8 +113,9 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
                                    "(the run diverged)", showarrow=False, x=0.5, y=1.0, xref="paper", yref="paper",
                               yanchor="bottom", font=dict(color="#d62728"))
     if stopped:
-        figure.add_annotation(text=_wrap(stopped), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                              font=dict(color="#d62728"), bgcolor="rgba(255,255,255,0.85)")
+        # At the top: the middle is where a run that stopped at once has its one point.
+        figure.add_annotation(text=_wrap(stopped), showarrow=False, x=0.5, y=1, xref="paper", yref="paper",
+                              yanchor="top", font=dict(color="#d62728"), bgcolor="rgba(255,255,255,0.85)")
     elif not series:
         figure.add_annotation(text="no training steps yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure

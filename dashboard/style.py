@@ -19,9 +19,10 @@ COMPACT = f"""<style>
 @media (min-width: {PHONE}px) {{  /* a phone keeps Streamlit's padding: its header bar sits over the page */
   .block-container {{ padding-top: 2.5rem; }}
   h1 {{ font-size: 2.1rem !important; padding-top: 0 !important; }}
-  /* The main page's own Distill is for a phone, where the sidebar (and its Distill) is folded away. */
-  .st-key-distill_main {{ display: none; }}
 }}
+/* The main page's own Distill is for a folded sidebar (a phone's always starts so): beside an open one, where the
+   sidebar's Distill is in view, it is hidden. */
+body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-distill_main {{ display: none; }}
 [data-testid="stMetricValue"] {{ font-size: 1.4rem; }}
 /* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
 [data-testid="stTabs"] [role="tablist"] {{ flex-wrap: wrap; overflow-x: visible; row-gap: 0; }}

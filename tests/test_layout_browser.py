@@ -112,6 +112,8 @@ def test_presentation_mode_makes_the_numbers_and_the_charts_bigger_and_nothing_o
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     _open(page, server)
+    # Beside an open sidebar its Distill is in view: the page's own (a phone's) is hidden, one Distill on screen.
+    assert not page.get_by_test_id("stMain").get_by_role("button", name="Distill", exact=True).count()
     page.get_by_test_id("stSidebar").get_by_role("button", name="Distill", exact=True).click()
     _report(page)
     normal = page.evaluate(SIZES)
