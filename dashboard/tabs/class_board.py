@@ -1,4 +1,5 @@
-"""Tab "Class board": every run finished on this server, as KD − baseline against one setting, one colour per lesson.
+"""Tab "Class board": every run finished on this server (Distill and the sweeps), as KD − baseline against one setting,
+one colour per lesson.
 
 A class splits the settings among its students (one takes T = 1, another T = 2, …); each Distill stores its runs
 in the server's results folder, and this tab redraws them every couple of seconds, so the class builds one chart
@@ -20,7 +21,8 @@ REFRESH_SECONDS = 2.0  # often enough to feel live; each refresh only lists the 
 INTRO = ("Every run finished on this server — yours and your classmates' — as KD student minus scratch baseline, in "
          "points. Split the settings among the class (one takes T = 1, another T = 2, …), press **Distill**, and watch "
          "the chart fill in: faint dots are seeds, bold markers their mean with its 95 % interval. Below the dashed "
-         "line KD did worse than training from scratch.")
+         "line KD did worse than training from scratch. The runs of the T & λ sweep and Little data tabs show too, "
+         "as open squares on a dotted line, marked “(sweep)”.")
 
 
 @st.cache_resource(show_spinner=False)
