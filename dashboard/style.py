@@ -27,7 +27,7 @@ body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-distill_main
 /* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
 [data-testid="stTabs"] [role="tablist"] {{ flex-wrap: wrap; overflow-x: visible; row-gap: 0; }}
 [data-testid="stTabs"] [data-testid="stTab"] {{ height: 2.25rem; }}  /* two rows of tabs, not two rows of padding */
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {{
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {{
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }}
 /* A button or toggle label wraps onto a second line rather than ending in "Ran…" in a narrow column. */
 .block-container button [data-testid="stMarkdownContainer"], .block-container button [data-testid="stMarkdownContainer"] p,

@@ -51,7 +51,7 @@ def opened(browser, url: str, width: int, height: int):
 
 
 def wait_drawn(page) -> None:
-    page.get_by_role("button", name="Distill").wait_for(state="attached", timeout=120_000)  # the first run imports torch
+    page.get_by_role("button", name="Distill").first.wait_for(state="attached", timeout=120_000)  # the first run imports torch
     page.get_by_role("tab").first.wait_for(timeout=60_000)
 
 
