@@ -91,3 +91,22 @@ def test_the_tabs_sweep_job_records_its_rows(tmp_path, monkeypatch):
 def test_a_recorded_file_holds_only_settings_and_accuracies(tmp_path):
     path = record(tmp_path, load(LITTLE)[0], 0.8, 0.7)
     assert set(json.loads(path.read_text())) == {"source", "config", "student", "baseline"}  # no names, no models
+
+
+def test_the_class_board_tab_draws_a_sweeps_runs(tmp_path):
+    """The tab itself (AppTest): a sweep's rows in the folder are on its chart, named as sweep runs."""
+    from streamlit.testing.v1 import AppTest
+    from test_board import board_tab
+
+    recorder = SweepRecorder(LITTLE, "temperature", folder=tmp_path)
+    for value in (1.0, 4.0):
+        for seed in (0, 1):
+            recorder(row(value, seed))
+    at = AppTest.from_function(board_tab, args=(str(tmp_path),), default_timeout=60).run()
+    assert not at.exception, at.exception
+    [chart] = at.get("plotly_chart")
+    spec = json.loads(chart.proto.spec)
+    names = {trace["name"] for trace in spec["data"]}
+    assert names == {"little-data / temperature (sweep)"}, names
+    assert sorted({x for trace in spec["data"] for x in trace["x"]}) == [1.0, 4.0]
+    assert any("(sweep)" in caption.value for caption in at.caption)  # the introduction says how they look
