@@ -54,6 +54,11 @@ SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
     && !document.querySelector('[data-stale="true"]')"""
 
 
+# Every chart on the page (every tab's panel is in the page) and the one-line summaries charts.show writes.
+CHARTS_AND_ALTS = """() => [document.querySelectorAll('[data-testid="stPlotlyChart"]').length,
+    document.querySelectorAll('p.kd-chart-alt').length]"""
+
+
 def settle(page) -> None:
     """Wait until the page has finished a rerun, twice over a short pause (a tab's click can start a second one)."""
     for _ in range(2):
@@ -132,6 +137,9 @@ def test_axe_finds_no_serious_or_moderate_problem_on_any_tab(server, tmp_path):
             distill(page)
             page.screenshot(path=str(shots / f"axe-report-{width}.png"))
             every_tab(page, "after", width, results)
+            charts, alts = page.evaluate(CHARTS_AND_ALTS)
+            print(f"{width}px: {charts} charts, {alts} one-line summaries under them")
+            assert charts > 0 and alts == charts, (charts, alts)  # every chart has its text alternative
             assert not errors, errors
             page.context.close()
         browser.close()
