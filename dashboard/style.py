@@ -13,6 +13,10 @@ import streamlit as st
 
 PHONE = 640  # px: below this Streamlit stacks the columns and the sidebar becomes an overlay
 
+# The main page's own Distill is for a folded sidebar (a phone's always starts so): beside an open one, where the
+# sidebar's Distill is in view, it is hidden.
+HIDE_PAGE_DISTILL = 'body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-distill_main { display: none; }'
+
 # Compact enough that the verdict and the charts start high on a 1024×768 screen: less padding above the title,
 # smaller metric values, and metric labels and values that wrap instead of being cut off in narrow columns.
 COMPACT = f"""<style>
@@ -20,9 +24,7 @@ COMPACT = f"""<style>
   .block-container {{ padding-top: 2.5rem; }}
   h1 {{ font-size: 2.1rem !important; padding-top: 0 !important; }}
 }}
-/* The main page's own Distill is for a folded sidebar (a phone's always starts so): beside an open one, where the
-   sidebar's Distill is in view, it is hidden. */
-body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-distill_main {{ display: none; }}
+{HIDE_PAGE_DISTILL}
 [data-testid="stMetricValue"] {{ font-size: 1.4rem; }}
 /* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
 [data-testid="stTabs"] [role="tablist"] {{ flex-wrap: wrap; overflow-x: visible; row-gap: 0; }}

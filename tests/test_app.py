@@ -138,20 +138,23 @@ def test_before_distillation_the_bars_show_the_untrained_student_and_follow_t(ap
     assert main_job(app) is None  # nothing was trained
 
 
-def test_the_t_beside_the_bars_is_the_sidebars_temperature(app):
-    """On a phone the sidebar is folded away, so the Probabilities tab has a T slider above its bars: a second widget
-    on the same setting.  Moving either moves both, and the bars and the page's config follow."""
+def test_the_t_beside_the_bars_moves_the_sidebars_temperature(app):
+    """On a phone the sidebar is folded away, so the Probabilities tab has T buttons above its bars: they move the
+    sidebar's Temperature itself (one setting), and the bars and the page's config follow; they stop at the ends."""
     def bars_names(at):
         spec = next(s for t, s in charts(at).items() if t.startswith("Softened probabilities"))
         return [trace["name"] for trace in spec["data"]]
 
-    app.slider(key="bars_temperature").set_value(8.0).run()
-    assert app.slider(key="temperature").value == pytest.approx(8.0)
-    assert any("T=8" in name for name in bars_names(app))
-    app.slider(key="temperature").set_value(2.5).run()
-    assert app.slider(key="bars_temperature").value == pytest.approx(2.5)
-    assert any("T=2.5" in name for name in bars_names(app))
-    assert not app.exception and not [w for w in app.warning if "Session State" in w.value]
+    start = app.slider(key="temperature").value
+    app.button(key="bars_t_up").click().run()
+    assert app.slider(key="temperature").value == pytest.approx(start + 0.5)
+    assert any(f"T={start + 0.5:g}" in name for name in bars_names(app))
+    assert any(m.value == f"**Temperature T = {start + 0.5:g}**" for m in app.markdown)
+    app.slider(key="temperature").set_value(1.5).run()
+    app.button(key="bars_t_down").click().run()
+    assert app.slider(key="temperature").value == pytest.approx(1.0) and app.button(key="bars_t_down").disabled
+    assert any("T=1 " in name for name in bars_names(app))
+    assert not app.exception
 
 
 def test_before_any_run_the_page_has_its_own_distill_and_says_so(app, monkeypatch):

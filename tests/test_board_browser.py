@@ -57,7 +57,7 @@ def test_runs_finished_on_the_server_appear_on_the_open_board(tmp_path_factory, 
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(url)
-            page.get_by_role("button", name="Distill").wait_for(timeout=120_000)  # the first run imports torch
+            page.get_by_role("button", name="Distill").first.wait_for(timeout=120_000)  # the first run imports torch
             page.get_by_role("tab").filter(has_text="Class board").click()
             expect(page.get_by_text("No finished runs on the board yet")).to_be_visible(timeout=30_000)
 

@@ -40,7 +40,7 @@ def page(server):
         page_errors: list[str] = []
         page.on("pageerror", lambda error: page_errors.append(str(error)))
         page.goto(server)
-        page.get_by_role("button", name="Distill").wait_for(timeout=120_000)  # the first run imports torch
+        page.get_by_role("button", name="Distill").first.wait_for(timeout=120_000)  # the first run imports torch
         yield page
         assert not page_errors, page_errors
         browser.close()
@@ -80,7 +80,7 @@ def test_distill_in_a_real_browser(page, tmp_path):
     expect(slider).to_have_value("4")
     page.wait_for_timeout(500)  # the slider's rerun
     tabs.filter(has_text="Distill").click()
-    distill = page.get_by_role("button", name="Distill")
+    distill = page.get_by_test_id("stSidebar").get_by_role("button", name="Distill")
     started = time.monotonic()
     distill.click()
     expect(page.get_by_role("button", name="Stop")).to_be_enabled(timeout=30_000)
@@ -143,11 +143,11 @@ def test_the_verdict_is_above_the_fold_and_nothing_is_cut_off(server, tmp_path):
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(server)
-        page.get_by_role("button", name="Distill").wait_for(timeout=120_000)
+        page.get_by_role("button", name="Distill").first.wait_for(timeout=120_000)
         from kd_core.lessons import LESSONS
 
         expect(page.get_by_text(f"Lesson: {LESSONS['little-data'].title}")).to_be_visible()
-        page.get_by_role("button", name="Distill").click()
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Distill").click()
         _wait_for_report(page, timeout_ms=600_000)
         page.wait_for_timeout(1000)
         verdict = page.get_by_text(re.compile("^(KD helps|No clear difference|KD hurts)$")).first

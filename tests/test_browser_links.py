@@ -102,7 +102,7 @@ def test_a_reload_mid_run_reattaches_and_the_report_arrives_without_a_click(brow
     # Long enough (small batches, many epochs) to be still training after the reload.
     link = f"{server}/?lesson=free-play&teacher_epochs=100&epochs=50&batch_size=16&seeds=1&seed=11"
     with opened(browser, link, 1024, 768) as page:
-        page.get_by_role("button", name="Distill").click()
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Distill").click()
         stop = page.get_by_role("button", name="Stop")
         expect(stop).to_be_enabled(timeout=30_000)
         page.reload()
@@ -136,7 +136,7 @@ def test_on_a_projector_and_a_phone_every_tab_is_reachable_and_nothing_is_cut_of
     from playwright.sync_api import expect
 
     with opened(browser, server, 1024, 768) as page:
-        page.get_by_role("button", name="Distill").click()
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Distill").click()
         wait_for_report(page)
         check_layout(page, 1024, 768)
         charts = page.get_by_test_id("stPlotlyChart").filter(has_text="Training loss").first.bounding_box()

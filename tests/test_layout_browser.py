@@ -13,7 +13,7 @@ interval and the headline numbers at 24 px or more, chart ticks and legends at 1
     loss chart's width     274 px    660 px   (stacked, full width)
 
 The test prints the sizes it measured.  Nothing may overlap (a legend on an x-axis title) or be cut off (a button
-label ending in "…", a chart title wider than its chart); on a phone the page has its own Distill, a T slider
+label ending in "…", a chart title wider than its chart); on a phone the page has its own Distill, T buttons
 right above the probability bars, a heatmap without numbers that run into each other, and formulas that fit.
 """
 from __future__ import annotations
@@ -172,20 +172,20 @@ def test_a_phone_has_its_own_distill_t_beside_the_bars_a_readable_heatmap_and_fo
     assert page.locator(".js-plotly-plot").count() and not page.locator(".modebar").count()  # no toolbar over the titles
     page.get_by_test_id("stPlotlyChart").filter(has_text="Training loss").screenshot(path=str(tmp_path / "loss-390.png"))
 
-    # Probabilities: a T slider right above the bars, the same setting as the sidebar's Temperature.
+    # Probabilities: T right above the bars, moving the sidebar's Temperature (one setting).
     _tab(page, "Probabilities")
-    t = page.get_by_test_id("stMain").get_by_role("slider", name=re.compile("Temperature"))
+    up = page.get_by_test_id("stMain").get_by_role("button", name="T + 0.5")
     bars = page.get_by_test_id("stPlotlyChart").filter(has_text="Softened probabilities")
-    t.scroll_into_view_if_needed()
-    slider_box, bars_box = t.bounding_box(), bars.bounding_box()
-    assert 0 <= bars_box["y"] - (slider_box["y"] + slider_box["height"]) < 80, (slider_box, bars_box)
-    assert bars_box["y"] + bars_box["height"] - slider_box["y"] <= 844, "the slider and the bars fit on one screen"
+    up.scroll_into_view_if_needed()
+    control_box, bars_box = up.bounding_box(), bars.bounding_box()
+    assert 0 <= bars_box["y"] - (control_box["y"] + control_box["height"]) < 80, (control_box, bars_box)
+    assert bars_box["y"] + bars_box["height"] - control_box["y"] <= 844, "T and the bars fit on one screen"
     expect(page.get_by_text(re.compile("Temperature T right above the bars"))).to_be_visible()
-    t.focus()
-    page.keyboard.press("ArrowRight")
+    up.click()
     expect(bars.filter(has_text="T=4.5")).not_to_have_count(0, timeout=30_000)
     sidebar_t = page.get_by_test_id("stSidebar").get_by_role("slider", name=re.compile("Temperature"))
     expect(sidebar_t).to_have_value("4.5", timeout=30_000)
+    expect(page.get_by_test_id("stMain").get_by_text("Temperature T = 4.5")).to_be_visible()
     page.screenshot(path=str(tmp_path / "probabilities-390.png"))
 
     # Dark knowledge: no numbers in the cells (they ran into each other); the largest are in a table under it.

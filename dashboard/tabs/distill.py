@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, style
 from dashboard import choices, estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions
 from dashboard.tabs import history, report, report_extra
 from kd_core import RunConfig
@@ -156,6 +156,9 @@ def intro(config: RunConfig, seeds: int, usable: bool) -> None:
     own Distill, is folded away there; at 640 px and wider this one is hidden by dashboard/style.py)."""
     st.info("Click **Distill** to train the teacher (or load it from the cache), the KD student and the scratch "
             "baseline, for every seed. The charts draw live.")
+    # The rule that hides it, again right here and as markdown: st.html's styles apply a moment after the page's
+    # first elements, and for that moment an open sidebar's page showed two Distill buttons.
+    st.markdown(f"<style>{style.HIDE_PAGE_DISTILL}</style>", unsafe_allow_html=True)
     job_panel.run_button(st, "Distill", JOB, launcher("distill", config, seeds), key="distill_main", type="primary",
                          disabled=not usable, help="The same as the sidebar's Distill.")
 

@@ -16,7 +16,6 @@ from kd_core import Dataset, RunConfig
 from kd_core.methods import decompose, nontarget_mass
 
 state = st.session_state
-BARS_T = "bars_temperature"  # the T slider beside the bars (the sidebar's is "temperature")
 
 
 def pick_random_sample(count: int, config: RunConfig | None = None) -> None:
@@ -51,19 +50,23 @@ def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, s
     return teacher, student, "Untrained student", caption
 
 
-def use_bars_temperature() -> None:
-    """The T beside the bars moved: it is the sidebar's Temperature, so that moves too (and the whole page follows)."""
-    state["temperature"] = state[BARS_T]
-
-
-def temperature_control(where) -> None:
-    """A T slider right above the bars: on a phone the sidebar's is folded away, so bars and T were never on screen
-    together.  One widget key is one widget, so this is a second widget that mirrors the sidebar's value: set from
-    ``temperature`` before it is drawn, and writing ``temperature`` back when moved."""
+def step_temperature(direction: int) -> None:
+    """A click beside the bars: the sidebar's Temperature T one step up or down (a callback, before the rerun)."""
     low, high, step = choices.SLIDERS["temperature"]
-    state[BARS_T] = state.get("temperature", RunConfig().temperature)
-    where.slider("Temperature T", min_value=low, max_value=high, step=step, key=BARS_T, on_change=use_bars_temperature,
-                 help="The same setting as the sidebar's Temperature T: moving either moves both.")
+    state["temperature"] = min(high, max(low, round(state["temperature"] + direction * step, 6)))
+
+
+def temperature_control(where, T: float) -> None:
+    """T right above the bars, so that a phone (whose sidebar is folded away) has both on screen.  Buttons that move
+    the sidebar's own Temperature, not a second slider: two sliders mirroring one value fell out of step under fast
+    key presses (each sent the other's stale value back), while a button has no value to go stale."""
+    low, high, step = choices.SLIDERS["temperature"]
+    row = where.container(horizontal=True, vertical_alignment="center", key="bars_temperature")
+    row.button(f"T − {step:g}", key="bars_t_down", on_click=step_temperature, args=(-1,), disabled=T <= low,
+               help="Lower the temperature: the sidebar's Temperature T moves too.")
+    row.markdown(f"**Temperature T = {T:g}**")
+    row.button(f"T + {step:g}", key="bars_t_up", on_click=step_temperature, args=(1,), disabled=T >= high,
+               help="Raise the temperature: the sidebar's Temperature T moves too.")
 
 
 def render(config: RunConfig, dataset: Dataset) -> None:
@@ -95,7 +98,7 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
     image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
-    temperature_control(bars_col)
+    temperature_control(bars_col, T)
     compare = state.get("compare_t1", False)  # its toggle is drawn under the bars, read here for the figure
     figure = figures.probability_figure(
         probs(teacher_logits, T), probs(student_logits, T), dataset.class_names, T, student_label,
@@ -107,8 +110,8 @@ def render(config: RunConfig, dataset: Dataset) -> None:
                     help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.")
     if teacher_logits is not None:
         kl_divergence(bars_col, teacher_logits[index], student_logits[index], T, student_label)
-    st.caption("Move **Temperature T** right above the bars (it is the sidebar's Temperature too): the bars redraw at "
-               "once from stored logits — nothing retrains.")
+    st.caption("Change **Temperature T** right above the bars, or in the sidebar (the same setting): the bars redraw "
+               "at once from stored logits — nothing retrains.")
     if teacher_logits is not None and dataset.num_classes > 2:
         decomposition(teacher_logits, student_logits, labels, index, T)
 
