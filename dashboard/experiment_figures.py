@@ -92,7 +92,7 @@ def sweep_figure(summary: Sequence, param: str, rows: Sequence = (), params: dic
         + ": %{y:.2f} % over %{customdata[0]} seed(s); KD − baseline %{customdata[1]:+.2f} points<extra></extra>",
     ))
     if width:  # the scratch baseline is a curve here (each width trains its own), its band the sd over seeds
-        figure.update_layout(title="Compression curve: KD student vs scratch baseline as the student shrinks")
+        figure.update_layout(title="Compression curve: KD student vs scratch<br>baseline as the student shrinks")
     else:  # a tick at every swept value and nowhere else: Plotly's own log ticks (1, 2, 5, 10) miss T = 16
         unit = " %" if param == "student_fraction" else ""
         figure.update_xaxes(tickmode="array", tickvals=xs, ticktext=[f"{x:g}{unit}" for x in xs])
@@ -103,7 +103,7 @@ def _layout(figure: go.Figure, param: str) -> go.Figure:
     log = param in LOG_AXES
     figure.update_layout(
         title=figure.layout.title.text or "KD student vs scratch baseline", xaxis_title=PARAM_TITLES.get(param, param), yaxis_title="test accuracy (%)",
-        margin=dict(l=10, r=10, t=50, b=10), height=420, legend=LEGEND_BELOW,
+        margin=dict(l=10, r=10, t=70, b=10), height=420, legend=LEGEND_BELOW,
     )
     figure.update_xaxes(type="log" if log else "linear")
     return figure
@@ -145,8 +145,8 @@ def little_data_figure(summary: Sequence) -> go.Figure:
     figure.update_xaxes(type="log", title_text=PARAM_TITLES["student_fraction"], row=2, col=1)
     figure.update_yaxes(title_text="test accuracy (%)", row=1, col=1)
     figure.update_yaxes(title_text="gain (points)", row=2, col=1)
-    figure.update_layout(title="Little data: the same subset, with and without the teacher's soft targets",
-                         margin=dict(l=10, r=10, t=50, b=10), height=560, legend=LEGEND_BELOW)
+    figure.update_layout(title="Little data: the same subset, with and<br>without the teacher's soft targets",
+                         margin=dict(l=10, r=10, t=70, b=10), height=560, legend=LEGEND_BELOW)
     return figure
 
 
@@ -160,7 +160,8 @@ def temperature_multiples_figure(probabilities: np.ndarray, temperatures: Sequen
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.shape != (len(temperatures), len(class_names)):
         raise ValueError(f"expected probabilities of shape {(len(temperatures), len(class_names))}, got {probabilities.shape}")
-    titles = [f"T = {t:g} · {entropy_bits(p):.2f} bits" for t, p in zip(temperatures, probabilities)]
+    # Two short lines a panel: on one line, five panels' titles ran into each other on a phone.
+    titles = [f"T = {t:g}<br>{entropy_bits(p):.2f} bits" for t, p in zip(temperatures, probabilities)]
     figure = make_subplots(rows=1, cols=len(temperatures), shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.02)
     classes = [str(c) for c in class_names]
     colors = [HIGHLIGHT if true_class is not None and i == true_class else COLORS["teacher"] for i in range(len(classes))]
@@ -170,8 +171,10 @@ def temperature_multiples_figure(probabilities: np.ndarray, temperatures: Sequen
     figure.update_yaxes(range=[0, 1])
     figure.update_yaxes(title_text="teacher probability", row=1, col=1)
     figure.update_xaxes(type="category", tickfont=dict(size=9))
-    figure.update_layout(title=f"One input, the teacher's softened distribution as T rises (max {math.log2(len(classes)):.2f} bits)",
-                         margin=dict(l=10, r=10, t=70, b=10), height=300)
+    # One short line at the very top; the panels' two-line titles below it (room for presentation mode's sizes too).
+    figure.update_layout(title=dict(text=f"One input as T rises (max {math.log2(len(classes)):.2f} bits)",
+                                    yref="container", y=1, yanchor="top", pad=dict(t=8)),
+                         margin=dict(l=10, r=10, t=100, b=10), height=320)
     return figure
 
 
@@ -219,9 +222,9 @@ def bias_curve_figure(curve: Sequence, omitted_name: str, current_bias: float | 
                                     marker=dict(symbol="star", size=14, color=COLORS["student"])))
     if current_bias is not None:
         figure.add_vline(x=current_bias, line=dict(color="black", dash="dot"))
-    figure.update_layout(title=f"Bias correction: raise class {omitted_name}'s output bias, after training",
+    figure.update_layout(title=f"Bias correction: raise class {omitted_name}'s<br>output bias, after training",
                          xaxis_title=f"added to class {omitted_name}'s logit", yaxis_title="accuracy (%)",
-                         margin=dict(l=10, r=10, t=50, b=10), height=380, legend=LEGEND_BELOW)
+                         margin=dict(l=10, r=10, t=70, b=10), height=380, legend=LEGEND_BELOW)
     figure.update_yaxes(range=[0, 102])
     return figure
 

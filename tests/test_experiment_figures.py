@@ -82,8 +82,8 @@ def test_temperature_multiples_figure():
     assert len(figure.data) == 5
     assert figure.data[0].marker.color[0] == ef.HIGHLIGHT and figure.data[0].marker.color[1] != ef.HIGHLIGHT
     titles = [a.text for a in figure.layout.annotations]
-    assert titles[0].startswith("T = 1 ·") and titles[-1].startswith("T = 16 ·")
-    bits = [float(t.split("· ")[1].split(" ")[0]) for t in titles]
+    assert titles[0].startswith("T = 1<br>") and titles[-1].startswith("T = 16<br>")
+    bits = [float(t.split("<br>")[1].split(" ")[0]) for t in titles]
     assert bits == sorted(bits)  # flatter and flatter
     with pytest.raises(ValueError):
         ef.temperature_multiples_figure(probs[:3], temps, CLASSES)
