@@ -47,7 +47,7 @@ class RunConfig:
     lr: float | None = None  # shared by teacher and students; None: the dataset's default
     batch_size: int | None = None  # None: the dataset's default
     optimizer: str = "adam"  # "sgd" is SGD with momentum 0.9, as in the seed
-    schedule: str = "constant"  # the learning rate over each phase (SCHEDULES), teacher and students alike
+    schedule: str | None = None  # the learning rate over each phase (SCHEDULES), teacher and students; None: the dataset's
     # The teacher's own training, where it differs from the students' (the paper's regularised teacher): None is
     # the students' optimizer and lr; jitter shifts each teacher image by up to ± that many pixels, per step.
     teacher_optimizer: str | None = None
@@ -207,7 +207,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     jitter = _int("teacher_jitter", config.teacher_jitter, 0, MAX_JITTER)
     if jitter and len(spec.input_shape) != 3:
         raise ConfigError(f"teacher_jitter shifts images; dataset '{dataset}' has none")
-    _choice("schedule", config.schedule, SCHEDULES)
+    schedule = _choice("schedule", spec.schedule if config.schedule is None else config.schedule, SCHEDULES)
     _choice("loss", config.loss, METHODS)
     try:
         loss_args = normalize_args(config.loss, config.loss_args)
@@ -227,6 +227,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         temperature=temperature,
         lam=lam,
         lr=lr,
+        schedule=schedule,
         batch_size=batch_size,
         seed=_int("seed", config.seed, 0, 2**31 - 1),
         student_fraction=fraction,

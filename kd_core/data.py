@@ -138,6 +138,7 @@ class DatasetSpec:
     epochs: int  # the students'
     lr: float = 1e-2  # Adam's step size
     batch_size: int = 64
+    schedule: str = "constant"  # the learning rate over each phase (config.SCHEDULES)
     threads: int = 1  # kd-train's default --threads: results are bit-identical for a fixed thread count only
 
 
@@ -173,7 +174,8 @@ DATASETS: dict[str, DatasetSpec] = DatasetRegistry({
                           (1, 8, 8), 10, "mlp-large", "mlp-small", 30, 20),
     "mnist": DatasetSpec("MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
                          _torchvision_loader("mnist", "MNIST", (0.1307,), (0.3081,), "MNIST/raw/" + _MNIST_FILES),
-                         (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2),
+                         (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2,
+                         schedule="cosine"),  # at a constant 1e-3, seeds' teachers end between 98.8 and 99.1 %
     "fashion-mnist": DatasetSpec("Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
                                  _torchvision_loader("fashion-mnist", "FashionMNIST", (0.2860,), (0.3530,),
                                                      "FashionMNIST/raw/" + _MNIST_FILES),

@@ -59,7 +59,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
     parser.add_argument("--schedule", choices=list(SCHEDULES), default=d.schedule,
                         help="the learning rate over each phase: constant, cosine (annealed to 0), or onecycle (warm-up, "
-                             "then annealed)")
+                             "then annealed) (default: the dataset's; digits: constant, MNIST: cosine)")
     parser.add_argument("--teacher-optimizer", choices=list(OPTIMIZERS), help="the teacher's (default: --optimizer)")
     parser.add_argument("--teacher-lr", type=float, help="the teacher's learning rate (default: --lr)")
     parser.add_argument("--teacher-jitter", type=int, default=d.teacher_jitter,
