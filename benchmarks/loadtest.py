@@ -158,7 +158,7 @@ async def watch(tab: StreamlitClient, settings: Settings, opened: float, result:
             await tab.set_slider(key, value, PAGE_SECONDS)
     page = tab.page
     clicked = time.monotonic()
-    await tab.click(DISTILL_LABEL)
+    await tab.click(DISTILL_LABEL, key="distill")  # the sidebar's, as a desktop browser shows it
 
     def progress() -> bool:
         position = page.queue_position()

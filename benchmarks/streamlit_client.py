@@ -203,10 +203,11 @@ class StreamlitClient:
         await self.rerun()
         await self.wait_for(lambda: self.full_runs_finished > finished, timeout)
 
-    async def click(self, label: str, timeout: float = 60.0) -> None:
-        """Click the enabled button labelled ``label``."""
-        button = await self.wait_for(lambda: (b := self.page.widget(label=label, kind="button")) and not b.disabled and b,
-                                     timeout)
+    async def click(self, label: str = "", timeout: float = 60.0, *, key: str = "") -> None:
+        """Click the enabled button with user key ``key``, or else the first labelled ``label`` (the page can have two
+        Distill buttons: the sidebar's, key "distill", and the main page's for a folded sidebar)."""
+        button = await self.wait_for(lambda: (b := self.page.widget(key=key, label="" if key else label, kind="button"))
+                                     and not b.disabled and b, timeout)
         await self.rerun(trigger_id=button.id)
 
     async def wait_for(self, predicate, timeout: float):

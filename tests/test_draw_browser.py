@@ -84,6 +84,7 @@ def test_a_drawn_stroke_moves_the_bars(server, tmp_path, width, height, touch):
         page.screenshot(path=str(tmp_path / f"draw-{width}.png"))
         page.get_by_role("button", name="Clear").click()
         page.get_by_text("Draw a digit on the canvas").wait_for(timeout=30_000)
-        assert page.evaluate(BARS) is None
+        # The bars go once the rerun ends (Streamlit removes the chart and its summary only then).
+        page.wait_for_function(f"({BARS})() === null", timeout=30_000)
         assert not errors, errors
         browser.close()

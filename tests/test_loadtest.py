@@ -190,7 +190,7 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
 
                 page.on("websocket", watch)
                 page.goto(server.url, timeout=120_000)
-                button = page.get_by_role("button", name=DISTILL_LABEL, exact=True)
+                button = page.get_by_test_id("stSidebar").get_by_role("button", name=DISTILL_LABEL, exact=True)
                 button.wait_for(timeout=120_000)
                 button.click()
                 page.get_by_test_id("stMetric").filter(has_text=STUDENT_METRIC).first.wait_for(timeout=240_000)
@@ -204,14 +204,14 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
         async def client() -> tuple[dict, str, dict[str, float]]:
             async with StreamlitClient(server.url) as tab:
                 await tab.load()
-                trigger = tab.page.widget(label=DISTILL_LABEL, kind="button").id
-                await tab.click(DISTILL_LABEL)  # the browser's settings: served from the cache
+                trigger = tab.page.widget(key="distill", kind="button").id  # the sidebar's: the one a desktop browser shows
+                await tab.click(key="distill")  # the browser's settings: served from the cache
                 await tab.wait_for(tab.page.report, 120)
                 runs = tab.full_runs_finished  # the report is drawn by a full run: let it finish
                 await tab.wait_for(lambda: tab.full_runs_finished > runs, 60)
                 report = tab.page.metrics()
                 await tab.set_slider("seed", 1)  # new settings, so this tab trains and polls too
-                await tab.click(DISTILL_LABEL)
+                await tab.click(key="distill")
                 # Until its view polls at the running interval (a job waiting for a trainer polls slower).
                 await tab.wait_for(lambda: tab.page.live_point() and any(
                     POLL_SECONDS in intervals for intervals in tab.poll_intervals.values()), 240)
