@@ -33,8 +33,10 @@ MAX_TEACHER_EPOCHS = max([100, *(lesson.settings.get("teacher_epochs") or 0 for 
 CONTROLS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class", "epochs",
             "teacher_epochs", "lr", "batch_size", "seed")
 ALL_CONTROLS = (*CONTROLS, "seeds")
-# Slider ranges (low, high, step), shared with the links' checks (dashboard/links.py).
-SLIDERS = {"temperature": (1.0, 20.0, 0.5), "lam": (0.0, 1.0, 0.05), "epochs": (1, MAX_EPOCHS, 1),
+# Slider ranges (low, high, step), shared with the links' checks (dashboard/links.py).  T up to the highest a lesson
+# uses (hinton-mnist's 50), so that every lesson's T sits on the slider.
+MAX_TEMPERATURE = max([20.0, *(float(lesson.settings.get("temperature") or 0) for lesson in LESSONS.values())])
+SLIDERS = {"temperature": (1.0, MAX_TEMPERATURE, 0.5), "lam": (0.0, 1.0, 0.05), "epochs": (1, MAX_EPOCHS, 1),
            "teacher_epochs": (1, MAX_TEACHER_EPOCHS, 1), "seed": (0, 100, 1), "seeds": (1, MAX_SEEDS, 1)}
 STEPS = {"student_width": WIDTHS, "student_fraction": FRACTIONS, "lr": LEARNING_RATES, "batch_size": BATCH_SIZES}
 # How the page's messages name a setting.

@@ -88,7 +88,7 @@ def readme_block() -> str:
 def test_the_readme_table_shows_the_claims_over_three_seeds():
     """What benchmarks/measure_mnist.py measured over at least three seeds: every teacher at most 80 errors and
     better than its KD student, every KD student better than its scratch twin, and the gap closed with an interval
-    above 0 (the lesson's claim: distillation helps) and a mean of at least half the gap."""
+    above 0 (the lesson's claim: distillation helps) and a mean of at least 60 % of the gap (the issue's goal)."""
     block = readme_block()
     seeds = [line for line in block.splitlines() if re.match(r"\| \d+ \| \d+ \| \d+ \| \d+ \| \d+ % \|", line)]
     assert len(seeds) >= 3, block
@@ -96,6 +96,6 @@ def test_the_readme_table_shows_the_claims_over_three_seeds():
         seed, teacher, student, baseline = (int(c) for c in line.strip("|").split("|")[:4])
         assert teacher <= MAX_TEACHER_ERRORS and teacher < student < baseline, line
     [mean] = re.findall(r"\| \*\*mean\*\* \| \*\*\d+\*\* \| \*\*\d+\*\* \| \*\*\d+\*\* \| \*\*(\d+) % \[(-?\d+), (\d+)\]\*\*", block)
-    assert int(mean[0]) >= 50 and 0 < int(mean[1]) <= int(mean[0]) <= int(mean[2]), mean
+    assert int(mean[0]) >= 60 and 0 < int(mean[1]) <= int(mean[0]) <= int(mean[2]), mean
     fixed = re.findall(r"\| \*\*mean\*\* \|.*\*\*(\d+\.\d) % \[(\d+\.\d), (\d+\.\d)\]\*\* \| \| \|", block)
     assert fixed and float(fixed[0][0]) >= 90, fixed  # the omitted 3s after the bias correction

@@ -56,10 +56,10 @@ def test_flag_names_with_dashes_and_a_dataset_with_its_own_architectures():
 
 
 def test_invalid_values_are_left_out_with_one_short_note():
-    at = open_link("?lesson=nope&temperature=99&lam=abc&lr=7&seeds=0&tab=nowhere&hide=lr,wings&colour=red")
+    at = open_link("?lesson=nope&temperature=99.5&lam=abc&lr=7&seeds=0&tab=nowhere&hide=lr,wings&colour=red")
     (note,) = warnings(at)
     assert "\n" not in note and "Traceback" not in note
-    for part in ("lesson=nope", "temperature=99: outside 1 to 20", "lam=abc: not a number", "lr=7", "seeds=0",
+    for part in ("lesson=nope", "temperature=99.5: outside 1 to 50", "lam=abc: not a number", "lr=7", "seeds=0",
                  "tab=nowhere", "no control called wings", "colour"):
         assert part in note, part
     lesson = sidebar.settings_of("little-data")  # the first lesson, untouched
