@@ -32,11 +32,11 @@ import torch
 from torch import nn
 
 from dashboard import jobs
-from dashboard import latency as inference
 from dashboard.niced import WorkerTask, run_task_niced
 from dashboard.progress import Progress, format_seconds, planned_steps, progress  # noqa: F401  (re-exported)
 from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
 from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
+from kd_core import latency as inference
 from kd_core.data import Dataset
 from kd_core.executors import LocalProcesses
 from kd_core.pipeline import load, replay
@@ -125,7 +125,7 @@ class DistillOutcome:
     teacher_logits: np.ndarray | None  # over the test set
     student_logits: np.ndarray | None
     latency_seconds: dict[str, float]  # per image, batch of one: "teacher", "student" (the medians of latency_rounds)
-    latency_rounds: dict[str, list[float]] = field(default_factory=dict)  # per round (dashboard/latency.py)
+    latency_rounds: dict[str, list[float]] = field(default_factory=dict)  # per round (kd_core/latency.py)
 
 
 def test_logits(model: nn.Module, dataset: Dataset, split: str = "test") -> np.ndarray:

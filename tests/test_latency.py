@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from dashboard import latency
+from kd_core import latency
 
 
 class Recorder(nn.Module):

@@ -5,9 +5,9 @@ import statistics
 
 import streamlit as st
 
-from dashboard import charts, jobs, latency, run_settings, sidebar, verdict
+from dashboard import charts, jobs, run_settings, sidebar, verdict
 from dashboard.seed_runs import SeedsOutcome
-from kd_core import DATASETS
+from kd_core import DATASETS, latency
 from kd_core.losses import soft_weight_factor
 
 
