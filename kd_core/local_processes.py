@@ -1,12 +1,10 @@
 """Local worker processes: up to ``jobs`` trainings at once on this machine (see kd_core/executors.py)."""
 from __future__ import annotations
 
-import importlib.machinery
 import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -140,19 +138,10 @@ def _local_error(error: BaseException, processes: dict, task: Task) -> BaseExcep
 _context_lock = threading.Lock()
 
 
-def _leave_main_alone() -> None:
-    """Workers run kd_core's tasks only, never the caller's main script: without a module spec, multiprocessing
-    would re-run that script in every worker (and in the fork server) — Streamlit's page, an AppTest script, a
-    console script.  A spec named "*.__main__" makes it leave ``__main__`` alone."""
-    main = sys.modules.get("__main__")
-    if main is not None and getattr(main, "__spec__", None) is None and getattr(main, "__file__", None):
-        main.__spec__ = importlib.machinery.ModuleSpec("kd_core.__main__", None)
-
-
 def fork_context():
-    """The fork server, preloaded with kd_core: forked workers start without importing torch again, and do not
-    inherit the threads of the process that asks (a Streamlit server has many)."""
-    _leave_main_alone()  # every time: Streamlit installs a fresh __main__ module for each script run
+    """The fork server, preloaded with kd_core: forked workers start without importing torch again, do not
+    inherit the threads of the process that asks (a Streamlit server has many), and never re-run its main script
+    (see kd_core/fork_server.py)."""
     with _context_lock:
         if "context" not in _worker:
             context = multiprocessing.get_context("forkserver")

@@ -53,7 +53,8 @@ def exit_description(code: int | None) -> str:
 
 
 # Imported once in the fork server, so a forked worker has them already: torch._dynamo (imported lazily by the
-# first optimizer, over a second), scikit-learn's datasets (the digits loader, another second), and kd_core.
+# first optimizer, over a second), scikit-learn's datasets (the digits loader, another second), and kd_core;
+# kd_core.fork_server first, which keeps the workers from re-running the parent's main script.
 # A module that cannot be imported is skipped by the fork server.
-PRELOAD = ["torch._dynamo", "sklearn.datasets", "sklearn.model_selection", "kd_core.pipeline", "kd_core.seeds",
-           "kd_core.sweeps"]
+PRELOAD = ["kd_core.fork_server", "torch._dynamo", "sklearn.datasets", "sklearn.model_selection", "kd_core.pipeline",
+           "kd_core.seeds", "kd_core.sweeps"]

@@ -198,3 +198,28 @@ def test_an_error_in_the_callback_stops_the_workers():
         LocalProcesses(jobs=2).map(sleep_or_die, ["wait", "wait"], on_event)
     assert time.monotonic() - started < 25
     assert no_workers_left()
+
+
+def test_workers_never_run_the_callers_main_script(tmp_path, monkeypatch):
+    """A Streamlit page or an AppTest script is the caller's ``__main__``, replaced at every rerun from another
+    thread: a worker forked from the fork server must not run it (an AppTest script dies there, and its job with it)."""
+    import sys
+    import types
+
+    from kd_core import local_processes
+
+    marker = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)  # no __spec__: as Streamlit's script runner leaves it
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    monkeypatch.setattr(local_processes, "_fork_now", lambda: None)  # the fork server even if this process is alone
+    assert LocalProcesses(jobs=2).map(sleep_or_die, ["a", "b"], stop=_set_flag()) == ["a", "b"]
+    assert not marker.exists()
+
+
+def _set_flag():
+    flag = threading.Event()
+    flag.set()
+    return flag
