@@ -8,7 +8,7 @@ from dashboard import wording
 from dashboard.figures import LABELS
 from kd_core import RunConfig
 from kd_core.data import Dataset, student_indices
-from kd_core.pipeline import load
+from kd_core.pipeline import load, view_key
 from kd_core.records import ProgressEvent
 
 
@@ -31,7 +31,7 @@ def planned_steps(config: RunConfig, dataset: Dataset, phases: tuple[str, ...]) 
     """Optimizer steps each phase will take, before any event says so."""
     config = load(config)[0]  # the students' epochs as they will train (equal steps resolved)
     teacher_steps = config.teacher_epochs * math.ceil(len(dataset.y_train) / config.batch_size)
-    seen = len(student_indices(dataset.y_train, config.student_fraction, config.omit_class, config.seed))
+    seen = len(student_indices(dataset.y_train, *view_key(config)))
     student_steps = config.epochs * math.ceil(seen / config.batch_size)
     plan = {"teacher": teacher_steps, "student": student_steps, "baseline": student_steps if config.baseline else 0}
     return {phase: plan[phase] for phase in phases}

@@ -43,6 +43,7 @@ def phrase(field: str, value) -> str:
         "batch_size": lambda v: f"batches of {v}",
         "student_fraction": lambda v: f"students see {percent(v)} of the training images",
         "omit_class": lambda v: f"class {v} hidden from the students",
+        "keep_classes": lambda v: "students see only the " + " and ".join(f"{c}s" for c in v),
         "loss": lambda v: f"loss {LOSS_NAMES.get(v, v)}",
         "loss_args": lambda v: ", ".join(f"{k} = {x:g}" for k, x in v),
         "baseline": lambda v: "a scratch baseline" if v else "no scratch baseline",
@@ -71,7 +72,7 @@ def epochs_run(config: RunConfig) -> int | None:
 
 
 # Settings always named (the models, T, λ, epochs), and the ones named only where they differ from the defaults.
-OPTIONAL = ("loss", "loss_args", "student_fraction", "omit_class", "holdout", "optimizer", "lr", "schedule", "batch_size",
+OPTIONAL = ("loss", "loss_args", "student_fraction", "omit_class", "keep_classes", "holdout", "optimizer", "lr", "schedule", "batch_size",
             "teacher_optimizer", "teacher_lr", "teacher_jitter", "baseline")
 
 

@@ -63,11 +63,12 @@ class ModelCache:
 
     kind = "model"
 
-    def __init__(self, folder: str | os.PathLike | None = None):
+    def __init__(self, folder: str | os.PathLike | None = None, on_disk: bool = True):
+        """``on_disk=False``: keep the entries in memory without trying the folder."""
         self.folder = Path(folder) if folder is not None else default_cache_dir()
         self._memory: dict[str, dict] = {}
         self._lock = threading.Lock()
-        self.on_disk = self._writable()
+        self.on_disk = on_disk and self._writable()
 
     def _writable(self) -> bool:
         try:
@@ -144,9 +145,24 @@ class ModelCache:
 
 
 class TeacherCache(ModelCache):
-    """Trained teachers, keyed by ``RunConfig.teacher_key()``."""
+    """Trained teachers, keyed by ``RunConfig.teacher_key()``; beside them, in ``baselines``, the scratch students."""
 
     kind = "teacher"
+
+    @property
+    def baselines(self) -> "BaselineCache":
+        """The scratch baselines kept with these teachers: in the same folder, or in memory when this cache is."""
+        with self._lock:
+            if getattr(self, "_baselines", None) is None:
+                self._baselines = BaselineCache(self.folder, on_disk=self.on_disk)
+            return self._baselines
+
+
+class BaselineCache(ModelCache):
+    """Scratch students, keyed by ``RunConfig.baseline_key()``: they learn from the labels alone, so a run that
+    changes only T, λ or the distillation loss trains the very same one."""
+
+    kind = "baseline"
 
 
 class ResultCache(ModelCache):

@@ -60,6 +60,7 @@ class RunConfig:
     # pipeline.load() does it once it knows the subset's size, and then sets this to False: epochs are final.
     equal_steps: bool = True
     omit_class: int | None = None  # a class the student never sees
+    keep_classes: tuple[int, ...] | None = None  # the only classes the students see (the paper's 7s and 8s)
     holdout: float = 0.0  # share of the training set kept from the students, to choose the bias correction on
     loss: str = "kd"  # the distillation method (methods.METHODS; losses.LOSSES are its first three)
     # The method's hyperparameters given (name, value), checked and sorted by validate(); the rest take their defaults.
@@ -89,18 +90,33 @@ class RunConfig:
         if self.schedule != "constant":  # only then: keys (and caches) from before the setting existed stay valid
             identity["schedule"] = self.schedule
         identity["split"] = "fixed-v1"  # bump if data.py's train/test split ever changes
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+        return _digest(identity)
 
     def run_key(self) -> str:
         """A hash of everything that determines the run's results (of a validated config; the data folder does not)."""
+        return _digest(self._run_identity())
+
+    def baseline_key(self) -> str:
+        """A hash of everything that determines the scratch baseline (of a validated config): the run's, less what
+        only distillation reads — T, λ, the loss and its settings — so a run that changes only those finds its
+        baseline already trained (kd_core/stored.py)."""
+        identity = {k: v for k, v in self._run_identity().items()
+                    if k not in ("temperature", "lam", "loss", "loss_args", "baseline")}
+        return _digest({**identity, "part": "baseline"})
+
+    def _run_identity(self) -> dict:
         identity = {k: v for k, v in self.to_dict().items() if k != "data_dir"}
         if identity["schedule"] == "constant":  # as in teacher_key: older keys stay valid
             del identity["schedule"]
         for name, default in (("teacher_optimizer", None), ("teacher_lr", None), ("teacher_jitter", 0),
-                              ("loss_args", ())):
+                              ("loss_args", ()), ("keep_classes", None)):
             if identity[name] == default:
                 del identity[name]
-        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+        return identity
+
+
+def _digest(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def _show(value) -> str:
@@ -131,6 +147,20 @@ def _float(name: str, value) -> float:
         return float(value)
     except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name} must be a number, got {_show(value)}") from None
+
+
+def _classes(name: str, value, num_classes: int) -> tuple[int, ...] | None:
+    """Class numbers as a sorted tuple (from a sequence, or text like "7,8"); at least one, and not every class."""
+    if value is None:
+        return None
+    items = value.replace(" ", "").split(",") if isinstance(value, str) else value
+    try:
+        classes = tuple(sorted({_int(name, item, 0, num_classes - 1) for item in items}))
+    except TypeError:
+        raise ConfigError(f"{name} must be class numbers like 7,8, got {_show(value)}") from None
+    if not 1 <= len(classes) < num_classes:
+        raise ConfigError(f"{name} must name between 1 and {num_classes - 1} classes, got {_show(value)}")
+    return classes
 
 
 def _choice(what: str, value, options) -> str:
@@ -198,6 +228,10 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         raise ConfigError(f"holdout must be between 0 and 0.5, got {_show(config.holdout)}")
     width = None if config.student_width is None else _int("student_width", config.student_width, 1, 4096)
     omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, spec.num_classes - 1)
+    keep_classes = _classes("keep_classes", config.keep_classes, spec.num_classes)
+    if keep_classes is not None and omit_class is not None:
+        raise ConfigError("keep_classes and omit_class cannot both be set: choose the classes the students see, "
+                          "or one they never see")
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     if config.teacher_optimizer is not None:
         _choice("teacher optimizer", config.teacher_optimizer, OPTIMIZERS)
@@ -235,6 +269,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         holdout=holdout,
         loss_args=loss_args,
         omit_class=omit_class,
+        keep_classes=keep_classes,
         teacher_lr=teacher_lr,
         teacher_jitter=jitter,
         baseline=bool(config.baseline),

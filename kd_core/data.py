@@ -255,12 +255,14 @@ def holdout_indices(labels: torch.Tensor, holdout: float) -> torch.Tensor:
 
 
 def student_indices(
-    labels: torch.Tensor, fraction: float = 1.0, omit_class: int | None = None, seed: int = 0, holdout: float = 0.0
+    labels: torch.Tensor, fraction: float = 1.0, omit_class: int | None = None, seed: int = 0, holdout: float = 0.0,
+    keep_classes: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """Indices of the training examples the student may see.
 
     ``fraction``: a seeded, class-stratified share of the training set (Hinton's "little data").
     ``omit_class``: drop every example of that class (Hinton's "a class the student never sees").
+    ``keep_classes``: drop every example of the other classes (the paper's transfer set of only 7s and 8s).
     ``holdout``: first set aside ``holdout_indices`` (a validation split), then sample from the rest.
     The teacher always trains on everything.
     """
@@ -269,6 +271,8 @@ def student_indices(
     keep = []
     for cls in labels.unique().tolist():
         if cls == omit_class:
+            continue
+        if keep_classes is not None and cls not in keep_classes:
             continue
         members = (labels == cls).nonzero().flatten()
         if len(held):

@@ -5,9 +5,11 @@
     setup = RunSetup(config)                                         # data and device, once
     setup.teacher(cache, on_event, stop)                             # trained, or from the cache
     setup.train_student(config, "student" | "baseline", on_event, stop)   # sweeps and experiments, per value
+    setup.scratch_baseline(config, cache, on_event, stop)            # trained, or from the cache (T moved)
 
 The KD student and the scratch baseline start from the very same weights (drawn from ``seed + 1``) and see
-batches in the same order, so the only difference between them is the teacher's signal.  The teacher's
+batches in the same order, so the only difference between them is the teacher's signal.  The baseline does not
+depend on T, λ or the loss: a run that changes only those finds it in the teacher cache (half a rerun's time).  The teacher's
 logits over the student's view of the data are computed once per view.  Stopping raises ``Cancelled``
 from the training loop; ``run`` turns it into a result with ``status="cancelled"``.
 """
@@ -21,14 +23,15 @@ from torch import nn
 
 from .cache import ResultCache, TeacherCache
 from .config import MAX_EPOCHS, ConfigError, RunConfig, validate
-from .bias import choose_bias
-from .data import Dataset, holdout_indices, load_dataset, student_indices
+from .data import Dataset, load_dataset, student_indices
 from .methods import attached, hint_features, student_loss
 from .losses import cross_entropy
-from .models import build_model, count_params, size_bytes
+from .models import count_params, size_bytes
 from .own_teacher import is_external, load as load_own_teacher
-from .records import (EpochRecord, EventCallback, OmittedClassReport, PhaseReport, RunResult, StepRecord, StepRecorder,
+from .records import (EpochRecord, EventCallback, PhaseReport, RunResult, StepRecord, StepRecorder,
                       StopFlag, TeacherLookup)
+from .stored import find_baseline, load_result, replay, store_baseline  # replay: also the dashboard's
+from .transfer import kept_classes_report, omitted_class_report
 from .train import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
 
 
@@ -51,7 +54,7 @@ def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
     A 3 % student otherwise takes 1 step per epoch — 20 steps in all at the default 20 epochs — and
     the comparison measures who converges faster, not who generalises better. Capped at MAX_EPOCHS.
     """
-    seen = len(student_indices(labels, config.student_fraction, config.omit_class, config.seed, config.holdout))
+    seen = len(student_indices(labels, *view_key(config)))
     full_steps = -(-len(labels) // config.batch_size)
     subset_steps = -(-seen // config.batch_size)
     return min(MAX_EPOCHS, -(-config.epochs * full_steps // subset_steps))
@@ -60,6 +63,11 @@ def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
 def report(model: nn.Module, evaluation: Evaluation) -> PhaseReport:
     return PhaseReport(evaluation.accuracy, evaluation.per_class_accuracy, count_params(model), size_bytes(model),
                        evaluation.agreement)
+
+
+def view_key(config: RunConfig) -> tuple:
+    """What picks the student's examples: ``student_indices``'s arguments after the labels."""
+    return config.student_fraction, config.omit_class, config.seed, config.holdout, config.keep_classes
 
 
 @dataclass
@@ -79,6 +87,7 @@ class TrainedStudent:
     evaluation: Evaluation
     report: PhaseReport
     steps: list[StepRecord]  # every stored_stride-th step, for a cached result's replay
+    from_cache: bool = False  # a scratch baseline found in the cache (kd_core/stored.py)
 
 
 class RunSetup:
@@ -159,7 +168,7 @@ class RunSetup:
 
     def student_view(self, config: RunConfig) -> StudentView:
         """What a student of ``config`` trains on (its share of the data, without its omitted class)."""
-        key = (config.student_fraction, config.omit_class, config.seed, config.holdout)
+        key = view_key(config)
         if key not in self._views:
             keep = student_indices(self.dataset.y_train, *key).to(self.device)
             x = self.x_train.index_select(0, keep)
@@ -168,7 +177,7 @@ class RunSetup:
 
     def teacher_features(self, config: RunConfig) -> torch.Tensor:
         """The teacher's hint-layer features over ``config``'s student view, computed once per view like its logits."""
-        key = (config.student_fraction, config.omit_class, config.seed, config.holdout)
+        key = view_key(config)
         if key not in self._features:
             self._features[key] = hint_features(self._require_teacher().model, self.student_view(config).x)
         return self._features[key]
@@ -190,6 +199,20 @@ class RunSetup:
         seconds = time.perf_counter() - started
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), recorder.steps)
+
+
+    def scratch_baseline(self, config: RunConfig, cache: TeacherCache, on_event: EventCallback | None = None,
+                         stop: StopFlag | None = None) -> TrainedStudent:
+        """The scratch baseline of ``config``: from ``cache.baselines`` when a run that differs only in its
+        distillation trained it (T moved, another method), else trained now and stored there."""
+        found = find_baseline(cache.baselines, config, self.dataset, self.device, on_event)
+        if found is None:
+            trained = self.train_student(config, "baseline", on_event, stop)
+            store_baseline(cache.baselines, config, trained.model, trained.history, trained.steps, trained.seconds)
+            return trained
+        model, history, steps, seconds = found
+        evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
+        return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps, from_cache=True)
 
 
 def run(
@@ -222,6 +245,7 @@ def run(
 def _train_run(setup: RunSetup, on_event: EventCallback | None, stop: StopFlag | None,
                cache: TeacherCache | None) -> RunResult:
     config = setup.config
+    cache = cache if cache is not None else TeacherCache()
     result = RunResult(config, "cancelled", seconds={"teacher": 0.0, "student": 0.0, "baseline": 0.0})
     try:
         teacher = setup.teacher(cache, on_event, stop)
@@ -230,7 +254,11 @@ def _train_run(setup: RunSetup, on_event: EventCallback | None, stop: StopFlag |
         result.teacher_from_cache, result.models["teacher"] = teacher.from_cache, teacher.model
         result.teacher = report(teacher.model, setup.teacher_evaluation())
         for phase in ("student", "baseline") if config.baseline else ("student",):
-            trained = setup.train_student(config, phase, on_event, stop)
+            if phase == "baseline":
+                trained = setup.scratch_baseline(config, cache, on_event, stop)
+                result.baseline_from_cache = trained.from_cache
+            else:
+                trained = setup.train_student(config, phase, on_event, stop)
             result.models[phase] = trained.model
             result.history += trained.history
             result.steps += trained.steps
@@ -238,63 +266,10 @@ def _train_run(setup: RunSetup, on_event: EventCallback | None, stop: StopFlag |
             setattr(result, phase, trained.report)
         if config.omit_class is not None:
             result.omitted_class = omitted_class_report(setup, result)
+        if config.keep_classes is not None:
+            result.kept_classes = kept_classes_report(setup, result)
     except Cancelled as stopped:
         result.history += stopped.history
         return result
     result.status = "completed"
     return result
-
-
-def omitted_class_report(setup: RunSetup, result: RunResult) -> OmittedClassReport:
-    """The students on the class they never saw, and the KD student after a bias correction chosen on the
-    validation split (when the config holds one out)."""
-    config, cls = setup.config, setup.config.omit_class
-    corrected = None
-    if config.holdout > 0:
-        held = holdout_indices(setup.dataset.y_train, config.holdout).to(setup.device)
-        student = result.models["student"]
-        corrected = choose_bias(predict_logits(student, setup.x_train.index_select(0, held)).cpu(),
-                                setup.dataset.y_train[held.cpu()], predict_logits(student, setup.test[0]).cpu(),
-                                setup.dataset.y_test, cls).to_dict()
-    baseline = None if result.baseline is None else result.baseline.per_class_accuracy[cls]
-    return OmittedClassReport(cls, result.student.per_class_accuracy[cls], baseline, corrected)
-
-
-def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback | None) -> RunResult | None:
-    """A finished identical run from ``results``, its stored steps and epoch history replayed as events; None if
-    absent."""
-    config, dataset = setup.config, setup.dataset
-    entry = results.get(config.run_key())
-    if entry is None:
-        return None
-    result = RunResult.from_json(entry["meta"]["result"], config)
-    for phase, state in entry["states"].items():
-        width = None if phase == "teacher" else config.student_width
-        if phase == "teacher" and is_external(config.teacher):
-            model = load_own_teacher(config.teacher, dataset.input_shape, dataset.num_classes)
-        else:
-            model = build_model(config.teacher if phase == "teacher" else config.student, dataset.input_shape,
-                                dataset.num_classes, width)
-        model.load_state_dict(state)
-        result.models[phase] = model.to(setup.device)
-    result.from_results_cache = result.teacher_from_cache = True
-    results.served(config.run_key())
-    replay(result.history, config, on_event, result.steps)
-    return result
-
-
-def replay(history: list[EpochRecord], config: RunConfig, on_event: EventCallback | None,
-           steps: list[StepRecord] = ()) -> None:
-    """A finished run's stored steps and epochs as events (``steps=0``: replayed, not trained), in the order
-    training sent them — each epoch's steps, then its end — so every consumer draws a cached run the way it
-    draws a fresh one.  Without stored steps (a cache entry older than them) only the epochs are replayed."""
-    if on_event is None:
-        return
-    epochs = lambda phase: config.teacher_epochs if phase == "teacher" else config.epochs  # noqa: E731
-    by_epoch: dict[tuple[str, int], list[StepRecord]] = {}
-    for row in steps:
-        by_epoch.setdefault((row.phase, row.epoch), []).append(row)
-    for row in history:
-        for step in by_epoch.pop((row.phase, row.epoch), []):
-            on_event(step.event(epochs(step.phase)))
-        on_event(row.event(epochs(row.phase)))

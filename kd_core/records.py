@@ -170,6 +170,27 @@ class OmittedClassReport:
                 "bias_corrected": self.bias_corrected}
 
 
+@dataclass(frozen=True)
+class KeptClassesReport:
+    """Students that saw only ``classes``, on the test digits of all the others (``*_unseen_accuracy``);
+    ``bias_corrected`` is the KD student with those others' logits raised by the bias chosen on the validation
+    split (``holdout``) — None without one."""
+
+    classes: tuple[int, ...]
+    student_unseen_accuracy: float
+    baseline_unseen_accuracy: float | None
+    bias_corrected: dict | None  # bias.BiasCorrection.to_dict(): its class_accuracy is on the unseen classes
+
+    def to_dict(self) -> dict:
+        return {"classes": list(self.classes), "student_unseen_accuracy": self.student_unseen_accuracy,
+                "baseline_unseen_accuracy": self.baseline_unseen_accuracy, "bias_corrected": self.bias_corrected}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "KeptClassesReport | None":
+        return None if data is None else cls(tuple(data["classes"]), data["student_unseen_accuracy"],
+                                             data["baseline_unseen_accuracy"], data["bias_corrected"])
+
+
 @dataclass
 class TeacherLookup:
     """The trained teacher of a config: from the cache, or trained just now."""
@@ -196,7 +217,9 @@ class RunResult:
     models: dict[str, nn.Module] = field(default_factory=dict, repr=False)
     from_results_cache: bool = False  # the whole run was served from a ResultCache
     omitted_class: OmittedClassReport | None = None  # with config.omit_class
+    kept_classes: KeptClassesReport | None = None  # with config.keep_classes
     steps: list[StepRecord] = field(default_factory=list)  # every phase's stored steps (StepRecorder)
+    baseline_from_cache: bool = False  # the scratch baseline was trained by a run that differs only in distillation
 
     @property
     def kd_minus_baseline(self) -> float | None:
@@ -216,7 +239,9 @@ class RunResult:
             "history": [row.to_dict() for row in self.history],
             "seconds": self.seconds,
             "teacher_from_cache": self.teacher_from_cache,
+            "baseline_from_cache": self.baseline_from_cache,
             **({} if self.omitted_class is None else {"omitted_class": self.omitted_class.to_dict()}),
+            **({} if self.kept_classes is None else {"kept_classes": self.kept_classes.to_dict()}),
             "steps": [row.to_dict() for row in self.steps],
         }
 
@@ -230,4 +255,6 @@ class RunResult:
             omitted_class=None if omitted is None else OmittedClassReport(
                 omitted["class"], omitted["student_accuracy"], omitted["baseline_accuracy"], omitted["bias_corrected"]),
             steps=[StepRecord.from_dict(r) for r in data.get("steps", [])],  # absent from entries stored before it
+            baseline_from_cache=data.get("baseline_from_cache", False),  # likewise
+            kept_classes=KeptClassesReport.from_dict(data.get("kept_classes")),
         )

@@ -63,7 +63,7 @@ class SeedsResult:
     def to_json(self) -> dict:
         """The first seed's run in the ``kd-train --json`` format, plus ``runs`` (one per seed) and ``summary``."""
         out = self.runs[0].to_json()
-        keys = ("teacher", "student", "baseline", "omitted_class")
+        keys = ("teacher", "student", "baseline", "omitted_class", "kept_classes")
         out["runs"] = [{"seed": r.config.seed, **{k: v for k, v in r.to_json().items() if k in keys}} for r in self.runs]
         interval = self.interval
         out["summary"] = None if interval is None else {"kd_minus_baseline": interval.to_dict(), "verdict": interval.verdict}

@@ -210,6 +210,7 @@ def render(config: RunConfig, usable: bool = True, seeds: int = 1) -> None:
         if data is not None:
             report_extra.errors(outcome, len(data.y_test))
         report_extra.unseen_class(outcome)
+        report_extra.seen_only(outcome)
     if job is not None and job.meta.get("kind") == "distill" and state.get("sidebar_closed_for") != job.id:
         state["sidebar_closed_for"] = job.id  # once per run: the student may open it again while it trains
         if job_panel.started_here(job):

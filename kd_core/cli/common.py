@@ -76,9 +76,10 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
                         help="with --student-fraction < 1, scale the students' epochs so they take as many gradient steps "
                              "as --epochs on the full training set (the JSON says the epochs used)")
     parser.add_argument("--omit-class", type=int, help="a class left out of the student's training set")
+    parser.add_argument("--keep-classes", metavar="C,C", help="the only classes in the students' training set, e.g. 7,8")
     parser.add_argument("--holdout", type=float, default=d.holdout,
                         help="share of the training set kept from the students as a validation split; with --omit-class "
-                             "the bias correction is chosen on it")
+                             "or --keep-classes the bias correction is chosen on it")
     parser.add_argument("--device", default=d.device, choices=list(DEVICES))
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
     parser.add_argument("--threads", type=int,

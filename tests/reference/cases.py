@@ -39,7 +39,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
 }
 
 # Keys that are timings or cache facts, not results.
-VOLATILE = {"seconds", "teacher_from_cache", "config"}
+VOLATILE = {"seconds", "teacher_from_cache", "baseline_from_cache", "config"}
 
 
 def strip(value):
