@@ -250,3 +250,32 @@ def test_lesson_settings_without_a_control_and_no_hidden_class_read_as_words(app
     assert "**Lesson: How small can the student get?**" in note  # a question takes no full stop after it
     hidden = app.selectbox(key="omit_class")
     assert hidden.value is None and hidden.proto.placeholder.startswith("none")  # not Streamlit's "Choose an option"
+
+
+@pytest.mark.skipif(not (MNIST_DIR / "MNIST" / "raw").is_dir(), reason="the MNIST files are not on this machine")
+def test_hinton_7s_and_8s_reports_the_other_digits_before_and_after_the_bias(app, monkeypatch):
+    monkeypatch.setenv("KD_DATA_DIR", str(MNIST_DIR))
+    _fresh_data_caches()
+    try:
+        app.selectbox(key="lesson").set_value("hinton-7s-and-8s").run()
+        assert not app.error, [e.value for e in app.error]
+        [note] = [i.value for i in app.info if "Lesson:" in i.value]
+        assert "students see only the 7s and 8s" in note and "keep_classes" not in note
+        # Tiny models and one epoch, so the test takes seconds; the lesson's transfer set stays.
+        app.selectbox(key="teacher").set_value("mlp-small").run()
+        app.selectbox(key="student").set_value("mlp-tiny").run()
+        app.slider(key="teacher_epochs").set_value(1).run()
+        app.slider(key="epochs").set_value(1).run()
+        app.slider(key="seeds").set_value(1).run()
+        app.button(key="distill").click().run()
+        finish(app)
+        assert not app.exception and not app.error
+        assert any("Students that saw only 7s and 8s" in m.value for m in app.markdown)
+        metrics = {m.label: m.value for m in app.metric}
+        assert metrics["Scratch baseline's test errors"].endswith(" %")
+        assert float(metrics["KD student's errors after the bias"].rstrip(" %")) <= 100
+        (table,) = [d.value for d in app.dataframe if "KD on the other digits" in d.value.columns]
+        assert list(table["seed"]) == [0] and table["bias"][0].startswith(("+", "-"))
+        assert any("chosen on a validation split" in c.value and "13.2 %" in c.value for c in app.caption)
+    finally:
+        _fresh_data_caches()

@@ -111,3 +111,16 @@ def test_a_run_on_some_classes_reports_the_others_before_and_after_the_bias(digi
 def test_without_a_validation_split_no_bias_is_chosen(tmp_path):
     result = run(CONFIG.replace(holdout=0.0, teacher_epochs=2, epochs=2), cache=TeacherCache(tmp_path))
     assert result.kept_classes.bias_corrected is None and "kept_classes" in result.to_json()
+
+
+def test_kd_train_says_how_the_students_do_on_the_classes_they_never_saw(tmp_path, capsys):
+    from kd_core.cli.train import main
+
+    quick = ["--teacher-epochs", "2", "--epochs", "2", "--cache-dir", str(tmp_path), "--quiet", "--holdout", "0.2"]
+    assert main([*quick, "--keep-classes", "7,8"]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("students saw only")]
+    assert line.startswith("students saw only the 7s and 8s; test errors: KD student ") and ", scratch " in line
+    assert "KD after the bias chosen on the validation split: " in line
+    assert main([*quick, "--omit-class", "3", "--seeds", "2"]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("test 3s recognised")]
+    assert line.startswith("test 3s recognised (means over 2 seeds): KD student ") and "scratch 0.0%" in line

@@ -64,7 +64,7 @@ def summary_table(result: RunResult) -> str:
     lines = [text_table(rows, left_columns=1)]
     if result.kd_minus_baseline is not None:
         lines.append(f"KD − baseline: {100 * result.kd_minus_baseline:+.2f} points")
-    return "\n".join(lines)
+    return "\n".join(lines + transfer_lines([result]))
 
 
 def seeds_table(result: SeedsResult) -> str:
@@ -81,7 +81,35 @@ def seeds_table(result: SeedsResult) -> str:
     if interval is not None and interval.low is not None:
         lines.append(f"KD − baseline over {interval.n} seeds: {100 * interval.mean:+.2f} points, 95 % interval "
                      f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]: {interval.verdict}")
-    return "\n".join(lines)
+    return "\n".join(lines + transfer_lines([run for run in result.runs if run.status == "completed"]))
+
+
+def transfer_lines(runs: list[RunResult]) -> list[str]:
+    """For students that never saw some classes: how they do on those, before and after the bias correction
+    (means over the runs)."""
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    over = "" if len(runs) == 1 else f" (means over {len(runs)} seeds)"
+    omitted = [r.omitted_class for r in runs if r.omitted_class is not None]
+    kept = [r.kept_classes for r in runs if r.kept_classes is not None]
+    if omitted and len(omitted) == len(runs):
+        c = omitted[0].cls
+        line = f"test {c}s recognised{over}: KD student {mean([o.student_accuracy for o in omitted]):.1%}"
+        if all(o.baseline_accuracy is not None for o in omitted):
+            line += f", scratch {mean([o.baseline_accuracy for o in omitted]):.1%}"
+        if all(o.bias_corrected for o in omitted):
+            line += f"; KD after the bias chosen on the validation split: " \
+                    f"{mean([o.bias_corrected['class_accuracy'] for o in omitted]):.1%}"
+        return [line]
+    if kept and len(kept) == len(runs):
+        seen = " and ".join(f"{c}s" for c in kept[0].classes)
+        line = (f"students saw only the {seen}; test errors{over}: KD student {mean([1 - r.student.accuracy for r in runs]):.1%}")
+        if all(r.baseline is not None for r in runs):
+            line += f", scratch {mean([1 - r.baseline.accuracy for r in runs]):.1%}"
+        if all(k.bias_corrected for k in kept):
+            line += f"; KD after the bias chosen on the validation split: " \
+                    f"{mean([1 - k.bias_corrected['overall_accuracy'] for k in kept]):.1%}"
+        return [line]
+    return []
 
 
 def list_lessons() -> str:
