@@ -54,15 +54,17 @@ def step_seconds(architecture: str, dataset: str, width: int | None, batch_size:
 
 
 def estimate_seconds(plan: dict[str, int], teacher_step: float, student_step: float, seeds: int, slots: int,
-                     teachers_to_train: int | None = None) -> float:
+                     teachers_to_train: int | None = None, baselines_to_train: int | None = None) -> float:
     """Seconds for ``seeds`` seeds of a run planned as ``plan`` (steps per phase), ``slots`` seeds at a time.
 
-    Each seed trains its KD student and baseline, and its own teacher unless that is cached (``teachers_to_train``:
-    how many are not; all of them by default); the total is divided by the slots training at once.
+    Each seed trains its KD student, and its own teacher and scratch baseline unless those are cached
+    (``teachers_to_train``, ``baselines_to_train``: how many are not; all of them by default); the total is divided
+    by the slots training at once.
     """
     teachers = seeds if teachers_to_train is None else teachers_to_train
+    baselines = seeds if baselines_to_train is None else baselines_to_train
     work = teachers * plan.get("teacher", 0) * teacher_step
-    work += seeds * (plan.get("student", 0) + plan.get("baseline", 0)) * student_step
+    work += (seeds * plan.get("student", 0) + baselines * plan.get("baseline", 0)) * student_step
     return work / max(1, min(slots, seeds))
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import estimate, job_panel, jobs, runs, seed_runs
 from kd_core import Dataset, RunConfig
 from kd_core.data import DATA_DIR_HINT
+from kd_core.pipeline import load
 
 state = st.session_state
 
@@ -69,6 +70,16 @@ def teacher_cached(config: RunConfig) -> bool:
     try:
         return key is not None and teacher_cache().path(key).exists()
     except Exception:  # an unusable cache folder: count the teacher as one to train
+        return False
+
+
+def baseline_cached(config: RunConfig) -> bool:
+    """Whether the scratch baseline these settings train is on disk already (trained by a run that differed only
+    in T, λ or the loss): a Distill then loads it instead of training it."""
+    try:
+        key = load(config)[0].baseline_key()
+        return teacher_cache().baselines.path(key).exists()
+    except Exception:  # invalid settings, missing data or an unusable cache folder: count it as one to train
         return False
 
 

@@ -65,3 +65,16 @@ def test_a_cache_kept_in_memory_keeps_its_baselines_there(tmp_path):
     run(CONFIG, cache=cache)
     again = run(CONFIG.replace(temperature=2.0), cache=cache)
     assert again.baseline_from_cache and not list(tmp_path.iterdir())
+
+
+def test_the_page_counts_a_cached_baseline_as_one_not_to_train(tmp_path, monkeypatch):
+    """The Distill estimate leaves out the baselines a rerun at another T will find (dashboard.resources)."""
+    from dashboard import resources
+
+    cache = TeacherCache(tmp_path)
+    monkeypatch.setattr(resources, "teacher_cache", lambda: cache)
+    assert not resources.baseline_cached(CONFIG)
+    run(CONFIG, cache=cache)
+    assert resources.baseline_cached(CONFIG.replace(temperature=9.0))
+    assert not resources.baseline_cached(CONFIG.replace(seed=9))
+    assert not resources.baseline_cached(CONFIG.replace(lr=-1.0))  # settings that cannot run: nothing to find

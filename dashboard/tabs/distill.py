@@ -94,9 +94,11 @@ def run_estimate(config: RunConfig, seeds: int) -> str | None:
                                          config.student_width, config.batch_size or 64)
     except Exception:  # invalid settings are reported elsewhere
         return None
-    to_train = sum(not resources.teacher_cached(c) for c in seed_runs.seed_configs(config, seeds))
+    configs = seed_runs.seed_configs(config, seeds)
+    teachers = sum(not resources.teacher_cached(c) for c in configs)
+    baselines = sum(not resources.baseline_cached(c) for c in configs)
     slots = max(1, seed_runs.idle_cores())
-    return estimate.estimate_text(estimate.estimate_seconds(plan, teacher, student, seeds, slots, to_train))
+    return estimate.estimate_text(estimate.estimate_seconds(plan, teacher, student, seeds, slots, teachers, baselines))
 
 
 def collect_finished_job() -> None:
