@@ -9,8 +9,8 @@
 
 The KD student and the scratch baseline start from the very same weights (drawn from ``seed + 1``) and see
 batches in the same order, so the only difference between them is the teacher's signal.  The baseline does not
-depend on T, λ or the loss: a run that changes only those finds it in the teacher cache (half a rerun's time).  The teacher's
-logits over the student's view of the data are computed once per view.  Stopping raises ``Cancelled``
+depend on T, λ or the loss: a run that changes only those finds it in the teacher cache (half a rerun's time).
+The teacher's logits over the student's view of the data are computed once per view.  Stopping raises ``Cancelled``
 from the training loop; ``run`` turns it into a result with ``status="cancelled"``.
 """
 from __future__ import annotations
@@ -167,7 +167,8 @@ class RunSetup:
     # ---- students
 
     def student_view(self, config: RunConfig) -> StudentView:
-        """What a student of ``config`` trains on (its share of the data, without its omitted class)."""
+        """What a student of ``config`` trains on (its share of the data, without its omitted class or with only its
+        kept classes)."""
         key = view_key(config)
         if key not in self._views:
             keep = student_indices(self.dataset.y_train, *key).to(self.device)
@@ -199,7 +200,6 @@ class RunSetup:
         seconds = time.perf_counter() - started
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), recorder.steps)
-
 
     def scratch_baseline(self, config: RunConfig, cache: TeacherCache, on_event: EventCallback | None = None,
                          stop: StopFlag | None = None) -> TrainedStudent:
