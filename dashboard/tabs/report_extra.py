@@ -112,12 +112,12 @@ def seen_only(outcome: SeedsOutcome) -> None:
                 "never on the test set." if holdout > 0 else "No bias correction: this run kept no validation split.")
                + f" The paper's distilled net: {100 * PAPER_7S_AND_8S['before']:.1f} % errors, "
                  f"{100 * PAPER_7S_AND_8S['after']:.1f} % after the bias (chosen there on the test set).")
-    table = pd.DataFrame([{
+    table = pd.DataFrame([{  # the errors first: on a phone the later columns are a scroll away
         "seed": r.config.seed, "KD errors": _pct(1 - r.student.accuracy),
+        **({"KD + bias errors": _pct(1 - k.bias_corrected["overall_accuracy"])} if k.bias_corrected else {}),
         "scratch errors": _pct(None if r.baseline is None else 1 - r.baseline.accuracy),
         "KD on the other digits": _pct(k.student_unseen_accuracy),
-        **({"bias": f"{k.bias_corrected['bias']:+.2f}", "KD + bias errors": _pct(1 - k.bias_corrected["overall_accuracy"])}
-           if k.bias_corrected else {}),
+        **({"bias": f"{k.bias_corrected['bias']:+.2f}"} if k.bias_corrected else {}),
     } for r, k in reports])
     st.dataframe(table, hide_index=True, width="content")
 
