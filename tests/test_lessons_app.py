@@ -212,6 +212,17 @@ def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def distill_tiny_models(app) -> None:
+    """Distill the chosen lesson with tiny models, one epoch each and one seed: seconds, and the lesson stays."""
+    app.selectbox(key="teacher").set_value("mlp-small").run()
+    app.selectbox(key="student").set_value("mlp-tiny").run()
+    app.slider(key="teacher_epochs").set_value(1).run()
+    app.slider(key="epochs").set_value(1).run()
+    app.slider(key="seeds").set_value(1).run()
+    app.button(key="distill").click().run()
+    finish(app)
+
+
 @pytest.mark.skipif(not (MNIST_DIR / "MNIST" / "raw").is_dir(), reason="the MNIST files are not on this machine")
 def test_hinton_mnist_reports_errors_out_of_10000_beside_the_papers_and_estimates_its_time(app, monkeypatch):
     monkeypatch.setenv("KD_DATA_DIR", str(MNIST_DIR))
@@ -222,13 +233,7 @@ def test_hinton_mnist_reports_errors_out_of_10000_beside_the_papers_and_estimate
         # The lesson's own settings (a 1200-1200 teacher, 8 + 8 epochs on 60,000 images) take minutes: the page says so.
         assert any(c.value.startswith("⏱ This Distill will take **about ") and "minute" in c.value for c in app.sidebar.caption)
         # Tiny models and one epoch, so the test takes seconds; the lesson (and so the paper's column) stays.
-        app.selectbox(key="teacher").set_value("mlp-small").run()
-        app.selectbox(key="student").set_value("mlp-tiny").run()
-        app.slider(key="teacher_epochs").set_value(1).run()
-        app.slider(key="epochs").set_value(1).run()
-        app.slider(key="seeds").set_value(1).run()
-        app.button(key="distill").click().run()
-        finish(app)
+        distill_tiny_models(app)
         assert not app.exception
         (table,) = [d.value for d in app.dataframe if "model" in d.value.columns]  # other tabs have tables too
         assert list(table["model"]) == ["Teacher", "KD student", "Scratch baseline"]
@@ -262,13 +267,7 @@ def test_hinton_7s_and_8s_reports_the_other_digits_before_and_after_the_bias(app
         [note] = [i.value for i in app.info if "Lesson:" in i.value]
         assert "students see only the 7s and 8s" in note and "keep_classes" not in note
         # Tiny models and one epoch, so the test takes seconds; the lesson's transfer set stays.
-        app.selectbox(key="teacher").set_value("mlp-small").run()
-        app.selectbox(key="student").set_value("mlp-tiny").run()
-        app.slider(key="teacher_epochs").set_value(1).run()
-        app.slider(key="epochs").set_value(1).run()
-        app.slider(key="seeds").set_value(1).run()
-        app.button(key="distill").click().run()
-        finish(app)
+        distill_tiny_models(app)
         assert not app.exception and not app.error
         assert any("Students that saw only 7s and 8s" in m.value for m in app.markdown)
         metrics = {m.label: m.value for m in app.metric}

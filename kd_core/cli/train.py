@@ -87,29 +87,30 @@ def seeds_table(result: SeedsResult) -> str:
 def transfer_lines(runs: list[RunResult]) -> list[str]:
     """For students that never saw some classes: how they do on those, before and after the bias correction
     (means over the runs)."""
-    mean = lambda values: sum(values) / len(values)  # noqa: E731
     over = "" if len(runs) == 1 else f" (means over {len(runs)} seeds)"
     omitted = [r.omitted_class for r in runs if r.omitted_class is not None]
     kept = [r.kept_classes for r in runs if r.kept_classes is not None]
     if omitted and len(omitted) == len(runs):
-        c = omitted[0].cls
-        line = f"test {c}s recognised{over}: KD student {mean([o.student_accuracy for o in omitted]):.1%}"
-        if all(o.baseline_accuracy is not None for o in omitted):
-            line += f", scratch {mean([o.baseline_accuracy for o in omitted]):.1%}"
-        if all(o.bias_corrected for o in omitted):
-            line += f"; KD after the bias chosen on the validation split: " \
-                    f"{mean([o.bias_corrected['class_accuracy'] for o in omitted]):.1%}"
-        return [line]
+        return [_transfer_line(f"test {omitted[0].cls}s recognised{over}", [o.student_accuracy for o in omitted],
+                               [o.baseline_accuracy for o in omitted],
+                               [o.bias_corrected and o.bias_corrected["class_accuracy"] for o in omitted])]
     if kept and len(kept) == len(runs):
         seen = " and ".join(f"{c}s" for c in kept[0].classes)
-        line = (f"students saw only the {seen}; test errors{over}: KD student {mean([1 - r.student.accuracy for r in runs]):.1%}")
-        if all(r.baseline is not None for r in runs):
-            line += f", scratch {mean([1 - r.baseline.accuracy for r in runs]):.1%}"
-        if all(k.bias_corrected for k in kept):
-            line += f"; KD after the bias chosen on the validation split: " \
-                    f"{mean([1 - k.bias_corrected['overall_accuracy'] for k in kept]):.1%}"
-        return [line]
+        return [_transfer_line(f"students saw only the {seen}; test errors{over}", [1 - r.student.accuracy for r in runs],
+                               [r.baseline and 1 - r.baseline.accuracy for r in runs],
+                               [k.bias_corrected and 1 - k.bias_corrected["overall_accuracy"] for k in kept])]
     return []
+
+
+def _transfer_line(head: str, kd: list[float], scratch: list[float | None], after_bias: list[float | None]) -> str:
+    """``head: KD student x, scratch y; KD after the bias …: z`` (means); a part any run lacks is left out."""
+    mean = lambda values: sum(values) / len(values)  # noqa: E731
+    line = f"{head}: KD student {mean(kd):.1%}"
+    if None not in scratch:
+        line += f", scratch {mean(scratch):.1%}"
+    if None not in after_bias:
+        line += f"; KD after the bias chosen on the validation split: {mean(after_bias):.1%}"
+    return line
 
 
 def list_lessons() -> str:
