@@ -2,7 +2,7 @@
 
 Part of ``make test``, about a minute: for KD_SOAK_SECONDS (default 30; ``make soak`` runs 300) four
 sessions, each in its own browser context, pick a seed and a temperature, click Distill, and sometimes
-click Stop, reload the page or close the tab mid-run; now and then a teacher or result file in the server's cache folder is
+click Stop, reload the page or close the tab mid-run; now and then a teacher, baseline or result file in the server's cache folder is
 damaged.  The randomness is seeded, so a failure can be replayed.  Afterwards: the server is healthy,
 a fresh session completes a distillation, every accuracy a page showed equals that of the same run
 trained alone, and every result file on disk is intact (or, if the test damaged it, detected as corrupt).
@@ -22,6 +22,7 @@ import torch
 from browser_support import CHROMIUM, CHROMIUM_ARGS, healthy, require_browser, streamlit_server
 
 from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
+from kd_core.cache import BaselineCache
 
 # It once found the server starving: Streamlit's gc.collect() after every rerun (see .streamlit/config.toml),
 # a 1.5 s lazy torch import inside the first training (dashboard/app.py), and clicks that trained the settings
@@ -212,7 +213,7 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
             if report is not None:
                 shown.setdefault(report[0], set()).add(report[1])
                 counts["reports_read"] += 1
-            if counts["clicks"] >= next_damage:  # a damaged teacher or result file every fourth click
+            if counts["clicks"] >= next_damage:  # a damaged teacher, baseline or result file every fourth click
                 files = sorted(cache_dir.glob("*.pt"))
                 if files:
                     next_damage += 4
@@ -276,7 +277,7 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
         kind, key = path.stem.split("-", 1)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            entry = (ResultCache if kind == "result" else TeacherCache)(cache_dir).get(key)
+            entry = {"result": ResultCache, "teacher": TeacherCache, "baseline": BaselineCache}[kind](cache_dir).get(key)
         if entry is None:
             assert path.name in damaged and any("corrupt" in str(w.message) for w in caught), path.name
             corrupt += 1
