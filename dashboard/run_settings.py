@@ -72,8 +72,8 @@ def epochs_run(config: RunConfig) -> int | None:
 
 
 # Settings always named (the models, T, λ, epochs), and the ones named only where they differ from the defaults.
-OPTIONAL = ("loss", "loss_args", "student_fraction", "omit_class", "keep_classes", "holdout", "optimizer", "lr", "schedule", "batch_size",
-            "teacher_optimizer", "teacher_lr", "teacher_jitter", "baseline")
+OPTIONAL = ("loss", "loss_args", "student_fraction", "omit_class", "keep_classes", "holdout", "optimizer", "lr",
+            "schedule", "batch_size", "teacher_optimizer", "teacher_lr", "teacher_jitter", "baseline")
 
 
 def describe(config: RunConfig, students_epochs: int | None = None, seeds: str = "", skip: tuple[str, ...] = ()) -> str:

@@ -143,10 +143,12 @@ def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
         cols[1].metric("Student latency per image", latency.microseconds(latency.Spread.of(timed["student"])), help=how)
         cols[2].metric("Speed-up", latency.times(latency.speed_ups(timed)),
                        help="Teacher time over student time, round by round: the reason KD exists. " + how)
-    run_time(outcome, job, cols[3], result.teacher_from_cache, all(o.result.baseline_from_cache for o in outcome.completed))
+    run_time(outcome, job, cols[3], result.teacher_from_cache,
+             all(o.result.baseline_from_cache for o in outcome.completed))
 
 
-def run_time(outcome: SeedsOutcome, job: jobs.Job | None, where, teacher_cached: bool, baseline_cached: bool = False) -> None:
+def run_time(outcome: SeedsOutcome, job: jobs.Job | None, where, teacher_cached: bool,
+             baseline_cached: bool = False) -> None:
     """From the click to the report, or what training took for a run served from the results cache."""
     if job is None or job.finished_at is None:
         return
@@ -159,7 +161,8 @@ def run_time(outcome: SeedsOutcome, job: jobs.Job | None, where, teacher_cached:
         return
     help_text = "From the click to the report." + (" Teachers loaded from the cache." if teacher_cached else "")
     if baseline_cached:  # only T, λ or the loss changed since these scratch students were trained
-        help_text += " Scratch baselines loaded from the cache: they learn from the labels alone, so T, λ and the loss do not change them."
+        help_text += (" Scratch baselines loaded from the cache: they learn from the labels alone, so T, λ and the "
+                      "loss do not change them.")
     if outcome.parallel > 1:
         help_text += f" Up to {outcome.parallel} seeds trained at once."
     where.metric("Run time", f"{served:.1f} s", help=help_text)
