@@ -39,9 +39,9 @@ test: install browser
 
 # The numeric tests (the recorded runs, every lesson's claim from start seeds 0-19) again under the float kernels of
 # older CPUs, imitated on this one (benchmarks/kernels.py): a result that holds only on this CPU fails here.
-NUMERIC_TESTS := tests/test_reference.py tests/test_lessons.py
+NUMERIC_TESTS := tests/test_reference.py tests/test_lessons.py tests/test_bench.py
 test-kernels: install
-	ATEN_CPU_CAPABILITY=avx2 $(BIN)/python -m pytest -q $(NUMERIC_TESTS)
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(BIN)/python -m pytest -q $(NUMERIC_TESTS)
 	ATEN_CPU_CAPABILITY=default $(BIN)/python -m pytest -q $(NUMERIC_TESTS)
 
 # The soak test (part of make test for 30 s), for 5 minutes: browser sessions start and stop trainings at random.

@@ -3,9 +3,9 @@
     python -m benchmarks.measure_lesson_time --data-dir ../shared/data [--json time.json] [--readme README.md]
 
 Each way runs ``kd-train --lesson hinton-mnist`` as a child process, timed from its start to its exit:
-- **kd-train** as it runs by default: two torch threads, the seeds one after another;
-- **the page's way**: one thread per training, two seeds at once (``--threads 1 --jobs 2``), as Distill runs a
-  lesson's seeds on a server's idle cores.
+- **kd-train** as it runs a lesson by default, and as Distill runs a lesson's seeds on a server's idle cores: one
+  seed per core, one thread each, the teachers handed out first (``kd_core.seeds.teachers_first``);
+- **one seed after another** on two threads (``--jobs 1 --threads 2``), for comparison.
 Each way first runs from an empty cache (every teacher and student trained), then again at another T with that
 cache: the teachers and the scratch students are found there, and only the KD students train — what a class waits
 for after "move T and Distill again".
@@ -31,7 +31,7 @@ from .readme import publish
 
 NAME, SCRIPT = "lesson-time", "benchmarks/measure_lesson_time.py"
 LESSON = "hinton-mnist"
-WAYS = {"kd-train": [], "the page's way": ["--threads", "1", "--jobs", "2"]}
+WAYS = {"kd-train (as the page runs it)": [], "one seed after another, two threads": ["--jobs", "1", "--threads", "2"]}
 RERUN_T = 20.0  # the paper's T; the lesson's own is 50
 
 

@@ -27,7 +27,7 @@ from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core import executors
 from kd_core.executors import LocalProcesses, make_executor
 from kd_core.pipeline import load, replay
-from kd_core.seeds import SeedsResult, SeedTask, run_task
+from kd_core.seeds import SeedsResult, SeedTask, map_seed_tasks, run_task
 from kd_core.stats import Interval
 
 
@@ -229,11 +229,11 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
         except (ValueError, ImportError, RuntimeError):
             return {}  # Ray asked for but not usable: the seeds run one after another instead
         tasks = [SeedTask(c, cache.disk_folder, results.disk_folder) for _, c in mine]
-        relay = lambda index, event: on_event(SeedEvent(mine[index][1].seed, event))  # noqa: E731
+        relay = lambda seed, event: on_event(SeedEvent(seed, event))  # noqa: E731
         if runs.in_workers():
-            finished = executor.map(run_task_niced, [WorkerTask(task) for task in tasks], relay, stop)
+            finished = map_seed_tasks(executor, run_task_niced, tasks, relay, stop, wrap=WorkerTask)
         else:
-            finished = executor.map(run_task, tasks, relay, stop)
+            finished = map_seed_tasks(executor, run_task, tasks, relay, stop)
         out = {}
         for (key, c), result in zip(mine, finished):
             if result.status != "completed":

@@ -9,14 +9,16 @@ and a baseline from the same initial weights), through the executor: in parallel
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from .cache import ResultCache, TeacherCache
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, validate
 from .executors import Executor, InProcess
-from .pipeline import run
+from .own_teacher import is_external
+from .pipeline import RunSetup, run
 from .records import ProgressEvent, RunResult, StopFlag
+from .train import Cancelled
 from .stats import Interval
 
 MAX_SEEDS = 100
@@ -25,19 +27,80 @@ SeedCallback = Callable[[int, ProgressEvent], None]  # (seed, event)
 
 @dataclass(frozen=True)
 class SeedTask:
-    """What a worker needs to run one seed: the config and where the caches live (paths travel, objects not)."""
+    """What a worker needs to run one seed: the config and where the caches live (paths travel, objects not).
+    ``teacher_only``: train the seed's teacher into the cache and stop; ``teacher_ahead``: a teacher-only task
+    of the same map trains it and reports its progress, so this one passes on no teacher event of its own (it
+    would replay the cached teacher's); see ``teachers_first``."""
 
     config: RunConfig
     teacher_cache: str | None
     result_cache: str | None
+    teacher_only: bool = False
+    teacher_ahead: bool = False
 
 
-def run_task(task: SeedTask, on_event, stop) -> RunResult:
-    """One seed's run, wherever the executor runs it (module level, so it can be pickled)."""
+def run_task(task: SeedTask, on_event, stop) -> RunResult | None:
+    """One seed's run, wherever the executor runs it (module level, so it can be pickled); None for a
+    teacher-only task."""
+    if task.teacher_only:
+        try:
+            RunSetup(task.config).teacher(TeacherCache(task.teacher_cache), on_event, stop)
+        except Cancelled:
+            pass  # the seed's own task reports the cancelled run
+        return None
+    if task.teacher_ahead and on_event is not None:
+        on_event = _without_teacher_events(on_event)
     results = None if task.result_cache is None else ResultCache(task.result_cache)
     result = run(task.config, on_event, stop, TeacherCache(task.teacher_cache), results)
     result.models = {name: model.cpu() for name, model in result.models.items()}  # the way back is through the CPU
     return result
+
+
+def _without_teacher_events(on_event):
+    return lambda event: None if event.phase == "teacher" else on_event(event)
+
+
+def teachers_first(tasks: list[SeedTask], jobs: int) -> list[SeedTask]:
+    """``tasks`` with a teacher-only task put ahead of them for each seed whose teacher is still to train (and
+    whose run is not cached whole), when ``jobs`` workers share a disk cache.
+
+    Why: a worker that takes a seed trains its teacher, then both students.  Three seeds on two workers then end
+    with one seed's whole run alone on one core.  With the teachers handed out first, a worker that takes a seed
+    finds its teacher trained, and the last round is a student or two, not a teacher and two students.  Every
+    training still runs on one worker's threads, so the numbers are those of the plain order.  A seed's task
+    that starts while its teacher is still training waits for it (the cache's claim) instead of training it twice.
+    """
+    if jobs < 2 or len(tasks) < 2:
+        return list(tasks)
+    first, then, keys = [], [], set()
+    for task in tasks:
+        then.append(task)
+        if task.teacher_cache is None or task.teacher_only:
+            continue  # a teacher kept in one process's memory cannot be handed to another
+        try:
+            config = validate(task.config)
+        except ConfigError:
+            continue  # the seed's own task reports it
+        key = config.teacher_key()
+        finished = task.result_cache is not None and ResultCache(task.result_cache).path(config.run_key()).exists()
+        trained = TeacherCache(task.teacher_cache).path(key).exists()
+        if is_external(config.teacher) or finished or trained or key in keys:
+            continue
+        keys.add(key)
+        first.append(SeedTask(config, task.teacher_cache, task.result_cache, teacher_only=True))
+        then[-1] = replace(task, teacher_ahead=True)
+    return first + then
+
+
+def map_seed_tasks(executor: Executor, task_function, tasks: list[SeedTask], on_event: SeedCallback | None,
+                   stop: StopFlag | None, wrap=None) -> list:
+    """``executor.map`` of ``task_function`` over ``teachers_first(tasks)``: the seed tasks' results, in order.
+    Events come back as (seed, event), a teacher-only task's under its seed.  ``wrap``: how each task is handed
+    to ``task_function`` (the dashboard adds its environment)."""
+    items = teachers_first(tasks, executor.jobs)
+    relay = None if on_event is None else (lambda index, event: on_event(items[index].config.seed, event))
+    results = executor.map(task_function, [wrap(t) for t in items] if wrap else items, relay, stop)
+    return results[len(items) - len(tasks):]
 
 
 @dataclass
@@ -86,5 +149,4 @@ def run_seeds(
     results_folder = None if results is None else results.disk_folder
     tasks = [SeedTask(config.replace(seed=config.seed + i), cache.disk_folder, results_folder) for i in range(seeds)]
     executor = executor if executor is not None else InProcess()
-    relay = None if on_event is None else (lambda index, event: on_event(tasks[index].config.seed, event))
-    return SeedsResult(executor.map(run_task, tasks, relay, stop))
+    return SeedsResult(map_seed_tasks(executor, run_task, tasks, on_event, stop))

@@ -19,7 +19,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import Dataset
-from .fastpaths import image_layout, inference_layout, training_forward, tune
+from .fastpaths import inference_layout, training_layout, tune
 from .losses import Loss
 from .models import build_model
 from .records import EpochRecord, EventCallback, Phase, ProgressEvent, StopFlag
@@ -209,7 +209,6 @@ def fit(
     extra = list(getattr(loss, "trainable", ()))
     optimizer = make_optimizer(model, config, extra)
     parameters = list(model.parameters()) + extra
-    forward = training_forward(model)
     generator = torch.Generator().manual_seed(shuffle_seed)
     shifts = torch.Generator().manual_seed(shuffle_seed + 1)  # its own stream: the batch order stays as without jitter
     x_test, y_test = test
@@ -218,38 +217,39 @@ def fit(
     schedule = make_schedule(optimizer, config, epochs * steps_per_epoch)
     step, history = 0, []
     model.train()
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(x), generator=generator).to(x.device)
-        log.sums = {}
-        for start in range(0, len(x), config.batch_size):
-            if stop is not None and stop.is_set():
-                log.read()
-                raise Cancelled(phase, history)
-            batch = order[start : start + config.batch_size]
-            # index_select copies whole rows, faster than x[batch]'s general gather; the same values.
-            labels = y.index_select(0, batch)
-            inputs = x.index_select(0, batch)
-            if jitter:
-                inputs = jittered(inputs, jitter, shifts)
-            logits = forward(image_layout(inputs))  # channels-last only if KD_CHANNELS_LAST=1
-            targets = None if teacher_logits is None else teacher_logits.index_select(0, batch)
-            if on_step is not None:
-                on_step(epoch, batch)
-            parts = loss(logits, targets, labels, config.temperature, config.lam)
-            for parameter in parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
-                parameter.grad = None
-            parts["total"].backward()
-            optimizer.step()
-            if schedule is not None:
-                schedule.step()
-            step += 1
-            log.add(epoch, step, len(batch), parts)
-        test_accuracy = log.read(extra=_accuracy(model, x_test, y_test))
-        model.train()
-        means = {name: total / len(x) for name, total in log.sums.items()}
-        record = EpochRecord(phase, epoch, means.pop("total"), means, test_accuracy)
-        history.append(record)
-        if on_event is not None:
-            on_event(ProgressEvent(phase, "epoch", epoch, epochs, step, log.total_steps, record.loss, means, test_accuracy,
-                                   at=log.last_read))
+    with training_layout(model) as forward:  # a two-conv CNN trains channels-last on a CPU (kd_core.fastpaths)
+        for epoch in range(1, epochs + 1):
+            order = torch.randperm(len(x), generator=generator).to(x.device)
+            log.sums = {}
+            for start in range(0, len(x), config.batch_size):
+                if stop is not None and stop.is_set():
+                    log.read()
+                    raise Cancelled(phase, history)
+                batch = order[start : start + config.batch_size]
+                # index_select copies whole rows, faster than x[batch]'s general gather; the same values.
+                labels = y.index_select(0, batch)
+                inputs = x.index_select(0, batch)
+                if jitter:
+                    inputs = jittered(inputs, jitter, shifts)
+                logits = forward(inputs)
+                targets = None if teacher_logits is None else teacher_logits.index_select(0, batch)
+                if on_step is not None:
+                    on_step(epoch, batch)
+                parts = loss(logits, targets, labels, config.temperature, config.lam)
+                for parameter in parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
+                    parameter.grad = None
+                parts["total"].backward()
+                optimizer.step()
+                if schedule is not None:
+                    schedule.step()
+                step += 1
+                log.add(epoch, step, len(batch), parts)
+            test_accuracy = log.read(extra=_accuracy(model, x_test, y_test))
+            model.train()
+            means = {name: total / len(x) for name, total in log.sums.items()}
+            record = EpochRecord(phase, epoch, means.pop("total"), means, test_accuracy)
+            history.append(record)
+            if on_event is not None:
+                on_event(ProgressEvent(phase, "epoch", epoch, epochs, step, log.total_steps, record.loss, means, test_accuracy,
+                                       at=log.last_read))
     return history

@@ -84,6 +84,26 @@ def test_seeds_give_identical_results_and_every_event(executor, reference, tmp_p
         assert seen == expected_events[seed]
 
 
+def test_teachers_are_handed_out_ahead_of_the_seeds(tmp_path):
+    """With two workers and a disk cache, each teacher still to train gets a task of its own ahead of every seed,
+    so the last round is students rather than a whole seed alone; not with one worker, not for a teacher kept in
+    memory or one already trained."""
+    from kd_core.pipeline import RunSetup
+    from kd_core.seeds import SeedTask, teachers_first
+
+    cache = TeacherCache(tmp_path)
+    tasks = [SeedTask(CONFIG.replace(seed=seed), str(tmp_path), None) for seed in range(3)]
+    items = teachers_first(tasks, jobs=2)
+    assert [(t.config.seed, t.teacher_only, t.teacher_ahead) for t in items] == [
+        (0, True, False), (1, True, False), (2, True, False), (0, False, True), (1, False, True), (2, False, True)]
+    assert teachers_first(tasks, jobs=1) == tasks
+    in_memory = [SeedTask(t.config, None, None) for t in tasks]
+    assert teachers_first(in_memory, jobs=2) == in_memory
+    RunSetup(CONFIG.replace(seed=1)).teacher(cache)
+    items = teachers_first(tasks, jobs=2)
+    assert [(t.config.seed, t.teacher_only) for t in items] == [(0, True), (2, True), (0, False), (1, False), (2, False)]
+
+
 def test_sweep_gives_identical_rows(executor, reference, tmp_path):
     _, _, expected = reference
     rows = sweep("temperature", [1, 4], [0, 1], CONFIG, cache=TeacherCache(tmp_path), executor=executor)

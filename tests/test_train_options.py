@@ -2,6 +2,8 @@
 rate, jitter, Nesterov momentum, the one-cycle schedule and the dropout CNN teacher."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -100,7 +102,8 @@ def test_a_run_with_every_option(tmp_path):
 
 
 def test_a_lesson_on_mnist_takes_mnists_default_threads(tmp_path, capsys):
-    """kd-train --lesson hinton-mnist trains on MNIST's two threads, as --dataset mnist does (not digits' one)."""
+    """kd-train --lesson hinton-mnist --seeds 1 trains on MNIST's two threads, as --dataset mnist does (not
+    digits' one)."""
     before = torch.get_num_threads()
     try:
         with pytest.raises(SystemExit) as stopped:  # no files there: one line, exit 2, after the threads are set
@@ -109,3 +112,17 @@ def test_a_lesson_on_mnist_takes_mnists_default_threads(tmp_path, capsys):
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_lessons_seeds_run_one_per_core_on_one_thread_each(tmp_path, capsys, monkeypatch):
+    """kd-train --lesson over several seeds runs them as the page does: one worker per core (at most one per
+    seed), each on one thread, so its numbers are the page's; --jobs or --threads given keep their say."""
+    from kd_core.cli import train as cli
+
+    made = []
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cli, "check_common", lambda parser, args: made.append((args.jobs, args.threads)) or sys.exit(2))
+    for flags in ([], ["--jobs", "1"], ["--threads", "2"]):
+        with pytest.raises(SystemExit):
+            kd_train(["--lesson", "hinton-mnist", "--data-dir", str(tmp_path), "--quiet", *flags])
+    assert made == [(2, 1), (1, None), (2, 2)]

@@ -86,8 +86,10 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
                         help="torch CPU threads (default: the dataset's; 1 for digits). Results depend on the thread count, so 1 gives the same numbers here, "
                              "in the dashboard and on any machine; it is also the fastest for the small digits models. "
                              "Raise it for CNNs on an idle machine.")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="trainings at once: worker processes here (one per core is the most that helps), or Ray tasks")
+    parser.add_argument("--jobs", type=int,
+                        help="trainings at once: worker processes here (one per core is the most that helps), or Ray tasks "
+                             "(default: 1; kd-train --lesson: one per core, at most one per seed, each on one thread — as "
+                             "the dashboard runs a lesson, with its numbers)")
     parser.add_argument("--executor", choices=list(EXECUTORS), default="local",
                         help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
                              "without either, a local Ray is started)")
@@ -113,6 +115,8 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> E
     """What argparse cannot check alone: the thread count (then applied), --jobs and the --json folder; returns
     the executor the flags ask for."""
     own.apply(parser, args)  # data and teacher of one's own, checked first
+    if args.jobs is None:
+        args.jobs = 1
     if args.threads is None:
         args.threads = DATASETS[args.dataset].threads
     if args.threads < 1:

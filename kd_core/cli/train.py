@@ -8,6 +8,7 @@ Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from tqdm import tqdm
@@ -17,7 +18,7 @@ from ..lessons import LESSONS
 from ..records import ProgressEvent, RunResult
 from ..seeds import SeedsResult, run_seeds
 from .common import check_common, config_fields, config_from_args, explicit_flags, guarded, make_parser, parse_seeds
-from .common import text_table
+from .common import MAX_JOBS, text_table
 from .common import write_json_atomic
 from . import own
 
@@ -130,9 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv),
                                                 **own_settings}
     args.dataset = overrides.get("dataset", args.dataset)  # a lesson's dataset sets the default --threads too
+    seeds = args.seeds or (LESSONS[args.lesson].seeds if args.lesson else 1)
+    if args.lesson and args.jobs is None:  # as the dashboard runs a lesson's seeds: one thread each, its numbers
+        args.jobs = max(1, min(os.cpu_count() or 1, seeds, MAX_JOBS))
+        if args.jobs > 1 and args.threads is None:
+            args.threads = 1
     executor = check_common(parser, args)
     config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
-    seeds = args.seeds or (LESSONS[args.lesson].seeds if args.lesson else 1)
     bars = ProgressBars(enabled=not args.quiet and seeds == 1)
     work = lambda: run_seeds(config, seeds, None if seeds > 1 else (lambda seed, event: bars(event)),  # noqa: E731
                              cache=TeacherCache(args.cache_dir), executor=executor)
