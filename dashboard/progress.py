@@ -30,7 +30,7 @@ class Progress:
 def planned_steps(config: RunConfig, dataset: Dataset, phases: tuple[str, ...]) -> dict[str, int]:
     """Optimizer steps each phase will take, before any event says so."""
     config = load(config)[0]  # the students' epochs as they will train (equal steps resolved)
-    teacher_steps = config.teacher_epochs * math.ceil(len(dataset.y_train) / config.batch_size)
+    teacher_steps = config.teacher_epochs * math.ceil(len(dataset.y_train) / config.for_teacher().batch_size)
     seen = len(student_indices(dataset.y_train, *view_key(config)))
     student_steps = config.epochs * math.ceil(seen / config.batch_size)
     plan = {"teacher": teacher_steps, "student": student_steps, "baseline": student_steps if config.baseline else 0}

@@ -38,6 +38,7 @@ def phrase(field: str, value) -> str:
         "optimizer": lambda v: f"training with {OPTIMIZER_NAMES.get(v, v)}",
         "teacher_optimizer": lambda v: f"a teacher trained with {OPTIMIZER_NAMES.get(v, v)}",
         "teacher_lr": lambda v: f"a teacher learning rate of {v:g}",
+        "teacher_batch_size": lambda v: f"teacher batches of {v}",
         "teacher_jitter": lambda v: f"teacher images shifted by up to ±{v} pixels",
         "lr": lambda v: f"learning rate {v:g}",
         "batch_size": lambda v: f"batches of {v}",
@@ -73,7 +74,8 @@ def epochs_run(config: RunConfig) -> int | None:
 
 # Settings always named (the models, T, λ, epochs), and the ones named only where they differ from the defaults.
 OPTIONAL = ("loss", "loss_args", "student_fraction", "omit_class", "keep_classes", "holdout", "optimizer", "lr",
-            "schedule", "batch_size", "teacher_optimizer", "teacher_lr", "teacher_jitter", "baseline")
+            "schedule", "batch_size", "teacher_optimizer", "teacher_lr", "teacher_batch_size", "teacher_jitter",
+            "baseline")
 
 
 def describe(config: RunConfig, students_epochs: int | None = None, seeds: str = "", skip: tuple[str, ...] = ()) -> str:

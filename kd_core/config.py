@@ -52,6 +52,7 @@ class RunConfig:
     # the students' optimizer and lr; jitter shifts each teacher image by up to ± that many pixels, per step.
     teacher_optimizer: str | None = None
     teacher_lr: float | None = None
+    teacher_batch_size: int | None = None
     teacher_jitter: int = 0
     seed: int = 0
     baseline: bool = True  # also train the scratch student, the fair control
@@ -76,7 +77,8 @@ class RunConfig:
     def for_teacher(self) -> "RunConfig":
         """This config as the teacher trains under it: its own optimizer and learning rate where it has them."""
         return self.replace(optimizer=self.teacher_optimizer or self.optimizer,
-                            lr=self.lr if self.teacher_lr is None else self.teacher_lr)
+                            lr=self.lr if self.teacher_lr is None else self.teacher_lr,
+                            batch_size=self.batch_size if self.teacher_batch_size is None else self.teacher_batch_size)
 
     def teacher_key(self) -> str:
         """A hash of everything that determines the trained teacher (of a validated config).
@@ -108,7 +110,8 @@ class RunConfig:
         identity = {k: v for k, v in self.to_dict().items() if k != "data_dir"}
         if identity["schedule"] == "constant":  # as in teacher_key: older keys stay valid
             del identity["schedule"]
-        for name, default in (("teacher_optimizer", None), ("teacher_lr", None), ("teacher_jitter", 0),
+        for name, default in (("teacher_optimizer", None), ("teacher_lr", None), ("teacher_batch_size", None),
+                              ("teacher_jitter", 0),
                               ("loss_args", ()), ("keep_classes", None)):
             if identity[name] == default:
                 del identity[name]
@@ -251,6 +254,8 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     device = resolve_device(_choice("device", config.device, DEVICES))
     batch_size = _int("batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1,
                       train_size or 1_000_000)
+    teacher_batch_size = None if config.teacher_batch_size is None else _int(
+        "teacher_batch_size", config.teacher_batch_size, 1, train_size or 1_000_000)
     return config.replace(
         dataset=dataset,  # data of one's own: its canonical name, content hash included
         teacher=teacher,
@@ -271,6 +276,7 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         omit_class=omit_class,
         keep_classes=keep_classes,
         teacher_lr=teacher_lr,
+        teacher_batch_size=teacher_batch_size,
         teacher_jitter=jitter,
         baseline=bool(config.baseline),
         equal_steps=bool(config.equal_steps) and fraction < 1,  # on the full set there is nothing to scale

@@ -166,14 +166,18 @@ class RunSetup:
 
     # ---- students
 
+    def student_examples(self, config: RunConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels a student of ``config`` trains on (its share of the data, without its omitted
+        class or with only its kept classes)."""
+        keep = student_indices(self.dataset.y_train, *view_key(config)).to(self.device)
+        return self.x_train.index_select(0, keep), self.y_train.index_select(0, keep)
+
     def student_view(self, config: RunConfig) -> StudentView:
-        """What a student of ``config`` trains on (its share of the data, without its omitted class or with only its
-        kept classes)."""
+        """``student_examples`` and the teacher's logits over them, computed once per view."""
         key = view_key(config)
         if key not in self._views:
-            keep = student_indices(self.dataset.y_train, *key).to(self.device)
-            x = self.x_train.index_select(0, keep)
-            self._views[key] = StudentView(x, self.y_train.index_select(0, keep), predict_logits(self._require_teacher().model, x))
+            x, y = self.student_examples(config)
+            self._views[key] = StudentView(x, y, predict_logits(self._require_teacher().model, x))
         return self._views[key]
 
     def teacher_features(self, config: RunConfig) -> torch.Tensor:
@@ -189,30 +193,52 @@ class RunSetup:
         if config.teacher_key() != self.config.teacher_key():
             raise ValueError("train_student: config names another teacher than this set-up's")
         view = self.student_view(config)
+        model, history, steps, seconds = self._fit_student(config, phase, view.x, view.y, on_event, stop)
+        evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
+        return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps)
+
+    def _fit_student(self, config: RunConfig, phase: str, x: torch.Tensor, y: torch.Tensor,
+                     on_event: EventCallback | None, stop: StopFlag | None):
         model = seeded_model(config.student, self.dataset, config.seed + 1, config.student_width).to(self.device)
         distill = phase == "student"
         recorder = StepRecorder(on_event)
         started = time.perf_counter()
-        loss = student_loss(config, model, view.x, lambda: self.teacher_features(config)) if distill else cross_entropy
+        loss = student_loss(config, model, x, lambda: self.teacher_features(config)) if distill else cross_entropy
         with attached(loss, model):  # a method's hooks on the student (FitNets), removed after training
-            history = fit(model, phase, view.x, view.y, self.test, config, config.epochs, loss,
-                          view.teacher_logits if distill else None, on_event=recorder, stop=stop, shuffle_seed=config.seed + 1)
-        seconds = time.perf_counter() - started
-        evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
-        return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), recorder.steps)
+            history = fit(model, phase, x, y, self.test, config, config.epochs, loss,
+                          self.student_view(config).teacher_logits if distill else None, on_event=recorder, stop=stop,
+                          shuffle_seed=config.seed + 1)
+        return model, history, recorder.steps, time.perf_counter() - started
 
     def scratch_baseline(self, config: RunConfig, cache: TeacherCache, on_event: EventCallback | None = None,
                          stop: StopFlag | None = None) -> TrainedStudent:
         """The scratch baseline of ``config``: from ``cache.baselines`` when a run that differs only in its
-        distillation trained it (T moved, another method), else trained now and stored there."""
-        found = find_baseline(cache.baselines, config, self.dataset, self.device, on_event)
-        if found is None:
-            trained = self.train_student(config, "baseline", on_event, stop)
-            store_baseline(cache.baselines, config, trained.model, trained.history, trained.steps, trained.seconds)
-            return trained
+        distillation trained it (T moved, another method) or another worker is training it now, else trained now
+        and stored there."""
+        with cache.baselines.claim(config.baseline_key(), stop) as claimed:
+            if not claimed:
+                raise Cancelled("baseline", [])
+            found = find_baseline(cache.baselines, config, self.dataset, self.device, on_event)
+            if found is None:
+                trained = self.train_student(config, "baseline", on_event, stop)
+                store_baseline(cache.baselines, config, trained.model, trained.history, trained.steps, trained.seconds)
+                return trained
         model, history, steps, seconds = found
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps, from_cache=True)
+
+    def baseline_into(self, cache: TeacherCache, on_event: EventCallback | None = None,
+                      stop: StopFlag | None = None) -> None:
+        """Train this run's scratch baseline into ``cache.baselines`` unless it is there.  It learns from the
+        labels alone, so no teacher is needed: a worker trains it while another trains the teacher
+        (kd_core.seeds.ahead_of_seeds)."""
+        config = self.config
+        with cache.baselines.claim(config.baseline_key(), stop) as claimed:
+            if not claimed or cache.baselines.get(config.baseline_key()) is not None:
+                return
+            x, y = self.student_examples(config)
+            model, history, steps, seconds = self._fit_student(config, "baseline", x, y, on_event, stop)
+            store_baseline(cache.baselines, config, model, history, steps, seconds)
 
 
 def run(

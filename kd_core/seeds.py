@@ -28,76 +28,83 @@ SeedCallback = Callable[[int, ProgressEvent], None]  # (seed, event)
 @dataclass(frozen=True)
 class SeedTask:
     """What a worker needs to run one seed: the config and where the caches live (paths travel, objects not).
-    ``teacher_only``: train the seed's teacher into the cache and stop; ``teacher_ahead``: a teacher-only task
-    of the same map trains it and reports its progress, so this one passes on no teacher event of its own (it
-    would replay the cached teacher's); see ``teachers_first``."""
+    ``part``: "run" (the seed's run), or "teacher" / "baseline": train only that into the cache (see
+    ``ahead_of_seeds``); ``ahead``: the parts that tasks of the same map train and report, so this run passes on
+    none of their events (it would replay them from the cache)."""
 
     config: RunConfig
     teacher_cache: str | None
     result_cache: str | None
-    teacher_only: bool = False
-    teacher_ahead: bool = False
+    part: str = "run"
+    ahead: tuple[str, ...] = ()
 
 
 def run_task(task: SeedTask, on_event, stop) -> RunResult | None:
-    """One seed's run, wherever the executor runs it (module level, so it can be pickled); None for a
-    teacher-only task."""
-    if task.teacher_only:
+    """One seed's run, wherever the executor runs it (module level, so it can be pickled); None for a part."""
+    if task.part != "run":
+        setup, cache = RunSetup(task.config), TeacherCache(task.teacher_cache)
         try:
-            RunSetup(task.config).teacher(TeacherCache(task.teacher_cache), on_event, stop)
+            setup.teacher(cache, on_event, stop) if task.part == "teacher" else setup.baseline_into(cache, on_event, stop)
         except Cancelled:
             pass  # the seed's own task reports the cancelled run
         return None
-    if task.teacher_ahead and on_event is not None:
-        on_event = _without_teacher_events(on_event)
+    if task.ahead and on_event is not None:
+        on_event = _without(task.ahead, on_event)
     results = None if task.result_cache is None else ResultCache(task.result_cache)
     result = run(task.config, on_event, stop, TeacherCache(task.teacher_cache), results)
     result.models = {name: model.cpu() for name, model in result.models.items()}  # the way back is through the CPU
     return result
 
 
-def _without_teacher_events(on_event):
-    return lambda event: None if event.phase == "teacher" else on_event(event)
+def _without(phases: tuple[str, ...], on_event):
+    return lambda event: None if event.phase in phases else on_event(event)
 
 
-def teachers_first(tasks: list[SeedTask], jobs: int) -> list[SeedTask]:
-    """``tasks`` with a teacher-only task put ahead of them for each seed whose teacher is still to train (and
-    whose run is not cached whole), when ``jobs`` workers share a disk cache.
+def ahead_of_seeds(tasks: list[SeedTask], jobs: int) -> list[SeedTask]:
+    """``tasks``, after a task for each teacher and then each scratch baseline still to train (of seeds whose
+    run is not cached whole), when ``jobs`` workers share a disk cache.
 
-    Why: a worker that takes a seed trains its teacher, then both students.  Three seeds on two workers then end
-    with one seed's whole run alone on one core.  With the teachers handed out first, a worker that takes a seed
-    finds its teacher trained, and the last round is a student or two, not a teacher and two students.  Every
-    training still runs on one worker's threads, so the numbers are those of the plain order.  A seed's task
-    that starts while its teacher is still training waits for it (the cache's claim) instead of training it twice.
+    Why: a worker that takes a seed trains its teacher, then both students, one after another.  Three seeds on
+    two workers then end with one seed's whole run alone on one core.  In smaller pieces — the teachers first,
+    then the baselines (which need no teacher), then each seed's KD student — the workers stay busy to the end.
+    Every training still runs on one worker's threads, so the numbers are those of the plain order.  A task that
+    needs a part another worker is training waits for it (the cache's claim) instead of training it twice.
     """
     if jobs < 2 or len(tasks) < 2:
         return list(tasks)
-    first, then, keys = [], [], set()
+    parts: dict[str, list[SeedTask]] = {"teacher": [], "baseline": []}
+    then, keys = [], set()
     for task in tasks:
         then.append(task)
-        if task.teacher_cache is None or task.teacher_only:
-            continue  # a teacher kept in one process's memory cannot be handed to another
+        if task.teacher_cache is None or task.part != "run":
+            continue  # a part kept in one process's memory cannot be handed to another
         try:
             config = validate(task.config)
         except ConfigError:
             continue  # the seed's own task reports it
-        key = config.teacher_key()
-        finished = task.result_cache is not None and ResultCache(task.result_cache).path(config.run_key()).exists()
-        trained = TeacherCache(task.teacher_cache).path(key).exists()
-        if is_external(config.teacher) or finished or trained or key in keys:
-            continue
-        keys.add(key)
-        first.append(SeedTask(config, task.teacher_cache, task.result_cache, teacher_only=True))
-        then[-1] = replace(task, teacher_ahead=True)
-    return first + then
+        if task.result_cache is not None and ResultCache(task.result_cache).path(config.run_key()).exists():
+            continue  # nothing to train
+        cache = TeacherCache(task.teacher_cache)
+        missing = {"teacher": (config.teacher_key(), not is_external(config.teacher) and
+                               not cache.path(config.teacher_key()).exists()),
+                   "baseline": (config.baseline_key(), config.baseline and
+                                not cache.baselines.path(config.baseline_key()).exists())}
+        ahead = []
+        for part, (key, needed) in missing.items():
+            if needed and (part, key) not in keys:
+                keys.add((part, key))
+                parts[part].append(SeedTask(config, task.teacher_cache, task.result_cache, part=part))
+                ahead.append(part)
+        then[-1] = replace(task, ahead=tuple(ahead))
+    return parts["teacher"] + parts["baseline"] + then
 
 
 def map_seed_tasks(executor: Executor, task_function, tasks: list[SeedTask], on_event: SeedCallback | None,
                    stop: StopFlag | None, wrap=None) -> list:
-    """``executor.map`` of ``task_function`` over ``teachers_first(tasks)``: the seed tasks' results, in order.
-    Events come back as (seed, event), a teacher-only task's under its seed.  ``wrap``: how each task is handed
-    to ``task_function`` (the dashboard adds its environment)."""
-    items = teachers_first(tasks, executor.jobs)
+    """``executor.map`` of ``task_function`` over ``ahead_of_seeds(tasks)``: the seed tasks' results, in order.
+    Events come back as (seed, event), a part's under its seed.  ``wrap``: how each task is handed to
+    ``task_function`` (the dashboard adds its environment)."""
+    items = ahead_of_seeds(tasks, executor.jobs)
     relay = None if on_event is None else (lambda index, event: on_event(items[index].config.seed, event))
     results = executor.map(task_function, [wrap(t) for t in items] if wrap else items, relay, stop)
     return results[len(items) - len(tasks):]

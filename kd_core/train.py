@@ -19,7 +19,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import Dataset
-from .fastpaths import inference_layout, training_layout, tune
+from .fastpaths import inference_layout, inference_weights, training_layout, tune
 from .losses import Loss
 from .models import build_model
 from .records import EpochRecord, EventCallback, Phase, ProgressEvent, StopFlag
@@ -85,7 +85,8 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> 
     """
     was_training = model.training
     model.eval()
-    out = torch.cat([model(inference_layout(model, x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
+    with inference_weights(model):  # a two-conv CNN runs channels-last on a CPU (kd_core.fastpaths)
+        out = torch.cat([model(inference_layout(model, x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
     model.train(was_training)
     return out
 

@@ -187,6 +187,20 @@ def test_channels_last_training_learns_what_nchw_training_learns(monkeypatch):
     assert (nhwc_logits.argmax(1) == nchw_logits.argmax(1)).float().mean() >= 0.98
 
 
+def test_a_two_conv_cnn_gives_the_same_logits_whatever_its_weights_layout():
+    """predict_logits runs a two-conv CNN channels-last whether its weights are NCHW (loaded from the cache) or
+    channels-last (mid-training): the same logits bit for bit, and the weights left as they were."""
+    torch.manual_seed(0)
+    model = build_model("cnn-dropout", (1, 28, 28), 10)
+    x = torch.randn(300, 1, 28, 28)
+    loaded = predict_logits(model, x)
+    assert all(p.is_contiguous() for p in model.parameters())
+    model.to(memory_format=torch.channels_last)
+    training = predict_logits(model, x)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4)
+    assert torch.equal(loaded, training)
+
+
 @pytest.mark.parametrize("name", ["seed-teacher", "mlp-large"])
 def test_predict_logits_batch_size_changes_no_number(name):
     """predict_logits' cache-sized batches give the same logits as the 2048-row batches they replaced."""

@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 
 import pytest
+import torch
 
 from kd_core.cache import TeacherCache
 from kd_core.config import RunConfig
@@ -49,8 +50,9 @@ def recorder():
 
 
 def comparable(result) -> list[dict]:
-    """Everything a run reports but its timings and whether the teacher came from the cache."""
-    return [{k: v for k, v in run.to_json().items() if k not in ("seconds", "teacher_from_cache")} for run in result.runs]
+    """Everything a run reports but its timings and whether the teacher or baseline came from the cache."""
+    skip = ("seconds", "teacher_from_cache", "baseline_from_cache")
+    return [{k: v for k, v in run.to_json().items() if k not in skip} for run in result.runs]
 
 
 @pytest.fixture(scope="module")
@@ -81,27 +83,51 @@ def test_seeds_give_identical_results_and_every_event(executor, reference, tmp_p
             assert {e.kind for e in mine} == {"step", "epoch"}, (seed, phase)
             assert [e.epoch for e in mine if e.kind == "epoch"] == list(range(1, mine[0].epochs + 1))
             assert max(e.step for e in mine) == mine[0].steps
-        assert seen == expected_events[seed]
+        for phase in ("teacher", "student", "baseline"):  # each phase's events as in this process; the
+            # baseline's may come before the KD student's (ahead_of_seeds trains it in a task of its own)
+            assert [e for e in seen if e.phase == phase] == [e for e in expected_events[seed] if e.phase == phase]
 
 
-def test_teachers_are_handed_out_ahead_of_the_seeds(tmp_path):
-    """With two workers and a disk cache, each teacher still to train gets a task of its own ahead of every seed,
-    so the last round is students rather than a whole seed alone; not with one worker, not for a teacher kept in
-    memory or one already trained."""
+def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
+    """With two workers and a disk cache, each teacher and then each scratch baseline still to train gets a task
+    of its own ahead of the seeds, so the last round is one student rather than a whole seed alone; not with one
+    worker, not for parts kept in memory or already trained, and no baseline task for a run without one."""
     from kd_core.pipeline import RunSetup
-    from kd_core.seeds import SeedTask, teachers_first
+    from kd_core.seeds import SeedTask, ahead_of_seeds
 
     cache = TeacherCache(tmp_path)
     tasks = [SeedTask(CONFIG.replace(seed=seed), str(tmp_path), None) for seed in range(3)]
-    items = teachers_first(tasks, jobs=2)
-    assert [(t.config.seed, t.teacher_only, t.teacher_ahead) for t in items] == [
-        (0, True, False), (1, True, False), (2, True, False), (0, False, True), (1, False, True), (2, False, True)]
-    assert teachers_first(tasks, jobs=1) == tasks
+    shape = lambda items: [(t.config.seed, t.part, t.ahead) for t in items]  # noqa: E731
+    both = ("teacher", "baseline")
+    assert shape(ahead_of_seeds(tasks, jobs=2)) == [
+        (0, "teacher", ()), (1, "teacher", ()), (2, "teacher", ()), (0, "baseline", ()), (1, "baseline", ()),
+        (2, "baseline", ()), (0, "run", both), (1, "run", both), (2, "run", both)]
+    assert ahead_of_seeds(tasks, jobs=1) == tasks
     in_memory = [SeedTask(t.config, None, None) for t in tasks]
-    assert teachers_first(in_memory, jobs=2) == in_memory
-    RunSetup(CONFIG.replace(seed=1)).teacher(cache)
-    items = teachers_first(tasks, jobs=2)
-    assert [(t.config.seed, t.teacher_only) for t in items] == [(0, True), (2, True), (0, False), (1, False), (2, False)]
+    assert ahead_of_seeds(in_memory, jobs=2) == in_memory
+    no_baseline = [SeedTask(t.config.replace(baseline=False), str(tmp_path), None) for t in tasks]
+    assert [t.part for t in ahead_of_seeds(no_baseline, jobs=2)] == ["teacher"] * 3 + ["run"] * 3
+    setup = RunSetup(CONFIG.replace(seed=1))
+    setup.teacher(cache)
+    setup.baseline_into(cache)
+    assert shape(ahead_of_seeds(tasks, jobs=2)) == [
+        (0, "teacher", ()), (2, "teacher", ()), (0, "baseline", ()), (2, "baseline", ()),
+        (0, "run", both), (1, "run", ()), (2, "run", both)]
+
+
+def test_a_baseline_trained_ahead_is_the_one_its_run_would_train(tmp_path):
+    """baseline_into trains, without the teacher, the very scratch student the seed's run would train itself."""
+    from kd_core.pipeline import RunSetup, run
+
+    alone = run(CONFIG, cache=TeacherCache(tmp_path / "alone"))
+    cache = TeacherCache(tmp_path / "ahead")
+    RunSetup(CONFIG).baseline_into(cache)
+    assert not any(cache.folder.glob("teacher-*.pt"))  # no teacher was needed
+    ahead = run(CONFIG, cache=cache)
+    assert ahead.baseline_from_cache and not alone.baseline_from_cache
+    assert ahead.baseline.to_dict() == alone.baseline.to_dict()
+    for a, b in zip(ahead.models["baseline"].parameters(), alone.models["baseline"].parameters()):
+        assert torch.equal(a, b)
 
 
 def test_sweep_gives_identical_rows(executor, reference, tmp_path):

@@ -10,7 +10,7 @@ import torch
 from kd_core.cli.train import main as kd_train
 from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.models import build_model, count_params
-from kd_core.pipeline import run
+from kd_core.pipeline import RunSetup, run
 from kd_core.train import jittered, make_optimizer, make_schedule
 
 
@@ -18,15 +18,18 @@ def test_defaults_keep_every_key():
     """Unset, the new options leave the run and teacher keys as they were (the caches stay valid)."""
     plain = validate(RunConfig())
     assert plain.teacher_lr is None and plain.teacher_optimizer is None and plain.teacher_jitter == 0
+    assert plain.teacher_batch_size is None
     assert "teacher_lr" not in str(plain.run_key())
-    same = validate(RunConfig(teacher_lr=plain.lr, teacher_optimizer=plain.optimizer))
+    same = validate(RunConfig(teacher_lr=plain.lr, teacher_optimizer=plain.optimizer,
+                              teacher_batch_size=plain.batch_size))
     assert same.teacher_key() == plain.teacher_key()  # the same teacher, however it is spelt
-    for change in ({"teacher_lr": 0.003}, {"teacher_optimizer": "sgd"}, {"teacher_jitter": 1}):
+    for change in ({"teacher_lr": 0.003}, {"teacher_optimizer": "sgd"}, {"teacher_jitter": 1},
+                   {"teacher_batch_size": 32}):
         other = validate(RunConfig(**change))
         assert other.teacher_key() != plain.teacher_key() and other.run_key() != plain.run_key(), change
     # The students' settings alone leave the teacher alone once it has its own.
-    own = dict(teacher_lr=0.003, teacher_optimizer="adam")
-    assert (validate(RunConfig(**own, optimizer="nesterov", lr=0.05, epochs=3)).teacher_key()
+    own = dict(teacher_lr=0.003, teacher_optimizer="adam", teacher_batch_size=64)
+    assert (validate(RunConfig(**own, optimizer="nesterov", lr=0.05, epochs=3, batch_size=256)).teacher_key()
             == validate(RunConfig(**own)).teacher_key())
 
 
@@ -34,6 +37,7 @@ def test_defaults_keep_every_key():
     ({"teacher_optimizer": "rmsprop"}, "unknown teacher optimizer"),
     ({"teacher_lr": 0}, "teacher_lr must be > 0"),
     ({"teacher_lr": "fast"}, "teacher_lr must be a number"),
+    ({"teacher_batch_size": 0}, "teacher_batch_size must be between 1 and"),
     ({"teacher_jitter": 9}, "teacher_jitter must be between 0 and 8"),
     ({"teacher_jitter": 1.5}, "teacher_jitter must be a whole number"),
     ({"schedule": "steps"}, "unknown schedule"),
@@ -126,3 +130,12 @@ def test_a_lessons_seeds_run_one_per_core_on_one_thread_each(tmp_path, capsys, m
         with pytest.raises(SystemExit):
             kd_train(["--lesson", "hinton-mnist", "--data-dir", str(tmp_path), "--quiet", *flags])
     assert made == [(2, 1), (1, None), (2, 2)]
+
+
+def test_the_teacher_trains_at_its_own_batch_size():
+    """teacher_batch_size sets the teacher's batches (its steps per epoch), and the students keep batch_size."""
+    config = RunConfig(teacher_epochs=1, epochs=1, batch_size=64, teacher_batch_size=16)
+    result = run(config)
+    steps = {phase: max(s.step for s in result.steps if s.phase == phase) for phase in ("teacher", "student")}
+    train_size = len(RunSetup(config).y_train)
+    assert steps == {"teacher": -(-train_size // 16), "student": -(-train_size // 64)}

@@ -89,7 +89,7 @@ def run_estimate(config: RunConfig, seeds: int) -> str | None:
     try:
         plan = runs.planned_steps(config, dataset, ("teacher", "student", "baseline"))
         teacher = resources.step_seconds(config.teacher or runs.default_pair(config.dataset)[0], config.dataset, None,
-                                         config.batch_size or 64)
+                                         config.teacher_batch_size or config.batch_size or 64)
         student = resources.step_seconds(config.student or runs.default_pair(config.dataset)[1], config.dataset,
                                          config.student_width, config.batch_size or 64)
     except Exception:  # invalid settings are reported elsewhere

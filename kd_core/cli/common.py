@@ -62,6 +62,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
                              "then annealed) (default: the dataset's; digits: constant, MNIST: cosine)")
     parser.add_argument("--teacher-optimizer", choices=list(OPTIMIZERS), help="the teacher's (default: --optimizer)")
     parser.add_argument("--teacher-lr", type=float, help="the teacher's learning rate (default: --lr)")
+    parser.add_argument("--teacher-batch-size", type=int, help="the teacher's batch size (default: --batch-size)")
     parser.add_argument("--teacher-jitter", type=int, default=d.teacher_jitter,
                         help="shift each teacher training image by up to ± this many pixels, anew every step")
     parser.add_argument("--loss", choices=list(METHODS), default=d.loss,
