@@ -109,7 +109,7 @@ def markdown(m: dict) -> str:
     mean = lambda key, rs=rows: statistics.fmean(r[key] for r in rs)  # noqa: E731
     lines = [
         f"`hinton-mnist` on the real MNIST files, seeds 0–{len(rows) - 1}, run as `kd-train --lesson hinton-mnist` "
-        f"runs them ({m.get('jobs', 1)} at once, {m['threads']} torch thread(s) each, on {m['cpus']} CPUs, torch "
+        f"runs them ({m.get('jobs', 1)} at once, {m['threads']} torch thread each, on {m['cpus']} CPUs, torch "
         f"{m['torch']}, load average {m['load']:.1f} at the end; a fresh teacher cache). Test errors out of 10,000; the "
         "gap closed is (scratch − KD) / (scratch − teacher), its mean with the 95 % interval over the seeds:", "",
         "| seed | teacher | KD student | scratch student | gap closed | time (teacher + students) |",

@@ -39,7 +39,8 @@ def teachers(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def two_threads():
-    """As kd-train runs an MNIST lesson (its --threads default): twice as fast as the tests' one thread."""
+    """As kd-train runs one seed of an MNIST lesson (--seeds 1: MNIST's two threads), twice as fast as the tests'
+    one thread; over three seeds it runs them one per core on one thread each (benchmarks/measure_mnist.py)."""
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     yield
