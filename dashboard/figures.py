@@ -144,7 +144,9 @@ def accuracy_figure(events: Iterable) -> go.Figure:
         xs.append(event.epoch)
         ys.append(100 * event.test_accuracy)
     figure = go.Figure()
-    for phase, (xs, ys) in series.items():
+    # Teacher, KD student, scratch in that order, whichever trained first (a lesson's baselines may come first).
+    order = {phase: i for i, phase in enumerate(("teacher", "student", "baseline"))}
+    for phase, (xs, ys) in sorted(series.items(), key=lambda item: order.get(item[0], len(order))):
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=LABELS.get(phase, phase),
                                     line=dict(color=COLORS.get(phase), width=2.5)))
     figure.update_layout(

@@ -229,9 +229,8 @@ class RunSetup:
 
     def baseline_into(self, cache: TeacherCache, on_event: EventCallback | None = None,
                       stop: StopFlag | None = None) -> None:
-        """Train this run's scratch baseline into ``cache.baselines`` unless it is there.  It learns from the
-        labels alone, so no teacher is needed: a worker trains it while another trains the teacher
-        (kd_core.seeds.ahead_of_seeds)."""
+        """Train this run's scratch baseline into ``cache.baselines`` unless it is there: from the labels alone,
+        while another worker trains the teacher (kd_core.seeds.ahead_of_seeds)."""
         config = self.config
         with cache.baselines.claim(config.baseline_key(), stop) as claimed:
             if not claimed or cache.baselines.get(config.baseline_key()) is not None:
