@@ -45,47 +45,54 @@ def lesson_runs(name: str, data_dir: str, seeds: int, cache: TeacherCache) -> tu
     return result.runs, time.perf_counter() - began
 
 
+def _table_row(result) -> dict:
+    row = seed_errors(result)
+    return {**vars(row), "gap_closed": row.gap_closed, **_timing(result)}
+
+
+def _omitted_row(result) -> dict:
+    report = result.omitted_class
+    return {**_transfer(result, report.bias_corrected), "student_on_class": report.student_accuracy,
+            "baseline_on_class": report.baseline_accuracy,
+            "corrected_on_class": (report.bias_corrected or {}).get("class_accuracy")}
+
+
+def _kept_row(result) -> dict:
+    report = result.kept_classes
+    return {**_transfer(result, report.bias_corrected), "student_unseen": report.student_unseen_accuracy,
+            "baseline_unseen": report.baseline_unseen_accuracy}
+
+
+def _transfer(result, fixed: dict | None) -> dict:
+    """What both transfer lessons report: the students' errors, and the bias chosen and the errors after it."""
+    fixed = fixed or {}
+    return {"seed": result.config.seed, "student": errors(result.student.accuracy),
+            "baseline": errors(result.baseline.accuracy), "bias": fixed.get("bias"),
+            "corrected_errors": None if fixed.get("overall_accuracy") is None else errors(fixed["overall_accuracy"]),
+            **_timing(result)}
+
+
+def _timing(result) -> dict:
+    return {"seconds": sum(result.seconds.values()), "phase_seconds": dict(result.seconds)}
+
+
+ROWS = {"hinton-mnist": _table_row, "hinton-omitted-3": _omitted_row, "hinton-7s-and-8s": _kept_row}
+
+
 def measure(data_dir: str, seeds: int, lessons: tuple[str, ...] = LESSON_NAMES, cache_dir: str | None = None) -> dict:
     torch.set_num_threads(1)  # as kd-train and the page run a lesson's seeds
-    table, omitted, kept, walls = [], [], [], {}
+    rows: dict[str, list[dict]] = {name: [] for name in LESSON_NAMES}
+    walls = {}
     with tempfile.TemporaryDirectory() as folder:
         cache = TeacherCache(cache_dir or folder)  # fresh unless given: every teacher is trained, and timed
-        if "hinton-mnist" in lessons:
-            runs, walls["hinton-mnist"] = lesson_runs("hinton-mnist", data_dir, seeds, cache)
+        for name in (name for name in LESSON_NAMES if name in lessons):  # hinton-mnist first: it trains the teachers
+            runs, walls[name] = lesson_runs(name, data_dir, seeds, cache)
             for result in runs:
-                row = seed_errors(result)
-                table.append({**vars(row), "gap_closed": row.gap_closed, "seconds": sum(result.seconds.values()),
-                              "phase_seconds": dict(result.seconds)})
-                print(f"hinton-mnist: {table[-1]}", file=sys.stderr, flush=True)
-        if "hinton-omitted-3" in lessons:
-            runs, walls["hinton-omitted-3"] = lesson_runs("hinton-omitted-3", data_dir, seeds, cache)
-            for result in runs:
-                report = result.omitted_class
-                fixed = report.bias_corrected or {}
-                omitted.append({
-                    "seed": result.config.seed, "student": errors(result.student.accuracy),
-                    "baseline": errors(result.baseline.accuracy),
-                    "student_on_class": report.student_accuracy, "baseline_on_class": report.baseline_accuracy,
-                    "bias": fixed.get("bias"), "corrected_on_class": fixed.get("class_accuracy"),
-                    "corrected_errors": None if fixed.get("overall_accuracy") is None else errors(fixed["overall_accuracy"]),
-                    "seconds": sum(result.seconds.values()), "phase_seconds": dict(result.seconds)})
-                print(f"hinton-omitted-3: {omitted[-1]}", file=sys.stderr, flush=True)
-        if "hinton-7s-and-8s" in lessons:
-            runs, walls["hinton-7s-and-8s"] = lesson_runs("hinton-7s-and-8s", data_dir, seeds, cache)
-            for result in runs:
-                report = result.kept_classes
-                fixed = report.bias_corrected or {}
-                kept.append({
-                    "seed": result.config.seed, "student": errors(result.student.accuracy),
-                    "baseline": errors(result.baseline.accuracy),
-                    "student_unseen": report.student_unseen_accuracy, "baseline_unseen": report.baseline_unseen_accuracy,
-                    "bias": fixed.get("bias"),
-                    "corrected_errors": None if fixed.get("overall_accuracy") is None else errors(fixed["overall_accuracy"]),
-                    "seconds": sum(result.seconds.values()), "phase_seconds": dict(result.seconds)})
-                print(f"hinton-7s-and-8s: {kept[-1]}", file=sys.stderr, flush=True)
-    return {"torch": torch.__version__, "python": platform.python_version(), "threads": 1, "jobs": min(os.cpu_count() or 1, seeds),
-            "cpus": os.cpu_count(), "load": os.getloadavg()[0], "hinton-mnist": table, "hinton-omitted-3": omitted,
-            "hinton-7s-and-8s": kept, "wall_seconds": walls}
+                rows[name].append(ROWS[name](result))
+                print(f"{name}: {rows[name][-1]}", file=sys.stderr, flush=True)
+    return {"torch": torch.__version__, "python": platform.python_version(), "threads": 1,
+            "jobs": min(os.cpu_count() or 1, seeds), "cpus": os.cpu_count(), "load": os.getloadavg()[0], **rows,
+            "wall_seconds": walls}
 
 
 def _interval(values: list[float], digits: int = 0) -> str:
