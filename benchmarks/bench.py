@@ -18,7 +18,7 @@ optimizer:
 Each phase times ``--batches`` batches after ``--warmup`` untimed ones, ``--repeats`` times, and the
 medians are reported, in images per second.  The seed is timed as shipped: its own TeacherNet /
 StudentNet code (from the engine's initial weights) and glibc's default allocator.  The engine's
-allocator setting (``kd_core.fastpaths.tune``) is process-wide and cannot be undone, so every seed
+allocator setting (``kd_core.train.fastpaths.tune``) is process-wide and cannot be undone, so every seed
 repeat of every dataset runs first, then ``tune()``, then every engine repeat — same process, same
 data.  (Seed and engine therefore no longer alternate: on a busy machine, compare runs made at
 similar load; ``uptime`` before and after says.)  The seed's DataLoader workers are started before
@@ -46,10 +46,10 @@ import warnings
 
 import torch
 
-from kd_core.cache import TeacherCache
+from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig, validate
-from kd_core.fastpaths import tune
-from kd_core.pipeline import run
+from kd_core.train.fastpaths import tune
+from kd_core.runs.pipeline import run
 
 from .datasets import cifar_data, digits_data
 from .machine import cpu_model, matmul_gflops, usable_cores

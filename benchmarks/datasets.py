@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kd_core.data import Dataset, default_data_dir, load_dataset
+from kd_core.data.datasets import Dataset, default_data_dir, load_dataset
 
 from . import seed_reference as seed
 

@@ -5,7 +5,7 @@ training loop, and project the default run's time: teacher + KD student + scratc
 
 The images are random tensors of CIFAR-10's shape (50,000 + 10,000 × 3 × 32 × 32, 10 classes), or the real
 CIFAR-10 when its files are in the data folder: an epoch takes as long either way, but the accuracies of random
-images mean nothing, so none are reported.  Each phase is ``kd_core.train.fit`` for one epoch at a time (its
+images mean nothing, so none are reported.  Each phase is ``kd_core.train.loop.fit`` for one epoch at a time (its
 per-epoch test accuracy included), as ``kd-train`` runs it: the teacher, the teacher's logits over the training
 set (once per run), a KD student epoch and a baseline epoch; the median of ``--epochs-timed`` epochs each.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from kd_core.config import RunConfig, validate
-from kd_core.data import DATASETS, default_data_dir, load_dataset
-from kd_core.losses import LOSSES, cross_entropy
-from kd_core.train import evaluate, fit, predict_logits, seeded_model
+from kd_core.data.datasets import DATASETS, default_data_dir, load_dataset
+from kd_core.methods.losses import LOSSES, cross_entropy
+from kd_core.train.loop import evaluate, fit, predict_logits, seeded_model
 
 from .datasets import random_cifar
 from .readme import publish

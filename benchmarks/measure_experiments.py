@@ -17,9 +17,9 @@ import time
 import torch
 
 from kd_core import RunConfig, TeacherCache
-from kd_core.executors import make_executor
+from kd_core.execution.executors import make_executor
 from kd_core.stats import ValueSummary, format_spread, summarize
-from kd_core.sweeps import sweep
+from kd_core.studies.sweeps import sweep
 
 from .readme import replace_block
 

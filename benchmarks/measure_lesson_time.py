@@ -4,7 +4,7 @@
 
 Each way runs ``kd-train --lesson hinton-mnist`` as a child process, timed from its start to its exit:
 - **kd-train** as it runs a lesson by default, and as Distill runs a lesson's seeds on a server's idle cores: one
-  seed per core, one thread each, the teachers handed out first (``kd_core.seeds.teachers_first``);
+  seed per core, one thread each, the teachers handed out first (``kd_core.runs.seeds.teachers_first``);
 - **one seed after another** on two threads (``--jobs 1 --threads 2``), for comparison.
 Each way first runs from an empty cache (every teacher and student trained), then again at another T with that
 cache: the teachers and the scratch students are found there, and only the KD students train — what a class waits
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from kd_core.lessons import LESSONS
-from kd_core.paper import SeedErrors, errors, gap_interval
+from kd_core.studies.lessons import LESSONS
+from kd_core.studies.paper import SeedErrors, errors, gap_interval
 
 from .readme import publish
 

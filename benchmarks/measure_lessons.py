@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from kd_core import TeacherCache
-from kd_core.executors import make_executor
-from kd_core.lessons import LESSONS, Lesson
-from kd_core.seeds import SeedsResult, run_seeds
+from kd_core.execution.executors import make_executor
+from kd_core.studies.lessons import LESSONS, Lesson
+from kd_core.runs.seeds import SeedsResult, run_seeds
 
 from . import kernels
 from .readme import publish

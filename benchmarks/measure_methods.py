@@ -21,10 +21,10 @@ import time
 import torch
 
 from kd_core import TeacherCache
-from kd_core.executors import make_executor
-from kd_core.lessons import LESSONS
-from kd_core.methods import COMPARED, METHODS
-from kd_core.seeds import run_seeds
+from kd_core.execution.executors import make_executor
+from kd_core.studies.lessons import LESSONS
+from kd_core.methods.registry import COMPARED, METHODS
+from kd_core.runs.seeds import run_seeds
 from kd_core.stats import Interval
 
 from .machine import cpu_model

@@ -23,11 +23,11 @@ from pathlib import Path
 import torch
 
 from kd_core import TeacherCache
-from kd_core.data import DATASETS
-from kd_core.lessons import LESSONS
-from kd_core.paper import PAPER_7S_AND_8S, PAPER_ERRORS, PAPER_OMITTED_3, SeedErrors, errors, gap_interval, seed_errors
-from kd_core.executors import LocalProcesses
-from kd_core.seeds import run_seeds
+from kd_core.data.datasets import DATASETS
+from kd_core.studies.lessons import LESSONS
+from kd_core.studies.paper import PAPER_7S_AND_8S, PAPER_ERRORS, PAPER_OMITTED_3, SeedErrors, errors, gap_interval, seed_errors
+from kd_core.execution.executors import LocalProcesses
+from kd_core.runs.seeds import run_seeds
 from kd_core.stats import Interval
 
 from .readme import publish

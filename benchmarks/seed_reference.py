@@ -6,7 +6,7 @@ The reference script (``/work/shared/seed``, "2.2 功能描述") trains on torch
 pass on every distillation batch, and its own KD loss.  The functions and nets below are copied from
 it line for line; only the names of the module-level objects they used (``criterion``) are kept as
 globals.  ``TeacherNet``/``StudentNet`` are kept too (not ``models.ConvNet``, which kd_core's trainer runs
-through ``kd_core.fastpaths.training_forward``), so the seed is timed as shipped; ``seed_net`` gives one the
+through ``kd_core.train.fastpaths.training_forward``), so the seed is timed as shipped; ``seed_net`` gives one the
 weights of a ``ConvNet`` (same parameter names and shapes), so both sides start from the same weights.
 
 ``ImageDataset`` stands in for ``torchvision.datasets.CIFAR10`` when the real files are not on disk:

@@ -23,13 +23,13 @@ from websockets.asyncio.client import connect
 
 # ---------------------------------------------------------------- the page's markers (dashboard/ draws them)
 DISTILL_LABEL = "Distill"  # the sidebar's primary button (dashboard/tabs/distill.py)
-# The report's metrics (dashboard/tabs/report.py): the report is on the page once these hold values.
+# The report's metrics (dashboard/report/summary.py): the report is on the page once these hold values.
 TEACHER_METRIC, STUDENT_METRIC, BASELINE_METRIC = "Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy"
 REPORT_METRICS = (TEACHER_METRIC, STUDENT_METRIC, BASELINE_METRIC)
 # The report's caption when every seed came from the results cache.
 FROM_CACHE_TEXT = "served from the results cache"
-# The job panel's queue line (dashboard/job_panel.py): "... position 3 in the queue ...", or, for a run a classmate
-# is already training, the waiting line (dashboard/runs.py SAME_RUN): "... position 0 in the queue: it needs no trainer ...".
+# The job panel's queue line (dashboard/jobs/panel.py): "... position 3 in the queue ...", or, for a run a classmate
+# is already training, the waiting line (dashboard/runs/distill.py SAME_RUN): "... position 0 in the queue: it needs no trainer ...".
 QUEUE_PATTERN = re.compile(r"position (\d+) in the queue")
 # The live charts' widget keys (dashboard/tabs/distill.py); a live point is a trace with at least one point.
 LIVE_CHART_KEYS = ("loss_chart", "accuracy_chart")

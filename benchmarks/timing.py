@@ -1,7 +1,7 @@
 """Timing the seed and the engine phase by phase, on the same data, nets, batch size and optimizer.
 
 A runner returns the seconds its timed batches took.  The seed's runners feed its own training loop from a
-``DataLoader``; the engine's run ``kd_core.train.fit`` / ``evaluate`` / ``predict_logits`` on tensors already on
+``DataLoader``; the engine's run ``kd_core.train.loop.fit`` / ``evaluate`` / ``predict_logits`` on tensors already on
 their device (moved there once), and wait for the device (``torch.cuda.synchronize``) before reading a timer.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from kd_core.config import RunConfig
-from kd_core.data import Dataset
-from kd_core.losses import LOSSES, cross_entropy
-from kd_core.train import Cancelled, evaluate, fit, predict_logits, seeded_model
+from kd_core.data.datasets import Dataset
+from kd_core.methods.losses import LOSSES, cross_entropy
+from kd_core.train.loop import Cancelled, evaluate, fit, predict_logits, seeded_model
 
 from . import seed_reference as seed
 from .machine import forward_flops
@@ -134,7 +134,7 @@ class DatasetBench:
     """One dataset's phases: the seed's runners, the engine's on each device timed, and the images each run covers.
 
     ``time_seed`` and ``time_engine`` are separate because the engine's allocator setting
-    (``kd_core.fastpaths.tune``, applied by its first ``fit``) is process-wide and cannot be undone: every
+    (``kd_core.train.fastpaths.tune``, applied by its first ``fit``) is process-wide and cannot be undone: every
     seed timing must happen before it, or the seed would run faster than it does as shipped.
     """
 

@@ -1,10 +1,10 @@
 """kd-dashboard: see knowledge distillation work.  Start with ``make run`` or ``kd-dashboard``.
 
-Layout: the sidebar holds every input (a lesson, the settings and buttons: dashboard/sidebar.py); the main
-area holds the lesson's text and the outputs, in tabs, one module each under dashboard/tabs/.  Training runs in background jobs (dashboard/jobs.py, drawn by
-dashboard/job_panel.py), so moving a slider or switching tabs never stops it.  The jobs and the last report
-are kept per browser on the server (dashboard/sessions.py), so a reload finds them again; the settings, the
-lesson and the open tab live in the URL (dashboard/links.py), so a link opens the page as it was.
+Layout: the sidebar holds every input (a lesson, the settings and buttons: dashboard/page/sidebar.py); the main
+area holds the lesson's text and the outputs, in tabs, one module each under dashboard/tabs/.  Training runs in background jobs (dashboard/jobs/runner.py, drawn by
+dashboard/jobs/panel.py), so moving a slider or switching tabs never stops it.  The jobs and the last report
+are kept per browser on the server (dashboard/page/sessions.py), so a reload finds them again; the settings, the
+lesson and the open tab live in the URL (dashboard/page/links.py), so a link opens the page as it was.
 """
 from __future__ import annotations
 
@@ -17,13 +17,30 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard import accessibility, job_panel, links, resources, runs, sessions, sidebar, style, upload_panel
-from dashboard.tabs import (class_board, dark_knowledge, distill, explanation, history, little_data, look_closer, methods,
-                            probabilities, sweep, unseen_class)
+from dashboard.page import accessibility
+from dashboard.jobs import panel as job_panel
+from dashboard.page import links
+from dashboard.runs import resources
+from dashboard.runs import distill as runs
+from dashboard.page import sessions
+from dashboard.page import sidebar
+from dashboard.page import style
+from dashboard.page import upload_panel
+from dashboard.tabs import class_board
+from dashboard.tabs import dark_knowledge
+from dashboard.tabs import distill
+from dashboard.tabs import explanation
+from dashboard.tabs import history
+from dashboard.tabs import little_data
+from dashboard.tabs import look_closer
+from dashboard.tabs import methods
+from dashboard.tabs import probabilities
+from dashboard.tabs import sweep
+from dashboard.tabs import unseen_class
 from dashboard.tabs import draw as draw_tab  # not `draw`: the tab loop below names its functions so
 from kd_core import RunConfig
 
-# One CPU thread per training: dashboard.jobs already runs up to one training per core at once, and torch's
+# One CPU thread per training: dashboard.jobs.runner already runs up to one training per core at once, and torch's
 # default (a thread per core, spinning while it waits) made the tiny digits models 5-20x slower whenever
 # anything else was busy (the Streamlit server, the browser, other trainings).
 torch.set_num_threads(1)
@@ -63,7 +80,7 @@ def main() -> None:
     own = upload_panel.sidebar()  # a dataset or teacher of this browser's own, uploaded
     config = upload_panel.apply(config, own)
     style.apply()  # compact for a projector, readable on a phone; presentation mode's larger type when it is on
-    accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/accessibility.py)
+    accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/page/accessibility.py)
     st.title("Knowledge distillation, live")
     if sessions.current().seeds_outcome is None:  # an introduction: once there is a report, the report goes higher
         st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .custom_data import is_custom, resolve as resolve_data
-from .data import DATASETS, DatasetSpec
-from .losses import check_lam, check_temperature
-from .methods import METHODS, MethodError, check_applies, normalize_args
-from .models import ARCHITECTURES
-from .own_teacher import is_external, resolve as resolve_teacher
+from kd_core.data.custom import is_custom, resolve as resolve_data
+from kd_core.data.datasets import DATASETS, DatasetSpec
+from kd_core.methods.losses import check_lam, check_temperature
+from kd_core.methods.registry import METHODS, MethodError, check_applies, normalize_args
+from kd_core.models.architectures import ARCHITECTURES
+from kd_core.models.own_teacher import is_external, resolve as resolve_teacher
 
 MAX_EPOCHS = 1000
 MAX_LR = 10.0  # above this nothing trains; 10 itself is allowed so divergence can be shown
@@ -101,7 +101,7 @@ class RunConfig:
     def baseline_key(self) -> str:
         """A hash of everything that determines the scratch baseline (of a validated config): the run's, less what
         only distillation reads — T, λ, the loss and its settings — so a run that changes only those finds its
-        baseline already trained (kd_core/stored.py)."""
+        baseline already trained (kd_core/runs/stored.py)."""
         identity = {k: v for k, v in self._run_identity().items()
                     if k not in ("temperature", "lam", "loss", "loss_args", "baseline")}
         return _digest({**identity, "part": "baseline"})

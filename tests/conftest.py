@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session", autouse=True)
 def shared_teacher_cache(tmp_path_factory) -> str:
-    """Point KD_CACHE_DIR (read by kd_core.cache.default_cache_dir) at a per-session temp folder."""
+    """Point KD_CACHE_DIR (read by kd_core.runs.cache.default_cache_dir) at a per-session temp folder."""
     folder = str(tmp_path_factory.mktemp("teacher-cache"))
     previous = os.environ.get("KD_CACHE_DIR")
     os.environ["KD_CACHE_DIR"] = folder

@@ -12,7 +12,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import launch, runs
+from dashboard import launch
+from dashboard.runs import distill as runs
 from kd_core import Diverged, ProgressEvent
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -66,7 +67,7 @@ def charts(at: AppTest) -> dict[str, dict]:
 
 def test_controls_exist_with_their_ranges_defaults_and_help(app):
     sliders = {s.key: s for s in app.slider}
-    from kd_core.lessons import LESSONS
+    from kd_core.studies.lessons import LESSONS
 
     lesson = LESSONS["little-data"]  # the page opens on it: its settings over the defaults
     expected = {"temperature": (1, 20, lesson.settings.get("temperature", 4)), "lam": (0, 1, lesson.settings.get("lam", 0.7)),
@@ -238,13 +239,13 @@ def test_sliders_do_not_disturb_a_run_and_stop_ends_it_cleanly(app, monkeypatch)
 
 
 def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
-    import kd_core.data
+    import kd_core.data.datasets
 
     def offline(name, tv_class, files, root, train):
-        raise kd_core.data.DatasetUnavailable(f"dataset '{name}' is not in {root} and could not be downloaded (offline)")
+        raise kd_core.data.datasets.DatasetUnavailable(f"dataset '{name}' is not in {root} and could not be downloaded (offline)")
 
-    monkeypatch.setattr(kd_core.data, "_torchvision_split", offline)
-    kd_core.data._load_cached.cache_clear()
+    monkeypatch.setattr(kd_core.data.datasets, "_torchvision_split", offline)
+    kd_core.data.datasets._load_cached.cache_clear()
     st.cache_resource.clear()
     try:
         app.selectbox(key="dataset").set_value("mnist").run()
@@ -256,7 +257,7 @@ def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
         assert not [i for i in app.info if "Click **Distill**" in i.value]  # no hint to click a greyed-out button
         assert (app.selectbox(key="teacher").value, app.selectbox(key="student").value) == ("cnn-large", "cnn-small")
     finally:
-        kd_core.data._load_cached.cache_clear()
+        kd_core.data.datasets._load_cached.cache_clear()
         st.cache_resource.clear()
 
 
@@ -284,7 +285,7 @@ def test_launch_runs_streamlit_on_localhost_without_usage_stats(monkeypatch):
 
 
 def test_a_queued_run_shows_its_position_and_can_be_stopped(app, monkeypatch):
-    from dashboard import jobs
+    from dashboard.jobs import runner as jobs
 
     monkeypatch.setattr(jobs, "MAX_CONCURRENT", 0)  # every trainer busy: the run must wait its turn
     app.button(key="distill").click().run()
@@ -390,7 +391,7 @@ def test_a_click_right_after_a_slider_move_trains_the_new_settings(app):
 
 
 def test_the_run_time_estimate_is_planned_steps_times_measured_step_time():
-    from dashboard import estimate
+    from dashboard.jobs import estimate
 
     plan = {"teacher": 1000, "student": 500, "baseline": 500}
     # 3 seeds, 1 slot, every teacher to train: 3 × (1000 × 0.02 + 1000 × 0.01) = 90 s

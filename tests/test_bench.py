@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from benchmarks.bench import PHASES, main
-from kd_core import train
-from kd_core.cache import TeacherCache
+from kd_core.train import loop as train
+from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig, validate
-from kd_core.fastpaths import channels_last_conv_is_exact, training_forward
-from kd_core.losses import cross_entropy
-from kd_core.models import build_model
-from kd_core.pipeline import run
-from kd_core.train import fit, predict_logits
+from kd_core.train.fastpaths import channels_last_conv_is_exact, training_forward
+from kd_core.methods.losses import cross_entropy
+from kd_core.models.architectures import build_model
+from kd_core.runs.pipeline import run
+from kd_core.train.loop import fit, predict_logits
 
 SHORT = dict(teacher_epochs=2, epochs=2)
 
@@ -90,8 +90,8 @@ def _short_run() -> dict:
 
 _CHILD = """
 import json, sys, tempfile
-from kd_core.pipeline import run
-from kd_core.cache import TeacherCache
+from kd_core.runs.pipeline import run
+from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig
 with tempfile.TemporaryDirectory() as folder:
     result = run(RunConfig(device="cpu", teacher_epochs=2, epochs=2), cache=TeacherCache(folder))

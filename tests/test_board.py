@@ -11,13 +11,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard import board_figures
+from dashboard.figures import board as board_figures
 from kd_core import PhaseReport, ResultCache, RunConfig, RunResult, run
-from kd_core.board import (FREE_PLAY, START_FILE, FolderReader, build_board, lesson_of, load_run, read_start,
+from kd_core.board.collect import (FREE_PLAY, START_FILE, FolderReader, build_board, lesson_of, load_run, read_start,
                            show_every_run, start_fresh)
-from kd_core.cache import atomic_torch_save
-from kd_core.lessons import LESSONS
-from kd_core.pipeline import load
+from kd_core.runs.cache import atomic_torch_save
+from kd_core.studies.lessons import LESSONS
+from kd_core.runs.pipeline import load
 from kd_core.stats import Interval
 
 

@@ -12,7 +12,7 @@ import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, require_browser, streamlit_server
 
 from kd_core import ResultCache, TeacherCache, run
-from kd_core.lessons import LESSONS
+from kd_core.studies.lessons import LESSONS
 
 SCREENSHOT = ROOT / "assets" / "class-board.png"
 

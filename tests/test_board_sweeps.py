@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-from dashboard import board_figures, experiment_runs
-from kd_core.board import FolderReader, build_board
-from kd_core.board_sweeps import SweepRecorder, record
-from kd_core.lessons import LESSONS
-from kd_core.pipeline import load
-from kd_core.sweeps import SweepEvent, SweepRow
+from dashboard.figures import board as board_figures
+from dashboard.runs import experiments as experiment_runs
+from kd_core.board.collect import FolderReader, build_board
+from kd_core.board.sweeps import SweepRecorder, record
+from kd_core.studies.lessons import LESSONS
+from kd_core.runs.pipeline import load
+from kd_core.studies.sweeps import SweepEvent, SweepRow
 from test_board import put, stored
 
 LITTLE = LESSONS["little-data"].config()

@@ -144,7 +144,7 @@ def test_the_verdict_is_above_the_fold_and_nothing_is_cut_off(server, tmp_path):
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(server)
         page.get_by_role("button", name="Distill").first.wait_for(timeout=120_000)
-        from kd_core.lessons import LESSONS
+        from kd_core.studies.lessons import LESSONS
 
         expect(page.get_by_text(f"Lesson: {LESSONS['little-data'].title}")).to_be_visible()
         page.get_by_test_id("stSidebar").get_by_role("button", name="Distill").click()

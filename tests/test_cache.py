@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kd_core import RunConfig, TeacherCache, run
-from kd_core.cache import default_cache_dir
+from kd_core.runs.cache import default_cache_dir
 
 CONFIG = RunConfig(teacher_epochs=4, epochs=2)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kd_core import ProgressEvent, ResultCache, RunConfig, TeacherCache, run
-from kd_core.records import MAX_STORED_STEPS, StepRecord, StepRecorder
+from kd_core.train.records import MAX_STORED_STEPS, StepRecord, StepRecorder
 
 CONFIG = RunConfig(teacher_epochs=2, epochs=2, seed=7)
 PHASES = ("teacher", "student", "baseline")
@@ -109,7 +109,7 @@ def test_cache_entries_older_than_stored_steps_still_load_and_replay_their_epoch
 
 
 def test_the_dashboards_memory_of_finished_runs_replays_steps_too(tmp_path):
-    from dashboard import runs
+    from dashboard.runs import distill as runs
 
     config = CONFIG.replace(seed=9)
     stop = threading.Event()
@@ -126,9 +126,9 @@ def test_the_dashboards_memory_of_finished_runs_replays_steps_too(tmp_path):
 def test_the_report_of_a_cached_run_says_so_and_gives_the_original_training_time(fresh):
     import dataclasses
 
-    from dashboard import runs
-    from dashboard.seed_runs import SeedsOutcome
-    from dashboard.tabs import report
+    from dashboard.runs import distill as runs
+    from dashboard.runs.seeds import SeedsOutcome
+    from dashboard.report import summary as report
 
     result = fresh[0]
     trained = SeedsOutcome(CONFIG, [runs.DistillOutcome(result, None, None, {})])

@@ -1,11 +1,11 @@
-"""Every chart's text alternative (dashboard/charts.py ``alt_text``): one line that says what the chart shows —
+"""Every chart's text alternative (dashboard/figures/charts.py ``alt_text``): one line that says what the chart shows —
 its kind, its title, what is plotted against what, its series — in plain words, never Plotly's markup."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dashboard import figures
-from dashboard.charts import alt_text
+from dashboard.figures import plots as figures
+from dashboard.figures.charts import alt_text
 
 
 def test_a_line_chart_says_its_title_its_axes_and_its_series():

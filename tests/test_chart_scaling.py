@@ -1,4 +1,4 @@
-"""Presentation mode's chart text (dashboard/charts.py ``scaled``) and the page's CSS (dashboard/style.py).
+"""Presentation mode's chart text (dashboard/figures/charts.py ``scaled``) and the page's CSS (dashboard/page/style.py).
 
 Streamlit's chart theme sets tick, legend and axis-title sizes of its own, so a figure's overall font size moved
 nothing: in the browser the ticks stayed at 12 px.  ``scaled`` sets every size explicitly; the real-browser
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard import charts, experiment_figures as ef, figures, style
+from dashboard.figures import charts
+from dashboard.figures import experiments as ef
+from dashboard.figures import plots as figures
+from dashboard.page import style
 from kd_core import ProgressEvent
 
 READABLE = 16  # px: ticks and legends a room reads (tests/test_layout_browser.py states the criterion)

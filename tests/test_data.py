@@ -11,7 +11,7 @@ import torch
 import torchvision
 
 from kd_core import RunConfig, TeacherCache, run
-from kd_core.data import DatasetUnavailable, load_dataset
+from kd_core.data.datasets import DatasetUnavailable, load_dataset
 
 
 def test_digits_is_built_in_normalized_and_stratified():
@@ -128,7 +128,7 @@ def test_the_real_mnist_files_load_and_a_short_run_learns_them(tmp_path):
 def test_a_dataset_loaded_by_a_forked_child_is_adopted_equal(tmp_path):
     """kd-sweep has a child load the data while it imports; this process then uses the child's copy, equal to its own
     in every tensor (digits ignores its folder: ``tmp_path`` keeps the adopted copy apart from the usual one)."""
-    from kd_core.local_processes import prefetch_dataset
+    from kd_core.execution.local_processes import prefetch_dataset
 
     torch.set_num_threads(1)
     prefetch = prefetch_dataset("digits", str(tmp_path))
@@ -144,7 +144,7 @@ def test_a_dataset_loaded_by_a_forked_child_is_adopted_equal(tmp_path):
 
 def test_cifar10_defaults_are_the_seed_nets_sized_for_minutes():
     """The defaults benchmarks/measure_cifar.py times (README): the seed's nets for 40 + 30 epochs, Adam 1e-3, batch 128, 2 threads."""
-    from kd_core.data import DATASETS
+    from kd_core.data.datasets import DATASETS
 
     spec = DATASETS["cifar10"]
     assert (spec.teacher, spec.student, spec.teacher_epochs, spec.epochs) == ("seed-teacher", "seed-student", 40, 30)

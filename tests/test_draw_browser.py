@@ -19,7 +19,7 @@ BARS = """() => { const plot = [...document.querySelectorAll('.js-plotly-plot')]
 def server(tmp_path_factory):
     require_browser()
     from kd_core import RunSetup, TeacherCache, validate
-    from kd_core.lessons import LESSONS
+    from kd_core.studies.lessons import LESSONS
 
     # The page opens on the little-data lesson: its teacher in the (session's) cache, as after a first Distill.
     RunSetup(validate(LESSONS["little-data"].config())).teacher(TeacherCache())

@@ -1,4 +1,4 @@
-"""dashboard.drawing: a drawing framed as the dataset frames its images (digits: 8×8, 0..16 counts of a 32×32
+"""kd_core.data.drawing: a drawing framed as the dataset frames its images (digits: 8×8, 0..16 counts of a 32×32
 bitmap; MNIST: a 20×20 box with its centre of mass at the centre of 28×28), normalised as data.py does."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard import drawing
+from kd_core.data import drawing
 from kd_core import RunConfig, RunSetup, TeacherCache, load_dataset, predict_logits, validate
 
 

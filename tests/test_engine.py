@@ -8,8 +8,8 @@ import torch
 
 from kd_core import Diverged, RunConfig, RunSetup, TeacherCache, load_dataset, run
 from kd_core.config import ConfigError, resolve_device
-from kd_core.data import student_indices
-from kd_core.train import REPORT_EVERY
+from kd_core.data.datasets import student_indices
+from kd_core.train.loop import REPORT_EVERY
 
 QUICK = RunConfig(teacher_epochs=5, epochs=3)
 

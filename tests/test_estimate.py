@@ -5,7 +5,7 @@ import time
 
 import torch.nn.functional as F
 
-from dashboard import estimate
+from dashboard.jobs import estimate
 
 
 def test_a_step_benchmark_is_not_inflated_by_waiting_for_the_cpu(monkeypatch):
@@ -27,9 +27,9 @@ def test_a_step_benchmark_is_not_inflated_by_waiting_for_the_cpu(monkeypatch):
 
 def test_the_estimate_of_the_opening_lesson_stays_under_a_minute_on_a_quiet_server():
     """The page opens on little-data, 8 seeds: its estimate, from this benchmark, is no warning at all."""
-    from dashboard import runs
+    from dashboard.runs import distill as runs
     from kd_core import load_dataset
-    from kd_core.lessons import LESSONS
+    from kd_core.studies.lessons import LESSONS
 
     config = LESSONS["little-data"].config(device="cpu")
     plan = runs.planned_steps(config, load_dataset("digits"), ("teacher", "student", "baseline"))

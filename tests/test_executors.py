@@ -13,12 +13,12 @@ from collections import defaultdict
 import pytest
 import torch
 
-from kd_core.cache import TeacherCache
+from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig
-from kd_core.executors import InProcess, LocalProcesses, RayCluster, WorkerDied
-from kd_core.seeds import run_seeds
-from kd_core.sweeps import sweep
-from kd_core.train import Diverged
+from kd_core.execution.executors import InProcess, LocalProcesses, RayCluster, WorkerDied
+from kd_core.runs.seeds import run_seeds
+from kd_core.studies.sweeps import sweep
+from kd_core.train.loop import Diverged
 
 CONFIG = RunConfig(teacher_epochs=3, epochs=2)
 SEEDS = 3
@@ -92,8 +92,8 @@ def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
     """With two workers and a disk cache, each teacher and then each scratch baseline still to train gets a task
     of its own ahead of the seeds, so the last round is one student rather than a whole seed alone; not with one
     worker, not for parts kept in memory or already trained, and no baseline task for a run without one."""
-    from kd_core.pipeline import RunSetup
-    from kd_core.seeds import SeedTask, ahead_of_seeds
+    from kd_core.runs.pipeline import RunSetup
+    from kd_core.runs.seeds import SeedTask, ahead_of_seeds
 
     cache = TeacherCache(tmp_path)
     tasks = [SeedTask(CONFIG.replace(seed=seed), str(tmp_path), None) for seed in range(3)]
@@ -117,7 +117,7 @@ def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
 
 def test_a_baseline_trained_ahead_is_the_one_its_run_would_train(tmp_path):
     """baseline_into trains, without the teacher, the very scratch student the seed's run would train itself."""
-    from kd_core.pipeline import RunSetup, run
+    from kd_core.runs.pipeline import RunSetup, run
 
     alone = run(CONFIG, cache=TeacherCache(tmp_path / "alone"))
     cache = TeacherCache(tmp_path / "ahead")
@@ -139,7 +139,7 @@ def test_sweep_gives_identical_rows(executor, reference, tmp_path):
 
 def test_an_in_process_sweep_keeps_no_set_up_after_it_ends(reference, tmp_path):
     """Each worker keeps the set-up (teacher, its logits) of the seed it trains; in this process, not past the sweep."""
-    from kd_core import sweeps
+    from kd_core.studies import sweeps
 
     _, _, expected = reference
     assert sweep("temperature", [1, 4], [0, 1], CONFIG, cache=TeacherCache(tmp_path), executor=InProcess()) == expected
@@ -252,7 +252,7 @@ def test_workers_never_run_the_callers_main_script(tmp_path, monkeypatch):
     import sys
     import types
 
-    from kd_core import local_processes
+    from kd_core.execution import local_processes
 
     marker = tmp_path / "ran"
     script = tmp_path / "page.py"

@@ -6,10 +6,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dashboard import experiment_figures as ef
-from kd_core.experiments import bias_curve, best_bias
+from dashboard.figures import experiments as ef
+from kd_core.studies.experiments import bias_curve, best_bias
 from kd_core.stats import summarize
-from kd_core.sweeps import SweepRow
+from kd_core.studies.sweeps import SweepRow
 
 CLASSES = [str(i) for i in range(10)]
 

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kd_core import ConfigError, RunConfig, load_dataset, run, validate
-from kd_core.experiments import (
+from kd_core.studies.experiments import (
     best_bias, bias_correction, bias_curve, dark_knowledge_matrix, omitted_class, softened_distributions, teacher_logits,
 )
 from kd_core.stats import summarize
-from kd_core.pipeline import equal_steps_epochs
-from kd_core.sweeps import SweepEvent, SweepRow, normalize_param, sweep, sweep_json
+from kd_core.runs.pipeline import equal_steps_epochs
+from kd_core.studies.sweeps import SweepEvent, SweepRow, normalize_param, sweep, sweep_json
 
 CPU = RunConfig(device="cpu")
 

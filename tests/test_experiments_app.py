@@ -20,7 +20,10 @@ def page_script():
     """The stand-in app: one experiment tab, with a sidebar-like config from session state."""
     import streamlit as st
 
-    from dashboard.tabs import dark_knowledge, little_data, sweep, unseen_class
+    from dashboard.tabs import dark_knowledge
+    from dashboard.tabs import little_data
+    from dashboard.tabs import sweep
+    from dashboard.tabs import unseen_class
     from kd_core import RunConfig
 
     config = RunConfig(device="cpu", epochs=3, teacher_epochs=5, temperature=st.session_state.get("T", 4.0),
@@ -41,7 +44,7 @@ def open_tab(name: str, **session) -> AppTest:
 
 
 def job(at: AppTest, name: str):
-    """The session's job of this name (dashboard.job_panel keeps them in session state)."""
+    """The session's job of this name (dashboard.jobs.panel keeps them in session state)."""
     return at.session_state["jobs"][name]
 
 

@@ -10,11 +10,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from dashboard import exports
+from dashboard.runs import exports
 from kd_core import DATASETS, RunConfig, validate
 from kd_core.cli import train
 from kd_core.cli.common import config_from_args, make_parser, parse_seeds
-from kd_core.models import ARCHITECTURES, build_model
+from kd_core.models.architectures import ARCHITECTURES, build_model
 
 # Every architecture the page can train, on the input shapes its datasets give them (digits 1×8×8 for all; the
 # CNNs also on MNIST's 1×28×28 and CIFAR-10's 3×32×32, where their flattened sizes differ).

@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import pytest
 from hypothesis import given, strategies as st
 
-from dashboard import figures, runs
+from dashboard.figures import plots as figures
+from dashboard.runs import distill as runs
 from kd_core import ProgressEvent
 
 
@@ -127,10 +128,11 @@ def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
     assert runs.format_seconds(75) == "1 min 15 s" and runs.format_seconds(9.6) == "10 s"
 
 
-# ---- the verdict over seeds (dashboard/verdict.py) and the progress of a Distill over seeds
+# ---- the verdict over seeds (dashboard/report/verdict.py) and the progress of a Distill over seeds
 
-from dashboard import progress as seed_progress, verdict  # noqa: E402
-from kd_core.records import EpochRecord  # noqa: E402
+from dashboard.jobs import progress as seed_progress
+from dashboard.report import verdict  # noqa: E402
+from kd_core.train.records import EpochRecord  # noqa: E402
 from kd_core.stats import Interval  # noqa: E402
 
 

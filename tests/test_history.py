@@ -69,7 +69,7 @@ def test_a_column_the_table_does_not_know_is_kept_at_the_end():
 # ---------------------------------------------------------------- the summary a student reads first
 
 def test_the_summary_has_what_a_student_compares_and_the_settings_in_words():
-    from dashboard import history_summary as summary
+    from dashboard.report import history_table as summary
 
     frame = summary.table(ROWS)
     assert list(frame.columns) == ["Lesson", "When", "Changed settings", "Accuracy %: teacher / KD / scratch",
@@ -85,7 +85,7 @@ def test_the_summary_has_what_a_student_compares_and_the_settings_in_words():
 
 
 def test_changed_settings_are_read_against_the_runs_own_lesson():
-    from dashboard import history_summary as summary
+    from dashboard.report import history_table as summary
 
     moved = {**COMPLETED, "lesson": "little-data", "omit_class": None, "seeds": 8, "temperature": 8.0, "lam": 0.3,
              "student_fraction": 0.1, "kd_minus_baseline_points": -0.04, "interval_low_points": -1.2, "interval_high_points": 1.1}
@@ -100,7 +100,7 @@ def test_changed_settings_are_read_against_the_runs_own_lesson():
 def test_when_is_a_time_today_and_a_date_otherwise():
     import datetime
 
-    from dashboard import history_summary as summary
+    from dashboard.report import history_table as summary
 
     day = datetime.date(2026, 12, 4)
     assert summary.when("2026-12-04T10:01:07", today=day) == "10:01"

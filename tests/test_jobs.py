@@ -1,11 +1,11 @@
-"""dashboard.jobs: the background runner behind the dashboard (no Streamlit involved)."""
+"""dashboard.jobs.runner: the background runner behind the dashboard (no Streamlit involved)."""
 from __future__ import annotations
 
 import threading
 
 import pytest
 
-from dashboard import jobs
+from dashboard.jobs import runner as jobs
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from kd_core import latency
+from kd_core.models import latency
 
 
 class Recorder(nn.Module):

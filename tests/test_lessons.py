@@ -15,9 +15,9 @@ import pytest
 from benchmarks.measure_lessons import measure_lesson
 from kd_core import TeacherCache
 from kd_core.cli.train import main as kd_train
-from kd_core.executors import make_executor
-from kd_core.lessons import LESSONS
-from kd_core.seeds import run_seeds
+from kd_core.execution.executors import make_executor
+from kd_core.studies.lessons import LESSONS
+from kd_core.runs.seeds import run_seeds
 
 DIGITS_LESSONS = [name for name, lesson in LESSONS.items() if lesson.settings.get("dataset", "digits") == "digits"]
 START_SEEDS = list(range(20))

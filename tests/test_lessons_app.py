@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import app, charts, finish, history_column, main_job  # noqa: F401  (app: the fixture, shared)
 
-from kd_core.lessons import LESSONS
+from kd_core.studies.lessons import LESSONS
 
 
 def fast(at: AppTest, seeds: int = 3) -> AppTest:
@@ -177,21 +177,21 @@ def test_the_unseen_class_report_shows_the_hidden_class_over_seeds_and_where_the
 def _fresh_data_caches():
     import streamlit as st
 
-    import kd_core.data
+    import kd_core.data.datasets
 
-    kd_core.data._load_cached.cache_clear()
+    kd_core.data.datasets._load_cached.cache_clear()
     st.cache_resource.clear()
 
 
 def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back(app, monkeypatch, tmp_path):
     monkeypatch.setenv("KD_DATA_DIR", str(tmp_path))
-    import kd_core.data
+    import kd_core.data.datasets
 
     def offline(*args, **kwargs):
-        raise kd_core.data.DatasetUnavailable(f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline); "
-                                              f"put its files there as {tmp_path}/MNIST/raw, {kd_core.data.DATA_DIR_HINT}")
+        raise kd_core.data.datasets.DatasetUnavailable(f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline); "
+                                              f"put its files there as {tmp_path}/MNIST/raw, {kd_core.data.datasets.DATA_DIR_HINT}")
 
-    monkeypatch.setattr(kd_core.data, "_torchvision_split", offline)
+    monkeypatch.setattr(kd_core.data.datasets, "_torchvision_split", offline)
     _fresh_data_caches()
     try:
         app.selectbox(key="lesson").set_value("hinton-mnist").run()

@@ -17,9 +17,9 @@ from test_app import app, finish  # noqa: F401  (app: the fixture, shared)
 
 from kd_core import TeacherCache
 from kd_core.config import validate
-from kd_core.lessons import LESSONS
-from kd_core.paper import PAPER_ERRORS, errors, gap_closed, seed_errors
-from kd_core.pipeline import run
+from kd_core.studies.lessons import LESSONS
+from kd_core.studies.paper import PAPER_ERRORS, errors, gap_closed, seed_errors
+from kd_core.runs.pipeline import run
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 README = Path(__file__).resolve().parents[1] / "README.md"

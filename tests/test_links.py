@@ -9,9 +9,12 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 from test_app import APP, app, finish, history_column, main_job, one_seed  # noqa: F401  (app: the fixture, shared)
 
-from dashboard import choices, runs, sessions, sidebar
+from dashboard.page import choices
+from dashboard.runs import distill as runs
+from dashboard.page import sessions
+from dashboard.page import sidebar
 from kd_core import Diverged, RunConfig
-from kd_core.lessons import LESSONS
+from kd_core.studies.lessons import LESSONS
 
 
 def open_link(query: str) -> AppTest:

@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix as sklearn_confusion
 from test_app import app, charts, finish, main_job  # noqa: F401  (app: the fixture, shared)
 
-from dashboard import closer, exports
+from dashboard.figures import closer
+from dashboard.runs import exports
 from kd_core import PhaseReport, RunResult, RunConfig
-from kd_core.losses import distillation_loss
+from kd_core.methods.losses import distillation_loss
 
 
 # ---------------------------------------------------------------- maths

@@ -1,4 +1,4 @@
-"""The distillation methods' formulas (kd_core.methods) against independent float64 implementations written from
+"""The distillation methods' formulas (kd_core.methods.registry) against independent float64 implementations written from
 the papers and the official code, to 1e-6; the DKD identity; gradients; the cases where a method cannot apply."""
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kd_core import methods
+from kd_core.methods import registry as methods
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.losses import LOSSES
-from kd_core.methods import METHODS, MethodError, decompose, make_loss, normalize_args
+from kd_core.methods.losses import LOSSES
+from kd_core.methods.registry import METHODS, MethodError, decompose, make_loss, normalize_args
 from kd_core.methods.dist import dist_parts
 from kd_core.methods.dkd import dkd_parts
 from kd_core.methods.logit_kd import logit_std_parts, matched_parts

@@ -1,5 +1,5 @@
-"""AppTest for the Methods tab (dashboard/tabs/methods.py) and its pure parts (dashboard/method_runs.py,
-dashboard/method_figures.py): one click trains each method over the seeds through Distill's path; the forest plot,
+"""AppTest for the Methods tab (dashboard/tabs/methods.py) and its pure parts (dashboard/runs/methods.py,
+dashboard/figures/methods.py): one click trains each method over the seeds through Distill's path; the forest plot,
 the table, the loss parts and the cost are drawn from the runs."""
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from dashboard import method_figures as mf
-from dashboard import method_runs as mr
+from dashboard.figures import methods as mf
+from dashboard.runs import methods as mr
 from kd_core import RunConfig
-from kd_core.records import PhaseReport, RunResult
+from kd_core.train.records import PhaseReport, RunResult
 
 TIMEOUT = 180
 
@@ -112,10 +112,10 @@ def test_the_app_has_the_methods_tab():
 
 
 def test_method_runs_land_on_the_class_board_named_and_coloured_by_method(tmp_path):
-    from dashboard.board_figures import lesson_color
+    from dashboard.figures.board import lesson_color
     from kd_core import ResultCache, run
-    from kd_core.board import FolderReader, build_board
-    from kd_core.lessons import LESSONS
+    from kd_core.board.collect import FolderReader, build_board
+    from kd_core.studies.lessons import LESSONS
 
     results = ResultCache(tmp_path)
     run(LESSONS["little-data"].config(loss="dkd", loss_args=(("beta", 2.0),)), results=results)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kd_core.lessons import LESSONS
-from kd_core.seeds import run_seeds
+from kd_core.studies.lessons import LESSONS
+from kd_core.runs.seeds import run_seeds
 from kd_core.stats import Interval
 
 CLAIMS = {  # lesson -> {method: verdict of method − KD}

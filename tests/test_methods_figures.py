@@ -7,10 +7,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 from test_methods_app import chart  # the same chart lookup as the Methods tab's test
 
-from dashboard import method_figures as mf
+from dashboard.figures import methods as mf
 from kd_core import RunConfig, TeacherCache
-from kd_core.methods import decompose, nontarget_mass
-from kd_core.pipeline import RunSetup
+from kd_core.methods.registry import decompose, nontarget_mass
+from kd_core.runs.pipeline import RunSetup
 
 TIMEOUT = 180
 
@@ -43,7 +43,7 @@ def test_nontarget_histogram_counts_every_image():
 def page_script():
     import streamlit as st
 
-    from dashboard import resources
+    from dashboard.runs import resources
     from dashboard.tabs import probabilities
     from kd_core import RunConfig
 

@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from kd_core.cli.sweep import main as sweep_main
 from kd_core.cli.train import main as train_main
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.methods import METHODS, MethodError, make_loss
+from kd_core.methods.registry import METHODS, MethodError, make_loss
 from kd_core.methods.fitnets import ConvReg, fitnets_parts, hint_features, regressor
-from kd_core.models import build_model
-from kd_core.pipeline import RunSetup
+from kd_core.models.architectures import build_model
+from kd_core.runs.pipeline import RunSetup
 
 QUICK = ["--teacher-epochs", "3", "--epochs", "2", "--quiet"]
 
@@ -148,7 +148,7 @@ def test_loss_args_change_the_result_and_the_key(tmp_path):
 
 
 def test_the_pages_kd_train_line_carries_the_loss_args(tmp_path):
-    from dashboard.exports import command_line
+    from dashboard.runs.exports import command_line
 
     config = RunConfig(loss="dkd", loss_args=(("beta", 2.0), ("warmup_epochs", 5.0)), epochs=2, teacher_epochs=3)
     line = command_line(config)

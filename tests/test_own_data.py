@@ -11,8 +11,8 @@ import torch
 from kd_core import RunConfig, validate
 from kd_core.cli.train import main
 from kd_core.config import ConfigError
-from kd_core.custom_data import IMAGE_SIZE, CustomDataError, load, stratified_split
-from kd_core.data import DATASETS, load_dataset
+from kd_core.data.custom import IMAGE_SIZE, CustomDataError, load, stratified_split
+from kd_core.data.datasets import DATASETS, load_dataset
 from own_data_support import csv_text, image_folder, shape_image, write_image
 
 QUICK = ["--teacher-epochs", "2", "--epochs", "1", "--quiet"]

@@ -8,13 +8,13 @@ import pickle
 import pytest
 import torch
 
-from dashboard import exports
+from dashboard.runs import exports
 from kd_core import RunConfig, RunSetup, TeacherCache, predict_logits, run, validate
 from kd_core.cli.train import main
 from kd_core.config import ConfigError
-from kd_core.data import load_dataset
-from kd_core.models import build_model
-from kd_core.own_teacher import OnnxTeacher, TeacherFileError, load
+from kd_core.data.datasets import load_dataset
+from kd_core.models.architectures import build_model
+from kd_core.models.own_teacher import OnnxTeacher, TeacherFileError, load
 
 QUICK = ["--epochs", "1", "--quiet"]
 
@@ -168,7 +168,7 @@ def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path
 
 
 def test_a_teacher_file_is_named_by_its_file_on_the_page():
-    from kd_core.own_teacher import short_name
+    from kd_core.models.own_teacher import short_name
 
     assert short_name("mlp-large") == "mlp-large"
     assert short_name("onnx:/srv/up/ab/mine.onnx;sha=0123456789abcdef") == "your mine.onnx"

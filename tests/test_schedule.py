@@ -9,7 +9,7 @@ import torch
 
 from kd_core.cli.train import main as kd_train
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.train import make_schedule
+from kd_core.train.loop import make_schedule
 
 
 def rates(schedule: str, steps: int, lr: float = 0.01) -> list[float]:

@@ -1,10 +1,12 @@
-"""dashboard.seed_runs: Distill over several seeds, in worker processes where cores are free (no Streamlit)."""
+"""dashboard.runs.seeds: Distill over several seeds, in worker processes where cores are free (no Streamlit)."""
 from __future__ import annotations
 
 import pytest
 
-from dashboard import jobs, runs, seed_runs
-from dashboard.progress import SeedEvent
+from dashboard.jobs import runner as jobs
+from dashboard.runs import distill as runs
+from dashboard.runs import seeds as seed_runs
+from dashboard.jobs.progress import SeedEvent
 from kd_core import RunConfig, TeacherCache, run
 
 TINY = RunConfig(teacher_epochs=1, epochs=1, student_fraction=0.05, seed=11)
@@ -39,7 +41,7 @@ def test_seeds_train_in_parallel_on_free_cores_give_the_solo_numbers_and_are_the
 
 
 def test_without_idle_cores_the_seeds_train_one_after_another_in_one_worker_process(monkeypatch, tmp_path):
-    import kd_core.seeds
+    import kd_core.runs.seeds
 
     monkeypatch.setattr(seed_runs, "idle_cores", lambda: 0)
     calls = []
@@ -48,7 +50,7 @@ def test_without_idle_cores_the_seeds_train_one_after_another_in_one_worker_proc
     def not_here(*args, **kwargs):  # the fork server's workers import kd_core afresh: this replaces nothing there
         raise AssertionError("a seed trained in the server's own process")
 
-    monkeypatch.setattr(kd_core.seeds, "run", not_here)
+    monkeypatch.setattr(kd_core.runs.seeds, "run", not_here)
     job = distill_in_a_job(TINY.replace(seed=21), 2, TeacherCache(tmp_path / "teachers"))
     assert calls == [] and job.result.parallel == 1 and job.result.status == "completed"
     assert [o.result.config.seed for o in job.result.outcomes] == [21, 22]
@@ -56,9 +58,9 @@ def test_without_idle_cores_the_seeds_train_one_after_another_in_one_worker_proc
 
 
 def test_one_seed_trains_in_a_worker_process(monkeypatch, tmp_path):
-    import kd_core.seeds
+    import kd_core.runs.seeds
 
-    monkeypatch.setattr(kd_core.seeds, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
+    monkeypatch.setattr(kd_core.runs.seeds, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
     monkeypatch.setattr(runs, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
     job = distill_in_a_job(TINY.replace(seed=31), 1, TeacherCache(tmp_path / "teachers"))
     (outcome,) = job.result.outcomes

@@ -10,7 +10,7 @@ import socket
 import pytest
 import streamlit as st
 
-from dashboard import links
+from dashboard.page import links
 
 OPTIONS = {"server.port": 8501}
 

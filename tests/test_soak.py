@@ -22,7 +22,7 @@ import torch
 from browser_support import CHROMIUM, CHROMIUM_ARGS, healthy, require_browser, streamlit_server
 
 from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
-from kd_core.cache import BaselineCache
+from kd_core.runs.cache import BaselineCache
 
 # It once found the server starving: Streamlit's gc.collect() after every rerun (see .streamlit/config.toml),
 # a 1.5 s lazy torch import inside the first training (dashboard/app.py), and clicks that trained the settings
@@ -34,7 +34,7 @@ SEEDS = (0, 1, 2, 3)
 TEMPERATURES = (3.0, 4.0, 5.0)  # the slider moves in steps of 0.5 from its default, 4
 TEACHER_EPOCHS, EPOCHS = 10, 20  # a run takes a second or two here: sessions start, stop and finish many
 # "Settings of this run: mlp-large → mlp-small with 16 hidden units, T = 4, λ = 0.7, teacher 10 epochs, students 20
-# epochs, seed 3" (dashboard/run_settings.py), above the report
+# epochs, seed 3" (dashboard/report/run_settings.py), above the report
 REPORT = re.compile(r"^Settings of this run: .*?\bT = ([\d.]+), .*\bteacher (\d+) epochs?, students (\d+) epochs?.*, seeds? (\d+)")
 
 
@@ -292,7 +292,7 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
     log = log_path.read_text()
     # Streamlit logs its own tracebacks when a tab closes mid-message; none may come from this project's code.
     assert not re.search(r'File ".*/(dashboard|kd_core)/', log), log[-3000:]
-    assert not re.search(r"job \d+ \(.*\) failed", log), log[-3000:]  # as dashboard.jobs logs a failed job
+    assert not re.search(r"job \d+ \(.*\) failed", log), log[-3000:]  # as dashboard.jobs.runner logs a failed job
     print(f"\nsoak: {SESSIONS} sessions for {soak_seconds:.0f} s, then 1 fresh: {counts}; {len(shown)} distinct runs shown, "
           f"all equal to their solo runs; cache files: {intact} intact, {corrupt} damaged by the test and detected; "
           f"server warnings about corrupt files: {log.count('is corrupt')}; health answered in {health_seconds:.1f} s")

@@ -9,9 +9,9 @@ import torch
 
 from kd_core.cli.train import main as kd_train
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.models import build_model, count_params
-from kd_core.pipeline import RunSetup, run
-from kd_core.train import jittered, make_optimizer, make_schedule
+from kd_core.models.architectures import build_model, count_params
+from kd_core.runs.pipeline import RunSetup, run
+from kd_core.train.loop import jittered, make_optimizer, make_schedule
 
 
 def test_defaults_keep_every_key():

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from kd_core import RunConfig, TeacherCache, run
-from kd_core.bias import bias_curve, choose_bias
+from kd_core.runs.bias import bias_curve, choose_bias
 from kd_core.config import ConfigError, validate
-from kd_core.data import holdout_indices, student_indices
-from kd_core.records import RunResult
+from kd_core.data.datasets import holdout_indices, student_indices
+from kd_core.train.records import RunResult
 
 KEEP = (0, 1, 2, 3, 4)
 # The unseen-class lesson's wide student: the default 16-unit one reads none of the other digits before the bias.

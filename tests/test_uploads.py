@@ -1,4 +1,4 @@
-"""dashboard.uploads: zips and CSVs checked in a temporary folder and kept only when they load; zip slip, links and
+"""dashboard.page.uploads: zips and CSVs checked in a temporary folder and kept only when they load; zip slip, links and
 non-zips refused with a sentence; nothing left behind by a bad upload; each upload listed for its browser only."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import zipfile
 import pytest
 import torch
 
-from dashboard import exports
-from dashboard.uploads import Store, UploadError, unpack_zip
-from kd_core.models import build_model
+from dashboard.runs import exports
+from dashboard.page.uploads import Store, UploadError, unpack_zip
+from kd_core.models.architectures import build_model
 from own_data_support import csv_text, image_folder, shape_image, write_image, zip_of
 
 
@@ -117,7 +117,7 @@ def test_an_onnx_teacher_upload(tmp_path, store):
 @pytest.mark.parametrize("changes", [{"dataset": "folder:/srv/uploads/ab/cd/shapes;sha=0123456789abcdef"},
                                      {"teacher": "onnx:/srv/uploads/ab/cd/t.onnx;sha=0123456789abcdef"}, {}])
 def test_runs_on_ones_own_data_or_teacher_stay_off_the_class_board(changes):
-    from kd_core.board import run_from_entry
+    from kd_core.board.collect import run_from_entry
 
     config = {"dataset": "digits", "teacher": "mlp-large", "temperature": 4.0, "seed": 0, **changes}
     entry = {"meta": {"result": {"status": "completed", "config": config, "student": {"accuracy": 0.9},

@@ -8,9 +8,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from dashboard import exports
+from dashboard.runs import exports
 from kd_core import load_dataset
-from kd_core.models import build_model
+from kd_core.models.architectures import build_model
 from own_data_support import csv_text, image_folder, zip_of
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")

@@ -6,8 +6,8 @@ import math
 from hypothesis import given, settings, strategies as st
 
 from kd_core.config import MAX_EPOCHS, MAX_LR, ConfigError, RunConfig, validate
-from kd_core.data import DATASETS
-from kd_core.models import ARCHITECTURES
+from kd_core.data.datasets import DATASETS
+from kd_core.models.architectures import ARCHITECTURES
 
 anything = st.one_of(
     st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),

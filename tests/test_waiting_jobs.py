@@ -6,7 +6,10 @@ import threading
 
 import pytest
 
-from dashboard import job_panel, jobs, runs, seed_runs
+from dashboard.jobs import panel as job_panel
+from dashboard.jobs import runner as jobs
+from dashboard.runs import distill as runs
+from dashboard.runs import seeds as seed_runs
 from test_jobs import wait_for
 from kd_core import ResultCache, RunConfig, TeacherCache
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard import closer, run_settings, verdict, wording
+from dashboard.figures import closer
+from dashboard.report import run_settings
+from dashboard.report import verdict
+from dashboard.page import wording
 from kd_core import RunConfig
-from kd_core.lessons import LESSONS
+from kd_core.studies.lessons import LESSONS
 from kd_core.stats import Interval
 
 

@@ -3,7 +3,7 @@ one colour per lesson.
 
 A class splits the settings among its students (one takes T = 1, another T = 2, …); each Distill stores its runs
 in the server's results folder, and this tab redraws them every couple of seconds, so the class builds one chart
-together.  Reading and grouping are kd_core.board's; the chart is dashboard/board_figures.py's.
+together.  Reading and grouping are kd_core.board.collect's; the chart is dashboard/figures/board.py's.
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import board_figures, charts, runs
-from kd_core.board import AXES, Board, BoardRun, FolderReader, build_board, read_start, show_every_run, start_fresh
+from dashboard.figures import board as board_figures
+from dashboard.figures import charts
+from dashboard.runs import distill as runs
+from kd_core.board.collect import AXES, Board, BoardRun, FolderReader, build_board, read_start, show_every_run, start_fresh
 
 REFRESH_SECONDS = 2.0  # often enough to feel live; each refresh only lists the folder unless a run has finished
 INTRO = ("Every run finished on this server — yours and your classmates' — as KD student minus scratch baseline, in "

@@ -6,10 +6,11 @@ import math
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
-from dashboard import experiment_figures as ef
-from dashboard import experiment_runs as er
-from dashboard import resources, runs
+from dashboard.figures import charts
+from dashboard.figures import experiments as ef
+from dashboard.runs import experiments as er
+from dashboard.runs import resources
+from dashboard.runs import distill as runs
 from kd_core import RunConfig
 
 TITLE = "Dark knowledge — which classes look alike to the teacher"

@@ -1,7 +1,7 @@
 """Tab "Distill": the sidebar's buttons, the live view of the "main" job, and the report of the last Distill.
 
-Distill trains several seeds (dashboard/seed_runs.py); the report's headline is the verdict over them
-(dashboard/tabs/report.py), the live charts draw the first seed's curves.
+Distill trains several seeds (dashboard/runs/seeds.py); the report's headline is the verdict over them
+(dashboard/report/summary.py), the live charts draw the first seed's curves.
 """
 from __future__ import annotations
 
@@ -10,9 +10,21 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from dashboard import charts, style
-from dashboard import choices, estimate, figures, job_panel, jobs, progress, resources, runs, seed_runs, sessions
-from dashboard.tabs import history, report, report_extra
+from dashboard.figures import charts
+from dashboard.page import style
+from dashboard.page import choices
+from dashboard.jobs import estimate
+from dashboard.figures import plots as figures
+from dashboard.jobs import panel as job_panel
+from dashboard.jobs import runner as jobs
+from dashboard.jobs import progress
+from dashboard.runs import resources
+from dashboard.runs import distill as runs
+from dashboard.runs import seeds as seed_runs
+from dashboard.page import sessions
+from dashboard.tabs import history
+from dashboard.report import summary as report
+from dashboard.report import extras as report_extra
 from kd_core import RunConfig
 
 state = st.session_state
@@ -155,7 +167,7 @@ def stopped_note(snap: jobs.Snapshot) -> str | None:
 
 def intro(config: RunConfig, seeds: int, usable: bool) -> None:
     """Before the first Distill: what it does, and on a phone a Distill button right here (the sidebar, with its
-    own Distill, is folded away there; at 640 px and wider this one is hidden by dashboard/style.py)."""
+    own Distill, is folded away there; at 640 px and wider this one is hidden by dashboard/page/style.py)."""
     st.info("Click **Distill** to train the teacher (or load it from the cache), the KD student and the scratch "
             "baseline, for every seed. The charts draw live.")
     # The rule that hides it, again right here and as markdown: st.html's styles apply a moment after the page's

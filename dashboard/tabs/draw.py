@@ -3,7 +3,7 @@ scratch baseline's softened probabilities at the sidebar's T, beside a small pre
 
 The canvas is ``streamlit-drawable-canvas`` 0.13 (Fabric.js, a Streamlit components-v2 component: it works with
 this project's Streamlit 1.67; a stroke is sent when the finger or mouse lifts).  The drawing goes through the
-dataset's own framing (dashboard/drawing.py).  The models are those of the last Distill on this dataset, or,
+dataset's own framing (kd_core/data/drawing.py).  The models are those of the last Distill on this dataset, or,
 before any, the teacher from the cache and an untrained student; the caption says which.
 """
 from __future__ import annotations
@@ -13,10 +13,13 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from dashboard import charts, drawing, figures, resources
+from dashboard.figures import charts
+from kd_core.data import drawing
+from dashboard.figures import plots as figures
+from dashboard.runs import resources
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig, RunSetup, soften
-from kd_core.train import seeded_model
+from kd_core.train.loop import seeded_model
 
 state = st.session_state
 CANVAS = 256  # pixels: half the main area at 1024×768, a 390-wide phone's width less margins; big enough for a finger

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import runs, sidebar, verdict
+from dashboard.runs import distill as runs
+from dashboard.page import sidebar
+from dashboard.report import verdict
 from dashboard.tabs import probabilities
 from kd_core import DATASETS, Dataset, RunConfig
-from kd_core.losses import LOSSES, soft_weight_factor
+from kd_core.methods.losses import LOSSES, soft_weight_factor
 
 
 def render(config: RunConfig, dataset: Dataset | None) -> None:

@@ -14,8 +14,10 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from dashboard import history_summary as summary
-from dashboard import jobs, seed_runs, verdict
+from dashboard.report import history_table as summary
+from dashboard.jobs import runner as jobs
+from dashboard.runs import seeds as seed_runs
+from dashboard.report import verdict
 from kd_core import RunConfig
 
 SETTINGS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class",

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, headings
-from dashboard import experiment_figures as ef
-from dashboard import experiment_runs as er
-from dashboard import job_panel, jobs, resources, run_settings
+from dashboard.figures import charts
+from dashboard.page import headings
+from dashboard.figures import experiments as ef
+from dashboard.runs import experiments as er
+from dashboard.jobs import panel as job_panel
+from dashboard.jobs import runner as jobs
+from dashboard.runs import resources
+from dashboard.report import run_settings
 from kd_core import RunConfig
 
 TITLE = "Experiment 2 — little data"

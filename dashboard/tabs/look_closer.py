@@ -1,7 +1,7 @@
 """Tab "Look closer": the last Distill class by class (per-class accuracy, a confusion matrix), and how to take
 it with you (the trained models as files, the ``kd-train`` line that runs it again).
 
-The maths and figures are dashboard/closer.py, the files and the command line dashboard/exports.py; this module
+The maths and figures are dashboard/figures/closer.py, the files and the command line dashboard/runs/exports.py; this module
 only draws them.  The test-set predictions are computed once per run (``test_predictions``), not on every rerun.
 """
 from __future__ import annotations
@@ -12,10 +12,16 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import charts, closer, exports, headings, resources, runs, wording
-from dashboard.figures import LABELS
-from dashboard.seed_runs import SeedsOutcome
-from dashboard.tabs import report
+from dashboard.figures import charts
+from dashboard.figures import closer
+from dashboard.runs import exports
+from dashboard.page import headings
+from dashboard.runs import resources
+from dashboard.runs import distill as runs
+from dashboard.page import wording
+from dashboard.figures.plots import LABELS
+from dashboard.runs.seeds import SeedsOutcome
+from dashboard.report import summary as report
 from kd_core import DATASETS
 
 state = st.session_state
@@ -138,7 +144,7 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
     with st.expander("Load a downloaded .pt file in Python"):
         st.code(exports.loading_code(config, "student", spec.input_shape, spec.num_classes), language="python")
         st.caption("A state_dict holds the weights only: the code rebuilds the architecture first (this project's "
-                   "kd_core.models), then loads them. The ONNX file needs no code of ours.")
+                   "kd_core.models.architectures), then loads them. The ONNX file needs no code of ours.")
     st.markdown("**Copy as command** — the `kd-train` line that trains exactly this run again from a terminal:")
     st.code(exports.command_line(outcome.config, len(outcome.outcomes)), language="bash", wrap_lines=True)
     st.caption("Every setting you changed from kd-train's defaults is a flag. Runs are deterministic: on this server it "

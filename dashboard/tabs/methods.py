@@ -1,7 +1,7 @@
 """Tab "Methods": KD, DKD, DIST, logit standardisation, FitNets and the weight-matched KD control, side by side.
 
 One click trains every chosen method over the sidebar's seeds on the page's settings (only the loss changes),
-through Distill's own path (dashboard/method_runs.py), so runs already made are loaded, not trained again.  The
+through Distill's own path (dashboard/runs/methods.py), so runs already made are loaded, not trained again.  The
 headline is a forest plot: method − scratch and method − KD with their 95 % intervals and a dot per seed.
 """
 from __future__ import annotations
@@ -9,13 +9,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, headings
-from dashboard import job_panel, jobs, resources, run_settings
-from dashboard import method_figures as mf
-from dashboard import method_runs as mr
+from dashboard.figures import charts
+from dashboard.page import headings
+from dashboard.jobs import panel as job_panel
+from dashboard.jobs import runner as jobs
+from dashboard.runs import resources
+from dashboard.report import run_settings
+from dashboard.figures import methods as mf
+from dashboard.runs import methods as mr
 from kd_core import RunConfig
 from kd_core.config import ConfigError, validate
-from kd_core.methods import COMPARED, METHODS
+from kd_core.methods.registry import COMPARED, METHODS
 
 TITLE = "Methods side by side — what came after Hinton"
 INTRO = ("Each method trains a student from the same initial weights, on the same data, with the same teacher; only the "
@@ -103,7 +107,7 @@ def render(config: RunConfig, seeds: int) -> None:
     st.caption(INTRO)
     ok, why = applicable(config)
     others = [name for name in ok if name != "kd"]
-    # The picks live in session state (and the URL: dashboard/links.py); a method these settings rule out is dropped.
+    # The picks live in session state (and the URL: dashboard/page/links.py); a method these settings rule out is dropped.
     st.session_state["methods_picked"] = [m for m in st.session_state.get("methods_picked", others) if m in others]
     picked = st.multiselect("Methods (KD is always included)", others, key="methods_picked", format_func=mf.title)
     for name, reason in why.items():

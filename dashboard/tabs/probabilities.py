@@ -8,12 +8,17 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard import charts, choices, closer, figures, resources, runs
-from dashboard import method_figures as mf
-from dashboard import wording
+from dashboard.figures import charts
+from dashboard.page import choices
+from dashboard.figures import closer
+from dashboard.figures import plots as figures
+from dashboard.runs import resources
+from dashboard.runs import distill as runs
+from dashboard.figures import methods as mf
+from dashboard.page import wording
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig
-from kd_core.methods import decompose, nontarget_mass
+from kd_core.methods.registry import decompose, nontarget_mass
 
 state = st.session_state
 

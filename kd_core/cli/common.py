@@ -16,14 +16,14 @@ from typing import Callable, Sequence, TypeVar
 import torch
 from tqdm import tqdm
 
-from ..config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
-from ..data import DATASETS, DatasetUnavailable
-from ..executors import EXECUTORS, Executor, make_executor
-from ..methods import METHODS, MethodError, parse_loss_arg
-from ..models import ARCHITECTURES
-from ..seeds import MAX_SEEDS
-from ..train import Diverged
-from . import own
+from kd_core.config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
+from kd_core.data.datasets import DATASETS, DatasetUnavailable
+from kd_core.execution.executors import EXECUTORS, Executor, make_executor
+from kd_core.methods.registry import METHODS, MethodError, parse_loss_arg
+from kd_core.models.architectures import ARCHITECTURES
+from kd_core.runs.seeds import MAX_SEEDS
+from kd_core.train.loop import Diverged
+from kd_core.cli import own
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 MAX_JOBS = 256

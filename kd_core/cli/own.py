@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..custom_data import is_custom, load
-from ..data import DATASETS
+from kd_core.data.custom import is_custom, load
+from kd_core.data.datasets import DATASETS
 
 
 def dataset_argument(text: str) -> str:

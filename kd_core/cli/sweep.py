@@ -20,11 +20,11 @@ import time
 
 from tqdm import tqdm
 
-from ..cache import TeacherCache
-from ..local_processes import prefetch_dataset
-from ..stats import format_spread, summarize
-from ..sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
-from .common import check_common, config_from_args, guarded, make_parser, parse_seeds, text_table, write_json_atomic
+from kd_core.runs.cache import TeacherCache
+from kd_core.execution.local_processes import prefetch_dataset
+from kd_core.stats import format_spread, summarize
+from kd_core.studies.sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
+from kd_core.cli.common import check_common, config_from_args, guarded, make_parser, parse_seeds, text_table, write_json_atomic
 
 MAX_VALUES = 100
 

@@ -13,14 +13,14 @@ import sys
 
 from tqdm import tqdm
 
-from ..cache import TeacherCache
-from ..lessons import LESSONS
-from ..records import ProgressEvent, RunResult
-from ..seeds import SeedsResult, run_seeds
-from .common import check_common, config_fields, config_from_args, explicit_flags, guarded, make_parser, parse_seeds
-from .common import MAX_JOBS, text_table
-from .common import write_json_atomic
-from . import own
+from kd_core.runs.cache import TeacherCache
+from kd_core.studies.lessons import LESSONS
+from kd_core.train.records import ProgressEvent, RunResult
+from kd_core.runs.seeds import SeedsResult, run_seeds
+from kd_core.cli.common import check_common, config_fields, config_from_args, explicit_flags, guarded, make_parser, parse_seeds
+from kd_core.cli.common import MAX_JOBS, text_table
+from kd_core.cli.common import write_json_atomic
+from kd_core.cli import own
 
 
 class ProgressBars:

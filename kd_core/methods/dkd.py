@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Method, MethodError, Param, warmup
+from kd_core.methods.base import Method, MethodError, Param, warmup
 
 
 def _split(logits: torch.Tensor, labels: torch.Tensor, temperature: float):

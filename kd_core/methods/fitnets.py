@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import MLP, ConvNet, SmallCNN
-from .base import Method, MethodError, MethodLoss, Param
+from kd_core.models.architectures import MLP, ConvNet, SmallCNN
+from kd_core.methods.base import Method, MethodError, MethodLoss, Param
 
 Tap = Callable[[torch.Tensor], None]
 
@@ -111,7 +111,7 @@ def fitnets_parts(student_logits, teacher_logits, labels, temperature, lam, *, e
                   hint: torch.Tensor | None = None):
     """Parts ``hard`` and ``hint`` (the MSE of the regressed student features against the teacher's)."""
     if hint is None:
-        raise MethodError("fitnets needs hidden features: train it through kd_core.pipeline (FitNetsLoss)")
+        raise MethodError("fitnets needs hidden features: train it through kd_core.runs.pipeline (FitNetsLoss)")
     hard = F.cross_entropy(student_logits, labels)
     return {"total": ce * hard + weight * hint, "hard": hard, "hint": hint}
 

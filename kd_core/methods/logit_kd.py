@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..losses import LOSSES
-from .base import Method, Param, warmup
+from kd_core.methods.losses import LOSSES
+from kd_core.methods.base import Method, Param, warmup
 
 
 def _kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -52,12 +52,12 @@ def _hinton(name: str):
 
 
 KD = Method("kd", "KD", "Hinton's loss: λ · T² · KL(teacher ‖ student) at temperature T, plus (1 − λ) · cross-entropy.",
-            "Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network, 2015 (kd_core/losses.py)",
+            "Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network, 2015 (kd_core/methods/losses.py)",
             _hinton("kd"), uses_lam=True)
 KD_NO_T2 = Method("kd-no-t2", "KD without T²", "KD without the T² factor (a teaching toggle: the soft part fades at "
-                  "high T).", "kd_core/losses.py", _hinton("kd-no-t2"), uses_lam=True)
+                  "high T).", "kd_core/methods/losses.py", _hinton("kd-no-t2"), uses_lam=True)
 SEED_SCRIPT = Method("seed-script", "seed script's KD", "KD as the seed script wrote it (mean over classes, × 2), kept "
-                     "to show what it does.", "kd_core/losses.py", _hinton("seed-script"), uses_lam=True)
+                     "to show what it does.", "kd_core/methods/losses.py", _hinton("seed-script"), uses_lam=True)
 
 KD_MATCHED = Method(
     name="kd-matched",
