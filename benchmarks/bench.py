@@ -34,6 +34,7 @@ image (forward = 2·MACs of the conv and linear layers; training = 3× forward);
 The parts: ``machine`` (the CPU and its FLOP rate), ``datasets`` (the data in both forms), ``timing``
 (the runners), ``table`` (the report), ``seed_reference`` (the seed's loop as it wrote it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,10 @@ import warnings
 
 import torch
 
-from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig, validate
-from kd_core.train.fastpaths import tune
+from kd_core.runs.cache import TeacherCache
 from kd_core.runs.pipeline import run
+from kd_core.train.fastpaths import tune
 
 from .datasets import cifar_data, digits_data
 from .machine import cpu_model, matmul_gflops, usable_cores
@@ -72,18 +73,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--readme", metavar="PATH", help="rewrite the bench block of this README with the table")
     parser.add_argument("--batches", type=int, default=30, help="timed batches per phase (default: %(default)s)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed batches before each timed run (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per phase; the median counts (default: %(default)s)")
-    parser.add_argument("--datasets", default="cifar,digits", help="comma-separated: cifar, digits (default: %(default)s)")
-    parser.add_argument("--data-dir", help="where CIFAR-10 might be (default: $KD_DATA_DIR or the per-user data folder)")
-    parser.add_argument("--cifar-size", type=int, nargs=2, default=(50_000, 10_000), metavar=("TRAIN", "TEST"),
-                        help="random CIFAR-shaped images when the real ones are absent (default: 50000 10000)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                        help="cuda: also time the engine on the GPU, next to the CPU figures (default: %(default)s)")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed batches before each timed run (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="timed runs per phase; the median counts (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--datasets", default="cifar,digits", help="comma-separated: cifar, digits (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--data-dir", help="where CIFAR-10 might be (default: $KD_DATA_DIR or the per-user data folder)"
+    )
+    parser.add_argument(
+        "--cifar-size",
+        type=int,
+        nargs=2,
+        default=(50_000, 10_000),
+        metavar=("TRAIN", "TEST"),
+        help="random CIFAR-shaped images when the real ones are absent (default: 50000 10000)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cuda: also time the engine on the GPU, next to the CPU figures (default: %(default)s)",
+    )
     parser.add_argument("--no-classroom", action="store_true", help="skip timing the default kd-train run")
     parser.add_argument("--no-tuning", action="store_true", help="leave the allocator as it is (KD_NO_TUNING=1)")
-    parser.add_argument("--channels-last", action="store_true",
-                        help="the engine's opt-in channels-last layout (KD_CHANNELS_LAST=1; may change the last bits)")
+    parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="the engine's opt-in channels-last layout (KD_CHANNELS_LAST=1; may change the last bits)",
+    )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     return parser
 
@@ -111,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     gflops = matmul_gflops()
     report: dict = {
-        "machine": {"cpu": cpu_model(), "cores": usable_cores(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": usable_cores(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "python": platform.python_version(),
+        },
         "matmul_gflops": round(gflops, 1),
         "settings": {"batches": args.batches, "warmup": args.warmup, "repeats": args.repeats, "device": args.device},
     }
@@ -120,17 +147,33 @@ def main(argv: list[str] | None = None) -> int:
         report["machine"]["cuda"] = torch.cuda.get_device_name()
     log(f"kd-bench: fp32 matmul {gflops:.0f} GFLOP/s on {report['machine']['cores']} cores")
     configs = {
-        "cifar": RunConfig(dataset="cifar10", teacher="seed-teacher", student="seed-student", batch_size=128,
-                           optimizer="sgd", lr=0.001, temperature=20.0, lam=0.7, device="cpu"),
+        "cifar": RunConfig(
+            dataset="cifar10",
+            teacher="seed-teacher",
+            student="seed-student",
+            batch_size=128,
+            optimizer="sgd",
+            lr=0.001,
+            temperature=20.0,
+            lam=0.7,
+            device="cpu",
+        ),
         "digits": RunConfig(device="cpu"),  # kd-train's defaults: MLPs, batch 64, Adam 0.01, T = 4, λ = 0.7
     }
     benches = []
     for name in names:
-        dataset, seed_train, seed_test, description = cifar_data(args.data_dir, tuple(args.cifar_size)) if name == "cifar" else digits_data()
+        dataset, seed_train, seed_test, description = (
+            cifar_data(args.data_dir, tuple(args.cifar_size)) if name == "cifar" else digits_data()
+        )
         config = validate(configs[name], train_size=len(dataset.y_train))
         benches.append(DatasetBench(name, dataset, seed_train, seed_test, config, args.batches, args.warmup, gflops))
-        report[name] = {"data": description,
-                        "config": {k: getattr(config, k) for k in ("teacher", "student", "batch_size", "optimizer", "lr", "temperature", "lam")}}
+        report[name] = {
+            "data": description,
+            "config": {
+                k: getattr(config, k)
+                for k in ("teacher", "student", "batch_size", "optimizer", "lr", "temperature", "lam")
+            },
+        }
     # The seed first, as shipped (glibc's default allocator); then the engine with its process-wide settings,
     # which cannot be undone.  Same process, same data, same initial weights.
     for bench in benches:

@@ -7,6 +7,7 @@ fresh process, and its engine ÷ seed ratios are gathered into one table: the sp
 stated with.  Ratios are taken within one kd-bench run (seed and engine on the same machine, minutes apart), so
 they hold up on a busy machine better than raw images per second do.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,26 +22,52 @@ from . import kernels
 from .readme import publish
 
 # (dataset, phase, target ratio or None): the rows of kd-bench's table that have an engine ÷ seed ratio.
-ROWS = (("cifar", "teacher_epoch", 3.0), ("cifar", "student_epoch", 10.0), ("cifar", "test_eval", 5.0),
-        ("digits", "teacher_epoch", None), ("digits", "student_epoch", None), ("digits", "test_eval", None))
-NAMES = {"teacher_epoch": "teacher epoch", "student_epoch": "student distillation epoch", "test_eval": "test evaluation"}
+ROWS = (
+    ("cifar", "teacher_epoch", 3.0),
+    ("cifar", "student_epoch", 10.0),
+    ("cifar", "test_eval", 5.0),
+    ("digits", "teacher_epoch", None),
+    ("digits", "student_epoch", None),
+    ("digits", "test_eval", None),
+)
+NAMES = {
+    "teacher_epoch": "teacher epoch",
+    "student_epoch": "student distillation epoch",
+    "test_eval": "test evaluation",
+}
 
 
 def markdown(measured: dict) -> str:
     sets = measured["kernel_sets"]
     first = next(iter(sets.values()))
-    lines = [f"kd-bench under each kernel set, on {first['machine']['cpu']}, {first['machine']['cores']} cores, torch "
-             f"{first['machine']['torch']} ({measured['seconds']:.0f} s in all; engine ÷ seed, each from one kd-bench run):", "",
-             "| data | phase | " + " | ".join(sets) + " | lowest | target |", "|---|---|" + "---:|" * (len(sets) + 1) + "---|"]
+    lines = [
+        f"kd-bench under each kernel set, on {first['machine']['cpu']}, {first['machine']['cores']} cores, torch "
+        f"{first['machine']['torch']} ({measured['seconds']:.0f} s in all; engine ÷ seed, each from one kd-bench run):",
+        "",
+        "| data | phase | " + " | ".join(sets) + " | lowest | target |",
+        "|---|---|" + "---:|" * (len(sets) + 1) + "---|",
+    ]
     for data, phase, target in ROWS:
         ratios = [info[data][phase]["ratio"] for info in sets.values()]
-        lines.append(f"| {data} | {NAMES[phase]} | " + " | ".join(f"{r:.1f}×" for r in ratios)
-                     + f" | {min(ratios):.1f}× | {'' if target is None else f'≥ {target:g}×'} |")
-    lines += ["", "fp32 matmul GFLOP/s: " + ", ".join(f"{name} {info['matmul_gflops']:.0f}" for name, info in sets.items())
-              + ". Load average during each (a shared machine): " + ", ".join(f"{name} {info['load']:.1f}" for name, info in sets.items())
-              + "."]
+        lines.append(
+            f"| {data} | {NAMES[phase]} | "
+            + " | ".join(f"{r:.1f}×" for r in ratios)
+            + f" | {min(ratios):.1f}× | {'' if target is None else f'≥ {target:g}×'} |"
+        )
+    lines += [
+        "",
+        "fp32 matmul GFLOP/s: "
+        + ", ".join(f"{name} {info['matmul_gflops']:.0f}" for name, info in sets.items())
+        + ". Load average during each (a shared machine): "
+        + ", ".join(f"{name} {info['load']:.1f}" for name, info in sets.items())
+        + ".",
+    ]
     if all(info.get("classroom") for info in sets.values()):
-        lines[-1] += " Default classroom run: " + ", ".join(f"{name} {info['classroom']['total']:.2f} s" for name, info in sets.items()) + "."
+        lines[-1] += (
+            " Default classroom run: "
+            + ", ".join(f"{name} {info['classroom']['total']:.2f} s" for name, info in sets.items())
+            + "."
+        )
     return "\n".join(lines)
 
 

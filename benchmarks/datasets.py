@@ -3,6 +3,7 @@
 CIFAR-10 is the real one when its files are on disk, else random CIFAR-10-shaped images with random labels (only
 timings matter here); digits is kd_core's built-in dataset, turned back into the uint8 images the seed would decode.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,7 +49,9 @@ def cifar_data(data_dir: str | None, size: tuple[int, int]):
         import torchvision
 
         dataset = load_dataset("cifar10", root)
-        make = lambda train: torchvision.datasets.CIFAR10(str(root), train=train, download=False, transform=seed.seed_transform())
+        make = lambda train: torchvision.datasets.CIFAR10(
+            str(root), train=train, download=False, transform=seed.seed_transform()
+        )
         return dataset, make(True), make(False), "real CIFAR-10"
     dataset, train, test = random_cifar(*size)
     transform = seed.seed_transform()
@@ -64,4 +67,9 @@ def digits_data():
     dataset = load_dataset("digits")
     transform = seed.seed_transform(channels=1)
     as_seed = lambda x, y: seed.ImageDataset(_as_uint8_images(x, dataset.mean, dataset.std), y.tolist(), transform)
-    return dataset, as_seed(dataset.x_train, dataset.y_train), as_seed(dataset.x_test, dataset.y_test), "digits (1,437 + 360)"
+    return (
+        dataset,
+        as_seed(dataset.x_train, dataset.y_train),
+        as_seed(dataset.x_test, dataset.y_test),
+        "digits (1,437 + 360)",
+    )

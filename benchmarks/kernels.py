@@ -7,6 +7,7 @@ each library pick as it would on an older CPU, so one machine can measure the sp
     python -m benchmarks.kernels                 # this machine: its CPU and the kernel set in force
     ATEN_CPU_CAPABILITY=default python -m ...     # what every measuring script does under another set
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,12 @@ def current() -> dict:
 
     from .machine import cpu_model
 
-    return {"cpu": cpu_model(), "torch": torch.__version__, "aten": torch.backends.cpu.get_cpu_capability(),
-            "variables": {key: os.environ[key] for key in VARIABLES if key in os.environ}}
+    return {
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "aten": torch.backends.cpu.get_cpu_capability(),
+        "variables": {key: os.environ[key] for key in VARIABLES if key in os.environ},
+    }
 
 
 def describe(info: dict) -> str:

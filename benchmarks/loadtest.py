@@ -9,6 +9,7 @@ a class where neighbours pick the same values.  Times are from the click: the fi
 live point or queue position (or the report itself, when the run came from the results cache); the report
 is the final accuracies on the page.  After ``--deadline`` seconds every unfinished student is an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,8 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlsplit
 
-from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
 from benchmarks.loadtest_server import SERVER_START_SECONDS, DashboardServer, cpu_seconds, dashboard_server
+from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
 
 EXIT_ERRORS, EXIT_USAGE = 1, 2
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -65,6 +66,7 @@ class StudentResult:
 @dataclass(frozen=True)
 class Measurement:
     """What the classroom cost the machine, beside the students' times."""
+
     wall_s: float
     warmup_s: float | None
     server_cpu_s: float | None  # the server process's own CPU time during the class (worker processes not included)
@@ -73,8 +75,10 @@ class Measurement:
 
 
 def settings_mix(students: int) -> list[Settings]:
-    return [Settings(TEMPERATURES[i % len(TEMPERATURES)], SEEDS[(i // len(TEMPERATURES)) % len(SEEDS)])
-            for i in range(students)]
+    return [
+        Settings(TEMPERATURES[i % len(TEMPERATURES)], SEEDS[(i // len(TEMPERATURES)) % len(SEEDS)])
+        for i in range(students)
+    ]
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -178,8 +182,10 @@ async def watch(tab: StreamlitClient, settings: Settings, opened: float, result:
 async def classroom(url: str, mix: list[Settings], deadline_s: float, ramp_s: float) -> list[StudentResult]:
     results = [StudentResult(i, asdict(s)) for i, s in enumerate(mix)]
     start = time.monotonic()
-    tasks = [asyncio.create_task(student(i, s, url, start + ramp_s * i / max(1, len(mix)), results[i]))
-             for i, s in enumerate(mix)]
+    tasks = [
+        asyncio.create_task(student(i, s, url, start + ramp_s * i / max(1, len(mix)), results[i]))
+        for i, s in enumerate(mix)
+    ]
     done, pending = await asyncio.wait(tasks, timeout=deadline_s)
     for task in pending:
         task.cancel()
@@ -214,7 +220,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--students", type=int, default=30, help="simulated students (default 30)")
     parser.add_argument("--json", required=True, help="where to write the figures")
     parser.add_argument("--url", help="a dashboard already running on 127.0.0.1/localhost (default: start a fresh one)")
-    parser.add_argument("--deadline", type=float, default=180.0, help="seconds after which unfinished students are errors")
+    parser.add_argument(
+        "--deadline", type=float, default=180.0, help="seconds after which unfinished students are errors"
+    )
     parser.add_argument("--ramp", type=float, default=5.0, help="seconds over which the students arrive (default 5)")
     args = parser.parse_args(argv)
     if args.students < 1:
@@ -224,7 +232,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.url is not None:
         url = local_url(args.url)
         if url is None:
-            parser.error(f"--url must be http://127.0.0.1:PORT or http://localhost:PORT (a load test stays on this machine), not {args.url!r}")
+            parser.error(
+                f"--url must be http://127.0.0.1:PORT or http://localhost:PORT (a load test stays on this machine), not {args.url!r}"
+            )
         args.url = url
     if not Path(args.json).expanduser().resolve().parent.is_dir():
         parser.error(f"--json: the folder of {args.json!r} does not exist")
@@ -276,9 +286,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERRORS
     write_json(data, args.json)
     reports = [r["report_s"] for r in data["per_student"] if r["report_s"] is not None]
-    print(f"{data['students']} students, {data['errors']} errors: report p50 {data['p50_report_s']} s, "
-          f"p95 {data['p95_report_s']} s, first response p95 {data['p95_first_response_s']} s "
-          f"({len(reports)} reports, {data['from_cache']} from the cache, {data['server_cpus']} CPUs)")
+    print(
+        f"{data['students']} students, {data['errors']} errors: report p50 {data['p50_report_s']} s, "
+        f"p95 {data['p95_report_s']} s, first response p95 {data['p95_first_response_s']} s "
+        f"({len(reports)} reports, {data['from_cache']} from the cache, {data['server_cpus']} CPUs)"
+    )
     return EXIT_ERRORS if data["errors"] else 0
 
 

@@ -1,5 +1,6 @@
 """The dashboard server a load test (or a replica test) starts: ``kd-dashboard``'s own options, a free
 127.0.0.1 port, its own KD_CACHE_DIR; and the CPU time a process has used, to say what a run cost the server."""
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,19 @@ def dashboard_server(cache_dir: str | Path, log_path: str | Path, env: dict | No
     """``kd-dashboard``'s server (same options) on a free 127.0.0.1 port with KD_CACHE_DIR=cache_dir; yields it
     and stops it on exit.  Raises RuntimeError when it does not become healthy."""
     port = free_port()
-    command = launch.command(["--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"])
+    command = launch.command(
+        ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    )
     with open(log_path, "w") as log:
         # Its own process group: the server's fork server and training workers go with it when it stops.
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=Path(launch.APP).parents[1],
-                                   env={**os.environ, **(env or {}), "KD_CACHE_DIR": str(cache_dir)}, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=Path(launch.APP).parents[1],
+            env={**os.environ, **(env or {}), "KD_CACHE_DIR": str(cache_dir)},
+            start_new_session=True,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + SERVER_START_SECONDS

@@ -6,6 +6,7 @@ class is a lesson: benchmarks/measure_lessons.py).  The numbers the README quote
 Prints torch's version and the thread count with the tables: results are bit-for-bit reproducible for a fixed
 thread count only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,30 +30,47 @@ FRACTIONS = (0.03, 0.05, 0.1, 0.25, 1.0)
 
 
 def measure(seeds: range, config: RunConfig, cache: TeacherCache, executor) -> dict:
-    out: dict = {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
-                 "seeds": list(seeds), "config": config.to_dict()}
+    out: dict = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "seeds": list(seeds),
+        "config": config.to_dict(),
+    }
     out["temperature"] = summarize(sweep("temperature", TEMPERATURES, seeds, config, cache=cache, executor=executor))
     out["lam"] = summarize(sweep("lam", LAMS, seeds, config, cache=cache, executor=executor))
-    out["student_fraction"] = summarize(sweep("student_fraction", FRACTIONS, seeds, config, cache=cache, executor=executor))
+    out["student_fraction"] = summarize(
+        sweep("student_fraction", FRACTIONS, seeds, config, cache=cache, executor=executor)
+    )
     return out
 
 
 def format_report(measured: dict) -> str:
     lines = [f"torch {measured['torch']}, {measured['threads']} thread(s), seeds {measured['seeds']}"]
     for param in ("temperature", "lam", "student_fraction"):
-        lines.append(f"\n{param}: value | KD student % | baseline % | KD − baseline points (mean ± sd; min..max) | epochs")
+        lines.append(
+            f"\n{param}: value | KD student % | baseline % | KD − baseline points (mean ± sd; min..max) | epochs"
+        )
         for e in measured[param]:
-            lines.append(f"  {e.value:<6g} | {format_spread(e.student)} | {format_spread(e.baseline)} | "
-                         f"{format_spread(e.gain, signed=True)} ({100 * e.gain.low:+.2f}..{100 * e.gain.high:+.2f}) | {e.epochs}")
+            lines.append(
+                f"  {e.value:<6g} | {format_spread(e.student)} | {format_spread(e.baseline)} | "
+                f"{format_spread(e.gain, signed=True)} ({100 * e.gain.low:+.2f}..{100 * e.gain.high:+.2f}) | {e.epochs}"
+            )
     return "\n".join(lines)
 
 
 def as_json(measured: dict) -> dict:
     def plain(value):
         if isinstance(value, ValueSummary):
-            return {"value": value.value, "epochs": value.epochs, "n": value.n, "student": vars(value.student),
-                    "baseline": value.baseline and vars(value.baseline), "gain": value.gain and vars(value.gain),
-                    "teacher_mean": value.teacher_mean}
+            return {
+                "value": value.value,
+                "epochs": value.epochs,
+                "n": value.n,
+                "student": vars(value.student),
+                "baseline": value.baseline and vars(value.baseline),
+                "gain": value.gain and vars(value.gain),
+                "teacher_mean": value.teacher_mean,
+            }
         return [plain(v) for v in value] if isinstance(value, list) else value
 
     return {key: plain(value) for key, value in measured.items()}
@@ -68,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as kd-train, kd-sweep and the dashboard
     started = time.perf_counter()
-    measured = measure(range(args.seeds), RunConfig(device="cpu"), TeacherCache(args.cache_dir),
-                       make_executor("local", args.jobs, threads=1))
+    measured = measure(
+        range(args.seeds),
+        RunConfig(device="cpu"),
+        TeacherCache(args.cache_dir),
+        make_executor("local", args.jobs, threads=1),
+    )
     report = format_report(measured)
     print(report)
     if args.readme:

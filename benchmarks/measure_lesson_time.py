@@ -10,6 +10,7 @@ Each way first runs from an empty cache (every teacher and student trained), the
 cache: the teachers and the scratch students are found there, and only the KD students train — what a class waits
 for after "move T and Distill again".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,17 +40,36 @@ def timed_run(data_dir: str, cache_dir: str, extra: list[str]) -> dict:
     """One ``kd-train --lesson`` run: its wall time, and the errors and gap closed of each seed."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "result.json"
-        command = [sys.executable, "-m", "kd_core.cli.train", "--lesson", LESSON, "--data-dir", data_dir,
-                   "--cache-dir", cache_dir, "--json", str(out), "--quiet", *extra]
+        command = [
+            sys.executable,
+            "-m",
+            "kd_core.cli.train",
+            "--lesson",
+            LESSON,
+            "--data-dir",
+            data_dir,
+            "--cache-dir",
+            cache_dir,
+            "--json",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
         began = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - began
         result = json.loads(out.read_text())
-    rows = [SeedErrors(r["seed"], *(errors(r[p]["accuracy"]) for p in ("teacher", "student", "baseline")))
-            for r in result["runs"]]
+    rows = [
+        SeedErrors(r["seed"], *(errors(r[p]["accuracy"]) for p in ("teacher", "student", "baseline")))
+        for r in result["runs"]
+    ]
     gaps = gap_interval(rows)
-    return {"seconds": seconds, "errors": [vars(r) for r in rows], "baseline_from_cache": result["baseline_from_cache"],
-            "gap_closed": None if gaps is None else {"mean": gaps.mean, "low": gaps.low, "high": gaps.high}}
+    return {
+        "seconds": seconds,
+        "errors": [vars(r) for r in rows],
+        "baseline_from_cache": result["baseline_from_cache"],
+        "gap_closed": None if gaps is None else {"mean": gaps.mean, "low": gaps.low, "high": gaps.high},
+    }
 
 
 def measure(data_dir: str) -> dict:
@@ -61,8 +81,14 @@ def measure(data_dir: str) -> dict:
             rerun = timed_run(data_dir, cache_dir, [*extra, "--temperature", str(RERUN_T)])
             print(f"{way}, T = {RERUN_T:g} after it: {rerun}", file=sys.stderr, flush=True)
         out[way] = {"fresh": fresh, "rerun": rerun}
-    return {"torch": torch.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
-            "load": os.getloadavg()[0], "seeds": LESSONS[LESSON].seeds, "ways": out}
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load": os.getloadavg()[0],
+        "seeds": LESSONS[LESSON].seeds,
+        "ways": out,
+    }
 
 
 def _gap(run: dict) -> str:
@@ -73,13 +99,17 @@ def _gap(run: dict) -> str:
 def markdown(m: dict) -> str:
     lines = [
         f"The whole `{LESSON}` lesson ({m['seeds']} seeds) on {m['cpus']} CPUs, timed from start to exit of "
-        f"`kd-train --lesson {LESSON}` (torch {m['torch']}, load average {m['load']:.1f} at the end). \"Fresh\": an "
-        f"empty cache. \"T = {RERUN_T:g} after it\": the same cache at another T — teachers and scratch students are "
-        "found there, only the KD students train:", "",
+        f'`kd-train --lesson {LESSON}` (torch {m["torch"]}, load average {m["load"]:.1f} at the end). "Fresh": an '
+        f'empty cache. "T = {RERUN_T:g} after it": the same cache at another T — teachers and scratch students are '
+        "found there, only the KD students train:",
+        "",
         f"| way | fresh | gap closed | T = {RERUN_T:g} after it | gap closed |",
         "|---|---:|---:|---:|---:|",
-        *(f"| {way}{' (`' + ' '.join(WAYS[way]) + '`)' if WAYS[way] else ''} | {w['fresh']['seconds']:.0f} s | "
-          f"{_gap(w['fresh'])} | {w['rerun']['seconds']:.0f} s | {_gap(w['rerun'])} |" for way, w in m["ways"].items()),
+        *(
+            f"| {way}{' (`' + ' '.join(WAYS[way]) + '`)' if WAYS[way] else ''} | {w['fresh']['seconds']:.0f} s | "
+            f"{_gap(w['fresh'])} | {w['rerun']['seconds']:.0f} s | {_gap(w['rerun'])} |"
+            for way, w in m["ways"].items()
+        ),
     ]
     return "\n".join(lines)
 

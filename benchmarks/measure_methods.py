@@ -9,6 +9,7 @@ official defaults (kd_core/methods), one thread per training.  Scratch is each s
 every method); method − KD pairs each seed's student with KD's student of the same seed.  Accuracies are the
 final epoch's on the test set.  Seconds per run: the KD student's training alone, the mean over seeds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,10 @@ import torch
 
 from kd_core import TeacherCache
 from kd_core.execution.executors import make_executor
-from kd_core.studies.lessons import LESSONS
 from kd_core.methods.registry import COMPARED, METHODS
 from kd_core.runs.seeds import run_seeds
 from kd_core.stats import Interval
+from kd_core.studies.lessons import LESSONS
 
 from .machine import cpu_model
 from .readme import publish
@@ -42,20 +43,29 @@ def measure_lesson(name: str, methods: list[str], executor, cache: TeacherCache,
         result = run_seeds(lesson.config(loss=method), count, cache=cache, executor=executor)
         if result.status != "completed":
             raise RuntimeError(f"{name}/{method} did not complete")
-        runs[method] = {"seeds": [r.config.seed for r in result.runs],
-                        "student": [r.student.accuracy for r in result.runs],
-                        "baseline": [r.baseline.accuracy for r in result.runs],
-                        "seconds": statistics.fmean(r.seconds["student"] for r in result.runs),
-                        "wall": time.perf_counter() - started}
+        runs[method] = {
+            "seeds": [r.config.seed for r in result.runs],
+            "student": [r.student.accuracy for r in result.runs],
+            "baseline": [r.baseline.accuracy for r in result.runs],
+            "seconds": statistics.fmean(r.seconds["student"] for r in result.runs),
+            "wall": time.perf_counter() - started,
+        }
         print(f"{name} {method}: {statistics.fmean(runs[method]['student']):.4f}", file=sys.stderr)
     kd = runs["kd"]["student"]
     rows = []
     for method, r in runs.items():
         scratch = Interval.of([s - b for s, b in zip(r["student"], r["baseline"])])
         versus = Interval.of([s - k for s, k in zip(r["student"], kd)])
-        rows.append({"method": method, "student": statistics.fmean(r["student"]), "seconds": r["seconds"],
-                     "scratch": {**scratch.to_dict(), "verdict": scratch.verdict},
-                     "kd": {**versus.to_dict(), "verdict": versus.verdict}, "runs": r})
+        rows.append(
+            {
+                "method": method,
+                "student": statistics.fmean(r["student"]),
+                "seconds": r["seconds"],
+                "scratch": {**scratch.to_dict(), "verdict": scratch.verdict},
+                "kd": {**versus.to_dict(), "verdict": versus.verdict},
+                "runs": r,
+            }
+        )
     return {"lesson": name, "seeds": count, "rows": rows}
 
 
@@ -66,19 +76,24 @@ def interval_text(entry: dict) -> str:
 
 
 def block(measured: dict) -> str:
-    lines = [f"Measured on {measured['cpu']} with torch {measured['torch']}, one thread per training, {measured['jobs']} "
-             f"at a time ({measured['seconds']:.0f} s in all), each method at its official defaults "
-             "(`kd_core/methods`) on the lesson's settings and seeds (final-epoch test accuracy). Intervals are 95 % "
-             "(Student's t over the paired seeds); a verdict needs the whole interval on one side of 0.", "",
-             "| lesson | seeds | method | student | method − scratch (points) | vs scratch | method − KD (points) | vs KD | "
-             "s / run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured on {measured['cpu']} with torch {measured['torch']}, one thread per training, {measured['jobs']} "
+        f"at a time ({measured['seconds']:.0f} s in all), each method at its official defaults "
+        "(`kd_core/methods`) on the lesson's settings and seeds (final-epoch test accuracy). Intervals are 95 % "
+        "(Student's t over the paired seeds); a verdict needs the whole interval on one side of 0.",
+        "",
+        "| lesson | seeds | method | student | method − scratch (points) | vs scratch | method − KD (points) | vs KD | "
+        "s / run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for entry in measured["lessons"]:
         for row in entry["rows"]:
             versus_kd = ("–", "–") if row["method"] == "kd" else (interval_text(row["kd"]), row["kd"]["verdict"])
-            lines.append(f"| `{entry['lesson']}` | {entry['seeds']} | {METHODS[row['method']].title} | "
-                         f"{100 * row['student']:.2f} % | {interval_text(row['scratch'])} | {row['scratch']['verdict']} | "
-                         f"{versus_kd[0]} | {versus_kd[1]} | {row['seconds']:.2f} |")
+            lines.append(
+                f"| `{entry['lesson']}` | {entry['seeds']} | {METHODS[row['method']].title} | "
+                f"{100 * row['student']:.2f} % | {interval_text(row['scratch'])} | {row['scratch']['verdict']} | "
+                f"{versus_kd[0]} | {versus_kd[1]} | {row['seconds']:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -107,8 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         cache = TeacherCache(args.cache_dir or folder)
         measured_lessons = [measure_lesson(name, methods, executor, cache, args.seeds) for name in lessons]
-    measured = {"cpu": cpu_model(), "torch": torch.__version__, "jobs": args.jobs,
-                "seconds": time.perf_counter() - started, "lessons": measured_lessons}
+    measured = {
+        "cpu": cpu_model(),
+        "torch": torch.__version__,
+        "jobs": args.jobs,
+        "seconds": time.perf_counter() - started,
+        "lessons": measured_lessons,
+    }
     publish(block(measured), measured, args.json, args.readme, "methods", "benchmarks/measure_methods.py")
     return 0
 

@@ -10,6 +10,7 @@ gives each one's median, min and max.  ``in the sweep`` is the time ``kd-sweep``
 the rest is Python's start, the imports and the exit.  With ``--kernels`` every way is timed under each kernel set
 (benchmarks/kernels.py: this CPU imitating others), and the block names the CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,11 @@ from . import kernels
 from .readme import publish
 
 SWEEP = ["--dataset", "digits", "--param", "temperature", "--values", "1,2,4,8,16", "--seeds", "3", "--quiet"]
-WAYS = {"--jobs 1": ["--jobs", "1"], "--jobs 2": ["--jobs", "2"], "--executor ray --jobs 2": ["--executor", "ray", "--jobs", "2"]}
+WAYS = {
+    "--jobs 1": ["--jobs", "1"],
+    "--jobs 2": ["--jobs", "2"],
+    "--executor ray --jobs 2": ["--executor", "ray", "--jobs", "2"],
+}
 
 
 def kd_sweep() -> list[str]:
@@ -56,38 +61,64 @@ def measure(repeats: int, ways: dict[str, list[str]], kernel_set: str = "native"
         for _ in range(repeats):
             for way, flags in ways.items():
                 runs[way].append(run_once(flags, cache, out, kernel_set))
-                print(f"{kernel_set} {way}: {runs[way][-1]['seconds']:.2f} s (load {runs[way][-1]['load']:.1f})", file=sys.stderr)
+                print(
+                    f"{kernel_set} {way}: {runs[way][-1]['seconds']:.2f} s (load {runs[way][-1]['load']:.1f})",
+                    file=sys.stderr,
+                )
     reference = next(iter(runs.values()))[0]["rows"]
     identical = all(run["rows"] == reference for way_runs in runs.values() for run in way_runs)
     summary = {}
     for way, way_runs in runs.items():
         times = [run["seconds"] for run in way_runs]
         inside = [run["in_sweep"] for run in way_runs]
-        summary[way] = {"median": statistics.median(times), "min": min(times), "max": max(times), "times": times,
-                        "in_sweep_median": statistics.median(inside),
-                        "load_median": statistics.median(run["load"] for run in way_runs)}
+        summary[way] = {
+            "median": statistics.median(times),
+            "min": min(times),
+            "max": max(times),
+            "times": times,
+            "in_sweep_median": statistics.median(inside),
+            "load_median": statistics.median(run["load"] for run in way_runs),
+        }
     import torch
 
-    return {"ways": summary, "identical": identical, "rows": len(reference), "repeats": repeats,
-            "torch": torch.__version__, "python": platform.python_version(), "cores": os.cpu_count()}
+    return {
+        "ways": summary,
+        "identical": identical,
+        "rows": len(reference),
+        "repeats": repeats,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+    }
 
 
 def markdown(measured: dict) -> str:
     first = next(iter(measured["kernel_sets"].values()))
-    lines = [f"`kd-sweep {' '.join(SWEEP[:-1])} …` on digits, teachers cached; the whole command, {first['repeats']} "
-             f"runs of each way taken in turn, torch {first['torch']}, {first['cores']} cores of an {measured['cpu']} "
-             "(a shared machine: the load average is the other users' work).", "",
-             "| kernel set | executor | median | min … max | in the sweep (median) | `--jobs 1` ÷ this | load average |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"`kd-sweep {' '.join(SWEEP[:-1])} …` on digits, teachers cached; the whole command, {first['repeats']} "
+        f"runs of each way taken in turn, torch {first['torch']}, {first['cores']} cores of an {measured['cpu']} "
+        "(a shared machine: the load average is the other users' work).",
+        "",
+        "| kernel set | executor | median | min … max | in the sweep (median) | `--jobs 1` ÷ this | load average |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for name, info in measured["kernel_sets"].items():
         one = info["ways"]["--jobs 1"]["median"]
         for way, s in info["ways"].items():
-            lines.append(f"| {name} | `{way}` | {s['median']:.2f} s | {s['min']:.2f} … {s['max']:.2f} s | "
-                         f"{s['in_sweep_median']:.2f} s | {one / s['median']:.2f}× | {s['load_median']:.1f} |")
-    same = ("identical in every run" if all(i["identical"] for i in measured["kernel_sets"].values())
-            else "NOT identical across the runs")
-    lines += ["", f"The {first['rows']} rows (value, seed, KD student, baseline, teacher, epochs) are {same}. "
-              "Ray's times include starting a local Ray."]
+            lines.append(
+                f"| {name} | `{way}` | {s['median']:.2f} s | {s['min']:.2f} … {s['max']:.2f} s | "
+                f"{s['in_sweep_median']:.2f} s | {one / s['median']:.2f}× | {s['load_median']:.1f} |"
+            )
+    same = (
+        "identical in every run"
+        if all(i["identical"] for i in measured["kernel_sets"].values())
+        else "NOT identical across the runs"
+    )
+    lines += [
+        "",
+        f"The {first['rows']} rows (value, seed, KD student, baseline, teacher, epochs) are {same}. "
+        "Ray's times include starting a local Ray.",
+    ]
     return "\n".join(lines)
 
 
@@ -102,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     ways = {k: v for k, v in WAYS.items() if not (args.no_ray and "ray" in k)}
     from .machine import cpu_model
 
-    measured = {"cpu": cpu_model(), "kernel_sets": {name: measure(args.repeats, ways, name) for name in args.kernels.split(",")}}
+    measured = {
+        "cpu": cpu_model(),
+        "kernel_sets": {name: measure(args.repeats, ways, name) for name in args.kernels.split(",")},
+    }
     block = markdown(measured)
     publish(block, measured, args.json, args.readme, "sweep", "benchmarks/measure_sweep.py")
     return 0 if all(i["identical"] for i in measured["kernel_sets"].values()) else 1

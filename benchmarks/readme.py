@@ -1,4 +1,5 @@
 """The README's measured blocks: each lies between two markers and is rewritten by the script that measures it."""
+
 from __future__ import annotations
 
 import json

@@ -13,6 +13,7 @@ weights of a ``ConvNet`` (same parameter names and shapes), so both sides start 
 it holds uint8 H×W×C images and, like CIFAR10.__getitem__, turns each into a PIL image and applies
 the transform per sample, so the per-sample cost the seed pays is really paid.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,10 +26,12 @@ from PIL import Image
 
 def seed_transform(channels: int = 3) -> transforms.Compose:
     """CIFAR-10 的预处理: ToTensor, then Normalize(0.5, 0.5) per channel."""
-    return transforms.Compose([
-        transforms.ToTensor(),
-        transforms.Normalize((0.5,) * channels, (0.5,) * channels),
-    ])
+    return transforms.Compose(
+        [
+            transforms.ToTensor(),
+            transforms.Normalize((0.5,) * channels, (0.5,) * channels),
+        ]
+    )
 
 
 class ImageDataset(torch.utils.data.Dataset):
@@ -114,8 +117,9 @@ def train_teacher(model, trainloader, optimizer, num_epochs=10):
 
 # 蒸馏过程
 def distillation(y, labels, teacher_scores, T, alpha):
-    return nn.KLDivLoss()(F.log_softmax(y/T, dim=1), F.softmax(teacher_scores/T, dim=1)) * (T*T * 2.0 * alpha) + \
-        F.cross_entropy(y, labels) * (1. - alpha)
+    return nn.KLDivLoss()(F.log_softmax(y / T, dim=1), F.softmax(teacher_scores / T, dim=1)) * (
+        T * T * 2.0 * alpha
+    ) + F.cross_entropy(y, labels) * (1.0 - alpha)
 
 
 # 训练学生模型

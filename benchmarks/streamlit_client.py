@@ -7,6 +7,7 @@ its label (a trigger value, sent once), and honours ``auto_rerun``: a fragment w
 interval, with ``is_auto_rerun`` and the widget states, until a full run or ``stop_auto_rerun`` ends it — the
 browser's own rule.  The page markers the load test relies on are named here, in one place.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,6 +44,7 @@ FRAGMENT_RUN_FINISHED = ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 @dataclass
 class Node:
     """One element (or block) of the page: its proto, and the run and fragment that last wrote it."""
+
     kind: str  # "block" or the element's type ("button", "metric", "plotly_chart", ...)
     proto: object
     run_id: str
@@ -69,6 +71,7 @@ def trace_has_points(trace: dict) -> bool:
 @dataclass
 class Page:
     """The page as the browser holds it: nodes by delta path, the current run, the fragments polling."""
+
     nodes: dict[tuple[int, ...], Node] = field(default_factory=dict)
     run_id: str = ""
     run_fragments: tuple[str, ...] = ()
@@ -88,14 +91,17 @@ class Page:
         self.nodes[path] = Node(kind, proto, self.run_id, delta.fragment_id)
 
     def _drop_below(self, path: tuple[int, ...]) -> None:
-        for other in [p for p in self.nodes if len(p) > len(path) and p[:len(path)] == path]:
+        for other in [p for p in self.nodes if len(p) > len(path) and p[: len(path)] == path]:
             del self.nodes[other]
 
     def finish_run(self, fragment_run: bool) -> None:
         """What the browser clears when a run ends: everything the run did not write (a full run), or whatever
         inside this run's fragments it did not rewrite (a fragment run)."""
-        stale = [path for path, node in self.nodes.items() if node.run_id != self.run_id
-                 and (not fragment_run or node.fragment_id in self.run_fragments)]
+        stale = [
+            path
+            for path, node in self.nodes.items()
+            if node.run_id != self.run_id and (not fragment_run or node.fragment_id in self.run_fragments)
+        ]
         for path in stale:
             self.nodes.pop(path, None)
 
@@ -161,7 +167,9 @@ class StreamlitClient:
         self._reader: asyncio.Task | None = None
         self._timers: dict[str, tuple[float, asyncio.Task]] = {}  # fragment id -> (interval, its rerun loop)
         self.auto_reruns: dict[str, float] = {}  # every fragment the server asked this tab to poll -> its interval
-        self.poll_intervals: dict[str, set[float]] = {}  # every interval each fragment was polled at (a waiting job polls slower)
+        self.poll_intervals: dict[
+            str, set[float]
+        ] = {}  # every interval each fragment was polled at (a waiting job polls slower)
         self.closed_reason: str | None = None
 
     async def __aenter__(self) -> StreamlitClient:
@@ -206,8 +214,12 @@ class StreamlitClient:
     async def click(self, label: str = "", timeout: float = 60.0, *, key: str = "") -> None:
         """Click the enabled button with user key ``key``, or else the first labelled ``label`` (the page can have two
         Distill buttons: the sidebar's, key "distill", and the main page's for a folded sidebar)."""
-        button = await self.wait_for(lambda: (b := self.page.widget(key=key, label="" if key else label, kind="button"))
-                                     and not b.disabled and b, timeout)
+        button = await self.wait_for(
+            lambda: (
+                (b := self.page.widget(key=key, label="" if key else label, kind="button")) and not b.disabled and b
+            ),
+            timeout,
+        )
         await self.rerun(trigger_id=button.id)
 
     async def wait_for(self, predicate, timeout: float):

@@ -1,4 +1,5 @@
 """kd-bench's report as a Markdown table, with the issue's targets next to the measured rates."""
+
 from __future__ import annotations
 
 from .timing import LABELS, PHASES
@@ -34,8 +35,10 @@ def format_table(report: dict) -> str:
                 target = f"≥ {TARGETS[phase]:g}×" if phase in TARGETS else f"≥ {TARGET_LOGITS_IPS:,} img/s"
             seed_cell = f"{row['seed']:,.0f}" if "seed" in row else "—"
             ratio = f"{row['ratio']:.1f}×" if "ratio" in row else "—"
-            line = (f"| {name} | {LABELS[phase]} | {seed_cell} | {row['engine']:,.0f} | {ratio} | {target} | "
-                    f"{row['flop_limit']:,.0f} | {100 * row['fraction_of_limit']:.0f}% |")
+            line = (
+                f"| {name} | {LABELS[phase]} | {seed_cell} | {row['engine']:,.0f} | {ratio} | {target} | "
+                f"{row['flop_limit']:,.0f} | {100 * row['fraction_of_limit']:.0f}% |"
+            )
             if cuda:
                 cuda_ratio = f"{row['cuda_ratio']:.1f}×" if "cuda_ratio" in row else "—"
                 line += f" {row['cuda']:,.0f} | {cuda_ratio} |"
@@ -43,8 +46,11 @@ def format_table(report: dict) -> str:
     if "classroom" in report:
         c = report["classroom"]
         s = c["seconds"]
-        lines += ["", f"default classroom run (digits, kd-train defaults): teacher {s['teacher']:.2f} s + KD student "
-                      f"{s['student']:.2f} s + baseline {s['baseline']:.2f} s = {c['total']:.2f} s (target ≤ {c['target']:g} s)"]
+        lines += [
+            "",
+            f"default classroom run (digits, kd-train defaults): teacher {s['teacher']:.2f} s + KD student "
+            f"{s['student']:.2f} s + baseline {s['baseline']:.2f} s = {c['total']:.2f} s (target ≤ {c['target']:g} s)",
+        ]
     for name in ("cifar", "digits"):
         if name in report:
             lines.append(f"{name}: {report[name]['data']}")

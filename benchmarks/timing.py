@@ -4,6 +4,7 @@ A runner returns the seconds its timed batches took.  The seed's runners feed it
 ``DataLoader``; the engine's run ``kd_core.train.loop.fit`` / ``evaluate`` / ``predict_logits`` on tensors already on
 their device (moved there once), and wait for the device (``torch.cuda.synchronize``) before reading a timer.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -102,9 +103,20 @@ class EngineSide:
         self.logits: torch.Tensor | None = None
         warmup, steps = bench.warmup, bench.steps
         self.runners = {
-            "teacher_epoch": lambda: timed_engine_fit(trainee, "teacher", self.x, self.y, config, cross_entropy, warmup, steps),
-            "student_epoch": lambda: timed_engine_fit(self.student, "student", self.x, self.y, config, LOSSES["kd"],
-                                                      warmup, steps, teacher_logits=self.teacher_logits()),
+            "teacher_epoch": lambda: timed_engine_fit(
+                trainee, "teacher", self.x, self.y, config, cross_entropy, warmup, steps
+            ),
+            "student_epoch": lambda: timed_engine_fit(
+                self.student,
+                "student",
+                self.x,
+                self.y,
+                config,
+                LOSSES["kd"],
+                warmup,
+                steps,
+                teacher_logits=self.teacher_logits(),
+            ),
             "test_eval": self.timed_eval,
             "teacher_logits": self.timed_logits,
         }
@@ -146,12 +158,19 @@ class DatasetBench:
         subset = (warmup + steps + 1) * bs  # the engine's training slice: one batch more than it times
         self.x, self.y = dataset.x_train[:subset], dataset.y_train[:subset]
         self.n_eval, self.n_logits = eval_steps * bs, min(len(dataset.y_train), max(steps * bs, 2048))
-        self.images = {"teacher_epoch": steps * bs, "student_epoch": steps * bs, "test_eval": eval_steps * bs,
-                       "teacher_logits": self.n_logits}
+        self.images = {
+            "teacher_epoch": steps * bs,
+            "student_epoch": steps * bs,
+            "test_eval": eval_steps * bs,
+            "teacher_logits": self.n_logits,
+        }
 
         teacher = seeded_model(config.teacher, dataset, config.seed)
         student = seeded_model(config.student, dataset, config.seed + 1)
-        flops = {"teacher": forward_flops(teacher, dataset.input_shape), "student": forward_flops(student, dataset.input_shape)}
+        flops = {
+            "teacher": forward_flops(teacher, dataset.input_shape),
+            "student": forward_flops(student, dataset.input_shape),
+        }
         self.per_image = {
             "teacher_epoch": 3 * flops["teacher"],
             "student_epoch": 3 * flops["student"],
@@ -167,8 +186,18 @@ class DatasetBench:
         nets = {"teacher": seed.seed_net(teacher), "student": seed.seed_net(student)}
         opts = {k: seed_optimizer(m, config) for k, m in nets.items()}
         self.seed_runners = {
-            "teacher_epoch": lambda: timed_seed(train_loader, warmup, steps, lambda it: seed.train_teacher(nets["teacher"], it, opts["teacher"], num_epochs=1)),
-            "student_epoch": lambda: timed_seed(train_loader, warmup, steps, lambda it: seed.train_student(nets["teacher"], nets["student"], it, opts["student"], T, alpha)),
+            "teacher_epoch": lambda: timed_seed(
+                train_loader,
+                warmup,
+                steps,
+                lambda it: seed.train_teacher(nets["teacher"], it, opts["teacher"], num_epochs=1),
+            ),
+            "student_epoch": lambda: timed_seed(
+                train_loader,
+                warmup,
+                steps,
+                lambda it: seed.train_student(nets["teacher"], nets["student"], it, opts["student"], T, alpha),
+            ),
             "test_eval": lambda: timed_seed(test_loader, 1, eval_steps, lambda it: seed.evaluate(nets["student"], it)),
             "teacher_logits": None,  # the seed has no such pass: its teacher runs on every distillation batch
         }
@@ -194,7 +223,9 @@ class DatasetBench:
         results: dict = {}
         for phase in PHASES:
             images = self.images[phase]
-            ips = {label: images / statistics.median(times[phase]) for label, times in self.times.items() if times[phase]}
+            ips = {
+                label: images / statistics.median(times[phase]) for label, times in self.times.items() if times[phase]
+            }
             row = {}
             if "seed" in ips:
                 row["seed"] = ips["seed"]
@@ -202,13 +233,22 @@ class DatasetBench:
             if "seed" in row:
                 row["ratio"] = row["engine"] / row["seed"]
             limit = self.limit[phase]
-            row.update(flop_limit=limit, fraction_of_limit=row["engine"] / limit, flops_per_image=self.per_image[phase], images=images)
+            row.update(
+                flop_limit=limit,
+                fraction_of_limit=row["engine"] / limit,
+                flops_per_image=self.per_image[phase],
+                images=images,
+            )
             if "cuda" in ips:
                 row["cuda"] = ips["cuda"]
                 if "seed" in row:
                     row["cuda_ratio"] = row["cuda"] / row["seed"]
             results[phase] = row
-            log(f"  {self.name:6s} {LABELS[phase]:28s} " + (f"seed {row['seed']:9,.0f} img/s  " if "seed" in row else " " * 22)
-                + f"engine {row['engine']:9,.0f} img/s" + (f"  {row['ratio']:5.1f}×" if "ratio" in row else "")
-                + (f"  cuda {row['cuda']:11,.0f} img/s" if "cuda" in row else ""))
+            log(
+                f"  {self.name:6s} {LABELS[phase]:28s} "
+                + (f"seed {row['seed']:9,.0f} img/s  " if "seed" in row else " " * 22)
+                + f"engine {row['engine']:9,.0f} img/s"
+                + (f"  {row['ratio']:5.1f}×" if "ratio" in row else "")
+                + (f"  cuda {row['cuda']:11,.0f} img/s" if "cuda" in row else "")
+            )
         return results

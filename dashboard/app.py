@@ -6,37 +6,36 @@ dashboard/jobs/panel.py), so moving a slider or switching tabs never stops it.  
 are kept per browser on the server (dashboard/page/sessions.py), so a reload finds them again; the settings, the
 lesson and the open tab live in the URL (dashboard/page/links.py), so a link opens the page as it was.
 """
+
 from __future__ import annotations
 
 from typing import Callable
 
 import streamlit as st
 import torch
+
 # torch.optim's first optimizer imports torch._dynamo: 1.5 s of pure-Python import on an idle machine.  Inside a
 # training thread, sharing the GIL with every session's script thread, that import took over a minute in the soak
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard.page import accessibility
 from dashboard.jobs import panel as job_panel
-from dashboard.page import links
-from dashboard.runs import resources
+from dashboard.page import accessibility, links, sessions, sidebar, style, upload_panel
 from dashboard.runs import distill as runs
-from dashboard.page import sessions
-from dashboard.page import sidebar
-from dashboard.page import style
-from dashboard.page import upload_panel
-from dashboard.tabs import class_board
-from dashboard.tabs import dark_knowledge
-from dashboard.tabs import distill
-from dashboard.tabs import explanation
-from dashboard.tabs import history
-from dashboard.tabs import little_data
-from dashboard.tabs import look_closer
-from dashboard.tabs import methods
-from dashboard.tabs import probabilities
-from dashboard.tabs import sweep
-from dashboard.tabs import unseen_class
+from dashboard.runs import resources
+from dashboard.tabs import (
+    class_board,
+    dark_knowledge,
+    distill,
+    explanation,
+    history,
+    little_data,
+    look_closer,
+    methods,
+    probabilities,
+    sweep,
+    unseen_class,
+)
 from dashboard.tabs import draw as draw_tab  # not `draw`: the tab loop below names its functions so
 from kd_core import RunConfig
 
@@ -57,14 +56,23 @@ def missing_dataset(name: str, problem: str) -> None:
     title = DATASET_NAMES.get(name, name)
     lesson = sidebar.current_lesson()
     what = "This lesson" if lesson is not None and lesson.settings.get("dataset") == name else "This dataset"
-    st.error(f"{what} needs the {title} files, and they are not on this server, so nothing can train on {title} here. "
-             "Pick a lesson on the built-in digits instead — they always work.")
-    st.button("Back to a digits lesson", key="back_to_digits", on_click=sidebar.choose_lesson, args=(sidebar.FIRST_LESSON,),
-              help="Switch to the first lesson, on the built-in digits dataset.")
+    st.error(
+        f"{what} needs the {title} files, and they are not on this server, so nothing can train on {title} here. "
+        "Pick a lesson on the built-in digits instead — they always work."
+    )
+    st.button(
+        "Back to a digits lesson",
+        key="back_to_digits",
+        on_click=sidebar.choose_lesson,
+        args=(sidebar.FIRST_LESSON,),
+        help="Switch to the first lesson, on the built-in digits dataset.",
+    )
     with st.expander(f"For whoever runs the server: where the {title} files go"):
         st.code(problem, language=None, wrap_lines=True)
-        st.caption("Start the server with KD_DATA_DIR pointing at a folder that holds them (for MNIST, the four IDX files "
-                   "under MNIST/raw/), then reload the page.")
+        st.caption(
+            "Start the server with KD_DATA_DIR pointing at a folder that holds them (for MNIST, the four IDX files "
+            "under MNIST/raw/), then reload the page."
+        )
 
 
 def main() -> None:
@@ -83,8 +91,10 @@ def main() -> None:
     accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/page/accessibility.py)
     st.title("Knowledge distillation, live")
     if sessions.current().seeds_outcome is None:  # an introduction: once there is a report, the report goes higher
-        st.caption("A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
-                   "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds.")
+        st.caption(
+            "A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
+            "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds."
+        )
     upload_panel.messages(own)
     dataset, problem = resources.dataset_or_problem(config.dataset)
     usable = dataset is not None
@@ -101,15 +111,21 @@ def main() -> None:
         if not usable:  # no dataset, or an invalid setting, which is reported above
             return lambda: st.info("Pick an available dataset and valid settings in the sidebar.")
         if own.data is not None:  # these experiments are written for the built-in datasets' classes
-            return lambda: st.info("This experiment runs on the built-in datasets: under “Train on”, in the sidebar's "
-                                   "“Your own data or teacher”, pick the Dataset setting to see it.")
+            return lambda: st.info(
+                "This experiment runs on the built-in datasets: under “Train on”, in the sidebar's "
+                "“Your own data or teacher”, pick the Dataset setting to see it."
+            )
         return lambda: render(config)
 
     # Tab label -> draw(); a new tab is one module under dashboard/tabs/ and one entry here.
     tabs: dict[str, Callable[[], None]] = {
         "Distill": lambda: distill.render(config, usable, seeds),
-        "Probabilities": lambda: probabilities.render(config, dataset) if usable else st.info("Pick an available dataset."),
-        "Draw a digit": lambda: draw_tab.render(config, dataset if usable else None),  # your own digit, the bars beside it
+        "Probabilities": lambda: (
+            probabilities.render(config, dataset) if usable else st.info("Pick an available dataset.")
+        ),
+        "Draw a digit": lambda: draw_tab.render(
+            config, dataset if usable else None
+        ),  # your own digit, the bars beside it
         "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line
         "What is happening": lambda: explanation.render(config, dataset if usable else None),
         "History": history.render,

@@ -1,9 +1,10 @@
 """``kd-dashboard``: serve the dashboard on this machine only, without usage statistics; uploads up to 10 MB.
 
-    kd-dashboard                      # http://127.0.0.1:8501
-    kd-dashboard --server.port 8600   # extra arguments go to ``streamlit run`` (later ones win)
-    kd-dashboard --server.address 0.0.0.0   # a classroom on the local network
+kd-dashboard                      # http://127.0.0.1:8501
+kd-dashboard --server.port 8600   # extra arguments go to ``streamlit run`` (later ones win)
+kd-dashboard --server.address 0.0.0.0   # a classroom on the local network
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -13,8 +14,18 @@ from pathlib import Path
 APP = Path(__file__).resolve().with_name("app.py")
 # The same defaults as .streamlit/config.toml, which an installed copy run from elsewhere does not read.
 DEFAULT_ARGS = [
-    "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.headless", "true",
-    "--server.maxUploadSize", "10", "--client.toolbarMode", "minimal", "--runner.postScriptGC", "false",
+    "--server.address",
+    "127.0.0.1",
+    "--browser.gatherUsageStats",
+    "false",
+    "--server.headless",
+    "true",
+    "--server.maxUploadSize",
+    "10",
+    "--client.toolbarMode",
+    "minimal",
+    "--runner.postScriptGC",
+    "false",
 ]
 
 

@@ -1,4 +1,5 @@
 """One dataclass holds every setting of a run; ``validate`` turns it into a resolved, checked copy."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,12 +10,14 @@ from dataclasses import dataclass
 
 import torch
 
-from kd_core.data.custom import is_custom, resolve as resolve_data
+from kd_core.data.custom import is_custom
+from kd_core.data.custom import resolve as resolve_data
 from kd_core.data.datasets import DATASETS, DatasetSpec
 from kd_core.methods.losses import check_lam, check_temperature
 from kd_core.methods.registry import METHODS, MethodError, check_applies, normalize_args
 from kd_core.models.architectures import ARCHITECTURES
-from kd_core.models.own_teacher import is_external, resolve as resolve_teacher
+from kd_core.models.own_teacher import is_external
+from kd_core.models.own_teacher import resolve as resolve_teacher
 
 MAX_EPOCHS = 1000
 MAX_LR = 10.0  # above this nothing trains; 10 itself is allowed so divergence can be shown
@@ -47,7 +50,9 @@ class RunConfig:
     lr: float | None = None  # shared by teacher and students; None: the dataset's default
     batch_size: int | None = None  # None: the dataset's default
     optimizer: str = "adam"  # "sgd" is SGD with momentum 0.9, as in the seed
-    schedule: str | None = None  # the learning rate over each phase (SCHEDULES), teacher and students; None: the dataset's
+    schedule: str | None = (
+        None  # the learning rate over each phase (SCHEDULES), teacher and students; None: the dataset's
+    )
     # The teacher's own training, where it differs from the students' (the paper's regularised teacher): None is
     # the students' optimizer and lr; jitter shifts each teacher image by up to ± that many pixels, per step.
     teacher_optimizer: str | None = None
@@ -76,9 +81,11 @@ class RunConfig:
 
     def for_teacher(self) -> "RunConfig":
         """This config as the teacher trains under it: its own optimizer and learning rate where it has them."""
-        return self.replace(optimizer=self.teacher_optimizer or self.optimizer,
-                            lr=self.lr if self.teacher_lr is None else self.teacher_lr,
-                            batch_size=self.batch_size if self.teacher_batch_size is None else self.teacher_batch_size)
+        return self.replace(
+            optimizer=self.teacher_optimizer or self.optimizer,
+            lr=self.lr if self.teacher_lr is None else self.teacher_lr,
+            batch_size=self.batch_size if self.teacher_batch_size is None else self.teacher_batch_size,
+        )
 
     def teacher_key(self) -> str:
         """A hash of everything that determines the trained teacher (of a validated config).
@@ -102,17 +109,25 @@ class RunConfig:
         """A hash of everything that determines the scratch baseline (of a validated config): the run's, less what
         only distillation reads — T, λ, the loss and its settings — so a run that changes only those finds its
         baseline already trained (kd_core/runs/stored.py)."""
-        identity = {k: v for k, v in self._run_identity().items()
-                    if k not in ("temperature", "lam", "loss", "loss_args", "baseline")}
+        identity = {
+            k: v
+            for k, v in self._run_identity().items()
+            if k not in ("temperature", "lam", "loss", "loss_args", "baseline")
+        }
         return _digest({**identity, "part": "baseline"})
 
     def _run_identity(self) -> dict:
         identity = {k: v for k, v in self.to_dict().items() if k != "data_dir"}
         if identity["schedule"] == "constant":  # as in teacher_key: older keys stay valid
             del identity["schedule"]
-        for name, default in (("teacher_optimizer", None), ("teacher_lr", None), ("teacher_batch_size", None),
-                              ("teacher_jitter", 0),
-                              ("loss_args", ()), ("keep_classes", None)):
+        for name, default in (
+            ("teacher_optimizer", None),
+            ("teacher_lr", None),
+            ("teacher_batch_size", None),
+            ("teacher_jitter", 0),
+            ("loss_args", ()),
+            ("keep_classes", None),
+        ):
             if identity[name] == default:
                 del identity[name]
         return identity
@@ -135,7 +150,12 @@ def _int(name: str, value, low: int, high: int) -> int:
             number = int(value.strip())
         except ValueError:
             number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or number != int(number):
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, (int, float))
+        or not math.isfinite(number)
+        or number != int(number)
+    ):
         raise ConfigError(f"{name} must be a whole number, got {_show(value)}")
     number = int(number)
     if not low <= number <= high:
@@ -233,8 +253,9 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     omit_class = None if config.omit_class is None else _int("omit_class", config.omit_class, 0, spec.num_classes - 1)
     keep_classes = _classes("keep_classes", config.keep_classes, spec.num_classes)
     if keep_classes is not None and omit_class is not None:
-        raise ConfigError("keep_classes and omit_class cannot both be set: choose the classes the students see, "
-                          "or one they never see")
+        raise ConfigError(
+            "keep_classes and omit_class cannot both be set: choose the classes the students see, or one they never see"
+        )
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     if config.teacher_optimizer is not None:
         _choice("teacher optimizer", config.teacher_optimizer, OPTIMIZERS)
@@ -252,16 +273,24 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     except MethodError as error:
         raise ConfigError(str(error)) from None
     device = resolve_device(_choice("device", config.device, DEVICES))
-    batch_size = _int("batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1,
-                      train_size or 1_000_000)
-    teacher_batch_size = None if config.teacher_batch_size is None else _int(
-        "teacher_batch_size", config.teacher_batch_size, 1, train_size or 1_000_000)
+    batch_size = _int(
+        "batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1, train_size or 1_000_000
+    )
+    teacher_batch_size = (
+        None
+        if config.teacher_batch_size is None
+        else _int("teacher_batch_size", config.teacher_batch_size, 1, train_size or 1_000_000)
+    )
     return config.replace(
         dataset=dataset,  # data of one's own: its canonical name, content hash included
         teacher=teacher,
         student=student,
-        teacher_epochs=_int("teacher_epochs", spec.teacher_epochs if config.teacher_epochs is None else config.teacher_epochs,
-                            1, MAX_EPOCHS),
+        teacher_epochs=_int(
+            "teacher_epochs",
+            spec.teacher_epochs if config.teacher_epochs is None else config.teacher_epochs,
+            1,
+            MAX_EPOCHS,
+        ),
         epochs=_int("epochs", spec.epochs if config.epochs is None else config.epochs, 1, MAX_EPOCHS),
         temperature=temperature,
         lam=lam,

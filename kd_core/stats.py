@@ -2,13 +2,13 @@
 
 Pure functions of plain numbers; the CLIs and the dashboard print every "mean ± sd" through ``format_spread``.
 """
+
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
 from typing import Literal, Sequence
-
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,16 @@ def summarize(rows: Sequence) -> list[ValueSummary]:
     out = []
     for value, group in by_value.items():
         with_baseline = all(r.baseline_accuracy is not None for r in group)
-        out.append(ValueSummary(
-            value=value,
-            epochs=group[0].epochs,
-            student=Spread.of([r.student_accuracy for r in group]),
-            baseline=Spread.of([r.baseline_accuracy for r in group]) if with_baseline else None,
-            gain=Spread.of([r.student_accuracy - r.baseline_accuracy for r in group]) if with_baseline else None,
-            teacher_mean=statistics.fmean(r.teacher_accuracy for r in group),
-        ))
+        out.append(
+            ValueSummary(
+                value=value,
+                epochs=group[0].epochs,
+                student=Spread.of([r.student_accuracy for r in group]),
+                baseline=Spread.of([r.baseline_accuracy for r in group]) if with_baseline else None,
+                gain=Spread.of([r.student_accuracy - r.baseline_accuracy for r in group]) if with_baseline else None,
+                teacher_mean=statistics.fmean(r.teacher_accuracy for r in group),
+            )
+        )
     return out
 
 
@@ -99,7 +101,7 @@ class Interval:
 
     @property
     def verdict(self) -> Verdict:
-        """"helps" when the whole interval is above 0, "hurts" when below; one seed never decides."""
+        """ "helps" when the whole interval is above 0, "hurts" when below; one seed never decides."""
         if self.low is not None and self.low > 0:
             return "helps"
         if self.high is not None and self.high < 0:

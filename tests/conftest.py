@@ -1,4 +1,5 @@
 """Shared test set-up: one torch thread (as every tool defaults to), one teacher cache for the whole session."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Small datasets of one's own, written to a folder for a test: image folders, zips and CSV files."""
+
 from __future__ import annotations
 
 import io
@@ -8,14 +9,17 @@ from pathlib import Path
 import numpy as np
 
 
-def shape_image(kind: str, size: int = 20, noise: int = 0, rng: np.random.Generator | None = None,
-                colour: bool = False) -> np.ndarray:
+def shape_image(
+    kind: str, size: int = 20, noise: int = 0, rng: np.random.Generator | None = None, colour: bool = False
+) -> np.ndarray:
     """A circle, square or cross on black, with a little noise: three classes a tiny CNN tells apart."""
     yy, xx = np.mgrid[:size, :size]
     c, r = size / 2, size / 4
-    mask = {"circle": (yy - c) ** 2 + (xx - c) ** 2 < r * r,
-            "square": (abs(yy - c) < r) & (abs(xx - c) < r),
-            "cross": (abs(yy - c) < 1.5) | (abs(xx - c) < 1.5)}[kind]
+    mask = {
+        "circle": (yy - c) ** 2 + (xx - c) ** 2 < r * r,
+        "square": (abs(yy - c) < r) & (abs(xx - c) < r),
+        "cross": (abs(yy - c) < 1.5) | (abs(xx - c) < 1.5),
+    }[kind]
     pixels = mask.astype(np.int64) * 200
     if rng is not None and noise:
         pixels = pixels + rng.integers(0, noise, pixels.shape)
@@ -32,8 +36,9 @@ def write_image(path: Path, pixels: np.ndarray, fmt: str = "PNG") -> None:
     Image.fromarray(pixels).save(path, format=fmt)
 
 
-def image_folder(root: Path, classes=("circle", "square", "cross"), per_class: int = 10, size: int = 20,
-                 colour: bool = False) -> Path:
+def image_folder(
+    root: Path, classes=("circle", "square", "cross"), per_class: int = 10, size: int = 20, colour: bool = False
+) -> Path:
     rng = np.random.default_rng(0)
     for kind in classes:
         for i in range(per_class):

@@ -2,6 +2,7 @@
 
 AppTest never fires ``run_every``: each test joins the session's worker, then reruns the page once.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,8 +71,14 @@ def test_controls_exist_with_their_ranges_defaults_and_help(app):
     from kd_core.studies.lessons import LESSONS
 
     lesson = LESSONS["little-data"]  # the page opens on it: its settings over the defaults
-    expected = {"temperature": (1, 20, lesson.settings.get("temperature", 4)), "lam": (0, 1, lesson.settings.get("lam", 0.7)),
-                "epochs": (1, 50, 20), "teacher_epochs": (1, 100, 30), "seed": (0, 100, 0), "seeds": (1, 10, lesson.seeds)}
+    expected = {
+        "temperature": (1, 20, lesson.settings.get("temperature", 4)),
+        "lam": (0, 1, lesson.settings.get("lam", 0.7)),
+        "epochs": (1, 50, 20),
+        "teacher_epochs": (1, 100, 30),
+        "seed": (0, 100, 0),
+        "seeds": (1, 10, lesson.seeds),
+    }
     for key, (low, high, default) in expected.items():
         assert sliders[key].min == low and sliders[key].max >= high, key  # a lesson may need a longer range
         assert sliders[key].value == pytest.approx(default), key
@@ -104,8 +111,15 @@ def test_a_short_distillation_completes_and_reports_three_accuracies(app):
     metrics = {m.label: m.value for m in app.metric}
     for label in ("Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy"):
         assert metrics[label].endswith("%") and 0 < float(metrics[label].rstrip("%")) <= 100
-    for label in ("KD − baseline", "Student–teacher agreement", "Parameters: teacher / student", "Size ratio",
-                  "Teacher latency per image", "Student latency per image", "Run time"):
+    for label in (
+        "KD − baseline",
+        "Student–teacher agreement",
+        "Parameters: teacher / student",
+        "Size ratio",
+        "Teacher latency per image",
+        "Student latency per image",
+        "Run time",
+    ):
         assert label in metrics
     found = charts(app)
     loss = next(spec for title, spec in found.items() if title.startswith("Training loss"))
@@ -142,6 +156,7 @@ def test_before_distillation_the_bars_show_the_untrained_student_and_follow_t(ap
 def test_the_t_beside_the_bars_moves_the_sidebars_temperature(app):
     """On a phone the sidebar is folded away, so the Probabilities tab has T buttons above its bars: they move the
     sidebar's Temperature itself (one setting), and the bars and the page's config follow; they stop at the ends."""
+
     def bars_names(at):
         spec = next(s for t, s in charts(at).items() if t.startswith("Softened probabilities"))
         return [trace["name"] for trace in spec["data"]]
@@ -178,6 +193,7 @@ def test_before_any_run_the_page_has_its_own_distill_and_says_so(app, monkeypatc
 
 def test_a_worker_exception_is_one_readable_error_line(app, monkeypatch):
     one_seed(app)
+
     def broken(config, cache, on_event, stop):
         raise RuntimeError("something broke in the worker\nTraceback (most recent call last): ...")
 
@@ -242,7 +258,9 @@ def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
     import kd_core.data.datasets
 
     def offline(name, tv_class, files, root, train):
-        raise kd_core.data.datasets.DatasetUnavailable(f"dataset '{name}' is not in {root} and could not be downloaded (offline)")
+        raise kd_core.data.datasets.DatasetUnavailable(
+            f"dataset '{name}' is not in {root} and could not be downloaded (offline)"
+        )
 
     monkeypatch.setattr(kd_core.data.datasets, "_torchvision_split", offline)
     kd_core.data.datasets._load_cached.cache_clear()
@@ -252,7 +270,9 @@ def test_an_unavailable_dataset_is_a_clear_message(app, monkeypatch):
         assert not app.exception
         messages = [e.value for e in app.error]
         assert len(messages) == 1 and "This dataset needs the MNIST files" in messages[0] and "\n" not in messages[0]
-        assert "could not be downloaded (offline)" in " ".join(c.value for c in app.code)  # the server's view, folded away
+        assert "could not be downloaded (offline)" in " ".join(
+            c.value for c in app.code
+        )  # the server's view, folded away
         assert app.button(key="distill").disabled and app.button(key="teacher_button").disabled
         assert not [i for i in app.info if "Click **Distill**" in i.value]  # no hint to click a greyed-out button
         assert (app.selectbox(key="teacher").value, app.selectbox(key="student").value) == ("cnn-large", "cnn-small")
@@ -305,8 +325,11 @@ def test_a_real_divergence_names_epoch_and_step_keeps_the_charts_and_the_next_ru
     finish(app)
     assert not app.exception
     (message,) = [e.value for e in app.error]
-    assert re.search(r"diverged: the teacher loss .+ at epoch 1, step \d+; try a lower learning rate than 0.3 — try 0.01 "
-                     r"\(the usual one for this dataset\)\.$", message), message
+    assert re.search(
+        r"diverged: the teacher loss .+ at epoch 1, step \d+; try a lower learning rate than 0.3 — try 0.01 "
+        r"\(the usual one for this dataset\)\.$",
+        message,
+    ), message
     loss = next(spec for title, spec in charts(app).items() if title.startswith("Training loss"))
     assert any(len(trace["x"]) > 0 for trace in loss["data"]), "the steps before the divergence were not kept"
     assert not app.button(key="distill").disabled
@@ -346,8 +369,13 @@ def simple_toml(text: str) -> dict:
             table = tables.setdefault(line[1:-1].strip(), {})
         elif "=" in line:
             key, value = (part.strip() for part in line.split("=", 1))
-            table[key] = {"true": True, "false": False}.get(value) if value in ("true", "false") else \
-                value[1:-1] if value[:1] == '"' else int(value)
+            table[key] = (
+                {"true": True, "false": False}.get(value)
+                if value in ("true", "false")
+                else value[1:-1]
+                if value[:1] == '"'
+                else int(value)
+            )
     return tables
 
 
@@ -367,8 +395,13 @@ def test_server_defaults_are_safe_for_a_classroom():
         loads = simple_toml
 
     text = " ".join(launch.command([]))
-    for part in ("--server.address 127.0.0.1", "--browser.gatherUsageStats false", "--server.maxUploadSize 10",
-                 "--client.toolbarMode minimal", "--runner.postScriptGC false"):
+    for part in (
+        "--server.address 127.0.0.1",
+        "--browser.gatherUsageStats false",
+        "--server.maxUploadSize 10",
+        "--client.toolbarMode minimal",
+        "--runner.postScriptGC false",
+    ):
         assert part in text
     config = loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "127.0.0.1" and config["server"]["maxUploadSize"] == 10
@@ -399,8 +432,9 @@ def test_the_run_time_estimate_is_planned_steps_times_measured_step_time():
     assert estimate.estimate_seconds(plan, 0.02, 0.01, seeds=3, slots=3) == pytest.approx(30)
     assert estimate.estimate_seconds(plan, 0.02, 0.01, seeds=3, slots=1, teachers_to_train=0) == pytest.approx(30)
     # T moved: teachers and scratch baselines cached, only the KD students train: 3 × 500 × 0.01 = 15 s
-    assert estimate.estimate_seconds(plan, 0.02, 0.01, seeds=3, slots=1, teachers_to_train=0,
-                                     baselines_to_train=0) == pytest.approx(15)
+    assert estimate.estimate_seconds(
+        plan, 0.02, 0.01, seeds=3, slots=1, teachers_to_train=0, baselines_to_train=0
+    ) == pytest.approx(15)
     assert estimate.estimate_text(59) is None and estimate.estimate_text(90) == "about 2 minutes"
     assert estimate.estimate_text(70) == "about 1 minute" and estimate.estimate_text(300) == "about 5 minutes"
     assert 0 < estimate.step_seconds("mlp-small", "digits", 16, 64, steps=3) < 1

@@ -6,6 +6,7 @@ so nothing is fetched from the web while the test runs.  The Distill run is the 
 the phone's comes from the results cache.  Prints each tab's findings (``-s`` shows them).  Skipped like tests/test_browser.py
 when chromium is missing; screenshots go to KD_SCREENSHOT_DIR when set.
 """
+
 from __future__ import annotations
 
 import os

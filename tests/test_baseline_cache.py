@@ -1,5 +1,6 @@
 """The scratch baseline learns from the labels alone: a run that changes only T, λ or the distillation loss finds
 it in the teacher cache — the very same weights and numbers it would train — and anything else trains it anew."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,8 +42,18 @@ def test_a_change_of_distillation_reuses_the_baseline_bit_for_bit(first, change,
     assert other.to_json()["baseline_from_cache"] is True
 
 
-@pytest.mark.parametrize("change", [{"seed": 6}, {"lr": 0.02}, {"epochs": 4}, {"student_fraction": 0.4},
-                                    {"batch_size": 32}, {"student_width": 12}, {"omit_class": 3}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seed": 6},
+        {"lr": 0.02},
+        {"epochs": 4},
+        {"student_fraction": 0.4},
+        {"batch_size": 32},
+        {"student_width": 12},
+        {"omit_class": 3},
+    ],
+)
 def test_a_change_the_baseline_depends_on_trains_it_again(first, change):
     trained, folder = first
     other = run(CONFIG.replace(**change), cache=TeacherCache(folder))
@@ -52,10 +63,21 @@ def test_a_change_the_baseline_depends_on_trains_it_again(first, change):
 
 def test_the_key_leaves_out_exactly_what_only_distillation_reads():
     base = validate(CONFIG)
-    same = [base.replace(temperature=2.0), base.replace(lam=0.1), base.replace(loss="dist"), base.replace(baseline=False)]
+    same = [
+        base.replace(temperature=2.0),
+        base.replace(lam=0.1),
+        base.replace(loss="dist"),
+        base.replace(baseline=False),
+    ]
     assert {c.baseline_key() for c in same} == {base.baseline_key()}
-    different = [base.replace(seed=1), base.replace(optimizer="sgd"), base.replace(schedule="cosine"),
-                 base.replace(teacher_epochs=3), base.replace(holdout=0.1), base.replace(dataset="mnist")]
+    different = [
+        base.replace(seed=1),
+        base.replace(optimizer="sgd"),
+        base.replace(schedule="cosine"),
+        base.replace(teacher_epochs=3),
+        base.replace(holdout=0.1),
+        base.replace(dataset="mnist"),
+    ]
     assert base.baseline_key() not in {c.baseline_key() for c in different}
     assert base.baseline_key() != base.run_key()
 

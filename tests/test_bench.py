@@ -2,6 +2,7 @@
 
 No test here asserts a wall time: timings belong to ``kd-bench``, not to the test suite.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,13 @@ import pytest
 import torch
 
 from benchmarks.bench import PHASES, main
-from kd_core.train import loop as train
-from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig, validate
-from kd_core.train.fastpaths import channels_last_conv_is_exact, training_forward
 from kd_core.methods.losses import cross_entropy
 from kd_core.models.architectures import build_model
+from kd_core.runs.cache import TeacherCache
 from kd_core.runs.pipeline import run
+from kd_core.train import loop as train
+from kd_core.train.fastpaths import channels_last_conv_is_exact, training_forward
 from kd_core.train.loop import fit, predict_logits
 
 SHORT = dict(teacher_epochs=2, epochs=2)
@@ -28,10 +29,24 @@ SHORT = dict(teacher_epochs=2, epochs=2)
 
 def test_bench_main_writes_every_key(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = main([
-        "--batches", "1", "--warmup", "1", "--repeats", "1", "--cifar-size", "640", "384",
-        "--data-dir", str(tmp_path), "--no-classroom", "--json", str(out),
-    ])
+    code = main(
+        [
+            "--batches",
+            "1",
+            "--warmup",
+            "1",
+            "--repeats",
+            "1",
+            "--cifar-size",
+            "640",
+            "384",
+            "--data-dir",
+            str(tmp_path),
+            "--no-classroom",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert set(report["machine"]) >= {"cpu", "cores", "torch"}
@@ -64,10 +79,26 @@ def test_bench_device_cuda_without_cuda_exits_2(capsys):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_bench_device_cuda_reports_the_engine_on_cuda_next_to_the_cpu(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code = main([
-        "--device", "cuda", "--batches", "1", "--warmup", "1", "--repeats", "1", "--cifar-size", "640", "384",
-        "--data-dir", str(tmp_path), "--no-classroom", "--json", str(out),
-    ])
+    code = main(
+        [
+            "--device",
+            "cuda",
+            "--batches",
+            "1",
+            "--warmup",
+            "1",
+            "--repeats",
+            "1",
+            "--cifar-size",
+            "640",
+            "384",
+            "--data-dir",
+            str(tmp_path),
+            "--no-classroom",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads(out.read_text())
     assert report["machine"]["cuda"]
@@ -160,7 +191,9 @@ def test_two_conv_cnns_train_channels_last_unless_told_not_to(monkeypatch, flag,
     torch.manual_seed(0)
     model = build_model("cnn-large", (3, 8, 8), 10)
     layouts = []
-    model.register_forward_pre_hook(lambda module, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    model.register_forward_pre_hook(
+        lambda module, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
     x, y = torch.randn(40, 3, 8, 8), torch.randint(0, 10, (40,))
     fit(model, "teacher", x, y, (x, y), validate(RunConfig(dataset="digits", batch_size=16)), 1, cross_entropy)
     assert layouts[:3] == [expected] * 3

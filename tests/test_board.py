@@ -1,4 +1,5 @@
 """The class board: reading the results folder (memo, corrupt files, a fresh start), lessons, groups, the chart, the tab."""
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,21 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.figures import board as board_figures
 from kd_core import PhaseReport, ResultCache, RunConfig, RunResult, run
-from kd_core.board.collect import (FREE_PLAY, START_FILE, FolderReader, build_board, lesson_of, load_run, read_start,
-                           show_every_run, start_fresh)
+from kd_core.board.collect import (
+    FREE_PLAY,
+    START_FILE,
+    FolderReader,
+    build_board,
+    lesson_of,
+    load_run,
+    read_start,
+    show_every_run,
+    start_fresh,
+)
 from kd_core.runs.cache import atomic_torch_save
-from kd_core.studies.lessons import LESSONS
 from kd_core.runs.pipeline import load
 from kd_core.stats import Interval
+from kd_core.studies.lessons import LESSONS
 
 
 def stored(lesson: str | None = None, **overrides) -> RunConfig:
@@ -29,8 +39,13 @@ def stored(lesson: str | None = None, **overrides) -> RunConfig:
 
 def put(folder: Path, config: RunConfig, student: float, baseline: float, finished: float | None = None) -> Path:
     """A finished run in ``folder`` the way pipeline.run stores it (no models: the board never reads them)."""
-    result = RunResult(config, "completed", teacher=PhaseReport(0.97, [], 1, 1), student=PhaseReport(student, [], 1, 1),
-                       baseline=PhaseReport(baseline, [], 1, 1))
+    result = RunResult(
+        config,
+        "completed",
+        teacher=PhaseReport(0.97, [], 1, 1),
+        student=PhaseReport(student, [], 1, 1),
+        baseline=PhaseReport(baseline, [], 1, 1),
+    )
     cache = ResultCache(folder)
     cache.put(config.run_key(), {}, {"result": result.to_json()})
     path = cache.path(config.run_key())
@@ -53,7 +68,9 @@ def test_a_run_belongs_to_the_lesson_whose_other_settings_it_keeps():
     assert lesson_of(stored("full-data", student_fraction=0.1), "student_fraction") == "full-data"
     assert lesson_of(stored("tiny-student", student_width=4), "student_width") == "tiny-student"
     # Along the data share, tiny-student (width 8) is its own experiment; little-data moved to width 8 is it too.
-    assert lesson_of(stored("little-data", student_width=8, student_fraction=0.03), "student_fraction") == "tiny-student"
+    assert (
+        lesson_of(stored("little-data", student_width=8, student_fraction=0.03), "student_fraction") == "tiny-student"
+    )
     assert lesson_of(stored(temperature=3.0, lam=0.2), "temperature") == FREE_PLAY
 
 
@@ -136,7 +153,10 @@ def board_runs(tmp_path: Path) -> list:
 def test_each_setting_is_its_seeds_and_their_mean_with_its_interval(tmp_path):
     board = build_board(board_runs(tmp_path), "temperature")
     assert [(g.lesson, g.x, len(g.points)) for g in board.groups] == [
-        ("little-data / temperature", 1.0, 3), ("little-data / temperature", 4.0, 3), (FREE_PLAY, 2.0, 1)]
+        ("little-data / temperature", 1.0, 3),
+        ("little-data / temperature", 4.0, 3),
+        (FREE_PLAY, 2.0, 1),
+    ]
     at_1, at_4, free = board.groups
     assert at_4.interval == Interval.of([p.gain for p in at_4.points]) and at_4.interval.verdict == "helps"
     assert at_1.interval.low < 0 < at_1.interval.high  # T = 1: KD does not help, and the interval says so

@@ -4,6 +4,7 @@ The runs are trained by kd_core in this process, into the results folder the ser
 class's Distills would store them.  Saves assets/class-board.png with KD_UPDATE_SCREENSHOT=1 (after a fuller board:
 two lessons along T, three seeds each), else a picture in the test's temp folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,9 +40,11 @@ def finish(folder, lesson: str, temperatures, seeds) -> dict:
 
 def board_data(page, timeout_s: float, count: int) -> list[dict]:
     """The board's traces once its seed points number ``count`` (the fragment redraws every couple of seconds)."""
-    page.wait_for_function(f"""() => {{ const data = ({BOARD_DATA})();
+    page.wait_for_function(
+        f"""() => {{ const data = ({BOARD_DATA})();
         return data && data.filter(t => t.seeds).reduce((n, t) => n + t.x.length, 0) >= {count}; }}""",
-        timeout=timeout_s * 1000)
+        timeout=timeout_s * 1000,
+    )
     return page.evaluate(BOARD_DATA)
 
 
@@ -50,7 +53,10 @@ def test_runs_finished_on_the_server_appear_on_the_open_board(tmp_path_factory, 
 
     require_browser()
     folder = tmp_path_factory.mktemp("board-cache")
-    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log", {"KD_CACHE_DIR": str(folder)}) as (url, _):
+    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log", {"KD_CACHE_DIR": str(folder)}) as (
+        url,
+        _,
+    ):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
@@ -66,7 +72,9 @@ def test_runs_finished_on_the_server_appear_on_the_open_board(tmp_path_factory, 
             data = board_data(page, timeout_s=60, count=2)
             [seeds] = [t for t in data if t["seeds"] and t["name"] == "full-data"]
             assert sorted(seeds["x"]) == [2.0, 8.0]
-            assert dict(zip(seeds["x"], seeds["y"])) == pytest.approx({t: g for (t, _), g in gains.items()})  # points, as trained
+            assert dict(zip(seeds["x"], seeds["y"])) == pytest.approx(
+                {t: g for (t, _), g in gains.items()}
+            )  # points, as trained
             assert not page.get_by_test_id("stException").count()
 
             screenshot = tmp_path / SCREENSHOT.name

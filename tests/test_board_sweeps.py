@@ -1,18 +1,20 @@
 """The sweeps' runs on the class board: a teacher who runs the T & λ sweep (or the little-data tab's) sees its
 points on the board, labelled as sweep runs and drawn apart from the Distill runs of the same lesson."""
+
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
 
+from test_board import put, stored
+
 from dashboard.figures import board as board_figures
 from dashboard.runs import experiments as experiment_runs
 from kd_core.board.collect import FolderReader, build_board
 from kd_core.board.sweeps import SweepRecorder, record
-from kd_core.studies.lessons import LESSONS
 from kd_core.runs.pipeline import load
+from kd_core.studies.lessons import LESSONS
 from kd_core.studies.sweeps import SweepEvent, SweepRow
-from test_board import put, stored
 
 LITTLE = LESSONS["little-data"].config()
 
@@ -26,7 +28,9 @@ def test_each_finished_row_is_recorded_and_every_event_passes_on(tmp_path):
     seen = []
     relay = recorder.wrap(seen.append)
     progress = SweepEvent("progress", 0, 4, 0.1, 0, 0.3, "student")
-    finished = [SweepEvent("row", i + 1, 4, 0.5, seed, 0.3, "student", row=row(0.3, seed)) for i, seed in enumerate((0, 1))]
+    finished = [
+        SweepEvent("row", i + 1, 4, 0.5, seed, 0.3, "student", row=row(0.3, seed)) for i, seed in enumerate((0, 1))
+    ]
     for event in (progress, *finished):
         relay(event)
     assert seen == [progress, *finished]  # the sweep's own page sees everything, as before

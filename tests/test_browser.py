@@ -5,6 +5,7 @@ which makes a missing browser a failure (CI sets it).  Saves a screenshot (into 
 with KD_UPDATE_SCREENSHOT=1, else into the test's temp folder, so a test run leaves the tree clean) and
 prints the time from the Distill click to the final report.
 """
+
 from __future__ import annotations
 
 import os
@@ -124,8 +125,10 @@ def test_distill_in_a_real_browser(page, tmp_path):
     teacher_metric.wait_for(state="detached", timeout=30_000)
     _wait_for_report(page, timeout_ms=300_000)
     warm = time.monotonic() - started
-    print(f"\nclick to final report, default digits run: {cold:.1f} s with the teacher trained, "
-          f"{warm:.1f} s with the teacher cached (page's run time: {metrics.get('Run time')})")
+    print(
+        f"\nclick to final report, default digits run: {cold:.1f} s with the teacher trained, "
+        f"{warm:.1f} s with the teacher cached (page's run time: {metrics.get('Run time')})"
+    )
 
 
 CLIPPED = """() => [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"],'

@@ -3,6 +3,7 @@
 Skipped (with the reason) when /usr/bin/chromium or playwright is missing, unless KD_REQUIRE_BROWSER=1.
 Screenshots go to the test's temp folder (KD_SCREENSHOT_DIR=folder keeps them somewhere to look at).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,9 @@ def opened(browser, url: str, width: int, height: int):
 
 
 def wait_drawn(page) -> None:
-    page.get_by_role("button", name="Distill").first.wait_for(state="attached", timeout=120_000)  # the first run imports torch
+    page.get_by_role("button", name="Distill").first.wait_for(
+        state="attached", timeout=120_000
+    )  # the first run imports torch
     page.get_by_role("tab").first.wait_for(timeout=60_000)
 
 
@@ -112,7 +115,9 @@ def test_a_reload_mid_run_reattaches_and_the_report_arrives_without_a_click(brow
         wait_for_report(page)  # no second click
         assert "T = 4" in page.get_by_text(re.compile("^Settings of this run")).first.inner_text()
         page.get_by_role("tab", name="History").click()
-        expect(page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV")).to_be_visible(timeout=15_000)  # the History
+        expect(page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV")).to_be_visible(
+            timeout=15_000
+        )  # the History
         second = page.context.new_page()  # the same link in a second tab of the same browser: the same report
         second.goto(page.url)
         wait_drawn(second)

@@ -1,4 +1,5 @@
 """The teacher cache: round trip, and recovery from truncated, corrupted or unwritable storage."""
+
 from __future__ import annotations
 
 import os
@@ -20,7 +21,9 @@ def only_teacher_file(folder) -> "os.PathLike":
 
 def test_second_run_loads_the_cached_teacher(tmp_path):
     first = run(CONFIG, cache=TeacherCache(tmp_path))
-    second = run(CONFIG.replace(temperature=8, lam=0.5), cache=TeacherCache(tmp_path))  # T and λ don't change the teacher
+    second = run(
+        CONFIG.replace(temperature=8, lam=0.5), cache=TeacherCache(tmp_path)
+    )  # T and λ don't change the teacher
     assert (first.teacher_from_cache, second.teacher_from_cache) == (False, True)
     assert second.teacher == first.teacher
     assert [r for r in second.history if r.phase == "teacher"] == [r for r in first.history if r.phase == "teacher"]
@@ -100,4 +103,3 @@ def test_corrupt_result_file_is_removed_and_rebuilt(tmp_path):
         again = run(CONFIG, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path))
     assert not again.from_results_cache and again.student == first.student
     assert run(CONFIG, cache=TeacherCache(tmp_path), results=ResultCache(tmp_path)).from_results_cache
-

@@ -1,5 +1,6 @@
 """A run served from a cache draws what the fresh run drew: its stored per-step losses are replayed as step
 events (at most MAX_STORED_STEPS per phase, at their own step numbers), and the report says where it came from."""
+
 from __future__ import annotations
 
 import threading
@@ -64,7 +65,9 @@ def test_a_run_from_the_results_cache_replays_every_phase_like_the_fresh_run(fre
     for phase in PHASES:
         replayed = steps_of(events, phase)
         assert 0 < len(replayed) <= MAX_STORED_STEPS and all(e.replayed for e in replayed)
-        assert [(e.step, e.loss, e.parts) for e in replayed] == [(e.step, e.loss, e.parts) for e in steps_of(trained, phase)]
+        assert [(e.step, e.loss, e.parts) for e in replayed] == [
+            (e.step, e.loss, e.parts) for e in steps_of(trained, phase)
+        ]
     # In the fresh run's order: each epoch's steps, then its end; teacher, student, baseline.
     assert [(e.phase, e.kind, e.epoch) for e in events] == [(e.phase, e.kind, e.epoch) for e in trained]
 
@@ -119,16 +122,17 @@ def test_the_dashboards_memory_of_finished_runs_replays_steps_too(tmp_path):
     assert again.result.from_results_cache
     for phase in PHASES:
         replayed = steps_of(events, phase)
-        assert replayed and [(e.step, e.loss) for e in replayed] == [(r.step, r.loss) for r in first.result.steps
-                                                                     if r.phase == phase]
+        assert replayed and [(e.step, e.loss) for e in replayed] == [
+            (r.step, r.loss) for r in first.result.steps if r.phase == phase
+        ]
 
 
 def test_the_report_of_a_cached_run_says_so_and_gives_the_original_training_time(fresh):
     import dataclasses
 
+    from dashboard.report import summary as report
     from dashboard.runs import distill as runs
     from dashboard.runs.seeds import SeedsOutcome
-    from dashboard.report import summary as report
 
     result = fresh[0]
     trained = SeedsOutcome(CONFIG, [runs.DistillOutcome(result, None, None, {})])

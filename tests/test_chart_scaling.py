@@ -4,6 +4,7 @@ Streamlit's chart theme sets tick, legend and axis-title sizes of its own, so a 
 nothing: in the browser the ticks stayed at 12 px.  ``scaled`` sets every size explicitly; the real-browser
 measurement is tests/test_layout_browser.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,9 @@ def _loss():
 
 
 def test_every_text_of_a_chart_grows_in_presentation_mode():
-    bars = figures.probability_figure([0.5, 0.5], [0.4, 0.6], ["a", "b"], 4.0, teacher_at_1=[0.1, 0.9], student_at_1=[0.2, 0.8])
+    bars = figures.probability_figure(
+        [0.5, 0.5], [0.4, 0.6], ["a", "b"], 4.0, teacher_at_1=[0.1, 0.9], student_at_1=[0.2, 0.8]
+    )
     heatmap = ef.dark_knowledge_figure(np.full((3, 3), 0.3), ["a", "b", "c"], 4.0)
     for figure in (_loss(), bars, heatmap):
         big = charts.scaled(figure, charts.PRESENT_SCALE)

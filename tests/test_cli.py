@@ -1,4 +1,5 @@
 """kd-train: the JSON it writes, its summary, and one-line errors with exit code 2."""
+
 from __future__ import annotations
 
 import json
@@ -97,8 +98,20 @@ def test_divergence_exits_nonzero_with_a_clear_message(tmp_path, capsys):
 def test_console_script_runs_as_a_program(tmp_path):
     """The installed entry point, as a user types it: progress on stderr, the table on stdout."""
     completed = subprocess.run(
-        [sys.executable, "-m", "kd_core.cli.train", "--teacher-epochs", "2", "--epochs", "1", "--cache-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "kd_core.cli.train",
+            "--teacher-epochs",
+            "2",
+            "--epochs",
+            "1",
+            "--cache-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stderr
     assert "KD student" in completed.stdout

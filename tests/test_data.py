@@ -1,4 +1,5 @@
 """Datasets: digits in memory, and the torchvision loaders offline through tiny fixtures in the real formats."""
+
 from __future__ import annotations
 
 import pickle
@@ -61,8 +62,10 @@ def test_mnist_format_loads_through_the_real_loader(tmp_path, name, folder):
 
 def test_a_whole_run_on_an_mnist_fixture(tmp_path):
     write_mnist_fixture(tmp_path)
-    result = run(RunConfig(dataset="mnist", data_dir=str(tmp_path), teacher_epochs=1, epochs=1, batch_size=16),
-                 cache=TeacherCache(tmp_path / "cache"))
+    result = run(
+        RunConfig(dataset="mnist", data_dir=str(tmp_path), teacher_epochs=1, epochs=1, batch_size=16),
+        cache=TeacherCache(tmp_path / "cache"),
+    )
     assert result.status == "completed" and result.config.teacher == "cnn-large"
     assert 0.0 <= result.student.accuracy <= 1.0
 
@@ -73,7 +76,10 @@ def write_cifar_fixture(root, per_batch: int = 10, test: int = 10) -> None:
     rng = np.random.default_rng(0)
 
     def batch(name: str, count: int) -> None:
-        entry = {"data": rng.integers(0, 256, (count, 3 * 32 * 32), dtype=np.uint8), "labels": list(np.arange(count) % 10)}
+        entry = {
+            "data": rng.integers(0, 256, (count, 3 * 32 * 32), dtype=np.uint8),
+            "labels": list(np.arange(count) % 10),
+        }
         (folder / name).write_bytes(pickle.dumps(entry))
 
     for i in range(1, 6):
@@ -118,8 +124,16 @@ def test_the_real_mnist_files_load_and_a_short_run_learns_them(tmp_path):
     assert (len(dataset.y_train), len(dataset.y_test), dataset.input_shape) == (60_000, 10_000, (1, 28, 28))
     assert sorted(dataset.y_train.unique().tolist()) == list(range(10))
     assert abs(float(dataset.x_train.mean())) < 0.01 and abs(float(dataset.x_train.std()) - 1) < 0.01  # normalized
-    config = RunConfig(dataset="mnist", data_dir=str(REAL_DATA), teacher="mlp-small", student="mlp-tiny",
-                       teacher_epochs=1, epochs=1, student_fraction=0.05, device="cpu")
+    config = RunConfig(
+        dataset="mnist",
+        data_dir=str(REAL_DATA),
+        teacher="mlp-small",
+        student="mlp-tiny",
+        teacher_epochs=1,
+        epochs=1,
+        student_fraction=0.05,
+        device="cpu",
+    )
     result = run(config, cache=TeacherCache(tmp_path))
     assert result.config.batch_size == 128 and result.config.lr == 1e-3  # MNIST's defaults, from its registry entry
     assert result.teacher.accuracy > 0.85 and result.student.accuracy > 0.5

@@ -1,11 +1,11 @@
 """Draw a digit, in a real browser: a stroke drawn with the mouse at 1024×768 and with a finger (touch events) at
 390×844 reaches the page, the probability bars appear and change with the next stroke, and Clear empties it."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
-
 from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,11 +40,18 @@ def _bars(page, previous=None, timeout: float = 60):
 
 def _stroke(page, context, box, start, end, touch: bool) -> None:
     """A straight stroke from ``start`` to ``end`` (fractions of the canvas), by mouse or by finger."""
-    points = [(box["x"] + box["width"] * (start[0] + (end[0] - start[0]) * i / 12),
-               box["y"] + box["height"] * (start[1] + (end[1] - start[1]) * i / 12)) for i in range(13)]
+    points = [
+        (
+            box["x"] + box["width"] * (start[0] + (end[0] - start[0]) * i / 12),
+            box["y"] + box["height"] * (start[1] + (end[1] - start[1]) * i / 12),
+        )
+        for i in range(13)
+    ]
     if touch:  # real touch events (touchstart/move/end), as a phone's finger sends them
         cdp = context.new_cdp_session(page)
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]}
+        )
         for x, y in points[1:]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})

@@ -1,13 +1,14 @@
 """kd_core.data.drawing: a drawing framed as the dataset frames its images (digits: 8×8, 0..16 counts of a 32×32
 bitmap; MNIST: a 20×20 box with its centre of mass at the centre of 28×28), normalised as data.py does."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from kd_core.data import drawing
 from kd_core import RunConfig, RunSetup, TeacherCache, load_dataset, predict_logits, validate
+from kd_core.data import drawing
 
 
 def canvas_of(ink: np.ndarray) -> np.ndarray:
@@ -62,9 +63,9 @@ def test_digits_drawn_at_canvas_size_are_read_as_the_teacher_reads_the_originals
     originals = data.x_test[:100]
     redrawn = []
     for x in originals:
-        pixels = (x[0].numpy() * 0.5 + 0.5)  # back to 0..1
+        pixels = x[0].numpy() * 0.5 + 0.5  # back to 0..1
         big = np.kron(pixels, np.ones((35, 35)))
         view = drawing.digits_view(drawing.ink_of(canvas_of(big)))
         redrawn.append(drawing.model_input(view, "digits", data.mean, data.std))
-    same = (predict_logits(teacher, torch.cat(redrawn)).argmax(1) == predict_logits(teacher, originals).argmax(1))
+    same = predict_logits(teacher, torch.cat(redrawn)).argmax(1) == predict_logits(teacher, originals).argmax(1)
     assert same.float().mean() >= 0.8

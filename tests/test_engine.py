@@ -1,4 +1,5 @@
 """The pipeline end to end on digits: accuracy, determinism, the fair baseline, events, cancelling, divergence."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The run-time estimate's step benchmark counts the step's own work, not time spent waiting for a core."""
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """Executors: the same seeds give the very same numbers in this process, in local worker processes and on Ray;
 events and the stop flag cross the process boundary; errors come back as themselves; no worker is left behind."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -13,9 +14,9 @@ from collections import defaultdict
 import pytest
 import torch
 
-from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig
 from kd_core.execution.executors import InProcess, LocalProcesses, RayCluster, WorkerDied
+from kd_core.runs.cache import TeacherCache
 from kd_core.runs.seeds import run_seeds
 from kd_core.studies.sweeps import sweep
 from kd_core.train.loop import Diverged
@@ -59,9 +60,17 @@ def comparable(result) -> list[dict]:
 def reference(tmp_path_factory):
     """The seeds, and a small sweep, in this process: what every executor must reproduce bit for bit."""
     events, on_event = recorder()
-    seeds = run_seeds(CONFIG, SEEDS, on_event, cache=TeacherCache(tmp_path_factory.mktemp("teachers")), executor=InProcess())
-    rows = sweep("temperature", [1, 4], [0, 1], CONFIG, cache=TeacherCache(tmp_path_factory.mktemp("sweep")),
-                 executor=InProcess())
+    seeds = run_seeds(
+        CONFIG, SEEDS, on_event, cache=TeacherCache(tmp_path_factory.mktemp("teachers")), executor=InProcess()
+    )
+    rows = sweep(
+        "temperature",
+        [1, 4],
+        [0, 1],
+        CONFIG,
+        cache=TeacherCache(tmp_path_factory.mktemp("sweep")),
+        executor=InProcess(),
+    )
     return seeds, dict(events), rows
 
 
@@ -100,8 +109,16 @@ def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
     shape = lambda items: [(t.config.seed, t.part, t.ahead) for t in items]  # noqa: E731
     both = ("teacher", "baseline")
     assert shape(ahead_of_seeds(tasks, jobs=2)) == [
-        (0, "teacher", ()), (1, "teacher", ()), (2, "teacher", ()), (0, "baseline", ()), (1, "baseline", ()),
-        (2, "baseline", ()), (0, "run", both), (1, "run", both), (2, "run", both)]
+        (0, "teacher", ()),
+        (1, "teacher", ()),
+        (2, "teacher", ()),
+        (0, "baseline", ()),
+        (1, "baseline", ()),
+        (2, "baseline", ()),
+        (0, "run", both),
+        (1, "run", both),
+        (2, "run", both),
+    ]
     assert ahead_of_seeds(tasks, jobs=1) == tasks
     in_memory = [SeedTask(t.config, None, None) for t in tasks]
     assert ahead_of_seeds(in_memory, jobs=2) == in_memory
@@ -111,8 +128,14 @@ def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
     setup.teacher(cache)
     setup.baseline_into(cache)
     assert shape(ahead_of_seeds(tasks, jobs=2)) == [
-        (0, "teacher", ()), (2, "teacher", ()), (0, "baseline", ()), (2, "baseline", ()),
-        (0, "run", both), (1, "run", ()), (2, "run", both)]
+        (0, "teacher", ()),
+        (2, "teacher", ()),
+        (0, "baseline", ()),
+        (2, "baseline", ()),
+        (0, "run", both),
+        (1, "run", ()),
+        (2, "run", both),
+    ]
 
 
 def test_a_baseline_trained_ahead_is_the_one_its_run_would_train(tmp_path):
@@ -157,8 +180,9 @@ def test_a_set_stop_ends_the_map_early(executor, reference, tmp_path):
 
     started = time.monotonic()
     # 300 student epochs would take minutes; the stop must end every seed within a step or two.
-    result = run_seeds(RunConfig(teacher_epochs=3, epochs=300), SEEDS, on_event, stop,
-                       cache=TeacherCache(tmp_path), executor=executor)
+    result = run_seeds(
+        RunConfig(teacher_epochs=3, epochs=300), SEEDS, on_event, stop, cache=TeacherCache(tmp_path), executor=executor
+    )
     assert steps, "no step event arrived"
     assert result.status == "cancelled"
     assert [r.status for r in result.runs] == ["cancelled"] * SEEDS
@@ -179,7 +203,13 @@ def test_diverged_in_a_worker_reaches_the_caller_with_its_fields(executor, tmp_p
     error = there.value
     assert type(error) is Diverged and str(error) in expected
     same = expected[str(error)]
-    assert (error.phase, error.epoch, error.step, error.lr, error.loss) == (same.phase, same.epoch, same.step, 10.0, same.loss)
+    assert (error.phase, error.epoch, error.step, error.lr, error.loss) == (
+        same.phase,
+        same.epoch,
+        same.step,
+        10.0,
+        same.loss,
+    )
 
 
 # ---- local worker processes: nothing left behind ------------------------------------------------------

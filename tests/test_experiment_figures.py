@@ -1,4 +1,5 @@
 """The experiment figure builders: pure functions of plain data."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 
 from dashboard.figures import experiments as ef
-from kd_core.studies.experiments import bias_curve, best_bias
 from kd_core.stats import summarize
+from kd_core.studies.experiments import best_bias, bias_curve
 from kd_core.studies.sweeps import SweepRow
 
 CLASSES = [str(i) for i in range(10)]
@@ -154,6 +155,16 @@ def test_sweep_axis_has_a_tick_at_every_swept_value_and_nowhere_else():
     """The T sweep's log axis once showed Plotly's own ticks: a stray 5 and 10, and no label at T = 16."""
     figure = ef.sweep_figure(summarize(rows([1, 2, 4, 8, 16])), "temperature")
     assert figure.layout.xaxis.tickmode == "array"
-    assert list(figure.layout.xaxis.tickvals) == [1, 2, 4, 8, 16] and list(figure.layout.xaxis.ticktext) == ["1", "2", "4", "8", "16"]
+    assert list(figure.layout.xaxis.tickvals) == [1, 2, 4, 8, 16] and list(figure.layout.xaxis.ticktext) == [
+        "1",
+        "2",
+        "4",
+        "8",
+        "16",
+    ]
     frac = ef.sweep_figure(summarize(rows([0.03, 0.1, 1.0])), "student_fraction")
-    assert list(frac.layout.xaxis.tickvals) == [3.0, 10.0, 100.0] and list(frac.layout.xaxis.ticktext) == ["3 %", "10 %", "100 %"]
+    assert list(frac.layout.xaxis.tickvals) == [3.0, 10.0, 100.0] and list(frac.layout.xaxis.ticktext) == [
+        "3 %",
+        "10 %",
+        "100 %",
+    ]

@@ -3,6 +3,7 @@
 Margins come from this project's own measurements (benchmarks/measure_experiments.py, seeds 0–4, one torch
 thread); each assertion below leaves room for the spread across seeds and thread counts seen there.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,11 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kd_core import ConfigError, RunConfig, load_dataset, run, validate
-from kd_core.studies.experiments import (
-    best_bias, bias_correction, bias_curve, dark_knowledge_matrix, omitted_class, softened_distributions, teacher_logits,
-)
-from kd_core.stats import summarize
 from kd_core.runs.pipeline import equal_steps_epochs
+from kd_core.stats import summarize
+from kd_core.studies.experiments import (
+    best_bias,
+    bias_correction,
+    bias_curve,
+    dark_knowledge_matrix,
+    omitted_class,
+    softened_distributions,
+    teacher_logits,
+)
 from kd_core.studies.sweeps import SweepEvent, SweepRow, normalize_param, sweep, sweep_json
 
 CPU = RunConfig(device="cpu")
@@ -37,7 +44,6 @@ OMIT_SEEDS = range(5)
 OMIT_MIN_MEAN_SHARE = 0.15
 OMIT_MIN_BEST_SHARE = 0.40
 OMIT_MIN_MEAN_CORRECTED = 0.50
-
 
 
 # ---- sweeps ------------------------------------------------------------------------------------------
@@ -105,7 +111,12 @@ def test_stop_returns_the_rows_done_so_far():
     stop = threading.Event()
 
     def on_event(event: SweepEvent) -> None:  # stop as soon as the first KD student has finished its last epoch
-        if event.kind == "progress" and event.phase == "student" and event.progress.kind == "epoch" and event.progress.epoch == event.progress.epochs:
+        if (
+            event.kind == "progress"
+            and event.phase == "student"
+            and event.progress.kind == "epoch"
+            and event.progress.epoch == event.progress.epochs
+        ):
             stop.set()
 
     rows = sweep("temperature", [1.0, 2.0, 4.0], [0], CPU.replace(epochs=3), on_event=on_event, stop=stop)

@@ -4,6 +4,7 @@ Each page is driven on its own through ``AppTest.from_function`` with a small, f
 for the sidebar's; the background job is joined (AppTest never fires ``run_every``), then the page is run
 once more and its charts, tables and metrics are read back. A last test checks the tabs are in the app.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,17 +21,23 @@ def page_script():
     """The stand-in app: one experiment tab, with a sidebar-like config from session state."""
     import streamlit as st
 
-    from dashboard.tabs import dark_knowledge
-    from dashboard.tabs import little_data
-    from dashboard.tabs import sweep
-    from dashboard.tabs import unseen_class
+    from dashboard.tabs import dark_knowledge, little_data, sweep, unseen_class
     from kd_core import RunConfig
 
-    config = RunConfig(device="cpu", epochs=3, teacher_epochs=5, temperature=st.session_state.get("T", 4.0),
-                       student_fraction=st.session_state.get("fraction", 1.0))
-    tabs = {"T & λ sweep": sweep, "Little data": little_data, "Unseen class": unseen_class, "Dark knowledge": dark_knowledge}
+    config = RunConfig(
+        device="cpu",
+        epochs=3,
+        teacher_epochs=5,
+        temperature=st.session_state.get("T", 4.0),
+        student_fraction=st.session_state.get("fraction", 1.0),
+    )
+    tabs = {
+        "T & λ sweep": sweep,
+        "Little data": little_data,
+        "Unseen class": unseen_class,
+        "Dark knowledge": dark_knowledge,
+    }
     tabs[st.session_state["tab"]].render(config)
-
 
 
 def open_tab(name: str, **session) -> AppTest:
@@ -121,7 +128,9 @@ def test_sweep_tab_draws_the_compression_curve_over_student_widths():
     baseline = next(t for t in figure["data"] if t["name"].startswith("Scratch baseline"))
     assert list(array(baseline["x"])) == params and "ignores" not in baseline["name"]  # each width its own baseline
     table = at.dataframe[0].value
-    assert list(table["student width"]) == ["2", "16"] and list(table["student parameters"]) == [f"{p:,}" for p in params]
+    assert list(table["student width"]) == ["2", "16"] and list(table["student parameters"]) == [
+        f"{p:,}" for p in params
+    ]
     assert list(table["seeds"]) == [2, 2]
 
 
@@ -201,7 +210,9 @@ def test_experiment_tabs_show_the_epochs_equal_steps_really_train():
     and says so where it names its settings; the little-data slider starts at the sidebar's share."""
     at = open_tab("T & λ sweep", fraction=0.05)
     fixed = next(c.value for c in at.caption if c.value.startswith("Fixed from the sidebar"))
-    assert "students 35 epochs (as many steps as 3 epochs on all the images)" in fixed  # 3 × 23 steps ÷ 2 steps a 5 % epoch, rounded up
+    assert (
+        "students 35 epochs (as many steps as 3 epochs on all the images)" in fixed
+    )  # 3 × 23 steps ÷ 2 steps a 5 % epoch, rounded up
     at = open_tab("Little data", fraction=0.05)
     assert at.slider(key="exp_little_percent").value == 5
     assert any("students 35 epochs (as many steps as 3 epochs on all the images)" in c.value for c in at.caption)
@@ -235,4 +246,3 @@ def test_the_app_has_the_experiment_tabs():
     labels = [tab.label for tab in at.tabs]
     for name in ("T & λ sweep", "Little data", "Unseen class", "Dark knowledge"):
         assert name in labels
-

@@ -1,4 +1,5 @@
 """Taking a result away: state_dict and ONNX files (checked with onnxruntime), and the kd-train line of a run."""
+
 from __future__ import annotations
 
 import io
@@ -19,7 +20,9 @@ from kd_core.models.architectures import ARCHITECTURES, build_model
 # Every architecture the page can train, on the input shapes its datasets give them (digits 1×8×8 for all; the
 # CNNs also on MNIST's 1×28×28 and CIFAR-10's 3×32×32, where their flattened sizes differ).
 SHAPES = [(name, (1, 8, 8)) for name in ARCHITECTURES]
-SHAPES += [(name, shape) for name in ARCHITECTURES if ARCHITECTURES[name].needs_images for shape in ((1, 28, 28), (3, 32, 32))]
+SHAPES += [
+    (name, shape) for name in ARCHITECTURES if ARCHITECTURES[name].needs_images for shape in ((1, 28, 28), (3, 32, 32))
+]
 
 
 def trained_like(name: str, shape: tuple[int, ...]) -> torch.nn.Module:
@@ -34,7 +37,9 @@ def test_the_onnx_file_gives_pytorchs_logits_to_1e_5(name, shape):
     data = exports.onnx_bytes(model, torch.zeros(1, *shape), {"kd-dashboard part": "student"})
     assert model.training, "the page's model is left as it was"
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    assert [i.name for i in session.get_inputs()] == ["images"] and [o.name for o in session.get_outputs()] == ["logits"]
+    assert [i.name for i in session.get_inputs()] == ["images"] and [o.name for o in session.get_outputs()] == [
+        "logits"
+    ]
     images = torch.randn(37, *shape, generator=torch.Generator().manual_seed(1))  # any batch size, not the traced one
     (got,) = session.run(None, {"images": images.numpy()})
     with torch.no_grad():
@@ -80,6 +85,7 @@ def test_file_names_and_loading_code_name_the_architecture():
 
 # ---------------------------------------------------------------- Copy as command
 
+
 def parse(line: str) -> tuple[RunConfig, int, int]:
     """The line through kd-train's own parser: (its RunConfig, --seeds, --threads)."""
     words = shlex.split(line)
@@ -87,23 +93,78 @@ def parse(line: str) -> tuple[RunConfig, int, int]:
     parser = make_parser("kd-train", train.__doc__)
     parser.add_argument("--seeds", type=parse_seeds, default=1)  # as kd_core.cli.train.main adds it
     args = parser.parse_args(words[1:])
-    threads = args.threads if args.threads is not None else DATASETS[args.dataset].threads  # as check_common resolves it
+    threads = (
+        args.threads if args.threads is not None else DATASETS[args.dataset].threads
+    )  # as check_common resolves it
     return config_from_args(args), args.seeds, threads
 
 
 # What the page's sidebar hands a Distill: every control's value, explicit (sidebar.config()).
-PAGE = dict(dataset="digits", teacher="mlp-large", student="mlp-small", student_width=16, temperature=4.0, lam=0.7, loss="kd",
-            student_fraction=1.0, omit_class=None, epochs=20, teacher_epochs=30, lr=0.01, batch_size=64, seed=0)
+PAGE = dict(
+    dataset="digits",
+    teacher="mlp-large",
+    student="mlp-small",
+    student_width=16,
+    temperature=4.0,
+    lam=0.7,
+    loss="kd",
+    student_fraction=1.0,
+    omit_class=None,
+    epochs=20,
+    teacher_epochs=30,
+    lr=0.01,
+    batch_size=64,
+    seed=0,
+)
 CONFIGS = [
     (RunConfig(**PAGE), 1),
     (RunConfig(**{**PAGE, "student_fraction": 0.05, "lam": 0.5}), 5),  # the little-data lesson
-    (RunConfig(**{**PAGE, "omit_class": 3, "student": "mlp-wide", "student_width": 256, "temperature": 20.0, "lam": 1.0,
-                  "epochs": 50, "holdout": 0.2}), 5),  # unseen-class, with the setting no control shows
+    (
+        RunConfig(
+            **{
+                **PAGE,
+                "omit_class": 3,
+                "student": "mlp-wide",
+                "student_width": 256,
+                "temperature": 20.0,
+                "lam": 1.0,
+                "epochs": 50,
+                "holdout": 0.2,
+            }
+        ),
+        5,
+    ),  # unseen-class, with the setting no control shows
     (RunConfig(**{**PAGE, "student_width": 8, "loss": "seed-script", "temperature": 2.5, "seed": 17}), 3),
-    (RunConfig(**{**PAGE, "loss": "kd-no-t2", "lr": 0.003, "batch_size": 128, "teacher": "cnn-large", "student": "cnn-small",
-                  "student_width": 4, "optimizer": "sgd", "lam": 0.05}), 2),
-    (RunConfig(dataset="mnist", teacher="mlp-dropout", student="mlp-800", teacher_epochs=8, epochs=8, temperature=20.0,
-               lr=0.001, batch_size=128, data_dir="/data/my MNIST"), 1),
+    (
+        RunConfig(
+            **{
+                **PAGE,
+                "loss": "kd-no-t2",
+                "lr": 0.003,
+                "batch_size": 128,
+                "teacher": "cnn-large",
+                "student": "cnn-small",
+                "student_width": 4,
+                "optimizer": "sgd",
+                "lam": 0.05,
+            }
+        ),
+        2,
+    ),
+    (
+        RunConfig(
+            dataset="mnist",
+            teacher="mlp-dropout",
+            student="mlp-800",
+            teacher_epochs=8,
+            epochs=8,
+            temperature=20.0,
+            lr=0.001,
+            batch_size=128,
+            data_dir="/data/my MNIST",
+        ),
+        1,
+    ),
     (RunConfig(baseline=False, equal_steps=False, device="cpu", student_fraction=0.3333), 10),
 ]
 
@@ -120,8 +181,10 @@ def test_the_command_line_parses_back_to_the_same_run(config, seeds):
 
 def test_the_command_line_lists_only_what_was_changed():
     assert exports.command_line(RunConfig(**PAGE)) == "kd-train"
-    assert exports.command_line(RunConfig(**{**PAGE, "student_fraction": 0.05, "lam": 0.5}), 5) == \
-        "kd-train --lam 0.5 --student-fraction 0.05 --seeds 5"
+    assert (
+        exports.command_line(RunConfig(**{**PAGE, "student_fraction": 0.05, "lam": 0.5}), 5)
+        == "kd-train --lam 0.5 --student-fraction 0.05 --seeds 5"
+    )
     line = exports.command_line(RunConfig(**{**PAGE, "omit_class": 3, "student_width": 8, "loss": "kd-no-t2"}))
     assert line == "kd-train --student-width 8 --omit-class 3 --loss kd-no-t2"
     assert exports.command_line(RunConfig(dataset="mnist")) == "kd-train --dataset mnist --threads 1"

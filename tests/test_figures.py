@@ -1,4 +1,5 @@
 """The dashboard's figure builders (plain functions → plotly Figure) and its progress estimate."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dashboard.figures import plots as figures
 from dashboard.runs import distill as runs
@@ -34,7 +36,9 @@ def test_smooth_is_bias_corrected_and_flat_on_constants():
 def test_smooth_stays_within_the_range_of_the_data(values, weight):
     out = figures.smooth(values, weight)
     assert len(out) == len(values)
-    assert all(min(values) - 1e-6 * (1 + abs(min(values))) <= v <= max(values) + 1e-6 * (1 + abs(max(values))) for v in out)
+    assert all(
+        min(values) - 1e-6 * (1 + abs(min(values))) <= v <= max(values) + 1e-6 * (1 + abs(max(values))) for v in out
+    )
 
 
 def test_entropy_bits():
@@ -132,8 +136,8 @@ def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
 
 from dashboard.jobs import progress as seed_progress
 from dashboard.report import verdict  # noqa: E402
-from kd_core.train.records import EpochRecord  # noqa: E402
 from kd_core.stats import Interval  # noqa: E402
+from kd_core.train.records import EpochRecord  # noqa: E402
 
 
 def test_headline_verdict_and_meaning_follow_the_interval():
@@ -150,7 +154,9 @@ def test_headline_verdict_and_meaning_follow_the_interval():
     assert verdict.verdict_label(hurts)[0] == "KD hurts" and "below 0" in verdict.meaning(hurts)
     one = Interval.of([0.02])
     assert verdict.headline(one) == "+2.0 points from one seed"
-    assert verdict.verdict_label(one)[0] == "One seed cannot decide" and "One seed cannot decide" in verdict.meaning(one)
+    assert verdict.verdict_label(one)[0] == "One seed cannot decide" and "One seed cannot decide" in verdict.meaning(
+        one
+    )
 
 
 def test_gain_figure_has_the_dots_the_interval_and_zero():
@@ -175,8 +181,11 @@ def test_loss_weight_text_names_the_factor_and_who_dominates():
 
 
 def test_balance_says_which_part_of_the_loss_dominates():
-    history = [EpochRecord("teacher", 1, 0.5, {}, 0.9), EpochRecord("student", 1, 1.0, {"soft": 2.0, "hard": 1.0}, 0.5),
-               EpochRecord("student", 2, 0.4, {"soft": 0.5, "hard": 0.02}, 0.9)]
+    history = [
+        EpochRecord("teacher", 1, 0.5, {}, 0.9),
+        EpochRecord("student", 1, 1.0, {"soft": 2.0, "hard": 1.0}, 0.5),
+        EpochRecord("student", 2, 0.4, {"soft": 0.5, "hard": 0.02}, 0.9),
+    ]
     b = verdict.balance(history, 0.7)
     assert b["epoch"] == 2 and b["weighted_soft"] == pytest.approx(0.35) and b["weighted_hard"] == pytest.approx(0.006)
     text = verdict.balance_text(b, 0.7)
@@ -188,9 +197,12 @@ def test_balance_says_which_part_of_the_loss_dominates():
 
 def test_seeds_progress_averages_the_seeds_and_names_the_last_one():
     plan = {"teacher": 10, "student": 10, "baseline": 10}
-    events = [seed_progress.SeedEvent(0, ProgressEvent("teacher", "epoch", 1, 1, 0, 0, 0.1, test_accuracy=0.9)),
-              seed_progress.SeedEvent(0, step("student", 10)), seed_progress.SeedEvent(0, step("baseline", 10)),
-              seed_progress.SeedEvent(1, step("teacher", 5))]
+    events = [
+        seed_progress.SeedEvent(0, ProgressEvent("teacher", "epoch", 1, 1, 0, 0, 0.1, test_accuracy=0.9)),
+        seed_progress.SeedEvent(0, step("student", 10)),
+        seed_progress.SeedEvent(0, step("baseline", 10)),
+        seed_progress.SeedEvent(1, step("teacher", 5)),
+    ]
     p = seed_progress.seeds_progress(events, plan, [0, 1], running_seconds=4.0)
     assert p.fraction == pytest.approx((1.0 + 5 / 30) / 2)
     assert p.text.startswith("seed 1, teacher") and "1 of 2 seeds done" in p.text
@@ -228,18 +240,26 @@ def test_the_first_eta_waits_for_timed_steps_and_leaves_the_start_up_out():
 
 def test_seeds_eta_counts_the_seeds_still_to_run_and_divides_by_those_training_at_once():
     plan = {"teacher": 100}
-    one_by_one = [seed_progress.SeedEvent(0, timed("teacher", 10, at=1.0)), seed_progress.SeedEvent(0, timed("teacher", 50, at=1.4))]
+    one_by_one = [
+        seed_progress.SeedEvent(0, timed("teacher", 10, at=1.0)),
+        seed_progress.SeedEvent(0, timed("teacher", 50, at=1.4)),
+    ]
     p = seed_progress.seeds_progress(one_by_one, plan, [0, 1], 2.0)
     assert p.eta_seconds == pytest.approx((50 + 100) * 0.01)  # seed 1 has not started: it follows seed 0
-    together = one_by_one + [seed_progress.SeedEvent(1, timed("teacher", 10, at=1.1)),
-                             seed_progress.SeedEvent(1, timed("teacher", 50, at=1.5))]
+    together = one_by_one + [
+        seed_progress.SeedEvent(1, timed("teacher", 10, at=1.1)),
+        seed_progress.SeedEvent(1, timed("teacher", 50, at=1.5)),
+    ]
     assert seed_progress.seeds_progress(together, plan, [0, 1], 2.0).eta_seconds == pytest.approx((50 + 50) * 0.01 / 2)
 
 
 def test_a_diverged_run_keeps_readable_axes_and_says_what_it_left_out():
     events = [step("student", i, loss=1.0 / i, soft=0.5, hard=0.5) for i in range(1, 6)]
     events += [step("student", 6, loss=float("inf"), soft=float("nan"), hard=1e-4)]
-    events += [epoch("student", 1, 0.1), ProgressEvent("baseline", "epoch", 1, 1, 5, 5, 1.0, test_accuracy=float("nan"))]
+    events += [
+        epoch("student", 1, 0.1),
+        ProgressEvent("baseline", "epoch", 1, 1, 5, 5, 1.0, test_accuracy=float("nan")),
+    ]
     loss = figures.loss_figure(events)
     ys = [y for trace in loss.data for y in trace.y]
     assert ys and all(math.isfinite(y) and y > 0 for y in ys)
@@ -280,8 +300,10 @@ def test_legends_sit_in_their_own_strip_under_the_axes_never_on_an_axis_title():
 def test_a_run_that_stopped_at_once_shows_its_point_a_sane_log_axis_and_why():
     """A diverged run: one finite loss, then the divergence.  Its chart was empty (a one-point line draws nothing) and
     its log axis labelled every digit from 0.3 to 20, piled on top of each other."""
-    loss = figures.loss_figure([step("teacher", 1, loss=2.3)],
-                               stopped="Training stopped: the teacher loss exploded to 3.95e+03 at epoch 1, step 2.")
+    loss = figures.loss_figure(
+        [step("teacher", 1, loss=2.3)],
+        stopped="Training stopped: the teacher loss exploded to 3.95e+03 at epoch 1, step 2.",
+    )
     teacher = next(t for t in loss.data if t.name == "Teacher")
     assert "markers" in teacher.mode and list(teacher.y) == pytest.approx([2.3])
     low, high = loss.layout.yaxis.range

@@ -1,5 +1,6 @@
 """The History tab's table and downloads: readable headings, results first, and types that a cancelled first row
 (which has no results) cannot change."""
+
 from __future__ import annotations
 
 import csv
@@ -10,15 +11,54 @@ import pandas as pd
 
 from dashboard.tabs import history
 
-CANCELLED = {"finished": "2026-12-04T10:00:01+00:00", "lesson": "little-data", "status": "cancelled", "dataset": "digits", "teacher": "mlp-large", "student": "mlp-small",
-             "student_width": 16, "temperature": 4.0, "lam": 0.5, "loss": "kd", "student_fraction": 0.05, "omit_class": None,
-             "epochs": 20, "teacher_epochs": 30, "lr": 0.01, "batch_size": 64, "seed": 0, "seconds": 1.5}
-COMPLETED = {**CANCELLED, "finished": "2026-12-04T10:01:07+00:00", "status": "completed", "omit_class": 3, "seeds": 5, "teacher_acc_%": 96.11,
-             "student_acc_%": 87.29, "baseline_acc_%": 84.51, "kd_minus_baseline_points": 2.78, "interval_low_points": 1.87,
-             "interval_high_points": 3.68, "verdict": "KD helps", "agreement_%": 88.5, "teacher_params": 83_466,
-             "student_params": 1_210, "teacher_from_cache": True, "from_results_cache": False, "teacher_latency_us": 30.1,
-             "student_latency_us": 9.8, "seconds": 5.25}
-FAILED = {**CANCELLED, "finished": "2026-12-04T10:02:00+00:00", "status": "failed", "error": "the loss diverged at epoch 1, step 3"}
+CANCELLED = {
+    "finished": "2026-12-04T10:00:01+00:00",
+    "lesson": "little-data",
+    "status": "cancelled",
+    "dataset": "digits",
+    "teacher": "mlp-large",
+    "student": "mlp-small",
+    "student_width": 16,
+    "temperature": 4.0,
+    "lam": 0.5,
+    "loss": "kd",
+    "student_fraction": 0.05,
+    "omit_class": None,
+    "epochs": 20,
+    "teacher_epochs": 30,
+    "lr": 0.01,
+    "batch_size": 64,
+    "seed": 0,
+    "seconds": 1.5,
+}
+COMPLETED = {
+    **CANCELLED,
+    "finished": "2026-12-04T10:01:07+00:00",
+    "status": "completed",
+    "omit_class": 3,
+    "seeds": 5,
+    "teacher_acc_%": 96.11,
+    "student_acc_%": 87.29,
+    "baseline_acc_%": 84.51,
+    "kd_minus_baseline_points": 2.78,
+    "interval_low_points": 1.87,
+    "interval_high_points": 3.68,
+    "verdict": "KD helps",
+    "agreement_%": 88.5,
+    "teacher_params": 83_466,
+    "student_params": 1_210,
+    "teacher_from_cache": True,
+    "from_results_cache": False,
+    "teacher_latency_us": 30.1,
+    "student_latency_us": 9.8,
+    "seconds": 5.25,
+}
+FAILED = {
+    **CANCELLED,
+    "finished": "2026-12-04T10:02:00+00:00",
+    "status": "failed",
+    "error": "the loss diverged at epoch 1, step 3",
+}
 ROWS = [CANCELLED, COMPLETED, FAILED]
 
 
@@ -26,7 +66,15 @@ def test_headings_are_readable_and_results_come_before_settings():
     headings = list(history.table(ROWS).columns)
     for heading in ("T", "λ", "KD student %", "Baseline %", "KD − baseline (points)", "Status", "Verdict", "Seeds"):
         assert heading in headings
-    assert headings[:7] == ["Finished", "Lesson", "Status", "KD student %", "Baseline %", "KD − baseline (points)", "Verdict"]
+    assert headings[:7] == [
+        "Finished",
+        "Lesson",
+        "Status",
+        "KD student %",
+        "Baseline %",
+        "KD − baseline (points)",
+        "Verdict",
+    ]
     assert headings.index("Seeds") < headings.index("Dataset") < headings.index("T") < headings.index("λ")
     assert not any("_" in h for h in headings)  # no programmer's names left
 
@@ -48,7 +96,11 @@ def test_the_csv_keeps_whole_numbers_whole_and_the_column_order():
     assert [r["Hidden class"] for r in rows] == ["", "3", ""] and rows[1]["Batch size"] == "64"
     assert rows[1]["KD − baseline (points)"] == "2.78" and rows[2]["Error"].startswith("the loss diverged")
     back = pd.read_csv(io.StringIO(text))
-    assert back["Batch size"].tolist() == [64, 64, 64] and back["Status"].tolist() == ["cancelled", "completed", "failed"]
+    assert back["Batch size"].tolist() == [64, 64, 64] and back["Status"].tolist() == [
+        "cancelled",
+        "completed",
+        "failed",
+    ]
 
 
 def test_the_json_has_every_column_in_order_with_stable_types():
@@ -56,7 +108,11 @@ def test_the_json_has_every_column_in_order_with_stable_types():
     keys = [history.label(k) for k in history.COLUMNS]
     assert all(list(r) == keys for r in rows)
     assert rows[0]["Seeds"] is None and rows[1]["Seeds"] == 5 and isinstance(rows[1]["Teacher parameters"], int)
-    assert isinstance(rows[0]["Batch size"], int) and isinstance(rows[0]["T"], float) and rows[1]["Teacher from cache"] is True
+    assert (
+        isinstance(rows[0]["Batch size"], int)
+        and isinstance(rows[0]["T"], float)
+        and rows[1]["Teacher from cache"] is True
+    )
     assert rows[1]["λ"] == 0.5 and "λ" in history.json_text(ROWS)  # readable, not \\u03bb
 
 
@@ -68,12 +124,19 @@ def test_a_column_the_table_does_not_know_is_kept_at_the_end():
 
 # ---------------------------------------------------------------- the summary a student reads first
 
+
 def test_the_summary_has_what_a_student_compares_and_the_settings_in_words():
     from dashboard.report import history_table as summary
 
     frame = summary.table(ROWS)
-    assert list(frame.columns) == ["Lesson", "When", "Changed settings", "Accuracy %: teacher / KD / scratch",
-                                   "KD − scratch, points [95 % interval]", "Verdict"]
+    assert list(frame.columns) == [
+        "Lesson",
+        "When",
+        "Changed settings",
+        "Accuracy %: teacher / KD / scratch",
+        "KD − scratch, points [95 % interval]",
+        "Verdict",
+    ]
     done = frame.iloc[1]
     assert done["Lesson"] == "KD shines with little data" and done["When"] == summary.when(COMPLETED["finished"])
     assert done["Changed settings"] == "class 3 hidden, 5 seeds"  # the rest is the lesson's own
@@ -87,8 +150,18 @@ def test_the_summary_has_what_a_student_compares_and_the_settings_in_words():
 def test_changed_settings_are_read_against_the_runs_own_lesson():
     from dashboard.report import history_table as summary
 
-    moved = {**COMPLETED, "lesson": "little-data", "omit_class": None, "seeds": 8, "temperature": 8.0, "lam": 0.3,
-             "student_fraction": 0.1, "kd_minus_baseline_points": -0.04, "interval_low_points": -1.2, "interval_high_points": 1.1}
+    moved = {
+        **COMPLETED,
+        "lesson": "little-data",
+        "omit_class": None,
+        "seeds": 8,
+        "temperature": 8.0,
+        "lam": 0.3,
+        "student_fraction": 0.1,
+        "kd_minus_baseline_points": -0.04,
+        "interval_low_points": -1.2,
+        "interval_high_points": 1.1,
+    }
     row = summary.table([moved]).iloc[0]
     assert row["Changed settings"] == "T = 8, λ = 0.3, students see 10 %"
     assert row["KD − scratch, points [95 % interval]"] == "−0.04 [−1.20, +1.10]"  # real minus signs, as the report

@@ -5,6 +5,7 @@ queued kernels.  Counting those calls made by kd_core over a CPU run shows what 
 torch's own (Adam keeps its step counter on the CPU, where reading it costs no sync) and cache.py's (saving a
 trained model copies its weights to the host once, by nature).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """dashboard.jobs.runner: the background runner behind the dashboard (no Streamlit involved)."""
+
 from __future__ import annotations
 
 import threading
@@ -66,6 +67,7 @@ def test_extra_jobs_wait_in_a_fifo_queue(monkeypatch):
         def fn(on_event, stop):
             order.append(name)
             release.wait(10)
+
         return fn
 
     first = jobs.start_job(blocker("first"))

@@ -1,4 +1,5 @@
 """Latency per image: teacher and student timed in alternating rounds, the speed-up with its range."""
+
 from __future__ import annotations
 
 import time
@@ -26,7 +27,7 @@ def test_the_two_models_take_turns_so_a_busy_moment_slows_both():
     models = {"teacher": Recorder("teacher", log), "student": Recorder("student", log)}
     timed = latency.rounds(models, torch.zeros(3, 4), repeats=2, count=3)
     assert [len(v) for v in timed.values()] == [3, 3]
-    timed_calls = log[2 * latency.WARM_UP:]
+    timed_calls = log[2 * latency.WARM_UP :]
     assert timed_calls == ["teacher", "teacher", "student", "student"] * 3  # round by round, not all teacher first
     assert all(m.training for m in models.values())  # back in training mode, as they were
 
@@ -50,7 +51,8 @@ class Waiting(nn.Module):
 
 def test_the_time_per_image_is_the_models_cost_not_the_wait():
     waited = latency.rounds({"teacher": Waiting(), "student": Waiting()}, torch.zeros(1, 4), repeats=3, count=2)
-    wall = latency.rounds({"teacher": Waiting(), "student": Waiting()}, torch.zeros(1, 4), repeats=3, count=2,
-                          clock=time.perf_counter)
+    wall = latency.rounds(
+        {"teacher": Waiting(), "student": Waiting()}, torch.zeros(1, 4), repeats=3, count=2, clock=time.perf_counter
+    )
     assert min(wall["teacher"]) >= 0.001  # what a wall clock reports: the wait
     assert max(waited["teacher"]) < 0.0005  # CPU time: the pass itself

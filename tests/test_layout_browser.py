@@ -16,6 +16,7 @@ The test prints the sizes it measured.  Nothing may overlap (a legend on an x-ax
 label ending in "…", a chart title wider than its chart); on a phone the page has its own Distill, T buttons
 right above the probability bars, a heatmap without numbers that run into each other, and formulas that fit.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,10 @@ HEADLINE_MIN, CHART_TEXT_MIN, CHART_TITLE_MIN = 24, 16, 20  # px, in presentatio
 REPORT = "Scratch baseline accuracy"
 VISIBLE = "const visible = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };"
 
-SIZES = """() => {""" + VISIBLE + """
+SIZES = (
+    """() => {"""
+    + VISIBLE
+    + """
   const px = e => parseFloat(getComputedStyle(e).fontSize);
   const leaf = e => { while (e.firstElementChild) e = e.firstElementChild; return e; };
   const main = document.querySelector('.block-container');
@@ -47,9 +51,13 @@ SIZES = """() => {""" + VISIBLE + """
   return {metrics: [...main.querySelectorAll('[data-testid="stMetricValue"]')].filter(visible).map(e => px(leaf(e))),
           verdict: verdict ? px(verdict) : null, interval: interval ? px(interval) : null, charts};
 }"""
+)
 
 # A legend over the x-axis title, or a title wider than its chart: [chart title, what] for each visible chart.
-OVERLAPS = """() => {""" + VISIBLE + """
+OVERLAPS = (
+    """() => {"""
+    + VISIBLE
+    + """
   const found = [];
   for (const plot of document.querySelectorAll('.block-container .js-plotly-plot')) {
     if (!visible(plot)) continue;
@@ -62,14 +70,19 @@ OVERLAPS = """() => {""" + VISIBLE + """
   }
   return found;
 }"""
+)
 
 # Text cut off: with an ellipsis ("Ran…", "Compare wi…"), or a headline number wider than its column (at 32 px in
 # presentation mode "85,002 / 1,210" overflowed until it could wrap).
-CUT = """() => {""" + VISIBLE + """
+CUT = (
+    """() => {"""
+    + VISIBLE
+    + """
   const metric = e => e.closest('[data-testid="stMetricValue"]');
   return [...document.querySelectorAll('.block-container *')].filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1
     && (getComputedStyle(e).textOverflow === 'ellipsis' || metric(e))).map(e => e.innerText);
 }"""
+)
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +140,18 @@ def test_presentation_mode_makes_the_numbers_and_the_charts_bigger_and_nothing_o
     present = page.evaluate(SIZES)
     page.screenshot(path=str(tmp_path / "present-1024.png"))
     print(f"\nat 1024×768, normal: {normal}\npresentation: {present}")
-    loss, accuracy = (next(v for k, v in present["charts"].items() if k.startswith(name))
-                      for name in ("Training loss", "Test accuracy"))
+    loss, accuracy = (
+        next(v for k, v in present["charts"].items() if k.startswith(name))
+        for name in ("Training loss", "Test accuracy")
+    )
     normal_loss = next(v for k, v in normal["charts"].items() if k.startswith("Training loss"))
     assert present["verdict"] >= HEADLINE_MIN and present["interval"] >= HEADLINE_MIN, present
     assert present["verdict"] > normal["verdict"] and present["interval"] > normal["interval"], (normal, present)
     assert present["metrics"] and min(present["metrics"]) >= HEADLINE_MIN, present["metrics"]
-    assert min(present["metrics"]) > max(normal["metrics"]), (normal["metrics"], present["metrics"])  # bigger, not 19.2 px
+    assert min(present["metrics"]) > max(normal["metrics"]), (
+        normal["metrics"],
+        present["metrics"],
+    )  # bigger, not 19.2 px
     for chart in (loss, accuracy):
         assert chart["ticks"] >= CHART_TEXT_MIN and chart["legend"] >= CHART_TEXT_MIN, chart
         assert chart["title"] >= CHART_TITLE_MIN, chart
@@ -152,7 +170,9 @@ def test_presentation_mode_makes_the_numbers_and_the_charts_bigger_and_nothing_o
     assert not errors, errors
 
 
-def test_a_phone_has_its_own_distill_t_beside_the_bars_a_readable_heatmap_and_formulas_that_fit(server, browser, tmp_path):
+def test_a_phone_has_its_own_distill_t_beside_the_bars_a_readable_heatmap_and_formulas_that_fit(
+    server, browser, tmp_path
+):
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 390, "height": 844})
@@ -169,8 +189,12 @@ def test_a_phone_has_its_own_distill_t_beside_the_bars_a_readable_heatmap_and_fo
     main.click()
     _report(page)
     assert not page.evaluate(OVERLAPS), page.evaluate(OVERLAPS)
-    assert page.locator(".js-plotly-plot").count() and not page.locator(".modebar").count()  # no toolbar over the titles
-    page.get_by_test_id("stPlotlyChart").filter(has_text="Training loss").screenshot(path=str(tmp_path / "loss-390.png"))
+    assert (
+        page.locator(".js-plotly-plot").count() and not page.locator(".modebar").count()
+    )  # no toolbar over the titles
+    page.get_by_test_id("stPlotlyChart").filter(has_text="Training loss").screenshot(
+        path=str(tmp_path / "loss-390.png")
+    )
 
     # Probabilities: T right above the bars, moving the sidebar's Temperature (one setting).
     _tab(page, "Probabilities")

@@ -4,6 +4,7 @@ Each lesson states the verdicts its KD − baseline interval may have over its s
 The claim is checked from every start seed 0–19 — a student may pick any — under whatever kernel set this
 process runs with: ``make test-kernels`` runs this file again as other CPUs would (benchmarks/kernels.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,8 @@ from benchmarks.measure_lessons import measure_lesson
 from kd_core import TeacherCache
 from kd_core.cli.train import main as kd_train
 from kd_core.execution.executors import make_executor
-from kd_core.studies.lessons import LESSONS
 from kd_core.runs.seeds import run_seeds
+from kd_core.studies.lessons import LESSONS
 
 DIGITS_LESSONS = [name for name, lesson in LESSONS.items() if lesson.settings.get("dataset", "digits") == "digits"]
 START_SEEDS = list(range(20))
@@ -42,7 +43,7 @@ def test_the_lessons_verdict_holds_from_every_start_seed(name, executor, tmp_pat
 
 def readme_lessons_block() -> str:
     text = README.read_text()
-    return text[text.index("<!-- lessons: measured by"):text.index("<!-- lessons: end -->")]
+    return text[text.index("<!-- lessons: measured by") : text.index("<!-- lessons: end -->")]
 
 
 def test_the_readme_table_agrees_with_the_lessons_claims():
@@ -76,7 +77,9 @@ def test_hinton_mnist_runs_on_the_real_files_and_reports_errors(tmp_path):
     lesson = LESSONS["hinton-mnist"]
     config = lesson.config(data_dir=str(REAL_DATA), teacher_epochs=1, epochs=1, student_fraction=0.1, batch_size=128)
     result = run_seeds(config, 1, cache=TeacherCache(tmp_path)).runs[0]
-    errors = {phase: round((1 - getattr(result, phase).accuracy) * 10_000) for phase in ("teacher", "student", "baseline")}
+    errors = {
+        phase: round((1 - getattr(result, phase).accuracy) * 10_000) for phase in ("teacher", "student", "baseline")
+    }
     assert errors["teacher"] < 800 and errors["student"] < 2000 and errors["baseline"] < 2000, errors
 
 
@@ -99,8 +102,28 @@ def test_a_lesson_sets_the_flags_and_explicit_flags_win(tmp_path, capsys):
     out = tmp_path / "r.json"
     import json
 
-    assert kd_train(["--lesson", "little-data", "--seeds", "1", "--epochs", "2", "--teacher-epochs", "2", "-T", "2",
-                     "--quiet", "--cache-dir", str(tmp_path), "--json", str(out)]) == 0
+    assert (
+        kd_train(
+            [
+                "--lesson",
+                "little-data",
+                "--seeds",
+                "1",
+                "--epochs",
+                "2",
+                "--teacher-epochs",
+                "2",
+                "-T",
+                "2",
+                "--quiet",
+                "--cache-dir",
+                str(tmp_path),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     config = json.loads(out.read_text())["config"]
     assert config["student_fraction"] == LESSONS["little-data"].settings["student_fraction"]  # from the lesson
     assert config["temperature"] == 2.0  # the explicit flag wins

@@ -1,4 +1,5 @@
 """The page's lessons, Distill over several seeds and its verdict, the loss toggle (AppTest, headless)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,10 +40,14 @@ def test_switching_lesson_sets_every_control_and_they_still_move(app):
     app.slider(key="lam").set_value(0.3).run()  # the user can still move a control afterwards
     assert app.slider(key="lam").value == pytest.approx(0.3) and app.selectbox(key="lesson").value == "full-data"
     app.selectbox(key="lesson").set_value("free-play").run()
-    assert app.slider(key="seeds").value == 3 and app.slider(key="lam").value == pytest.approx(0.7)  # the plain defaults
+    assert app.slider(key="seeds").value == 3 and app.slider(key="lam").value == pytest.approx(
+        0.7
+    )  # the plain defaults
     assert not any("Lesson:" in i.value for i in app.info)
     app.selectbox(key="lesson").set_value("little-data").run()
-    assert app.select_slider(key="student_fraction").value == pytest.approx(LESSONS["little-data"].settings["student_fraction"])
+    assert app.select_slider(key="student_fraction").value == pytest.approx(
+        LESSONS["little-data"].settings["student_fraction"]
+    )
 
 
 def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_row(app):
@@ -60,7 +65,9 @@ def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_ro
     dots = next(t for t in gain["data"] if t.get("name") == "one seed")
     assert len(dots["x"]) == 3 and any(t.get("name") == "95 % interval" for t in gain["data"])
     metrics = {m.label: m.value for m in app.metric}
-    assert {"Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy", "KD − baseline", "Speed-up"} <= set(metrics)
+    assert {"Teacher accuracy", "KD student accuracy", "Scratch baseline accuracy", "KD − baseline", "Speed-up"} <= set(
+        metrics
+    )
     last = lambda key: history_column(app, key)[-1]  # noqa: E731  (the History table's newest row)
     assert last("seeds") == 3 and last("verdict") in ("KD helps", "No clear difference", "KD hurts")
     assert last("interval_low_points") <= last("kd_minus_baseline_points") <= last("interval_high_points")
@@ -75,7 +82,9 @@ def test_a_distill_over_three_seeds_shows_a_verdict_an_interval_and_a_history_ro
     app.selectbox(key="lesson").set_value("full-data").run()
     assert app.select_slider(key="student_fraction").value == 1.0
     marked = [w.value for w in app.warning if "previous lesson" in w.value]
-    assert marked and "“KD shines with little data”" in marked[0] and "Click **Distill** to run this lesson" in marked[0]
+    assert (
+        marked and "“KD shines with little data”" in marked[0] and "Click **Distill** to run this lesson" in marked[0]
+    )
 
 
 def test_one_seed_says_it_cannot_decide(app):
@@ -162,7 +171,9 @@ def test_the_unseen_class_report_shows_the_hidden_class_over_seeds_and_where_the
     assert metrics["Scratch baseline on class 3"] == "0.0 %"
     assert any("validation split of 20 %" in c.value and "never on the test set" in c.value for c in app.caption)
     table = app.dataframe[0].value
-    assert list(table["seed"]) == [0, 1] and {"KD student on 3", "scratch on 3", "KD + bias on 3", "bias"} <= set(table.columns)
+    assert list(table["seed"]) == [0, 1] and {"KD student on 3", "scratch on 3", "KD + bias on 3", "bias"} <= set(
+        table.columns
+    )
     # Without a validation split no bias correction is shown: it would have to be chosen on the test set.
     app.selectbox(key="lesson").set_value("free-play").run()
     app.selectbox(key="omit_class").set_value(5).run()
@@ -188,8 +199,10 @@ def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back
     import kd_core.data.datasets
 
     def offline(*args, **kwargs):
-        raise kd_core.data.datasets.DatasetUnavailable(f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline); "
-                                              f"put its files there as {tmp_path}/MNIST/raw, {kd_core.data.datasets.DATA_DIR_HINT}")
+        raise kd_core.data.datasets.DatasetUnavailable(
+            f"dataset 'mnist' is not in {tmp_path} and could not be downloaded (offline); "
+            f"put its files there as {tmp_path}/MNIST/raw, {kd_core.data.datasets.DATA_DIR_HINT}"
+        )
 
     monkeypatch.setattr(kd_core.data.datasets, "_torchvision_split", offline)
     _fresh_data_caches()
@@ -199,7 +212,9 @@ def test_hinton_mnist_without_the_files_says_so_in_student_words_with_a_way_back
         [error] = [e.value for e in app.error]
         assert "This lesson needs the MNIST files" in error and str(tmp_path) not in error
         assert str(tmp_path) in " ".join(c.value for c in app.code)  # the server path, in the expander
-        page = " ".join(e.value for kind in ("error", "code", "caption", "markdown", "info", "warning") for e in app.get(kind))
+        page = " ".join(
+            e.value for kind in ("error", "code", "caption", "markdown", "info", "warning") for e in app.get(kind)
+        )
         assert "--data-dir" not in page  # the page takes no flags: it names its own way to another folder
         assert app.button(key="distill").disabled
         app.button(key="back_to_digits").click().run()
@@ -231,7 +246,9 @@ def test_hinton_mnist_reports_errors_out_of_10000_beside_the_papers_and_estimate
         app.selectbox(key="lesson").set_value("hinton-mnist").run()
         assert not app.error, [e.value for e in app.error]
         # The lesson's own settings (a 1200-1200 teacher, 8 + 8 epochs on 60,000 images) take minutes: the page says so.
-        assert any(c.value.startswith("⏱ This Distill will take **about ") and "minute" in c.value for c in app.sidebar.caption)
+        assert any(
+            c.value.startswith("⏱ This Distill will take **about ") and "minute" in c.value for c in app.sidebar.caption
+        )
         # Tiny models and one epoch, so the test takes seconds; the lesson (and so the paper's column) stays.
         distill_tiny_models(app)
         assert not app.exception

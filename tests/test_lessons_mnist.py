@@ -5,6 +5,7 @@ transfer lessons reuse the first one's teacher): about five minutes on two cores
 the mean gap closed with its interval — are what benchmarks/measure_mnist.py measured into the README, and the
 README's block is checked against them here.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,14 +18,15 @@ from test_app import app, finish  # noqa: F401  (app: the fixture, shared)
 
 from kd_core import TeacherCache
 from kd_core.config import validate
+from kd_core.runs.pipeline import run
 from kd_core.studies.lessons import LESSONS
 from kd_core.studies.paper import PAPER_ERRORS, errors, gap_closed, seed_errors
-from kd_core.runs.pipeline import run
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 README = Path(__file__).resolve().parents[1] / "README.md"
-needs_mnist = pytest.mark.skipif(not (REAL_DATA / "MNIST" / "raw").is_dir(),
-                                 reason="the real MNIST files are not beside this clone")
+needs_mnist = pytest.mark.skipif(
+    not (REAL_DATA / "MNIST" / "raw").is_dir(), reason="the real MNIST files are not beside this clone"
+)
 MAX_TEACHER_ERRORS = 80  # a good teacher: the paper's made 67
 # About two minutes for the teacher and one for the students on two idle cores; other work on them can make it
 # several times longer, as it does the measured times (README).
@@ -74,7 +76,9 @@ def test_hinton_omitted_3_learns_the_3s_from_the_teacher_alone(teachers):
     result = run(LESSONS["hinton-omitted-3"].config(data_dir=str(REAL_DATA)), cache=teachers)
     report = result.omitted_class
     # The hinton-mnist lesson's teacher (cached after it): the students' views differ, not the teacher.
-    assert result.config.teacher_key() == validate(LESSONS["hinton-mnist"].config(data_dir=str(REAL_DATA))).teacher_key()
+    assert (
+        result.config.teacher_key() == validate(LESSONS["hinton-mnist"].config(data_dir=str(REAL_DATA))).teacher_key()
+    )
     assert report.baseline_accuracy == 0.0
     assert report.bias_corrected["class_accuracy"] >= 0.85, report
     assert report.bias_corrected["class_accuracy"] > report.student_accuracy
@@ -98,7 +102,7 @@ def test_hinton_7s_and_8s_reads_the_other_digits_from_the_teacher_alone(teachers
 
 def readme_block() -> str:
     text = README.read_text()
-    return text[text.index("<!-- mnist-lessons: measured by"):text.index("<!-- mnist-lessons: end -->")]
+    return text[text.index("<!-- mnist-lessons: measured by") : text.index("<!-- mnist-lessons: end -->")]
 
 
 def test_the_readme_table_shows_the_claims_over_three_seeds():
@@ -111,12 +115,18 @@ def test_the_readme_table_shows_the_claims_over_three_seeds():
     for line in seeds:
         seed, teacher, student, baseline = (int(c) for c in line.strip("|").split("|")[:4])
         assert teacher <= MAX_TEACHER_ERRORS and teacher < student < baseline, line
-    [mean] = re.findall(r"\| \*\*mean\*\* \| \*\*\d+\*\* \| \*\*\d+\*\* \| \*\*\d+\*\* \| \*\*(\d+) % \[(-?\d+), (\d+)\]\*\*", block)
+    [mean] = re.findall(
+        r"\| \*\*mean\*\* \| \*\*\d+\*\* \| \*\*\d+\*\* \| \*\*\d+\*\* \| \*\*(\d+) % \[(-?\d+), (\d+)\]\*\*", block
+    )
     assert int(mean[0]) >= 60 and 0 < int(mean[1]) <= int(mean[0]) <= int(mean[2]), mean
     fixed = re.findall(r"\| \*\*mean\*\* \|.*\*\*(\d+\.\d) % \[(\d+\.\d), (\d+\.\d)\]\*\* \| \| \|", block)
     assert fixed and float(fixed[0][0]) >= 90, fixed  # the omitted 3s after the bias correction
-    kept = re.findall(r"\| \*\*mean\*\* \| \*\*(\d+\.\d) %\*\* \| \*\*(\d+\.\d) %\*\* \|.*"
-                      r"\*\*(\d+\.\d) % \[(\d+\.\d), (\d+\.\d)\]\*\* \| \|$", block, re.M)
+    kept = re.findall(
+        r"\| \*\*mean\*\* \| \*\*(\d+\.\d) %\*\* \| \*\*(\d+\.\d) %\*\* \|.*"
+        r"\*\*(\d+\.\d) % \[(\d+\.\d), (\d+\.\d)\]\*\* \| \|$",
+        block,
+        re.M,
+    )
     assert kept, "no 7s-and-8s mean row"
     student, scratch, after, low, high = (float(v) for v in kept[0])
     assert after < student < scratch and high <= 20, kept  # the 7s and 8s: fewer errors after the bias (paper 13.2 %)

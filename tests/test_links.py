@@ -4,15 +4,14 @@ AppTest sets the page's query string with ``at.query_params`` and reads back wha
 is a second AppTest that carries the first one's browser id (in a real browser it comes from the cookie; the
 real browser is in tests/test_browser_links.py).
 """
+
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 from test_app import APP, app, finish, history_column, main_job, one_seed  # noqa: F401  (app: the fixture, shared)
 
-from dashboard.page import choices
+from dashboard.page import choices, sessions, sidebar
 from dashboard.runs import distill as runs
-from dashboard.page import sessions
-from dashboard.page import sidebar
 from kd_core import Diverged, RunConfig
 from kd_core.studies.lessons import LESSONS
 
@@ -37,7 +36,11 @@ def warnings(at: AppTest) -> list[str]:
 
 def test_a_link_opens_with_its_settings_and_the_url_follows_the_sliders():
     at = open_link("?temperature=8&lam=0.3&seed=3")
-    assert (at.slider(key="temperature").value, at.slider(key="lam").value, at.slider(key="seed").value) == (8.0, 0.3, 3)
+    assert (at.slider(key="temperature").value, at.slider(key="lam").value, at.slider(key="seed").value) == (
+        8.0,
+        0.3,
+        3,
+    )
     assert at.selectbox(key="lesson").value == "little-data" and not warnings(at)
     assert dict(at.query_params) == {"lesson": "little-data", "temperature": "8", "lam": "0.3", "seed": "3"}
     at.slider(key="temperature").set_value(6.5).run()
@@ -62,8 +65,16 @@ def test_invalid_values_are_left_out_with_one_short_note():
     at = open_link("?lesson=nope&temperature=99.5&lam=abc&lr=7&seeds=0&tab=nowhere&hide=lr,wings&colour=red")
     (note,) = warnings(at)
     assert "\n" not in note and "Traceback" not in note
-    for part in ("lesson=nope", "temperature=99.5: outside 1 to 50", "lam=abc: not a number", "lr=7", "seeds=0",
-                 "tab=nowhere", "no control called wings", "colour"):
+    for part in (
+        "lesson=nope",
+        "temperature=99.5: outside 1 to 50",
+        "lam=abc: not a number",
+        "lr=7",
+        "seeds=0",
+        "tab=nowhere",
+        "no control called wings",
+        "colour",
+    ):
         assert part in note, part
     lesson = sidebar.settings_of("little-data")  # the first lesson, untouched
     assert at.slider(key="temperature").value == lesson["temperature"] and at.slider(key="lam").value == lesson["lam"]
@@ -75,16 +86,21 @@ def test_invalid_values_are_left_out_with_one_short_note():
 def test_a_lesson_link_shows_chosen_controls_and_the_hidden_ones_keep_its_values(monkeypatch):
     at = open_link("?lesson=temperature&show=temperature,seeds&epochs=3")
     assert sidebar_keys(at) == {"lesson", "temperature", "seeds"}
-    assert any("Hidden here, and still applied" in c.value and "students' share = 0.05" in c.value
-               for c in at.sidebar.caption)
+    assert any(
+        "Hidden here, and still applied" in c.value and "students' share = 0.05" in c.value for c in at.sidebar.caption
+    )
     seen = []
     monkeypatch.setattr(runs, "distill", lambda config, cache, on_event, stop: seen.append(config))
     at.slider(key="seeds").set_value(1).run()
     at.button(key="distill").click().run()
     finish(at)
     expected = LESSONS["temperature"].config(epochs=3)
-    assert (seen[0].temperature, seen[0].student_fraction, seen[0].lam, seen[0].epochs) == \
-        (expected.temperature, expected.student_fraction, expected.lam, 3)
+    assert (seen[0].temperature, seen[0].student_fraction, seen[0].lam, seen[0].epochs) == (
+        expected.temperature,
+        expected.student_fraction,
+        expected.lam,
+        3,
+    )
 
 
 def test_the_tab_and_presentation_mode_are_in_the_link_and_the_share_link_has_no_browser_id():

@@ -1,5 +1,6 @@
 """kd-loadtest: its pure parts (percentiles, the JSON, the localhost-only rule, the settings mix), the page model of
 its websocket client, and one short end-to-end run against a fresh server."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,14 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from benchmarks import loadtest
 from benchmarks.loadtest import Measurement, StudentResult, local_url, percentile, settings_mix, summary
-from benchmarks.streamlit_client import (FROM_CACHE_TEXT, REPORT_METRICS, STUDENT_METRIC, Page, trace_has_points,
-                                         widget_key)
+from benchmarks.streamlit_client import (
+    FROM_CACHE_TEXT,
+    REPORT_METRICS,
+    STUDENT_METRIC,
+    Page,
+    trace_has_points,
+    widget_key,
+)
 
 HEADLINE = ("students", "p50_report_s", "p95_report_s", "p95_first_response_s", "errors")
 
@@ -31,33 +38,41 @@ def test_percentiles_are_numpys_linear_ones():
             assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("http://127.0.0.1:8501", "http://127.0.0.1:8501"),
-    ("http://localhost:8600/", "http://localhost:8600"),
-    ("http://example.com:8501", None),
-    ("http://10.0.0.5:8501", None),
-    ("https://127.0.0.1:8501", None),
-    ("http://127.0.0.1.evil.com:8501", None),
-    ("http://user@evil.com:8501", None),
-    ("http://127.0.0.1:port", None),
-    ("127.0.0.1:8501", None),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://127.0.0.1:8501", "http://127.0.0.1:8501"),
+        ("http://localhost:8600/", "http://localhost:8600"),
+        ("http://example.com:8501", None),
+        ("http://10.0.0.5:8501", None),
+        ("https://127.0.0.1:8501", None),
+        ("http://127.0.0.1.evil.com:8501", None),
+        ("http://user@evil.com:8501", None),
+        ("http://127.0.0.1:port", None),
+        ("127.0.0.1:8501", None),
+    ],
+)
 def test_only_this_machine_is_a_target(url, expected):
     assert local_url(url) == expected
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchmarks.loadtest", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.loadtest", *args], capture_output=True, text=True, timeout=60
+    )
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--url", "http://example.com:8501"], "127.0.0.1"),
-    (["--url", "http://192.168.1.10:8501"], "127.0.0.1"),
-    (["--students", "0"], "--students"),
-    (["--students", "many"], "--students"),
-    (["--deadline", "-5"], "--deadline"),
-    (["--json", "/no/such/folder/x.json"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--url", "http://example.com:8501"], "127.0.0.1"),
+        (["--url", "http://192.168.1.10:8501"], "127.0.0.1"),
+        (["--students", "0"], "--students"),
+        (["--students", "many"], "--students"),
+        (["--deadline", "-5"], "--deadline"),
+        (["--json", "/no/such/folder/x.json"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
     argv = args if "--json" in args else [*args, "--json", str(tmp_path / "out.json")]
     done = run_cli(*argv)
@@ -74,10 +89,24 @@ def test_the_settings_mix_repeats_a_few_settings():
 
 
 def test_the_json_has_the_headline_figures_and_counts_errors(tmp_path):
-    done = [StudentResult(i, {"temperature": 4.0, "seed": 0}, page_load_s=0.2, first_response_s=0.5 + i,
-                          report_s=10.0 + i, accuracies={m: "90.00%" for m in REPORT_METRICS}) for i in range(4)]
-    late = StudentResult(4, {"temperature": 2.0, "seed": 3}, page_load_s=0.3, first_response_s=1.0,
-                         error="not finished within the 60 s deadline")
+    done = [
+        StudentResult(
+            i,
+            {"temperature": 4.0, "seed": 0},
+            page_load_s=0.2,
+            first_response_s=0.5 + i,
+            report_s=10.0 + i,
+            accuracies={m: "90.00%" for m in REPORT_METRICS},
+        )
+        for i in range(4)
+    ]
+    late = StudentResult(
+        4,
+        {"temperature": 2.0, "seed": 3},
+        page_load_s=0.3,
+        first_response_s=1.0,
+        error="not finished within the 60 s deadline",
+    )
     data = summary([*done, late], Measurement(61.0, 3.0, 40.0, 1.0, 2.0), deadline_s=60, url="http://127.0.0.1:1")
     assert list(data)[:5] == list(HEADLINE)
     assert data["students"] == 5 and data["errors"] == 1
@@ -109,13 +138,26 @@ def test_the_page_finds_the_report_the_queue_a_live_point_and_the_cache_note():
     page = Page(run_id="run1")
     delta(page, [1, 0], "button", id="$$ID-abc-distill", label="Distill")
     assert widget_key("$$ID-abc-distill") == "distill" and page.widget(label="Distill").id == "$$ID-abc-distill"
-    delta(page, [0, 1, 0], "alert", "frag", body="Distillation is waiting for a free trainer: position 3 in the queue (at most 2 …)")
+    delta(
+        page,
+        [0, 1, 0],
+        "alert",
+        "frag",
+        body="Distillation is waiting for a free trainer: position 3 in the queue (at most 2 …)",
+    )
     assert page.queue_position() == 3 and page.report() is None and not page.live_point()
     empty = json.dumps({"data": [{"x": [], "y": []}]})
     delta(page, [0, 1, 1], "plotly_chart", "frag", id="$$ID-x-loss_chart", spec=empty)
     assert not page.live_point()
     typed = {"dtype": "f8", "bdata": base64.b64encode(np.array([0.5]).tobytes()).decode()}
-    delta(page, [0, 1, 1], "plotly_chart", "frag", id="$$ID-x-loss_chart", spec=json.dumps({"data": [{"x": typed, "y": typed}]}))
+    delta(
+        page,
+        [0, 1, 1],
+        "plotly_chart",
+        "frag",
+        id="$$ID-x-loss_chart",
+        spec=json.dumps({"data": [{"x": typed, "y": typed}]}),
+    )
     assert page.live_point() and trace_has_points({"y": [1.0]}) and not trace_has_points({"y": {"bdata": ""}})
     for i, label in enumerate(REPORT_METRICS):
         delta(page, [0, 2, i], "metric", label=label, body=f"9{i}.00%")
@@ -145,8 +187,24 @@ def test_a_finished_run_drops_what_it_did_not_draw_as_the_browser_does():
 @pytest.mark.slow
 def test_three_students_against_a_fresh_server(tmp_path):
     out = tmp_path / "loadtest.json"
-    done = subprocess.run([sys.executable, "-m", "benchmarks.loadtest", "--students", "3", "--deadline", "150",
-                           "--ramp", "1", "--json", str(out)], capture_output=True, text=True, timeout=400)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.loadtest",
+            "--students",
+            "3",
+            "--deadline",
+            "150",
+            "--ramp",
+            "1",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(out.read_text())
     assert data["students"] == 3 and data["errors"] == 0, data["error_lines"]
@@ -184,6 +242,7 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1200})
+
                 def watch(ws) -> None:
                     ws.on("framesent", lambda data: sent.append((time.monotonic(), data)))
                     ws.on("framereceived", lambda data: received.append(data))
@@ -204,7 +263,9 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
         async def client() -> tuple[dict, str, dict[str, float]]:
             async with StreamlitClient(server.url) as tab:
                 await tab.load()
-                trigger = tab.page.widget(key="distill", kind="button").id  # the sidebar's: the one a desktop browser shows
+                trigger = tab.page.widget(
+                    key="distill", kind="button"
+                ).id  # the sidebar's: the one a desktop browser shows
                 await tab.click(key="distill")  # the browser's settings: served from the cache
                 await tab.wait_for(tab.page.report, 120)
                 runs = tab.full_runs_finished  # the report is drawn by a full run: let it finish
@@ -213,14 +274,24 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
                 await tab.set_slider("seed", 1)  # new settings, so this tab trains and polls too
                 await tab.click(key="distill")
                 # Until its view polls at the running interval (a job waiting for a trainer polls slower).
-                await tab.wait_for(lambda: tab.page.live_point() and any(
-                    POLL_SECONDS in intervals for intervals in tab.poll_intervals.values()), 240)
+                await tab.wait_for(
+                    lambda: (
+                        tab.page.live_point()
+                        and any(POLL_SECONDS in intervals for intervals in tab.poll_intervals.values())
+                    ),
+                    240,
+                )
                 return report, trigger, dict(tab.poll_intervals)
 
         seen, trigger, polled = asyncio.run(client())
 
-    reruns = [(t, message.rerun_script) for t, data in sent if isinstance(data, bytes)
-              for message in [BackMsg.FromString(data)] if message.WhichOneof("type") == "rerun_script"]
+    reruns = [
+        (t, message.rerun_script)
+        for t, data in sent
+        if isinstance(data, bytes)
+        for message in [BackMsg.FromString(data)]
+        if message.WhichOneof("type") == "rerun_script"
+    ]
     clicks = [r for _, r in reruns if any(w.trigger_value for w in r.widget_states.widgets)]
     assert [w.id for w in clicks[0].widget_states.widgets if w.trigger_value] == [trigger]
     polls = [(t, r.fragment_id) for t, r in reruns if r.fragment_id and r.is_auto_rerun]
@@ -243,6 +314,12 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
     # The client's page holds no metric the browser's lacks, and the report's values are the same (timings aside:
     # a run served from the cache shows no latencies; the browser's run, trained, does).
     assert set(seen) <= set(shown)
-    same = [*REPORT_METRICS, "KD − baseline", "Student–teacher agreement", "Baseline–teacher agreement",
-            "Parameters: teacher / student", "Size ratio"]
+    same = [
+        *REPORT_METRICS,
+        "KD − baseline",
+        "Student–teacher agreement",
+        "Baseline–teacher agreement",
+        "Parameters: teacher / student",
+        "Size ratio",
+    ]
     assert {k: seen[k] for k in same} == {k: shown[k] for k in same}

@@ -1,4 +1,5 @@
 """The distillation loss against an independent float64 formula, its validation, and the T² claim."""
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,13 @@ def test_float32_inputs_agree_with_float64_reference():
     rng = np.random.default_rng(0)
     student, teacher = rng.normal(0, 3, (128, 10)), rng.normal(0, 3, (128, 10))
     labels = rng.integers(0, 10, 128)
-    parts = distillation_loss(torch.tensor(student, dtype=torch.float32), torch.tensor(teacher, dtype=torch.float32),
-                              torch.tensor(labels), 4.0, 0.7)
+    parts = distillation_loss(
+        torch.tensor(student, dtype=torch.float32),
+        torch.tensor(teacher, dtype=torch.float32),
+        torch.tensor(labels),
+        4.0,
+        0.7,
+    )
     for got, want in zip(parts, reference_loss(student, teacher, labels, 4.0, 0.7)):
         assert got.item() == pytest.approx(want, rel=1e-5, abs=1e-5)
 
@@ -73,7 +79,9 @@ def test_not_the_seeds_mean_reduction():
     """'mean' divides the KL by batch × classes; ours is the per-sample KL ('batchmean')."""
     student, teacher = torch.randn(8, 10), torch.randn(8, 10)
     T = 2.0
-    seed_style = torch.nn.KLDivLoss(reduction="mean")(torch.log_softmax(student / T, 1), torch.softmax(teacher / T, 1)) * T * T
+    seed_style = (
+        torch.nn.KLDivLoss(reduction="mean")(torch.log_softmax(student / T, 1), torch.softmax(teacher / T, 1)) * T * T
+    )
     ours = distillation_loss(student, teacher, None, T, 1.0).soft
     assert ours.item() == pytest.approx(seed_style.item() * 10, rel=1e-5)
 

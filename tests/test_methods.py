@@ -1,5 +1,6 @@
 """The distillation methods' formulas (kd_core.methods.registry) against independent float64 implementations written from
 the papers and the official code, to 1e-6; the DKD identity; gradients; the cases where a method cannot apply."""
+
 from __future__ import annotations
 
 import math
@@ -9,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kd_core.methods import registry as methods
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.methods.losses import LOSSES
-from kd_core.methods.registry import METHODS, MethodError, decompose, make_loss, normalize_args
+from kd_core.methods import registry as methods
 from kd_core.methods.dist import dist_parts
 from kd_core.methods.dkd import dkd_parts
 from kd_core.methods.logit_kd import logit_std_parts, matched_parts
+from kd_core.methods.losses import LOSSES
+from kd_core.methods.registry import METHODS, MethodError, decompose, make_loss, normalize_args
 
 TOL = 1e-6
 
@@ -29,6 +30,7 @@ def batch(n=16, c=10, scale=3.0, seed=0):
 
 
 # ---- references: plain NumPy, one sample at a time, written from the formulas ----------------------------------
+
 
 def np_softmax(z):
     e = np.exp(z - z.max())
@@ -86,6 +88,7 @@ def ref_ce(s, y):
 
 
 # ---- DKD --------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("T", [0.5, 1.0, 4.0, 20.0, 50.0])
 @pytest.mark.parametrize("scale", [1.0, 5.0])
@@ -156,6 +159,7 @@ def test_two_classes_kd_is_tckd_and_dkd_says_nckd_cannot_apply():
 
 # ---- DIST, logit standardisation, weight-matched KD -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("T", [0.5, 1.0, 4.0, 50.0])
 def test_dist_matches_the_formula(T):
     s, t, y = batch(seed=17)
@@ -182,8 +186,12 @@ def test_dist_class_term_needs_a_batch_of_two():
 def test_logit_standardisation_matches_the_formula(T):
     s, t, y = batch(seed=19)
     parts = logit_std_parts(s, t, y, T, 0.7, epoch=1, ce=0.1, weight=9.0)
-    soft = T**2 * np.mean([np_kl(np_softmax(ref_standardize(b.numpy()) / T), np_softmax(ref_standardize(a.numpy()) / T))
-                           for a, b in zip(s, t)])
+    soft = T**2 * np.mean(
+        [
+            np_kl(np_softmax(ref_standardize(b.numpy()) / T), np_softmax(ref_standardize(a.numpy()) / T))
+            for a, b in zip(s, t)
+        ]
+    )
     assert abs(parts["soft"].item() - soft) < TOL
     assert abs(parts["total"].item() - (0.1 * ref_ce(s.numpy(), y.numpy()) + 9.0 * soft)) < TOL
     # standardised: the loss does not change when either model's logits are shifted and scaled
@@ -210,8 +218,11 @@ def test_kd_is_the_losses_function_itself():
 
 # ---- gradients --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, args", [("dkd", {}), ("dist", {}), ("logit-std", {}), ("kd-matched", {}),
-                                        ("dkd", {"alpha": 2.0, "beta": 0.5})])
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("dkd", {}), ("dist", {}), ("logit-std", {}), ("kd-matched", {}), ("dkd", {"alpha": 2.0, "beta": 0.5})],
+)
 @pytest.mark.parametrize("T", [0.5, 4.0, 20.0])
 def test_gradcheck_float64(name, args, T):
     s, t, y = batch(n=6, c=5, seed=29)
@@ -229,12 +240,17 @@ def test_gradcheck_dkd_parts_with_respect_to_both_models():
 
 # ---- arguments and applicability --------------------------------------------------------------------------------
 
+
 def test_loss_args_are_checked_and_sorted():
     assert normalize_args("dkd", {"beta": "2", "alpha": 1}) == (("alpha", 1.0), ("beta", 2.0))
     assert normalize_args("kd", ()) == ()
-    for bad, message in ((("gamma", 1),), "no hyperparameter 'gamma'"), ((("beta", -1),), "between 0 and 100"), \
-                        ((("beta", "nan"),), "between"), ((("warmup_epochs", 2.5),), "whole number"), \
-                        ((("beta", 1), ("beta", 2)), "given twice"):
+    for bad, message in (
+        ((("gamma", 1),), "no hyperparameter 'gamma'"),
+        ((("beta", -1),), "between 0 and 100"),
+        ((("beta", "nan"),), "between"),
+        ((("warmup_epochs", 2.5),), "whole number"),
+        ((("beta", 1), ("beta", 2)), "given twice"),
+    ):
         with pytest.raises(MethodError, match=message):
             normalize_args("dkd", bad)
 

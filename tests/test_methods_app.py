@@ -1,6 +1,7 @@
 """AppTest for the Methods tab (dashboard/tabs/methods.py) and its pure parts (dashboard/runs/methods.py,
 dashboard/figures/methods.py): one click trains each method over the seeds through Distill's path; the forest plot,
 the table, the loss parts and the cost are drawn from the runs."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ def page_script():
     from dashboard.tabs import methods
     from kd_core import RunConfig
 
-    config = RunConfig(device="cpu", epochs=2, teacher_epochs=3, student=st.session_state.get("student"),
-                       batch_size=st.session_state.get("batch_size"))
+    config = RunConfig(
+        device="cpu",
+        epochs=2,
+        teacher_epochs=3,
+        student=st.session_state.get("student"),
+        batch_size=st.session_state.get("batch_size"),
+    )
     methods.render(config, st.session_state.get("seeds", 2))
 
 
@@ -77,15 +83,25 @@ def test_methods_tab_says_which_methods_cannot_run():
 def result(seed: int, student: float, baseline: float, seconds: float = 1.0) -> RunResult:
     config = RunConfig(seed=seed, epochs=2)
     report = lambda acc: PhaseReport(acc, [acc] * 10, 100, 400)  # noqa: E731
-    return RunResult(config, "completed", teacher=report(0.97), student=report(student), baseline=report(baseline),
-                     seconds={"teacher": 0.0, "student": seconds, "baseline": 1.0})
+    return RunResult(
+        config,
+        "completed",
+        teacher=report(0.97),
+        student=report(student),
+        baseline=report(baseline),
+        seconds={"teacher": 0.0, "student": seconds, "baseline": 1.0},
+    )
 
 
 def test_comparisons_pair_by_seed_and_say_when_methods_do_not_differ():
-    outcome = mr.MethodsOutcome(RunConfig(), [0, 1, 2], {
-        "kd": [result(0, 0.90, 0.88), result(1, 0.93, 0.89), result(2, 0.92, 0.90)],
-        "dkd": [result(0, 0.91, 0.88, 2.0), result(1, 0.92, 0.89, 2.0), result(2, 0.93, 0.90, 2.0)],
-    })
+    outcome = mr.MethodsOutcome(
+        RunConfig(),
+        [0, 1, 2],
+        {
+            "kd": [result(0, 0.90, 0.88), result(1, 0.93, 0.89), result(2, 0.92, 0.90)],
+            "dkd": [result(0, 0.91, 0.88, 2.0), result(1, 0.92, 0.89, 2.0), result(2, 0.93, 0.90, 2.0)],
+        },
+    )
     found = mr.comparisons(outcome)
     dkd = found[1]
     assert [round(v, 10) for v in dkd.vs_kd] == [0.01, -0.01, 0.01]
@@ -93,8 +109,11 @@ def test_comparisons_pair_by_seed_and_say_when_methods_do_not_differ():
     assert dkd.scratch_interval.verdict == "helps" and dkd.kd_interval.verdict == "no clear difference"
     assert "do not differ from KD" in mr.summary_line(found)
     assert mr.cost_ratio(found) == {"kd": 1.0, "dkd": 2.0}
-    better = mr.MethodsOutcome(RunConfig(), [0, 1, 2], {**outcome.runs, "dkd": [
-        result(0, 0.95, 0.88), result(1, 0.96, 0.89), result(2, 0.97, 0.90)]})
+    better = mr.MethodsOutcome(
+        RunConfig(),
+        [0, 1, 2],
+        {**outcome.runs, "dkd": [result(0, 0.95, 0.88), result(1, 0.96, 0.89), result(2, 0.97, 0.90)]},
+    )
     assert "**DKD** is better than KD" in mr.summary_line(mr.comparisons(better))
     figure = mf.forest_figure(mr.comparisons(better))
     means = [t for t in figure.data if t.marker.symbol == "diamond"]

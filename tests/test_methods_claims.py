@@ -1,13 +1,14 @@
 """What the README's methods table claims, checked where it shows a clear effect (the whole 95 % interval of
 method − KD on one side of 0): the lesson's settings and seeds, each method at its defaults, as
 benchmarks/measure_methods.py ran them.  Only the students are compared (method − KD needs no baseline)."""
+
 from __future__ import annotations
 
 import pytest
 
-from kd_core.studies.lessons import LESSONS
 from kd_core.runs.seeds import run_seeds
 from kd_core.stats import Interval
+from kd_core.studies.lessons import LESSONS
 
 CLAIMS = {  # lesson -> {method: verdict of method − KD}
     "tiny-student": {"kd-matched": "helps", "dist": "hurts"},

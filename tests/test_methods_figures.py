@@ -1,6 +1,6 @@
 """The DKD decomposition on the Probabilities tab: its pure figures and numbers, and the tab drawing them."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import torch

@@ -1,5 +1,6 @@
 """The methods in training: FitNets' hint (its features, regressor and errors), the run key and the CLIs
 (``kd-train --loss NAME --loss-arg KEY=VALUE``, ``kd-sweep --param loss``), a couple of epochs on digits."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import torch.nn.functional as F
 from kd_core.cli.sweep import main as sweep_main
 from kd_core.cli.train import main as train_main
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.methods.registry import METHODS, MethodError, make_loss
 from kd_core.methods.fitnets import ConvReg, fitnets_parts, hint_features, regressor
+from kd_core.methods.registry import METHODS, MethodError, make_loss
 from kd_core.models.architectures import build_model
 from kd_core.runs.pipeline import RunSetup
 
@@ -56,8 +57,10 @@ def test_fitnets_gradcheck_float64():
         hint = F.mse_loss(reg(features), target)
         return fitnets_parts(z, None, y, 4.0, 0.7, epoch=1, ce=1.0, weight=100.0, hint=hint)["total"]
 
-    inputs = (torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True),
-              logits.clone().requires_grad_(True))
+    inputs = (
+        torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True),
+        logits.clone().requires_grad_(True),
+    )
     assert torch.autograd.gradcheck(total, inputs)
 
 
@@ -141,8 +144,10 @@ def test_sweep_over_the_loss_gives_kd_train_numbers(tmp_path, capsys):
 def test_loss_args_change_the_result_and_the_key(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     assert train_main([*QUICK, "--loss", "dkd", "--loss-arg", "warmup_epochs=0", "--json", str(a)]) == 0
-    assert train_main([*QUICK, "--loss", "dkd", "--loss-arg", "warmup_epochs=0", "--loss-arg", "beta=0",
-                       "--json", str(b)]) == 0
+    assert (
+        train_main([*QUICK, "--loss", "dkd", "--loss-arg", "warmup_epochs=0", "--loss-arg", "beta=0", "--json", str(b)])
+        == 0
+    )
     hist = lambda path: [r["loss"] for r in json.loads(path.read_text())["history"] if r["phase"] == "student"]  # noqa: E731
     assert hist(a) != hist(b)
 
@@ -160,7 +165,25 @@ def test_the_pages_kd_train_line_carries_the_loss_args(tmp_path):
 
 def test_loss_args_on_top_of_a_lesson(tmp_path):
     out = tmp_path / "run.json"
-    assert train_main(["--lesson", "little-data", "--seeds", "1", *QUICK, "--loss", "dkd", "--loss-arg", "beta=2",
-                       "--loss-arg", "alpha=0.5", "--json", str(out)]) == 0
+    assert (
+        train_main(
+            [
+                "--lesson",
+                "little-data",
+                "--seeds",
+                "1",
+                *QUICK,
+                "--loss",
+                "dkd",
+                "--loss-arg",
+                "beta=2",
+                "--loss-arg",
+                "alpha=0.5",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     config = json.loads(out.read_text())["config"]
     assert config["loss_args"] == [["alpha", 0.5], ["beta", 2.0]] and config["student_fraction"] == 0.05

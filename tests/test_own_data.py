@@ -1,5 +1,6 @@
 """Data of one's own: folder:PATH and csv:PATH loaders, their bad inputs, the content hash in every key, and
 kd-train's one-line errors (exit 2, nothing written)."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,13 @@ import json
 import numpy as np
 import pytest
 import torch
+from own_data_support import csv_text, image_folder, shape_image, write_image
 
 from kd_core import RunConfig, validate
 from kd_core.cli.train import main
 from kd_core.config import ConfigError
 from kd_core.data.custom import IMAGE_SIZE, CustomDataError, load, stratified_split
 from kd_core.data.datasets import DATASETS, load_dataset
-from own_data_support import csv_text, image_folder, shape_image, write_image
 
 QUICK = ["--teacher-epochs", "2", "--epochs", "1", "--quiet"]
 
@@ -89,7 +90,10 @@ def test_a_csv_loads_standardised_with_the_last_column_as_label(tmp_path):
     loaded = load(f"csv:{path}")
     data = loaded.dataset
     assert data.input_shape == (2,) and data.class_names == ("kind0", "kind1", "kind2")
-    assert abs(float(data.x_train.mean())) < 1e-5 and (loaded.spec.teacher, loaded.spec.student) == ("mlp-large", "mlp-small")
+    assert abs(float(data.x_train.mean())) < 1e-5 and (loaded.spec.teacher, loaded.spec.student) == (
+        "mlp-large",
+        "mlp-small",
+    )
     assert DATASETS[data.name].num_classes == 3  # every DATASETS[config.dataset] works for it
     assert load_dataset(data.name) is data
 
@@ -125,10 +129,16 @@ def test_bad_image_folders_say_why(tmp_path, counts, message):
 
 
 BAD_CSVS = [
-    ("a,b,y\n1,2,x\n3,oops,y\n5,6,x\n7,8,y\n", "", "column 'b' of t.csv holds text ('oops') in row 3 of the file; "
-     "every column except the label must hold numbers"),
-    ("a,b,y\n1,2,x\n3,,y\n5,6,x\n7,8,y\n", "", "column 'b' of t.csv is empty in row 3 of the file; "
-     "every column except the label must hold numbers"),
+    (
+        "a,b,y\n1,2,x\n3,oops,y\n5,6,x\n7,8,y\n",
+        "",
+        "column 'b' of t.csv holds text ('oops') in row 3 of the file; every column except the label must hold numbers",
+    ),
+    (
+        "a,b,y\n1,2,x\n3,,y\n5,6,x\n7,8,y\n",
+        "",
+        "column 'b' of t.csv is empty in row 3 of the file; every column except the label must hold numbers",
+    ),
     ("a,b,y\n1,2,x\n3,4,y\n", ";label=kind", "t.csv has no column 'kind'; its columns are: a, b, y"),
     ("a,y\n" + "".join(f"{i},{i // 2}\n" for i in range(202)), "", "t.csv has 101 classes; at most 100 are allowed"),
     ("a,y\n1,x\n2,x\n", "", "t.csv has 1 class (only 'x'); a classifier needs at least 2 classes"),
@@ -149,11 +159,14 @@ def test_more_than_100_image_classes_are_refused(tmp_path):
         load(_folder_with(tmp_path, {f"c{i:03d}": 2 for i in range(101)}))
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--dataset", "folder:/no/such/folder"], "there is no folder /no/such/folder"),
-    (["--dataset", "nonsense"], "unknown dataset 'nonsense'"),
-    (["--dataset", "digits", "--label-column", "y"], "--label-column goes with --dataset csv:PATH"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "folder:/no/such/folder"], "there is no folder /no/such/folder"),
+        (["--dataset", "nonsense"], "unknown dataset 'nonsense'"),
+        (["--dataset", "digits", "--label-column", "y"], "--label-column goes with --dataset csv:PATH"),
+    ],
+)
 def test_kd_train_bad_arguments_exit_2_with_one_line(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
         main([*argv, *QUICK, "--json", str(tmp_path / "r.json")])
@@ -203,7 +216,23 @@ def test_a_lesson_runs_on_data_of_ones_own(tmp_path, capsys):
     path = tmp_path / "t.csv"
     path.write_text(csv_text(rows=60))
     out = tmp_path / "r.json"
-    assert main(["--lesson", "little-data", "--dataset", f"csv:{path}", "--label-column", "species", "--seeds", "1",
-                 *QUICK, "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--lesson",
+                "little-data",
+                "--dataset",
+                f"csv:{path}",
+                "--label-column",
+                "species",
+                "--seeds",
+                "1",
+                *QUICK,
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     config = json.loads(out.read_text())["config"]
     assert config["dataset"].startswith(f"csv:{path};label=species;sha=") and config["student_fraction"] == 0.05

@@ -1,5 +1,6 @@
 """A teacher of one's own: the Look closer tab's ONNX export loads back with the same logits, a state_dict loads
 with weights_only (nothing else unpickled), shapes are checked against the data, and the report shows it."""
+
 from __future__ import annotations
 
 import json
@@ -95,25 +96,49 @@ def _onnx(tmp_path, shape, classes, name="m.onnx"):
     return tmp_path / name
 
 
-@pytest.mark.parametrize("shape, classes, message", [
-    ((1, 28, 28), 10, "the teacher file m.onnx takes input of shape (batch, 1, 28, 28), but this dataset's examples "
-                      "are (batch, 1, 8, 8)"),
-    ((1, 8, 8), 3, "the teacher file m.onnx gives outputs of shape (batch, 3), but this dataset has 10 classes: "
-                   "a teacher gives one logit per class"),
-])
+@pytest.mark.parametrize(
+    "shape, classes, message",
+    [
+        (
+            (1, 28, 28),
+            10,
+            "the teacher file m.onnx takes input of shape (batch, 1, 28, 28), but this dataset's examples "
+            "are (batch, 1, 8, 8)",
+        ),
+        (
+            (1, 8, 8),
+            3,
+            "the teacher file m.onnx gives outputs of shape (batch, 3), but this dataset has 10 classes: "
+            "a teacher gives one logit per class",
+        ),
+    ],
+)
 def test_onnx_shapes_are_checked_against_the_data(tmp_path, shape, classes, message):
     with pytest.raises(ConfigError) as error:
         validate(RunConfig(teacher=f"onnx:{_onnx(tmp_path, shape, classes)}"))
     assert str(error.value) == message
 
 
-@pytest.mark.parametrize("flag, content, arch, message", [
-    ("--teacher-onnx", b"not onnx", [], "the teacher file f is not an ONNX model that onnxruntime can load ("),
-    ("--teacher-state", b"not a zip", [], "the teacher file f is not a state_dict that can be loaded safely ("),
-    ("--teacher-state", b"PK\x03\x04 truncated", [], "the teacher file f is not a state_dict that can be loaded safely ("),
-    ("--teacher-state", None, ["--teacher", "cnn-large"], "the teacher file f does not fit architecture 'cnn-large'"),
-    ("--teacher-onnx", None, ["--teacher", "mlp-large"], "--teacher-onnx is the teacher; leave out --teacher"),
-])
+@pytest.mark.parametrize(
+    "flag, content, arch, message",
+    [
+        ("--teacher-onnx", b"not onnx", [], "the teacher file f is not an ONNX model that onnxruntime can load ("),
+        ("--teacher-state", b"not a zip", [], "the teacher file f is not a state_dict that can be loaded safely ("),
+        (
+            "--teacher-state",
+            b"PK\x03\x04 truncated",
+            [],
+            "the teacher file f is not a state_dict that can be loaded safely (",
+        ),
+        (
+            "--teacher-state",
+            None,
+            ["--teacher", "cnn-large"],
+            "the teacher file f does not fit architecture 'cnn-large'",
+        ),
+        ("--teacher-onnx", None, ["--teacher", "mlp-large"], "--teacher-onnx is the teacher; leave out --teacher"),
+    ],
+)
 def test_kd_train_bad_teachers_exit_2_with_one_line(tmp_path, capsys, flag, content, arch, message):
     path = tmp_path / "f"
     if content is None:
@@ -160,9 +185,12 @@ def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path
     assert f"--teacher-onnx {folder / 't.onnx'}" in line and "--teacher " not in line
     assert exports.file_name(config, "teacher", "onnx") == "kd-teacher-onnx-T4-seed0.onnx"
     teacher = load(config.teacher, (1, 8, 8), 10)
-    assert exports.model_file(config.run_key(), "teacher", "onnx", teacher, setup.dataset.x_test[:1], config) == \
-        (folder / "t.onnx").read_bytes()  # the uploaded file back, unchanged
+    assert (
+        exports.model_file(config.run_key(), "teacher", "onnx", teacher, setup.dataset.x_test[:1], config)
+        == (folder / "t.onnx").read_bytes()
+    )  # the uploaded file back, unchanged
     import shlex
+
     argv = shlex.split(line)[1:] + ["--quiet", "--json", str(tmp_path / "r.json")]
     assert main(argv) == 0  # the line runs
 

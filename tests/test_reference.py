@@ -7,6 +7,7 @@
    was recorded on.  The spread is measured by ``python tests/reference/cases.py --spread`` under every kernel set
    of benchmarks/kernels.py and stored in tests/reference/spread.json; each tolerance below is derived from it.
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,7 +44,9 @@ def tolerance(name: str) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict:
     """Every case run twice: once in this process and once in a fresh one, each with its own teacher cache."""
-    here = {name: json.loads(json.dumps(cases.run_case(name, str(tmp_path_factory.mktemp(name))))) for name in cases.CASES}
+    here = {
+        name: json.loads(json.dumps(cases.run_case(name, str(tmp_path_factory.mktemp(name))))) for name in cases.CASES
+    }
     out = tmp_path_factory.mktemp("fresh") / "runs.json"
     subprocess.run([sys.executable, cases.__file__, "--run", str(out)], check=True, capture_output=True)
     return {"here": here, "fresh": json.loads(out.read_text())}
@@ -58,13 +61,20 @@ def test_a_repeated_run_is_bit_identical(name, runs):
 def test_numbers_reproduce_the_recorded_run_within_the_measured_spread(name, runs):
     got, expected, allowed = runs["here"][name], EXPECTED[name], tolerance(name)
     if "history" in expected:  # the same epochs and phases, and the same model sizes, exactly
-        assert [(h["phase"], h["epoch"]) for h in got["history"]] == [(h["phase"], h["epoch"]) for h in expected["history"]]
+        assert [(h["phase"], h["epoch"]) for h in got["history"]] == [
+            (h["phase"], h["epoch"]) for h in expected["history"]
+        ]
         for model in ("teacher", "student", "baseline"):
             if expected.get(model):
-                assert (got[model]["params"], got[model]["size_bytes"]) == (expected[model]["params"], expected[model]["size_bytes"])
+                assert (got[model]["params"], got[model]["size_bytes"]) == (
+                    expected[model]["params"],
+                    expected[model]["size_bytes"],
+                )
         assert got["status"] == expected["status"]
     else:  # a sweep: the same rows
-        assert [(r["value"], r["seed"], r["epochs"]) for r in got["runs"]] == [(r["value"], r["seed"], r["epochs"]) for r in expected["runs"]]
+        assert [(r["value"], r["seed"], r["epochs"]) for r in got["runs"]] == [
+            (r["value"], r["seed"], r["epochs"]) for r in expected["runs"]
+        ]
     measured = cases.deviation(expected, got)
     assert all(measured[metric] <= allowed[metric] for metric in FLOORS), (name, measured, allowed)
 

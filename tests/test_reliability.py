@@ -3,6 +3,7 @@
 Results are deterministic for the same config, seed and torch thread count, so every check compares
 against a solo run computed in this process with the dashboard's setting (one torch thread).
 """
+
 from __future__ import annotations
 
 import gc
@@ -65,6 +66,7 @@ def same_report(a, b) -> None:
 
 # ---------------------------------------------------------------- one session, ten start/stop cycles
 
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS is read from /proc (Linux)")
 def test_ten_start_stop_cycles_leave_no_threads_and_flat_memory():
@@ -94,15 +96,20 @@ def test_ten_start_stop_cycles_leave_no_threads_and_flat_memory():
     history = at.session_state["history"]
     assert [row["status"] for row in history] == ["cancelled"] * 10
     growth = rss[-1] - rss[1]  # after a warm-up cycle (first teacher trained, allocator pools filled)
-    print(f"\nRSS over 10 start/stop cycles: {rss[0] / 2**20:.0f} MiB after the first, {rss[-1] / 2**20:.0f} MiB "
-          f"after the last (growth after warm-up {growth / 2**20:+.1f} MiB)")
+    print(
+        f"\nRSS over 10 start/stop cycles: {rss[0] / 2**20:.0f} MiB after the first, {rss[-1] / 2**20:.0f} MiB "
+        f"after the last (growth after warm-up {growth / 2**20:+.1f} MiB)"
+    )
     assert growth < 64 * 2**20, [f"{r / 2**20:.0f}" for r in rss]
 
 
 # ---------------------------------------------------------------- many sessions at once
 
+
 def distill_job(config: RunConfig, teachers: TeacherCache, results: ResultCache | None) -> jobs.Job:
-    return jobs.start_job(lambda on_event, stop: runs.distill(config, teachers, on_event, stop, results), name="distill")
+    return jobs.start_job(
+        lambda on_event, stop: runs.distill(config, teachers, on_event, stop, results), name="distill"
+    )
 
 
 @pytest.mark.slow
@@ -122,10 +129,26 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
 
     monkeypatch.setattr(runs, "train", counted_run)
     teachers = TeacherCache(tmp_path / "teachers")
-    configs = [QUICK.replace(temperature=t, lam=lam, seed=seed)
-               for seed, (t, lam) in zip((7, 7, 7, 7, 7, 8, 8, 8, 9, 9, 9, 9),
-                                         [(1.0, 0.5), (2.0, 0.5), (3.0, 0.9), (4.0, 0.7), (6.0, 0.3), (2.0, 0.5),
-                                          (8.0, 1.0), (12.0, 0.7), (4.0, 0.0), (4.0, 0.7), (16.0, 0.7), (20.0, 0.2)])]
+    configs = [
+        QUICK.replace(temperature=t, lam=lam, seed=seed)
+        for seed, (t, lam) in zip(
+            (7, 7, 7, 7, 7, 8, 8, 8, 9, 9, 9, 9),
+            [
+                (1.0, 0.5),
+                (2.0, 0.5),
+                (3.0, 0.9),
+                (4.0, 0.7),
+                (6.0, 0.3),
+                (2.0, 0.5),
+                (8.0, 1.0),
+                (12.0, 0.7),
+                (4.0, 0.0),
+                (4.0, 0.7),
+                (16.0, 0.7),
+                (20.0, 0.2),
+            ],
+        )
+    ]
     assert len(set(c.run_key() for c in configs)) == len(configs) == 12
 
     # Twelve sessions click Distill while every trainer is busy: each is shown its place in the queue.
@@ -147,11 +170,14 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
         assert not outcome.result.from_results_cache
         solo = run(config, cache=TeacherCache(tmp_path / "solo-teachers"))  # trained alone, nothing shared
         same_report(outcome.result, solo)
-        np.testing.assert_array_equal(outcome.student_logits, runs.test_logits(solo.models["student"], runs.load_data("digits")))
+        np.testing.assert_array_equal(
+            outcome.student_logits, runs.test_logits(solo.models["student"], runs.load_data("digits"))
+        )
         # This session's live charts show its own run only: its epoch events are its own history.
         epochs = [e for e in snap.events if e.kind == "epoch" and e.phase != "teacher"]
-        assert [(e.phase, e.epoch, e.test_accuracy) for e in epochs] == \
-               [(r.phase, r.epoch, r.test_accuracy) for r in solo.history if r.phase != "teacher"]
+        assert [(e.phase, e.epoch, e.test_accuracy) for e in epochs] == [
+            (r.phase, r.epoch, r.test_accuracy) for r in solo.history if r.phase != "teacher"
+        ]
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Two dashboard replicas on this machine sharing one KD_CACHE_DIR, each driven by kd-loadtest's websocket client
 (a browser tab's messages, no browser): a run finished on A is served from the cache on B, and the same run
 asked for on both at once is trained once, with no entry corrupted.  Small runs: one seed, few epochs."""
+
 from __future__ import annotations
 
 import asyncio

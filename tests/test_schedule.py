@@ -1,4 +1,5 @@
 """The learning-rate schedule: cosine annealing to 0 over each phase, or a constant rate (the default on digits; MNIST anneals)."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,25 @@ def test_a_cosine_teacher_is_good_where_a_constant_one_is_a_lottery(tmp_path):
     """Seed 1's digits teacher at a constant 0.01 ends its 30 epochs on a bad step (under 95 %); annealed, it does
     not.  The lessons rely on this (tests/test_lessons.py checks every lesson's teachers over 30 seeds)."""
     out = tmp_path / "r.json"
-    assert kd_train(["--seed", "1", "--schedule", "cosine", "--epochs", "1", "--no-baseline", "--quiet",
-                     "--cache-dir", str(tmp_path), "--json", str(out)]) == 0
+    assert (
+        kd_train(
+            [
+                "--seed",
+                "1",
+                "--schedule",
+                "cosine",
+                "--epochs",
+                "1",
+                "--no-baseline",
+                "--quiet",
+                "--cache-dir",
+                str(tmp_path),
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["teacher"]["accuracy"] >= 0.96
 
 

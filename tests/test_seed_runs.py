@@ -1,12 +1,13 @@
 """dashboard.runs.seeds: Distill over several seeds, in worker processes where cores are free (no Streamlit)."""
+
 from __future__ import annotations
 
 import pytest
 
 from dashboard.jobs import runner as jobs
+from dashboard.jobs.progress import SeedEvent
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
-from dashboard.jobs.progress import SeedEvent
 from kd_core import RunConfig, TeacherCache, run
 
 TINY = RunConfig(teacher_epochs=1, epochs=1, student_fraction=0.05, seed=11)
@@ -32,7 +33,10 @@ def test_seeds_train_in_parallel_on_free_cores_give_the_solo_numbers_and_are_the
     assert outcome.first.latency_seconds and outcome.first.student_logits is not None  # the report and the bars
     for o in outcome.outcomes:  # worker processes give the numbers of the same run trained alone, here
         solo = run(o.result.config, cache=TeacherCache(tmp_path / "solo"))
-        assert (o.result.student.accuracy, o.result.baseline.accuracy) == (solo.student.accuracy, solo.baseline.accuracy)
+        assert (o.result.student.accuracy, o.result.baseline.accuracy) == (
+            solo.student.accuracy,
+            solo.baseline.accuracy,
+        )
     assert outcome.interval.n == 3 and outcome.interval.low is not None
     again = distill_in_a_job(TINY, 3, cache)  # the same click again: from memory, nothing trains
     assert all(o.result.from_results_cache for o in again.result.outcomes)
@@ -65,5 +69,8 @@ def test_one_seed_trains_in_a_worker_process(monkeypatch, tmp_path):
     job = distill_in_a_job(TINY.replace(seed=31), 1, TeacherCache(tmp_path / "teachers"))
     (outcome,) = job.result.outcomes
     solo = run(TINY.replace(seed=31), cache=TeacherCache(tmp_path / "solo"))
-    assert (outcome.result.student.accuracy, outcome.result.baseline.accuracy) == (solo.student.accuracy, solo.baseline.accuracy)
+    assert (outcome.result.student.accuracy, outcome.result.baseline.accuracy) == (
+        solo.student.accuracy,
+        solo.baseline.accuracy,
+    )
     assert outcome.latency_seconds and outcome.student_logits is not None

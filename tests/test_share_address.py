@@ -3,6 +3,7 @@
 ``server.address`` and ``server.port`` (Streamlit's options) and the LAN address are mocked: the choice is the
 same on any machine, with or without a network.
 """
+
 from __future__ import annotations
 
 import socket
@@ -61,6 +62,7 @@ def test_no_lan_address_found_means_no_student_link(monkeypatch):
 
 def test_the_lan_address_is_never_a_loopback_one(monkeypatch):
     """Without a network (every UDP connect fails, the host name is 127.0.1.1) there is no LAN address."""
+
     class NoRoute(socket.socket):
         def connect(self, address):
             raise OSError("no route")

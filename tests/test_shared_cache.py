@@ -1,5 +1,6 @@
 """Several processes sharing one cache folder (dashboard replicas, parallel kd-train runs): an identical run is
 trained once, the others wait for it and load it; nothing is written twice or half."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ print(json.dumps({"from_cache": result.from_results_cache, "teacher_from_cache":
 
 
 def test_two_processes_asking_for_the_same_run_train_it_once(tmp_path):
-    started = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    started = [
+        subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [json.loads(process.communicate(timeout=300)[0]) for process in started]
     assert sorted(o["from_cache"] for o in outputs) == [False, True]  # one trained, the other loaded its result
     assert outputs[0]["student"] == outputs[1]["student"] and outputs[0]["baseline"] == outputs[1]["baseline"]
@@ -35,10 +38,19 @@ def test_a_claim_waits_for_the_holder_and_gives_up_when_stopped(tmp_path):
     import threading
 
     cache = ResultCache(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from kd_core import ResultCache\n"
-        "with ResultCache(sys.argv[1]).claim('k') as ok:\n    print(ok, flush=True); time.sleep(3)\n"), str(tmp_path)],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from kd_core import ResultCache\n"
+                "with ResultCache(sys.argv[1]).claim('k') as ok:\n    print(ok, flush=True); time.sleep(3)\n"
+            ),
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "True"
     stop = threading.Event()
     threading.Timer(0.5, stop.set).start()

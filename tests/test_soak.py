@@ -7,6 +7,7 @@ damaged.  The randomness is seeded, so a failure can be replayed.  Afterwards: t
 a fresh session completes a distillation, every accuracy a page showed equals that of the same run
 trained alone, and every result file on disk is intact (or, if the test damaged it, detected as corrupt).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,9 @@ TEMPERATURES = (3.0, 4.0, 5.0)  # the slider moves in steps of 0.5 from its defa
 TEACHER_EPOCHS, EPOCHS = 10, 20  # a run takes a second or two here: sessions start, stop and finish many
 # "Settings of this run: mlp-large → mlp-small with 16 hidden units, T = 4, λ = 0.7, teacher 10 epochs, students 20
 # epochs, seed 3" (dashboard/report/run_settings.py), above the report
-REPORT = re.compile(r"^Settings of this run: .*?\bT = ([\d.]+), .*\bteacher (\d+) epochs?, students (\d+) epochs?.*, seeds? (\d+)")
+REPORT = re.compile(
+    r"^Settings of this run: .*?\bT = ([\d.]+), .*\bteacher (\d+) epochs?, students (\d+) epochs?.*, seeds? (\d+)"
+)
 
 
 @dataclass
@@ -62,7 +65,9 @@ def wait_loaded(session: Session, log_path: Path) -> None:
         sidebar_button(session, "Distill").wait_for(timeout=120_000)
     except Exception:
         session.page.screenshot(path=str(log_path.with_name("stuck-page.png")))
-        raise AssertionError(f"the page did not load; see {log_path.parent}; server log:\n{log_path.read_text()[-3000:]}")
+        raise AssertionError(
+            f"the page did not load; see {log_path.parent}; server log:\n{log_path.read_text()[-3000:]}"
+        )
     # Free play, one seed: each click is one run, compared below with the same run trained alone.
     lesson = session.page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Lesson")
     if "Free play" not in lesson.inner_text():
@@ -179,7 +184,8 @@ def damage(path, rng: random.Random) -> None:
 
 def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
     require_browser()
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
 
     rng = random.Random(20261128)
     cache_dir = tmp_path / "cache"
@@ -248,7 +254,9 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
         sidebar_button(fresh, "Distill").click()
         fresh.page.get_by_text(REPORT).filter(has_text="T = 4.5").wait_for(timeout=300_000)
         report = shown_report(fresh, wait_seconds=120)  # the last reruns can be slow on a busy machine
-        assert report is not None and report[0] == RunConfig(temperature=4.5, teacher_epochs=TEACHER_EPOCHS, epochs=EPOCHS)
+        assert report is not None and report[0] == RunConfig(
+            temperature=4.5, teacher_epochs=TEACHER_EPOCHS, epochs=EPOCHS
+        )
         shown.setdefault(report[0], set()).add(report[1])
         for session in [*sessions, fresh]:
             assert not session.errors, session.errors
@@ -277,7 +285,9 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
         kind, key = path.stem.split("-", 1)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            entry = {"result": ResultCache, "teacher": TeacherCache, "baseline": BaselineCache}[kind](cache_dir).get(key)
+            entry = {"result": ResultCache, "teacher": TeacherCache, "baseline": BaselineCache}[kind](cache_dir).get(
+                key
+            )
         if entry is None:
             assert path.name in damaged and any("corrupt" in str(w.message) for w in caught), path.name
             corrupt += 1
@@ -287,13 +297,17 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
         if kind == "result":
             saved = entry["meta"]["result"]
             config = RunConfig(**saved["config"])
-            assert percent(solo_run(config)) == tuple(f"{saved[p]['accuracy']:.2%}" for p in ("teacher", "student", "baseline"))
+            assert percent(solo_run(config)) == tuple(
+                f"{saved[p]['accuracy']:.2%}" for p in ("teacher", "student", "baseline")
+            )
             assert saved["history"] == [row.to_dict() for row in solo_run(config).history]
     log = log_path.read_text()
     # Streamlit logs its own tracebacks when a tab closes mid-message; none may come from this project's code.
     assert not re.search(r'File ".*/(dashboard|kd_core)/', log), log[-3000:]
     assert not re.search(r"job \d+ \(.*\) failed", log), log[-3000:]  # as dashboard.jobs.runner logs a failed job
-    print(f"\nsoak: {SESSIONS} sessions for {soak_seconds:.0f} s, then 1 fresh: {counts}; {len(shown)} distinct runs shown, "
-          f"all equal to their solo runs; cache files: {intact} intact, {corrupt} damaged by the test and detected; "
-          f"server warnings about corrupt files: {log.count('is corrupt')}; health answered in {health_seconds:.1f} s")
+    print(
+        f"\nsoak: {SESSIONS} sessions for {soak_seconds:.0f} s, then 1 fresh: {counts}; {len(shown)} distinct runs shown, "
+        f"all equal to their solo runs; cache files: {intact} intact, {corrupt} damaged by the test and detected; "
+        f"server warnings about corrupt files: {log.count('is corrupt')}; health answered in {health_seconds:.1f} s"
+    )
     assert counts["clicks"] >= SESSIONS and shown

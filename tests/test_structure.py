@@ -1,4 +1,5 @@
 """The shape of the code: small modules, no import cycles, and an engine that never needs the page."""
+
 from __future__ import annotations
 
 import ast
@@ -54,7 +55,7 @@ def test_there_is_no_import_cycle():
         state[node] = "open"
         for nxt in graph[node]:
             if state.get(nxt) == "open":
-                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(nxt):] + [nxt]) if nxt in trail else nxt)
+                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(nxt) :] + [nxt]) if nxt in trail else nxt)
             if nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = "done"
@@ -68,4 +69,6 @@ def test_the_engine_never_imports_streamlit_or_the_dashboard():
     for name, path in modules().items():
         if name.startswith("kd_core"):
             text = path.read_text()
-            assert "import streamlit" not in text and "from dashboard" not in text and "import dashboard" not in text, name
+            assert "import streamlit" not in text and "from dashboard" not in text and "import dashboard" not in text, (
+                name
+            )

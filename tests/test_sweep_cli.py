@@ -1,4 +1,5 @@
 """kd-sweep: argument parsing, one-line errors (exit 2), the JSON format, the table."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,13 +12,15 @@ from kd_core.cli import sweep as sweep_cli
 FAST = ["--epochs", "2", "--teacher-epochs", "3", "--device", "cpu", "--quiet"]
 
 
-
-@pytest.mark.parametrize("text, expected", [
-    ("1,2,4,8,16", [1.0, 2.0, 4.0, 8.0, 16.0]),
-    (" 0.5 , 1 ", [0.5, 1.0]),
-    ("3%,5%,100%", [0.03, 0.05, 1.0]),
-    ("1e-1", [0.1]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1,2,4,8,16", [1.0, 2.0, 4.0, 8.0, 16.0]),
+        (" 0.5 , 1 ", [0.5, 1.0]),
+        ("3%,5%,100%", [0.03, 0.05, 1.0]),
+        ("1e-1", [0.1]),
+    ],
+)
 def test_parse_values(text, expected):
     assert sweep_cli.parse_values(text) == pytest.approx(expected)
 
@@ -28,19 +31,22 @@ def test_parse_values_rejects(text):
         sweep_cli.parse_values(text)
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["--param", "epochs", "--values", "1"], "cannot sweep 'epochs'"),
-    (["--param", "lam", "--values", "0.5,2"], "lam value 2.0"),
-    (["--param", "temperature", "--values", "0,1"], "temperature value 0.0"),
-    (["--param", "student-fraction", "--values", "0"], "student-fraction value 0.0"),
-    (["--param", "lam", "--values", "1", "--seeds", "0"], "--seeds"),
-    (["--param", "lam", "--values", "x"], "--values"),
-    (["--param", "lam"], "--values"),
-    (["--values", "1"], "--param"),
-    (["--param", "lam", "--values", "1", "--json", "/no/such/folder/x.json"], "does not exist"),
-    (["--param", "lam", "--values", "1", "--threads", "0"], "--threads"),
-    (["--param", "lam", "--values", "1", "--omit-class", "10"], "omit_class"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--param", "epochs", "--values", "1"], "cannot sweep 'epochs'"),
+        (["--param", "lam", "--values", "0.5,2"], "lam value 2.0"),
+        (["--param", "temperature", "--values", "0,1"], "temperature value 0.0"),
+        (["--param", "student-fraction", "--values", "0"], "student-fraction value 0.0"),
+        (["--param", "lam", "--values", "1", "--seeds", "0"], "--seeds"),
+        (["--param", "lam", "--values", "x"], "--values"),
+        (["--param", "lam"], "--values"),
+        (["--values", "1"], "--param"),
+        (["--param", "lam", "--values", "1", "--json", "/no/such/folder/x.json"], "does not exist"),
+        (["--param", "lam", "--values", "1", "--threads", "0"], "--threads"),
+        (["--param", "lam", "--values", "1", "--omit-class", "10"], "omit_class"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(argv, fragment, capsys):
     with pytest.raises(SystemExit) as exit_info:
         sweep_cli.main(argv + FAST)
@@ -59,8 +65,9 @@ def test_param_spellings():
 
 def test_temperature_sweep_json_and_table(tmp_path, capsys):
     out = tmp_path / "sweep.json"
-    code = sweep_cli.main(["--param", "temperature", "--values", "1,4", "--seeds", "2", "--seed", "5",
-                           "--json", str(out), *FAST])
+    code = sweep_cli.main(
+        ["--param", "temperature", "--values", "1,4", "--seeds", "2", "--seed", "5", "--json", str(out), *FAST]
+    )
     assert code == 0
     data = json.loads(out.read_text())
     assert data["param"] == "temperature"
@@ -81,8 +88,21 @@ def test_temperature_sweep_json_and_table(tmp_path, capsys):
 
 def test_fraction_sweep_percent_values_and_no_baseline(tmp_path):
     out = tmp_path / "f.json"
-    code = sweep_cli.main(["--param", "student-fraction", "--values", "10%,100%", "--seeds", "1", "--no-baseline",
-                           "--no-equal-steps", "--json", str(out), *FAST])
+    code = sweep_cli.main(
+        [
+            "--param",
+            "student-fraction",
+            "--values",
+            "10%,100%",
+            "--seeds",
+            "1",
+            "--no-baseline",
+            "--no-equal-steps",
+            "--json",
+            str(out),
+            *FAST,
+        ]
+    )
     assert code == 0
     data = json.loads(out.read_text())
     assert data["param"] == "student_fraction"
@@ -93,15 +113,18 @@ def test_fraction_sweep_percent_values_and_no_baseline(tmp_path):
 
 def test_equal_steps_is_the_default_for_fraction_sweeps(tmp_path):
     out = tmp_path / "f.json"
-    assert sweep_cli.main(["--param", "student-fraction", "--values", "0.25,1", "--seeds", "1",
-                           "--json", str(out), *FAST]) == 0
+    assert (
+        sweep_cli.main(["--param", "student-fraction", "--values", "0.25,1", "--seeds", "1", "--json", str(out), *FAST])
+        == 0
+    )
     epochs = [r["epochs"] for r in json.loads(out.read_text())["runs"]]
     assert epochs[1] == 2 and epochs[0] > 2  # a quarter of the data: more epochs, the same number of steps
 
 
 def test_progress_bar_goes_to_stderr(capsys):
-    assert sweep_cli.main(["--param", "lam", "--values", "0.5", "--seeds", "1",
-                           *[a for a in FAST if a != "--quiet"]]) == 0
+    assert (
+        sweep_cli.main(["--param", "lam", "--values", "0.5", "--seeds", "1", *[a for a in FAST if a != "--quiet"]]) == 0
+    )
     captured = capsys.readouterr()
     assert "sweep" in captured.err and "runs" in captured.err
     assert "sweep:" not in captured.out
@@ -113,7 +136,25 @@ def test_two_jobs_give_the_rows_of_one(tmp_path):
     rows = {}
     for jobs in (1, 2):
         out = tmp_path / f"jobs{jobs}.json"
-        assert sweep_cli.main(["--param", "temperature", "--values", "1,4,16", "--seeds", "2", "--jobs", str(jobs),
-                               "--cache-dir", str(tmp_path / f"cache{jobs}"), "--json", str(out), *FAST]) == 0
+        assert (
+            sweep_cli.main(
+                [
+                    "--param",
+                    "temperature",
+                    "--values",
+                    "1,4,16",
+                    "--seeds",
+                    "2",
+                    "--jobs",
+                    str(jobs),
+                    "--cache-dir",
+                    str(tmp_path / f"cache{jobs}"),
+                    "--json",
+                    str(out),
+                    *FAST,
+                ]
+            )
+            == 0
+        )
         rows[jobs] = json.loads(out.read_text())["runs"]
     assert len(rows[1]) == 6 and rows[2] == rows[1]

@@ -1,5 +1,6 @@
 """The options Hinton's MNIST recipe needs, as general engine settings: the teacher's own optimizer and learning
 rate, jitter, Nesterov momentum, the one-cycle schedule and the dropout CNN teacher."""
+
 from __future__ import annotations
 
 import sys
@@ -20,29 +21,39 @@ def test_defaults_keep_every_key():
     assert plain.teacher_lr is None and plain.teacher_optimizer is None and plain.teacher_jitter == 0
     assert plain.teacher_batch_size is None
     assert "teacher_lr" not in str(plain.run_key())
-    same = validate(RunConfig(teacher_lr=plain.lr, teacher_optimizer=plain.optimizer,
-                              teacher_batch_size=plain.batch_size))
+    same = validate(
+        RunConfig(teacher_lr=plain.lr, teacher_optimizer=plain.optimizer, teacher_batch_size=plain.batch_size)
+    )
     assert same.teacher_key() == plain.teacher_key()  # the same teacher, however it is spelt
-    for change in ({"teacher_lr": 0.003}, {"teacher_optimizer": "sgd"}, {"teacher_jitter": 1},
-                   {"teacher_batch_size": 32}):
+    for change in (
+        {"teacher_lr": 0.003},
+        {"teacher_optimizer": "sgd"},
+        {"teacher_jitter": 1},
+        {"teacher_batch_size": 32},
+    ):
         other = validate(RunConfig(**change))
         assert other.teacher_key() != plain.teacher_key() and other.run_key() != plain.run_key(), change
     # The students' settings alone leave the teacher alone once it has its own.
     own = dict(teacher_lr=0.003, teacher_optimizer="adam", teacher_batch_size=64)
-    assert (validate(RunConfig(**own, optimizer="nesterov", lr=0.05, epochs=3, batch_size=256)).teacher_key()
-            == validate(RunConfig(**own)).teacher_key())
+    assert (
+        validate(RunConfig(**own, optimizer="nesterov", lr=0.05, epochs=3, batch_size=256)).teacher_key()
+        == validate(RunConfig(**own)).teacher_key()
+    )
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"teacher_optimizer": "rmsprop"}, "unknown teacher optimizer"),
-    ({"teacher_lr": 0}, "teacher_lr must be > 0"),
-    ({"teacher_lr": "fast"}, "teacher_lr must be a number"),
-    ({"teacher_batch_size": 0}, "teacher_batch_size must be between 1 and"),
-    ({"teacher_jitter": 9}, "teacher_jitter must be between 0 and 8"),
-    ({"teacher_jitter": 1.5}, "teacher_jitter must be a whole number"),
-    ({"schedule": "steps"}, "unknown schedule"),
-    ({"optimizer": "lion"}, "unknown optimizer"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"teacher_optimizer": "rmsprop"}, "unknown teacher optimizer"),
+        ({"teacher_lr": 0}, "teacher_lr must be > 0"),
+        ({"teacher_lr": "fast"}, "teacher_lr must be a number"),
+        ({"teacher_batch_size": 0}, "teacher_batch_size must be between 1 and"),
+        ({"teacher_jitter": 9}, "teacher_jitter must be between 0 and 8"),
+        ({"teacher_jitter": 1.5}, "teacher_jitter must be a whole number"),
+        ({"schedule": "steps"}, "unknown schedule"),
+        ({"optimizer": "lion"}, "unknown optimizer"),
+    ],
+)
 def test_bad_values_are_one_line_errors(change, words):
     with pytest.raises(ConfigError, match=words) as error:
         validate(RunConfig(**change))
@@ -66,9 +77,14 @@ def test_jitter_shifts_each_image_within_range():
         for image, shifted in zip(x, out):
             # Some shift (dy, dx) in [-2, 2]² maps the image's centre onto the shifted one's.
             padded = torch.nn.functional.pad(image.unsqueeze(0), (2, 2, 2, 2), mode="replicate")[0]
-            assert any(torch.equal(padded[:, 2 + dy: 8 + dy, 2 + dx: 8 + dx], shifted)
-                       for dy in range(-2, 3) for dx in range(-2, 3))
-    assert torch.equal(jittered(x, 2, torch.Generator().manual_seed(5)), jittered(x, 2, torch.Generator().manual_seed(5)))
+            assert any(
+                torch.equal(padded[:, 2 + dy : 8 + dy, 2 + dx : 8 + dx], shifted)
+                for dy in range(-2, 3)
+                for dx in range(-2, 3)
+            )
+    assert torch.equal(
+        jittered(x, 2, torch.Generator().manual_seed(5)), jittered(x, 2, torch.Generator().manual_seed(5))
+    )
 
 
 def test_nesterov_and_onecycle():
@@ -97,8 +113,16 @@ def test_a_run_with_every_option(tmp_path):
     """A digits run with its teacher jittered under its own optimizer, students under Nesterov and one-cycle."""
     from kd_core import TeacherCache
 
-    config = RunConfig(teacher_epochs=2, epochs=2, teacher_optimizer="adam", teacher_lr=0.003, teacher_jitter=1,
-                       optimizer="nesterov", lr=0.05, schedule="onecycle")
+    config = RunConfig(
+        teacher_epochs=2,
+        epochs=2,
+        teacher_optimizer="adam",
+        teacher_lr=0.003,
+        teacher_jitter=1,
+        optimizer="nesterov",
+        lr=0.05,
+        schedule="onecycle",
+    )
     first = run(config, cache=TeacherCache(tmp_path / "a"))
     again = run(config, cache=TeacherCache(tmp_path / "b"))
     assert first.status == "completed" and first.teacher.accuracy > 0.5

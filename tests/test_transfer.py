@@ -1,6 +1,7 @@
 """The paper's transfer set of only some classes (its 7s and 8s): the students see those classes alone, the teacher
 every class; the report gives how they do on the others, before and after those others' biases are raised by an
 amount chosen on the validation split."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,15 +9,24 @@ import pytest
 import torch
 
 from kd_core import RunConfig, TeacherCache, run
-from kd_core.runs.bias import bias_curve, choose_bias
 from kd_core.config import ConfigError, validate
 from kd_core.data.datasets import holdout_indices, student_indices
+from kd_core.runs.bias import bias_curve, choose_bias
 from kd_core.train.records import RunResult
 
 KEEP = (0, 1, 2, 3, 4)
 # The unseen-class lesson's wide student: the default 16-unit one reads none of the other digits before the bias.
-CONFIG = RunConfig(teacher_epochs=10, epochs=30, schedule="cosine", student="mlp-wide", keep_classes=KEEP, holdout=0.2,
-                   lam=1.0, temperature=20.0, seed=3)
+CONFIG = RunConfig(
+    teacher_epochs=10,
+    epochs=30,
+    schedule="cosine",
+    student="mlp-wide",
+    keep_classes=KEEP,
+    holdout=0.2,
+    lam=1.0,
+    temperature=20.0,
+    seed=3,
+)
 
 
 def test_the_students_see_every_training_image_of_the_kept_classes_but_the_held_out_ones():
@@ -34,10 +44,16 @@ def test_kept_classes_are_read_as_a_sorted_tuple(value, kept):
     assert validate(RunConfig(keep_classes=value)).keep_classes == kept
 
 
-@pytest.mark.parametrize("value, words", [
-    ("7,x", "keep_classes must be a whole number"), ("10", "between 0 and 9"), ("", "keep_classes must be a whole"),
-    (list(range(10)), "between 1 and 9 classes"), (7, "class numbers like 7,8"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("7,x", "keep_classes must be a whole number"),
+        ("10", "between 0 and 9"),
+        ("", "keep_classes must be a whole"),
+        (list(range(10)), "between 1 and 9 classes"),
+        (7, "class numbers like 7,8"),
+    ],
+)
 def test_bad_kept_classes_are_one_line_naming_the_setting(value, words):
     with pytest.raises(ConfigError) as caught:
         validate(RunConfig(keep_classes=value))
@@ -83,10 +99,14 @@ def test_raising_several_classes_matches_an_independent_float64_implementation()
 def test_the_bias_is_chosen_on_the_validation_split_not_the_test_set():
     generator = torch.Generator().manual_seed(2)
     validation, test = torch.randn(300, 10, generator=generator), torch.randn(300, 10, generator=generator)
-    v_labels, t_labels = torch.randint(0, 10, (300,), generator=generator), torch.randint(0, 10, (300,), generator=generator)
+    v_labels, t_labels = (
+        torch.randint(0, 10, (300,), generator=generator),
+        torch.randint(0, 10, (300,), generator=generator),
+    )
     chosen = choose_bias(validation, v_labels, test, t_labels, [5, 6, 7])
-    best_on_validation = max(bias_curve(validation, v_labels, [5, 6, 7], [chosen.bias, 0.0, 1.0, 3.0]),
-                             key=lambda p: p.overall_accuracy)
+    best_on_validation = max(
+        bias_curve(validation, v_labels, [5, 6, 7], [chosen.bias, 0.0, 1.0, 3.0]), key=lambda p: p.overall_accuracy
+    )
     assert best_on_validation.bias == chosen.bias
     assert chosen.overall_accuracy == bias_curve(test, t_labels, [5, 6, 7], [chosen.bias])[0].overall_accuracy
 

@@ -1,5 +1,6 @@
 """dashboard.page.uploads: zips and CSVs checked in a temporary folder and kept only when they load; zip slip, links and
 non-zips refused with a sentence; nothing left behind by a bad upload; each upload listed for its browser only."""
+
 from __future__ import annotations
 
 import io
@@ -8,11 +9,11 @@ import zipfile
 
 import pytest
 import torch
-
-from dashboard.runs import exports
-from dashboard.page.uploads import Store, UploadError, unpack_zip
-from kd_core.models.architectures import build_model
 from own_data_support import csv_text, image_folder, shape_image, write_image, zip_of
+
+from dashboard.page.uploads import Store, UploadError, unpack_zip
+from dashboard.runs import exports
+from kd_core.models.architectures import build_model
 
 
 def _zip(members: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
@@ -50,12 +51,15 @@ def test_a_zipped_image_folder_is_kept_for_its_browser_only(tmp_path, store):
     assert again.name == upload.name and len(store.owned("browser-a")) == 1
 
 
-@pytest.mark.parametrize("members, links, sentence, detail", [
-    ({"../evil.png": b"x", "a/1.png": b"y"}, (), "a “zip slip”", "'../evil.png'"),
-    ({"/etc/evil.png": b"x"}, (), "a “zip slip”", "'/etc/evil.png'"),
-    ({"a\\..\\..\\evil.png": b"x"}, (), "a “zip slip”", "evil.png"),
-    ({"a/1.png": b"y"}, ("a/link.png",), "a “zip slip”", "'a/link.png'"),
-])
+@pytest.mark.parametrize(
+    "members, links, sentence, detail",
+    [
+        ({"../evil.png": b"x", "a/1.png": b"y"}, (), "a “zip slip”", "'../evil.png'"),
+        ({"/etc/evil.png": b"x"}, (), "a “zip slip”", "'/etc/evil.png'"),
+        ({"a\\..\\..\\evil.png": b"x"}, (), "a “zip slip”", "evil.png"),
+        ({"a/1.png": b"y"}, ("a/link.png",), "a “zip slip”", "'a/link.png'"),
+    ],
+)
 def test_zip_slip_is_refused_and_nothing_is_written(tmp_path, store, members, links, sentence, detail):
     with pytest.raises(UploadError) as error:
         store.add_data("browser-a", "evil.zip", _zip(members, links))
@@ -80,10 +84,13 @@ def test_a_zip_bomb_is_refused_before_unpacking(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("counts, message", [
-    ({"cat": 3}, "folder cats has 1 class (only 'cat'); a classifier needs at least 2 classes"),
-    ({"cat": 3, "dog": 1}, "class 'dog' in folder cats has 1 example; every class needs at least 2"),
-])
+@pytest.mark.parametrize(
+    "counts, message",
+    [
+        ({"cat": 3}, "folder cats has 1 class (only 'cat'); a classifier needs at least 2 classes"),
+        ({"cat": 3, "dog": 1}, "class 'dog' in folder cats has 1 example; every class needs at least 2"),
+    ],
+)
 def test_bad_image_folders_leave_nothing(tmp_path, store, counts, message):
     folder = tmp_path / "cats"
     for name, n in counts.items():
@@ -100,8 +107,9 @@ def test_a_csv_upload_and_its_errors(tmp_path, store):
     assert upload.name.startswith("csv:") and "/iris_data.csv;sha=" in upload.name  # never a path of its own
     with pytest.raises(UploadError) as error:
         store.add_data("browser-a", "t.csv", b"a,b,y\n1,2,x\n3,oops,y\n5,6,x\n7,8,y\n")
-    assert str(error.value) == ("column 'b' of t.csv holds text ('oops') in row 3 of the file; every column except "
-                                "the label must hold numbers")
+    assert str(error.value) == (
+        "column 'b' of t.csv holds text ('oops') in row 3 of the file; every column except the label must hold numbers"
+    )
     assert len(store.owned("browser-a")) == 1
 
 
@@ -114,13 +122,27 @@ def test_an_onnx_teacher_upload(tmp_path, store):
     assert len(store.owned("browser-a")) == 1
 
 
-@pytest.mark.parametrize("changes", [{"dataset": "folder:/srv/uploads/ab/cd/shapes;sha=0123456789abcdef"},
-                                     {"teacher": "onnx:/srv/uploads/ab/cd/t.onnx;sha=0123456789abcdef"}, {}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"dataset": "folder:/srv/uploads/ab/cd/shapes;sha=0123456789abcdef"},
+        {"teacher": "onnx:/srv/uploads/ab/cd/t.onnx;sha=0123456789abcdef"},
+        {},
+    ],
+)
 def test_runs_on_ones_own_data_or_teacher_stay_off_the_class_board(changes):
     from kd_core.board.collect import run_from_entry
 
     config = {"dataset": "digits", "teacher": "mlp-large", "temperature": 4.0, "seed": 0, **changes}
-    entry = {"meta": {"result": {"status": "completed", "config": config, "student": {"accuracy": 0.9},
-                                 "baseline": {"accuracy": 0.8}}}}
+    entry = {
+        "meta": {
+            "result": {
+                "status": "completed",
+                "config": config,
+                "student": {"accuracy": 0.9},
+                "baseline": {"accuracy": 0.8},
+            }
+        }
+    }
     placed = run_from_entry("result-x.pt", 0.0, entry)
     assert (placed is None) == bool(changes)

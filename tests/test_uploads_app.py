@@ -1,17 +1,18 @@
 """The page's upload path, headless (AppTest): a zip of images uploaded, chosen and distilled under a lesson; an
 ONNX teacher distilled; refusals in plain words; another browser never sees the upload."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 import torch
+from own_data_support import csv_text, image_folder, zip_of
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs import exports
 from kd_core import load_dataset
 from kd_core.models.architectures import build_model
-from own_data_support import csv_text, image_folder, zip_of
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
@@ -49,8 +50,10 @@ def test_a_zip_is_uploaded_distilled_and_kept_from_other_browsers(tmp_path, uplo
     assert name.startswith("folder:") and name.endswith(name.split(";sha=")[1])
     info = " ".join(i.value for i in at.info)
     assert "Training on **your upload shapes.zip** — your images: 3 classes, grey 32×32" in info
-    assert ("Note: 1 file could not be read as images and was skipped. Note: the 20×20 images were resized to 32×32."
-            in info)
+    assert (
+        "Note: 1 file could not be read as images and was skipped. Note: the 20×20 images were resized to 32×32."
+        in info
+    )
     at.slider(key="seeds").set_value(1).run()
     at.button(key="distill").click().run()
     finish(at)
@@ -67,8 +70,10 @@ def test_a_zip_is_uploaded_distilled_and_kept_from_other_browsers(tmp_path, uplo
 def test_refused_uploads_are_plain_sentences_with_details_folded_away(upload_dir):
     at = page()
     upload(at, "upload_data", "holiday.zip", b"GIF89a not a zip")
-    assert [e.value for e in at.error] == ["That file is not a zip archive. Put the class folders in one folder, "
-                                           "compress it to a .zip (right-click → Compress), and upload that."]
+    assert [e.value for e in at.error] == [
+        "That file is not a zip archive. Put the class folders in one folder, "
+        "compress it to a .zip (right-click → Compress), and upload that."
+    ]
     assert any(e.label == "Details for whoever runs the server" for e in at.expander)
     assert not at.exception and "upload_data_use" not in at.session_state
     upload(at, "upload_data", "t.csv", b"a,y\n1,x\n2,x\n3,x\n")
@@ -94,6 +99,8 @@ def test_an_onnx_teacher_upload_is_distilled_and_a_mismatch_explained(tmp_path):
     assert any(c.value.startswith("Settings of this run: your mine.onnx → mlp-small") for c in at.caption)
     upload(at, "upload_data", "table.csv", csv_text().encode())  # 2 features: the digits teacher cannot read them
     errors = [e.value for e in at.error]
-    assert errors == ["Invalid setting: the teacher file mine.onnx takes input of shape (batch, 1, 8, 8), but this "
-                      "dataset's examples are (batch, 2)"]
+    assert errors == [
+        "Invalid setting: the teacher file mine.onnx takes input of shape (batch, 1, 8, 8), but this "
+        "dataset's examples are (batch, 2)"
+    ]
     assert not at.exception

@@ -1,19 +1,26 @@
 """Property-based: whatever a user types, validation returns an in-range config or one clear ConfigError line."""
+
 from __future__ import annotations
 
 import math
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kd_core.config import MAX_EPOCHS, MAX_LR, ConfigError, RunConfig, validate
 from kd_core.data.datasets import DATASETS
 from kd_core.models.architectures import ARCHITECTURES
 
 anything = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30), st.lists(st.integers(), max_size=3), st.sampled_from(["4", " 20 ", "1e3", "nan", "-1", "0.5"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.lists(st.integers(), max_size=3),
+    st.sampled_from(["4", " 20 ", "1e3", "nan", "-1", "0.5"]),
 )
-numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6), anything)
+numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**6), 10**6), anything)
 names = st.one_of(st.sampled_from(list(DATASETS) + list(ARCHITECTURES) + ["imagenet", "", "DIGITS"]), anything)
 
 configs = st.builds(

@@ -1,20 +1,20 @@
 """Jobs that wait without a trainer slot: an identical request, a job whose teachers another run is training, and
 the live view's slow polling while a job waits (the load test's causes; no browser, no server)."""
+
 from __future__ import annotations
 
 import threading
 
 import pytest
+from test_jobs import wait_for
 
 from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
-from test_jobs import wait_for
 from kd_core import ResultCache, RunConfig, TeacherCache
 
 TINY = RunConfig(teacher_epochs=1, epochs=1, student_fraction=0.05, seed=51)
-
 
 
 def test_a_job_without_a_slot_starts_at_once_and_queues_only_for_its_training(monkeypatch):

@@ -1,16 +1,16 @@
 """What the page says, word by word: the settings line, articles, signs, the full-data button's rule, the sample picker."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from dashboard.figures import closer
-from dashboard.report import run_settings
-from dashboard.report import verdict
 from dashboard.page import wording
+from dashboard.report import run_settings, verdict
 from kd_core import RunConfig
-from kd_core.studies.lessons import LESSONS
 from kd_core.stats import Interval
+from kd_core.studies.lessons import LESSONS
 
 
 def lesson_line(name: str) -> str:
@@ -32,10 +32,27 @@ def test_the_settings_line_tells_tiny_student_from_little_data_and_gives_the_epo
 def test_the_settings_line_names_every_setting_that_differs_from_the_defaults():
     plain = run_settings.describe(RunConfig(device="cpu"))
     assert plain == "mlp-large → mlp-small with 16 hidden units, T = 4, λ = 0.7, teacher 30 epochs, students 20 epochs"
-    changed = run_settings.describe(RunConfig(device="cpu", lr=0.003, batch_size=32, optimizer="sgd", loss="seed-script",
-                                              omit_class=8, holdout=0.08, baseline=False))
-    for words in ("learning rate 0.003", "batches of 32", "training with SGD and momentum", "divided by the number of classes, then doubled",
-                  "class 8 hidden from the students", "an 8 % validation split", "no scratch baseline"):
+    changed = run_settings.describe(
+        RunConfig(
+            device="cpu",
+            lr=0.003,
+            batch_size=32,
+            optimizer="sgd",
+            loss="seed-script",
+            omit_class=8,
+            holdout=0.08,
+            baseline=False,
+        )
+    )
+    for words in (
+        "learning rate 0.003",
+        "batches of 32",
+        "training with SGD and momentum",
+        "divided by the number of classes, then doubled",
+        "class 8 hidden from the students",
+        "an 8 % validation split",
+        "no scratch baseline",
+    ):
         assert words in changed, (words, changed)
     assert "KLDivLoss" not in changed and "holdout" not in changed
     mnist = lesson_line("hinton-mnist")
@@ -50,9 +67,23 @@ def test_a_lesson_setting_without_a_control_reads_as_words():
     assert run_settings.phrase("schedule", "onecycle") == "a one-cycle learning rate"
 
 
-@pytest.mark.parametrize("word, expected", [("8", "an"), ("11", "an"), ("18", "an"), ("80", "an"), ("8 %", "an"),
-                                            ("3", "a"), ("1", "a"), ("110", "a"), ("20 %", "a"),
-                                            ("airplane", "an"), ("Ankle boot", "an"), ("truck", "a")])
+@pytest.mark.parametrize(
+    "word, expected",
+    [
+        ("8", "an"),
+        ("11", "an"),
+        ("18", "an"),
+        ("80", "an"),
+        ("8 %", "an"),
+        ("3", "a"),
+        ("1", "a"),
+        ("110", "a"),
+        ("20 %", "a"),
+        ("airplane", "an"),
+        ("Ankle boot", "an"),
+        ("truck", "a"),
+    ],
+)
 def test_the_article_follows_the_sound(word, expected):
     assert wording.article(word) == expected
 

@@ -3,6 +3,7 @@
 Every seed is a faint point; each settings' mean over its seeds is a bold marker with its 95 % interval, joined
 along the x axis per lesson; a zero line shows where KD stops helping, so an interval that crosses it is seen to.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,8 @@ import plotly.graph_objects as go
 
 from dashboard.report.verdict import points, verdict_label
 from kd_core.board.collect import AXES, FREE_PLAY, SWEEP_LABEL, Board, BoardGroup
-from kd_core.studies.lessons import LESSONS
 from kd_core.methods.registry import METHODS
+from kd_core.studies.lessons import LESSONS
 
 # One colour per lesson, in LESSONS' order, stable from one refresh to the next; free play in grey.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
@@ -28,7 +29,9 @@ def lesson_color(lesson: str) -> str:
     lesson = lesson.removesuffix(SWEEP_LABEL)
     if " · " in lesson:
         method = lesson.rsplit(" · ", 1)[1]
-        return METHOD_PALETTE[list(METHODS).index(method) % len(METHOD_PALETTE)] if method in METHODS else FREE_PLAY_COLOR
+        return (
+            METHOD_PALETTE[list(METHODS).index(method) % len(METHOD_PALETTE)] if method in METHODS else FREE_PLAY_COLOR
+        )
     first = lesson.split(" / ")[0]
     if first == FREE_PLAY or first not in LESSONS:
         return FREE_PLAY_COLOR
@@ -56,8 +59,11 @@ def x_range(values: list[float], log: bool) -> list[float] | None:
 
 def _mean_hover(axis: str, group: BoardGroup) -> str:
     interval = group.interval
-    spread = "one seed, no interval" if interval.low is None else \
-        f"95 % interval {points(interval.low)} to {points(interval.high)} over {interval.n} seeds"
+    spread = (
+        "one seed, no interval"
+        if interval.low is None
+        else f"95 % interval {points(interval.low)} to {points(interval.high)} over {interval.n} seeds"
+    )
     return f"{group.lesson}, {x_text(axis, group.x)}: mean {points(interval.mean)} points ({spread})"
 
 
@@ -73,40 +79,75 @@ def board_figure(board: Board, height: int = 460) -> go.Figure:
         figure.add_scatter(
             # Plain lists, not numpy arrays: Plotly would send those as base64, and the page's chart.data would hold
             # that instead of numbers.  The tab builds a figure once per set of runs, so checking lists costs little.
-            x=[p.x for p in seeds], y=[100 * p.gain for p in seeds], mode="markers", name=lesson, legendgroup=lesson,
-            offsetgroup=lesson, showlegend=False,
-            marker=dict(color=color, size=7, opacity=0.45, symbol="square-open" if sweep else "circle",
-                        line=dict(width=1.5 if sweep else 0, color=color)),  # an open marker is all outline
+            x=[p.x for p in seeds],
+            y=[100 * p.gain for p in seeds],
+            mode="markers",
+            name=lesson,
+            legendgroup=lesson,
+            offsetgroup=lesson,
+            showlegend=False,
+            marker=dict(
+                color=color,
+                size=7,
+                opacity=0.45,
+                symbol="square-open" if sweep else "circle",
+                line=dict(width=1.5 if sweep else 0, color=color),
+            ),  # an open marker is all outline
             customdata=[[p.seed, x_text(board.axis, p.x)] for p in seeds],
             hovertemplate=f"{lesson}, {AXES[board.axis]} %{{customdata[1]}}, seed %{{customdata[0]}}: "
-                          "%{y:+.2f} points<extra></extra>",
+            "%{y:+.2f} points<extra></extra>",
         )
         intervals = [g.interval for g in groups]
         figure.add_scatter(
-            x=[g.x for g in groups], y=[100 * i.mean for i in intervals], name=lesson, legendgroup=lesson,
+            x=[g.x for g in groups],
+            y=[100 * i.mean for i in intervals],
+            name=lesson,
+            legendgroup=lesson,
             offsetgroup=lesson,
             # Free play mixes settings: joining its means would draw a curve that no one setting follows.
             mode="markers" if lesson == FREE_PLAY else "lines+markers",
             line=dict(color=color, width=2, dash="dot" if sweep else "solid"),
-            marker=dict(color=color, size=11, symbol="square-open" if sweep else "diamond", line=dict(width=2, color=color)),
-            error_y=dict(type="data", symmetric=False, color=color, thickness=2, width=6,
-                         array=[0 if i.high is None else 100 * (i.high - i.mean) for i in intervals],
-                         arrayminus=[0 if i.low is None else 100 * (i.mean - i.low) for i in intervals]),
-            text=[_mean_hover(board.axis, g) for g in groups], hovertemplate="%{text}<extra></extra>",
+            marker=dict(
+                color=color, size=11, symbol="square-open" if sweep else "diamond", line=dict(width=2, color=color)
+            ),
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                color=color,
+                thickness=2,
+                width=6,
+                array=[0 if i.high is None else 100 * (i.high - i.mean) for i in intervals],
+                arrayminus=[0 if i.low is None else 100 * (i.mean - i.low) for i in intervals],
+            ),
+            text=[_mean_hover(board.axis, g) for g in groups],
+            hovertemplate="%{text}<extra></extra>",
         )
     # Where KD does not help: on or below this line, and an interval that crosses it decides nothing.
-    figure.add_hline(y=0, line=dict(color="#424242", dash="dash", width=1.5), annotation_text="KD = scratch",
-                     annotation_position="bottom right")
+    figure.add_hline(
+        y=0,
+        line=dict(color="#424242", dash="dash", width=1.5),
+        annotation_text="KD = scratch",
+        annotation_position="bottom right",
+    )
     # Ticks at the values the class ran, not at Plotly's round numbers (a log axis would label 0.9, 3, 5, …).
     values = sorted({group.x for group in board.groups})
-    xaxis = dict(title=AXES[board.axis], type="log" if board.axis in LOG_AXES else "linear", tickvals=values,
-                 ticktext=[x_text(board.axis, x) for x in values], range=x_range(values, board.axis in LOG_AXES))
+    xaxis = dict(
+        title=AXES[board.axis],
+        type="log" if board.axis in LOG_AXES else "linear",
+        tickvals=values,
+        ticktext=[x_text(board.axis, x) for x in values],
+        range=x_range(values, board.axis in LOG_AXES),
+    )
     figure.update_layout(
-        title="Class board: KD − baseline, every run", height=height,
+        title="Class board: KD − baseline, every run",
+        height=height,
         # Lessons at the same x sit side by side (their true x in the hover), so one's interval never hides another's.
-        scattermode="group", scattergap=0.75,
-        xaxis=xaxis, yaxis=dict(title="KD − baseline (points)", zeroline=False),
-        legend=dict(title="Lesson", orientation="h", yanchor="top", y=-0.18), margin=dict(l=60, r=20, t=50, b=40),
+        scattermode="group",
+        scattergap=0.75,
+        xaxis=xaxis,
+        yaxis=dict(title="KD − baseline (points)", zeroline=False),
+        legend=dict(title="Lesson", orientation="h", yanchor="top", y=-0.18),
+        margin=dict(l=60, r=20, t=50, b=40),
         hovermode="closest",
     )
     return figure
@@ -117,12 +158,14 @@ def board_rows(board: Board) -> list[dict]:
     rows = []
     for group in board.groups:
         interval = group.interval
-        rows.append({
-            "lesson": group.lesson,
-            AXES[board.axis]: x_text(board.axis, group.x),
-            "seeds": interval.n,
-            "KD − baseline (points)": points(interval.mean),
-            "95 % interval": "–" if interval.low is None else f"{points(interval.low)} to {points(interval.high)}",
-            "verdict": verdict_label(interval)[0],
-        })
+        rows.append(
+            {
+                "lesson": group.lesson,
+                AXES[board.axis]: x_text(board.axis, group.x),
+                "seeds": interval.n,
+                "KD − baseline (points)": points(interval.mean),
+                "95 % interval": "–" if interval.low is None else f"{points(interval.low)} to {points(interval.high)}",
+                "verdict": verdict_label(interval)[0],
+            }
+        )
     return rows

@@ -8,6 +8,7 @@
 
 The figure builders stay pure (dashboard/figures/plots.py and friends); this is the one Streamlit-side step.
 """
+
 from __future__ import annotations
 
 import html
@@ -22,7 +23,13 @@ PRESENT_SCALE = 1.5  # chart text in presentation mode: 12 px ticks and legends 
 
 # A trace type as the words for it: a "chart" kind (drawn in one chart: "line and dot chart"), or a thing of its own.
 CHART_KINDS = {"bar": "bar", "pie": "pie"}
-OWN_KINDS = {"heatmap": "heatmap", "histogram": "histogram", "box": "box plot", "violin": "violin plot", "image": "image"}
+OWN_KINDS = {
+    "heatmap": "heatmap",
+    "histogram": "histogram",
+    "box": "box plot",
+    "violin": "violin plot",
+    "image": "image",
+}
 MAX_SERIES = 6  # named in the summary; more are counted
 
 
@@ -87,20 +94,26 @@ def scaled(figure: go.Figure, scale: float) -> go.Figure:
     figure = go.Figure(figure)
     layout = figure.layout
     grow = lambda size: round(size * scale)  # noqa: E731
-    figure.update_layout(font_size=grow(_size(layout.font, 12)),
-                         title_font_size=grow(_size(layout.title.font if layout.title else None, THEME_SIZES["title"])),
-                         legend_font_size=grow(_size(layout.legend.font, THEME_SIZES["legend"])))
+    figure.update_layout(
+        font_size=grow(_size(layout.font, 12)),
+        title_font_size=grow(_size(layout.title.font if layout.title else None, THEME_SIZES["title"])),
+        legend_font_size=grow(_size(layout.legend.font, THEME_SIZES["legend"])),
+    )
     for axis in [*figure.select_xaxes(), *figure.select_yaxes()]:
-        axis.update(tickfont_size=grow(_size(axis.tickfont, THEME_SIZES["tick"])),
-                    title_font_size=grow(_size(axis.title.font if axis.title else None, THEME_SIZES["axis_title"])))
+        axis.update(
+            tickfont_size=grow(_size(axis.tickfont, THEME_SIZES["tick"])),
+            title_font_size=grow(_size(axis.title.font if axis.title else None, THEME_SIZES["axis_title"])),
+        )
     for note in layout.annotations:
         note.update(font_size=grow(_size(note.font, THEME_SIZES["annotation"])))
     for trace in figure.data:
         if getattr(trace, "textfont", None) is not None and trace.textfont.size:
             trace.update(textfont_size=grow(trace.textfont.size))
         if getattr(trace, "colorbar", None) is not None:
-            trace.update(colorbar_tickfont_size=grow(_size(trace.colorbar.tickfont, THEME_SIZES["tick"])),
-                         colorbar_title_font_size=grow(_size(trace.colorbar.title.font, THEME_SIZES["axis_title"])))
+            trace.update(
+                colorbar_tickfont_size=grow(_size(trace.colorbar.tickfont, THEME_SIZES["tick"])),
+                colorbar_title_font_size=grow(_size(trace.colorbar.title.font, THEME_SIZES["axis_title"])),
+            )
     if layout.height:
         figure.update_layout(height=round(layout.height * min(scale, 1.25)))
     return figure

@@ -3,6 +3,7 @@
 Pure functions of plain data (numpy arrays, lists, kd_core records): no Streamlit here, so each is unit-tested
 and the tab (dashboard/tabs/look_closer.py) only draws what they return.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -44,8 +45,9 @@ VISIBLE = 0.05  # a runner-up probability a class can see as a bar: "0.1 %, 0.0 
 FEWEST = 20  # below this many such images, the ones whose runner-up is largest
 
 
-def revealing(teacher_logits: np.ndarray, temperature: float, among: np.ndarray | None = None,
-              least: float = VISIBLE) -> np.ndarray:
+def revealing(
+    teacher_logits: np.ndarray, temperature: float, among: np.ndarray | None = None, least: float = VISIBLE
+) -> np.ndarray:
     """Indices of the images (of ``among``, default all) whose teacher, at ``temperature``, gives its runner-up
     class at least ``least``: the images where dark knowledge shows.  A confident teacher is one-hot on most
     digits even at T = 4; where fewer than ``FEWEST`` images qualify, the ``FEWEST`` with the largest runner-up."""
@@ -117,21 +119,39 @@ def per_class(results: list) -> dict[str, list[float]]:
 # ---------------------------------------------------------------- figures
 
 
-def per_class_figure(accuracies: dict[str, list[float]], class_names: list[str], hidden: int | None = None,
-                     seeds: int = 1) -> go.Figure:
+def per_class_figure(
+    accuracies: dict[str, list[float]], class_names: list[str], hidden: int | None = None, seeds: int = 1
+) -> go.Figure:
     """Grouped bars: per class, the test accuracy of the teacher, the KD student and the scratch baseline."""
     figure = go.Figure()
     for part, values in accuracies.items():
-        figure.add_bar(x=class_names, y=[100 * v for v in values], name=LABELS[part], marker_color=COLORS[part],
-                       hovertemplate=f"{LABELS[part]}<br>class %{{x}}: %{{y:.1f}} %<extra></extra>")
+        figure.add_bar(
+            x=class_names,
+            y=[100 * v for v in values],
+            name=LABELS[part],
+            marker_color=COLORS[part],
+            hovertemplate=f"{LABELS[part]}<br>class %{{x}}: %{{y:.1f}} %<extra></extra>",
+        )
     over = "" if seeds == 1 else f" (mean over {seeds} seeds)"
-    figure.update_layout(title=f"Test accuracy per class{over}", barmode="group", height=330, bargap=0.25,
-                         margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    figure.update_layout(
+        title=f"Test accuracy per class{over}",
+        barmode="group",
+        height=330,
+        bargap=0.25,
+        margin=dict(l=10, r=10, t=60, b=10),
+        legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"),
+    )
     figure.update_yaxes(title="correct (%)", range=[0, 105])
     figure.update_xaxes(title="true class", type="category")
     if hidden is not None:
-        figure.add_annotation(x=class_names[hidden], y=103, text="hidden from the students", showarrow=False,
-                              font=dict(size=11), yanchor="bottom")
+        figure.add_annotation(
+            x=class_names[hidden],
+            y=103,
+            text="hidden from the students",
+            showarrow=False,
+            font=dict(size=11),
+            yanchor="bottom",
+        )
     return figure
 
 
@@ -141,12 +161,22 @@ def confusion_figure(matrix: np.ndarray, class_names: list[str], title: str) -> 
     counts = np.asarray(matrix)
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
-    figure = go.Figure(go.Heatmap(
-        z=shares.tolist(), x=class_names, y=class_names, text=counts.tolist(),  # lists: plain JSON for readers of the spec
-        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
-        showscale=False, xgap=1, ygap=1,
-        hovertemplate="true %{y}, predicted %{x}: %{text} images<extra></extra>",
-    ))
+    figure = go.Figure(
+        go.Heatmap(
+            z=shares.tolist(),
+            x=class_names,
+            y=class_names,
+            text=counts.tolist(),  # lists: plain JSON for readers of the spec
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            hovertemplate="true %{y}, predicted %{x}: %{text} images<extra></extra>",
+        )
+    )
     figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10))
     # Square cells; "domain" shrinks the plot area itself, so the axis labels stay next to the cells.
     figure.update_xaxes(title="predicted class", type="category", side="bottom", constrain="domain")

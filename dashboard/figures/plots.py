@@ -2,6 +2,7 @@
 
 No Streamlit and no torch here, so every builder can be unit-tested and reused by other tabs.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,9 @@ def log_axis(values: Sequence[float]) -> dict:
     return dict(type="log", range=[low - pad, high + pad], dtick="D2" if high - low + 2 * pad <= 3 else None)
 
 
-def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_RAW_POINTS,
-                stopped: str | None = None) -> go.Figure:
+def loss_figure(
+    events: Iterable, smoothing: float = 0.9, max_points: int = MAX_RAW_POINTS, stopped: str | None = None
+) -> go.Figure:
     """Per-step training loss of every phase: raw (faint) and smoothed (bold).
 
     ``events`` are ``kd_core.ProgressEvent``s; only ``kind == "step"`` ones are drawn.  Each phase gets its
@@ -96,26 +98,65 @@ def loss_figure(events: Iterable, smoothing: float = 0.9, max_points: int = MAX_
         name = LABELS.get(phase, phase) + (f" — {part}" if phase in with_parts else "")
         line = dict(color=COLORS.get(phase), dash=PART_DASHES.get(part, "dashdot"))
         raw_x, raw_y = _thin(xs, ys, max_points)
-        figure.add_trace(go.Scatter(x=raw_x, y=raw_y, mode="lines", name=f"{name} (raw)", legendgroup=name,
-                                    showlegend=False, opacity=0.25, line={**line, "width": 1}, hoverinfo="skip"))
+        figure.add_trace(
+            go.Scatter(
+                x=raw_x,
+                y=raw_y,
+                mode="lines",
+                name=f"{name} (raw)",
+                legendgroup=name,
+                showlegend=False,
+                opacity=0.25,
+                line={**line, "width": 1},
+                hoverinfo="skip",
+            )
+        )
         smooth_x, smooth_y = _thin(xs, smooth(ys, smoothing, xs), max_points)
-        figure.add_trace(go.Scatter(x=smooth_x, y=smooth_y, mode="lines+markers" if len(xs) <= FEW_POINTS else "lines",
-                                    name=name, legendgroup=name, line={**line, "width": 2.5}))
+        figure.add_trace(
+            go.Scatter(
+                x=smooth_x,
+                y=smooth_y,
+                mode="lines+markers" if len(xs) <= FEW_POINTS else "lines",
+                name=name,
+                legendgroup=name,
+                line={**line, "width": 2.5},
+            )
+        )
     figure.update_layout(
         title="Training loss (bold: smoothed)",  # short: it must fit a half-width chart at 1024 px
-        xaxis_title="step (within each phase)", yaxis_title="loss (log scale)",  # the T²-scaled soft loss starts 10× above the rest
-        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=LEGEND_BELOW,
+        xaxis_title="step (within each phase)",
+        yaxis_title="loss (log scale)",  # the T²-scaled soft loss starts 10× above the rest
+        margin=dict(l=10, r=10, t=50, b=10),
+        height=380,
+        showlegend=True,
+        legend=LEGEND_BELOW,
     )
     # Plain numbers: Plotly's default SI prefixes read "100μ" for 0.0001, which nobody reads as a loss.
     figure.update_yaxes(tickformat=".3~g", **log_axis([y for _, ys in series.values() for y in ys]))
     if diverged:
-        figure.add_annotation(text=f"{diverged} non-finite loss value{'s' if diverged > 1 else ''} not drawn "
-                                   "(the run diverged)", showarrow=False, x=0.5, y=1.0, xref="paper", yref="paper",
-                              yanchor="bottom", font=dict(color="#d62728"))
+        figure.add_annotation(
+            text=f"{diverged} non-finite loss value{'s' if diverged > 1 else ''} not drawn (the run diverged)",
+            showarrow=False,
+            x=0.5,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            yanchor="bottom",
+            font=dict(color="#d62728"),
+        )
     if stopped:
         # At the top: the middle is where a run that stopped at once has its one point.
-        figure.add_annotation(text=_wrap(stopped), showarrow=False, x=0.5, y=1, xref="paper", yref="paper",
-                              yanchor="top", font=dict(color="#d62728"), bgcolor="rgba(255,255,255,0.85)")
+        figure.add_annotation(
+            text=_wrap(stopped),
+            showarrow=False,
+            x=0.5,
+            y=1,
+            xref="paper",
+            yref="paper",
+            yanchor="top",
+            font=dict(color="#d62728"),
+            bgcolor="rgba(255,255,255,0.85)",
+        )
     elif not series:
         figure.add_annotation(text="no training steps yet", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     return figure
@@ -147,11 +188,23 @@ def accuracy_figure(events: Iterable) -> go.Figure:
     # Teacher, KD student, scratch in that order, whichever trained first (a lesson's baselines may come first).
     order = {phase: i for i, phase in enumerate(("teacher", "student", "baseline"))}
     for phase, (xs, ys) in sorted(series.items(), key=lambda item: order.get(item[0], len(order))):
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=LABELS.get(phase, phase),
-                                    line=dict(color=COLORS.get(phase), width=2.5)))
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines+markers",
+                name=LABELS.get(phase, phase),
+                line=dict(color=COLORS.get(phase), width=2.5),
+            )
+        )
     figure.update_layout(
-        title="Test accuracy per epoch", xaxis_title="epoch", yaxis_title="test accuracy (%)",
-        margin=dict(l=10, r=10, t=50, b=10), height=380, showlegend=True, legend=LEGEND_BELOW,
+        title="Test accuracy per epoch",
+        xaxis_title="epoch",
+        yaxis_title="test accuracy (%)",
+        margin=dict(l=10, r=10, t=50, b=10),
+        height=380,
+        showlegend=True,
+        legend=LEGEND_BELOW,
     )
     figure.update_yaxes(range=[0, 100])
     if not series:
@@ -159,10 +212,23 @@ def accuracy_figure(events: Iterable) -> go.Figure:
     return figure
 
 
-def _bars(figure: go.Figure, probabilities: Sequence[float], classes: list[str], name: str, color: str,
-          row: int | None, pattern: str = "") -> None:
-    trace = go.Bar(x=classes, y=list(map(float, probabilities)), name=name, marker_color=color,
-                   marker_pattern_shape=pattern, hovertemplate="class %{x}: %{y:.3f}<extra>" + name + "</extra>")
+def _bars(
+    figure: go.Figure,
+    probabilities: Sequence[float],
+    classes: list[str],
+    name: str,
+    color: str,
+    row: int | None,
+    pattern: str = "",
+) -> None:
+    trace = go.Bar(
+        x=classes,
+        y=list(map(float, probabilities)),
+        name=name,
+        marker_color=color,
+        marker_pattern_shape=pattern,
+        hovertemplate="class %{x}: %{y:.3f}<extra>" + name + "</extra>",
+    )
     if row is None:
         figure.add_trace(trace)
     else:
@@ -185,21 +251,44 @@ def probability_figure(
     """
     classes = [str(name) for name in class_names]
     compare = student_at_1 is not None
-    figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
-                           subplot_titles=(f"T = {temperature:g}", "T = 1")) if compare else go.Figure()
+    figure = (
+        make_subplots(
+            rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, subplot_titles=(f"T = {temperature:g}", "T = 1")
+        )
+        if compare
+        else go.Figure()
+    )
     panels = [(1 if compare else None, temperature, teacher, student, "")]
     if compare:
         panels.append((2, 1.0, teacher_at_1, student_at_1, "/"))
     for row, t, teacher_p, student_p, pattern in panels:
         if teacher_p is not None:
-            _bars(figure, teacher_p, classes, f"Teacher, T={t:g} (entropy {entropy_bits(teacher_p):.2f} bits)",
-                  COLORS["teacher"], row, pattern)
-        _bars(figure, student_p, classes, f"{student_label}, T={t:g} (entropy {entropy_bits(student_p):.2f} bits)",
-              COLORS["student"], row, pattern)
+            _bars(
+                figure,
+                teacher_p,
+                classes,
+                f"Teacher, T={t:g} (entropy {entropy_bits(teacher_p):.2f} bits)",
+                COLORS["teacher"],
+                row,
+                pattern,
+            )
+        _bars(
+            figure,
+            student_p,
+            classes,
+            f"{student_label}, T={t:g} (entropy {entropy_bits(student_p):.2f} bits)",
+            COLORS["student"],
+            row,
+            pattern,
+        )
     figure.update_layout(
-        barmode="group", title=f"Softened probabilities per class<br>(max entropy {np.log2(len(classes)):.2f} bits)",  # two lines: one was cut at 358 px
-        yaxis_title="probability", margin=dict(l=10, r=10, t=70, b=10), height=520 if compare else 400,
-        showlegend=True, legend=LEGEND_BELOW,
+        barmode="group",
+        title=f"Softened probabilities per class<br>(max entropy {np.log2(len(classes)):.2f} bits)",  # two lines: one was cut at 358 px
+        yaxis_title="probability",
+        margin=dict(l=10, r=10, t=70, b=10),
+        height=520 if compare else 400,
+        showlegend=True,
+        legend=LEGEND_BELOW,
     )
     figure.update_yaxes(range=[0, 1])
     figure.update_xaxes(type="category", tickmode="array", tickvals=classes, ticktext=classes)  # every class labelled
@@ -217,8 +306,17 @@ def image_figure(pixels: np.ndarray, title: str = "", size: int = 280) -> go.Fig
     figure = go.Figure()
     if pixels.ndim == 2:
         # zsmooth=False: one flat cell per pixel, never interpolated.
-        figure.add_trace(go.Heatmap(z=pixels, colorscale="Greys", zmin=0, zmax=1, zsmooth=False,
-                                    showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+        figure.add_trace(
+            go.Heatmap(
+                z=pixels,
+                colorscale="Greys",
+                zmin=0,
+                zmax=1,
+                zsmooth=False,
+                showscale=False,
+                hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
+            )
+        )
         figure.update_yaxes(autorange="reversed")
     else:
         factor = max(1, size // max(pixels.shape[:2]))

@@ -8,6 +8,7 @@ benchmark of a few milliseconds measured that crowd — 3–5× the step's real 
 run announced as "about 2 minutes").  The page trains with one thread per process, as this benchmark does.
 No Streamlit here.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,15 @@ WARM_UP_STEPS = 3  # first-call allocations, Adam's state
 SHOW_ABOVE_SECONDS = 60.0  # a shorter run needs no warning
 
 
-def step_seconds(architecture: str, dataset: str, width: int | None, batch_size: int, lr: float = 1e-3,
-                 steps: int = BENCH_STEPS, clock=time.thread_time) -> float:
+def step_seconds(
+    architecture: str,
+    dataset: str,
+    width: int | None,
+    batch_size: int,
+    lr: float = 1e-3,
+    steps: int = BENCH_STEPS,
+    clock=time.thread_time,
+) -> float:
     """CPU seconds per optimizer step (forward, backward, Adam) of ``architecture`` at ``batch_size``: the least
     mean over ``REPEATS`` runs of ``steps`` steps, after a warm-up; ``clock`` is this thread's CPU time, so time
     spent waiting for a core another process holds is not counted."""
@@ -53,8 +61,15 @@ def step_seconds(architecture: str, dataset: str, width: int | None, batch_size:
     return best
 
 
-def estimate_seconds(plan: dict[str, int], teacher_step: float, student_step: float, seeds: int, slots: int,
-                     teachers_to_train: int | None = None, baselines_to_train: int | None = None) -> float:
+def estimate_seconds(
+    plan: dict[str, int],
+    teacher_step: float,
+    student_step: float,
+    seeds: int,
+    slots: int,
+    teachers_to_train: int | None = None,
+    baselines_to_train: int | None = None,
+) -> float:
     """Seconds for ``seeds`` seeds of a run planned as ``plan`` (steps per phase), ``slots`` seeds at a time.
 
     Each seed trains its KD student, and its own teacher and scratch baseline unless those are cached
@@ -69,7 +84,7 @@ def estimate_seconds(plan: dict[str, int], teacher_step: float, student_step: fl
 
 
 def estimate_text(seconds: float) -> str | None:
-    """"about N minutes" for a run over a minute; None for a shorter one."""
+    """ "about N minutes" for a run over a minute; None for a shorter one."""
     if seconds <= SHOW_ABOVE_SECONDS:
         return None
     minutes = max(1, round(seconds / 60))

@@ -6,6 +6,7 @@ also ``st.session_state["jobs"]``), name -> Job, so that a reload finds them aga
 "sweep", "little", "omitted".  A job's ``meta`` holds what the page needs later: ``what`` (its name in
 the status line), its ``config``, and for runs with a known number of steps, a ``plan`` (ETA).
 """
+
 from __future__ import annotations
 
 import time
@@ -13,12 +14,11 @@ from typing import Callable
 
 import streamlit as st
 
-from dashboard.page import choices
-from dashboard.runs import experiments as experiment_runs
-from dashboard.jobs import runner as jobs
 from dashboard.jobs import progress as seed_progress
+from dashboard.jobs import runner as jobs
+from dashboard.page import choices, sessions
 from dashboard.runs import distill as runs
-from dashboard.page import sessions
+from dashboard.runs import experiments as experiment_runs
 from kd_core import DATASETS, RunConfig
 
 POLL_SECONDS = 0.5  # the live view redraws at least twice a second
@@ -55,8 +55,16 @@ def stop(name: str) -> None:
         current.stop(wait=5.0)  # the engine checks between steps, so this returns within a step
 
 
-def run_button(where, label: str, name: str, launch: Callable[[], tuple[Callable, dict]], *, key: str,
-               disabled: bool = False, **options) -> None:
+def run_button(
+    where,
+    label: str,
+    name: str,
+    launch: Callable[[], tuple[Callable, dict]],
+    *,
+    key: str,
+    disabled: bool = False,
+    **options,
+) -> None:
     """A button that starts job ``name`` with ``fn, meta = launch()``; disabled while the job runs."""
     busy = active(name)
     # A click acts in the script run it triggers, on that run's settings.  (An on_click callback with
@@ -114,12 +122,16 @@ def status_line(current: jobs.Job, snap: jobs.Snapshot) -> None:
     if snap.waiting and snap.status == jobs.RUNNING:
         st.info(f"{what}: {snap.waiting}")
     elif snap.status == jobs.QUEUED:
-        st.info(f"{what} is waiting for a free trainer: position {snap.queue_position} in the queue "
-                f"(at most {jobs.MAX_CONCURRENT} train at once on this server).")
+        st.info(
+            f"{what} is waiting for a free trainer: position {snap.queue_position} in the queue "
+            f"(at most {jobs.MAX_CONCURRENT} train at once on this server)."
+        )
     elif snap.status == jobs.RUNNING and "plan" in current.meta:
         running_for = None if snap.started_at is None else time.monotonic() - snap.started_at
         if "seeds" in current.meta:  # a Distill over seeds: its events carry the seed
-            progress = seed_progress.seeds_progress(snap.events, current.meta["plan"], current.meta["seeds"], running_for)
+            progress = seed_progress.seeds_progress(
+                snap.events, current.meta["plan"], current.meta["seeds"], running_for
+            )
         else:
             progress = runs.progress(snap.events, current.meta["plan"], running_for)
         eta = "" if progress.eta_seconds is None else f" — about {runs.format_seconds(progress.eta_seconds)} left"
@@ -147,8 +159,13 @@ def lr_button(current: jobs.Job, snap: jobs.Snapshot) -> None:
     config = current.meta.get("config")
     lr = choices.suggested_lr(config) if snap.error_type == "Diverged" and config is not None else None
     if lr is not None and state.get("lr") != lr:
-        st.button(f"Use learning rate {lr:g}", key=f"use_lr_{current.name}", on_click=use_lr, args=(lr,),
-                  help="Sets the learning rate in the sidebar; then click Distill.")
+        st.button(
+            f"Use learning rate {lr:g}",
+            key=f"use_lr_{current.name}",
+            on_click=use_lr,
+            args=(lr,),
+            help="Sets the learning rate in the sidebar; then click Distill.",
+        )
 
 
 def note_running_jobs() -> None:

@@ -1,16 +1,16 @@
 """Progress of a run, or of a run over several seeds: a fraction, a line of text and an ETA, from its events."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-from dashboard.page import wording
 from dashboard.figures.plots import LABELS
+from dashboard.page import wording
 from kd_core import RunConfig
 from kd_core.data.datasets import Dataset, student_indices
 from kd_core.runs.pipeline import load, view_key
 from kd_core.train.records import ProgressEvent
-
 
 # Steps a phase must have timed (between two of its read-backs) before an ETA shows.  Time since the click is
 # no measure: it holds the start-up (data, models, the first steps' allocations), and early on, divided by the
@@ -96,11 +96,14 @@ class SeedEvent:
 
 def of_seed(events: list, seed: int) -> list[ProgressEvent]:
     """One seed's progress events, from a job's events (plain ProgressEvents count as that seed's)."""
-    return [e.event if isinstance(e, SeedEvent) else e for e in events
-            if not isinstance(e, SeedEvent) or e.seed == seed]
+    return [
+        e.event if isinstance(e, SeedEvent) else e for e in events if not isinstance(e, SeedEvent) or e.seed == seed
+    ]
 
 
-def seeds_progress(events: list, plan: dict[str, int], seeds: list[int], running_seconds: float | None = None) -> Progress:
+def seeds_progress(
+    events: list, plan: dict[str, int], seeds: list[int], running_seconds: float | None = None
+) -> Progress:
     """Progress over several seeds' runs, each planned as ``plan``: the mean of their fractions.
 
     The ETA: every seed's steps left × the seconds per step timed in the seeds so far (their mean), divided by

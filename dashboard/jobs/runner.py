@@ -16,6 +16,7 @@ Jobs beyond the limit wait in a first-in, first-out queue.  Nothing here knows a
 Streamlit or knowledge distillation: the page keeps a ``Job`` in its session state and
 redraws from ``snapshot()``; the worker never touches the page.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -118,9 +119,15 @@ class Job:
         position = _scheduler.position(self)
         with self.lock:
             return Snapshot(
-                status=self.status, events=list(self.events), result=self.result, error=self.error,
-                error_type=self.error_type, queue_position=position if self.status == QUEUED else None,
-                started_at=self.started_at, finished_at=self.finished_at, created_at=self.created_at,
+                status=self.status,
+                events=list(self.events),
+                result=self.result,
+                error=self.error,
+                error_type=self.error_type,
+                queue_position=position if self.status == QUEUED else None,
+                started_at=self.started_at,
+                finished_at=self.finished_at,
+                created_at=self.created_at,
                 waiting=self.waiting if self.status == RUNNING else None,
             )
 
@@ -281,12 +288,20 @@ _live: weakref.WeakSet[Job] = weakref.WeakSet()
 _live_lock = threading.Lock()
 
 
-def start_job(fn: JobFunction, name: str = "", meta: dict | None = None, slot: bool = True,
-              waiting: str | None = None) -> Job:
+def start_job(
+    fn: JobFunction, name: str = "", meta: dict | None = None, slot: bool = True, waiting: str | None = None
+) -> Job:
     """Run ``fn(on_event, stop)`` in a daemon thread, as soon as a slot is free (at once with ``slot=False``, showing
     ``waiting`` until fn says otherwise); return its Job at once."""
-    job = Job(fn=fn, name=name, id=next(_ids), meta=dict(meta or {}), slot=slot, waiting=waiting,
-              status=QUEUED if slot else RUNNING)
+    job = Job(
+        fn=fn,
+        name=name,
+        id=next(_ids),
+        meta=dict(meta or {}),
+        slot=slot,
+        waiting=waiting,
+        status=QUEUED if slot else RUNNING,
+    )
     with _live_lock:
         _live.add(job)
     # daemon: a server shut down with Ctrl-C must not wait for a training to finish.
@@ -296,4 +311,3 @@ def start_job(fn: JobFunction, name: str = "", meta: dict | None = None, slot: b
     while job.status == QUEUED and _scheduler.position(job) is None and time.monotonic() < settled:
         time.sleep(0.002)
     return job
-

@@ -13,6 +13,7 @@
 
 tests/test_axe_browser.py runs axe-core on every tab and checks the slider names.
 """
+
 from __future__ import annotations
 
 import streamlit as st

@@ -5,6 +5,7 @@ the level to a size (``st.header`` is 2.25 rem, larger than the page's title).  
 size: a tab's title as large as ``st.subheader`` was, a section as ``####`` was.  Presentation mode's CSS
 (dashboard/page/style.py, ``!important``) still makes both larger for a room.
 """
+
 from __future__ import annotations
 
 import html

@@ -17,6 +17,7 @@ The link to share starts with the address the students can reach: the teacher's 
 (the server's own computer), which on a student's computer is the student's.  When the server listens on every
 interface (``server.address`` 0.0.0.0 or unset), the share box offers the server's address on the local network.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -26,9 +27,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from dashboard.page import choices
+from dashboard.page import choices, sidebar
 from dashboard.runs import distill as runs
-from dashboard.page import sidebar
 from kd_core import DATASETS
 from kd_core.methods.losses import LOSSES
 from kd_core.methods.registry import COMPARED
@@ -75,7 +75,9 @@ def parse(field: str, text: str, dataset: str):
         options = choices.STEPS[field]
         near = min(options, key=lambda option: abs(option - number))
         if abs(near - number) > 1e-9 * max(1.0, abs(number)):
-            raise ValueError(f"not one of the slider's values ({', '.join(choices.format_value(field, o) for o in options)})")
+            raise ValueError(
+                f"not one of the slider's values ({', '.join(choices.format_value(field, o) for o in options)})"
+            )
         return near
     low, high, step = choices.SLIDERS[field]
     if not low <= number <= high:
@@ -140,13 +142,18 @@ def choose_tab(labels: list[str]) -> None:
     if wanted in slugs:
         state["tab"] = slugs[wanted]
     elif wanted is not None:
-        state["link_notes"] = [*state.get("link_notes", []), f"tab={wanted}: no such tab (there are {', '.join(slugs)})"]
+        state["link_notes"] = [
+            *state.get("link_notes", []),
+            f"tab={wanted}: no such tab (there are {', '.join(slugs)})",
+        ]
 
 
 def notes() -> None:
     """What the link asked for that the page could not use, in one line (never a traceback)."""
     if state.get("link_notes"):
-        st.warning("This link had settings the page cannot use, so they were left out: " + "; ".join(state["link_notes"]) + ".")
+        st.warning(
+            "This link had settings the page cannot use, so they were left out: " + "; ".join(state["link_notes"]) + "."
+        )
 
 
 def params(config_values: dict, lesson: str, tab: str | None, first_tab: str, present: bool) -> dict[str, str]:
@@ -175,8 +182,13 @@ def current_values() -> dict:
 
 def write(first_tab: str) -> dict[str, str]:
     """Make the address bar show the page's settings now (only when they changed: each write is a message)."""
-    wanted = params(current_values(), state.get("lesson", sidebar.FIRST_LESSON), state.get("tab"), first_tab,
-                    bool(state.get("present")))
+    wanted = params(
+        current_values(),
+        state.get("lesson", sidebar.FIRST_LESSON),
+        state.get("tab"),
+        first_tab,
+        bool(state.get("present")),
+    )
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
     return wanted
@@ -184,6 +196,7 @@ def write(first_tab: str) -> dict[str, str]:
 
 class ShareBase(NamedTuple):
     """Where a shared link starts, and what to tell the teacher about it."""
+
     students: str | None  # the address to give students (None: no address of this server can reach them)
     own: str  # the browser's own address (works on this computer)
     note: str
@@ -232,15 +245,30 @@ def share_base(browser_url: str, listen: str | None, port: int, lan: str | None)
     listen = (listen or "").strip()
     if listen in ("", "0.0.0.0", "::"):  # every interface: the LAN address reaches this server
         if lan:
-            return ShareBase(at(lan), own, f"Give students the first link ({lan} is this computer on the local "
-                             "network); the second works only on this computer.")
-        return ShareBase(None, own, "This computer has no address on a local network that could be found, so only "
-                         "this computer can open the link.")
+            return ShareBase(
+                at(lan),
+                own,
+                f"Give students the first link ({lan} is this computer on the local "
+                "network); the second works only on this computer.",
+            )
+        return ShareBase(
+            None,
+            own,
+            "This computer has no address on a local network that could be found, so only "
+            "this computer can open the link.",
+        )
     if not loopback(listen):  # one chosen interface
-        return ShareBase(at(listen), own, f"Give students the first link (the server listens on {listen}); the second "
-                         "works only on this computer.")
-    return ShareBase(None, own, "This server listens only on this computer, so students' computers cannot open the link. "
-                     "To serve a class, start it with make run ADDRESS=0.0.0.0 (every network interface).")
+        return ShareBase(
+            at(listen),
+            own,
+            f"Give students the first link (the server listens on {listen}); the second works only on this computer.",
+        )
+    return ShareBase(
+        None,
+        own,
+        "This server listens only on this computer, so students' computers cannot open the link. "
+        "To serve a class, start it with make run ADDRESS=0.0.0.0 (every network interface).",
+    )
 
 
 def server_share_base(browser_url: str) -> ShareBase:
@@ -253,8 +281,11 @@ def server_share_base(browser_url: str) -> ShareBase:
 def share(wanted: dict[str, str]) -> None:
     """The link to these settings, with a copy button; optionally one that shows only the lesson's controls."""
     with st.sidebar.expander("Share these settings"):
-        only = st.toggle("Show only this lesson's controls", key="share_lesson_controls",
-                         help="The link hides the other controls; they keep the lesson's values.")
+        only = st.toggle(
+            "Show only this lesson's controls",
+            key="share_lesson_controls",
+            help="The link hides the other controls; they keep the lesson's values.",
+        )
         link = dict(wanted)
         if only:
             link.pop("hide", None)
@@ -267,4 +298,6 @@ def share(wanted: dict[str, str]) -> None:
             st.markdown("**On this computer:**")
         st.code(f"{base.own}?{query}", language=None, wrap_lines=True)
         st.caption(base.note)
-        st.caption("The link holds the lesson, the settings and the tab — not your runs. Copy it with the button at its right.")
+        st.caption(
+            "The link holds the lesson, the settings and the tab — not your runs. Copy it with the button at its right."
+        )

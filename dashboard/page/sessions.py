@@ -11,6 +11,7 @@ Bounded: a record unused for ``EXPIRE_SECONDS`` is dropped, and beyond ``MAX_REC
 used goes first; a dropped record's jobs are stopped (nobody can see them any more).  The id only ever lives
 in the cookie, never in a link: a shared link gives the settings, not someone's runs.
 """
+
 from __future__ import annotations
 
 import re
@@ -137,5 +138,9 @@ def send_cookie() -> None:
     must still bring the browser's id, or the page would start a new record and overwrite the cookie."""
     if state.get("browser_cookie_sent", True):
         return
-    st.html(f"<script>document.cookie = '{COOKIE}={browser_id()}; path=/; max-age={COOKIE_SECONDS}; SameSite=Lax';"
-            "</script>", unsafe_allow_javascript=True, width=1)
+    st.html(
+        f"<script>document.cookie = '{COOKIE}={browser_id()}; path=/; max-age={COOKIE_SECONDS}; SameSite=Lax';"
+        "</script>",
+        unsafe_allow_javascript=True,
+        width=1,
+    )

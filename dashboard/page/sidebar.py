@@ -6,24 +6,33 @@ callback), so every control shows the lesson's value and the user can still move
 plain defaults.  A lesson setting that has no control here (a new RunConfig field, say) still applies to the
 runs and is listed under the lesson's text.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
 import streamlit as st
 
-from dashboard.runs import resources
+from dashboard.page import sessions, wording
+from dashboard.page.choices import (
+    ALL_CONTROLS,
+    BATCH_SIZES,
+    CONTROLS,
+    FRACTIONS,
+    LEARNING_RATES,
+    SHORT_NAMES,
+    SLIDERS,
+    WIDTHS,
+    format_value,
+)
 from dashboard.report import run_settings
 from dashboard.runs import distill as runs
-from dashboard.page import sessions
-from dashboard.page import wording
-from dashboard.page.choices import (ALL_CONTROLS, BATCH_SIZES, CONTROLS, FRACTIONS, LEARNING_RATES, SHORT_NAMES, SLIDERS, WIDTHS,
-                               format_value)
+from dashboard.runs import resources
 from kd_core import DATASETS, RunConfig
 from kd_core.data.datasets import files_needed, on_disk
-from kd_core.studies.lessons import LESSONS
 from kd_core.methods.losses import LOSSES
 from kd_core.models.architectures import ARCHITECTURES
+from kd_core.studies.lessons import LESSONS
 
 state = st.session_state
 FREE_PLAY = "free-play"
@@ -61,7 +70,9 @@ def settings_of(name: str) -> dict:
             values[field] = getattr(spec, field)
     if values["student_width"] is None:  # the student architecture's own width
         values["student_width"] = ARCHITECTURES[values["student"]].width
-    values.update(dataset=dataset, seeds=lesson.seeds if lesson else FREE_PLAY_SEEDS)  # a lesson's claim holds over its seeds only
+    values.update(
+        dataset=dataset, seeds=lesson.seeds if lesson else FREE_PLAY_SEEDS
+    )  # a lesson's claim holds over its seeds only
     values["temperature"], values["lam"] = float(values["temperature"]), float(values["lam"])
     return values
 
@@ -133,15 +144,28 @@ def lesson_picker() -> None:
     if "lesson" not in state or state["lesson"] not in lesson_names():
         state["lesson"] = FIRST_LESSON
         apply_lesson()
-    st.sidebar.selectbox("Lesson", lesson_names(), key="lesson", format_func=lesson_title, on_change=apply_lesson,
-                         help="A ready-made experiment: sets every control below; you can still move them afterwards.")
+    st.sidebar.selectbox(
+        "Lesson",
+        lesson_names(),
+        key="lesson",
+        format_func=lesson_title,
+        on_change=apply_lesson,
+        help="A ready-made experiment: sets every control below; you can still move them afterwards.",
+    )
     needing = needs_files()
     if needing:  # they stay in the picker: choosing one says the same, with a way back to the digits
-        st.sidebar.caption(" ".join(
-            f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server: they go in "
-            f"{where} (set KD_DATA_DIR before starting it)." for (name, where), titles in needing.items()))
-    st.sidebar.toggle("Presentation mode", key="present",
-                      help="For a projector: larger type, and only this lesson's controls (the others keep its values).")
+        st.sidebar.caption(
+            " ".join(
+                f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server: they go in "
+                f"{where} (set KD_DATA_DIR before starting it)."
+                for (name, where), titles in needing.items()
+            )
+        )
+    st.sidebar.toggle(
+        "Presentation mode",
+        key="present",
+        help="For a projector: larger type, and only this lesson's controls (the others keep its values).",
+    )
 
 
 def _controls(dataset: str, student: str, train_size: int | None) -> dict:
@@ -157,47 +181,115 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
 
     return {
         "dataset": lambda w: w.selectbox(
-            "Dataset", runs.dataset_names(), key="dataset", on_change=on_dataset_change, **keep,
+            "Dataset",
+            runs.dataset_names(),
+            key="dataset",
+            on_change=on_dataset_change,
+            **keep,
             format_func=lambda name: f"{name} (built in)" if name == "digits" else name,
-            help="The images teacher and student learn from; digits is built in, the others need their files on disk."),
+            help="The images teacher and student learn from; digits is built in, the others need their files on disk.",
+        ),
         "teacher": lambda w: w.selectbox(
-            "Teacher architecture", list(architectures), key="teacher", format_func=describe, **keep,
-            help="The big model trained first on the labels; its softened outputs become the student's targets."),
+            "Teacher architecture",
+            list(architectures),
+            key="teacher",
+            format_func=describe,
+            **keep,
+            help="The big model trained first on the labels; its softened outputs become the student's targets.",
+        ),
         "student": lambda w: w.selectbox(
-            "Student architecture", list(architectures), key="student", format_func=describe, on_change=on_student_change, **keep,
-            help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline)."),
+            "Student architecture",
+            list(architectures),
+            key="student",
+            format_func=describe,
+            on_change=on_student_change,
+            **keep,
+            help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline).",
+        ),
         "student_width": lambda w: w.select_slider(
-            "Student width (hidden units / channels)", WIDTHS, key="student_width", **keep,
+            "Student width (hidden units / channels)",
+            WIDTHS,
+            key="student_width",
+            **keep,
             help="How big the student is: the hidden units of each layer of an MLP student, or the channels of a "
-                 f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter count."),
-        "temperature": lambda w: slider(w, "temperature", "Temperature T",
-                                        "Divides the logits before the softmax: higher T spreads probability onto the wrong-but-plausible classes."),
-        "lam": lambda w: slider(w, "lam", "λ (weight of the soft loss)",
-                                "How much the student copies the teacher's softened outputs (λ) versus the true labels (1 − λ)."),
+            f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter count.",
+        ),
+        "temperature": lambda w: slider(
+            w,
+            "temperature",
+            "Temperature T",
+            "Divides the logits before the softmax: higher T spreads probability onto the wrong-but-plausible classes.",
+        ),
+        "lam": lambda w: slider(
+            w,
+            "lam",
+            "λ (weight of the soft loss)",
+            "How much the student copies the teacher's softened outputs (λ) versus the true labels (1 − λ).",
+        ),
         "loss": lambda w: w.selectbox(
-            "Loss", list(LOSSES), key="loss", format_func=lambda name: LOSS_NAMES.get(name, name), **keep,
-            help="The distillation loss: the correct one, or two mistakes to see what they do (see What is happening)."),
+            "Loss",
+            list(LOSSES),
+            key="loss",
+            format_func=lambda name: LOSS_NAMES.get(name, name),
+            **keep,
+            help="The distillation loss: the correct one, or two mistakes to see what they do (see What is happening).",
+        ),
         "student_fraction": lambda w: w.select_slider(
-            "Student's share of the training data", FRACTIONS, key="student_fraction", format_func=lambda v: _percent(v, train_size), **keep,
-            help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all."),
+            "Student's share of the training data",
+            FRACTIONS,
+            key="student_fraction",
+            format_func=lambda v: _percent(v, train_size),
+            **keep,
+            help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all.",
+        ),
         "omit_class": lambda w: w.selectbox(
-            "Class the student never sees", [None, *classes], key="omit_class", format_func=lambda c: "none" if c is None else f"class {c}",
+            "Class the student never sees",
+            [None, *classes],
+            key="omit_class",
+            format_func=lambda c: "none" if c is None else f"class {c}",
             placeholder="none: every class is seen",
-            help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?", **keep),
-        "epochs": lambda w: slider(w, "epochs", "Epochs (student)",
-                                   "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data)."),
-        "teacher_epochs": lambda w: slider(w, "teacher_epochs", "Teacher epochs",
-                                           "Passes over the training set for the teacher; a teacher already trained with these settings loads from the cache."),
+            help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?",
+            **keep,
+        ),
+        "epochs": lambda w: slider(
+            w,
+            "epochs",
+            "Epochs (student)",
+            "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data).",
+        ),
+        "teacher_epochs": lambda w: slider(
+            w,
+            "teacher_epochs",
+            "Teacher epochs",
+            "Passes over the training set for the teacher; a teacher already trained with these settings loads from the cache.",
+        ),
         "lr": lambda w: w.select_slider(
-            "Learning rate", LEARNING_RATES, key="lr", format_func=lambda v: f"{v:g}", **keep,
-            help="Adam's step size for teacher and students; too high and the loss diverges."),
+            "Learning rate",
+            LEARNING_RATES,
+            key="lr",
+            format_func=lambda v: f"{v:g}",
+            **keep,
+            help="Adam's step size for teacher and students; too high and the loss diverges.",
+        ),
         "batch_size": lambda w: w.select_slider(
-            "Batch size", BATCH_SIZES, key="batch_size", **keep,
-            help="Images per optimizer step; the student sees the teacher's soft targets for the same images."),
-        "seed": lambda w: slider(w, "seed", "Seed",
-                                 "Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair."),
-        "seeds": lambda w: slider(w, "seeds", "Seeds",
-                                  "Repeat the whole experiment with seeds seed, seed+1, …: the verdict and its 95 % interval need 2 or more."),
+            "Batch size",
+            BATCH_SIZES,
+            key="batch_size",
+            **keep,
+            help="Images per optimizer step; the student sees the teacher's soft targets for the same images.",
+        ),
+        "seed": lambda w: slider(
+            w,
+            "seed",
+            "Seed",
+            "Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair.",
+        ),
+        "seeds": lambda w: slider(
+            w,
+            "seeds",
+            "Seeds",
+            "Repeat the whole experiment with seeds seed, seed+1, …: the verdict and its 95 % interval need 2 or more.",
+        ),
     }
 
 
@@ -240,13 +332,23 @@ def config() -> tuple[RunConfig, int]:
     for field in [*first, *(f for f in ALL_CONTROLS if f not in first)]:
         values[field] = state[field] if field in hidden else draw[field](st.sidebar)
     if hidden:
-        st.sidebar.caption("Hidden here, and still applied: " + ", ".join(
-            f"{SHORT_NAMES[f]} = {format_value(f, values[f])}" for f in ALL_CONTROLS if f in hidden) + ".")
+        st.sidebar.caption(
+            "Hidden here, and still applied: "
+            + ", ".join(f"{SHORT_NAMES[f]} = {format_value(f, values[f])}" for f in ALL_CONTROLS if f in hidden)
+            + "."
+        )
     settings = {field: values[field] for field in CONTROLS}
-    settings.update(student_width=int(settings["student_width"]), temperature=float(settings["temperature"]),
-                    lam=float(settings["lam"]), student_fraction=float(settings["student_fraction"]), epochs=int(settings["epochs"]),
-                    teacher_epochs=int(settings["teacher_epochs"]), lr=float(settings["lr"]),
-                    batch_size=int(settings["batch_size"]), seed=int(settings["seed"]))
+    settings.update(
+        student_width=int(settings["student_width"]),
+        temperature=float(settings["temperature"]),
+        lam=float(settings["lam"]),
+        student_fraction=float(settings["student_fraction"]),
+        epochs=int(settings["epochs"]),
+        teacher_epochs=int(settings["teacher_epochs"]),
+        lr=float(settings["lr"]),
+        batch_size=int(settings["batch_size"]),
+        seed=int(settings["seed"]),
+    )
     return RunConfig(**{**hidden_settings(), **settings}), int(values["seeds"])
 
 
@@ -254,8 +356,14 @@ def look_for() -> None:
     """The chosen lesson's two sentences on what to look for, above the tabs."""
     lesson = current_lesson()
     if lesson is None:
-        st.caption("Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made experiment.")
+        st.caption(
+            "Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made experiment."
+        )
         return
     extra = hidden_settings()
-    also = "" if not extra else " (The lesson also uses " + ", ".join(run_settings.phrase(k, v) for k, v in extra.items()) + ".)"
+    also = (
+        ""
+        if not extra
+        else " (The lesson also uses " + ", ".join(run_settings.phrase(k, v) for k, v in extra.items()) + ".)"
+    )
     st.info(f"**Lesson: {wording.sentence(lesson.title)}** {lesson.look_for}{also}")

@@ -7,6 +7,7 @@ mode, headline numbers 32 px, the verdict 44 px and its interval 24 px, chart ti
 The criterion for "readable from the back of a room" (8 m): 24 px or more for the verdict and the headline
 numbers, 16 px or more for chart ticks and legends.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -15,7 +16,9 @@ PHONE = 640  # px: below this Streamlit stacks the columns and the sidebar becom
 
 # The main page's own Distill is for a folded sidebar (a phone's always starts so): beside an open one, where the
 # sidebar's Distill is in view, it is hidden.
-HIDE_PAGE_DISTILL = 'body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-distill_main { display: none; }'
+HIDE_PAGE_DISTILL = (
+    'body:has([data-testid="stSidebar"][data-collapsed="false"]) .st-key-distill_main { display: none; }'
+)
 
 # Compact enough that the verdict and the charts start high on a 1024×768 screen: less padding above the title,
 # smaller metric values, and metric labels and values that wrap instead of being cut off in narrow columns.

@@ -8,6 +8,7 @@ An upload belongs to the browser that sent it (dashboard.page.uploads.STORE keep
 browser's id from dashboard.page.sessions): only its page lists it, links never carry it (they hold the sidebar's
 widgets, not these choices), and the class board leaves its runs out (kd_core.board.collect).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,8 +46,10 @@ def _receive(uploader_key: str, add) -> tuple[str, str] | None:
         data = file.getvalue()
         try:
             if len(data) > limit_mb() * 2**20:  # the server refuses these first; kept for a server started otherwise
-                raise UploadError(f"{file.name} is larger than this page's limit of {limit_mb()} MB.",
-                                  f"{len(data):,} bytes; raise server.maxUploadSize (see the README)")
+                raise UploadError(
+                    f"{file.name} is larger than this page's limit of {limit_mb()} MB.",
+                    f"{len(data):,} bytes; raise server.maxUploadSize (see the README)",
+                )
             upload = add(sessions.current().id, file.name, data)
             seen[file.file_id] = (None, upload.name)
             state[f"{uploader_key}_use"] = upload.name  # a new upload is what the student wants to use
@@ -60,7 +63,9 @@ def _picker(label: str, key: str, uploads: list[Upload], other: str) -> Upload |
     if state.get(key) not in names:  # e.g. an upload of another browser in this session state: never
         state[key] = BUILT_IN
     by_name = {u.name: u for u in uploads}
-    picked = st.radio(label, names, key=key, format_func=lambda n: other if n == BUILT_IN else f"your {by_name[n].label}")
+    picked = st.radio(
+        label, names, key=key, format_func=lambda n: other if n == BUILT_IN else f"your {by_name[n].label}"
+    )
     return by_name.get(picked)
 
 
@@ -69,9 +74,11 @@ def sidebar() -> Choice:
     choice = Choice()
     mine = STORE.owned(owner)
     with st.sidebar.expander("Your own data or teacher", expanded=bool(mine)):
-        st.caption(f"Files up to **{limit_mb()} MB** each. Data: a **.zip** of a folder with one subfolder of images per "
-                   "class (two or more classes, at least 2 images each), or a **.csv** of numbers whose last column is "
-                   "the label. Teacher: an **.onnx** model for that data. Only you see what you upload.")
+        st.caption(
+            f"Files up to **{limit_mb()} MB** each. Data: a **.zip** of a folder with one subfolder of images per "
+            "class (two or more classes, at least 2 images each), or a **.csv** of numbers whose last column is "
+            "the label. Teacher: an **.onnx** model for that data. Only you see what you upload."
+        )
         st.file_uploader("Dataset (.zip or .csv)", type=list(DATA_TYPES), key="upload_data")
         st.file_uploader("Teacher (.onnx)", type=list(TEACHER_TYPES), key="upload_teacher")
         for key, add in (("upload_data", STORE.add_data), ("upload_teacher", STORE.add_teacher)):
@@ -97,10 +104,17 @@ def apply(config: RunConfig, choice: Choice) -> RunConfig:
         spec = DATASETS.get(choice.data.name)
         if spec is None:  # its files went away since the upload: validate() says so
             return config.replace(dataset=choice.data.name)
-        config = config.replace(dataset=choice.data.name, teacher=spec.teacher, student=spec.student,
-                                student_width=ARCHITECTURES[spec.student].width, teacher_epochs=spec.teacher_epochs,
-                                epochs=spec.epochs, lr=spec.lr, batch_size=spec.batch_size,
-                                omit_class=config.omit_class if (config.omit_class or 0) < spec.num_classes else None)
+        config = config.replace(
+            dataset=choice.data.name,
+            teacher=spec.teacher,
+            student=spec.student,
+            student_width=ARCHITECTURES[spec.student].width,
+            teacher_epochs=spec.teacher_epochs,
+            epochs=spec.epochs,
+            lr=spec.lr,
+            batch_size=spec.batch_size,
+            omit_class=config.omit_class if (config.omit_class or 0) < spec.num_classes else None,
+        )
     if choice.teacher is not None:
         config = config.replace(teacher=choice.teacher.name)
     return config
@@ -115,9 +129,15 @@ def messages(choice: Choice) -> None:
                 st.code(detail, language=None, wrap_lines=True)
     if choice.data is not None:
         spec = DATASETS.get(choice.data.name)
-        what = "" if spec is None else (f" — {spec.description}; teacher {spec.teacher}, student {spec.student}, "
-                                        f"{spec.teacher_epochs} + {spec.epochs} epochs, learning rate {spec.lr:g}, batch "
-                                        f"{spec.batch_size}, chosen for its shape (the sidebar's are for the built-in data)")
+        what = (
+            ""
+            if spec is None
+            else (
+                f" — {spec.description}; teacher {spec.teacher}, student {spec.student}, "
+                f"{spec.teacher_epochs} + {spec.epochs} epochs, learning rate {spec.lr:g}, batch "
+                f"{spec.batch_size}, chosen for its shape (the sidebar's are for the built-in data)"
+            )
+        )
         notes = "".join(f" Note: {note}." for note in choice.data.notes)
         st.info(f"Training on **your upload {choice.data.label}**{what}.{notes}")
     if choice.teacher is not None:

@@ -7,6 +7,7 @@ behind.  Files live under ``$KD_UPLOAD_DIR`` (default: the data folder's ``uploa
 hash of its id, never the id itself) and per content hash; which browser uploaded what is kept in memory here, so
 only that browser's page offers its uploads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,23 +80,32 @@ def unpack_zip(data: bytes, into: Path) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise UploadError("That file is not a zip archive. Put the class folders in one folder, compress it to a "
-                          ".zip (right-click → Compress), and upload that.", f"zipfile: {error}") from None
+        raise UploadError(
+            "That file is not a zip archive. Put the class folders in one folder, compress it to a "
+            ".zip (right-click → Compress), and upload that.",
+            f"zipfile: {error}",
+        ) from None
     bad = next((info.filename for info in members if _unsafe(info)), None)
     if bad is not None:
-        raise UploadError("This zip was refused: some of its files point outside the zip's own folder (a “zip slip”), "
-                          "which could overwrite files on the server. Zip your folder again with an ordinary zip tool.",
-                          f"unsafe member path: {bad!r}")
+        raise UploadError(
+            "This zip was refused: some of its files point outside the zip's own folder (a “zip slip”), "
+            "which could overwrite files on the server. Zip your folder again with an ordinary zip tool.",
+            f"unsafe member path: {bad!r}",
+        )
     if len(members) > MAX_FILES or sum(info.file_size for info in members) > MAX_UNPACKED_MB * 2**20:
-        raise UploadError(f"This zip unpacks to more than {MAX_UNPACKED_MB} MB or {MAX_FILES:,} files, too much for "
-                          "this page. Upload fewer or smaller images.",
-                          f"{len(members)} members, {sum(i.file_size for i in members):,} bytes unpacked")
+        raise UploadError(
+            f"This zip unpacks to more than {MAX_UNPACKED_MB} MB or {MAX_FILES:,} files, too much for "
+            "this page. Upload fewer or smaller images.",
+            f"{len(members)} members, {sum(i.file_size for i in members):,} bytes unpacked",
+        )
     root = into.resolve()
     for info in members:
         target = (into / info.filename.replace("\\", "/")).resolve()
         if root not in target.parents and target != root:  # a second guard, after the normalised path
-            raise UploadError("This zip was refused: some of its files point outside the zip's own folder.",
-                              f"member resolves outside: {info.filename!r}")
+            raise UploadError(
+                "This zip was refused: some of its files point outside the zip's own folder.",
+                f"member resolves outside: {info.filename!r}",
+            )
         if info.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue
@@ -104,8 +114,11 @@ def unpack_zip(data: bytes, into: Path) -> None:
             with archive.open(info) as source, open(target, "wb") as sink:
                 shutil.copyfileobj(source, sink)
         except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as error:  # corrupt, encrypted
-            raise UploadError("This zip could not be unpacked (it may be damaged or password-protected). Zip the "
-                              "folder again and upload the new file.", f"{info.filename}: {error}") from None
+            raise UploadError(
+                "This zip could not be unpacked (it may be damaged or password-protected). Zip the "
+                "folder again and upload the new file.",
+                f"{info.filename}: {error}",
+            ) from None
 
 
 def data_root(folder: Path) -> Path:

@@ -1,4 +1,5 @@
 """Small rules of English the page's sentences need: "an 8", "a 3", "an 11 %", "an airplane".  No Streamlit here."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The Distill report's parts that only some runs have: the unseen class (a run with ``omit_class``), the unseen
 classes (a run with ``keep_classes``) and test errors out of 10,000 (a dataset other than digits, with the paper's numbers for the hinton-mnist lesson)."""
+
 from __future__ import annotations
 
 import statistics
@@ -7,12 +8,19 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from dashboard.page import headings
-from dashboard.page import sidebar
+from dashboard.page import headings, sidebar
 from dashboard.runs.seeds import SeedsOutcome
 from kd_core.models.architectures import ARCHITECTURES
-from kd_core.studies.paper import PAPER_7S_AND_8S, PAPER_ERRORS, PAPER_OMITTED_3, PAPER_TEACHER, gap_closed, gap_interval, seed_errors
 from kd_core.stats import Interval
+from kd_core.studies.paper import (
+    PAPER_7S_AND_8S,
+    PAPER_ERRORS,
+    PAPER_OMITTED_3,
+    PAPER_TEACHER,
+    gap_closed,
+    gap_interval,
+    seed_errors,
+)
 
 PAPER_LESSON = "hinton-mnist"
 OMITTED_LESSON = "hinton-omitted-3"
@@ -36,19 +44,31 @@ def unseen_rows(outcome: SeedsOutcome) -> list[dict]:
         if report is None:
             continue
         fixed = report.bias_corrected or {}
-        rows.append({"seed": o.result.config.seed, "student": report.student_accuracy, "baseline": report.baseline_accuracy,
-                     "corrected": fixed.get("class_accuracy"), "bias": fixed.get("bias"), "overall": fixed.get("overall_accuracy")})
+        rows.append(
+            {
+                "seed": o.result.config.seed,
+                "student": report.student_accuracy,
+                "baseline": report.baseline_accuracy,
+                "corrected": fixed.get("class_accuracy"),
+                "bias": fixed.get("bias"),
+                "overall": fixed.get("overall_accuracy"),
+            }
+        )
     return rows
 
 
 def holdout_sentence(holdout: float, cls: int) -> str:
     """Where the bias correction's bias was chosen — never on the test set — or why none is shown."""
     if holdout <= 0:
-        return (f"No bias correction is shown: this run kept no validation split from the training set (holdout 0), "
-                f"so the bias on class {cls} would have to be chosen on the test set — and a number chosen on the test "
-                "set says nothing about new images.")
-    return (f"The bias added to class {cls}'s output was chosen on a validation split of {100 * holdout:g} % held out from "
-            "the training set (the students never trained on it), never on the test set; the test set only measures it.")
+        return (
+            f"No bias correction is shown: this run kept no validation split from the training set (holdout 0), "
+            f"so the bias on class {cls} would have to be chosen on the test set — and a number chosen on the test "
+            "set says nothing about new images."
+        )
+    return (
+        f"The bias added to class {cls}'s output was chosen on a validation split of {100 * holdout:g} % held out from "
+        "the training set (the students never trained on it), never on the test set; the test set only measures it."
+    )
 
 
 def unseen_class(outcome: SeedsOutcome) -> None:
@@ -62,29 +82,57 @@ def unseen_class(outcome: SeedsOutcome) -> None:
     headings.section(f"The class the students never saw: {cls}")
     holdout = outcome.config.holdout or 0.0
     cols = st.columns(3)
-    cols[0].metric(f"KD student on class {cls}", _pct(_mean([r["student"] for r in rows])),
-                   help=f"Share of the test set's class-{cls} images the KD student gets right: {over}.")
-    cols[1].metric(f"Scratch baseline on class {cls}", _pct(_mean([r["baseline"] for r in rows])),
-                   help=f"The baseline never saw a label {cls}, so it (almost) never answers {cls}: {over}.")
+    cols[0].metric(
+        f"KD student on class {cls}",
+        _pct(_mean([r["student"] for r in rows])),
+        help=f"Share of the test set's class-{cls} images the KD student gets right: {over}.",
+    )
+    cols[1].metric(
+        f"Scratch baseline on class {cls}",
+        _pct(_mean([r["baseline"] for r in rows])),
+        help=f"The baseline never saw a label {cls}, so it (almost) never answers {cls}: {over}.",
+    )
     corrected = _mean([r["corrected"] for r in rows])
-    cols[2].metric("KD student after bias correction", _pct(corrected) if holdout > 0 else "not shown",
-                   help=f"The paper's fix: raise class {cls}'s output bias, which the student never had a reason to "
-                        f"learn. {over.capitalize()}." + ("" if holdout > 0 else " Needs a validation split (holdout)."))
+    cols[2].metric(
+        "KD student after bias correction",
+        _pct(corrected) if holdout > 0 else "not shown",
+        help=f"The paper's fix: raise class {cls}'s output bias, which the student never had a reason to "
+        f"learn. {over.capitalize()}." + ("" if holdout > 0 else " Needs a validation split (holdout)."),
+    )
     st.caption(holdout_sentence(holdout, cls))
     lesson = sidebar.current_lesson()
     if lesson is not None and lesson.name == OMITTED_LESSON and cls == 3:
         fixed = [r["corrected"] for r in rows if r["corrected"] is not None]
         here = Interval.of(fixed) if fixed else None
-        span = "" if here is None or here.low is None else (
-            f" (95 % interval {100 * here.low:.1f} – {100 * here.high:.1f} % over {here.n} seeds)")
-        st.caption((f"After the bias correction, {100 * here.mean:.1f} % of the test 3s here{span}; " if here else "")
-                   + f"the paper's distilled net: {100 * PAPER_OMITTED_3:.1f} %. {what_differs(outcome)}")
+        span = (
+            ""
+            if here is None or here.low is None
+            else (f" (95 % interval {100 * here.low:.1f} – {100 * here.high:.1f} % over {here.n} seeds)")
+        )
+        st.caption(
+            (f"After the bias correction, {100 * here.mean:.1f} % of the test 3s here{span}; " if here else "")
+            + f"the paper's distilled net: {100 * PAPER_OMITTED_3:.1f} %. {what_differs(outcome)}"
+        )
     if n > 1 or holdout > 0:
-        table = pd.DataFrame([{
-            "seed": r["seed"], f"KD student on {cls}": _pct(r["student"]), f"scratch on {cls}": _pct(r["baseline"]),
-            **({f"KD + bias on {cls}": _pct(r["corrected"]), "bias": "—" if r["bias"] is None else f"{r['bias']:+.2f}",
-                "overall after bias": _pct(r["overall"])} if holdout > 0 else {}),
-        } for r in rows])
+        table = pd.DataFrame(
+            [
+                {
+                    "seed": r["seed"],
+                    f"KD student on {cls}": _pct(r["student"]),
+                    f"scratch on {cls}": _pct(r["baseline"]),
+                    **(
+                        {
+                            f"KD + bias on {cls}": _pct(r["corrected"]),
+                            "bias": "—" if r["bias"] is None else f"{r['bias']:+.2f}",
+                            "overall after bias": _pct(r["overall"]),
+                        }
+                        if holdout > 0
+                        else {}
+                    ),
+                }
+                for r in rows
+            ]
+        )
         st.dataframe(table, hide_index=True, width="content")
 
 
@@ -100,26 +148,46 @@ def seen_only(outcome: SeedsOutcome) -> None:
     headings.section(f"Students that saw only {kept}")
     fixed = [k.bias_corrected for _, k in reports if k.bias_corrected is not None]
     cols = st.columns(3)
-    cols[0].metric("KD student's test errors", _pct(_mean([1 - r.student.accuracy for r, _ in reports])),
-                   help=f"Share of all the test images it gets wrong: {over}.")
-    cols[1].metric("Scratch baseline's test errors", _pct(_mean([1 - r.baseline.accuracy for r, _ in reports
-                                                                 if r.baseline is not None])),
-                   help=f"It only ever saw the labels of the {kept}, so it answers nothing else: {over}.")
-    cols[2].metric("KD student's errors after the bias", _pct(_mean([1 - f["overall_accuracy"] for f in fixed]))
-                   if fixed else "not shown",
-                   help="The paper's fix: raise the other digits' output biases, which the student never had a reason "
-                        f"to learn, by one amount. {over.capitalize()}." + ("" if fixed else " Needs a validation split."))
-    st.caption(("The amount was chosen on a validation split of " f"{100 * holdout:g} % held out from the training set, "
-                "never on the test set." if holdout > 0 else "No bias correction: this run kept no validation split.")
-               + f" The paper's distilled net: {100 * PAPER_7S_AND_8S['before']:.1f} % errors, "
-                 f"{100 * PAPER_7S_AND_8S['after']:.1f} % after the bias (chosen there on the test set).")
-    table = pd.DataFrame([{  # the errors first: on a phone the later columns are a scroll away
-        "seed": r.config.seed, "KD errors": _pct(1 - r.student.accuracy),
-        **({"KD + bias errors": _pct(1 - k.bias_corrected["overall_accuracy"])} if k.bias_corrected else {}),
-        "scratch errors": _pct(None if r.baseline is None else 1 - r.baseline.accuracy),
-        "KD on the other digits": _pct(k.student_unseen_accuracy),
-        **({"bias": f"{k.bias_corrected['bias']:+.2f}"} if k.bias_corrected else {}),
-    } for r, k in reports])
+    cols[0].metric(
+        "KD student's test errors",
+        _pct(_mean([1 - r.student.accuracy for r, _ in reports])),
+        help=f"Share of all the test images it gets wrong: {over}.",
+    )
+    cols[1].metric(
+        "Scratch baseline's test errors",
+        _pct(_mean([1 - r.baseline.accuracy for r, _ in reports if r.baseline is not None])),
+        help=f"It only ever saw the labels of the {kept}, so it answers nothing else: {over}.",
+    )
+    cols[2].metric(
+        "KD student's errors after the bias",
+        _pct(_mean([1 - f["overall_accuracy"] for f in fixed])) if fixed else "not shown",
+        help="The paper's fix: raise the other digits' output biases, which the student never had a reason "
+        f"to learn, by one amount. {over.capitalize()}." + ("" if fixed else " Needs a validation split."),
+    )
+    st.caption(
+        (
+            "The amount was chosen on a validation split of "
+            f"{100 * holdout:g} % held out from the training set, "
+            "never on the test set."
+            if holdout > 0
+            else "No bias correction: this run kept no validation split."
+        )
+        + f" The paper's distilled net: {100 * PAPER_7S_AND_8S['before']:.1f} % errors, "
+        f"{100 * PAPER_7S_AND_8S['after']:.1f} % after the bias (chosen there on the test set)."
+    )
+    table = pd.DataFrame(
+        [
+            {  # the errors first: on a phone the later columns are a scroll away
+                "seed": r.config.seed,
+                "KD errors": _pct(1 - r.student.accuracy),
+                **({"KD + bias errors": _pct(1 - k.bias_corrected["overall_accuracy"])} if k.bias_corrected else {}),
+                "scratch errors": _pct(None if r.baseline is None else 1 - r.baseline.accuracy),
+                "KD on the other digits": _pct(k.student_unseen_accuracy),
+                **({"bias": f"{k.bias_corrected['bias']:+.2f}"} if k.bias_corrected else {}),
+            }
+            for r, k in reports
+        ]
+    )
     st.dataframe(table, hide_index=True, width="content")
 
 
@@ -131,14 +199,23 @@ def errors(outcome: SeedsOutcome, test_size: int) -> None:
     done = [o.result for o in outcome.completed]
     lesson = sidebar.current_lesson()
     paper = lesson is not None and lesson.name == PAPER_LESSON
-    table = pd.DataFrame([{
-        "model": PARTS[part],
-        "test accuracy": f"{100 * statistics.fmean(getattr(r, part).accuracy for r in done):.2f} %",
-        f"test errors (of {test_size:,})": f"{statistics.fmean(round((1 - getattr(r, part).accuracy) * test_size) for r in done):,.0f}",
-        **({"per seed": ", ".join(str(round((1 - getattr(r, part).accuracy) * test_size)) for r in done)}
-           if len(done) > 1 else {}),
-        **({"the paper's errors": PAPER_ERRORS[part]} if paper else {}),
-    } for part in PARTS if all(getattr(r, part) is not None for r in done)])
+    table = pd.DataFrame(
+        [
+            {
+                "model": PARTS[part],
+                "test accuracy": f"{100 * statistics.fmean(getattr(r, part).accuracy for r in done):.2f} %",
+                f"test errors (of {test_size:,})": f"{statistics.fmean(round((1 - getattr(r, part).accuracy) * test_size) for r in done):,.0f}",
+                **(
+                    {"per seed": ", ".join(str(round((1 - getattr(r, part).accuracy) * test_size)) for r in done)}
+                    if len(done) > 1
+                    else {}
+                ),
+                **({"the paper's errors": PAPER_ERRORS[part]} if paper else {}),
+            }
+            for part in PARTS
+            if all(getattr(r, part) is not None for r in done)
+        ]
+    )
     st.markdown(f"**Test errors out of {test_size:,}**" + (", as in Hinton et al.'s MNIST table" if paper else ""))
     st.dataframe(table, hide_index=True, width="content")
     if paper:
@@ -152,11 +229,13 @@ def what_differs(outcome: SeedsOutcome) -> str:
     teacher = ARCHITECTURES[c.teacher].description if c.teacher in ARCHITECTURES else c.teacher
     jitter = f", ±{c.teacher_jitter}-pixel jitter" if c.teacher_jitter else ""
     epochs = lambda n: f"{n} epoch" + ("" if n == 1 else "s")  # noqa: E731
-    return (f"What differs from the paper: its teacher was {PAPER_TEACHER}, trained for hours; this "
-            f"one is {teacher}{jitter}, trained {epochs(c.teacher_epochs)}. Its students trained to convergence; these "
-            f"train {epochs(c.epochs)}, at T = {c.temperature:g} (the paper: T = 20, and any T above 8 did about as well "
-            "for students this big; in 10 epochs, T = 50 left fewer errors than 20 here — move T in the sidebar and "
-            "Distill again).")
+    return (
+        f"What differs from the paper: its teacher was {PAPER_TEACHER}, trained for hours; this "
+        f"one is {teacher}{jitter}, trained {epochs(c.teacher_epochs)}. Its students trained to convergence; these "
+        f"train {epochs(c.epochs)}, at T = {c.temperature:g} (the paper: T = 20, and any T above 8 did about as well "
+        "for students this big; in 10 epochs, T = 50 left fewer errors than 20 here — move T in the sidebar and "
+        "Distill again)."
+    )
 
 
 def gap_closed_here(done: list, test_size: int) -> None:
@@ -165,14 +244,24 @@ def gap_closed_here(done: list, test_size: int) -> None:
     paper = gap_closed(*PAPER_ERRORS.values())
     interval = gap_interval(rows)
     if interval is None:
-        st.warning("A teacher here makes as many test errors as its scratch student or more: there is no gap for "
-                   "distillation to close, and a teacher that is no better than its student teaches nothing.")
+        st.warning(
+            "A teacher here makes as many test errors as its scratch student or more: there is no gap for "
+            "distillation to close, and a teacher that is no better than its student teaches nothing."
+        )
         return
-    span = ("one seed: no interval" if interval.low is None
-            else f"95 % interval {100 * interval.low:.0f} – {100 * interval.high:.0f} % over {interval.n} seeds")
+    span = (
+        "one seed: no interval"
+        if interval.low is None
+        else f"95 % interval {100 * interval.low:.0f} – {100 * interval.high:.0f} % over {interval.n} seeds"
+    )
     cols = st.columns(2)
-    cols[0].metric("Gap closed by distillation, here", f"{100 * interval.mean:.0f} %", help=(
-        "(scratch errors − KD errors) / (scratch errors − teacher errors): 100 % would match the teacher, 0 % "
-        f"would be no better than scratch. Per seed: {', '.join(f'{100 * r.gap_closed:.0f} %' for r in rows)}."))
+    cols[0].metric(
+        "Gap closed by distillation, here",
+        f"{100 * interval.mean:.0f} %",
+        help=(
+            "(scratch errors − KD errors) / (scratch errors − teacher errors): 100 % would match the teacher, 0 % "
+            f"would be no better than scratch. Per seed: {', '.join(f'{100 * r.gap_closed:.0f} %' for r in rows)}."
+        ),
+    )
     cols[1].metric("…in the paper", f"{100 * paper:.0f} %", help="146 → 74 errors, with a teacher at 67.")
     st.caption(f"Gap closed here: {100 * interval.mean:.0f} % ({span}); the paper: {100 * paper:.0f} %.")

@@ -6,6 +6,7 @@ accuracy, KD − scratch with its 95 % interval, and the verdict (or what became
 The settings are compared with the lesson the run belongs to, so "lesson + changes" is exactly what ran.
 Pure functions of the history rows (dashboard/tabs/history.py ``row``); no widgets but the column formats.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -14,8 +15,10 @@ import pandas as pd
 
 from dashboard.page import sidebar
 
-CAPTION = ("Changed settings: what differs from the lesson's own settings. Accuracy: the means over the seeds on the "
-           "test images. KD − scratch: the mean, in percentage points, with its 95 % interval in brackets.")
+CAPTION = (
+    "Changed settings: what differs from the lesson's own settings. Accuracy: the means over the seeds on the "
+    "test images. KD − scratch: the mean, in percentage points, with its 95 % interval in brackets."
+)
 ACCURACY = "Accuracy %: teacher / KD / scratch"
 HEADINGS = ("Lesson", "When", "Changed settings", ACCURACY, "KD − scratch, points [95 % interval]", "Verdict")
 STATUS_WORDS = {"cancelled": "Stopped before the end", "failed": "Failed", "running": "Running"}
@@ -28,14 +31,21 @@ def _number(value) -> str:
 def phrase(field: str, value) -> str:
     """One setting as a student reads it: "T = 8", "students see 10 %", "class 3 hidden"."""
     words = {
-        "dataset": lambda v: f"dataset {v}", "teacher": lambda v: f"teacher {v}", "student": lambda v: f"student {v}",
-        "student_width": lambda v: f"student width {v}", "temperature": lambda v: f"T = {_number(v)}",
-        "lam": lambda v: f"λ = {_number(v)}", "loss": lambda v: f"loss {v}",
+        "dataset": lambda v: f"dataset {v}",
+        "teacher": lambda v: f"teacher {v}",
+        "student": lambda v: f"student {v}",
+        "student_width": lambda v: f"student width {v}",
+        "temperature": lambda v: f"T = {_number(v)}",
+        "lam": lambda v: f"λ = {_number(v)}",
+        "loss": lambda v: f"loss {v}",
         "student_fraction": lambda v: f"students see {_number(round(100 * v, 4))} %",
         "omit_class": lambda v: "no hidden class" if v is None else f"class {v} hidden",
-        "epochs": lambda v: f"{v} student epochs", "teacher_epochs": lambda v: f"{v} teacher epochs",
-        "lr": lambda v: f"learning rate {_number(v)}", "batch_size": lambda v: f"batches of {v}",
-        "seed": lambda v: f"first seed {v}", "seeds": lambda v: f"{v} seed" + ("" if v == 1 else "s"),
+        "epochs": lambda v: f"{v} student epochs",
+        "teacher_epochs": lambda v: f"{v} teacher epochs",
+        "lr": lambda v: f"learning rate {_number(v)}",
+        "batch_size": lambda v: f"batches of {v}",
+        "seed": lambda v: f"first seed {v}",
+        "seeds": lambda v: f"{v} seed" + ("" if v == 1 else "s"),
     }
     return words[field](value) if field in words else f"{field.replace('_', ' ')} {value}"
 
@@ -64,7 +74,11 @@ def when(finished: str | None, today: datetime.date | None = None) -> str:
         return finished
     if moment.tzinfo is not None:
         moment = moment.astimezone()  # the server's local time, as the page shows it
-    return moment.strftime("%H:%M") if moment.date() == (today or datetime.date.today()) else moment.strftime("%Y-%m-%d %H:%M")
+    return (
+        moment.strftime("%H:%M")
+        if moment.date() == (today or datetime.date.today())
+        else moment.strftime("%Y-%m-%d %H:%M")
+    )
 
 
 def signed(points: float) -> str:
@@ -104,7 +118,19 @@ def table(rows: list[dict]) -> pd.DataFrame:
     for row in rows:
         lesson = row.get("lesson")
         base = sidebar.settings_of(lesson if lesson in sidebar.lesson_names() else sidebar.FREE_PLAY)
-        records.append(dict(zip(HEADINGS, (
-            lesson_title(lesson), when(row.get("finished")), changes(row, base), accuracies(row), difference(row),
-            outcome(row)))))
+        records.append(
+            dict(
+                zip(
+                    HEADINGS,
+                    (
+                        lesson_title(lesson),
+                        when(row.get("finished")),
+                        changes(row, base),
+                        accuracies(row),
+                        difference(row),
+                        outcome(row),
+                    ),
+                )
+            )
+        )
     return pd.DataFrame(records, columns=list(HEADINGS))

@@ -3,22 +3,28 @@
 Used by the Distill report ("Settings of this run"), Look closer, the experiment tabs' captions and the lesson's
 note on settings the sidebar has no control for.  No Streamlit here: every sentence is unit-tested.
 """
+
 from __future__ import annotations
 
+from dashboard.page.wording import with_article
 from kd_core import ConfigError, RunConfig, validate
 from kd_core.data.datasets import DatasetUnavailable
 from kd_core.models.architectures import ARCHITECTURES
 from kd_core.models.own_teacher import short_name
 from kd_core.runs.pipeline import load
 
-from dashboard.page.wording import with_article
-
 DATASET_TITLES = {"digits": "digits", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
-LOSS_NAMES = {"kd": "correct (batchmean KL × T²)", "kd-no-t2": "without T²",
-              "seed-script": "as the seed script wrote it: divided by the number of classes, then doubled"}
+LOSS_NAMES = {
+    "kd": "correct (batchmean KL × T²)",
+    "kd-no-t2": "without T²",
+    "seed-script": "as the seed script wrote it: divided by the number of classes, then doubled",
+}
 OPTIMIZER_NAMES = {"adam": "Adam", "sgd": "SGD and momentum", "nesterov": "SGD and Nesterov momentum"}
-SCHEDULE_NAMES = {"constant": "a constant learning rate", "cosine": "a cosine-annealed learning rate",
-                  "onecycle": "a one-cycle learning rate"}
+SCHEDULE_NAMES = {
+    "constant": "a constant learning rate",
+    "cosine": "a cosine-annealed learning rate",
+    "onecycle": "a one-cycle learning rate",
+}
 
 
 def percent(fraction: float) -> str:
@@ -73,9 +79,23 @@ def epochs_run(config: RunConfig) -> int | None:
 
 
 # Settings always named (the models, T, λ, epochs), and the ones named only where they differ from the defaults.
-OPTIONAL = ("loss", "loss_args", "student_fraction", "omit_class", "keep_classes", "holdout", "optimizer", "lr",
-            "schedule", "batch_size", "teacher_optimizer", "teacher_lr", "teacher_batch_size", "teacher_jitter",
-            "baseline")
+OPTIONAL = (
+    "loss",
+    "loss_args",
+    "student_fraction",
+    "omit_class",
+    "keep_classes",
+    "holdout",
+    "optimizer",
+    "lr",
+    "schedule",
+    "batch_size",
+    "teacher_optimizer",
+    "teacher_lr",
+    "teacher_batch_size",
+    "teacher_jitter",
+    "baseline",
+)
 
 
 def describe(config: RunConfig, students_epochs: int | None = None, seeds: str = "", skip: tuple[str, ...] = ()) -> str:
@@ -94,13 +114,17 @@ def describe(config: RunConfig, students_epochs: int | None = None, seeds: str =
         models += f" with {width_phrase(asked.student, asked.student_width)}"
     parts.append(models)
     parts += [phrase(f, getattr(asked, f)) for f in ("temperature", "lam") if f not in skip]
-    parts += [phrase(f, getattr(asked, f)) for f in OPTIONAL
-              if f not in skip and getattr(asked, f) != getattr(default, f)]
+    parts += [
+        phrase(f, getattr(asked, f)) for f in OPTIONAL if f not in skip and getattr(asked, f) != getattr(default, f)
+    ]
     if "epochs" not in skip:
         students = f"students {epochs(asked.epochs)}"
         if ran is not None and ran != asked.epochs:
-            students = (f"students {epochs(ran)} (as many steps as {epochs(asked.epochs)} on all the images)"
-                        if config.equal_steps else f"students {epochs(ran)}")
+            students = (
+                f"students {epochs(ran)} (as many steps as {epochs(asked.epochs)} on all the images)"
+                if config.equal_steps
+                else f"students {epochs(ran)}"
+            )
         elif asked.student_fraction < 1 and not config.equal_steps:
             students += " (no equal steps: fewer steps on the small share)"
         parts.append(f"teacher {epochs(asked.teacher_epochs)}, {students}")

@@ -1,4 +1,5 @@
 """The Distill tab's report: the verdict over seeds on top (words, interval, dots), the details below the charts."""
+
 from __future__ import annotations
 
 import statistics
@@ -7,13 +8,12 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.jobs import runner as jobs
-from dashboard.report import run_settings
 from dashboard.page import sidebar
-from dashboard.report import verdict
+from dashboard.report import run_settings, verdict
 from dashboard.runs.seeds import SeedsOutcome
 from kd_core import DATASETS
-from kd_core.models import latency
 from kd_core.methods.losses import soft_weight_factor
+from kd_core.models import latency
 
 
 def _mean(values) -> float:
@@ -42,8 +42,10 @@ def cache_note(outcome: SeedsOutcome) -> str:
     if not from_results_cache(outcome):
         return ""
     each = " per seed" if len(outcome.completed) > 1 else ""
-    return (f"served from the results cache: these exact settings were trained before, so nothing retrained; "
-            f"trained originally in {trained_seconds(outcome):.1f} s{each}.")
+    return (
+        f"served from the results cache: these exact settings were trained before, so nothing retrained; "
+        f"trained originally in {trained_seconds(outcome):.1f} s{each}."
+    )
 
 
 def headline(outcome: SeedsOutcome) -> None:
@@ -71,17 +73,25 @@ def headline(outcome: SeedsOutcome) -> None:
     c = outcome.config
     if c.loss != "kd":
         factor = soft_weight_factor(c.loss, c.temperature, DATASETS[c.dataset].num_classes)
-        st.warning(f"This run used the loss **{sidebar.LOSS_NAMES.get(c.loss, c.loss)}**. "
-                   + verdict.loss_weight_text(c.loss, factor, c.temperature, c.lam))
+        st.warning(
+            f"This run used the loss **{sidebar.LOSS_NAMES.get(c.loss, c.loss)}**. "
+            + verdict.loss_weight_text(c.loss, factor, c.temperature, c.lam)
+        )
 
 
 def full_data_button(outcome: SeedsOutcome) -> None:
     """The full-data lesson, one click away from a report where KD did not help with most of the data."""
     lesson = sidebar.current_lesson()
     if sidebar.FULL_DATA in sidebar.LESSONS and verdict.full_data_applies(
-            outcome.config, outcome.interval, None if lesson is None else lesson.name, sidebar.FULL_DATA):
-        st.button("Why does KD not help with all the data?", key="full_data_lesson", on_click=sidebar.choose_lesson,
-                  args=(sidebar.FULL_DATA,), help="Switch to the full-data lesson: all the training images, and why KD does not help there.")
+        outcome.config, outcome.interval, None if lesson is None else lesson.name, sidebar.FULL_DATA
+    ):
+        st.button(
+            "Why does KD not help with all the data?",
+            key="full_data_lesson",
+            on_click=sidebar.choose_lesson,
+            args=(sidebar.FULL_DATA,),
+            help="Switch to the full-data lesson: all the training images, and why KD does not help there.",
+        )
 
 
 def other_lesson(outcome: SeedsOutcome) -> str | None:
@@ -89,8 +99,10 @@ def other_lesson(outcome: SeedsOutcome) -> str | None:
     ran_in, now = sidebar.report_lesson(), sidebar.state.get("lesson", sidebar.FIRST_LESSON)
     if ran_in is None or ran_in == now or ran_in not in sidebar.lesson_names():
         return None
-    return (f"This report is from the previous lesson, “{sidebar.lesson_title(ran_in)}”, not from “{sidebar.lesson_title(now)}”. "
-            "Click **Distill** to run this lesson.")
+    return (
+        f"This report is from the previous lesson, “{sidebar.lesson_title(ran_in)}”, not from “{sidebar.lesson_title(now)}”. "
+        "Click **Distill** to run this lesson."
+    )
 
 
 def why_lambda(outcome: SeedsOutcome) -> None:
@@ -109,14 +121,25 @@ def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     done = [o.result for o in outcome.completed]
     n = len(done)
     over = "" if n == 1 else f" Mean over {n} seeds."
-    teacher, student, baseline = (_mean(getattr(r, part).accuracy for r in done) for part in ("teacher", "student", "baseline"))
+    teacher, student, baseline = (
+        _mean(getattr(r, part).accuracy for r in done) for part in ("teacher", "student", "baseline")
+    )
     cols = st.columns(4)
     cols[0].metric("Teacher accuracy", f"{teacher:.2%}", help="On the test set." + over)
-    cols[1].metric("KD student accuracy", f"{student:.2%}", help="The small model trained on the teacher's soft targets." + over)
-    cols[2].metric("Scratch baseline accuracy", f"{baseline:.2%}", help="The same small model trained on the labels alone." + over)
+    cols[1].metric(
+        "KD student accuracy", f"{student:.2%}", help="The small model trained on the teacher's soft targets." + over
+    )
+    cols[2].metric(
+        "Scratch baseline accuracy", f"{baseline:.2%}", help="The same small model trained on the labels alone." + over
+    )
     gain = student - baseline  # rounded as the verdict above rounds it: one decimal, 0.0 with no sign
-    cols[3].metric("KD − baseline", f"{verdict.points(gain)} points", **verdict.delta(100 * gain),
-                   help="Same small model, same initial weights, same batches: the only difference is the teacher's soft targets." + over)
+    cols[3].metric(
+        "KD − baseline",
+        f"{verdict.points(gain)} points",
+        **verdict.delta(100 * gain),
+        help="Same small model, same initial weights, same batches: the only difference is the teacher's soft targets."
+        + over,
+    )
 
 
 def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
@@ -130,44 +153,68 @@ def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     over = f" Mean over {len(done)} seeds, as in History." if len(done) > 1 else ""
     seed = f" (seed {result.config.seed})" if len(outcome.outcomes) > 1 else ""
     cols = st.columns(4)
-    cols[0].metric("Student–teacher agreement", f"{_mean(r.student.agreement for r in done):.1%}",
-                   help="Share of test images where the KD student predicts the same class as the teacher." + over)
-    cols[1].metric("Baseline–teacher agreement", f"{_mean(r.baseline.agreement for r in done):.1%}",
-                   help="The same for the scratch baseline." + over)
-    cols[2].metric("Parameters: teacher / student", f"{teacher.params:,} / {student.params:,}",
-                   help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB")
-    cols[3].metric("Size ratio", f"{teacher.size_bytes / student.size_bytes:.1f}× smaller",
-                   help="How many times fewer bytes the student's weights take than the teacher's.")
+    cols[0].metric(
+        "Student–teacher agreement",
+        f"{_mean(r.student.agreement for r in done):.1%}",
+        help="Share of test images where the KD student predicts the same class as the teacher." + over,
+    )
+    cols[1].metric(
+        "Baseline–teacher agreement",
+        f"{_mean(r.baseline.agreement for r in done):.1%}",
+        help="The same for the scratch baseline." + over,
+    )
+    cols[2].metric(
+        "Parameters: teacher / student",
+        f"{teacher.params:,} / {student.params:,}",
+        help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB",
+    )
+    cols[3].metric(
+        "Size ratio",
+        f"{teacher.size_bytes / student.size_bytes:.1f}× smaller",
+        help="How many times fewer bytes the student's weights take than the teacher's.",
+    )
     timed = getattr(first, "latency_rounds", None) or {}  # an outcome kept from before rounds were kept has none
     cols = st.columns(4)
     if timed.get("teacher") and timed.get("student"):
-        how = (f"The CPU time of one forward pass on one image, on one thread{seed}: what the model costs, not the "
-               f"time spent waiting for a busy server. The median of {len(timed['teacher'])} rounds of {latency.REPEATS} "
-               "passes, teacher and student taking turns; in brackets the least and greatest round.")
+        how = (
+            f"The CPU time of one forward pass on one image, on one thread{seed}: what the model costs, not the "
+            f"time spent waiting for a busy server. The median of {len(timed['teacher'])} rounds of {latency.REPEATS} "
+            "passes, teacher and student taking turns; in brackets the least and greatest round."
+        )
         cols[0].metric("Teacher latency per image", latency.microseconds(latency.Spread.of(timed["teacher"])), help=how)
         cols[1].metric("Student latency per image", latency.microseconds(latency.Spread.of(timed["student"])), help=how)
-        cols[2].metric("Speed-up", latency.times(latency.speed_ups(timed)),
-                       help="Teacher time over student time, round by round: the reason KD exists. " + how)
-    run_time(outcome, job, cols[3], result.teacher_from_cache,
-             all(o.result.baseline_from_cache for o in outcome.completed))
+        cols[2].metric(
+            "Speed-up",
+            latency.times(latency.speed_ups(timed)),
+            help="Teacher time over student time, round by round: the reason KD exists. " + how,
+        )
+    run_time(
+        outcome, job, cols[3], result.teacher_from_cache, all(o.result.baseline_from_cache for o in outcome.completed)
+    )
 
 
-def run_time(outcome: SeedsOutcome, job: jobs.Job | None, where, teacher_cached: bool,
-             baseline_cached: bool = False) -> None:
+def run_time(
+    outcome: SeedsOutcome, job: jobs.Job | None, where, teacher_cached: bool, baseline_cached: bool = False
+) -> None:
     """From the click to the report, or what training took for a run served from the results cache."""
     if job is None or job.finished_at is None:
         return
     served = job.finished_at - job.created_at
     if from_results_cache(outcome):  # loading took no time: say what training did, and where it came from
-        where.metric("Run time", f"{trained_seconds(outcome):.1f} s (cached)",
-                     help=f"Trained originally in {trained_seconds(outcome):.1f} s"
-                          + (" per seed" if len(outcome.completed) > 1 else "")
-                          + f"; served from the results cache in {served:.1f} s.")
+        where.metric(
+            "Run time",
+            f"{trained_seconds(outcome):.1f} s (cached)",
+            help=f"Trained originally in {trained_seconds(outcome):.1f} s"
+            + (" per seed" if len(outcome.completed) > 1 else "")
+            + f"; served from the results cache in {served:.1f} s.",
+        )
         return
     help_text = "From the click to the report." + (" Teachers loaded from the cache." if teacher_cached else "")
     if baseline_cached:  # only T, λ or the loss changed since these scratch students were trained
-        help_text += (" Scratch baselines loaded from the cache: they learn from the labels alone, so T, λ and the "
-                      "loss do not change them.")
+        help_text += (
+            " Scratch baselines loaded from the cache: they learn from the labels alone, so T, λ and the "
+            "loss do not change them."
+        )
     if outcome.parallel > 1:
         help_text += f" Up to {outcome.parallel} seeds trained at once."
     where.metric("Run time", f"{served:.1f} s", help=help_text)

@@ -2,6 +2,7 @@
 
 No Streamlit here, so every sentence and figure is unit-tested (tests/test_figures.py).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -45,8 +46,10 @@ def headline(interval: Interval) -> str:
     """``+4.3 points, 95 % interval +0.4 to +8.3 over 5 seeds``; one seed: its value, and no interval."""
     if interval.low is None:
         return f"{points(interval.mean)} points from one seed"
-    return (f"{points(interval.mean)} points, 95 % interval {points(interval.low)} to {points(interval.high)} "
-            f"over {interval.n} seeds")
+    return (
+        f"{points(interval.mean)} points, 95 % interval {points(interval.low)} to {points(interval.high)} "
+        f"over {interval.n} seeds"
+    )
 
 
 def verdict_label(interval: Interval) -> tuple[str, str]:
@@ -59,17 +62,25 @@ def verdict_label(interval: Interval) -> tuple[str, str]:
 def meaning(interval: Interval) -> str:
     """One sentence on what the interval means for a student trained this way."""
     if interval.low is None:
-        return ("One seed cannot decide: the same settings with another seed can move the accuracy by a point or more. "
-                "Run 3 or more seeds to get an interval and a verdict.")
+        return (
+            "One seed cannot decide: the same settings with another seed can move the accuracy by a point or more. "
+            "Run 3 or more seeds to get an interval and a verdict."
+        )
     low, high = points(interval.low), points(interval.high)
     if interval.verdict == "helps":
-        return (f"The whole interval is above 0: a student trained with these settings can expect to gain between "
-                f"{low} and {high} points from its teacher.")
+        return (
+            f"The whole interval is above 0: a student trained with these settings can expect to gain between "
+            f"{low} and {high} points from its teacher."
+        )
     if interval.verdict == "hurts":
-        return (f"The whole interval is below 0: with these settings the teacher's targets cost a student between "
-                f"{abs(100 * interval.high):.1f} and {abs(100 * interval.low):.1f} points.")
-    return (f"The interval, {low} to {high} points, includes 0: with these settings a student cannot count on gaining "
-            "(or losing) anything from the teacher; the differences between seeds are noise.")
+        return (
+            f"The whole interval is below 0: with these settings the teacher's targets cost a student between "
+            f"{abs(100 * interval.high):.1f} and {abs(100 * interval.low):.1f} points."
+        )
+    return (
+        f"The interval, {low} to {high} points, includes 0: with these settings a student cannot count on gaining "
+        "(or losing) anything from the teacher; the differences between seeds are noise."
+    )
 
 
 LARGE_SHARE = 0.5  # from this share of the training data on, the full-data lesson's explanation applies
@@ -78,9 +89,15 @@ LARGE_SHARE = 0.5  # from this share of the training data on, the full-data less
 def full_data_applies(config, interval: Interval | None, lesson: str | None, full_data: str = "full-data") -> bool:
     """Whether "Why does KD not help with all the data?" speaks to a report: digits, a large share of the data and
     every class seen, a verdict that KD does not help, and the full-data lesson not already the one chosen."""
-    return (lesson != full_data and config.dataset == "digits" and config.student_fraction >= LARGE_SHARE
-            and config.omit_class is None and interval is not None and interval.low is not None
-            and interval.verdict != "helps")
+    return (
+        lesson != full_data
+        and config.dataset == "digits"
+        and config.student_fraction >= LARGE_SHARE
+        and config.omit_class is None
+        and interval is not None
+        and interval.low is not None
+        and interval.verdict != "helps"
+    )
 
 
 def stacked(xs: Sequence[float]) -> list[float]:
@@ -102,22 +119,47 @@ def gain_figure(gains: Sequence[tuple[int, float]], interval: Interval) -> go.Fi
     xs = [100 * gain for _, gain in gains]
     figure = go.Figure()
     if interval.low is not None:
-        figure.add_trace(go.Scatter(x=[100 * interval.low, 100 * interval.high], y=[0, 0], mode="lines",
-                                    line=dict(color=colour, width=14), opacity=0.35, name="95 % interval",
-                                    hovertemplate="95 %% interval: %s to %s points<extra></extra>"
-                                    % (points(interval.low), points(interval.high))))
-    figure.add_trace(go.Scatter(x=[100 * interval.mean], y=[0], mode="markers", name="mean",
-                                marker=dict(symbol="line-ns", size=26, line=dict(width=3, color=colour)),
-                                hovertemplate="mean: %{x:+.2f} points<extra></extra>"))
-    figure.add_trace(go.Scatter(x=xs, y=stacked(xs), mode="markers", name="one seed",
-                                marker=dict(size=10, color="#212121", opacity=0.75, line=dict(width=1, color="white")),
-                                text=[f"seed {seed}" for seed, _ in gains],
-                                hovertemplate="%{text}: %{x:+.2f} points<extra></extra>"))
+        figure.add_trace(
+            go.Scatter(
+                x=[100 * interval.low, 100 * interval.high],
+                y=[0, 0],
+                mode="lines",
+                line=dict(color=colour, width=14),
+                opacity=0.35,
+                name="95 % interval",
+                hovertemplate="95 %% interval: %s to %s points<extra></extra>"
+                % (points(interval.low), points(interval.high)),
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[100 * interval.mean],
+            y=[0],
+            mode="markers",
+            name="mean",
+            marker=dict(symbol="line-ns", size=26, line=dict(width=3, color=colour)),
+            hovertemplate="mean: %{x:+.2f} points<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=xs,
+            y=stacked(xs),
+            mode="markers",
+            name="one seed",
+            marker=dict(size=10, color="#212121", opacity=0.75, line=dict(width=1, color="white")),
+            text=[f"seed {seed}" for seed, _ in gains],
+            hovertemplate="%{text}: %{x:+.2f} points<extra></extra>",
+        )
+    )
     span = [*xs, 0.0] + ([100 * interval.low, 100 * interval.high] if interval.low is not None else [])
     pad = max(1.0, 0.15 * (max(span) - min(span)))
     figure.add_vline(x=0, line=dict(color="#424242", width=1.5, dash="dash"))
     figure.update_layout(
-        title="KD − baseline per seed (points)", height=150, margin=dict(l=10, r=10, t=36, b=30), showlegend=False,
+        title="KD − baseline per seed (points)",
+        height=150,
+        margin=dict(l=10, r=10, t=36, b=30),
+        showlegend=False,
         xaxis=dict(range=[min(span) - pad, max(span) + pad], zeroline=False, ticksuffix=" pt"),
         yaxis=dict(visible=False, range=[-1, 1]),
     )
@@ -127,15 +169,21 @@ def gain_figure(gains: Sequence[tuple[int, float]], interval: Interval) -> go.Fi
 def loss_weight_text(loss: str, factor: float, temperature: float, lam: float) -> str:
     """What a loss does to the soft term's weight, with the current T and λ."""
     if abs(factor - 1.0) < 1e-9:
-        return (f"The soft term gets the weight it should: at λ = {lam:g} the teacher's targets carry {lam:.0%} of the "
-                "loss and the labels the rest, whatever T is.")
+        return (
+            f"The soft term gets the weight it should: at λ = {lam:g} the teacher's targets carry {lam:.0%} of the "
+            "loss and the labels the rest, whatever T is."
+        )
     effective = lam * factor / (lam * factor + (1 - lam)) if lam > 0 else 0.0
-    why = {"kd-no-t2": f"without T² the soft term's gradients shrink like 1/T² = 1/{temperature ** 2:g}",
-           "seed-script": "the seed script averages the soft loss over the classes as well as the images, and "
-                          "doubling it does not make up for that"}
+    why = {
+        "kd-no-t2": f"without T² the soft term's gradients shrink like 1/T² = 1/{temperature**2:g}",
+        "seed-script": "the seed script averages the soft loss over the classes as well as the images, and "
+        "doubling it does not make up for that",
+    }
     dominated = "the labels dominate" if effective < 0.5 else "the teacher still leads"
-    return (f"The soft term gets {factor:.2g}× the weight it should ({why.get(loss, 'another scaling')}): at λ = {lam:g} "
-            f"it acts like λ ≈ {effective:.2f} of the correct loss — {dominated}.")
+    return (
+        f"The soft term gets {factor:.2g}× the weight it should ({why.get(loss, 'another scaling')}): at λ = {lam:g} "
+        f"it acts like λ ≈ {effective:.2f} of the correct loss — {dominated}."
+    )
 
 
 def balance(history: Sequence, lam: float) -> dict | None:
@@ -148,22 +196,36 @@ def balance(history: Sequence, lam: float) -> dict | None:
     weighted_soft, weighted_hard = lam * soft, (1 - lam) * hard
     total = weighted_soft + weighted_hard
     share = weighted_soft / total if total > 0 else 0.5
-    return {"epoch": last.epoch, "soft": soft, "hard": hard, "weighted_soft": weighted_soft,
-            "weighted_hard": weighted_hard, "soft_share": share}
+    return {
+        "epoch": last.epoch,
+        "soft": soft,
+        "hard": hard,
+        "weighted_soft": weighted_soft,
+        "weighted_hard": weighted_hard,
+        "soft_share": share,
+    }
 
 
 def balance_text(b: dict, lam: float) -> str:
     """Which part of the loss dominates the KD student's total, with the run's own numbers."""
-    numbers = (f"In its last epoch the KD student's soft loss was {b['soft']:.3g} and its hard loss {b['hard']:.3g}: "
-               f"λ·soft = {lam:g} × {b['soft']:.3g} = {b['weighted_soft']:.3g} against "
-               f"(1 − λ)·hard = {1 - lam:.2g} × {b['hard']:.3g} = {b['weighted_hard']:.3g}.")
+    numbers = (
+        f"In its last epoch the KD student's soft loss was {b['soft']:.3g} and its hard loss {b['hard']:.3g}: "
+        f"λ·soft = {lam:g} × {b['soft']:.3g} = {b['weighted_soft']:.3g} against "
+        f"(1 − λ)·hard = {1 - lam:.2g} × {b['hard']:.3g} = {b['weighted_hard']:.3g}."
+    )
     if b["soft_share"] > 0.8:
-        why = (f" The teacher's part is {b['soft_share']:.0%} of the total: the student is mostly copying the teacher, "
-               "and it fits the labels anyway, so moving λ changes little.")
+        why = (
+            f" The teacher's part is {b['soft_share']:.0%} of the total: the student is mostly copying the teacher, "
+            "and it fits the labels anyway, so moving λ changes little."
+        )
     elif b["soft_share"] < 0.2:
-        why = (f" The labels' part is {1 - b['soft_share']:.0%} of the total: the teacher's targets barely pull, so the "
-               "student learns as it would alone — try a larger λ, or the correct loss.")
+        why = (
+            f" The labels' part is {1 - b['soft_share']:.0%} of the total: the teacher's targets barely pull, so the "
+            "student learns as it would alone — try a larger λ, or the correct loss."
+        )
     else:
-        why = (f" Both parts pull (the teacher's is {b['soft_share']:.0%} of the total); when KD − baseline is still "
-               "near zero, the teacher simply has little to add that the labels do not already say.")
+        why = (
+            f" Both parts pull (the teacher's is {b['soft_share']:.0%} of the total); when KD − baseline is still "
+            "near zero, the teacher simply has little to add that the labels do not already say."
+        )
     return numbers + why

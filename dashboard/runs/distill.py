@@ -13,6 +13,7 @@ arrive while the first is still training wait for it (one lock per run key), han
 other runs, so a classroom of thirty identical clicks trains once.  A training runs in a worker process
 (``train``): in the server's own interpreter it would compete with every session's page runs.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,24 +33,41 @@ import torch
 from torch import nn
 
 from dashboard.jobs import runner as jobs
-from kd_core.runs.background import WorkerTask, run_task_niced
 from dashboard.jobs.progress import Progress, format_seconds, planned_steps, progress  # noqa: F401  (re-exported)
-from kd_core import ARCHITECTURES, DATASETS, Cancelled, ConfigError, ResultCache, RunConfig, RunResult, RunSetup
-from kd_core import TeacherCache, load_dataset, predict_logits, run, soften, validate
-from kd_core.models import latency as inference
+from kd_core import (
+    ARCHITECTURES,
+    DATASETS,
+    Cancelled,
+    ConfigError,
+    ResultCache,
+    RunConfig,
+    RunResult,
+    RunSetup,
+    TeacherCache,
+    load_dataset,
+    predict_logits,
+    run,
+    soften,
+    validate,
+)
 from kd_core.data.datasets import Dataset
 from kd_core.execution.executors import LocalProcesses
+from kd_core.models import latency as inference
+from kd_core.runs.background import WorkerTask, run_task_niced
 from kd_core.runs.pipeline import load, replay
 from kd_core.runs.seeds import SeedTask
 from kd_core.train.loop import seeded_model
 
 SPLITS = ("test", "train")
-SAME_RUN = ("the same run is training for a classmate: you get its result when it finishes "
-            "(position 0 in the queue: it needs no trainer of its own).")
+SAME_RUN = (
+    "the same run is training for a classmate: you get its result when it finishes "
+    "(position 0 in the queue: it needs no trainer of its own)."
+)
 TRAIN_LOGITS_LIMIT = 10_000  # training images behind the dark-knowledge heatmap (all of digits)
 
 
 # ---------------------------------------------------------------- settings and data, for the sidebar and the tabs
+
 
 def dataset_names() -> list[str]:
     return list(DATASETS)
@@ -139,13 +157,17 @@ def untrained_student_logits(config: RunConfig, dataset: Dataset) -> np.ndarray:
     return test_logits(seeded_model(config.student, dataset, config.seed + 1), dataset)  # as kd_core.run seeds it
 
 
-def cached_teacher_logits(config: RunConfig, dataset: Dataset, cache: TeacherCache, split: str = "test") -> np.ndarray | None:
+def cached_teacher_logits(
+    config: RunConfig, dataset: Dataset, cache: TeacherCache, split: str = "test"
+) -> np.ndarray | None:
     """The logits over ``split`` of the teacher these settings name, if it is already in the cache; else None."""
     found = RunSetup(config).cached_teacher(cache)
     return None if found is None else test_logits(found.model, dataset, split)
 
 
-def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event) -> TeacherOutcome:
+def load_or_train_teacher(
+    config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event
+) -> TeacherOutcome:
     """The teacher from the cache (at once), or trained now and cached."""
     setup = RunSetup(config)
     try:
@@ -157,7 +179,11 @@ def load_or_train_teacher(config: RunConfig, cache: TeacherCache, on_event: Call
 
 
 def distill(
-    config: RunConfig, cache: TeacherCache, on_event: Callable, stop: threading.Event, results: ResultCache | None = None
+    config: RunConfig,
+    cache: TeacherCache,
+    on_event: Callable,
+    stop: threading.Event,
+    results: ResultCache | None = None,
 ) -> DistillOutcome:
     """``kd_core.run`` (teacher, KD student, scratch baseline), then logits and latency for the report.
 
@@ -175,7 +201,9 @@ def distill(
             replay(outcome.result.history, outcome.result.config, on_event, outcome.result.steps)
             return outcome
         stored = results.on_disk and results.path(key).exists()  # read here, with no trainer: no training
-        with contextlib.nullcontext(True) if stored else jobs.trainer_slot() as slot:  # a waiting job gave its slot away
+        with (
+            contextlib.nullcontext(True) if stored else jobs.trainer_slot() as slot
+        ):  # a waiting job gave its slot away
             result = train(config, on_event, stop, cache, results, stored) if slot else RunResult(config, "cancelled")
         if result.status != "completed":
             return DistillOutcome(result, None, None, {})
@@ -189,8 +217,14 @@ def in_workers() -> bool:
     return os.environ.get("KD_EXECUTOR", "local") == "local"
 
 
-def train(config: RunConfig, on_event: Callable, stop: threading.Event, cache: TeacherCache,
-          results: ResultCache, stored: bool = False) -> RunResult:
+def train(
+    config: RunConfig,
+    on_event: Callable,
+    stop: threading.Event,
+    cache: TeacherCache,
+    results: ResultCache,
+    stored: bool = False,
+) -> RunResult:
     """``kd_core.run`` in one worker process, its events relayed here; in this process only when a cache is kept
     in memory here (a worker could not share it), or the run is ``stored`` already (read here; a damaged file is
     reported here and, rarely, trained again here).  The worker runs torch with this process's thread count: the
@@ -221,6 +255,7 @@ def outcome_of(result: RunResult, latency: bool = True) -> DistillOutcome:
 
 
 # ---------------------------------------------------------------- the in-memory layer of the results cache
+
 
 @functools.cache
 def shared_results() -> ResultCache:

@@ -3,6 +3,7 @@
 The only module of the dashboard that calls ``kd_core.studies.experiments`` (dashboard/runs/distill.py holds the other
 calls into ``kd_core``), and no Streamlit: the tabs draw what these functions return.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -12,13 +13,13 @@ import pandas as pd
 import torch
 
 from kd_core import ConfigError, RunConfig, TeacherCache, validate
-from kd_core.studies import experiments as ex
 from kd_core.board.sweeps import SweepRecorder
 from kd_core.config import MAX_EPOCHS  # noqa: F401  (the unseen-class tab's epoch limit)
 from kd_core.data.datasets import DATASETS
 from kd_core.models.architectures import build_model, count_params
 from kd_core.stats import ValueSummary, format_spread
 from kd_core.stats import summarize as summarize_rows
+from kd_core.studies import experiments as ex
 from kd_core.studies.sweeps import SweepEvent, SweepRow, sweep
 
 PARAM_SYMBOLS = {"temperature": "T", "lam": "λ", "student_width": "student width"}
@@ -26,6 +27,7 @@ OmittedClassResult = ex.OmittedClassResult
 
 
 # ---------------------------------------------------------------- job functions: fn(on_event, stop) for dashboard.jobs.runner
+
 
 def _rows_and_epochs(on_event: Callable) -> Callable[[SweepEvent], None]:
     """Pass a sweep's finished rows and epoch ends to the job, not every step: the event list stays short."""
@@ -40,14 +42,18 @@ def _rows_and_epochs(on_event: Callable) -> Callable[[SweepEvent], None]:
 def sweep_job(config: RunConfig, param: str, values: list[float], seeds: list[int], cache: TeacherCache) -> Callable:
     """A sweep of ``param`` over ``values`` × ``seeds`` (the little-data tab sweeps ``student_fraction``)."""
     board = SweepRecorder(config, param)  # each finished row also goes on the class board, as a sweep run
-    return lambda on_event, stop: sweep(param, values, seeds, config, _rows_and_epochs(board.wrap(on_event)), stop, cache)
+    return lambda on_event, stop: sweep(
+        param, values, seeds, config, _rows_and_epochs(board.wrap(on_event)), stop, cache
+    )
 
 
 def omitted_class_job(config: RunConfig, cls: int, cache: TeacherCache) -> Callable:
     """Teacher, KD student and scratch student with class ``cls`` left out of the students' data."""
 
     def fn(on_event, stop):
-        return ex.omitted_class(config, cls, lambda event: on_event(event) if event.kind == "epoch" else None, stop, cache)
+        return ex.omitted_class(
+            config, cls, lambda event: on_event(event) if event.kind == "epoch" else None, stop, cache
+        )
 
     return fn
 
@@ -63,13 +69,17 @@ def progress(events: list) -> tuple[float, str]:
     last = events[-1] if events else None
     if isinstance(last, SweepEvent):
         value = "" if last.value is None else f", value {last.value:g}"
-        return last.fraction, f"training {min(last.done + 1, last.total)} of {last.total} (seed {last.seed}{value}, {last.phase})"
+        return (
+            last.fraction,
+            f"training {min(last.done + 1, last.total)} of {last.total} (seed {last.seed}{value}, {last.phase})",
+        )
     if last is not None and hasattr(last, "epochs"):  # a kd_core ProgressEvent
         return min(1.0, last.epoch / last.epochs), f"{last.phase}, epoch {last.epoch} of {last.epochs}"
     return 0.0, "starting…"
 
 
 # ---------------------------------------------------------------- results
+
 
 def rows_of(events: list) -> list[SweepRow]:
     """The finished rows among a sweep job's events."""
@@ -82,15 +92,20 @@ def summarize(rows: list[SweepRow]) -> list[ValueSummary]:
 
 def summary_table(summary: list[ValueSummary], value_title: str, percent_values: bool = False) -> pd.DataFrame:
     """One row per swept value: the students' accuracies and the gain, mean ± sd over seeds."""
-    return pd.DataFrame([{
-        value_title: f"{100 * e.value:g} %" if percent_values else f"{e.value:g}",
-        "seeds": e.n,
-        "student epochs": e.epochs,
-        "KD student (%)": format_spread(e.student),
-        "scratch baseline (%)": format_spread(e.baseline),
-        "KD − scratch (points)": format_spread(e.gain, signed=True),
-        "teacher (%)": f"{100 * e.teacher_mean:.2f}",
-    } for e in sorted(summary, key=lambda e: e.value)])
+    return pd.DataFrame(
+        [
+            {
+                value_title: f"{100 * e.value:g} %" if percent_values else f"{e.value:g}",
+                "seeds": e.n,
+                "student epochs": e.epochs,
+                "KD student (%)": format_spread(e.student),
+                "scratch baseline (%)": format_spread(e.baseline),
+                "KD − scratch (points)": format_spread(e.gain, signed=True),
+                "teacher (%)": f"{100 * e.teacher_mean:.2f}",
+            }
+            for e in sorted(summary, key=lambda e: e.value)
+        ]
+    )
 
 
 def signature(config: RunConfig) -> str | None:
@@ -114,6 +129,7 @@ def seeds_from(config: RunConfig, count: int) -> list[int]:
 
 
 # ---------------------------------------------------------------- instant computations on stored logits
+
 
 def softened_distributions(logits: np.ndarray, temperatures: list[float]) -> np.ndarray:
     return ex.softened_distributions(torch.from_numpy(logits), temperatures)

@@ -9,6 +9,7 @@ TorchScript exporter (``dynamo=False``) still runs offline here and is faster (~
 deprecated since torch 2.9 and warns that it will be removed.  Both match PyTorch to ~1e-7 on these models
 (tests/test_exports.py checks every architecture with onnxruntime).
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,7 +26,8 @@ from torch import nn
 
 from kd_core import DATASETS, RunConfig
 from kd_core.models.architectures import ARCHITECTURES
-from kd_core.models.own_teacher import OnnxTeacher, architecture as architecture_of, is_external
+from kd_core.models.own_teacher import OnnxTeacher, is_external
+from kd_core.models.own_teacher import architecture as architecture_of
 from kd_core.models.own_teacher import parse as parse_teacher
 
 MEMO_ENTRIES = 12  # exported files kept in memory; a big teacher's ONNX is a few MB
@@ -50,8 +52,15 @@ def onnx_bytes(model: nn.Module, example: torch.Tensor, metadata: dict[str, str]
     example = example[:1].detach().cpu()
     with warnings.catch_warnings():  # torch.export's notes on its own internals mean nothing to a student
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(frozen, (example,), dynamo=True, verbose=False, input_names=["images"],
-                                    output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},))
+        program = torch.onnx.export(
+            frozen,
+            (example,),
+            dynamo=True,
+            verbose=False,
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+        )
     proto = program.model_proto
     for key, value in (metadata or {}).items():
         entry = proto.metadata_props.add()
@@ -104,9 +113,11 @@ def loading_code(config: RunConfig, part: str, input_shape: tuple[int, ...], num
     """The Python lines that rebuild the architecture and load a downloaded state_dict into it."""
     architecture = config.teacher if part == "teacher" else config.student
     width = "" if part == "teacher" or config.student_width is None else f", width={config.student_width}"
-    return (f"import torch\nfrom kd_core.models.architectures import build_model\n"
-            f"model = build_model({architecture!r}, {tuple(input_shape)!r}, {num_classes}{width})\n"
-            f"model.load_state_dict(torch.load({file_name(config, part, 'pt')!r}))\nmodel.eval()")
+    return (
+        f"import torch\nfrom kd_core.models.architectures import build_model\n"
+        f"model = build_model({architecture!r}, {tuple(input_shape)!r}, {num_classes}{width})\n"
+        f"model.load_state_dict(torch.load({file_name(config, part, 'pt')!r}))\nmodel.eval()"
+    )
 
 
 # ---------------------------------------------------------------- the kd-train line of a run
@@ -129,10 +140,17 @@ def minimal_config(config: RunConfig) -> RunConfig:
     spec = DATASETS.get(config.dataset)
     if spec is None:
         return config
-    same = {name: None for name in ("teacher", "student", "teacher_epochs", "epochs", "lr", "batch_size")
-            if getattr(config, name) is not None and getattr(config, name) == getattr(spec, name)}
+    same = {
+        name: None
+        for name in ("teacher", "student", "teacher_epochs", "epochs", "lr", "batch_size")
+        if getattr(config, name) is not None and getattr(config, name) == getattr(spec, name)
+    }
     student = config.student or spec.student
-    if config.student_width is not None and student in ARCHITECTURES and config.student_width == ARCHITECTURES[student].width:
+    if (
+        config.student_width is not None
+        and student in ARCHITECTURES
+        and config.student_width == ARCHITECTURES[student].width
+    ):
         same["student_width"] = None
     return config.replace(**same)
 
@@ -163,6 +181,7 @@ def command_line(config: RunConfig, seeds: int = 1) -> str:
     if is_external(config.teacher):  # a teacher file of one's own has its own flag
         at = words.index("--teacher")
         source = parse_teacher(config.teacher)
-        words[at:at + 2] = [f"--teacher-{source.kind}", str(source.path)] + (
-            ["--teacher", source.arch] if source.kind == "state" and source.arch else [])
+        words[at : at + 2] = [f"--teacher-{source.kind}", str(source.path)] + (
+            ["--teacher", source.arch] if source.kind == "state" and source.arch else []
+        )
     return shlex.join(words)

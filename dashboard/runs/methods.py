@@ -7,18 +7,19 @@ Each method trains over the seeds through ``seed_runs.distill_seeds`` — the ve
 results cache, one run per key) Distill uses — on the page's settings with only the loss changed, so a method's
 runs are Distill's runs and a second click loads them.  No Streamlit here.
 """
+
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dashboard.runs import seeds as seed_runs
 from dashboard.jobs.progress import SeedEvent
+from dashboard.runs import seeds as seed_runs
 from kd_core import RunConfig, TeacherCache
 from kd_core.methods.registry import COMPARED, METHODS
-from kd_core.train.records import ProgressEvent, RunResult
 from kd_core.stats import Interval
+from kd_core.train.records import ProgressEvent, RunResult
 
 
 @dataclass(frozen=True)
@@ -115,19 +116,21 @@ def comparisons(outcome: MethodsOutcome) -> list[Comparison]:
         paired = [r for r in results if r.config.seed in kd and r.baseline is not None]
         if not paired:
             continue
-        out.append(Comparison(
-            method=name,
-            accuracy=statistics.fmean(r.student.accuracy for r in paired),
-            vs_scratch=[r.student.accuracy - r.baseline.accuracy for r in paired],
-            vs_kd=[r.student.accuracy - kd[r.config.seed].student.accuracy for r in paired],
-            seeds=[r.config.seed for r in paired],
-            seconds_per_epoch=statistics.fmean(r.seconds["student"] / r.config.epochs for r in paired),
-        ))
+        out.append(
+            Comparison(
+                method=name,
+                accuracy=statistics.fmean(r.student.accuracy for r in paired),
+                vs_scratch=[r.student.accuracy - r.baseline.accuracy for r in paired],
+                vs_kd=[r.student.accuracy - kd[r.config.seed].student.accuracy for r in paired],
+                seeds=[r.config.seed for r in paired],
+                seconds_per_epoch=statistics.fmean(r.seconds["student"] / r.config.epochs for r in paired),
+            )
+        )
     return out
 
 
 def verdict_vs_kd(interval: Interval) -> str:
-    """"better than KD", "worse than KD" or "no clear difference from KD" (the whole 95 % interval decides)."""
+    """ "better than KD", "worse than KD" or "no clear difference from KD" (the whole 95 % interval decides)."""
     return {"helps": "better than KD", "hurts": "worse than KD"}.get(interval.verdict, "no clear difference from KD")
 
 
@@ -140,11 +143,15 @@ def summary_line(found: list[Comparison]) -> str:
         return "With one seed there is no interval: use at least 2 seeds (the lesson's own are best) to compare."
     apart = [c for c in others if c.kd_interval.verdict != "no clear difference"]
     if not apart:
-        return ("**The methods do not differ from KD on this setting**: every interval of method − KD includes 0. "
-                "That is a finding, not a failure — on small problems the teacher's signal is simple, and how it is "
-                "matched matters less than that it is there.")
-    return "; ".join(f"**{METHODS[c.method].title}** is {verdict_vs_kd(c.kd_interval)}" for c in apart) + \
-        "; the others do not differ clearly from KD."
+        return (
+            "**The methods do not differ from KD on this setting**: every interval of method − KD includes 0. "
+            "That is a finding, not a failure — on small problems the teacher's signal is simple, and how it is "
+            "matched matters less than that it is there."
+        )
+    return (
+        "; ".join(f"**{METHODS[c.method].title}** is {verdict_vs_kd(c.kd_interval)}" for c in apart)
+        + "; the others do not differ clearly from KD."
+    )
 
 
 def cost_ratio(found: list[Comparison]) -> dict[str, float]:

@@ -5,6 +5,7 @@ logits over that split (dashboard/runs/distill.py: ``split_of``).  It is filled 
 experiment tabs' teacher job, or from the disk cache when the teacher is already there; the Probabilities
 and "What is happening" tabs, the sweep tab's "one input as T rises" chart and the heatmap read it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -131,8 +132,11 @@ def teacher_logits_or_button(config: RunConfig, split: str, where: str, key: str
     def launch():
         cache = teacher_cache()
         plan = runs.planned_steps(config, dataset, ("teacher",))
-        return (lambda on_event, stop: runs.load_or_train_teacher(config, cache, on_event, stop)), \
-            {"what": "Teacher", "config": config, "plan": plan}
+        return (lambda on_event, stop: runs.load_or_train_teacher(config, cache, on_event, stop)), {
+            "what": "Teacher",
+            "config": config,
+            "plan": plan,
+        }
 
     job_panel.run_button(st, "Train / load teacher", "teacher", launch, key=f"exp_teacher_{key}")
     if job_panel.active("teacher"):

@@ -13,6 +13,7 @@ A request whose runs are all finished or asked for by earlier jobs needs no slot
 starts it without one) and waits for them; a job whose teachers are all being trained by another process waits
 for one without its slot, and trains the seeds whose teachers are cached first.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,12 +22,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dashboard.jobs import runner as jobs
-from dashboard.runs import distill as runs
-from kd_core.runs.background import WorkerTask, run_task_niced
 from dashboard.jobs.progress import SeedEvent
+from dashboard.runs import distill as runs
 from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core.execution import executors
 from kd_core.execution.executors import LocalProcesses, make_executor
+from kd_core.runs.background import WorkerTask, run_task_niced
 from kd_core.runs.pipeline import load, replay
 from kd_core.runs.seeds import SeedsResult, SeedTask, map_seed_tasks, run_task
 from kd_core.stats import Interval
@@ -56,8 +57,11 @@ class SeedsOutcome:
     @property
     def gains(self) -> list[tuple[int, float]]:
         """(seed, KD − baseline as a fraction) per completed seed."""
-        return [(o.result.config.seed, o.result.kd_minus_baseline) for o in self.completed
-                if o.result.kd_minus_baseline is not None]
+        return [
+            (o.result.config.seed, o.result.kd_minus_baseline)
+            for o in self.completed
+            if o.result.kd_minus_baseline is not None
+        ]
 
     @property
     def interval(self) -> Interval | None:
@@ -149,14 +153,22 @@ def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threadin
             while not stop.is_set() and all(busy(c) for c in rest):
                 stop.wait(0.2)
     me = jobs._this_job()
-    theirs = {k for job in jobs.live_jobs() if me is not None and job.id < me.id for k in job.meta.get("teacher_keys", ())}
+    theirs = {
+        k for job in jobs.live_jobs() if me is not None and job.id < me.id for k in job.meta.get("teacher_keys", ())
+    }
     if any(busy(c) or keys[c.seed] in theirs for c in rest):
         rest.reverse()
     return ready + rest
 
 
-def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: Callable, stop: threading.Event,
-                  results: ResultCache | None = None) -> SeedsOutcome:
+def distill_seeds(
+    config: RunConfig,
+    seeds: int,
+    cache: TeacherCache,
+    on_event: Callable,
+    stop: threading.Event,
+    results: ResultCache | None = None,
+) -> SeedsOutcome:
     """``seeds`` distillations of ``config`` (seeds config.seed …), in worker processes, in parallel where trainer
     slots are free."""
     asked = {} if results is None else {"results": results}  # runs.distill's own default otherwise
@@ -167,7 +179,9 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
     for c in configs:  # what this server ran before is ready at once
         remembered = runs._remembered(load(c)[0].run_key(), results)
         if remembered is not None:
-            replay(remembered.result.history, remembered.result.config, _tagged(on_event, c.seed), remembered.result.steps)
+            replay(
+                remembered.result.history, remembered.result.config, _tagged(on_event, c.seed), remembered.result.steps
+            )
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
     to_train = [c for c in todo if not runs.finished(load(c)[0].run_key(), results)]  # stored ones: runs.distill reads
@@ -178,7 +192,9 @@ def distill_seeds(config: RunConfig, seeds: int, cache: TeacherCache, on_event: 
             with jobs.extra_slots(min(len(to_train) - 1, idle_cores()) if slot else 0) as more:
                 parallel = more + 1
                 if slot:
-                    outcomes.update(_in_parallel(todo[:len(to_train)], parallel, cache, results, on_event, stop, configs[0].seed))
+                    outcomes.update(
+                        _in_parallel(todo[: len(to_train)], parallel, cache, results, on_event, stop, configs[0].seed)
+                    )
     for c in todo:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
         if stop.is_set():
             break
@@ -206,8 +222,15 @@ def _measured(config: RunConfig, outcome: runs.DistillOutcome, stop: threading.E
         return measured
 
 
-def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, results: ResultCache,
-                 on_event: Callable, stop: threading.Event, first: int | None = None) -> dict[int, runs.DistillOutcome]:
+def _in_parallel(
+    configs: list[RunConfig],
+    workers: int,
+    cache: TeacherCache,
+    results: ResultCache,
+    on_event: Callable,
+    stop: threading.Event,
+    first: int | None = None,
+) -> dict[int, runs.DistillOutcome]:
     """The seeds whose run key is free, ``workers`` at a time in worker processes; each seed's key is held meanwhile.
     Seed ``first`` (the report's) has its latency measured before it is remembered: identical requests waiting for
     it find it complete, instead of each measuring it again in the server."""
@@ -225,8 +248,11 @@ def _in_parallel(configs: list[RunConfig], workers: int, cache: TeacherCache, re
         if cache.disk_folder is None or results.disk_folder is None:
             return {}  # a cache kept in this process's memory: runs.distill trains here instead
         try:  # one worker too: a training in the server's interpreter would compete with every page run
-            executor = LocalProcesses(min(workers, len(mine)), in_process_when_alone=False) if runs.in_workers() \
+            executor = (
+                LocalProcesses(min(workers, len(mine)), in_process_when_alone=False)
+                if runs.in_workers()
                 else make_executor(os.environ.get("KD_EXECUTOR", "local"), jobs=min(workers, len(mine)))
+            )
         except (ValueError, ImportError, RuntimeError):
             return {}  # Ray asked for but not usable: the seeds run one after another instead
         tasks = [SeedTask(c, cache.disk_folder, results.disk_folder) for _, c in mine]

@@ -3,6 +3,7 @@
 Distill trains several seeds (dashboard/runs/seeds.py); the report's headline is the verdict over them
 (dashboard/report/summary.py), the live charts draw the first seed's curves.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,20 +12,17 @@ from collections import OrderedDict
 import streamlit as st
 
 from dashboard.figures import charts
-from dashboard.page import style
-from dashboard.page import choices
-from dashboard.jobs import estimate
 from dashboard.figures import plots as figures
+from dashboard.jobs import estimate, progress
 from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
-from dashboard.jobs import progress
-from dashboard.runs import resources
-from dashboard.runs import distill as runs
-from dashboard.runs import seeds as seed_runs
-from dashboard.page import sessions
-from dashboard.tabs import history
-from dashboard.report import summary as report
+from dashboard.page import choices, sessions, style
 from dashboard.report import extras as report_extra
+from dashboard.report import summary as report
+from dashboard.runs import distill as runs
+from dashboard.runs import resources
+from dashboard.runs import seeds as seed_runs
+from dashboard.tabs import history
 from kd_core import RunConfig
 
 state = st.session_state
@@ -45,42 +43,74 @@ def launcher(kind: str, config: RunConfig, seeds: int = 1):
         dataset, _ = resources.dataset_or_problem(config.dataset)
         if kind == "teacher":
             plan = runs.planned_steps(config, dataset, ("teacher",))
-            return (lambda on_event, stop: runs.load_or_train_teacher(config, cache, on_event, stop)), \
-                {"kind": kind, "what": "Teacher", "config": config, "plan": plan}
+            return (lambda on_event, stop: runs.load_or_train_teacher(config, cache, on_event, stop)), {
+                "kind": kind,
+                "what": "Teacher",
+                "config": config,
+                "plan": plan,
+            }
         plan = runs.planned_steps(config, dataset, ("teacher", "student", "baseline"))
         what = "Distillation" if seeds == 1 else f"Distillation over {seeds} seeds"
         keys = seed_runs.run_keys(config, seeds)  # a request whose runs are finished or asked for needs no trainer
         # seed_runs.distill_seeds (and runs.distill inside it) are looked up at the click, so tests can replace them
-        return (lambda on_event, stop: seed_runs.distill_seeds(config, seeds, cache, on_event, stop)), \
-            {"kind": kind, "what": what, "config": config, "plan": plan, "seeds": [config.seed + i for i in range(seeds)],
-             "run_keys": keys, "teacher_keys": seed_runs.teacher_keys(config, seeds), "slot": seed_runs.needs_a_slot(keys)}
+        return (lambda on_event, stop: seed_runs.distill_seeds(config, seeds, cache, on_event, stop)), {
+            "kind": kind,
+            "what": what,
+            "config": config,
+            "plan": plan,
+            "seeds": [config.seed + i for i in range(seeds)],
+            "run_keys": keys,
+            "teacher_keys": seed_runs.teacher_keys(config, seeds),
+            "slot": seed_runs.needs_a_slot(keys),
+        }
 
     return launch
 
 
 def sidebar_buttons(where, config: RunConfig, seeds: int, usable: bool) -> None:
-    job_panel.run_button(where, "Distill", JOB, launcher("distill", config, seeds), key="distill", type="primary",
-                         disabled=not usable, width="stretch",
-                         help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison, for every seed.")
+    job_panel.run_button(
+        where,
+        "Distill",
+        JOB,
+        launcher("distill", config, seeds),
+        key="distill",
+        type="primary",
+        disabled=not usable,
+        width="stretch",
+        help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison, for every seed.",
+    )
     changed = None if job_panel.active(JOB) else settings_changed(config, seeds)
     if changed:
         where.warning(changed)
     if usable and not job_panel.active(JOB):
         expected = run_estimate(config, seeds)
         if expected:
-            where.caption(f"⏱ This Distill will take **{expected}** on this server.", help=(
-                "Its planned steps × the time of one step, measured here once per architecture and batch size, "
-                "× the seeds ÷ the seeds that can train at once. Teachers already cached are not counted."))
-    job_panel.stop_button(where, JOB, key="stop", width="stretch", help="End the run now; what was drawn stays on the page.")
+            where.caption(
+                f"⏱ This Distill will take **{expected}** on this server.",
+                help=(
+                    "Its planned steps × the time of one step, measured here once per architecture and batch size, "
+                    "× the seeds ÷ the seeds that can train at once. Teachers already cached are not counted."
+                ),
+            )
+    job_panel.stop_button(
+        where, JOB, key="stop", width="stretch", help="End the run now; what was drawn stays on the page."
+    )
     if state.get("present"):
         return  # presentation mode: fewer buttons
-    job_panel.run_button(where, "Train / load teacher", JOB, launcher("teacher", config), key="teacher_button",
-                         disabled=not usable, width="stretch",
-                         help="Train the teacher with these settings, or load it at once if it is already cached.")
+    job_panel.run_button(
+        where,
+        "Train / load teacher",
+        JOB,
+        launcher("teacher", config),
+        key="teacher_button",
+        disabled=not usable,
+        width="stretch",
+        help="Train the teacher with these settings, or load it at once if it is already cached.",
+    )
 
 
 def settings_changed(config: RunConfig, seeds: int) -> str | None:
-    """"The report below is for T = 4; you changed T to 8 — click Distill." when the sidebar no longer matches the
+    """ "The report below is for T = 4; you changed T to 8 — click Distill." when the sidebar no longer matches the
     report on screen (None when it does, or there is no report)."""
     outcome: seed_runs.SeedsOutcome | None = sessions.current().seeds_outcome
     if outcome is None:
@@ -89,21 +119,33 @@ def settings_changed(config: RunConfig, seeds: int) -> str | None:
     fields = [f for f in choices.ALL_CONTROLS if now.get(f) != then.get(f)]
     if not fields:
         return None
-    show = lambda values: ", ".join(f"{choices.SHORT_NAMES[f]} = {choices.format_value(f, values.get(f))}" for f in fields[:3])  # noqa: E731
+    show = lambda values: ", ".join(
+        f"{choices.SHORT_NAMES[f]} = {choices.format_value(f, values.get(f))}" for f in fields[:3]
+    )  # noqa: E731
     more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
-    return (f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} to {show(now)}{more} "
-            "— click **Distill** to see the new settings.")
+    return (
+        f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} to {show(now)}{more} "
+        "— click **Distill** to see the new settings."
+    )
 
 
 def run_estimate(config: RunConfig, seeds: int) -> str | None:
-    """"about N minutes" for a Distill of over a minute, None for a shorter one (or settings that cannot run)."""
+    """ "about N minutes" for a Distill of over a minute, None for a shorter one (or settings that cannot run)."""
     dataset, _ = resources.dataset_or_problem(config.dataset)
     try:
         plan = runs.planned_steps(config, dataset, ("teacher", "student", "baseline"))
-        teacher = resources.step_seconds(config.teacher or runs.default_pair(config.dataset)[0], config.dataset, None,
-                                         config.teacher_batch_size or config.batch_size or 64)
-        student = resources.step_seconds(config.student or runs.default_pair(config.dataset)[1], config.dataset,
-                                         config.student_width, config.batch_size or 64)
+        teacher = resources.step_seconds(
+            config.teacher or runs.default_pair(config.dataset)[0],
+            config.dataset,
+            None,
+            config.teacher_batch_size or config.batch_size or 64,
+        )
+        student = resources.step_seconds(
+            config.student or runs.default_pair(config.dataset)[1],
+            config.dataset,
+            config.student_width,
+            config.batch_size or 64,
+        )
     except Exception:  # invalid settings are reported elsewhere
         return None
     configs = seed_runs.seed_configs(config, seeds)
@@ -161,20 +203,32 @@ def stopped_note(snap: jobs.Snapshot) -> str | None:
     """What the loss chart says when the run diverged: its curves end there, often after a single point."""
     if snap.status != jobs.FAILED or snap.error_type != "Diverged" or not snap.error:
         return None
-    what = snap.error.split(";")[0].removeprefix("training diverged: ")  # "the teacher loss exploded to … at epoch 1, step 2"
+    what = snap.error.split(";")[0].removeprefix(
+        "training diverged: "
+    )  # "the teacher loss exploded to … at epoch 1, step 2"
     return f"Training stopped: {what}. The curves end there."
 
 
 def intro(config: RunConfig, seeds: int, usable: bool) -> None:
     """Before the first Distill: what it does, and on a phone a Distill button right here (the sidebar, with its
     own Distill, is folded away there; at 640 px and wider this one is hidden by dashboard/page/style.py)."""
-    st.info("Click **Distill** to train the teacher (or load it from the cache), the KD student and the scratch "
-            "baseline, for every seed. The charts draw live.")
+    st.info(
+        "Click **Distill** to train the teacher (or load it from the cache), the KD student and the scratch "
+        "baseline, for every seed. The charts draw live."
+    )
     # The rule that hides it, again right here and as markdown: st.html's styles apply a moment after the page's
     # first elements, and for that moment an open sidebar's page showed two Distill buttons.
     st.markdown(f"<style>{style.HIDE_PAGE_DISTILL}</style>", unsafe_allow_html=True)
-    job_panel.run_button(st, "Distill", JOB, launcher("distill", config, seeds), key="distill_main", type="primary",
-                         disabled=not usable, help="The same as the sidebar's Distill.")
+    job_panel.run_button(
+        st,
+        "Distill",
+        JOB,
+        launcher("distill", config, seeds),
+        key="distill_main",
+        type="primary",
+        disabled=not usable,
+        help="The same as the sidebar's Distill.",
+    )
 
 
 def draw_job(snap: jobs.Snapshot | None, usable: bool = True) -> None:
@@ -200,8 +254,11 @@ def draw_job(snap: jobs.Snapshot | None, usable: bool = True) -> None:
     if replayed:  # a cache entry older than stored steps replays its epochs only
         who = "This run came from the results cache" if "student" in replayed else "The teacher came from the cache"
         stepped = replayed == {e.phase for e in events if e.replayed and e.kind == "step"}
-        notes.append(f"{who}: its stored losses and accuracy per epoch are replayed." if stepped
-                     else f"{who}: its accuracy per epoch is replayed; its per-step losses are not available.")
+        notes.append(
+            f"{who}: its stored losses and accuracy per epoch are replayed."
+            if stepped
+            else f"{who}: its accuracy per epoch is replayed; its per-step losses are not available."
+        )
     if notes:
         st.caption(" ".join(notes))
 
@@ -217,7 +274,9 @@ def render(config: RunConfig, usable: bool = True, seeds: int = 1) -> None:
         if not same_job:
             st.caption("From your last completed distillation:")
         report.headline(outcome)
-    job_panel.live(JOB, lambda snap: draw_job(snap, usable))  # the curves right under the verdict: on a 1024×768 projector they start on screen
+    job_panel.live(
+        JOB, lambda snap: draw_job(snap, usable)
+    )  # the curves right under the verdict: on a 1024×768 projector they start on screen
     if show:
         report.metrics(outcome, job if same_job else None)
         data, _ = resources.dataset_or_problem(outcome.config.dataset)

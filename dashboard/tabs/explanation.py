@@ -1,12 +1,13 @@
 """Tab "What is happening": the loss with the sidebar's numbers, and why softened targets carry dark knowledge."""
+
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from dashboard.runs import distill as runs
 from dashboard.page import sidebar
 from dashboard.report import verdict
+from dashboard.runs import distill as runs
 from dashboard.tabs import probabilities
 from kd_core import DATASETS, Dataset, RunConfig
 from kd_core.methods.losses import LOSSES, soft_weight_factor
@@ -53,21 +54,27 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
     p = runs.softened(teacher[index], T)
     order = np.argsort(p)[::-1]
     runners = ", ".join(f"{dataset.class_names[c]} ({p[c]:.1%})" for c in order[1:4])
-    st.info(f"Right now, on test sample #{index} (a {dataset.class_names[int(dataset.y_test[index])]}), the teacher at "
-            f"T = {T:g} gives {p[order[0]]:.1%} to **{dataset.class_names[order[0]]}**, and to the runners-up: {runners}. "
-            "Those runner-up probabilities are the dark knowledge the student is trained on.")
+    st.info(
+        f"Right now, on test sample #{index} (a {dataset.class_names[int(dataset.y_test[index])]}), the teacher at "
+        f"T = {T:g} gives {p[order[0]]:.1%} to **{dataset.class_names[order[0]]}**, and to the runners-up: {runners}. "
+        "Those runner-up probabilities are the dark knowledge the student is trained on."
+    )
 
 
 def loss_effects(config: RunConfig) -> None:
     """The sidebar's Loss toggle: what each way of writing the loss does to the soft term's effective weight."""
     T, lam, classes = config.temperature, config.lam, DATASETS[config.dataset].num_classes
-    st.markdown("**Three ways to write the soft term** (the sidebar's *Loss*): what each does to its weight, "
-                f"here with T = {T:g}, λ = {lam:g} and {classes} classes.")
+    st.markdown(
+        "**Three ways to write the soft term** (the sidebar's *Loss*): what each does to its weight, "
+        f"here with T = {T:g}, λ = {lam:g} and {classes} classes."
+    )
     lines = []
     for name in LOSSES:
         factor = soft_weight_factor(name, T, classes)
         formula = {"kd": "1", "kd-no-t2": f"1/T² = 1/{T * T:g}", "seed-script": f"2/C = 2/{classes}"}.get(name, "")
         chosen = " ← chosen" if name == config.loss else ""
-        lines.append(f"- **{sidebar.LOSS_NAMES.get(name, name)}**{chosen}: the soft term gets {formula} = "
-                     f"{factor:.3g}× its correct weight. {verdict.loss_weight_text(name, factor, T, lam)}")
+        lines.append(
+            f"- **{sidebar.LOSS_NAMES.get(name, name)}**{chosen}: the soft term gets {formula} = "
+            f"{factor:.3g}× its correct weight. {verdict.loss_weight_text(name, factor, T, lam)}"
+        )
     st.markdown("\n".join(lines))

@@ -5,6 +5,7 @@ and in the CSV and JSON downloads, which carry the lesson and the date and time 
 
 The rows in the session keep short keys (``row``); the table and the downloads give them readable headings and
 fixed types (``COLUMNS``)."""
+
 from __future__ import annotations
 
 import datetime
@@ -14,39 +15,78 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from dashboard.report import history_table as summary
 from dashboard.jobs import runner as jobs
-from dashboard.runs import seeds as seed_runs
+from dashboard.report import history_table as summary
 from dashboard.report import verdict
+from dashboard.runs import seeds as seed_runs
 from kd_core import RunConfig
 
-SETTINGS = ("dataset", "teacher", "student", "student_width", "temperature", "lam", "loss", "student_fraction", "omit_class",
-            "epochs", "teacher_epochs", "lr", "batch_size", "seed")
+SETTINGS = (
+    "dataset",
+    "teacher",
+    "student",
+    "student_width",
+    "temperature",
+    "lam",
+    "loss",
+    "student_fraction",
+    "omit_class",
+    "epochs",
+    "teacher_epochs",
+    "lr",
+    "batch_size",
+    "seed",
+)
 
 # Every column the table can have, in the order shown: results first, then the settings, then the run's details.
 # key in a history row -> (heading, type).  The types are fixed here, not guessed from the rows, so a cancelled first
 # row (no results yet) changes neither the order nor the types: counts stay whole numbers in the CSV and the JSON.
 COLUMNS: dict[str, tuple[str, str]] = {
-    "finished": ("Finished", "str"), "lesson": ("Lesson", "str"), "status": ("Status", "str"),
-    "student_acc_%": ("KD student %", "float"), "baseline_acc_%": ("Baseline %", "float"),
-    "kd_minus_baseline_points": ("KD − baseline (points)", "float"), "verdict": ("Verdict", "str"),
-    "interval_low_points": ("95 % low (points)", "float"), "interval_high_points": ("95 % high (points)", "float"),
-    "teacher_acc_%": ("Teacher %", "float"), "agreement_%": ("Student–teacher agreement %", "float"), "seeds": ("Seeds", "int"),
-    "dataset": ("Dataset", "str"), "teacher": ("Teacher", "str"), "student": ("Student", "str"),
-    "student_width": ("Student width", "int"), "temperature": ("T", "float"), "lam": ("λ", "float"), "loss": ("Loss", "str"),
-    "student_fraction": ("Student's share of data", "float"), "omit_class": ("Hidden class", "int"),
-    "epochs": ("Student epochs", "int"), "teacher_epochs": ("Teacher epochs", "int"), "lr": ("Learning rate", "float"),
-    "batch_size": ("Batch size", "int"), "seed": ("First seed", "int"),
-    "teacher_params": ("Teacher parameters", "int"), "student_params": ("Student parameters", "int"),
-    "teacher_latency_us": ("Teacher µs per image", "float"), "student_latency_us": ("Student µs per image", "float"),
-    "teacher_from_cache": ("Teacher from cache", "bool"), "from_results_cache": ("From results cache", "bool"),
-    "seconds": ("Seconds", "float"), "error": ("Error", "str"),
+    "finished": ("Finished", "str"),
+    "lesson": ("Lesson", "str"),
+    "status": ("Status", "str"),
+    "student_acc_%": ("KD student %", "float"),
+    "baseline_acc_%": ("Baseline %", "float"),
+    "kd_minus_baseline_points": ("KD − baseline (points)", "float"),
+    "verdict": ("Verdict", "str"),
+    "interval_low_points": ("95 % low (points)", "float"),
+    "interval_high_points": ("95 % high (points)", "float"),
+    "teacher_acc_%": ("Teacher %", "float"),
+    "agreement_%": ("Student–teacher agreement %", "float"),
+    "seeds": ("Seeds", "int"),
+    "dataset": ("Dataset", "str"),
+    "teacher": ("Teacher", "str"),
+    "student": ("Student", "str"),
+    "student_width": ("Student width", "int"),
+    "temperature": ("T", "float"),
+    "lam": ("λ", "float"),
+    "loss": ("Loss", "str"),
+    "student_fraction": ("Student's share of data", "float"),
+    "omit_class": ("Hidden class", "int"),
+    "epochs": ("Student epochs", "int"),
+    "teacher_epochs": ("Teacher epochs", "int"),
+    "lr": ("Learning rate", "float"),
+    "batch_size": ("Batch size", "int"),
+    "seed": ("First seed", "int"),
+    "teacher_params": ("Teacher parameters", "int"),
+    "student_params": ("Student parameters", "int"),
+    "teacher_latency_us": ("Teacher µs per image", "float"),
+    "student_latency_us": ("Student µs per image", "float"),
+    "teacher_from_cache": ("Teacher from cache", "bool"),
+    "from_results_cache": ("From results cache", "bool"),
+    "seconds": ("Seconds", "float"),
+    "error": ("Error", "str"),
 }
 # How the page shows a few columns (the downloads keep the plain numbers): points with their sign, two decimals.
 FORMATS = {
-    **{COLUMNS[k][0]: st.column_config.NumberColumn(format="%+.2f")
-       for k in ("kd_minus_baseline_points", "interval_low_points", "interval_high_points")},
-    **{COLUMNS[k][0]: st.column_config.NumberColumn(format="%.2f") for k in ("student_acc_%", "baseline_acc_%", "teacher_acc_%")},
+    **{
+        COLUMNS[k][0]: st.column_config.NumberColumn(format="%+.2f")
+        for k in ("kd_minus_baseline_points", "interval_low_points", "interval_high_points")
+    },
+    **{
+        COLUMNS[k][0]: st.column_config.NumberColumn(format="%.2f")
+        for k in ("student_acc_%", "baseline_acc_%", "teacher_acc_%")
+    },
 }
 CASTS = {"str": str, "float": float, "int": int, "bool": bool}
 DTYPES = {"str": "string", "float": "Float64", "int": "Int64", "bool": "boolean"}  # pandas' nullable types: NA, not NaN
@@ -58,7 +98,8 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str, lesson: str | None =
     lesson = lesson or getattr(snap.result, "lesson", None) or st.session_state.get("lesson")
     line = {
         # An ISO date-time with its offset: a CSV opened tomorrow, or in another time zone, still says when.
-        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "lesson": lesson,
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "lesson": lesson,
         "status": snap.status,
         **{name: value for name, value in config.to_dict().items() if name in SETTINGS},
     }
@@ -67,20 +108,27 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str, lesson: str | None =
         done = [o.result for o in outcome.completed]
         mean = lambda values: round(100 * statistics.fmean(values), 2)  # noqa: E731
         interval, first = outcome.interval, outcome.first
-        line.update({
-            "seeds": len(outcome.outcomes),
-            "teacher_acc_%": mean(r.teacher.accuracy for r in done),
-            "student_acc_%": mean(r.student.accuracy for r in done),
-            "baseline_acc_%": mean(r.baseline.accuracy for r in done),
-            "kd_minus_baseline_points": None if interval is None else round(100 * interval.mean, 2),
-            "interval_low_points": None if interval is None or interval.low is None else round(100 * interval.low, 2),
-            "interval_high_points": None if interval is None or interval.high is None else round(100 * interval.high, 2),
-            "verdict": None if interval is None else verdict.verdict_label(interval)[0],
-            "agreement_%": mean(r.student.agreement for r in done),
-            "teacher_params": first.result.teacher.params, "student_params": first.result.student.params,
-            "teacher_from_cache": all(r.teacher_from_cache for r in done),
-            "from_results_cache": all(r.from_results_cache for r in done),
-        })
+        line.update(
+            {
+                "seeds": len(outcome.outcomes),
+                "teacher_acc_%": mean(r.teacher.accuracy for r in done),
+                "student_acc_%": mean(r.student.accuracy for r in done),
+                "baseline_acc_%": mean(r.baseline.accuracy for r in done),
+                "kd_minus_baseline_points": None if interval is None else round(100 * interval.mean, 2),
+                "interval_low_points": None
+                if interval is None or interval.low is None
+                else round(100 * interval.low, 2),
+                "interval_high_points": None
+                if interval is None or interval.high is None
+                else round(100 * interval.high, 2),
+                "verdict": None if interval is None else verdict.verdict_label(interval)[0],
+                "agreement_%": mean(r.student.agreement for r in done),
+                "teacher_params": first.result.teacher.params,
+                "student_params": first.result.student.params,
+                "teacher_from_cache": all(r.teacher_from_cache for r in done),
+                "from_results_cache": all(r.from_results_cache for r in done),
+            }
+        )
         if first.latency_seconds:
             line["teacher_latency_us"] = round(1e6 * first.latency_seconds["teacher"], 1)
             line["student_latency_us"] = round(1e6 * first.latency_seconds["student"], 1)
@@ -128,11 +176,15 @@ def json_text(rows: list[dict]) -> str:
 def render() -> None:
     rows = st.session_state.get("history", [])
     if not rows:
-        st.info("Every distillation of this session is listed here: its lesson, the settings you changed, and its results.")
+        st.info(
+            "Every distillation of this session is listed here: its lesson, the settings you changed, and its results."
+        )
         return
     st.table(summary.table(rows), hide_index=True, border="horizontal")
     st.caption(summary.CAPTION)
-    with st.expander(f"Every column ({len(table(rows).columns)}): each setting, the models' sizes and speeds, the caches"):
+    with st.expander(
+        f"Every column ({len(table(rows).columns)}): each setting, the models' sizes and speeds, the caches"
+    ):
         st.dataframe(table(rows), hide_index=True, width="stretch", column_config=FORMATS)
     left, right = st.columns(2)
     left.download_button("Download CSV", csv_text(rows), "kd-history.csv", "text/csv", key="download_csv")

@@ -4,6 +4,7 @@ it with you (the trained models as files, the ``kd-train`` line that runs it aga
 The maths and figures are dashboard/figures/closer.py, the files and the command line dashboard/runs/exports.py; this module
 only draws them.  The test-set predictions are computed once per run (``test_predictions``), not on every rerun.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,16 +13,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard.figures import charts
-from dashboard.figures import closer
-from dashboard.runs import exports
-from dashboard.page import headings
-from dashboard.runs import resources
-from dashboard.runs import distill as runs
-from dashboard.page import wording
+from dashboard.figures import charts, closer
 from dashboard.figures.plots import LABELS
-from dashboard.runs.seeds import SeedsOutcome
+from dashboard.page import headings, wording
 from dashboard.report import summary as report
+from dashboard.runs import distill as runs
+from dashboard.runs import exports, resources
+from dashboard.runs.seeds import SeedsOutcome
 from kd_core import DATASETS
 
 state = st.session_state
@@ -37,8 +35,11 @@ def test_predictions(run_key: str, _first: runs.DistillOutcome) -> dict[str, np.
     """Teacher, KD student and baseline predictions over the test set of one run (its first seed).  Runs are
     deterministic, so the run key names the models; the teacher's and student's logits are already there."""
     result = _first.result
-    found = {part: logits.argmax(axis=1) for part, logits in (("teacher", _first.teacher_logits),
-                                                             ("student", _first.student_logits)) if logits is not None}
+    found = {
+        part: logits.argmax(axis=1)
+        for part, logits in (("teacher", _first.teacher_logits), ("student", _first.student_logits))
+        if logits is not None
+    }
     missing = {part: model for part, model in result.models.items() if part not in found and part in closer.PARTS}
     if missing:
         dataset = runs.load_data(result.config.dataset, result.config.data_dir)
@@ -47,9 +48,11 @@ def test_predictions(run_key: str, _first: runs.DistillOutcome) -> dict[str, np.
 
 
 def hint() -> None:
-    st.info("Nothing to look at yet: click **Distill** in the sidebar. When it finishes, this tab shows how the teacher, "
-            "the KD student and the scratch baseline do on every class, which classes each one mixes up, and lets you "
-            "download the trained models and the command that trains them again.")
+    st.info(
+        "Nothing to look at yet: click **Distill** in the sidebar. When it finishes, this tab shows how the teacher, "
+        "the KD student and the scratch baseline do on every class, which classes each one mixes up, and lets you "
+        "download the trained models and the command that trains them again."
+    )
 
 
 def render() -> None:
@@ -67,7 +70,9 @@ def render() -> None:
     if data is not None:
         confusion_section(first, data.y_test.numpy(), class_names)
     else:
-        st.warning("The test images of this dataset are not on the server any more, so the confusion matrix cannot be drawn.")
+        st.warning(
+            "The test images of this dataset are not on the server any more, so the confusion matrix cannot be drawn."
+        )
     take_it_with_you(outcome)
 
 
@@ -79,9 +84,11 @@ def per_class_section(outcome: SeedsOutcome, class_names: list[str]) -> None:
     if "student" in accuracies and "baseline" in accuracies:
         gains = np.subtract(accuracies["student"], accuracies["baseline"])
         best = int(gains.argmax())
-        st.caption(f"Where the teacher's soft targets help most: class **{class_names[best]}**, "
-                   f"{100 * gains[best]:+.1f} points for the KD student over the scratch baseline. A class where the bars "
-                   "of both students are low is one the small model finds hard, teacher or not.")
+        st.caption(
+            f"Where the teacher's soft targets help most: class **{class_names[best]}**, "
+            f"{100 * gains[best]:+.1f} points for the KD student over the scratch baseline. A class where the bars "
+            "of both students are low is one the small model finds hard, teacher or not."
+        )
 
 
 def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None:
@@ -91,27 +98,42 @@ def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None
     headings.title("Which classes get mixed up?")
     left, right = st.columns([3, 2])
     with right:
-        part = st.radio("Model", parts, key="closer_model", format_func=lambda p: LABELS[p], horizontal=True,
-                        help="Whose test-set answers the confusion matrix counts.")
+        part = st.radio(
+            "Model",
+            parts,
+            key="closer_model",
+            format_func=lambda p: LABELS[p],
+            horizontal=True,
+            help="Whose test-set answers the confusion matrix counts.",
+        )
         part = part if part in found else parts[0]
         matrix = closer.confusion_matrix(labels, found[part], len(class_names))
-        st.caption("Each row is a true class, each column the class the model answered; the diagonal holds the right "
-                   "answers. The colour is the share of the row, the number the count of test images.")
+        st.caption(
+            "Each row is a true class, each column the class the model answered; the diagonal holds the right "
+            "answers. The colour is the share of the row, the number the count of test images."
+        )
         worst = closer.worst_confusion(matrix)
         if worst is None:
             st.markdown(f"The {LABELS[part]} gets every test image right.")
         else:
             row_total = int(matrix[worst.true].sum())
             true, predicted = class_names[worst.true], class_names[worst.predicted]
-            st.markdown(f"Its most frequent mistake: {wording.article(true)} **{true}** taken for "
-                        f"{wording.article(predicted)} **{predicted}**, {worst.count} times out of {row_total} test images of "
-                        f"{class_names[worst.true]}.")
+            st.markdown(
+                f"Its most frequent mistake: {wording.article(true)} **{true}** taken for "
+                f"{wording.article(predicted)} **{predicted}**, {worst.count} times out of {row_total} test images of "
+                f"{class_names[worst.true]}."
+            )
         if config.omit_class is not None and part != "teacher":
-            st.caption(f"Class {class_names[config.omit_class]} was hidden from the students: its row shows where "
-                       "they put those images instead.")
+            st.caption(
+                f"Class {class_names[config.omit_class]} was hidden from the students: its row shows where "
+                "they put those images instead."
+            )
     seed = f" (seed {config.seed})"
-    charts.show(closer.confusion_figure(matrix, class_names, f"Confusion matrix: {LABELS[part]}{seed}"),
-                key="confusion_chart", where=left)
+    charts.show(
+        closer.confusion_figure(matrix, class_names, f"Confusion matrix: {LABELS[part]}{seed}"),
+        key="confusion_chart",
+        where=left,
+    )
 
 
 def take_it_with_you(outcome: SeedsOutcome) -> None:
@@ -129,23 +151,40 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
             continue
         architecture = config.teacher if part == "teacher" else config.student
         for kind, what in (("pt", "PyTorch .pt"), ("onnx", "ONNX")):
-            make = (lambda part=part, kind=kind, model=model:  # bound now: the click runs later, in its own thread
-                    exports.model_file(key, part, kind, model, example, config))
+            make = lambda part=part, kind=kind, model=model: (  # bound now: the click runs later, in its own thread
+                exports.model_file(key, part, kind, model, example, config)
+            )
             column.download_button(
-                f"{LABELS[part]} ({what})", make, exports.file_name(config, part, kind), "application/octet-stream",
-                key=f"download_{part}_{kind}", on_click="ignore", icon=":material/download:", width="stretch",
+                f"{LABELS[part]} ({what})",
+                make,
+                exports.file_name(config, part, kind),
+                "application/octet-stream",
+                key=f"download_{part}_{kind}",
+                on_click="ignore",
+                icon=":material/download:",
+                width="stretch",
                 disabled=kind == "onnx" and not has_onnx,
-                help=(f"The trained weights of {architecture} as a PyTorch state_dict (torch.save); see below how to load them."
-                      if kind == "pt" else
-                      "The model as an ONNX file (input: images, any batch size; output: logits), for onnxruntime and friends."
-                      if has_onnx else "ONNX export needs the onnx and onnxscript packages, which this server lacks."))
+                help=(
+                    f"The trained weights of {architecture} as a PyTorch state_dict (torch.save); see below how to load them."
+                    if kind == "pt"
+                    else "The model as an ONNX file (input: images, any batch size; output: logits), for onnxruntime and friends."
+                    if has_onnx
+                    else "ONNX export needs the onnx and onnxscript packages, which this server lacks."
+                ),
+            )
     if len(outcome.outcomes) > 1:
-        st.caption(f"These are seed {config.seed}'s models, the first of the {len(outcome.outcomes)} seeds this Distill trained.")
+        st.caption(
+            f"These are seed {config.seed}'s models, the first of the {len(outcome.outcomes)} seeds this Distill trained."
+        )
     with st.expander("Load a downloaded .pt file in Python"):
         st.code(exports.loading_code(config, "student", spec.input_shape, spec.num_classes), language="python")
-        st.caption("A state_dict holds the weights only: the code rebuilds the architecture first (this project's "
-                   "kd_core.models.architectures), then loads them. The ONNX file needs no code of ours.")
+        st.caption(
+            "A state_dict holds the weights only: the code rebuilds the architecture first (this project's "
+            "kd_core.models.architectures), then loads them. The ONNX file needs no code of ours."
+        )
     st.markdown("**Copy as command** — the `kd-train` line that trains exactly this run again from a terminal:")
     st.code(exports.command_line(outcome.config, len(outcome.outcomes)), language="bash", wrap_lines=True)
-    st.caption("Every setting you changed from kd-train's defaults is a flag. Runs are deterministic: on this server it "
-               "prints the same accuracies. The copy button is at the top right of the box.")
+    st.caption(
+        "Every setting you changed from kd-train's defaults is a flag. Runs are deterministic: on this server it "
+        "prints the same accuracies. The copy button is at the top right of the box."
+    )

@@ -4,27 +4,30 @@ One click trains every chosen method over the sidebar's seeds on the page's sett
 through Distill's own path (dashboard/runs/methods.py), so runs already made are loaded, not trained again.  The
 headline is a forest plot: method − scratch and method − KD with their 95 % intervals and a dot per seed.
 """
+
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.figures import charts
-from dashboard.page import headings
+from dashboard.figures import methods as mf
 from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
-from dashboard.runs import resources
+from dashboard.page import headings
 from dashboard.report import run_settings
-from dashboard.figures import methods as mf
 from dashboard.runs import methods as mr
+from dashboard.runs import resources
 from kd_core import RunConfig
 from kd_core.config import ConfigError, validate
 from kd_core.methods.registry import COMPARED, METHODS
 
 TITLE = "Methods side by side — what came after Hinton"
-INTRO = ("Each method trains a student from the same initial weights, on the same data, with the same teacher; only the "
-         "loss differs. Every run also trains its scratch baseline, so each method is measured against learning alone "
-         "and, seed by seed, against KD. A method whose interval of method − KD includes 0 is not shown to differ.")
+INTRO = (
+    "Each method trains a student from the same initial weights, on the same data, with the same teacher; only the "
+    "loss differs. Every run also trains its scratch baseline, so each method is measured against learning alone "
+    "and, seed by seed, against KD. A method whose interval of method − KD includes 0 is not shown to differ."
+)
 JOB = "methods"
 
 
@@ -43,8 +46,13 @@ def applicable(config: RunConfig) -> tuple[list[str], dict[str, str]]:
 def launcher(config: RunConfig, names: list[str], seeds: int):
     def launch():
         fn = mr.methods_job(config, names, seeds, resources.teacher_cache())
-        return fn, {"what": "Methods", "stopped": "Methods that finished all their seeds are kept.", "config": config,
-                    "methods": mr.chosen(names), "seeds": [config.seed + i for i in range(seeds)]}
+        return fn, {
+            "what": "Methods",
+            "stopped": "Methods that finished all their seeds are kept.",
+            "config": config,
+            "methods": mr.chosen(names),
+            "seeds": [config.seed + i for i in range(seeds)],
+        }
 
     return launch
 
@@ -55,20 +63,24 @@ def table(found: list[mr.Comparison], costs: dict[str, float]) -> pd.DataFrame:
             return f"{100 * interval.mean:+.2f}"
         return f"{100 * interval.mean:+.2f} [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]"
 
-    return pd.DataFrame({
-        "method": [mf.title(c.method) for c in found],
-        "student %": [f"{100 * c.accuracy:.2f}" for c in found],
-        "− scratch (points, 95 %)": [show(c.scratch_interval) for c in found],
-        "vs scratch": [c.scratch_interval.verdict for c in found],
-        "− KD (points, 95 %)": ["–" if c.method == "kd" else show(c.kd_interval) for c in found],
-        "vs KD": ["–" if c.method == "kd" else mr.verdict_vs_kd(c.kd_interval) for c in found],
-        "time / epoch": [f"{costs.get(c.method, float('nan')):.2f}× KD" for c in found],
-    })
+    return pd.DataFrame(
+        {
+            "method": [mf.title(c.method) for c in found],
+            "student %": [f"{100 * c.accuracy:.2f}" for c in found],
+            "− scratch (points, 95 %)": [show(c.scratch_interval) for c in found],
+            "vs scratch": [c.scratch_interval.verdict for c in found],
+            "− KD (points, 95 %)": ["–" if c.method == "kd" else show(c.kd_interval) for c in found],
+            "vs KD": ["–" if c.method == "kd" else mr.verdict_vs_kd(c.kd_interval) for c in found],
+            "time / epoch": [f"{costs.get(c.method, float('nan')):.2f}× KD" for c in found],
+        }
+    )
 
 
 def draw(snap: jobs.Snapshot | None) -> None:
     if snap is None:
-        st.info("Pick the methods and click **Run methods**: each trains over the sidebar's seeds (KD always among them).")
+        st.info(
+            "Pick the methods and click **Run methods**: each trains over the sidebar's seeds (KD always among them)."
+        )
         return
     outcome = snap.result
     if not isinstance(outcome, mr.MethodsOutcome):
@@ -84,11 +96,15 @@ def draw(snap: jobs.Snapshot | None) -> None:
     costs = mr.cost_ratio(found)
     st.dataframe(table(found, costs), hide_index=True, width="stretch")
     seeds = run_settings.seeds_text(outcome.seeds[0], len(outcome.seeds))
-    st.caption(f"{seeds[0].upper()}{seeds[1:]}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
-               f"grey: includes 0). Settings: {run_settings.describe(outcome.config, skip=('loss',))}.")
+    st.caption(
+        f"{seeds[0].upper()}{seeds[1:]}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
+        f"grey: includes 0). Settings: {run_settings.describe(outcome.config, skip=('loss',))}."
+    )
     headings.section("Loss parts over training")
-    st.caption(f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
-               "inter and intra terms, FitNets' hint are each a part; total is what was minimised.")
+    st.caption(
+        f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
+        "inter and intra terms, FitNets' hint are each a part; total is what was minimised."
+    )
     charts.show(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), key="methods_parts")
     headings.section("Cost")
     charts.show(mf.cost_figure(costs), key="methods_cost")
@@ -99,7 +115,9 @@ def about() -> None:
         for name in COMPARED:
             m = METHODS[name]
             params = ", ".join(f"{k} {p.default:g}" for k, p in m.params.items()) or "λ and T from the sidebar"
-            st.markdown(f"**{m.title}** (`--loss {name}`) — {m.description} *Defaults:* {params}. *Source:* {m.reference}.")
+            st.markdown(
+                f"**{m.title}** (`--loss {name}`) — {m.description} *Defaults:* {params}. *Source:* {m.reference}."
+            )
 
 
 def render(config: RunConfig, seeds: int) -> None:
@@ -112,8 +130,10 @@ def render(config: RunConfig, seeds: int) -> None:
     picked = st.multiselect("Methods (KD is always included)", others, key="methods_picked", format_func=mf.title)
     for name, reason in why.items():
         st.caption(f"{mf.title(name)} cannot run on these settings: {reason}")
-    st.caption(f"Over {seeds} seed{'s' if seeds != 1 else ''} from the sidebar, on its settings: "
-               f"{run_settings.describe(config, skip=('loss',))}. T is every method's temperature; λ is KD's alone.")
+    st.caption(
+        f"Over {seeds} seed{'s' if seeds != 1 else ''} from the sidebar, on its settings: "
+        f"{run_settings.describe(config, skip=('loss',))}. T is every method's temperature; λ is KD's alone."
+    )
     job_panel.run_and_stop(JOB, "Run methods", launcher(config, picked, seeds), disabled="kd" not in ok)
     job_panel.live(JOB, draw)
     about()

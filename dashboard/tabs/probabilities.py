@@ -1,5 +1,6 @@
 """Tab "Probabilities": one test image, the teacher's and the student's softened probabilities at the sidebar's T,
 and how far apart they are: KL(teacher_T ‖ student_T), the quantity the KD loss's soft part pulls down."""
+
 from __future__ import annotations
 
 import random
@@ -8,14 +9,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dashboard.figures import charts
-from dashboard.page import choices
-from dashboard.figures import closer
-from dashboard.figures import plots as figures
-from dashboard.runs import resources
-from dashboard.runs import distill as runs
+from dashboard.figures import charts, closer
 from dashboard.figures import methods as mf
-from dashboard.page import wording
+from dashboard.figures import plots as figures
+from dashboard.page import choices, wording
+from dashboard.runs import distill as runs
+from dashboard.runs import resources
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig
 from kd_core.methods.registry import decompose, nontarget_mass
@@ -45,11 +44,17 @@ def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, s
     outcome: runs.DistillOutcome | None = None if last is None else last.first  # the first seed's models
     if outcome is not None and outcome.result.config.dataset == config.dataset:
         c = outcome.result.config
-        return (outcome.teacher_logits, outcome.student_logits, "KD student",
-                f"Models from your last distillation ({c.teacher} → {c.student}, trained at T = {c.temperature:g}, λ = {c.lam:g}).")
+        return (
+            outcome.teacher_logits,
+            outcome.student_logits,
+            "KD student",
+            f"Models from your last distillation ({c.teacher} → {c.student}, trained at T = {c.temperature:g}, λ = {c.lam:g}).",
+        )
     teacher = resources.teacher_logits(config, "test")
     student = resources.untrained_student_logits(config.dataset, config.student, config.seed)
-    caption = "Before any distillation: the student's bars are those of the **untrained** student (random initial weights)."
+    caption = (
+        "Before any distillation: the student's bars are those of the **untrained** student (random initial weights)."
+    )
     if teacher is None:
         caption += " No teacher is trained with these settings yet: click **Train / load teacher**."
     return teacher, student, "Untrained student", caption
@@ -67,11 +72,23 @@ def temperature_control(where, T: float) -> None:
     key presses (each sent the other's stale value back), while a button has no value to go stale."""
     low, high, step = choices.SLIDERS["temperature"]
     row = where.container(horizontal=True, vertical_alignment="center", key="bars_temperature")
-    row.button(f"T − {step:g}", key="bars_t_down", on_click=step_temperature, args=(-1,), disabled=T <= low,
-               help="Lower the temperature: the sidebar's Temperature T moves too.")
+    row.button(
+        f"T − {step:g}",
+        key="bars_t_down",
+        on_click=step_temperature,
+        args=(-1,),
+        disabled=T <= low,
+        help="Lower the temperature: the sidebar's Temperature T moves too.",
+    )
     row.markdown(f"**Temperature T = {T:g}**")
-    row.button(f"T + {step:g}", key="bars_t_up", on_click=step_temperature, args=(1,), disabled=T >= high,
-               help="Raise the temperature: the sidebar's Temperature T moves too.")
+    row.button(
+        f"T + {step:g}",
+        key="bars_t_up",
+        on_click=step_temperature,
+        args=(1,),
+        disabled=T >= high,
+        help="Raise the temperature: the sidebar's Temperature T moves too.",
+    )
 
 
 def render(config: RunConfig, dataset: Dataset) -> None:
@@ -81,13 +98,27 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     state["sample_index"] = min(state["sample_index"], count - 1)
     # Three equal columns: at 1024 px, four of them cut "Random sample" and "Compare with T = 1" to "Ran…", "Compare wi…".
     cols = st.columns(3, vertical_alignment="bottom")
-    index = cols[0].number_input("Test sample #", 0, count - 1, key="sample_index", step=1,
-                                 help="Which test image to look at.")
-    cols[1].button("Random sample", on_click=pick_random_sample, args=(count, config), key="random_sample", width="stretch",
-                   help="A test image whose teacher shows dark knowledge at this T: its runner-up class gets at least 5 %.")
-    cols[2].selectbox("Random sample of class", list(range(dataset.num_classes)), index=None, key="sample_class",
-                      format_func=lambda c: dataset.class_names[c], placeholder="any class",
-                      on_change=pick_sample_of_class, args=(labels, config))
+    index = cols[0].number_input(
+        "Test sample #", 0, count - 1, key="sample_index", step=1, help="Which test image to look at."
+    )
+    cols[1].button(
+        "Random sample",
+        on_click=pick_random_sample,
+        args=(count, config),
+        key="random_sample",
+        width="stretch",
+        help="A test image whose teacher shows dark knowledge at this T: its runner-up class gets at least 5 %.",
+    )
+    cols[2].selectbox(
+        "Random sample of class",
+        list(range(dataset.num_classes)),
+        index=None,
+        key="sample_class",
+        format_func=lambda c: dataset.class_names[c],
+        placeholder="any class",
+        on_change=pick_sample_of_class,
+        args=(labels, config),
+    )
     teacher_logits, student_logits, student_label, caption = models_for_bars(config)
     st.caption(caption)
     index = int(index)
@@ -98,55 +129,86 @@ def render(config: RunConfig, dataset: Dataset) -> None:
 
     image_col, bars_col = st.columns([1, 3])
     true_class = dataset.class_names[labels[index]]
-    charts.show(figures.image_figure(dataset.image(index), f"#{index}: {wording.with_article(true_class)}"),
-                width="content", key="sample_image", where=image_col)
+    charts.show(
+        figures.image_figure(dataset.image(index), f"#{index}: {wording.with_article(true_class)}"),
+        width="content",
+        key="sample_image",
+        where=image_col,
+    )
     if teacher_logits is not None:
         image_col.write(f"Teacher predicts **{dataset.class_names[int(teacher_logits[index].argmax())]}**")
     image_col.write(f"{student_label} predicts **{dataset.class_names[int(student_logits[index].argmax())]}**")
     temperature_control(bars_col, T)
     compare = state.get("compare_t1", False)  # its toggle is drawn under the bars, read here for the figure
     figure = figures.probability_figure(
-        probs(teacher_logits, T), probs(student_logits, T), dataset.class_names, T, student_label,
+        probs(teacher_logits, T),
+        probs(student_logits, T),
+        dataset.class_names,
+        T,
+        student_label,
         teacher_at_1=probs(teacher_logits, 1.0) if compare else None,
         student_at_1=probs(student_logits, 1.0) if compare else None,
     )
     charts.show(figure, key="probability_bars", where=bars_col)
-    bars_col.toggle("Compare with T = 1", key="compare_t1",
-                    help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.")
+    bars_col.toggle(
+        "Compare with T = 1",
+        key="compare_t1",
+        help="Add the unsoftened probabilities (T = 1): what the labels-only view looks like.",
+    )
     if teacher_logits is not None:
         kl_divergence(bars_col, teacher_logits[index], student_logits[index], T, student_label)
-    st.caption("Change **Temperature T** right above the bars, or in the sidebar (the same setting): the bars redraw "
-               "at once from stored logits — nothing retrains.")
+    st.caption(
+        "Change **Temperature T** right above the bars, or in the sidebar (the same setting): the bars redraw "
+        "at once from stored logits — nothing retrains."
+    )
     if teacher_logits is not None and dataset.num_classes > 2:
         decomposition(teacher_logits, student_logits, labels, index, T)
 
 
-def decomposition(teacher_logits: np.ndarray, student_logits: np.ndarray, labels: np.ndarray, index: int,
-                  T: float) -> None:
+def decomposition(
+    teacher_logits: np.ndarray, student_logits: np.ndarray, labels: np.ndarray, index: int, T: float
+) -> None:
     """DKD's split of this image's KL, KD = TCKD + (1 − p_t)·NCKD, and the teacher's 1 − p_t over the test set."""
     st.markdown("**The KL, decoupled: the target against the rest, and among the rest**")  # no h4 under the h1 (axe)
-    teacher, student = torch.as_tensor(teacher_logits, dtype=torch.float64), torch.as_tensor(student_logits, dtype=torch.float64)
+    teacher, student = (
+        torch.as_tensor(teacher_logits, dtype=torch.float64),
+        torch.as_tensor(student_logits, dtype=torch.float64),
+    )
     truth = torch.as_tensor(labels, dtype=torch.long)
-    split = {k: float(v[0]) for k, v in decompose(student[index : index + 1], teacher[index : index + 1],
-                                                     truth[index : index + 1], T).items()}
+    split = {
+        k: float(v[0])
+        for k, v in decompose(
+            student[index : index + 1], teacher[index : index + 1], truth[index : index + 1], T
+        ).items()
+    }
     weights = nontarget_mass(teacher, truth, T).numpy()
     left, right = charts.columns(2)  # stacked, full width, in presentation mode
-    charts.show(mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
-                key="dkd_bar", where=left)
+    charts.show(
+        mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
+        key="dkd_bar",
+        where=left,
+    )
     charts.show(mf.nontarget_figure(weights, T), key="dkd_histogram", where=right)
-    st.caption(f"KD weighs the dark knowledge among the wrong classes (NCKD) by the teacher's non-target mass 1 − p_t; "
-               f"at T = {T:g} its median over the test set is {np.median(weights):.2f}. The more confident the teacher, "
-               "the smaller that weight and the less of its dark knowledge reaches the student — DKD's β gives NCKD a "
-               "fixed weight instead (the Methods tab compares the two).")
+    st.caption(
+        f"KD weighs the dark knowledge among the wrong classes (NCKD) by the teacher's non-target mass 1 − p_t; "
+        f"at T = {T:g} its median over the test set is {np.median(weights):.2f}. The more confident the teacher, "
+        "the smaller that weight and the less of its dark knowledge reaches the student — DKD's β gives NCKD a "
+        "fixed weight instead (the Methods tab compares the two)."
+    )
 
 
 def kl_divergence(where, teacher_logits: np.ndarray, student_logits: np.ndarray, T: float, student_label: str) -> None:
     """KL(teacher_T ‖ student_T) of the image shown, under its bars, with what the number means."""
     kl = closer.kl_divergence(teacher_logits, student_logits, T)
     number, words = where.columns([1, 2], vertical_alignment="center")
-    number.metric(f"KL(teacher ‖ student) at T = {T:g}", f"{kl:.3f} nats",
-                  help="Σ p_teacher · log(p_teacher / p_student) over the classes, both softened at T: "
-                       "the KD loss's soft part is T² times this, averaged over a batch.")
+    number.metric(
+        f"KL(teacher ‖ student) at T = {T:g}",
+        f"{kl:.3f} nats",
+        help="Σ p_teacher · log(p_teacher / p_student) over the classes, both softened at T: "
+        "the KD loss's soft part is T² times this, averaged over a batch.",
+    )
     name = student_label if student_label.startswith("KD") else student_label.lower()  # "the untrained student"
-    words.caption(f"How far the {name}'s bars are from the teacher's on this image: 0 means the same "
-                  "bars, and the bigger it is, the more the teacher still has to teach here.")
+    words.caption(
+        f"How far the {name}'s bars are from the teacher's on this image: 0 means the same "
+        "bars, and the bigger it is, the more the teacher still has to teach here."
+    )

@@ -9,6 +9,7 @@ and the board draws them all, with the sweeps' runs (kd_core/board/sweeps.py), l
 and only its config and accuracies are kept.  A file that cannot be read is skipped and never deleted (the
 board is a reader: ResultCache.get decides what is corrupt).  No names are stored anywhere: a run is its settings.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,9 +29,9 @@ from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.data.custom import is_custom
 from kd_core.data.datasets import load_dataset
 from kd_core.models.own_teacher import is_external
-from kd_core.studies.lessons import LESSONS
 from kd_core.runs.pipeline import equal_steps_epochs
 from kd_core.stats import Interval
+from kd_core.studies.lessons import LESSONS
 
 # The settings the board can put on its x axis, with the words the page uses for them.
 AXES: dict[str, str] = {
@@ -77,12 +78,22 @@ def run_from_entry(name: str, finished: float, entry: dict, source: str = "disti
         return None  # a student's own data or teacher: theirs, never on the class board
     args = settings.pop("loss_args", None) or []  # a method's (name, value) pairs, stored as lists
     if not all(value is None or isinstance(value, (str, int, float)) for value in settings.values()) or not all(
-            isinstance(pair, (list, tuple)) and len(pair) == 2 and isinstance(pair[0], str)
-            and isinstance(pair[1], (int, float)) for pair in args):
+        isinstance(pair, (list, tuple))
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and isinstance(pair[1], (int, float))
+        for pair in args
+    ):
         raise ValueError("a setting that no run stores")  # a damaged entry: the board hashes and plots these
     settings["loss_args"] = tuple((key, float(value)) for key, value in args)
-    return BoardRun(name, finished, RunConfig(**settings), float(result["student"]["accuracy"]),
-                    float(result["baseline"]["accuracy"]), source)
+    return BoardRun(
+        name,
+        finished,
+        RunConfig(**settings),
+        float(result["student"]["accuracy"]),
+        float(result["baseline"]["accuracy"]),
+        source,
+    )
 
 
 def load_run(path: Path, finished: float) -> BoardRun | None:
@@ -114,7 +125,9 @@ class FolderReader:
             with os.scandir(folder) as entries:
                 for entry in entries:
                     # Finished runs only: ResultCache writes .result-<key>.pt.<random>.tmp first, then renames.
-                    if (entry.name.startswith("result-") and entry.name.endswith(".pt")) or board_sweeps.is_sweep_file(entry.name):
+                    if (entry.name.startswith("result-") and entry.name.endswith(".pt")) or board_sweeps.is_sweep_file(
+                        entry.name
+                    ):
                         try:
                             stat = entry.stat()
                         except OSError:  # removed between the listing and the stat
@@ -148,8 +161,11 @@ def _same(expected: dict, actual: dict, skip: tuple[str, ...]) -> bool:
         other = actual.get(key)
         if isinstance(value, float) or isinstance(other, float):
             # Slider values arrive as 0.05 or 0.05000000000000001: equal settings, not a different lesson.
-            if not isinstance(other, (int, float)) or not isinstance(value, (int, float)) \
-                    or not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-12):
+            if (
+                not isinstance(other, (int, float))
+                or not isinstance(value, (int, float))
+                or not math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-12)
+            ):
                 return False
         elif value != other:
             return False
@@ -189,7 +205,9 @@ def lesson_of(config: RunConfig, axis: str) -> str:
     names = []
     for name in LESSONS:
         expected = _lesson_settings(name, axis, value)
-        if expected is None or not _same(expected.to_dict(), actual, NOT_SETTINGS + ("epochs", "equal_steps", "loss", "loss_args")):
+        if expected is None or not _same(
+            expected.to_dict(), actual, NOT_SETTINGS + ("epochs", "equal_steps", "loss", "loss_args")
+        ):
             continue
         if _lesson_epochs(name, axis, value, config.seed, config.data_dir) == config.epochs:
             names.append(name)
@@ -257,7 +275,9 @@ def build_board(runs: list[BoardRun], axis: str, since: float | None = None) -> 
         settings = tuple(getattr(run.config, name) for name in SETTINGS)  # not to_dict(): it deep-copies, per run
         point = BoardPoint(float(getattr(run.config, axis)), run.gain, run.config.seed, lesson)
         by_settings.setdefault((lesson, settings), []).append(point)
-    groups = [BoardGroup(lesson, points[0].x, tuple(points), Interval.of([p.gain for p in points]))
-              for (lesson, _), points in by_settings.items()]
+    groups = [
+        BoardGroup(lesson, points[0].x, tuple(points), Interval.of([p.gain for p in points]))
+        for (lesson, _), points in by_settings.items()
+    ]
     groups.sort(key=lambda g: (_lesson_rank(g.lesson), g.lesson, g.x))
     return Board(axis, tuple(groups), since, len(runs) - len(shown))

@@ -2,6 +2,7 @@
 
 Only a start time is written (``class-board-start.json`` in the results folder); no run is ever removed.
 """
+
 from __future__ import annotations
 
 import json

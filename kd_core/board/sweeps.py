@@ -9,6 +9,7 @@ their file: a point per settings and seed, dated when it last finished.
     recorder = SweepRecorder(config, "temperature")      # once per sweep job
     on_event = recorder.wrap(on_event)                   # records each "row" event, passes every event on
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from kd_core.runs.cache import ResultCache
 from kd_core.config import ConfigError, RunConfig
 from kd_core.data.datasets import DatasetUnavailable
+from kd_core.runs.cache import ResultCache
 from kd_core.studies.sweeps import sweep_configs
 
 PREFIX, SUFFIX = "sweep-", ".json"
@@ -53,8 +54,12 @@ def as_entry(path: Path) -> dict:
     data = json.loads(path.read_text())
     if data.get("source") != SOURCE:
         raise ValueError("not a sweep run")
-    result = {"status": "completed", "config": data["config"], "student": {"accuracy": data["student"]},
-              "baseline": {"accuracy": data["baseline"]}}
+    result = {
+        "status": "completed",
+        "config": data["config"],
+        "student": {"accuracy": data["student"]},
+        "baseline": {"accuracy": data["baseline"]},
+    }
     return {"meta": {"result": result}}
 
 

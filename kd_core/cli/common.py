@@ -2,6 +2,7 @@
 
 Exit codes: 0 done, 1 the training diverged, 2 a bad argument (one line on stderr), 130 interrupted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,6 +17,7 @@ from typing import Callable, Sequence, TypeVar
 import torch
 from tqdm import tqdm
 
+from kd_core.cli import own
 from kd_core.config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
 from kd_core.data.datasets import DATASETS, DatasetUnavailable
 from kd_core.execution.executors import EXECUTORS, Executor, make_executor
@@ -23,7 +25,6 @@ from kd_core.methods.registry import METHODS, MethodError, parse_loss_arg
 from kd_core.models.architectures import ARCHITECTURES
 from kd_core.runs.seeds import MAX_SEEDS
 from kd_core.train.loop import Diverged
-from kd_core.cli import own
 
 EXIT_DIVERGED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 MAX_JOBS = 256
@@ -39,17 +40,28 @@ class OneLineParser(argparse.ArgumentParser):
 
 def make_parser(prog: str, doc: str) -> OneLineParser:
     """A parser with every run flag, ``--baseline``, ``--json`` and ``--quiet``; warnings print as one line."""
-    parser = OneLineParser(prog=prog, description=doc.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = OneLineParser(
+        prog=prog, description=doc.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     d = RunConfig()
-    parser.add_argument("--dataset", default=d.dataset, type=own.dataset_argument,
-                        help=f"{', '.join(DATASETS)} (digits is built in), or data of your own: folder:PATH (an image "
-                             "folder, one subfolder per class) or csv:PATH (numeric features and a label column)")
-    parser.add_argument("--data-dir", help="where torchvision datasets live (default: $KD_DATA_DIR, else a per-user cache folder)")
+    parser.add_argument(
+        "--dataset",
+        default=d.dataset,
+        type=own.dataset_argument,
+        help=f"{', '.join(DATASETS)} (digits is built in), or data of your own: folder:PATH (an image "
+        "folder, one subfolder per class) or csv:PATH (numeric features and a label column)",
+    )
+    parser.add_argument(
+        "--data-dir", help="where torchvision datasets live (default: $KD_DATA_DIR, else a per-user cache folder)"
+    )
     parser.add_argument("--teacher", choices=list(ARCHITECTURES), help="teacher architecture (default: the dataset's)")
     parser.add_argument("--student", choices=list(ARCHITECTURES), help="student architecture (default: the dataset's)")
     own.add_flags(parser)
-    parser.add_argument("--student-width", type=int,
-                        help="the student's hidden units (MLP) or channels (CNN) (default: the architecture's)")
+    parser.add_argument(
+        "--student-width",
+        type=int,
+        help="the student's hidden units (MLP) or channels (CNN) (default: the architecture's)",
+    )
     parser.add_argument("--teacher-epochs", type=int, help="default: the dataset's (digits: 30)")
     parser.add_argument("--epochs", type=int, help="student epochs (default: the dataset's; digits: 20)")
     parser.add_argument("--temperature", "-T", type=float, default=d.temperature, help="softmax temperature T")
@@ -57,46 +69,94 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument("--lr", type=float, help="learning rate (default: the dataset's; digits: 0.01)")
     parser.add_argument("--batch-size", type=int, help="default: the dataset's (digits: 64)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer)
-    parser.add_argument("--schedule", choices=list(SCHEDULES), default=d.schedule,
-                        help="the learning rate over each phase: constant, cosine (annealed to 0), or onecycle (warm-up, "
-                             "then annealed) (default: the dataset's; digits: constant, MNIST: cosine)")
+    parser.add_argument(
+        "--schedule",
+        choices=list(SCHEDULES),
+        default=d.schedule,
+        help="the learning rate over each phase: constant, cosine (annealed to 0), or onecycle (warm-up, "
+        "then annealed) (default: the dataset's; digits: constant, MNIST: cosine)",
+    )
     parser.add_argument("--teacher-optimizer", choices=list(OPTIMIZERS), help="the teacher's (default: --optimizer)")
     parser.add_argument("--teacher-lr", type=float, help="the teacher's learning rate (default: --lr)")
     parser.add_argument("--teacher-batch-size", type=int, help="the teacher's batch size (default: --batch-size)")
-    parser.add_argument("--teacher-jitter", type=int, default=d.teacher_jitter,
-                        help="shift each teacher training image by up to ± this many pixels, anew every step")
-    parser.add_argument("--loss", choices=list(METHODS), default=d.loss,
-                        help="the distillation method (kd-no-t2 and seed-script are teaching toggles of kd)")
-    parser.add_argument("--loss-arg", dest="loss_args", action="append", type=loss_argument, default=[],
-                        metavar="KEY=VALUE", help="a hyperparameter of the --loss method, e.g. beta=2 (repeatable; "
-                        + "; ".join(f"{m.name}: {', '.join(m.params)}" for m in METHODS.values() if m.params) + ")")
+    parser.add_argument(
+        "--teacher-jitter",
+        type=int,
+        default=d.teacher_jitter,
+        help="shift each teacher training image by up to ± this many pixels, anew every step",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=list(METHODS),
+        default=d.loss,
+        help="the distillation method (kd-no-t2 and seed-script are teaching toggles of kd)",
+    )
+    parser.add_argument(
+        "--loss-arg",
+        dest="loss_args",
+        action="append",
+        type=loss_argument,
+        default=[],
+        metavar="KEY=VALUE",
+        help="a hyperparameter of the --loss method, e.g. beta=2 (repeatable; "
+        + "; ".join(f"{m.name}: {', '.join(m.params)}" for m in METHODS.values() if m.params)
+        + ")",
+    )
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--student-fraction", type=float, default=d.student_fraction,
-                        help="share of the training set the student sees, in (0, 1]")
-    parser.add_argument("--equal-steps", action=argparse.BooleanOptionalAction, default=d.equal_steps,
-                        help="with --student-fraction < 1, scale the students' epochs so they take as many gradient steps "
-                             "as --epochs on the full training set (the JSON says the epochs used)")
+    parser.add_argument(
+        "--student-fraction",
+        type=float,
+        default=d.student_fraction,
+        help="share of the training set the student sees, in (0, 1]",
+    )
+    parser.add_argument(
+        "--equal-steps",
+        action=argparse.BooleanOptionalAction,
+        default=d.equal_steps,
+        help="with --student-fraction < 1, scale the students' epochs so they take as many gradient steps "
+        "as --epochs on the full training set (the JSON says the epochs used)",
+    )
     parser.add_argument("--omit-class", type=int, help="a class left out of the student's training set")
-    parser.add_argument("--keep-classes", metavar="C,C", help="the only classes in the students' training set, e.g. 7,8")
-    parser.add_argument("--holdout", type=float, default=d.holdout,
-                        help="share of the training set kept from the students as a validation split; with --omit-class "
-                             "or --keep-classes the bias correction is chosen on it")
+    parser.add_argument(
+        "--keep-classes", metavar="C,C", help="the only classes in the students' training set, e.g. 7,8"
+    )
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=d.holdout,
+        help="share of the training set kept from the students as a validation split; with --omit-class "
+        "or --keep-classes the bias correction is chosen on it",
+    )
     parser.add_argument("--device", default=d.device, choices=list(DEVICES))
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
-    parser.add_argument("--threads", type=int,
-                        help="torch CPU threads (default: the dataset's; 1 for digits). Results depend on the thread count, so 1 gives the same numbers here, "
-                             "in the dashboard and on any machine; it is also the fastest for the small digits models. "
-                             "Raise it for CNNs on an idle machine.")
-    parser.add_argument("--jobs", type=int,
-                        help="trainings at once: worker processes here (one per core is the most that helps), or Ray tasks "
-                             "(default: 1; kd-train --lesson: one per core, at most one per seed, each on one thread — as "
-                             "the dashboard runs a lesson, with its numbers)")
-    parser.add_argument("--executor", choices=list(EXECUTORS), default="local",
-                        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
-                             "without either, a local Ray is started)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch CPU threads (default: the dataset's; 1 for digits). Results depend on the thread count, so 1 gives the same numbers here, "
+        "in the dashboard and on any machine; it is also the fastest for the small digits models. "
+        "Raise it for CNNs on an idle machine.",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        help="trainings at once: worker processes here (one per core is the most that helps), or Ray tasks "
+        "(default: 1; kd-train --lesson: one per core, at most one per seed, each on one thread — as "
+        "the dashboard runs a lesson, with its numbers)",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=list(EXECUTORS),
+        default="local",
+        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
+        "without either, a local Ray is started)",
+    )
     parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
-    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
-                        help="also train the scratch student from the same initial weights")
+    parser.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also train the scratch student from the same initial weights",
+    )
     parser.add_argument("--json", help="write the result here as JSON (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     warnings.showwarning = lambda message, *_: print(f"{prog}: warning: {message}", file=sys.stderr)
@@ -130,7 +190,9 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> E
     try:
         return make_executor(args.executor, args.jobs, args.ray_address, args.threads)
     except Exception as error:  # Ray missing, or its cluster unreachable
-        parser.error(f"--executor {args.executor}: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+        parser.error(
+            f"--executor {args.executor}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        )
 
 
 def parse_seeds(text: str) -> int:
@@ -165,13 +227,18 @@ def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) 
             if isinstance(action, (argparse._StoreTrueAction, argparse.BooleanOptionalAction)):
                 kwargs["action"] = action.__class__
             else:
-                kwargs.update(type=action.type, nargs=action.nargs,
-                              action="append" if isinstance(action, argparse._AppendAction) else "store")
+                kwargs.update(
+                    type=action.type,
+                    nargs=action.nargs,
+                    action="append" if isinstance(action, argparse._AppendAction) else "store",
+                )
             quiet.add_argument(*action.option_strings, **kwargs)
     return vars(quiet.parse_known_args(argv)[0])
 
 
-def guarded(parser: argparse.ArgumentParser, work: Callable[[], T], cleanup: Callable[[], None]) -> tuple[int, T | None]:
+def guarded(
+    parser: argparse.ArgumentParser, work: Callable[[], T], cleanup: Callable[[], None]
+) -> tuple[int, T | None]:
     """``(0, work())``, or the documented exit for the engine's errors: bad settings exit 2 with one line (through
     ``parser.error``), divergence ``(1, None)``, Ctrl-C ``(130, None)``.  ``cleanup`` (closing progress bars) runs
     first in every case."""

@@ -10,6 +10,7 @@ each seed's teacher is trained once (and cached), each distinct baseline once. W
 default) a student on a fraction of the data trains for more epochs: as many steps as a full-data run.
 Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,13 +21,22 @@ import time
 
 from tqdm import tqdm
 
-from kd_core.runs.cache import TeacherCache
+from kd_core.cli.common import (
+    check_common,
+    config_from_args,
+    guarded,
+    make_parser,
+    parse_seeds,
+    text_table,
+    write_json_atomic,
+)
 from kd_core.execution.local_processes import prefetch_dataset
+from kd_core.runs.cache import TeacherCache
 from kd_core.stats import format_spread, summarize
 from kd_core.studies.sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
-from kd_core.cli.common import check_common, config_from_args, guarded, make_parser, parse_seeds, text_table, write_json_atomic
 
 MAX_VALUES = 100
+
 
 def parse_values(text: str) -> list[float]:
     """``"1,2,4"`` → [1.0, 2.0, 4.0]; ``"3%"`` → 0.03; argparse.ArgumentTypeError (one line) otherwise."""
@@ -84,8 +94,13 @@ class SweepBar:
         if not self.enabled:
             return
         if self.bar is None:
-            self.bar = tqdm(total=event.total, desc="sweep", unit="run", file=sys.stderr,
-                            bar_format="{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}{postfix}]")
+            self.bar = tqdm(
+                total=event.total,
+                desc="sweep",
+                unit="run",
+                file=sys.stderr,
+                bar_format="{l_bar}{bar}| {n:.1f}/{total} runs [{elapsed}<{remaining}{postfix}]",
+            )
         position = event.fraction * event.total
         self.bar.update(position - self.bar.n)
         label = (event.seed, event.value, event.phase)
@@ -104,18 +119,34 @@ def summary_table(param: str, rows: list[SweepRow]) -> str:
     """Per value: KD student, baseline and KD − baseline over seeds, mean ± sample sd, in %/points."""
     table = [(SWEEP_PARAMS[param], "seeds", "KD student %", "baseline %", "KD − baseline (points)", "teacher %")]
     for e in summarize(rows):
-        table.append((show_value(e.value), str(e.n), format_spread(e.student), format_spread(e.baseline),
-                      format_spread(e.gain, signed=True), f"{100 * e.teacher_mean:.2f}"))
+        table.append(
+            (
+                show_value(e.value),
+                str(e.n),
+                format_spread(e.student),
+                format_spread(e.baseline),
+                format_spread(e.gain, signed=True),
+                f"{100 * e.teacher_mean:.2f}",
+            )
+        )
     return text_table(table)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser("kd-sweep", __doc__)
-    parser.add_argument("--param", required=True, type=parse_param, metavar="{temperature,lam,student-fraction,loss}",
-                        help="the setting to sweep")
-    parser.add_argument("--values", required=True,
-                        help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%; loss takes "
-                             "method names, e.g. kd,dkd,dist)")
+    parser.add_argument(
+        "--param",
+        required=True,
+        type=parse_param,
+        metavar="{temperature,lam,student-fraction,loss}",
+        help="the setting to sweep",
+    )
+    parser.add_argument(
+        "--values",
+        required=True,
+        help="comma-separated values, e.g. 1,2,4,8,16 (student-fraction also takes 3%%,5%%; loss takes "
+        "method names, e.g. kd,dkd,dist)",
+    )
     parser.add_argument("--seeds", type=parse_seeds, default=3, help="how many seeds, from --seed on")
     args = parser.parse_args(argv)
     try:  # the values' kind depends on --param: numbers, or (loss) method names
@@ -135,8 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(args.seed, args.seed + args.seeds)
     bar = SweepBar(enabled=not args.quiet)
     started = time.perf_counter()
-    code, rows = guarded(parser, lambda: sweep(args.param, args.values, seeds, config, on_event=bar,
-                                               cache=TeacherCache(args.cache_dir), executor=executor), bar.close)
+    code, rows = guarded(
+        parser,
+        lambda: sweep(
+            args.param, args.values, seeds, config, on_event=bar, cache=TeacherCache(args.cache_dir), executor=executor
+        ),
+        bar.close,
+    )
     if code:
         return code
     seconds = time.perf_counter() - started

@@ -6,6 +6,7 @@
 With --seeds N > 1 the summary gives KD − baseline as a mean with its 95 % interval and a verdict.
 Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,14 +14,23 @@ import sys
 
 from tqdm import tqdm
 
+from kd_core.cli import own
+from kd_core.cli.common import (
+    MAX_JOBS,
+    check_common,
+    config_fields,
+    config_from_args,
+    explicit_flags,
+    guarded,
+    make_parser,
+    parse_seeds,
+    text_table,
+    write_json_atomic,
+)
 from kd_core.runs.cache import TeacherCache
+from kd_core.runs.seeds import SeedsResult, run_seeds
 from kd_core.studies.lessons import LESSONS
 from kd_core.train.records import ProgressEvent, RunResult
-from kd_core.runs.seeds import SeedsResult, run_seeds
-from kd_core.cli.common import check_common, config_fields, config_from_args, explicit_flags, guarded, make_parser, parse_seeds
-from kd_core.cli.common import MAX_JOBS, text_table
-from kd_core.cli.common import write_json_atomic
-from kd_core.cli import own
 
 
 class ProgressBars:
@@ -35,7 +45,9 @@ class ProgressBars:
         if event.phase != self.phase:
             self.close()
             self.phase = event.phase
-            self.bar = tqdm(total=event.steps or event.epochs, desc=f"{event.phase:8s}", unit="step", file=sys.stderr, leave=True)
+            self.bar = tqdm(
+                total=event.steps or event.epochs, desc=f"{event.phase:8s}", unit="step", file=sys.stderr, leave=True
+            )
         if event.kind == "step":
             self.bar.update(event.step - self.bar.n)
             self.bar.set_postfix(epoch=f"{event.epoch}/{event.epochs}", loss=f"{event.loss:.4f}", refresh=False)
@@ -60,8 +72,15 @@ def summary_table(result: RunResult) -> str:
         report = getattr(result, phase)
         if report is not None:
             agreement = "-" if report.agreement is None else f"{report.agreement:.1%}"
-            rows.append((ROW_NAMES[phase], f"{report.params:,}", f"{report.accuracy:.2%}", agreement,
-                         f"{result.seconds[phase]:.2f}"))
+            rows.append(
+                (
+                    ROW_NAMES[phase],
+                    f"{report.params:,}",
+                    f"{report.accuracy:.2%}",
+                    agreement,
+                    f"{result.seconds[phase]:.2f}",
+                )
+            )
     lines = [text_table(rows, left_columns=1)]
     if result.kd_minus_baseline is not None:
         lines.append(f"KD − baseline: {100 * result.kd_minus_baseline:+.2f} points")
@@ -75,13 +94,22 @@ def seeds_table(result: SeedsResult) -> str:
         if run.status == "completed":
             gain = "-" if run.kd_minus_baseline is None else f"{100 * run.kd_minus_baseline:+.2f}"
             baseline = "-" if run.baseline is None else f"{100 * run.baseline.accuracy:.2f}"
-            rows.append((str(run.config.seed), f"{100 * run.teacher.accuracy:.2f}", f"{100 * run.student.accuracy:.2f}",
-                         baseline, gain))
+            rows.append(
+                (
+                    str(run.config.seed),
+                    f"{100 * run.teacher.accuracy:.2f}",
+                    f"{100 * run.student.accuracy:.2f}",
+                    baseline,
+                    gain,
+                )
+            )
     lines = [text_table(rows)]
     interval = result.interval
     if interval is not None and interval.low is not None:
-        lines.append(f"KD − baseline over {interval.n} seeds: {100 * interval.mean:+.2f} points, 95 % interval "
-                     f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]: {interval.verdict}")
+        lines.append(
+            f"KD − baseline over {interval.n} seeds: {100 * interval.mean:+.2f} points, 95 % interval "
+            f"[{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]: {interval.verdict}"
+        )
     return "\n".join(lines + transfer_lines([run for run in result.runs if run.status == "completed"]))
 
 
@@ -92,14 +120,24 @@ def transfer_lines(runs: list[RunResult]) -> list[str]:
     omitted = [r.omitted_class for r in runs if r.omitted_class is not None]
     kept = [r.kept_classes for r in runs if r.kept_classes is not None]
     if omitted and len(omitted) == len(runs):
-        return [_transfer_line(f"test {omitted[0].cls}s recognised{over}", [o.student_accuracy for o in omitted],
-                               [o.baseline_accuracy for o in omitted],
-                               [o.bias_corrected and o.bias_corrected["class_accuracy"] for o in omitted])]
+        return [
+            _transfer_line(
+                f"test {omitted[0].cls}s recognised{over}",
+                [o.student_accuracy for o in omitted],
+                [o.baseline_accuracy for o in omitted],
+                [o.bias_corrected and o.bias_corrected["class_accuracy"] for o in omitted],
+            )
+        ]
     if kept and len(kept) == len(runs):
         seen = " and ".join(f"{c}s" for c in kept[0].classes)
-        return [_transfer_line(f"students saw only the {seen}; test errors{over}", [1 - r.student.accuracy for r in runs],
-                               [r.baseline and 1 - r.baseline.accuracy for r in runs],
-                               [k.bias_corrected and 1 - k.bias_corrected["overall_accuracy"] for k in kept])]
+        return [
+            _transfer_line(
+                f"students saw only the {seen}; test errors{over}",
+                [1 - r.student.accuracy for r in runs],
+                [r.baseline and 1 - r.baseline.accuracy for r in runs],
+                [k.bias_corrected and 1 - k.bias_corrected["overall_accuracy"] for k in kept],
+            )
+        ]
     return []
 
 
@@ -120,16 +158,21 @@ def list_lessons() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser("kd-train", __doc__)
-    parser.add_argument("--seeds", type=parse_seeds, help="how many seeds, from --seed on (default: 1, or the lesson's)")
-    parser.add_argument("--lesson", choices=list(LESSONS), help="start from a lesson's settings; explicit flags override them")
+    parser.add_argument(
+        "--seeds", type=parse_seeds, help="how many seeds, from --seed on (default: 1, or the lesson's)"
+    )
+    parser.add_argument(
+        "--lesson", choices=list(LESSONS), help="start from a lesson's settings; explicit flags override them"
+    )
     parser.add_argument("--list-lessons", action="store_true", help="list the lessons and exit")
     args = parser.parse_args(argv)
     if args.list_lessons:
         print(list_lessons())
         return 0
     own_settings = own.apply(parser, args)  # before a lesson's settings, which must not replace one's own data
-    overrides = {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv),
-                                                **own_settings}
+    overrides = (
+        {} if args.lesson is None else {**LESSONS[args.lesson].settings, **explicit_flags(parser, argv), **own_settings}
+    )
     args.dataset = overrides.get("dataset", args.dataset)  # a lesson's dataset sets the default --threads too
     seeds = args.seeds or (LESSONS[args.lesson].seeds if args.lesson else 1)
     if args.lesson and args.jobs is None:  # as the dashboard runs a lesson's seeds: one thread each, its numbers
@@ -139,8 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     executor = check_common(parser, args)
     config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
     bars = ProgressBars(enabled=not args.quiet and seeds == 1)
-    work = lambda: run_seeds(config, seeds, None if seeds > 1 else (lambda seed, event: bars(event)),  # noqa: E731
-                             cache=TeacherCache(args.cache_dir), executor=executor)
+    work = lambda: run_seeds(
+        config,
+        seeds,
+        None if seeds > 1 else (lambda seed, event: bars(event)),  # noqa: E731
+        cache=TeacherCache(args.cache_dir),
+        executor=executor,
+    )
     code, result = guarded(parser, work, bars.close)
     if code:
         return code

@@ -13,6 +13,7 @@ content hash of the files, so it is part of every cache key and two different da
 worker process that loads the name checks the files still hash the same.  Bad data raises ``CustomDataError``
 (a ValueError) whose message is one plain sentence.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -78,8 +79,11 @@ def _visible(path: Path) -> bool:
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and all(_visible(part) for part in p.relative_to(root).parents
-                                                                      if part.name) and _visible(p))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and all(_visible(part) for part in p.relative_to(root).parents if part.name) and _visible(p)
+    )
 
 
 def content_hash(source: Source) -> str:
@@ -109,8 +113,10 @@ def _check_classes(counts: dict[str, int], where: str) -> None:
         raise CustomDataError(f"{where} has {len(counts)} class{only}; a classifier needs at least 2 classes")
     few = [name for name, count in counts.items() if count < 2]
     if few:
-        raise CustomDataError(f"class '{few[0]}' in {where} has {counts[few[0]]} example"
-                              f"{'' if counts[few[0]] == 1 else 's'}; every class needs at least 2")
+        raise CustomDataError(
+            f"class '{few[0]}' in {where} has {counts[few[0]]} example"
+            f"{'' if counts[few[0]] == 1 else 's'}; every class needs at least 2"
+        )
 
 
 def stratified_split(labels: np.ndarray, share: float = TEST_SHARE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -181,7 +187,10 @@ def _load_folder(source: Source) -> Loaded:
     grey = all(g for rs in rows.values() for _, g, _ in rs)
 
     def tensors(items: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
-        arrays = [np.asarray(im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR), dtype=np.float32) / 255.0 for im, _, _ in items]
+        arrays = [
+            np.asarray(im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR), dtype=np.float32) / 255.0
+            for im, _, _ in items
+        ]
         x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
         return (x[:, :1] if grey else x).contiguous(), torch.tensor([i for *_, i in items], dtype=torch.int64)
 
@@ -196,18 +205,29 @@ def _load_folder(source: Source) -> Loaded:
     norm = lambda t: ((t - 0.5) / 0.5).contiguous()  # noqa: E731  as digits and CIFAR-10: [-1, 1]
     notes = []
     if skipped:
-        notes.append(f"{skipped} file{'s' if skipped > 1 else ''} could not be read as images and "
-                     f"{'were' if skipped > 1 else 'was'} skipped")
+        notes.append(
+            f"{skipped} file{'s' if skipped > 1 else ''} could not be read as images and "
+            f"{'were' if skipped > 1 else 'was'} skipped"
+        )
     if len(sizes) > 1:
         shown = ", ".join(f"{w}×{h}" for w, h in sorted(sizes)[:3]) + (", …" if len(sizes) > 3 else "")
         notes.append(f"the images came in {len(sizes)} sizes ({shown}); all were resized to {IMAGE_SIZE}×{IMAGE_SIZE}")
     elif sizes != {(IMAGE_SIZE, IMAGE_SIZE)}:
-        (w, h), = sizes
+        ((w, h),) = sizes
         notes.append(f"the {w}×{h} images were resized to {IMAGE_SIZE}×{IMAGE_SIZE}")
     dataset = Dataset(source.name, norm(x_tr), y_tr, norm(x_te), y_te, tuple(classes), mean, std)
-    spec = DatasetSpec(f"your images: {len(classes)} classes, {'grey' if grey else 'colour'} {IMAGE_SIZE}×{IMAGE_SIZE}",
-                       lambda _root: dataset, dataset.input_shape, len(classes), "cnn-large", "cnn-small", 10, 10,
-                       lr=1e-3, batch_size=min(64, len(y_tr)))  # a small folder: whole-set batches
+    spec = DatasetSpec(
+        f"your images: {len(classes)} classes, {'grey' if grey else 'colour'} {IMAGE_SIZE}×{IMAGE_SIZE}",
+        lambda _root: dataset,
+        dataset.input_shape,
+        len(classes),
+        "cnn-large",
+        "cnn-small",
+        10,
+        10,
+        lr=1e-3,
+        batch_size=min(64, len(y_tr)),
+    )  # a small folder: whole-set batches
     return Loaded(dataset, spec, tuple(notes))
 
 
@@ -237,12 +257,16 @@ def _load_csv(source: Source) -> Loaded:
             row = int(np.flatnonzero(bad.to_numpy())[0])
             value = frame[column].iloc[row]
             what = "is empty" if pd.isna(value) else f"holds text ({str(value)[:20]!r})"
-            raise CustomDataError(f"column '{column}' of {source.path.name} {what} in row {row + 2} of the file; "
-                                  "every column except the label must hold numbers")
+            raise CustomDataError(
+                f"column '{column}' of {source.path.name} {what} in row {row + 2} of the file; "
+                "every column except the label must hold numbers"
+            )
     if frame[label].isna().any():
         row = int(np.flatnonzero(frame[label].isna().to_numpy())[0])
         raise CustomDataError(f"the label column '{label}' of {source.path.name} is empty in row {row + 2} of the file")
-    names = sorted({str(v) for v in frame[label]}, key=lambda s: (not _is_number(s), float(s) if _is_number(s) else 0, s))
+    names = sorted(
+        {str(v) for v in frame[label]}, key=lambda s: (not _is_number(s), float(s) if _is_number(s) else 0, s)
+    )
     counts = {name: int((frame[label].astype(str) == name).sum()) for name in names}
     _check_classes(counts, source.path.name)
     index = {name: i for i, name in enumerate(names)}
@@ -252,11 +276,27 @@ def _load_csv(source: Source) -> Loaded:
     mean, std = x[train].mean(axis=0), x[train].std(axis=0)
     std[std == 0] = 1.0  # a constant column stays 0 rather than dividing by 0
     scale = lambda rows: torch.from_numpy(((x[rows] - mean) / std).astype(np.float32))  # noqa: E731
-    dataset = Dataset(source.name, scale(train), torch.from_numpy(y[train]), scale(test), torch.from_numpy(y[test]),
-                      tuple(names), (0.0,), (1.0,))
-    spec = DatasetSpec(f"your table: {len(features)} features, {len(names)} classes", lambda _root: dataset,
-                       dataset.input_shape, len(names), "mlp-large", "mlp-small", 30, 20,
-                       batch_size=min(64, len(train)))
+    dataset = Dataset(
+        source.name,
+        scale(train),
+        torch.from_numpy(y[train]),
+        scale(test),
+        torch.from_numpy(y[test]),
+        tuple(names),
+        (0.0,),
+        (1.0,),
+    )
+    spec = DatasetSpec(
+        f"your table: {len(features)} features, {len(names)} classes",
+        lambda _root: dataset,
+        dataset.input_shape,
+        len(names),
+        "mlp-large",
+        "mlp-small",
+        30,
+        20,
+        batch_size=min(64, len(train)),
+    )
     return Loaded(dataset, spec, ())
 
 

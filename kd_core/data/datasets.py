@@ -5,6 +5,7 @@
 downloaded on first use.  Everything is a tensor in RAM: no DataLoader, no per-sample transforms.
 Adding a dataset is one entry in ``DATASETS``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,7 +22,9 @@ class DatasetUnavailable(RuntimeError):
     """A dataset that is neither on disk nor downloadable; the message is one line for the user."""
 
 
-DATA_DIR_HINT = "or pass --data-dir"  # the command line's way to another folder; the page says its own (dashboard/jobs/runner.py)
+DATA_DIR_HINT = (
+    "or pass --data-dir"  # the command line's way to another folder; the page says its own (dashboard/jobs/runner.py)
+)
 
 
 @dataclass(frozen=True)
@@ -118,8 +121,16 @@ def _torchvision_loader(name: str, tv_class: str, mean: tuple[float, ...], std: 
             return x.float().div_(255.0), torch.as_tensor(np.asarray(split.targets), dtype=torch.int64)
 
         (x_tr, y_tr), (x_te, y_te) = as_tensor(train), as_tensor(test)
-        return Dataset(name=name, x_train=_normalize(x_tr, mean, std), y_train=y_tr, x_test=_normalize(x_te, mean, std),
-                       y_test=y_te, class_names=tuple(str(c) for c in train.classes), mean=mean, std=std)
+        return Dataset(
+            name=name,
+            x_train=_normalize(x_tr, mean, std),
+            y_train=y_tr,
+            x_test=_normalize(x_te, mean, std),
+            y_test=y_te,
+            class_names=tuple(str(c) for c in train.classes),
+            mean=mean,
+            std=std,
+        )
 
     return load
 
@@ -145,6 +156,7 @@ class DatasetSpec:
 _MNIST_FILES = "{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"
 _CIFAR_FILES = "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta; from cifar-10-python.tar.gz)"
 
+
 class DatasetRegistry(dict):
     """The built-in datasets by name; a name of data of one's own (``folder:PATH``, ``csv:PATH``) is looked up too,
     through kd_core.data.custom, so every ``DATASETS[config.dataset]`` works for it, while iterating lists only the
@@ -169,27 +181,71 @@ class DatasetRegistry(dict):
             return default
 
 
-DATASETS: dict[str, DatasetSpec] = DatasetRegistry({
-    "digits": DatasetSpec("scikit-learn's 8×8 handwritten digits (built in, no download)", lambda root: _load_digits(),
-                          (1, 8, 8), 10, "mlp-large", "mlp-small", 30, 20),
-    "mnist": DatasetSpec("MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
-                         _torchvision_loader("mnist", "MNIST", (0.1307,), (0.3081,), "MNIST/raw/" + _MNIST_FILES),
-                         (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2,
-                         schedule="cosine"),  # at a constant 1e-3, seeds' teachers end between 98.8 and 99.1 %
-    "fashion-mnist": DatasetSpec("Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
-                                 _torchvision_loader("fashion-mnist", "FashionMNIST", (0.2860,), (0.3530,),
-                                                     "FashionMNIST/raw/" + _MNIST_FILES),
-                                 (1, 28, 28), 10, "cnn-large", "cnn-small", 5, 4, lr=1e-3, batch_size=128, threads=2),
-    "cifar10": DatasetSpec("CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",  # normalized as in the seed
-                           _torchvision_loader("cifar10", "CIFAR10", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _CIFAR_FILES),
-                           (3, 32, 32), 10, "seed-teacher", "seed-student", 40, 30, lr=1e-3, batch_size=128, threads=2),
-})
+DATASETS: dict[str, DatasetSpec] = DatasetRegistry(
+    {
+        "digits": DatasetSpec(
+            "scikit-learn's 8×8 handwritten digits (built in, no download)",
+            lambda root: _load_digits(),
+            (1, 8, 8),
+            10,
+            "mlp-large",
+            "mlp-small",
+            30,
+            20,
+        ),
+        "mnist": DatasetSpec(
+            "MNIST 28×28 handwritten digits (torchvision, ~12 MB download)",
+            _torchvision_loader("mnist", "MNIST", (0.1307,), (0.3081,), "MNIST/raw/" + _MNIST_FILES),
+            (1, 28, 28),
+            10,
+            "cnn-large",
+            "cnn-small",
+            5,
+            4,
+            lr=1e-3,
+            batch_size=128,
+            threads=2,
+            schedule="cosine",
+        ),  # at a constant 1e-3, seeds' teachers end between 98.8 and 99.1 %
+        "fashion-mnist": DatasetSpec(
+            "Fashion-MNIST 28×28 clothing images (torchvision, ~30 MB download)",
+            _torchvision_loader(
+                "fashion-mnist", "FashionMNIST", (0.2860,), (0.3530,), "FashionMNIST/raw/" + _MNIST_FILES
+            ),
+            (1, 28, 28),
+            10,
+            "cnn-large",
+            "cnn-small",
+            5,
+            4,
+            lr=1e-3,
+            batch_size=128,
+            threads=2,
+        ),
+        "cifar10": DatasetSpec(
+            "CIFAR-10 32×32 colour images (torchvision, ~170 MB download)",  # normalized as in the seed
+            _torchvision_loader("cifar10", "CIFAR10", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), _CIFAR_FILES),
+            (3, 32, 32),
+            10,
+            "seed-teacher",
+            "seed-student",
+            40,
+            30,
+            lr=1e-3,
+            batch_size=128,
+            threads=2,
+        ),
+    }
+)
 
 
 # A file each dataset's loader reads, relative to the data folder: whether it is there says, without loading or
 # downloading anything, whether the dataset is on disk (the page marks the lessons that need absent files).
-_FIRST_FILE = {"mnist": "MNIST/raw/train-images-idx3-ubyte", "fashion-mnist": "FashionMNIST/raw/train-images-idx3-ubyte",
-               "cifar10": "cifar-10-batches-py/data_batch_1"}
+_FIRST_FILE = {
+    "mnist": "MNIST/raw/train-images-idx3-ubyte",
+    "fashion-mnist": "FashionMNIST/raw/train-images-idx3-ubyte",
+    "cifar10": "cifar-10-batches-py/data_batch_1",
+}
 
 
 def on_disk(name: str, data_dir: str | os.PathLike | None = None) -> bool:
@@ -203,7 +259,11 @@ def on_disk(name: str, data_dir: str | os.PathLike | None = None) -> bool:
 def files_needed(name: str, data_dir: str | os.PathLike | None = None) -> str:
     """Where dataset ``name``'s files go, in words: the folder and what it must hold."""
     root = (Path(data_dir) if data_dir is not None else default_data_dir()).expanduser()
-    files = {"mnist": "MNIST/raw/" + _MNIST_FILES, "fashion-mnist": "FashionMNIST/raw/" + _MNIST_FILES, "cifar10": _CIFAR_FILES}
+    files = {
+        "mnist": "MNIST/raw/" + _MNIST_FILES,
+        "fashion-mnist": "FashionMNIST/raw/" + _MNIST_FILES,
+        "cifar10": _CIFAR_FILES,
+    }
     return f"{root}/{files[name]}" if name in files else ""
 
 
@@ -255,7 +315,11 @@ def holdout_indices(labels: torch.Tensor, holdout: float) -> torch.Tensor:
 
 
 def student_indices(
-    labels: torch.Tensor, fraction: float = 1.0, omit_class: int | None = None, seed: int = 0, holdout: float = 0.0,
+    labels: torch.Tensor,
+    fraction: float = 1.0,
+    omit_class: int | None = None,
+    seed: int = 0,
+    holdout: float = 0.0,
     keep_classes: tuple[int, ...] | None = None,
 ) -> torch.Tensor:
     """Indices of the training examples the student may see.

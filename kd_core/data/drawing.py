@@ -9,6 +9,7 @@ The two framings are the datasets' own: the UCI digits were scaled to fill a 32�
 blocks (so each of the 8×8 pixels is 0..16), and LeCun's MNIST digits were scaled to fit a 20×20 box (keeping
 their aspect) and placed in 28×28 so that their centre of mass sits at the centre.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -44,7 +45,7 @@ def _fit(crop: np.ndarray, side: int) -> np.ndarray:
     scaled = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize(new, Image.LANCZOS), np.float32) / 255
     square = np.zeros((side, side), np.float32)
     top, left = (side - new[1]) // 2, (side - new[0]) // 2
-    square[top:top + new[1], left:left + new[0]] = scaled
+    square[top : top + new[1], left : left + new[0]] = scaled
     return np.clip(square, 0.0, 1.0)
 
 
@@ -69,7 +70,7 @@ def mnist_view(ink: np.ndarray) -> np.ndarray | None:
     top = int(np.clip(round(14 - centre[0]), 0, 8))  # the 20×20 box stays inside 28×28
     left = int(np.clip(round(14 - centre[1]), 0, 8))
     image = np.zeros((28, 28), np.float32)
-    image[top:top + 20, left:left + 20] = digit
+    image[top : top + 20, left : left + 20] = digit
     return image
 
 

@@ -12,6 +12,7 @@ The first error a task raises (``Diverged``, say) is raised by ``map`` once the 
 worker that dies (killed, out of memory) is reported as ``WorkerDied``, one line.  No worker process outlives
 the ``map`` that started it (the local fork server, which only forks workers, stays for the next ``map``).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -21,12 +22,25 @@ from kd_core.execution.ray_cluster import RayCluster
 from kd_core.execution.workers import Executor, InProcess, WorkerDied
 
 EXECUTORS = ("local", "ray")
-__all__ = ["EXECUTORS", "Executor", "InProcess", "LocalProcesses", "RayCluster", "WorkerDied", "make_executor",
-           "fork_context", "start_fork_server"]
+__all__ = [
+    "EXECUTORS",
+    "Executor",
+    "InProcess",
+    "LocalProcesses",
+    "RayCluster",
+    "WorkerDied",
+    "make_executor",
+    "fork_context",
+    "start_fork_server",
+]
 
 
-def make_executor(kind: Literal["local", "ray"] = "local", jobs: int | None = None, address: str | None = None,
-                  threads: int | None = None) -> Executor:
+def make_executor(
+    kind: Literal["local", "ray"] = "local",
+    jobs: int | None = None,
+    address: str | None = None,
+    threads: int | None = None,
+) -> Executor:
     """``local``: worker processes here (``jobs=1``: this process); ``ray``: a Ray cluster (or a local one)."""
     if kind == "ray":
         return RayCluster(jobs, address, threads)

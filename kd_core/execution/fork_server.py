@@ -11,6 +11,7 @@ forks inherits the change.
 Imported anywhere else it changes nothing: only a child process prepares itself (``spawn.prepare``), and the
 parent's own children that are not forked from here (plain fork, spawn) do not inherit it.
 """
+
 from __future__ import annotations
 
 from multiprocessing import spawn

@@ -1,4 +1,5 @@
 """Local worker processes: up to ``jobs`` trainings at once on this machine (see kd_core/execution/executors.py)."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -13,11 +14,18 @@ from typing import Any, Sequence
 
 import torch
 
-from kd_core.train.records import StopFlag
 from kd_core.execution.workers import (
-    GRACE_SECONDS, POLL_SECONDS, PRELOAD, IndexedCallback, InProcess, Task, WorkerDied, exit_description, task_name,
+    GRACE_SECONDS,
+    POLL_SECONDS,
+    PRELOAD,
+    IndexedCallback,
+    InProcess,
+    Task,
+    WorkerDied,
+    exit_description,
+    task_name,
 )
-
+from kd_core.train.records import StopFlag
 
 _worker: dict[str, Any] = {}  # in a worker process: its event queue and the shared stop flag
 
@@ -48,15 +56,18 @@ class LocalProcesses:
         if (self.jobs > 1 or not in_process_when_alone) and _fork_now() is None:
             start_fork_server()  # it imports its modules while this process gets on with its own set-up
 
-    def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None) -> list:
+    def map(
+        self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None
+    ) -> list:
         items = list(items)
         workers = min(self.jobs, len(items))
         if workers <= 1 and (self.in_process_when_alone or not items):
             return InProcess().map(task, items, on_event, stop)
         context = _fork_now() or fork_context()
         events, shared_stop = context.SimpleQueue(), context.Event()
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                   initargs=(events, shared_stop, self.threads))
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(events, shared_stop, self.threads)
+        )
         futures: list = []
         processes: dict = {}
         try:
@@ -72,7 +83,9 @@ class LocalProcesses:
                     shared_stop.set()  # the others stop at their next step; the first error is raised below
                     for f in pending:
                         f.cancel()  # those not started yet
-                if not isinstance(first_error, BrokenProcessPool):  # a half-written event may be in a broken pool's pipe
+                if not isinstance(
+                    first_error, BrokenProcessPool
+                ):  # a half-written event may be in a broken pool's pipe
                     _drain(events, on_event)
                 if stop is not None and stop.is_set():
                     shared_stop.set()
@@ -130,9 +143,16 @@ def _local_error(error: BaseException, processes: dict, task: Task) -> BaseExcep
     # The worker that died first tells how: a signal (other than the SIGTERM the pool sends the rest) before an
     # exit status (a plainly forked worker whose pipe broke under it exits with 255).
     killed = [c for c in codes if c is not None and c < 0 and c != -signal.SIGTERM]
-    telling = killed or [c for c in codes if c not in (None, 0, -signal.SIGTERM)] or [c for c in codes if c is not None] or [None]
-    return WorkerDied(f"a worker process died ({exit_description(telling[0])}) while running {task_name(task)}; "
-                      "the map's other tasks were stopped")
+    telling = (
+        killed
+        or [c for c in codes if c not in (None, 0, -signal.SIGTERM)]
+        or [c for c in codes if c is not None]
+        or [None]
+    )
+    return WorkerDied(
+        f"a worker process died ({exit_description(telling[0])}) while running {task_name(task)}; "
+        "the map's other tasks were stopped"
+    )
 
 
 _context_lock = threading.Lock()

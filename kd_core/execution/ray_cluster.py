@@ -1,4 +1,5 @@
 """Trainings on a Ray cluster, one CPU each (see kd_core/execution/executors.py)."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,8 @@ from typing import Any, Sequence
 
 import torch
 
-from kd_core.train.records import StopFlag
 from kd_core.execution.workers import GRACE_SECONDS, POLL_SECONDS, PRELOAD, IndexedCallback, Task, WorkerDied, task_name
-
+from kd_core.train.records import StopFlag
 
 
 class RayCluster:
@@ -41,7 +41,9 @@ class RayCluster:
         warm = ray.remote(num_cpus=1, max_retries=0)(_warm_up)
         self._warming = [warm.remote() for _ in range(self.jobs)]  # not waited for: tasks queue behind them
 
-    def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None) -> list:
+    def map(
+        self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None
+    ) -> list:
         ray = self.ray
         items = list(items)
         if not items:
@@ -131,11 +133,14 @@ def _ray_error(ray, error: Exception, task: Task) -> BaseException:
         cause = getattr(error, "cause", None)
         if isinstance(cause, BaseException) and not isinstance(cause, ray.exceptions.RayError):
             return cause
-    if isinstance(error, (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError,
-                          ray.exceptions.NodeDiedError)):
+    if isinstance(
+        error, (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError, ray.exceptions.NodeDiedError)
+    ):
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return WorkerDied(f"a Ray worker died while running {task_name(task)} ({type(error).__name__}: {first_line}); "
-                          "the map's other tasks were stopped")
+        return WorkerDied(
+            f"a Ray worker died while running {task_name(task)} ({type(error).__name__}: {first_line}); "
+            "the map's other tasks were stopped"
+        )
     return error
 
 

@@ -1,5 +1,6 @@
 """What every executor shares: the task's shape, the in-process executor, the modules workers preload, and
 how a dead worker is described."""
+
 from __future__ import annotations
 
 import signal
@@ -20,8 +21,9 @@ class WorkerDied(RuntimeError):
 class Executor(Protocol):
     jobs: int
 
-    def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None,
-            stop: StopFlag | None = None) -> list: ...
+    def map(
+        self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None
+    ) -> list: ...
 
 
 class InProcess:
@@ -29,7 +31,9 @@ class InProcess:
 
     jobs = 1
 
-    def map(self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None) -> list:
+    def map(
+        self, task: Task, items: Sequence, on_event: IndexedCallback | None = None, stop: StopFlag | None = None
+    ) -> list:
         return [task(item, _indexed(on_event, i), stop) for i, item in enumerate(items)]
 
 
@@ -56,5 +60,12 @@ def exit_description(code: int | None) -> str:
 # first optimizer, over a second), scikit-learn's datasets (the digits loader, another second), and kd_core;
 # kd_core.execution.fork_server first, which keeps the workers from re-running the parent's main script.
 # A module that cannot be imported is skipped by the fork server.
-PRELOAD = ["kd_core.execution.fork_server", "torch._dynamo", "sklearn.datasets", "sklearn.model_selection", "kd_core.runs.pipeline",
-           "kd_core.runs.seeds", "kd_core.studies.sweeps"]
+PRELOAD = [
+    "kd_core.execution.fork_server",
+    "torch._dynamo",
+    "sklearn.datasets",
+    "sklearn.model_selection",
+    "kd_core.runs.pipeline",
+    "kd_core.runs.seeds",
+    "kd_core.studies.sweeps",
+]

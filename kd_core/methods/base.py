@@ -7,6 +7,7 @@ temperature T is every logit method's temperature (so methods compare at the sam
 λ is used only by the methods that say so (``uses_lam``); everything else is a hyperparameter with the official
 code's default.
 """
+
 from __future__ import annotations
 
 import math
@@ -94,7 +95,9 @@ class MethodLoss:
         """Nothing to remove for a logit method."""
 
     def __call__(self, student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
-        return self.method.parts(student_logits, teacher_logits, labels, temperature, lam, epoch=self.epoch, **self.args)
+        return self.method.parts(
+            student_logits, teacher_logits, labels, temperature, lam, epoch=self.epoch, **self.args
+        )
 
 
 def warmup(epoch: int, epochs: float) -> float:

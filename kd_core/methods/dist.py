@@ -11,6 +11,7 @@ With Y = softmax(z / τ):
 Pearson is the official cosine of the centred vectors with eps 1e-8 in the denominator.  Matching correlations
 instead of probabilities lets a weak student follow a much stronger teacher's relations without its exact values.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,8 +30,9 @@ def pearson_rows(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.T
 def dist_parts(student_logits, teacher_logits, labels, temperature, lam, *, epoch, ce, weight, beta, gamma):
     """Parts ``hard``, ``inter`` and ``intra`` (each τ²-scaled, before β and γ)."""
     if gamma != 0 and len(student_logits) < 2:
-        raise MethodError("dist: the class term (γ) correlates each class across the batch and needs a batch of at "
-                          "least 2; got 1")
+        raise MethodError(
+            "dist: the class term (γ) correlates each class across the batch and needs a batch of at least 2; got 1"
+        )
     y_s = F.softmax(student_logits / temperature, dim=1)
     y_t = F.softmax(teacher_logits / temperature, dim=1)
     inter = (1 - pearson_rows(y_s, y_t).mean()) * temperature**2
@@ -43,9 +45,9 @@ DIST = Method(
     name="dist",
     title="DIST",
     description="Matches the Pearson correlation of student and teacher probabilities within each sample and each "
-                "class, not their values, so a small student can follow a much stronger teacher.",
+    "class, not their values, so a small student can follow a much stronger teacher.",
     reference="Huang et al., Knowledge Distillation from A Stronger Teacher, NeurIPS 2022; hunto/"
-              "image_classification_sota lib/models/losses/dist_kd.py @ d9662f7df68fe46b973c4580b7c9b896cedcd301",
+    "image_classification_sota lib/models/losses/dist_kd.py @ d9662f7df68fe46b973c4580b7c9b896cedcd301",
     parts=dist_parts,
     params={
         "ce": Param(1.0, 0.0, 100.0, "weight of the cross-entropy with the labels"),

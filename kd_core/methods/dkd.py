@@ -16,6 +16,7 @@ Unlike mdistiller, TCKD is computed in log space: mdistiller takes ``torch.log``
 log(1 − p_t) = logsumexp(z_≠t / T) − logsumexp(z/T); p̂ is the softmax of the non-target logits alone (mdistiller's
 "subtract 1000 from the target logit" gives the same up to e^−1000).
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,13 +42,16 @@ def _kl_rows(log_q: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
     return F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(dim=1)
 
 
-def decompose(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
-              temperature: float) -> dict[str, torch.Tensor]:
+def decompose(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float
+) -> dict[str, torch.Tensor]:
     """Per sample, without T²: ``kd`` (the whole KL), ``tckd``, ``nckd`` and ``weight`` = 1 − p_t of the teacher,
     with kd = tckd + weight · nckd.  With two classes NCKD is 0 (one non-target class: nothing to distribute)."""
     if student_logits.shape != teacher_logits.shape or student_logits.dim() != 2:
-        raise MethodError(f"dkd: student and teacher logits must both be (batch, classes), got "
-                          f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
+        raise MethodError(
+            f"dkd: student and teacher logits must both be (batch, classes), got "
+            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+        )
     s_pt, s_rest, s_hat = _split(student_logits, labels, temperature)
     t_pt, t_rest, t_hat = _split(teacher_logits, labels, temperature)
     tckd = _kl_rows(torch.stack([s_pt, s_rest], 1), torch.stack([t_pt, t_rest], 1))
@@ -60,8 +64,10 @@ def dkd_parts(student_logits, teacher_logits, labels, temperature, lam, *, epoch
     """CE · CE-loss + warm-up · T² · (α · TCKD + β · NCKD); parts ``hard``, ``tckd``, ``nckd`` (T²-scaled, batch means)."""
     classes = student_logits.shape[-1]
     if classes < 3:
-        raise MethodError(f"dkd: NCKD needs at least 3 classes (with {classes} there is one non-target class and "
-                          "nothing to distribute); use kd")
+        raise MethodError(
+            f"dkd: NCKD needs at least 3 classes (with {classes} there is one non-target class and "
+            "nothing to distribute); use kd"
+        )
     split = decompose(student_logits, teacher_logits, labels, temperature)
     tckd = split["tckd"].mean() * temperature**2
     nckd = split["nckd"].mean() * temperature**2
@@ -74,15 +80,17 @@ DKD = Method(
     name="dkd",
     title="DKD",
     description="KD split into target-vs-rest (TCKD) and among-the-rest (NCKD) terms, weighted freely so a "
-                "confident teacher's dark knowledge is not muted.",
+    "confident teacher's dark knowledge is not muted.",
     reference="Zhao et al., Decoupled Knowledge Distillation, CVPR 2022; megvii-research/mdistiller "
-              "mdistiller/distillers/DKD.py @ e8c5bb331e78c9d79a8894ca233caae78531cf7f",
+    "mdistiller/distillers/DKD.py @ e8c5bb331e78c9d79a8894ca233caae78531cf7f",
     parts=dkd_parts,
     params={
         "ce": Param(1.0, 0.0, 100.0, "weight of the cross-entropy with the labels"),
         "alpha": Param(1.0, 0.0, 100.0, "weight of TCKD (target vs the rest)"),
         "beta": Param(8.0, 0.0, 100.0, "weight of NCKD (among the non-target classes)"),
-        "warmup_epochs": Param(20.0, 0.0, 1000.0, "epochs over which the distillation weight rises linearly", whole=True),
+        "warmup_epochs": Param(
+            20.0, 0.0, 1000.0, "epochs over which the distillation weight rises linearly", whole=True
+        ),
     },
     needs_epoch=True,
     min_classes=3,

@@ -15,6 +15,7 @@ layer they need.  The hint layer is the last hidden representation before the cl
 The teacher's features over a student's training view are computed once per run, like its logits
 (``pipeline.RunSetup.teacher_features``).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kd_core.models.architectures import MLP, ConvNet, SmallCNN
 from kd_core.methods.base import Method, MethodError, MethodLoss, Param
+from kd_core.models.architectures import MLP, ConvNet, SmallCNN
 
 Tap = Callable[[torch.Tensor], None]
 
@@ -74,8 +75,10 @@ class ConvReg(nn.Module):
         elif s_h >= t_h:
             self.conv = nn.Conv2d(s_c, t_c, kernel_size=(1 + s_h - t_h, 1 + s_w - t_w))
         else:
-            raise MethodError(f"fitnets: the student's {s_h}×{s_w} map cannot be regressed onto the teacher's "
-                              f"{t_h}×{t_w} (mdistiller's ConvReg needs it the same size, half or twice, or larger)")
+            raise MethodError(
+                f"fitnets: the student's {s_h}×{s_w} map cannot be regressed onto the teacher's "
+                f"{t_h}×{t_w} (mdistiller's ConvReg needs it the same size, half or twice, or larger)"
+            )
         self.bn = nn.BatchNorm2d(t_c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,9 +90,15 @@ def regressor(student_shape: tuple[int, ...], teacher_shape: tuple[int, ...], se
     from ``seed`` (PyTorch's default initialisation, from a generator of its own: the global RNG is left alone)."""
     if len(student_shape) != len(teacher_shape) or len(student_shape) not in (1, 3):
         kind = lambda shape: "a vector (an MLP)" if len(shape) == 1 else "a feature map (a CNN)"  # noqa: E731
-        raise MethodError(f"fitnets: the student's hint layer is {kind(student_shape)} and the teacher's "
-                          f"{kind(teacher_shape)}; no regressor maps one onto the other (use two MLPs or two CNNs)")
-    module = nn.Linear(student_shape[0], teacher_shape[0]) if len(student_shape) == 1 else ConvReg(student_shape, teacher_shape)
+        raise MethodError(
+            f"fitnets: the student's hint layer is {kind(student_shape)} and the teacher's "
+            f"{kind(teacher_shape)}; no regressor maps one onto the other (use two MLPs or two CNNs)"
+        )
+    module = (
+        nn.Linear(student_shape[0], teacher_shape[0])
+        if len(student_shape) == 1
+        else ConvReg(student_shape, teacher_shape)
+    )
     generator = torch.Generator().manual_seed(seed)
     for layer in module.modules():
         if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):  # as their reset_parameters() does
@@ -107,8 +116,9 @@ def check_pair(teacher: nn.Module, student: nn.Module, input_shape: tuple[int, .
     regressor(shapes[0], shapes[1], 0)
 
 
-def fitnets_parts(student_logits, teacher_logits, labels, temperature, lam, *, epoch, ce, weight,
-                  hint: torch.Tensor | None = None):
+def fitnets_parts(
+    student_logits, teacher_logits, labels, temperature, lam, *, epoch, ce, weight, hint: torch.Tensor | None = None
+):
     """Parts ``hard`` and ``hint`` (the MSE of the regressed student features against the teacher's)."""
     if hint is None:
         raise MethodError("fitnets needs hidden features: train it through kd_core.runs.pipeline (FitNetsLoss)")
@@ -120,8 +130,14 @@ class FitNetsLoss(MethodLoss):
     """FitNets as ``train.fit`` calls it: a hook on the student's hint layer, the regressor trained with it, and the
     teacher's precomputed features picked by the batch's rows."""
 
-    def __init__(self, method: Method, args: dict[str, float], teacher_features: torch.Tensor,
-                 student_shape: tuple[int, ...], seed: int):
+    def __init__(
+        self,
+        method: Method,
+        args: dict[str, float],
+        teacher_features: torch.Tensor,
+        student_shape: tuple[int, ...],
+        seed: int,
+    ):
         super().__init__(method, args)
         self.teacher_features = teacher_features
         self.regressor = regressor(student_shape, tuple(teacher_features.shape[1:]), seed).to(teacher_features.device)
@@ -146,17 +162,18 @@ class FitNetsLoss(MethodLoss):
         target = self.teacher_features.index_select(0, self.batch)
         hint = F.mse_loss(self.regressor(self._student_features), target)
         self._student_features = None  # each step's own
-        return self.method.parts(student_logits, teacher_logits, labels, temperature, lam, epoch=self.epoch,
-                                 hint=hint, **self.args)
+        return self.method.parts(
+            student_logits, teacher_logits, labels, temperature, lam, epoch=self.epoch, hint=hint, **self.args
+        )
 
 
 FITNETS = Method(
     name="fitnets",
     title="FitNets hint",
     description="A trainable regressor maps the student's last hidden layer onto the teacher's, and the student "
-                "learns to make the two match (mean squared error) beside the labels.",
+    "learns to make the two match (mean squared error) beside the labels.",
     reference="Romero et al., FitNets: Hints for Thin Deep Nets, ICLR 2015; megvii-research/mdistiller "
-              "mdistiller/distillers/FitNet.py @ e8c5bb331e78c9d79a8894ca233caae78531cf7f",
+    "mdistiller/distillers/FitNet.py @ e8c5bb331e78c9d79a8894ca233caae78531cf7f",
     parts=fitnets_parts,
     params={
         "ce": Param(1.0, 0.0, 100.0, "weight of the cross-entropy with the labels"),

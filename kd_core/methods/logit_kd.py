@@ -11,19 +11,24 @@ arXiv 2403.01427).  Official code: sunshangquan/logit-standardization-KD, ``mdis
 commit f6e5aa5172bad618e801163c3385322eea673754: z' = (z − mean z) / (1e-7 + std z) per sample (torch.std,
 unbiased) for both models, then KD at T; defaults in its ``mdistiller/engine/cfg.py``: CE 0.1, KD 9 (and T 2).
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from kd_core.methods.losses import LOSSES
 from kd_core.methods.base import Method, Param, warmup
+from kd_core.methods.losses import LOSSES
 
 
 def _kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """T² · KL(softmax(t/T) ‖ softmax(s/T)), summed over classes, averaged over the batch."""
-    kl = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1), F.log_softmax(teacher_logits / temperature, dim=-1),
-                  reduction="batchmean", log_target=True)
+    kl = F.kl_div(
+        F.log_softmax(student_logits / temperature, dim=-1),
+        F.log_softmax(teacher_logits / temperature, dim=-1),
+        reduction="batchmean",
+        log_target=True,
+    )
     return kl * temperature**2
 
 
@@ -51,26 +56,45 @@ def _hinton(name: str):
     return lambda s, t, y, temperature, lam, *, epoch: LOSSES[name](s, t, y, temperature, lam)
 
 
-KD = Method("kd", "KD", "Hinton's loss: λ · T² · KL(teacher ‖ student) at temperature T, plus (1 − λ) · cross-entropy.",
-            "Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network, 2015 (kd_core/methods/losses.py)",
-            _hinton("kd"), uses_lam=True)
-KD_NO_T2 = Method("kd-no-t2", "KD without T²", "KD without the T² factor (a teaching toggle: the soft part fades at "
-                  "high T).", "kd_core/methods/losses.py", _hinton("kd-no-t2"), uses_lam=True)
-SEED_SCRIPT = Method("seed-script", "seed script's KD", "KD as the seed script wrote it (mean over classes, × 2), kept "
-                     "to show what it does.", "kd_core/methods/losses.py", _hinton("seed-script"), uses_lam=True)
+KD = Method(
+    "kd",
+    "KD",
+    "Hinton's loss: λ · T² · KL(teacher ‖ student) at temperature T, plus (1 − λ) · cross-entropy.",
+    "Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network, 2015 (kd_core/methods/losses.py)",
+    _hinton("kd"),
+    uses_lam=True,
+)
+KD_NO_T2 = Method(
+    "kd-no-t2",
+    "KD without T²",
+    "KD without the T² factor (a teaching toggle: the soft part fades at high T).",
+    "kd_core/methods/losses.py",
+    _hinton("kd-no-t2"),
+    uses_lam=True,
+)
+SEED_SCRIPT = Method(
+    "seed-script",
+    "seed script's KD",
+    "KD as the seed script wrote it (mean over classes, × 2), kept to show what it does.",
+    "kd_core/methods/losses.py",
+    _hinton("seed-script"),
+    uses_lam=True,
+)
 
 KD_MATCHED = Method(
     name="kd-matched",
     title="KD, DKD's weight",
     description="KD with DKD's total distillation weight and warm-up: the control that separates DKD's decoupling "
-                "from its larger loss weight.",
+    "from its larger loss weight.",
     reference="the control DKD lacks: mdistiller DKD defaults (α 1 + β 8, CE 1, WARMUP 20), "
-              "mdistiller/engine/cfg.py @ e8c5bb331e78c9d79a8894ca233caae78531cf7f",
+    "mdistiller/engine/cfg.py @ e8c5bb331e78c9d79a8894ca233caae78531cf7f",
     parts=matched_parts,
     params={
         "ce": Param(1.0, 0.0, 100.0, "weight of the cross-entropy with the labels"),
         "weight": Param(9.0, 0.0, 100.0, "weight of T² · KL (DKD's α + β)"),
-        "warmup_epochs": Param(20.0, 0.0, 1000.0, "epochs over which the distillation weight rises linearly", whole=True),
+        "warmup_epochs": Param(
+            20.0, 0.0, 1000.0, "epochs over which the distillation weight rises linearly", whole=True
+        ),
     },
     needs_epoch=True,
 )
@@ -80,7 +104,7 @@ LOGIT_STD = Method(
     title="logit standardisation",
     description="KD between z-scored logits, so the student matches the teacher's logit ranking rather than its scale.",
     reference="Sun et al., Logit Standardization in Knowledge Distillation, CVPR 2024; sunshangquan/"
-              "logit-standardization-KD mdistiller/distillers/KD.py @ f6e5aa5172bad618e801163c3385322eea673754",
+    "logit-standardization-KD mdistiller/distillers/KD.py @ f6e5aa5172bad618e801163c3385322eea673754",
     parts=logit_std_parts,
     params={
         "ce": Param(0.1, 0.0, 100.0, "weight of the cross-entropy with the labels"),

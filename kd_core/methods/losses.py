@@ -18,6 +18,7 @@ differences themselves shrink like 1/T, so the gradient shrinks like 1/T².
 Multiplying by T² keeps the soft term's gradients on the same scale as the hard
 term's whatever the temperature, so λ means the same thing at T = 2 and T = 20.
 """
+
 from __future__ import annotations
 
 import math
@@ -116,8 +117,11 @@ def hinton_kd_without_t2(student_logits, teacher_logits, labels, temperature, la
 def seed_script_kd(student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
     """The loss as the seed's reference script wrote it: ``nn.KLDivLoss()`` with its default mean over batch ×
     classes (the KL divided by the number of classes too), times an unexplained 2 — kept to show what it does."""
-    pointwise = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1), F.softmax(teacher_logits / temperature, dim=-1),
-                         reduction="none")
+    pointwise = F.kl_div(
+        F.log_softmax(student_logits / temperature, dim=-1),
+        F.softmax(teacher_logits / temperature, dim=-1),
+        reduction="none",
+    )
     kl_mean = pointwise.mean()  # what nn.KLDivLoss()'s default reduction='mean' computes
     soft = kl_mean * (temperature * temperature * 2.0)
     hard = F.cross_entropy(student_logits, labels)

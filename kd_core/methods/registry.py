@@ -8,6 +8,7 @@ The first three are ``losses.LOSSES`` (Hinton's KD and its two teaching toggles)
 they are, so their numbers stay bit for bit what they were.  Every method's parts are named: "total" is minimised,
 the others are reported per step and per epoch.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -15,13 +16,13 @@ from typing import Callable, Iterator, Mapping
 
 import torch
 
-from kd_core.methods.losses import LOSSES
-from kd_core.models.architectures import ARCHITECTURES, build_model
 from kd_core.methods.base import Method, MethodError, MethodLoss, Param, warmup
 from kd_core.methods.dist import DIST
 from kd_core.methods.dkd import DKD, decompose, nontarget_mass
 from kd_core.methods.fitnets import FITNETS, FitNetsLoss, check_pair, hint_features
 from kd_core.methods.logit_kd import KD, KD_MATCHED, KD_NO_T2, LOGIT_STD, SEED_SCRIPT
+from kd_core.methods.losses import LOSSES
+from kd_core.models.architectures import ARCHITECTURES, build_model
 
 METHODS: dict[str, Method] = {m.name: m for m in (KD, KD_NO_T2, SEED_SCRIPT, DKD, DIST, LOGIT_STD, FITNETS, KD_MATCHED)}
 # The methods compared on the Methods tab and by benchmarks/measure_methods.py (the toggles are not methods).
@@ -58,8 +59,14 @@ def normalize_args(name: str, args: Mapping[str, object] | tuple | list | None) 
     return tuple(sorted((key, resolved[key]) for key in given))
 
 
-def check_applies(name: str, num_classes: int, teacher: str | None = None, student: str | None = None,
-                  input_shape: tuple[int, ...] = (), width: int | None = None) -> None:
+def check_applies(
+    name: str,
+    num_classes: int,
+    teacher: str | None = None,
+    student: str | None = None,
+    input_shape: tuple[int, ...] = (),
+    width: int | None = None,
+) -> None:
     """MethodError where method ``name`` cannot apply: too few classes, or (FitNets, given the architectures'
     names) no regressor between the two hint layers.  The models are built on the meta device: shapes only."""
     m = method(name)
@@ -67,19 +74,29 @@ def check_applies(name: str, num_classes: int, teacher: str | None = None, stude
         raise MethodError(f"{name} needs at least {m.min_classes} classes, the dataset has {num_classes}")
     if m.needs_features and teacher in ARCHITECTURES and student in ARCHITECTURES:
         with torch.device("meta"):
-            check_pair(build_model(teacher, input_shape, num_classes), build_model(student, input_shape, num_classes, width),
-                       input_shape)
+            check_pair(
+                build_model(teacher, input_shape, num_classes),
+                build_model(student, input_shape, num_classes, width),
+                input_shape,
+            )
 
 
 def check_batches(name: str, examples: int, batch_size: int) -> None:
     """MethodError if a method that needs pairs would see a batch of one (the last batch of an epoch)."""
     if method(name).needs_pairs and (examples == 1 or examples % batch_size == 1):
-        raise MethodError(f"{name} needs batches of at least 2, but {examples} examples in batches of {batch_size} "
-                          "leave a last batch of 1; choose another batch size")
+        raise MethodError(
+            f"{name} needs batches of at least 2, but {examples} examples in batches of {batch_size} "
+            "leave a last batch of 1; choose another batch size"
+        )
 
 
-def make_loss(name: str, loss_args: LossArgs = (), teacher_features: torch.Tensor | None = None,
-              student_shape: tuple[int, ...] | None = None, seed: int = 0):
+def make_loss(
+    name: str,
+    loss_args: LossArgs = (),
+    teacher_features: torch.Tensor | None = None,
+    student_shape: tuple[int, ...] | None = None,
+    seed: int = 0,
+):
     """The callable ``train.fit`` is given for method ``name``: the ``LOSSES`` function itself for Hinton's three,
     a ``MethodLoss`` (FitNets: a ``FitNetsLoss``, which needs the teacher's features) for the others."""
     m = method(name)
@@ -92,9 +109,27 @@ def make_loss(name: str, loss_args: LossArgs = (), teacher_features: torch.Tenso
     return MethodLoss(m, dict(loss_args))
 
 
-__all__ = ["COMPARED", "METHODS", "LossArgs", "Method", "MethodError", "MethodLoss", "Param", "attached",
-           "check_applies", "check_batches", "decompose", "hint_features", "make_loss", "method", "nontarget_mass",
-           "normalize_args", "parse_loss_arg", "student_loss", "warmup"]
+__all__ = [
+    "COMPARED",
+    "METHODS",
+    "LossArgs",
+    "Method",
+    "MethodError",
+    "MethodLoss",
+    "Param",
+    "attached",
+    "check_applies",
+    "check_batches",
+    "decompose",
+    "hint_features",
+    "make_loss",
+    "method",
+    "nontarget_mass",
+    "normalize_args",
+    "parse_loss_arg",
+    "student_loss",
+    "warmup",
+]
 
 
 def student_loss(config, model: torch.nn.Module, x: torch.Tensor, teacher_features: Callable[[], torch.Tensor]):

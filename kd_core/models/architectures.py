@@ -3,6 +3,7 @@
 Adding an architecture is one entry in ``ARCHITECTURES``.  The CPU fast paths that train these nets faster (with
 the very same numbers) live in ``fastpaths.py`` and are applied by the trainer, not here.
 """
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class MLP(nn.Module):
@@ -56,17 +57,25 @@ class SmallCNN(nn.Module):
     """Two conv blocks and a classifier: a stronger teacher for 28×28 and 32×32 images (``dropout`` before its
     last layer when > 0)."""
 
-    def __init__(self, input_shape: tuple[int, ...], channels: int, num_classes: int, hidden: int = 128,
-                 dropout: float = 0.0):
+    def __init__(
+        self, input_shape: tuple[int, ...], channels: int, num_classes: int, hidden: int = 128, dropout: float = 0.0
+    ):
         super().__init__()
         in_channels, height, width = input_shape
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(2 * channels * (height // 4) * (width // 4), hidden), nn.ReLU(),
-            *([nn.Dropout(dropout)] if dropout else []), nn.Linear(hidden, num_classes),
+            nn.Flatten(),
+            nn.Linear(2 * channels * (height // 4) * (width // 4), hidden),
+            nn.ReLU(),
+            *([nn.Dropout(dropout)] if dropout else []),
+            nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -85,17 +94,32 @@ ARCHITECTURES: dict[str, Architecture] = {
     "mlp-large": Architecture("MLP 256-256 (digits teacher)", lambda shape, n, w: MLP(shape, (w, w), n), False, 256),
     "mlp-small": Architecture("MLP 16 (digits student)", lambda shape, n, w: MLP(shape, (w,), n), False, 16),
     "mlp-tiny": Architecture("MLP 8", lambda shape, n, w: MLP(shape, (w,), n), False, 8),
-    "mlp-wide": Architecture("MLP 256 (a student big enough to learn an unseen class)",
-                             lambda shape, n, w: MLP(shape, (w,), n), False, 256),
-    "mlp-dropout": Architecture("MLP 1200-1200 with dropout 0.2 (Hinton's MNIST teacher)",
-                                lambda shape, n, w: MLP(shape, (w, w), n, dropout=0.2), False, 1200),
-    "mlp-800": Architecture("MLP 800-800 (Hinton's MNIST student)", lambda shape, n, w: MLP(shape, (w, w), n), False, 800),
+    "mlp-wide": Architecture(
+        "MLP 256 (a student big enough to learn an unseen class)", lambda shape, n, w: MLP(shape, (w,), n), False, 256
+    ),
+    "mlp-dropout": Architecture(
+        "MLP 1200-1200 with dropout 0.2 (Hinton's MNIST teacher)",
+        lambda shape, n, w: MLP(shape, (w, w), n, dropout=0.2),
+        False,
+        1200,
+    ),
+    "mlp-800": Architecture(
+        "MLP 800-800 (Hinton's MNIST student)", lambda shape, n, w: MLP(shape, (w, w), n), False, 800
+    ),
     "cnn-large": Architecture("2 conv blocks 32-64 + FC 128", lambda shape, n, w: SmallCNN(shape, w, n), True, 32),
-    "cnn-dropout": Architecture("2 conv blocks 32-64 + FC 256, dropout 0.3 (a CNN in place of Hinton's MNIST teacher)",
-                                lambda shape, n, w: SmallCNN(shape, w, n, hidden=256, dropout=0.3), True, 32),
+    "cnn-dropout": Architecture(
+        "2 conv blocks 32-64 + FC 256, dropout 0.3 (a CNN in place of Hinton's MNIST teacher)",
+        lambda shape, n, w: SmallCNN(shape, w, n, hidden=256, dropout=0.3),
+        True,
+        32,
+    ),
     "cnn-small": Architecture("conv 8 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 8),
-    "seed-teacher": Architecture("the seed's TeacherNet: conv 64 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 64),
-    "seed-student": Architecture("the seed's StudentNet: conv 16 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 16),
+    "seed-teacher": Architecture(
+        "the seed's TeacherNet: conv 64 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 64
+    ),
+    "seed-student": Architecture(
+        "the seed's StudentNet: conv 16 + linear", lambda shape, n, w: ConvNet(shape, w, n), True, 16
+    ),
 }
 
 

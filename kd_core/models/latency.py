@@ -8,6 +8,7 @@ time — what the model costs, not how long it waited — on one thread, the two
 the report shows the median with the range over the rounds, not one number as if it were exact.  Measured
 here, loaded: teacher 22–24 µs, student 13–15 µs, speed-up 1.7× (1.5–1.9).  No Streamlit here.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -22,8 +23,13 @@ REPEATS = 100  # forward passes per round
 WARM_UP = 20  # first calls allocate
 
 
-def rounds(models: dict[str, nn.Module], example: torch.Tensor, repeats: int = REPEATS, count: int = ROUNDS,
-           clock=time.thread_time) -> dict[str, list[float]]:
+def rounds(
+    models: dict[str, nn.Module],
+    example: torch.Tensor,
+    repeats: int = REPEATS,
+    count: int = ROUNDS,
+    clock=time.thread_time,
+) -> dict[str, list[float]]:
     """CPU seconds per forward pass on one image, per round, for each model; the models take turns round by round."""
     example = example[:1]
     modes = {name: model.training for name, model in models.items()}
@@ -39,8 +45,9 @@ def rounds(models: dict[str, nn.Module], example: torch.Tensor, repeats: int = R
     return out
 
 
-def _timed_rounds(models: dict[str, nn.Module], example: torch.Tensor, repeats: int, count: int,
-                  out: dict[str, list[float]], clock) -> None:
+def _timed_rounds(
+    models: dict[str, nn.Module], example: torch.Tensor, repeats: int, count: int, out: dict[str, list[float]], clock
+) -> None:
     with torch.inference_mode():
         for model in models.values():
             model.eval()

@@ -9,6 +9,7 @@ A validated config names it canonically, with ``;sha=HASH`` (16 hex digits of th
 teacher's cache key (RunConfig.teacher_key hashes the name) then changes with the file.  Bad files raise
 ``TeacherFileError`` (a ValueError), one sentence.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -122,7 +123,7 @@ class OnnxTeacher(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.detach().cpu().float().numpy()
         step = self.batch or max(1, len(rows))
-        outs = [self.session.run(None, {self.input_name: rows[i:i + step]})[0] for i in range(0, len(rows), step)]
+        outs = [self.session.run(None, {self.input_name: rows[i : i + step]})[0] for i in range(0, len(rows), step)]
         return torch.from_numpy(np.concatenate(outs).astype(np.float32)).to(x.device)
 
 
@@ -130,18 +131,23 @@ def _check_onnx(model: OnnxTeacher, input_shape: tuple[int, ...], num_classes: i
     shown = lambda dims: "(" + ", ".join(str(d) if isinstance(d, int) else "batch" for d in dims) + ")"  # noqa: E731
     expected = [None, *input_shape]
     fits = len(model.input_shape) == len(expected) and all(
-        not isinstance(have, int) or want is None or have == want for have, want in zip(model.input_shape, expected))
+        not isinstance(have, int) or want is None or have == want for have, want in zip(model.input_shape, expected)
+    )
     if not fits or model.batch not in (None, 1):
-        raise TeacherFileError(f"{label} takes input of shape {shown(model.input_shape)}, but this dataset's examples "
-                               f"are {shown(['batch', *input_shape])}")
+        raise TeacherFileError(
+            f"{label} takes input of shape {shown(model.input_shape)}, but this dataset's examples "
+            f"are {shown(['batch', *input_shape])}"
+        )
     try:
         out = model(torch.zeros(2, *input_shape))
     except Exception as error:
         reason = _reason(error)
         raise TeacherFileError(f"{label} failed on a batch of this dataset's shape ({reason})") from None
     if tuple(out.shape) != (2, num_classes):
-        raise TeacherFileError(f"{label} gives outputs of shape {shown(['batch', *out.shape[1:]])}, but this dataset "
-                               f"has {num_classes} classes: a teacher gives one logit per class")
+        raise TeacherFileError(
+            f"{label} gives outputs of shape {shown(['batch', *out.shape[1:]])}, but this dataset "
+            f"has {num_classes} classes: a teacher gives one logit per class"
+        )
 
 
 def _state(data: bytes, label: str) -> dict[str, torch.Tensor]:
@@ -152,9 +158,13 @@ def _state(data: bytes, label: str) -> dict[str, torch.Tensor]:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "unsupported global" not in str(error).lower():  # not a pickle of Python objects: not even a pickle
-            raise TeacherFileError(f"{label} is not a state_dict that can be loaded safely ({_reason(error)})") from None
-        raise TeacherFileError(f"{label} holds Python objects besides tensors (a whole pickled model?), and those are "
-                               "never unpickled here; save model.state_dict() instead") from None
+            raise TeacherFileError(
+                f"{label} is not a state_dict that can be loaded safely ({_reason(error)})"
+            ) from None
+        raise TeacherFileError(
+            f"{label} holds Python objects besides tensors (a whole pickled model?), and those are "
+            "never unpickled here; save model.state_dict() instead"
+        ) from None
     except Exception as error:
         reason = _reason(error)
         raise TeacherFileError(f"{label} is not a state_dict that can be loaded safely ({reason})") from None
@@ -163,7 +173,9 @@ def _state(data: bytes, label: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def _fitting(state: dict[str, torch.Tensor], arch: str, input_shape: tuple[int, ...], num_classes: int) -> nn.Module | None:
+def _fitting(
+    state: dict[str, torch.Tensor], arch: str, input_shape: tuple[int, ...], num_classes: int
+) -> nn.Module | None:
     try:
         model = build_model(arch, input_shape, num_classes)
     except ValueError:  # a CNN for a table of features
@@ -193,14 +205,18 @@ def resolve(name: str, input_shape: tuple[int, ...], num_classes: int, default_a
         arch = None
     else:
         if source.arch is not None and source.arch not in ARCHITECTURES:
-            raise TeacherFileError(f"unknown teacher architecture '{source.arch}'; choose one of: {', '.join(ARCHITECTURES)}")
+            raise TeacherFileError(
+                f"unknown teacher architecture '{source.arch}'; choose one of: {', '.join(ARCHITECTURES)}"
+            )
         state = _state(data, label)
         order = [source.arch] if source.arch else [default_arch, *(a for a in ARCHITECTURES if a != default_arch)]
         arch = next((a for a in order if _fitting(state, a, input_shape, num_classes) is not None), None)
         if arch is None:
             target = f"architecture '{source.arch}'" if source.arch else "any of our architectures"
-            raise TeacherFileError(f"{label} does not fit {target} for this dataset's {num_classes} classes and "
-                                   f"examples of shape {tuple(input_shape)}")
+            raise TeacherFileError(
+                f"{label} does not fit {target} for this dataset's {num_classes} classes and "
+                f"examples of shape {tuple(input_shape)}"
+            )
     return TeacherSource(source.kind, source.path, arch, hashlib.sha256(data).hexdigest()[:16]).name
 
 

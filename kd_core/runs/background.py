@@ -8,6 +8,7 @@ workers.  Priority changes no number: the worker runs the same ``kd_core.runs.se
 Workers are forked from a fork server started once per server process, with that moment's environment: a
 ``KD_DATA_DIR`` set later (a test, a lesson's data folder) would not reach them, so each task carries it.
 """
+
 from __future__ import annotations
 
 import os

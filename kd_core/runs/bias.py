@@ -6,6 +6,7 @@ Pure functions of logits and labels.  ``choose_bias`` picks the constant on a va
 students never trained on) and reports what it does on the test set; choosing it on the test set would
 flatter the result.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,7 +53,9 @@ def bias_curve(logits: torch.Tensor, labels: torch.Tensor, cls: Classes, biases:
     in_raised = torch.isin(labels, torch.as_tensor(raised))
     out = []
     for i, bias in enumerate(biases):
-        per_class = [correct[i, labels == c].mean().item() if (labels == c).any() else math.nan for c in range(num_classes)]
+        per_class = [
+            correct[i, labels == c].mean().item() if (labels == c).any() else math.nan for c in range(num_classes)
+        ]
         on_raised = correct[i, in_raised].mean().item() if in_raised.any() else math.nan
         out.append(BiasPoint(float(bias), on_raised, correct[i].mean().item(), per_class))
     return out
@@ -78,8 +81,14 @@ class BiasCorrection:
         return {"bias": self.bias, "class_accuracy": self.class_accuracy, "overall_accuracy": self.overall_accuracy}
 
 
-def choose_bias(validation_logits: torch.Tensor, validation_labels: torch.Tensor, test_logits: torch.Tensor,
-                test_labels: torch.Tensor, cls: Classes, biases: Sequence[float] = BIASES) -> BiasCorrection:
+def choose_bias(
+    validation_logits: torch.Tensor,
+    validation_labels: torch.Tensor,
+    test_logits: torch.Tensor,
+    test_labels: torch.Tensor,
+    cls: Classes,
+    biases: Sequence[float] = BIASES,
+) -> BiasCorrection:
     """The bias with the best overall accuracy on the validation split, applied to the test set."""
     best = best_bias(bias_curve(validation_logits, validation_labels, cls, biases))
     on_test = bias_correction(test_logits, test_labels, cls, best.bias)

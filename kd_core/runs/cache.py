@@ -3,6 +3,7 @@
 A file that is truncated, corrupt or fails its checksum is removed with a warning and
 the caller retrains.  A folder that cannot be written falls back to memory with a warning.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,7 +77,9 @@ class ModelCache:
             tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe.").close()
             return True
         except OSError as error:
-            warnings.warn(f"cache folder {self.folder} is not writable ({error.strerror}); keeping {self.kind}s in memory")
+            warnings.warn(
+                f"cache folder {self.folder} is not writable ({error.strerror}); keeping {self.kind}s in memory"
+            )
             return False
 
     @property
@@ -102,7 +105,9 @@ class ModelCache:
                 raise ValueError("checksum mismatch")
             return entry
         except Exception as error:  # truncated zip, bad pickle, missing keys, flipped bits
-            warnings.warn(f"cached {self.kind} {path.name} is corrupt ({type(error).__name__}: {error}); removing it and rebuilding")
+            warnings.warn(
+                f"cached {self.kind} {path.name} is corrupt ({type(error).__name__}: {error}); removing it and rebuilding"
+            )
             path.unlink(missing_ok=True)
             return None
 
@@ -119,7 +124,6 @@ class ModelCache:
                 self.on_disk = False
         with self._lock:
             self._memory[key] = entry
-
 
     @contextmanager
     def claim(self, key: str, stop=None, poll: float = 0.1) -> Iterator[bool]:

@@ -13,6 +13,7 @@ depend on T, λ or the loss: a run that changes only those finds it in the teach
 The teacher's logits over the student's view of the data are computed once per view.  Stopping raises ``Cancelled``
 from the training loop; ``run`` turns it into a result with ``status="cancelled"``.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,18 +22,27 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from kd_core.runs.cache import ResultCache, TeacherCache
 from kd_core.config import MAX_EPOCHS, ConfigError, RunConfig, validate
 from kd_core.data.datasets import Dataset, load_dataset, student_indices
-from kd_core.methods.registry import attached, hint_features, student_loss
 from kd_core.methods.losses import cross_entropy
+from kd_core.methods.registry import attached, hint_features, student_loss
 from kd_core.models.architectures import count_params, size_bytes
-from kd_core.models.own_teacher import is_external, load as load_own_teacher
-from kd_core.train.records import (EpochRecord, EventCallback, PhaseReport, RunResult, StepRecord, StepRecorder,
-                      StopFlag, TeacherLookup)
+from kd_core.models.own_teacher import is_external
+from kd_core.models.own_teacher import load as load_own_teacher
+from kd_core.runs.cache import ResultCache, TeacherCache
 from kd_core.runs.stored import find_baseline, load_result, replay, store_baseline  # replay: also the dashboard's
 from kd_core.runs.transfer import kept_classes_report, omitted_class_report
 from kd_core.train.loop import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
+from kd_core.train.records import (
+    EpochRecord,
+    EventCallback,
+    PhaseReport,
+    RunResult,
+    StepRecord,
+    StepRecorder,
+    StopFlag,
+    TeacherLookup,
+)
 
 
 def load(config: RunConfig) -> tuple[RunConfig, Dataset]:
@@ -61,8 +71,9 @@ def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
 
 
 def report(model: nn.Module, evaluation: Evaluation) -> PhaseReport:
-    return PhaseReport(evaluation.accuracy, evaluation.per_class_accuracy, count_params(model), size_bytes(model),
-                       evaluation.agreement)
+    return PhaseReport(
+        evaluation.accuracy, evaluation.per_class_accuracy, count_params(model), size_bytes(model), evaluation.agreement
+    )
 
 
 def view_key(config: RunConfig) -> tuple:
@@ -121,8 +132,9 @@ class RunSetup:
             self._teacher = TeacherLookup(model.to(self.device), history, entry["meta"]["seconds"], True, steps)
         return self._teacher
 
-    def teacher(self, cache: TeacherCache | None = None, on_event: EventCallback | None = None,
-                stop: StopFlag | None = None) -> TeacherLookup:
+    def teacher(
+        self, cache: TeacherCache | None = None, on_event: EventCallback | None = None, stop: StopFlag | None = None
+    ) -> TeacherLookup:
         """The trained teacher: from ``cache`` (its stored steps and history replayed as events), or trained now
         and cached with them."""
         cache = cache if cache is not None else TeacherCache()
@@ -137,12 +149,27 @@ class RunSetup:
             model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
             recorder = StepRecorder(on_event)
             started = time.perf_counter()
-            history = fit(model, "teacher", self.x_train, self.y_train, self.test, config.for_teacher(),
-                          config.teacher_epochs, cross_entropy, on_event=recorder, stop=stop, shuffle_seed=config.seed,
-                          jitter=config.teacher_jitter)
+            history = fit(
+                model,
+                "teacher",
+                self.x_train,
+                self.y_train,
+                self.test,
+                config.for_teacher(),
+                config.teacher_epochs,
+                cross_entropy,
+                on_event=recorder,
+                stop=stop,
+                shuffle_seed=config.seed,
+                jitter=config.teacher_jitter,
+            )
             seconds = time.perf_counter() - started
-            meta = {"history": [row.to_dict() for row in history], "seconds": seconds, "config": config.to_dict(),
-                    "steps": [row.to_dict() for row in recorder.steps]}
+            meta = {
+                "history": [row.to_dict() for row in history],
+                "seconds": seconds,
+                "config": config.to_dict(),
+                "steps": [row.to_dict() for row in recorder.steps],
+            }
             cache.put(config.teacher_key(), {"teacher": model.state_dict()}, meta)
         self._teacher = TeacherLookup(model, history, seconds, False, recorder.steps)
         return self._teacher
@@ -187,8 +214,9 @@ class RunSetup:
             self._features[key] = hint_features(self._require_teacher().model, self.student_view(config).x)
         return self._features[key]
 
-    def train_student(self, config: RunConfig, phase: str, on_event: EventCallback | None = None,
-                      stop: StopFlag | None = None) -> TrainedStudent:
+    def train_student(
+        self, config: RunConfig, phase: str, on_event: EventCallback | None = None, stop: StopFlag | None = None
+    ) -> TrainedStudent:
         """The KD student (``phase="student"``) or the scratch baseline of ``config`` (validated, same teacher)."""
         if config.teacher_key() != self.config.teacher_key():
             raise ValueError("train_student: config names another teacher than this set-up's")
@@ -197,21 +225,44 @@ class RunSetup:
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps)
 
-    def _fit_student(self, config: RunConfig, phase: str, x: torch.Tensor, y: torch.Tensor,
-                     on_event: EventCallback | None, stop: StopFlag | None):
+    def _fit_student(
+        self,
+        config: RunConfig,
+        phase: str,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        on_event: EventCallback | None,
+        stop: StopFlag | None,
+    ):
         model = seeded_model(config.student, self.dataset, config.seed + 1, config.student_width).to(self.device)
         distill = phase == "student"
         recorder = StepRecorder(on_event)
         started = time.perf_counter()
         loss = student_loss(config, model, x, lambda: self.teacher_features(config)) if distill else cross_entropy
         with attached(loss, model):  # a method's hooks on the student (FitNets), removed after training
-            history = fit(model, phase, x, y, self.test, config, config.epochs, loss,
-                          self.student_view(config).teacher_logits if distill else None, on_event=recorder, stop=stop,
-                          shuffle_seed=config.seed + 1)
+            history = fit(
+                model,
+                phase,
+                x,
+                y,
+                self.test,
+                config,
+                config.epochs,
+                loss,
+                self.student_view(config).teacher_logits if distill else None,
+                on_event=recorder,
+                stop=stop,
+                shuffle_seed=config.seed + 1,
+            )
         return model, history, recorder.steps, time.perf_counter() - started
 
-    def scratch_baseline(self, config: RunConfig, cache: TeacherCache, on_event: EventCallback | None = None,
-                         stop: StopFlag | None = None) -> TrainedStudent:
+    def scratch_baseline(
+        self,
+        config: RunConfig,
+        cache: TeacherCache,
+        on_event: EventCallback | None = None,
+        stop: StopFlag | None = None,
+    ) -> TrainedStudent:
         """The scratch baseline of ``config``: from ``cache.baselines`` when a run that differs only in its
         distillation trained it (T moved, another method) or another worker is training it now, else trained now
         and stored there."""
@@ -227,8 +278,9 @@ class RunSetup:
         evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps, from_cache=True)
 
-    def baseline_into(self, cache: TeacherCache, on_event: EventCallback | None = None,
-                      stop: StopFlag | None = None) -> None:
+    def baseline_into(
+        self, cache: TeacherCache, on_event: EventCallback | None = None, stop: StopFlag | None = None
+    ) -> None:
         """Train this run's scratch baseline into ``cache.baselines`` unless it is there: from the labels alone,
         while another worker trains the teacher (kd_core.runs.seeds.ahead_of_seeds)."""
         config = self.config
@@ -267,8 +319,9 @@ def run(
         return result
 
 
-def _train_run(setup: RunSetup, on_event: EventCallback | None, stop: StopFlag | None,
-               cache: TeacherCache | None) -> RunResult:
+def _train_run(
+    setup: RunSetup, on_event: EventCallback | None, stop: StopFlag | None, cache: TeacherCache | None
+) -> RunResult:
     config = setup.config
     cache = cache if cache is not None else TeacherCache()
     result = RunResult(config, "cancelled", seconds={"teacher": 0.0, "student": 0.0, "baseline": 0.0})

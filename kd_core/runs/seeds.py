@@ -7,19 +7,20 @@
 Seeds run from ``config.seed`` to ``config.seed + seeds − 1``, each a full run (its own teacher, a KD student
 and a baseline from the same initial weights), through the executor: in parallel when it has workers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from kd_core.runs.cache import ResultCache, TeacherCache
 from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.execution.executors import Executor, InProcess
 from kd_core.models.own_teacher import is_external
+from kd_core.runs.cache import ResultCache, TeacherCache
 from kd_core.runs.pipeline import RunSetup, run
-from kd_core.train.records import ProgressEvent, RunResult, StopFlag
-from kd_core.train.loop import Cancelled
 from kd_core.stats import Interval
+from kd_core.train.loop import Cancelled
+from kd_core.train.records import ProgressEvent, RunResult, StopFlag
 
 MAX_SEEDS = 100
 SeedCallback = Callable[[int, ProgressEvent], None]  # (seed, event)
@@ -44,7 +45,9 @@ def run_task(task: SeedTask, on_event, stop) -> RunResult | None:
     if task.part != "run":
         setup, cache = RunSetup(task.config), TeacherCache(task.teacher_cache)
         try:
-            setup.teacher(cache, on_event, stop) if task.part == "teacher" else setup.baseline_into(cache, on_event, stop)
+            setup.teacher(cache, on_event, stop) if task.part == "teacher" else setup.baseline_into(
+                cache, on_event, stop
+            )
         except Cancelled:
             pass  # the seed's own task reports the cancelled run
         return None
@@ -85,10 +88,16 @@ def ahead_of_seeds(tasks: list[SeedTask], jobs: int) -> list[SeedTask]:
         if task.result_cache is not None and ResultCache(task.result_cache).path(config.run_key()).exists():
             continue  # nothing to train
         cache = TeacherCache(task.teacher_cache)
-        missing = {"teacher": (config.teacher_key(), not is_external(config.teacher) and
-                               not cache.path(config.teacher_key()).exists()),
-                   "baseline": (config.baseline_key(), config.baseline and
-                                not cache.baselines.path(config.baseline_key()).exists())}
+        missing = {
+            "teacher": (
+                config.teacher_key(),
+                not is_external(config.teacher) and not cache.path(config.teacher_key()).exists(),
+            ),
+            "baseline": (
+                config.baseline_key(),
+                config.baseline and not cache.baselines.path(config.baseline_key()).exists(),
+            ),
+        }
         ahead = []
         for part, (key, needed) in missing.items():
             if needed and (part, key) not in keys:
@@ -99,15 +108,21 @@ def ahead_of_seeds(tasks: list[SeedTask], jobs: int) -> list[SeedTask]:
     return parts["teacher"] + parts["baseline"] + then
 
 
-def map_seed_tasks(executor: Executor, task_function, tasks: list[SeedTask], on_event: SeedCallback | None,
-                   stop: StopFlag | None, wrap=None) -> list:
+def map_seed_tasks(
+    executor: Executor,
+    task_function,
+    tasks: list[SeedTask],
+    on_event: SeedCallback | None,
+    stop: StopFlag | None,
+    wrap=None,
+) -> list:
     """``executor.map`` of ``task_function`` over ``ahead_of_seeds(tasks)``: the seed tasks' results, in order.
     Events come back as (seed, event), a part's under its seed.  ``wrap``: how each task is handed to
     ``task_function`` (the dashboard adds its environment)."""
     items = ahead_of_seeds(tasks, executor.jobs)
     relay = None if on_event is None else (lambda index, event: on_event(items[index].config.seed, event))
     results = executor.map(task_function, [wrap(t) for t in items] if wrap else items, relay, stop)
-    return results[len(items) - len(tasks):]
+    return results[len(items) - len(tasks) :]
 
 
 @dataclass
@@ -134,9 +149,13 @@ class SeedsResult:
         """The first seed's run in the ``kd-train --json`` format, plus ``runs`` (one per seed) and ``summary``."""
         out = self.runs[0].to_json()
         keys = ("teacher", "student", "baseline", "omitted_class", "kept_classes")
-        out["runs"] = [{"seed": r.config.seed, **{k: v for k, v in r.to_json().items() if k in keys}} for r in self.runs]
+        out["runs"] = [
+            {"seed": r.config.seed, **{k: v for k, v in r.to_json().items() if k in keys}} for r in self.runs
+        ]
         interval = self.interval
-        out["summary"] = None if interval is None else {"kd_minus_baseline": interval.to_dict(), "verdict": interval.verdict}
+        out["summary"] = (
+            None if interval is None else {"kd_minus_baseline": interval.to_dict(), "verdict": interval.verdict}
+        )
         return out
 
 

@@ -1,5 +1,6 @@
 """What a cache gives back instead of training: a whole finished run, or a scratch baseline, with the steps and
 epochs they recorded replayed as events — every consumer draws them as it drew the fresh training."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,11 +8,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from kd_core.runs.cache import BaselineCache, ResultCache
 from kd_core.config import RunConfig
 from kd_core.data.datasets import Dataset
 from kd_core.models.architectures import build_model
-from kd_core.models.own_teacher import is_external, load as load_own_teacher
+from kd_core.models.own_teacher import is_external
+from kd_core.models.own_teacher import load as load_own_teacher
+from kd_core.runs.cache import BaselineCache, ResultCache
 from kd_core.train.records import EpochRecord, EventCallback, RunResult, StepRecord
 
 if TYPE_CHECKING:
@@ -31,8 +33,12 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
         if phase == "teacher" and is_external(config.teacher):
             model = load_own_teacher(config.teacher, dataset.input_shape, dataset.num_classes)
         else:
-            model = build_model(config.teacher if phase == "teacher" else config.student, dataset.input_shape,
-                                dataset.num_classes, width)
+            model = build_model(
+                config.teacher if phase == "teacher" else config.student,
+                dataset.input_shape,
+                dataset.num_classes,
+                width,
+            )
         model.load_state_dict(state)
         result.models[phase] = model.to(setup.device)
     result.from_results_cache = result.teacher_from_cache = True
@@ -41,9 +47,9 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
     return result
 
 
-def find_baseline(cache: BaselineCache, config: RunConfig, dataset: Dataset, device: torch.device,
-                  on_event: EventCallback | None
-                  ) -> tuple[nn.Module, list[EpochRecord], list[StepRecord], float] | None:
+def find_baseline(
+    cache: BaselineCache, config: RunConfig, dataset: Dataset, device: torch.device, on_event: EventCallback | None
+) -> tuple[nn.Module, list[EpochRecord], list[StepRecord], float] | None:
     """The scratch baseline of a validated ``config`` if a run differing only in its distillation trained it:
     (model, epoch history, stored steps, the original training seconds), replayed as events; None if absent."""
     entry = cache.get(config.baseline_key())
@@ -57,15 +63,25 @@ def find_baseline(cache: BaselineCache, config: RunConfig, dataset: Dataset, dev
     return model.to(device), history, steps, entry["meta"]["seconds"]
 
 
-def store_baseline(cache: BaselineCache, config: RunConfig, model: nn.Module, history: list[EpochRecord],
-                   steps: list[StepRecord], seconds: float) -> None:
-    meta = {"history": [row.to_dict() for row in history], "steps": [row.to_dict() for row in steps],
-            "seconds": seconds}
+def store_baseline(
+    cache: BaselineCache,
+    config: RunConfig,
+    model: nn.Module,
+    history: list[EpochRecord],
+    steps: list[StepRecord],
+    seconds: float,
+) -> None:
+    meta = {
+        "history": [row.to_dict() for row in history],
+        "steps": [row.to_dict() for row in steps],
+        "seconds": seconds,
+    }
     cache.put(config.baseline_key(), {"baseline": model.state_dict()}, meta)
 
 
-def replay(history: list[EpochRecord], config: RunConfig, on_event: EventCallback | None,
-           steps: list[StepRecord] = ()) -> None:
+def replay(
+    history: list[EpochRecord], config: RunConfig, on_event: EventCallback | None, steps: list[StepRecord] = ()
+) -> None:
     """A finished run's stored steps and epochs as events (``steps=0``: replayed, not trained), in the order
     training sent them — each epoch's steps, then its end — so every consumer draws a cached run the way it
     draws a fresh one.  Without stored steps (a cache entry older than them) only the epochs are replayed."""

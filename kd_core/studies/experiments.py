@@ -9,6 +9,7 @@ From "Distilling the Knowledge in a Neural Network" (Hinton, Vinyals & Dean, 201
 
 Experiments 1 and 2 (the temperature and λ sweep, little data) are sweeps: ``kd_core.studies.sweeps``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,17 +18,26 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from kd_core.runs.cache import TeacherCache
 from kd_core.config import RunConfig
 from kd_core.data.datasets import Dataset, load_dataset
 from kd_core.methods.losses import check_temperature, soften
-from kd_core.runs.pipeline import RunSetup, run
 from kd_core.runs.bias import BiasPoint, best_bias, bias_correction, bias_curve
-from kd_core.train.records import EventCallback, RunResult, StopFlag
+from kd_core.runs.cache import TeacherCache
+from kd_core.runs.pipeline import RunSetup, run
 from kd_core.train.loop import predict_logits
+from kd_core.train.records import EventCallback, RunResult, StopFlag
 
-__all__ = ["BiasPoint", "OmittedClassResult", "best_bias", "bias_correction", "bias_curve", "dark_knowledge_matrix",
-           "omitted_class", "softened_distributions", "teacher_logits"]
+__all__ = [
+    "BiasPoint",
+    "OmittedClassResult",
+    "best_bias",
+    "bias_correction",
+    "bias_curve",
+    "dark_knowledge_matrix",
+    "omitted_class",
+    "softened_distributions",
+    "teacher_logits",
+]
 
 
 @dataclass
@@ -81,7 +91,9 @@ def omitted_class(
 # ---- Dark knowledge --------------------------------------------------------------------------------
 
 
-def dark_knowledge_matrix(teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float, num_classes: int = 10) -> np.ndarray:
+def dark_knowledge_matrix(
+    teacher_logits: torch.Tensor, labels: torch.Tensor, temperature: float, num_classes: int = 10
+) -> np.ndarray:
     """(num_classes × num_classes): row i is the mean of softmax(logits / T) over the examples of true class i.
 
     Rows sum to 1; a row with no examples is NaN. The off-diagonal mass is the "dark knowledge":

@@ -7,6 +7,7 @@ A lesson is one entry in ``LESSONS``.  Its claim is measured over seeds by bench
 checked by tests/test_lessons.py — from every start seed 0–19, with the seeds the page runs, under every kernel
 set of benchmarks/kernels.py — so what the page and the README say is what the product does on any CPU.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,10 +38,23 @@ LITTLE_DATA = {**ANNEALED, "student_fraction": 0.05, "temperature": 4.0, "lam": 
 # Hinton et al.'s MNIST recipe, scaled to minutes on two cores (benchmarks/measure_mnist.py measures it): a CNN
 # teacher regularised as the paper's was (jitter, dropout) under Adam; the paper's unregularised student under SGD
 # with Nesterov momentum, distilled on the soft targets alone; every phase on a one-cycle learning rate.
-HINTON = {"dataset": "mnist", "teacher": "cnn-dropout", "teacher_optimizer": "adam", "teacher_lr": 3e-3,
-          "teacher_jitter": 2, "teacher_epochs": 3, "teacher_batch_size": 128, "student": "mlp-800",
-          "optimizer": "nesterov", "lr": 0.1, "schedule": "onecycle", "epochs": 10, "temperature": 50.0, "lam": 1.0,
-          "batch_size": 256}
+HINTON = {
+    "dataset": "mnist",
+    "teacher": "cnn-dropout",
+    "teacher_optimizer": "adam",
+    "teacher_lr": 3e-3,
+    "teacher_jitter": 2,
+    "teacher_epochs": 3,
+    "teacher_batch_size": 128,
+    "student": "mlp-800",
+    "optimizer": "nesterov",
+    "lr": 0.1,
+    "schedule": "onecycle",
+    "epochs": 10,
+    "temperature": 50.0,
+    "lam": 1.0,
+    "batch_size": 256,
+}
 # T = 50, not the paper's 20: chosen on seeds 3 and 4 (never the seeds the lesson runs), KD students at T = 20 / 50 / 100
 # made 93 / 81 / 79 and 91 / 84 / 97 test errors (teachers 58 and 61, scratch 134 and 145; 4 teacher epochs, batch 128).
 # 3 teacher epochs and students at batch 256 (a 12 % faster step) bring the lesson under 5 minutes on two cores; on
@@ -49,75 +63,113 @@ HINTON = {"dataset": "mnist", "teacher": "cnn-dropout", "teacher_optimizer": "ad
 # hinton-7s-and-8s, tuned on seed 3 (never one the lesson runs): lr 0.1 diverged at T = 50 on the 10,905 7s and 8s;
 # at lr 0.03, 10 epochs left 57 % test errors (20 % after the bias), 30 epochs 38 % (13 %).
 
-LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in (
-    Lesson(
-        "little-data", "KD shines with little data",
-        "The students see only 5 % of the training images (72 of 1,437); the teacher saw them all. The KD student "
-        "learns from the teacher's soft targets what those few labels cannot say — which digits look alike — and "
-        "beats the same model trained from scratch.",
-        LITTLE_DATA, seeds=8, verdicts=("helps",), controls=("temperature", "lam", "student_fraction", "seed"),
-    ),
-    Lesson(
-        "temperature", "What the temperature does",
-        "The same little-data students, distilled at T = 1: the teacher's softmax is nearly one-hot, so the soft "
-        "targets say little more than the labels and KD is no better than scratch — the two students differ by a "
-        "test image or two, a hair either way. Move T to 4 and Distill again: the runner-up probabilities (the dark "
-        "knowledge) appear, and so does KD's lead.",
-        {**LITTLE_DATA, "temperature": 1.0}, seeds=8, verdicts=("no clear difference", "hurts"),
-        controls=("temperature", "seed"),
-    ),
-    Lesson(
-        "unseen-class", "A class the student never sees",
-        "The students never see a single 3; the teacher saw every class. The scratch student can never answer 3, "
-        "but the KD student learns what a 3 looks like from how much the teacher's other digits resemble one — "
-        "and after raising its 3-bias (chosen on held-out data, not the test set) recognises most test 3s.",
-        {**ANNEALED, "omit_class": 3, "student": "mlp-wide", "temperature": 20.0, "lam": 1.0, "epochs": 50, "holdout": 0.2},
-        seeds=5, verdicts=("helps",), controls=("omit_class", "temperature", "lam", "seed"),
-    ),
-    Lesson(
-        "tiny-student", "How small can the student get?",
-        "A student of 8 hidden units (610 parameters, 139× smaller than the teacher) that sees only 3 % of the data "
-        "(43 images) still gains from the teacher. Move the student width down and Distill again: somewhere a net is "
-        "too small to hold what the teacher knows; the sweep tab draws the whole curve (sweep: student width).",
-        {**LITTLE_DATA, "student_fraction": 0.03, "student_width": 8}, seeds=10, verdicts=("helps",),
-        controls=("student_width", "seed"),
-    ),
-    Lesson(
-        "hinton-mnist", "Hinton's MNIST table, on a laptop",
-        "The paper's student — an MLP 800-800 with no regularisation — trained from scratch, and again on nothing "
-        "but a good teacher's probabilities at T = 50, from the same weights: distilled, it makes far fewer test "
-        "errors, closing about 60 % of the gap to the teacher (the paper: 146 → 74, teacher 67: 91 %). In place of the "
-        "paper's MLP 1200-1200 trained for hours, the teacher here is a small CNN trained 3 epochs with the paper's "
-        "regularisers (±2-pixel jitter, dropout), and the students train 10 epochs.",
-        HINTON, seeds=3, verdicts=("helps",), controls=("temperature", "seed"),
-    ),
-    Lesson(
-        "hinton-omitted-3", "Hinton's omitted 3s: a digit learnt from the teacher alone",
-        "The paper's transfer experiment on MNIST: the students never see a 3, the teacher saw every digit. The "
-        "scratch student never answers 3; the distilled one learns the 3s from how much the teacher's other digits "
-        "resemble a 3, and once its 3-bias is raised (chosen on a validation split, never the test set) it "
-        "recognises almost every test 3 (the paper: 98.6 %).",
-        {**HINTON, "omit_class": 3, "holdout": 0.1}, seeds=3, verdicts=("helps",),
-        controls=("omit_class", "temperature", "seed"),
-    ),
-    Lesson(
-        "hinton-7s-and-8s", "Hinton's 7s and 8s: eight digits learnt from the teacher alone",
-        "The paper's other transfer set: the students see only the 7s and 8s, the teacher saw every digit. The "
-        "scratch student can only answer 7 or 8 and gets four test digits in five wrong; the distilled one learns the "
-        "other eight digits from the teacher's soft targets on 7s and 8s alone, and once their biases are raised "
-        "(chosen on a validation split, never the test set) it reads most of them (the paper: 47.3 % errors, "
-        "13.2 % after the bias).",
-        {**HINTON, "keep_classes": (7, 8), "holdout": 0.1, "lr": 0.03, "epochs": 30, "batch_size": 128}, seeds=3, verdicts=("helps",),
-        controls=("temperature", "seed"),
-    ),
-    Lesson(
-        "full-data", "With all the data, KD does not help here",
-        "With all 1,437 training images the 1,210-parameter student learns digits on its own, and the teacher knows "
-        "barely more than it does (about 98 % against 96 %): there is little dark knowledge left to add, and "
-        "matching the teacher's softened outputs costs the small student about a point, from every start seed.",
-        ANNEALED, seeds=8, verdicts=("hurts",), controls=("temperature", "lam", "seed"),
-    ),
-)}
+LESSONS: dict[str, Lesson] = {
+    lesson.name: lesson
+    for lesson in (
+        Lesson(
+            "little-data",
+            "KD shines with little data",
+            "The students see only 5 % of the training images (72 of 1,437); the teacher saw them all. The KD student "
+            "learns from the teacher's soft targets what those few labels cannot say — which digits look alike — and "
+            "beats the same model trained from scratch.",
+            LITTLE_DATA,
+            seeds=8,
+            verdicts=("helps",),
+            controls=("temperature", "lam", "student_fraction", "seed"),
+        ),
+        Lesson(
+            "temperature",
+            "What the temperature does",
+            "The same little-data students, distilled at T = 1: the teacher's softmax is nearly one-hot, so the soft "
+            "targets say little more than the labels and KD is no better than scratch — the two students differ by a "
+            "test image or two, a hair either way. Move T to 4 and Distill again: the runner-up probabilities (the dark "
+            "knowledge) appear, and so does KD's lead.",
+            {**LITTLE_DATA, "temperature": 1.0},
+            seeds=8,
+            verdicts=("no clear difference", "hurts"),
+            controls=("temperature", "seed"),
+        ),
+        Lesson(
+            "unseen-class",
+            "A class the student never sees",
+            "The students never see a single 3; the teacher saw every class. The scratch student can never answer 3, "
+            "but the KD student learns what a 3 looks like from how much the teacher's other digits resemble one — "
+            "and after raising its 3-bias (chosen on held-out data, not the test set) recognises most test 3s.",
+            {
+                **ANNEALED,
+                "omit_class": 3,
+                "student": "mlp-wide",
+                "temperature": 20.0,
+                "lam": 1.0,
+                "epochs": 50,
+                "holdout": 0.2,
+            },
+            seeds=5,
+            verdicts=("helps",),
+            controls=("omit_class", "temperature", "lam", "seed"),
+        ),
+        Lesson(
+            "tiny-student",
+            "How small can the student get?",
+            "A student of 8 hidden units (610 parameters, 139× smaller than the teacher) that sees only 3 % of the data "
+            "(43 images) still gains from the teacher. Move the student width down and Distill again: somewhere a net is "
+            "too small to hold what the teacher knows; the sweep tab draws the whole curve (sweep: student width).",
+            {**LITTLE_DATA, "student_fraction": 0.03, "student_width": 8},
+            seeds=10,
+            verdicts=("helps",),
+            controls=("student_width", "seed"),
+        ),
+        Lesson(
+            "hinton-mnist",
+            "Hinton's MNIST table, on a laptop",
+            "The paper's student — an MLP 800-800 with no regularisation — trained from scratch, and again on nothing "
+            "but a good teacher's probabilities at T = 50, from the same weights: distilled, it makes far fewer test "
+            "errors, closing about 60 % of the gap to the teacher (the paper: 146 → 74, teacher 67: 91 %). In place of the "
+            "paper's MLP 1200-1200 trained for hours, the teacher here is a small CNN trained 3 epochs with the paper's "
+            "regularisers (±2-pixel jitter, dropout), and the students train 10 epochs.",
+            HINTON,
+            seeds=3,
+            verdicts=("helps",),
+            controls=("temperature", "seed"),
+        ),
+        Lesson(
+            "hinton-omitted-3",
+            "Hinton's omitted 3s: a digit learnt from the teacher alone",
+            "The paper's transfer experiment on MNIST: the students never see a 3, the teacher saw every digit. The "
+            "scratch student never answers 3; the distilled one learns the 3s from how much the teacher's other digits "
+            "resemble a 3, and once its 3-bias is raised (chosen on a validation split, never the test set) it "
+            "recognises almost every test 3 (the paper: 98.6 %).",
+            {**HINTON, "omit_class": 3, "holdout": 0.1},
+            seeds=3,
+            verdicts=("helps",),
+            controls=("omit_class", "temperature", "seed"),
+        ),
+        Lesson(
+            "hinton-7s-and-8s",
+            "Hinton's 7s and 8s: eight digits learnt from the teacher alone",
+            "The paper's other transfer set: the students see only the 7s and 8s, the teacher saw every digit. The "
+            "scratch student can only answer 7 or 8 and gets four test digits in five wrong; the distilled one learns the "
+            "other eight digits from the teacher's soft targets on 7s and 8s alone, and once their biases are raised "
+            "(chosen on a validation split, never the test set) it reads most of them (the paper: 47.3 % errors, "
+            "13.2 % after the bias).",
+            {**HINTON, "keep_classes": (7, 8), "holdout": 0.1, "lr": 0.03, "epochs": 30, "batch_size": 128},
+            seeds=3,
+            verdicts=("helps",),
+            controls=("temperature", "seed"),
+        ),
+        Lesson(
+            "full-data",
+            "With all the data, KD does not help here",
+            "With all 1,437 training images the 1,210-parameter student learns digits on its own, and the teacher knows "
+            "barely more than it does (about 98 % against 96 %): there is little dark knowledge left to add, and "
+            "matching the teacher's softened outputs costs the small student about a point, from every start seed.",
+            ANNEALED,
+            seeds=8,
+            verdicts=("hurts",),
+            controls=("temperature", "lam", "seed"),
+        ),
+    )
+}
 
 
 def lesson_names() -> list[str]:

@@ -4,6 +4,7 @@ Pure functions of accuracies: test errors out of the test set's size, and the sh
 that distillation closes (the paper's 146 → 74 with a teacher at 67 closes 91 %).  The page, kd-train's lessons,
 benchmarks/measure_mnist.py and the tests all read them from here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,12 @@ class SeedErrors:
 
 def seed_errors(result, test_size: int = MNIST_TEST_SIZE) -> SeedErrors:
     """A completed run's (kd_core.train.records.RunResult, with a baseline) errors."""
-    return SeedErrors(result.config.seed, errors(result.teacher.accuracy, test_size),
-                      errors(result.student.accuracy, test_size), errors(result.baseline.accuracy, test_size))
+    return SeedErrors(
+        result.config.seed,
+        errors(result.teacher.accuracy, test_size),
+        errors(result.student.accuracy, test_size),
+        errors(result.baseline.accuracy, test_size),
+    )
 
 
 def gap_interval(rows: Sequence[SeedErrors]) -> Interval | None:

@@ -6,6 +6,7 @@ Every row has the very numbers ``kd-train`` gives for that value, seed and epoch
 trained once (then loaded from the cache), and the scratch baseline — which ignores T and λ — is trained once
 per seed and looked up for every value.  The trainings go through an executor, so ``--jobs 2`` uses two cores.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,16 +16,21 @@ from typing import Callable, Iterable, Literal, Sequence
 
 import torch
 
-from kd_core.runs.cache import TeacherCache
 from kd_core.config import ConfigError, RunConfig
 from kd_core.execution.executors import Executor, InProcess
+from kd_core.runs.cache import TeacherCache
 from kd_core.runs.pipeline import RunSetup, load
-from kd_core.train.records import Phase, ProgressEvent, StopFlag
 from kd_core.train.loop import Cancelled
+from kd_core.train.records import Phase, ProgressEvent, StopFlag
 
 # Settings a sweep can vary: RunConfig field -> how the CLI spells it.
-SWEEP_PARAMS: dict[str, str] = {"temperature": "temperature", "lam": "lam", "student_fraction": "student-fraction",
-                                "student_width": "student-width", "loss": "loss"}
+SWEEP_PARAMS: dict[str, str] = {
+    "temperature": "temperature",
+    "lam": "lam",
+    "student_fraction": "student-fraction",
+    "student_width": "student-width",
+    "loss": "loss",
+}
 
 
 @dataclass(frozen=True)
@@ -166,8 +172,11 @@ def sweep(
     if configs[0].baseline:
         baselines = {(c.seed, _baseline_key(c)): _Training(c, "baseline", folder) for c in configs}
     # Seed by seed, each seed's baselines before its KD students: every row is complete as early as possible.
-    trainings = teachers + [job for seed, cs in by_seed.items()
-                            for job in [b for (s, _), b in baselines.items() if s == seed] + [_Training(c, "student", folder) for c in cs]]
+    trainings = teachers + [
+        job
+        for seed, cs in by_seed.items()
+        for job in [b for (s, _), b in baselines.items() if s == seed] + [_Training(c, "student", folder) for c in cs]
+    ]
     total = len(trainings)
     name = normalize_param(param)
     within: dict[int, float] = {}  # index -> share of that training done
@@ -185,22 +194,31 @@ def sweep(
         accuracies = executor.map(_train, trainings, relay, stop)
     finally:
         _forget_setup()  # in this process (the in-process executor): no set-up outlives the sweep
-    finished = {(job.phase, job.config.seed if job.phase == "teacher" else job.config): accuracy
-                for job, accuracy in zip(trainings, accuracies) if accuracy is not None}
+    finished = {
+        (job.phase, job.config.seed if job.phase == "teacher" else job.config): accuracy
+        for job, accuracy in zip(trainings, accuracies)
+        if accuracy is not None
+    }
     rows: list[SweepRow] = []
     for config, value in zip(configs, values * len(seeds)):
         teacher, student = finished.get(("teacher", config.seed)), finished.get(("student", config))
-        baseline = finished.get(("baseline", baselines[(config.seed, _baseline_key(config))].config)) if baselines else None
+        baseline = (
+            finished.get(("baseline", baselines[(config.seed, _baseline_key(config))].config)) if baselines else None
+        )
         if teacher is None or student is None or (baselines and baseline is None):
             continue
         row = SweepRow(value, config.seed, student, baseline, teacher, config.epochs)
         rows.append(row)
         if on_event is not None:
-            on_event(SweepEvent("row", len(finished), total, len(finished) / total, config.seed, value, "student", row=row))
+            on_event(
+                SweepEvent("row", len(finished), total, len(finished) / total, config.seed, value, "student", row=row)
+            )
     return rows
 
 
-def sweep_json(param: str, rows: list[SweepRow], base_config: RunConfig | None = None, seconds: float | None = None) -> dict:
+def sweep_json(
+    param: str, rows: list[SweepRow], base_config: RunConfig | None = None, seconds: float | None = None
+) -> dict:
     """The documented ``kd-sweep --json`` format: ``{"param": ..., "runs": [...]}`` (plus the base config and time)."""
     out: dict = {"param": normalize_param(param), "runs": [row.to_dict() for row in rows]}
     if base_config is not None:

@@ -46,13 +46,13 @@ the seed's nets over SGD steps with 1–3 threads, short batches and tied window
 The allocator: only glibc is touched (checked via ``platform.libc_ver``); elsewhere, or with ``KD_NO_TUNING=1``
 in the environment, it does nothing.  It is idempotent and safe to call from any thread.
 """
+
 from __future__ import annotations
 
 import ctypes
 import os
 import platform
 import threading
-
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -166,8 +166,14 @@ def conv_pool_relu(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """``F.relu(F.max_pool2d(conv(x), 2))`` for an NCHW batch ``x`` — the same numbers, forward and backward, faster."""
     # Checked bit for bit only for what ConvNet uses, on a CPU; a single image's conv can differ in the last bit.
     usual = conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1 and conv.bias is not None
-    if not usual or isinstance(conv.padding, str) or x.device.type != "cpu" or len(x) < 2 or not x.is_contiguous() \
-            or not channels_last_conv_is_exact(x, conv):
+    if (
+        not usual
+        or isinstance(conv.padding, str)
+        or x.device.type != "cpu"
+        or len(x) < 2
+        or not x.is_contiguous()
+        or not channels_last_conv_is_exact(x, conv)
+    ):
         return F.relu(F.max_pool2d(conv(x), 2))
     return _MaxPoolReluChannelsLast.apply(_ConvChannelsLast.apply(x, conv.weight, conv.bias, conv.padding))
 
@@ -186,7 +192,9 @@ def channels_last_conv_is_exact(x: torch.Tensor, conv: nn.Conv2d) -> bool:
     if exact is None:
         with torch.no_grad():
             plain = F.conv2d(x, conv.weight, conv.bias, padding=conv.padding)
-            fast = F.conv2d(x.contiguous(memory_format=torch.channels_last), conv.weight, conv.bias, padding=conv.padding)
+            fast = F.conv2d(
+                x.contiguous(memory_format=torch.channels_last), conv.weight, conv.bias, padding=conv.padding
+            )
             exact = torch.equal(plain, fast)
         with _lock:
             _exact_convs[key] = exact
@@ -207,7 +215,8 @@ class _ConvChannelsLast(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], ctx.needs_input_grad[2]]
         grad_x, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
-            grad.contiguous(), x, weight, [weight.shape[0]], [1, 1], ctx.padding, [1, 1], False, [0, 0], 1, mask)
+            grad.contiguous(), x, weight, [weight.shape[0]], [1, 1], ctx.padding, [1, 1], False, [0, 0], 1, mask
+        )
         return grad_x, grad_weight, grad_bias, None
 
 
@@ -230,4 +239,5 @@ class _MaxPoolReluChannelsLast(torch.autograd.Function):
         grad = torch.ops.aten.threshold_backward(grad.contiguous(), out, 0)  # what autograd does for F.relu
         like_input = grad.new_empty(ctx.input_shape)  # read for its shape and NCHW layout only
         return torch.ops.aten.max_pool2d_with_indices_backward(
-            grad, like_input, [2, 2], [2, 2], [0, 0], [1, 1], False, indices)
+            grad, like_input, [2, 2], [2, 2], [0, 0], [1, 1], False, indices
+        )

@@ -7,6 +7,7 @@ them back (one transfer) every ``REPORT_EVERY`` steps or ``REPORT_SECONDS``, and
 together with the test accuracy.  The divergence check and the progress events happen at those read-backs, for
 every step read, so they still name the exact step.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,9 +20,9 @@ from torch import nn
 
 from kd_core.config import RunConfig
 from kd_core.data.datasets import Dataset
-from kd_core.train.fastpaths import inference_layout, inference_weights, training_layout, tune
 from kd_core.methods.losses import Loss
 from kd_core.models.architectures import build_model
+from kd_core.train.fastpaths import inference_layout, inference_weights, training_layout, tune
 from kd_core.train.records import EpochRecord, EventCallback, Phase, ProgressEvent, StopFlag
 
 REPORT_EVERY = 10  # steps between read-backs of the loss (each one is a CPU-GPU sync point)
@@ -96,8 +97,9 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     return (predict_logits(model, x).argmax(dim=1) == y).float().mean()
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int,
-             reference: torch.Tensor | None = None) -> Evaluation:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, reference: torch.Tensor | None = None
+) -> Evaluation:
     """Top-1 accuracy overall and per class (fractions), and agreement with ``reference`` predictions; one read-back."""
     predictions = predict_logits(model, x).argmax(dim=1)
     correct = predictions == y
@@ -116,8 +118,9 @@ def make_optimizer(model: nn.Module, config: RunConfig, extra: list[nn.Parameter
     parameters = [*model.parameters(), *extra]
     # foreach: one kernel per operation over all parameters instead of one per parameter — the same numbers.
     if config.optimizer in ("sgd", "nesterov"):
-        return torch.optim.SGD(parameters, lr=config.lr, momentum=0.9, nesterov=config.optimizer == "nesterov",
-                               foreach=True)
+        return torch.optim.SGD(
+            parameters, lr=config.lr, momentum=0.9, nesterov=config.optimizer == "nesterov", foreach=True
+        )
     return torch.optim.Adam(parameters, lr=config.lr, foreach=True)
 
 
@@ -138,8 +141,12 @@ def jittered(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.
     padded = torch.nn.functional.pad(x, (pixels,) * 4, mode="replicate")
     rows = (torch.arange(height, device=x.device) + offsets[0]).view(n, 1, height, 1)
     cols = (torch.arange(width, device=x.device) + offsets[1]).view(n, 1, 1, width)
-    return padded[torch.arange(n, device=x.device).view(n, 1, 1, 1),
-                  torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1), rows, cols]
+    return padded[
+        torch.arange(n, device=x.device).view(n, 1, 1, 1),
+        torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1),
+        rows,
+        cols,
+    ]
 
 
 class _StepLog:
@@ -178,8 +185,11 @@ class _StepLog:
                 self.sums[name] = self.sums.get(name, 0.0) + value * batch_size
             if self.on_event is not None:
                 parts = dict(zip(self.names[1:], values[1:]))
-                self.on_event(ProgressEvent(self.phase, "step", epoch, self.epochs, step, self.total_steps, values[0], parts,
-                                            at=now))
+                self.on_event(
+                    ProgressEvent(
+                        self.phase, "step", epoch, self.epochs, step, self.total_steps, values[0], parts, at=now
+                    )
+                )
         self.pending.clear()
         self.last_read = time.monotonic()
         return numbers[-1] if extra is not None else None
@@ -251,6 +261,18 @@ def fit(
             record = EpochRecord(phase, epoch, means.pop("total"), means, test_accuracy)
             history.append(record)
             if on_event is not None:
-                on_event(ProgressEvent(phase, "epoch", epoch, epochs, step, log.total_steps, record.loss, means, test_accuracy,
-                                       at=log.last_read))
+                on_event(
+                    ProgressEvent(
+                        phase,
+                        "epoch",
+                        epoch,
+                        epochs,
+                        step,
+                        log.total_steps,
+                        record.loss,
+                        means,
+                        test_accuracy,
+                        at=log.last_read,
+                    )
+                )
     return history

@@ -2,6 +2,7 @@
 
 Every record that goes into a ``--json`` file has ``to_dict()``; the keys are the documented format.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,17 +67,27 @@ class EpochRecord:
     def to_dict(self) -> dict:
         parts = {f"{name}_loss": self.parts.get(name) for name in HISTORY_PARTS}
         parts.update({f"{name}_loss": value for name, value in self.parts.items()})
-        return {"phase": self.phase, "epoch": self.epoch, "loss": self.loss, **parts, "test_accuracy": self.test_accuracy}
+        return {
+            "phase": self.phase,
+            "epoch": self.epoch,
+            "loss": self.loss,
+            **parts,
+            "test_accuracy": self.test_accuracy,
+        }
 
     @classmethod
     def from_dict(cls, row: dict) -> "EpochRecord":
         fixed = ("phase", "epoch", "loss", "test_accuracy")
-        parts = {k[: -len("_loss")]: v for k, v in row.items() if k.endswith("_loss") and k not in fixed and v is not None}
+        parts = {
+            k[: -len("_loss")]: v for k, v in row.items() if k.endswith("_loss") and k not in fixed and v is not None
+        }
         return cls(row["phase"], row["epoch"], row["loss"], parts, row["test_accuracy"])
 
     def event(self, epochs: int) -> ProgressEvent:
         """This row as a replayed epoch event (``steps=0``)."""
-        return ProgressEvent(self.phase, "epoch", self.epoch, epochs, 0, 0, self.loss, dict(self.parts), self.test_accuracy)
+        return ProgressEvent(
+            self.phase, "epoch", self.epoch, epochs, 0, 0, self.loss, dict(self.parts), self.test_accuracy
+        )
 
 
 # At most this many steps per phase are stored with a cached teacher or result: enough for a chart as wide
@@ -96,8 +107,13 @@ class StepRecord:
     parts: dict[str, float]
 
     def to_dict(self) -> dict:
-        return {"phase": self.phase, "epoch": self.epoch, "step": self.step, "loss": self.loss,
-                **{f"{name}_loss": value for name, value in self.parts.items()}}
+        return {
+            "phase": self.phase,
+            "epoch": self.epoch,
+            "step": self.step,
+            "loss": self.loss,
+            **{f"{name}_loss": value for name, value in self.parts.items()},
+        }
 
     @classmethod
     def from_dict(cls, row: dict) -> "StepRecord":
@@ -166,8 +182,12 @@ class OmittedClassReport:
     bias_corrected: dict | None  # bias.BiasCorrection.to_dict()
 
     def to_dict(self) -> dict:
-        return {"class": self.cls, "student_accuracy": self.student_accuracy, "baseline_accuracy": self.baseline_accuracy,
-                "bias_corrected": self.bias_corrected}
+        return {
+            "class": self.cls,
+            "student_accuracy": self.student_accuracy,
+            "baseline_accuracy": self.baseline_accuracy,
+            "bias_corrected": self.bias_corrected,
+        }
 
 
 @dataclass(frozen=True)
@@ -182,13 +202,25 @@ class KeptClassesReport:
     bias_corrected: dict | None  # bias.BiasCorrection.to_dict(): its class_accuracy is on the unseen classes
 
     def to_dict(self) -> dict:
-        return {"classes": list(self.classes), "student_unseen_accuracy": self.student_unseen_accuracy,
-                "baseline_unseen_accuracy": self.baseline_unseen_accuracy, "bias_corrected": self.bias_corrected}
+        return {
+            "classes": list(self.classes),
+            "student_unseen_accuracy": self.student_unseen_accuracy,
+            "baseline_unseen_accuracy": self.baseline_unseen_accuracy,
+            "bias_corrected": self.bias_corrected,
+        }
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "KeptClassesReport | None":
-        return None if data is None else cls(tuple(data["classes"]), data["student_unseen_accuracy"],
-                                             data["baseline_unseen_accuracy"], data["bias_corrected"])
+        return (
+            None
+            if data is None
+            else cls(
+                tuple(data["classes"]),
+                data["student_unseen_accuracy"],
+                data["baseline_unseen_accuracy"],
+                data["bias_corrected"],
+            )
+        )
 
 
 @dataclass
@@ -249,11 +281,19 @@ class RunResult:
     def from_json(cls, data: dict, config: RunConfig) -> "RunResult":
         omitted = data.get("omitted_class")
         return cls(
-            config, data["status"], PhaseReport.from_dict(data["teacher"]), PhaseReport.from_dict(data["student"]),
-            PhaseReport.from_dict(data["baseline"]), [EpochRecord.from_dict(r) for r in data["history"]],
-            data["seconds"], data["teacher_from_cache"],
-            omitted_class=None if omitted is None else OmittedClassReport(
-                omitted["class"], omitted["student_accuracy"], omitted["baseline_accuracy"], omitted["bias_corrected"]),
+            config,
+            data["status"],
+            PhaseReport.from_dict(data["teacher"]),
+            PhaseReport.from_dict(data["student"]),
+            PhaseReport.from_dict(data["baseline"]),
+            [EpochRecord.from_dict(r) for r in data["history"]],
+            data["seconds"],
+            data["teacher_from_cache"],
+            omitted_class=None
+            if omitted is None
+            else OmittedClassReport(
+                omitted["class"], omitted["student_accuracy"], omitted["baseline_accuracy"], omitted["bias_corrected"]
+            ),
             steps=[StepRecord.from_dict(r) for r in data.get("steps", [])],  # absent from entries stored before it
             baseline_from_cache=data.get("baseline_from_cache", False),  # likewise
             kept_classes=KeptClassesReport.from_dict(data.get("kept_classes")),

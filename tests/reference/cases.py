@@ -10,6 +10,7 @@ Two promises are tested with them (tests/test_reference.py):
     python tests/reference/cases.py            # regenerate expected.json (only when a change of numbers is intended)
     python tests/reference/cases.py --spread   # measure the spread across kernel sets into spread.json (~1 min)
 """
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,69 @@ TEST_IMAGES = 360  # digits' test split: an accuracy moves in steps of 1/360
 CASES: dict[str, tuple[str, list[str]]] = {
     "default": ("kd-train", []),
     "omitted-class": ("kd-train", ["--temperature", "8", "--lam", "1", "--omit-class", "3", "--epochs", "10"]),
-    "little-data-sgd": ("kd-train", ["--student-fraction", "0.1", "--no-equal-steps", "--optimizer", "sgd", "--lr", "0.05", "--batch-size", "32",
-                                     "--seed", "2", "--epochs", "10", "--teacher-epochs", "5"]),
-    "cnn": ("kd-train", ["--teacher", "cnn-large", "--student", "cnn-small", "--teacher-epochs", "3", "--epochs", "3",
-                         "--batch-size", "37", "--seed", "1"]),
-    "seed-nets": ("kd-train", ["--teacher", "seed-teacher", "--student", "seed-student", "--teacher-epochs", "2",
-                               "--epochs", "2", "--lr", "0.001", "--seed", "3", "--no-baseline"]),
-    "sweep-temperature": ("kd-sweep", ["--param", "temperature", "--values", "1,4", "--seeds", "2", "--epochs", "5",
-                                       "--teacher-epochs", "5"]),
-    "sweep-fraction": ("kd-sweep", ["--param", "student-fraction", "--values", "5%,50%", "--seeds", "2", "--epochs", "3",
-                                    "--teacher-epochs", "4"]),
+    "little-data-sgd": (
+        "kd-train",
+        [
+            "--student-fraction",
+            "0.1",
+            "--no-equal-steps",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.05",
+            "--batch-size",
+            "32",
+            "--seed",
+            "2",
+            "--epochs",
+            "10",
+            "--teacher-epochs",
+            "5",
+        ],
+    ),
+    "cnn": (
+        "kd-train",
+        [
+            "--teacher",
+            "cnn-large",
+            "--student",
+            "cnn-small",
+            "--teacher-epochs",
+            "3",
+            "--epochs",
+            "3",
+            "--batch-size",
+            "37",
+            "--seed",
+            "1",
+        ],
+    ),
+    "seed-nets": (
+        "kd-train",
+        [
+            "--teacher",
+            "seed-teacher",
+            "--student",
+            "seed-student",
+            "--teacher-epochs",
+            "2",
+            "--epochs",
+            "2",
+            "--lr",
+            "0.001",
+            "--seed",
+            "3",
+            "--no-baseline",
+        ],
+    ),
+    "sweep-temperature": (
+        "kd-sweep",
+        ["--param", "temperature", "--values", "1,4", "--seeds", "2", "--epochs", "5", "--teacher-epochs", "5"],
+    ),
+    "sweep-fraction": (
+        "kd-sweep",
+        ["--param", "student-fraction", "--values", "5%,50%", "--seeds", "2", "--epochs", "3", "--teacher-epochs", "4"],
+    ),
 }
 
 # Keys that are timings or cache facts, not results.
@@ -78,9 +132,16 @@ def accuracies(record: dict) -> list[float]:
     """The final accuracies in a case's record, each a share of the test images: the three models' accuracy and
     agreement, or a sweep's rows.  (Per-class shares are out: a class has ~36 images.)"""
     if "runs" in record:  # a sweep
-        return [row[key] for row in record["runs"] for key in ("student_accuracy", "baseline_accuracy", "teacher_accuracy")]
-    return [record[m][key] for m in ("teacher", "student", "baseline") if record.get(m)
-            for key in ("accuracy", "agreement") if record[m].get(key) is not None]
+        return [
+            row[key] for row in record["runs"] for key in ("student_accuracy", "baseline_accuracy", "teacher_accuracy")
+        ]
+    return [
+        record[m][key]
+        for m in ("teacher", "student", "baseline")
+        if record.get(m)
+        for key in ("accuracy", "agreement")
+        if record[m].get(key) is not None
+    ]
 
 
 def first_epoch_losses(record: dict, phases: tuple[str, ...]) -> list[float]:
@@ -97,13 +158,17 @@ def deviation(expected: dict, got: dict) -> dict:
     """How far ``got`` is from ``expected``: the largest final-accuracy difference in test images, and the largest
     relative difference of the first-epoch losses of the phases trained from scratch (teacher, baseline) and of
     the KD student."""
+
     def rel(phases):
         pairs = zip(first_epoch_losses(expected, phases), first_epoch_losses(got, phases), strict=True)
         return max((abs(a - b) / abs(a) for a, b in pairs if a), default=0.0)
 
     pairs = zip(accuracies(expected), accuracies(got), strict=True)
-    return {"images": max((round(abs(a - b) * TEST_IMAGES) for a, b in pairs), default=0),
-            "scratch_loss_rel": rel(("teacher", "baseline")), "student_loss_rel": rel(("student",))}
+    return {
+        "images": max((round(abs(a - b) * TEST_IMAGES) for a, b in pairs), default=0),
+        "scratch_loss_rel": rel(("teacher", "baseline")),
+        "student_loss_rel": rel(("student",)),
+    }
 
 
 def measure_spread() -> dict:
@@ -121,12 +186,25 @@ def measure_spread() -> dict:
             got = json.loads(out.read_text())
             by_set[name] = {case: deviation(expected[case], got[case]) for case in CASES}
             print(name, json.dumps(by_set[name]), file=sys.stderr)
-    info = json.loads(subprocess.run([sys.executable, "-c", "import json, benchmarks.kernels as k; print(json.dumps(k.current()))"],
-                                     cwd=HERE.parents[1], env=kernels.kernel_env("native"), capture_output=True,
-                                     text=True, check=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", "import json, benchmarks.kernels as k; print(json.dumps(k.current()))"],
+            cwd=HERE.parents[1],
+            env=kernels.kernel_env("native"),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     worst = {case: {key: max(by_set[s][case][key] for s in by_set) for key in METRICS} for case in CASES}
-    return {"recorded_on": "Intel Xeon (expected.json)", "measured_on": info["cpu"], "torch": info["torch"],
-            "kernel_sets": list(by_set), "worst": worst, "by_set": by_set}
+    return {
+        "recorded_on": "Intel Xeon (expected.json)",
+        "measured_on": info["cpu"],
+        "torch": info["torch"],
+        "kernel_sets": list(by_set),
+        "worst": worst,
+        "by_set": by_set,
+    }
 
 
 if __name__ == "__main__":
