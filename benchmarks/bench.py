@@ -10,7 +10,7 @@ matter here) and (b) digits with the default MLPs — it times, on the same data
 optimizer:
 
     teacher_epoch   seed: train_teacher over a DataLoader    engine: fit(teacher, cross-entropy)
-    student_epoch   seed: train_student (teacher forward on   engine: fit(student, LOSSES["kd"]) on
+    student_epoch   seed: train_student (teacher forward on   engine: fit(student, KD loss)    on
                     every batch, the seed's KD loss)                  cached teacher logits
     test_eval       seed: evaluate over a DataLoader         engine: evaluate()
     teacher_logits                                           engine: predict_logits(), once per run
@@ -201,9 +201,9 @@ def main(argv: list[str] | None = None) -> int:
 
         replace_block(args.readme, "bench", "kd-bench", f"{table}\n\n(kd-bench took {report['seconds']:.0f} s.)")
     if args.json:
-        from kd_core.cli.common import write_json_atomic
+        from kd_core.files import write_json_atomic
 
-        write_json_atomic(report, args.json)
+        write_json_atomic(report, args.json, indent=2)
         print(f"wrote {args.json}")
     return 0
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kd_core.data.datasets import Dataset, default_data_dir, load_dataset
+from kd_core.data.datasets import default_data_dir, load_dataset
+from kd_core.data.spec import Dataset
 
 from . import seed_reference as seed
 

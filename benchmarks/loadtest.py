@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from benchmarks.loadtest_server import SERVER_START_SECONDS, DashboardServer, cpu_seconds, dashboard_server
 from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
+from kd_core.files import one_line
 
 EXIT_ERRORS, EXIT_USAGE = 1, 2
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -282,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (RuntimeError, OSError, TimeoutError) as error:  # no server, or the warm-up page never loaded
-        print(f"kd-loadtest: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
+        print(f"kd-loadtest: {one_line(error)}", file=sys.stderr)
         return EXIT_ERRORS
     write_json(data, args.json)
     reports = [r["report_s"] for r in data["per_student"] if r["report_s"] is not None]

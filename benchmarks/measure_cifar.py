@@ -24,7 +24,8 @@ import torch
 
 from kd_core.config import RunConfig, validate
 from kd_core.data.datasets import DATASETS, default_data_dir, load_dataset
-from kd_core.methods.losses import LOSSES, cross_entropy
+from kd_core.methods.losses import cross_entropy
+from kd_core.methods.registry import make_loss
 from kd_core.train.loop import evaluate, fit, predict_logits, seeded_model
 
 from .datasets import random_cifar
@@ -72,7 +73,7 @@ def measure(epochs_timed: int, data_dir: str | None) -> dict:
     logits_seconds = timed(lambda: logits.append(predict_logits(teacher, x)), "teacher logits")
     student = seeded_model(config.student, dataset, config.seed + 1, config.student_width)
     student_epochs = [
-        timed(lambda: epoch(student, "student", LOSSES[config.loss], logits[0]), "KD student epoch")
+        timed(lambda: epoch(student, "student", make_loss(config.loss), logits[0]), "KD student epoch")
         for _ in range(epochs_timed)
     ]
     baseline = seeded_model(config.student, dataset, config.seed + 1, config.student_width)

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from kd_core.config import RunConfig
-from kd_core.data.datasets import Dataset
-from kd_core.methods.losses import LOSSES, cross_entropy
+from kd_core.data.spec import Dataset
+from kd_core.methods.losses import cross_entropy, hinton_kd
 from kd_core.train.loop import Cancelled, evaluate, fit, predict_logits, seeded_model
 
 from . import seed_reference as seed
@@ -112,7 +112,7 @@ class EngineSide:
                 self.x,
                 self.y,
                 config,
-                LOSSES["kd"],
+                hinton_kd,
                 warmup,
                 steps,
                 teacher_logits=self.teacher_logits(),

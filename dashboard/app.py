@@ -2,7 +2,7 @@
 
 Layout: the sidebar holds every input (a lesson, the settings and buttons: dashboard/page/sidebar.py); the main
 area holds the lesson's text and the outputs, in tabs, one module each under dashboard/tabs/.  Training runs in background jobs (dashboard/jobs/runner.py, drawn by
-dashboard/jobs/panel.py), so moving a slider or switching tabs never stops it.  The jobs and the last report
+dashboard/page/job_panel.py), so moving a slider or switching tabs never stops it.  The jobs and the last report
 are kept per browser on the server (dashboard/page/sessions.py), so a reload finds them again; the settings, the
 lesson and the open tab live in the URL (dashboard/page/links.py), so a link opens the page as it was.
 """
@@ -19,8 +19,7 @@ import torch
 # test, and every other training waited on its import lock.  So the server does it once, here, before any training.
 import torch._dynamo  # noqa: F401
 
-from dashboard.jobs import panel as job_panel
-from dashboard.page import accessibility, links, sessions, sidebar, style, upload_panel
+from dashboard.page import accessibility, job_panel, links, sessions, sidebar, style, upload_panel
 from dashboard.runs import distill as runs
 from dashboard.runs import resources
 from dashboard.tabs import (

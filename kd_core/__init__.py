@@ -1,15 +1,33 @@
 """kd_core: the knowledge-distillation engine behind kd-dashboard (no Streamlit in here).
 
-Read in this order: losses (the formula), models and data (registries), config (one dataclass), train (the
-loop), pipeline (a run), sweeps and experiments (many runs), cli (the commands).
+Read in this order: methods/losses.py (the formula), data/ and models/ (registries by name), config.py (one
+dataclass), train/loop.py (the loop), runs/pipeline.py (a run), studies/ (many runs), cli/ (the commands).
+The packages are layers; each may import only those before it (tests/test_structure.py checks every import):
+
+    stats.py, files.py   summaries over seeds; a file written whole, an error in one line
+    data/                datasets by name, your own folder or CSV, a drawn digit
+    models/              architectures by name, your own teacher, inference time
+    methods/             distillation methods: one module each, one line in registry.METHODS
+    config.py            RunConfig: every setting of a run, and validate
+    train/               the training loop, its typed records, CPU fast paths
+    execution/           this process, worker processes or Ray, behind one interface
+    runs/                a run: its setup, caches, seeds and verdict
+    studies/             lessons, sweeps, Hinton's experiments
+    board/               the class board
+    cli/                 kd-train and kd-sweep
+
+This module is the public API: what the page, the benchmarks and the tests import by name.
 """
 
 from kd_core.config import ConfigError, RunConfig, validate
-from kd_core.data.datasets import DATASETS, Dataset, DatasetUnavailable, load_dataset
-from kd_core.methods.losses import LOSSES, LossParts, distillation_loss, soften
+from kd_core.data.datasets import DATASETS, load_dataset
+from kd_core.data.spec import Dataset, DatasetUnavailable
+from kd_core.methods.losses import LossParts, distillation_loss, soften
+from kd_core.methods.registry import METHODS
 from kd_core.models.architectures import ARCHITECTURES, build_model, count_params, size_bytes
 from kd_core.runs.cache import ResultCache, TeacherCache
-from kd_core.runs.pipeline import RunSetup, run
+from kd_core.runs.pipeline import run
+from kd_core.runs.setup import RunSetup
 from kd_core.train.loop import Cancelled, Diverged, evaluate, predict_logits
 from kd_core.train.records import EpochRecord, PhaseReport, ProgressEvent, RunResult
 
@@ -22,8 +40,8 @@ __all__ = [
     "DatasetUnavailable",
     "Diverged",
     "EpochRecord",
-    "LOSSES",
     "LossParts",
+    "METHODS",
     "PhaseReport",
     "ProgressEvent",
     "ResultCache",

@@ -12,7 +12,8 @@ import torch
 
 from kd_core.data.custom import is_custom
 from kd_core.data.custom import resolve as resolve_data
-from kd_core.data.datasets import DATASETS, DatasetSpec
+from kd_core.data.datasets import DATASETS
+from kd_core.data.spec import DatasetSpec
 from kd_core.methods.losses import check_lam, check_temperature
 from kd_core.methods.registry import METHODS, MethodError, check_applies, normalize_args
 from kd_core.models.architectures import ARCHITECTURES
@@ -68,7 +69,7 @@ class RunConfig:
     omit_class: int | None = None  # a class the student never sees
     keep_classes: tuple[int, ...] | None = None  # the only classes the students see (the paper's 7s and 8s)
     holdout: float = 0.0  # share of the training set kept from the students, to choose the bias correction on
-    loss: str = "kd"  # the distillation method (methods.METHODS; losses.LOSSES are its first three)
+    loss: str = "kd"  # the distillation method (a name in kd_core.methods.registry.METHODS)
     # The method's hyperparameters given (name, value), checked and sorted by validate(); the rest take their defaults.
     loss_args: tuple[tuple[str, float], ...] = ()
     device: str = "auto"  # validate() resolves "auto" to the device found

@@ -26,7 +26,7 @@ from kd_core.board.collect import (
     start_fresh,
 )
 from kd_core.runs.cache import atomic_torch_save
-from kd_core.runs.pipeline import load
+from kd_core.runs.setup import load
 from kd_core.stats import Interval
 from kd_core.studies.lessons import LESSONS
 

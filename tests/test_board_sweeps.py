@@ -12,7 +12,7 @@ from dashboard.figures import board as board_figures
 from dashboard.runs import experiments as experiment_runs
 from kd_core.board.collect import FolderReader, build_board
 from kd_core.board.sweeps import SweepRecorder, record
-from kd_core.runs.pipeline import load
+from kd_core.runs.setup import load
 from kd_core.studies.lessons import LESSONS
 from kd_core.studies.sweeps import SweepEvent, SweepRow
 

@@ -12,7 +12,8 @@ import torch
 import torchvision
 
 from kd_core import RunConfig, TeacherCache, run
-from kd_core.data.datasets import DatasetUnavailable, load_dataset
+from kd_core.data.datasets import load_dataset
+from kd_core.data.spec import DatasetUnavailable
 
 
 def test_digits_is_built_in_normalized_and_stratified():

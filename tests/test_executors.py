@@ -101,8 +101,8 @@ def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
     """With two workers and a disk cache, each teacher and then each scratch baseline still to train gets a task
     of its own ahead of the seeds, so the last round is one student rather than a whole seed alone; not with one
     worker, not for parts kept in memory or already trained, and no baseline task for a run without one."""
-    from kd_core.runs.pipeline import RunSetup
     from kd_core.runs.seeds import SeedTask, ahead_of_seeds
+    from kd_core.runs.setup import RunSetup
 
     cache = TeacherCache(tmp_path)
     tasks = [SeedTask(CONFIG.replace(seed=seed), str(tmp_path), None) for seed in range(3)]
@@ -140,7 +140,8 @@ def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
 
 def test_a_baseline_trained_ahead_is_the_one_its_run_would_train(tmp_path):
     """baseline_into trains, without the teacher, the very scratch student the seed's run would train itself."""
-    from kd_core.runs.pipeline import RunSetup, run
+    from kd_core.runs.pipeline import run
+    from kd_core.runs.setup import RunSetup
 
     alone = run(CONFIG, cache=TeacherCache(tmp_path / "alone"))
     cache = TeacherCache(tmp_path / "ahead")

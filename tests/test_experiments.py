@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kd_core import ConfigError, RunConfig, load_dataset, run, validate
-from kd_core.runs.pipeline import equal_steps_epochs
+from kd_core.runs.setup import equal_steps_epochs
 from kd_core.stats import summarize
 from kd_core.studies.experiments import (
     best_bias,

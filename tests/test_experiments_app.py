@@ -51,7 +51,7 @@ def open_tab(name: str, **session) -> AppTest:
 
 
 def job(at: AppTest, name: str):
-    """The session's job of this name (dashboard.jobs.panel keeps them in session state)."""
+    """The session's job of this name (dashboard.page.job_panel keeps them in session state)."""
     return at.session_state["jobs"][name]
 
 

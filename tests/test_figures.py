@@ -132,7 +132,7 @@ def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
     assert runs.format_seconds(75) == "1 min 15 s" and runs.format_seconds(9.6) == "10 s"
 
 
-# ---- the verdict over seeds (dashboard/report/verdict.py) and the progress of a Distill over seeds
+# ---- the verdict over seeds (dashboard/text/verdict.py) and the progress of a Distill over seeds
 
 from dashboard.jobs import progress as seed_progress
 from dashboard.report import verdict  # noqa: E402

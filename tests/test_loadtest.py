@@ -229,7 +229,7 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
 
     from benchmarks.loadtest_server import dashboard_server
     from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
-    from dashboard.jobs.panel import POLL_SECONDS
+    from dashboard.page.job_panel import POLL_SECONDS
     from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
 
     require_browser()

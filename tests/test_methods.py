@@ -15,8 +15,8 @@ from kd_core.methods import registry as methods
 from kd_core.methods.dist import dist_parts
 from kd_core.methods.dkd import dkd_parts
 from kd_core.methods.logit_kd import logit_std_parts, matched_parts
-from kd_core.methods.losses import LOSSES
-from kd_core.methods.registry import METHODS, MethodError, decompose, make_loss, normalize_args
+from kd_core.methods.losses import hinton_kd, hinton_kd_without_t2, seed_script_kd
+from kd_core.methods.registry import KD_VARIANTS, METHODS, MethodError, decompose, make_loss, normalize_args
 
 TOL = 1e-6
 
@@ -211,9 +211,11 @@ def test_weight_matched_kd_is_kd_scaled(T):
     assert abs(matched["total"].item() - (ref_ce(s.numpy(), y.numpy()) + 3 / 20 * 9.0 * kd)) < TOL
 
 
-def test_kd_is_the_losses_function_itself():
-    for name in ("kd", "kd-no-t2", "seed-script"):
-        assert make_loss(name) is LOSSES[name]  # bit for bit what it was
+def test_hintons_three_are_their_plain_loss_functions_and_the_sidebars_choices():
+    plain = {"kd": hinton_kd, "kd-no-t2": hinton_kd_without_t2, "seed-script": seed_script_kd}
+    for name, loss in plain.items():
+        assert make_loss(name) is loss  # the trainer gets the function itself: bit for bit the recorded runs
+    assert KD_VARIANTS == tuple(plain)
 
 
 # ---- gradients --------------------------------------------------------------------------------------------------

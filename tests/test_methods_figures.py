@@ -10,7 +10,7 @@ from test_methods_app import chart  # the same chart lookup as the Methods tab's
 from dashboard.figures import methods as mf
 from kd_core import RunConfig, TeacherCache
 from kd_core.methods.registry import decompose, nontarget_mass
-from kd_core.runs.pipeline import RunSetup
+from kd_core.runs.setup import RunSetup
 
 TIMEOUT = 180
 

@@ -16,7 +16,7 @@ from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.methods.fitnets import ConvReg, fitnets_parts, hint_features, regressor
 from kd_core.methods.registry import METHODS, MethodError, make_loss
 from kd_core.models.architectures import build_model
-from kd_core.runs.pipeline import RunSetup
+from kd_core.runs.setup import RunSetup
 
 QUICK = ["--teacher-epochs", "3", "--epochs", "2", "--quiet"]
 

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.jobs import runner as jobs
 from dashboard.runs import distill as runs
 from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
-from kd_core.runs.pipeline import load
+from kd_core.runs.setup import load
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 QUICK = RunConfig(teacher_epochs=2, epochs=2, seed=7)  # about a second on digits

@@ -35,7 +35,7 @@ SEEDS = (0, 1, 2, 3)
 TEMPERATURES = (3.0, 4.0, 5.0)  # the slider moves in steps of 0.5 from its default, 4
 TEACHER_EPOCHS, EPOCHS = 10, 20  # a run takes a second or two here: sessions start, stop and finish many
 # "Settings of this run: mlp-large → mlp-small with 16 hidden units, T = 4, λ = 0.7, teacher 10 epochs, students 20
-# epochs, seed 3" (dashboard/report/run_settings.py), above the report
+# epochs, seed 3" (dashboard/text/run_settings.py), above the report
 REPORT = re.compile(
     r"^Settings of this run: .*?\bT = ([\d.]+), .*\bteacher (\d+) epochs?, students (\d+) epochs?.*, seeds? (\d+)"
 )

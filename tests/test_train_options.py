@@ -11,7 +11,8 @@ import torch
 from kd_core.cli.train import main as kd_train
 from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.models.architectures import build_model, count_params
-from kd_core.runs.pipeline import RunSetup, run
+from kd_core.runs.pipeline import run
+from kd_core.runs.setup import RunSetup
 from kd_core.train.loop import jittered, make_optimizer, make_schedule
 
 

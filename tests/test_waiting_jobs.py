@@ -8,8 +8,8 @@ import threading
 import pytest
 from test_jobs import wait_for
 
-from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
+from dashboard.page import job_panel
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
 from kd_core import ResultCache, RunConfig, TeacherCache

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from dashboard.figures import closer
-from dashboard.page import wording
-from dashboard.report import run_settings, verdict
+from dashboard.text import run_settings, verdict, wording
 from kd_core import RunConfig
 from kd_core.stats import Interval
 from kd_core.studies.lessons import LESSONS

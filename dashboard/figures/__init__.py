@@ -1,1 +1,5 @@
-"""dashboard/figures."""
+"""Figures: Plotly figures as plain functions of plain data (plots.py for a run, experiments.py, methods.py,
+board.py, closer.py), and charts.py, the one place that decides how a figure meets the screen.
+
+May import: dashboard.text and kd_core.
+"""

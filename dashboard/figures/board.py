@@ -10,7 +10,7 @@ import math
 
 import plotly.graph_objects as go
 
-from dashboard.report.verdict import points, verdict_label
+from dashboard.text.verdict import points, verdict_label
 from kd_core.board.collect import AXES, FREE_PLAY, SWEEP_LABEL, Board, BoardGroup
 from kd_core.methods.registry import METHODS
 from kd_core.studies.lessons import LESSONS

@@ -6,10 +6,11 @@ import math
 from dataclasses import dataclass
 
 from dashboard.figures.plots import LABELS
-from dashboard.page import wording
+from dashboard.text import wording
 from kd_core import RunConfig
-from kd_core.data.datasets import Dataset, student_indices
-from kd_core.runs.pipeline import load, view_key
+from kd_core.data.datasets import student_indices
+from kd_core.data.spec import Dataset
+from kd_core.runs.setup import load, view_key
 from kd_core.train.records import ProgressEvent
 
 # Steps a phase must have timed (between two of its read-backs) before an ETA shows.  Time since the click is

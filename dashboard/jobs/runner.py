@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Literal
 
+from kd_core.files import one_line
+
 log = logging.getLogger(__name__)
 
 # Training is CPU-bound: more concurrent trainings than cores only makes every one slower.
@@ -40,12 +42,6 @@ QUEUED, RUNNING, COMPLETED, CANCELLED, FAILED = "queued", "running", "completed"
 FINISHED = (COMPLETED, CANCELLED, FAILED)
 
 JobFunction = Callable[[Callable[[Any], None], threading.Event], Any]
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one readable line: its message's first line, else its type's name."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 @dataclass(frozen=True)

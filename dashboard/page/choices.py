@@ -1,7 +1,7 @@
 """The values the sidebar's controls can take, how the page names them, and the learning rate to suggest.
 
 Shared by the sidebar (dashboard/page/sidebar.py), the links' checks (dashboard/page/links.py) and the job panel's
-messages (dashboard/jobs/panel.py), with no Streamlit in it: the job panel can use it without importing the sidebar.
+messages (dashboard/page/job_panel.py), with no Streamlit in it: the job panel can use it without importing the sidebar.
 """
 
 from __future__ import annotations

@@ -30,8 +30,7 @@ import streamlit as st
 from dashboard.page import choices, sidebar
 from dashboard.runs import distill as runs
 from kd_core import DATASETS
-from kd_core.methods.losses import LOSSES
-from kd_core.methods.registry import COMPARED
+from kd_core.methods.registry import COMPARED, KD_VARIANTS
 from kd_core.models.architectures import ARCHITECTURES
 
 state = st.session_state
@@ -53,7 +52,7 @@ def parse(field: str, text: str, dataset: str):
     elif field in ("teacher", "student"):
         allowed = list(ARCHITECTURES)
     elif field == "loss":
-        allowed = list(LOSSES)
+        allowed = list(KD_VARIANTS)
     elif field == "omit_class":
         if text.lower() in ("", "none"):
             return None

@@ -13,7 +13,7 @@ import dataclasses
 
 import streamlit as st
 
-from dashboard.page import sessions, wording
+from dashboard.page import sessions
 from dashboard.page.choices import (
     ALL_CONTROLS,
     BATCH_SIZES,
@@ -25,12 +25,12 @@ from dashboard.page.choices import (
     WIDTHS,
     format_value,
 )
-from dashboard.report import run_settings
 from dashboard.runs import distill as runs
 from dashboard.runs import resources
+from dashboard.text import run_settings, wording
 from kd_core import DATASETS, RunConfig
 from kd_core.data.datasets import files_needed, on_disk
-from kd_core.methods.losses import LOSSES
+from kd_core.methods.registry import KD_VARIANTS
 from kd_core.models.architectures import ARCHITECTURES
 from kd_core.studies.lessons import LESSONS
 
@@ -228,7 +228,7 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
         ),
         "loss": lambda w: w.selectbox(
             "Loss",
-            list(LOSSES),
+            list(KD_VARIANTS),
             key="loss",
             format_func=lambda name: LOSS_NAMES.get(name, name),
             **keep,

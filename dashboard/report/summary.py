@@ -9,8 +9,8 @@ import streamlit as st
 from dashboard.figures import charts
 from dashboard.jobs import runner as jobs
 from dashboard.page import sidebar
-from dashboard.report import run_settings, verdict
 from dashboard.runs.seeds import SeedsOutcome
+from dashboard.text import run_settings, verdict
 from kd_core import DATASETS
 from kd_core.methods.losses import soft_weight_factor
 from kd_core.models import latency

@@ -1,1 +1,6 @@
-"""dashboard/runs."""
+"""What the page's buttons start, as background jobs: a Distill (distill.py), its seeds (seeds.py), the Methods
+tab's comparison (methods.py), Hinton's experiments (experiments.py), and the files a run can be taken away as
+(exports.py).  The training itself is kd_core's.
+
+May import: dashboard.jobs, dashboard.figures, dashboard.text and kd_core.
+"""

@@ -50,12 +50,13 @@ from kd_core import (
     soften,
     validate,
 )
-from kd_core.data.datasets import Dataset
+from kd_core.data.spec import Dataset
 from kd_core.execution.executors import LocalProcesses
 from kd_core.models import latency as inference
 from kd_core.runs.background import WorkerTask, run_task_niced
-from kd_core.runs.pipeline import load, replay
 from kd_core.runs.seeds import SeedTask
+from kd_core.runs.setup import load
+from kd_core.runs.stored import replay
 from kd_core.train.loop import seeded_model
 
 SPLITS = ("test", "train")

@@ -14,13 +14,14 @@ import numpy as np
 import streamlit as st
 
 from dashboard.jobs import estimate
-from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
+from dashboard.page import job_panel
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
 from kd_core import Dataset, RunConfig
 from kd_core.data.datasets import DATA_DIR_HINT
-from kd_core.runs.pipeline import load
+from kd_core.files import one_line
+from kd_core.runs.setup import load
 
 state = st.session_state
 
@@ -32,7 +33,7 @@ def dataset_or_problem(name: str) -> tuple[Dataset | None, str | None]:
     try:
         return runs.load_data(name), None
     except Exception as error:  # DatasetUnavailable above all; anything else is shown the same way
-        return None, page_words(jobs.one_line(error))
+        return None, page_words(one_line(error))
 
 
 PAGE_DATA_DIR_HINT = "or start the server with KD_DATA_DIR set to another folder"

@@ -28,8 +28,9 @@ from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core.execution import executors
 from kd_core.execution.executors import LocalProcesses, make_executor
 from kd_core.runs.background import WorkerTask, run_task_niced
-from kd_core.runs.pipeline import load, replay
 from kd_core.runs.seeds import SeedsResult, SeedTask, map_seed_tasks, run_task
+from kd_core.runs.setup import load
+from kd_core.runs.stored import replay
 from kd_core.stats import Interval
 
 

@@ -14,9 +14,8 @@ import streamlit as st
 from dashboard.figures import charts
 from dashboard.figures import plots as figures
 from dashboard.jobs import estimate, progress
-from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
-from dashboard.page import choices, sessions, style
+from dashboard.page import choices, job_panel, sessions, style
 from dashboard.report import extras as report_extra
 from dashboard.report import summary as report
 from dashboard.runs import distill as runs

@@ -6,11 +6,12 @@ import numpy as np
 import streamlit as st
 
 from dashboard.page import sidebar
-from dashboard.report import verdict
 from dashboard.runs import distill as runs
 from dashboard.tabs import probabilities
+from dashboard.text import verdict
 from kd_core import DATASETS, Dataset, RunConfig
-from kd_core.methods.losses import LOSSES, soft_weight_factor
+from kd_core.methods.losses import soft_weight_factor
+from kd_core.methods.registry import KD_VARIANTS
 
 
 def render(config: RunConfig, dataset: Dataset | None) -> None:
@@ -69,7 +70,7 @@ def loss_effects(config: RunConfig) -> None:
         f"here with T = {T:g}, λ = {lam:g} and {classes} classes."
     )
     lines = []
-    for name in LOSSES:
+    for name in KD_VARIANTS:
         factor = soft_weight_factor(name, T, classes)
         formula = {"kd": "1", "kd-no-t2": f"1/T² = 1/{T * T:g}", "seed-script": f"2/C = 2/{classes}"}.get(name, "")
         chosen = " ← chosen" if name == config.loss else ""

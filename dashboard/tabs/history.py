@@ -17,8 +17,8 @@ import streamlit as st
 
 from dashboard.jobs import runner as jobs
 from dashboard.report import history_table as summary
-from dashboard.report import verdict
 from dashboard.runs import seeds as seed_runs
+from dashboard.text import verdict
 from kd_core import RunConfig
 
 SETTINGS = (

@@ -6,12 +6,11 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.figures import experiments as ef
-from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
-from dashboard.page import headings
-from dashboard.report import run_settings
+from dashboard.page import headings, job_panel
 from dashboard.runs import experiments as er
 from dashboard.runs import resources
+from dashboard.text import run_settings
 from kd_core import RunConfig
 
 TITLE = "Experiment 2 — little data"

@@ -15,11 +15,12 @@ import torch
 
 from dashboard.figures import charts, closer
 from dashboard.figures.plots import LABELS
-from dashboard.page import headings, wording
+from dashboard.page import headings
 from dashboard.report import summary as report
 from dashboard.runs import distill as runs
 from dashboard.runs import exports, resources
 from dashboard.runs.seeds import SeedsOutcome
+from dashboard.text import wording
 from kd_core import DATASETS
 
 state = st.session_state

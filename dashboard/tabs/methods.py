@@ -12,12 +12,11 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.figures import methods as mf
-from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
-from dashboard.page import headings
-from dashboard.report import run_settings
+from dashboard.page import headings, job_panel
 from dashboard.runs import methods as mr
 from dashboard.runs import resources
+from dashboard.text import run_settings
 from kd_core import RunConfig
 from kd_core.config import ConfigError, validate
 from kd_core.methods.registry import COMPARED, METHODS

@@ -12,10 +12,11 @@ import torch
 from dashboard.figures import charts, closer
 from dashboard.figures import methods as mf
 from dashboard.figures import plots as figures
-from dashboard.page import choices, wording
+from dashboard.page import choices
 from dashboard.runs import distill as runs
 from dashboard.runs import resources
 from dashboard.tabs import look_closer
+from dashboard.text import wording
 from kd_core import Dataset, RunConfig
 from kd_core.methods.registry import decompose, nontarget_mass
 

@@ -7,12 +7,11 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.figures import experiments as ef
-from dashboard.jobs import panel as job_panel
 from dashboard.jobs import runner as jobs
-from dashboard.page import headings, wording
-from dashboard.report import run_settings, verdict
+from dashboard.page import headings, job_panel
 from dashboard.runs import experiments as er
 from dashboard.runs import resources
+from dashboard.text import run_settings, verdict, wording
 from kd_core import RunConfig
 
 TITLE = "Experiment 3 — a class the student never sees"

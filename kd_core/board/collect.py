@@ -29,7 +29,7 @@ from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.data.custom import is_custom
 from kd_core.data.datasets import load_dataset
 from kd_core.models.own_teacher import is_external
-from kd_core.runs.pipeline import equal_steps_epochs
+from kd_core.runs.setup import equal_steps_epochs
 from kd_core.stats import Interval
 from kd_core.studies.lessons import LESSONS
 

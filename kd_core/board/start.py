@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
+
+from kd_core.files import write_json_atomic
 
 START_FILE = "class-board-start.json"  # when the teacher started a fresh board: {"since": seconds since the epoch}
 
@@ -28,16 +29,7 @@ def start_fresh(folder: str | os.PathLike, now: float | None = None) -> float:
     """Start a fresh board at ``now``: only runs stored afterwards show.  Written to a temporary file and renamed,
     so a board refreshing meanwhile reads the old start or the new one, never half a file."""
     since = time.time() if now is None else now
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{START_FILE}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"since": since}, handle)
-        os.replace(tmp, folder / START_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic({"since": since}, Path(folder) / START_FILE)
     return since
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from kd_core.config import ConfigError, RunConfig
-from kd_core.data.datasets import DatasetUnavailable
+from kd_core.data.spec import DatasetUnavailable
+from kd_core.files import write_json_atomic
 from kd_core.runs.cache import ResultCache
 from kd_core.studies.sweeps import sweep_configs
 
@@ -38,15 +38,7 @@ def record(folder: str | os.PathLike, config: RunConfig, student: float, baselin
     folder.mkdir(parents=True, exist_ok=True)
     entry = {"source": SOURCE, "config": config.to_dict(), "student": float(student), "baseline": float(baseline)}
     target = folder / f"{PREFIX}{config.run_key()}{SUFFIX}"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(entry, handle)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_json_atomic(entry, target)
 
 
 def as_entry(path: Path) -> dict:

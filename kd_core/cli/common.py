@@ -6,10 +6,7 @@ Exit codes: 0 done, 1 the training diverged, 2 a bad argument (one line on stder
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
@@ -19,8 +16,10 @@ from tqdm import tqdm
 
 from kd_core.cli import own
 from kd_core.config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
-from kd_core.data.datasets import DATASETS, DatasetUnavailable
+from kd_core.data.datasets import DATASETS
+from kd_core.data.spec import DatasetUnavailable
 from kd_core.execution.executors import EXECUTORS, Executor, make_executor
+from kd_core.files import one_line
 from kd_core.methods.registry import METHODS, MethodError, parse_loss_arg
 from kd_core.models.architectures import ARCHITECTURES
 from kd_core.runs.seeds import MAX_SEEDS
@@ -190,9 +189,7 @@ def check_common(parser: argparse.ArgumentParser, args: argparse.Namespace) -> E
     try:
         return make_executor(args.executor, args.jobs, args.ray_address, args.threads)
     except Exception as error:  # Ray missing, or its cluster unreachable
-        parser.error(
-            f"--executor {args.executor}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-        )
+        parser.error(f"--executor {args.executor}: {one_line(error)}")
 
 
 def parse_seeds(text: str) -> int:
@@ -257,19 +254,6 @@ def guarded(
         return EXIT_INTERRUPTED, None
     cleanup()
     return 0, value
-
-
-def write_json_atomic(data: dict, path: str) -> None:
-    """Write the whole file or nothing: a temporary file in the same folder, then a rename."""
-    target = Path(path).expanduser().resolve()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def text_table(rows: Sequence[Sequence[str]], left_columns: int = 0) -> str:

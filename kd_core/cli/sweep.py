@@ -28,9 +28,9 @@ from kd_core.cli.common import (
     make_parser,
     parse_seeds,
     text_table,
-    write_json_atomic,
 )
 from kd_core.execution.local_processes import prefetch_dataset
+from kd_core.files import write_json_atomic
 from kd_core.runs.cache import TeacherCache
 from kd_core.stats import format_spread, summarize
 from kd_core.studies.sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_table(args.param, rows))
     print(f"{len(rows)} runs in {seconds:.1f} s")
     if args.json:
-        write_json_atomic(sweep_json(args.param, rows, config, seconds), args.json)
+        write_json_atomic(sweep_json(args.param, rows, config, seconds), args.json, indent=2)
         print(f"wrote {args.json}")
     if argv is None:  # this process's own command line, which ends now: Python's last full garbage collection
         gc.freeze()  # would walk every object torch and its imports made, for nothing (the memory goes back anyway)

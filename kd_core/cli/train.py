@@ -25,8 +25,8 @@ from kd_core.cli.common import (
     make_parser,
     parse_seeds,
     text_table,
-    write_json_atomic,
 )
+from kd_core.files import write_json_atomic
 from kd_core.runs.cache import TeacherCache
 from kd_core.runs.seeds import SeedsResult, run_seeds
 from kd_core.studies.lessons import LESSONS
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(summary_table(result.runs[0]) if seeds == 1 else seeds_table(result))
     if args.json:
-        write_json_atomic(result.runs[0].to_json() if seeds == 1 else result.to_json(), args.json)
+        write_json_atomic(result.runs[0].to_json() if seeds == 1 else result.to_json(), args.json, indent=2)
         print(f"wrote {args.json}")
     return 0 if result.status == "completed" else 130
 

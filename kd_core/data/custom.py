@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kd_core.data.datasets import Dataset, DatasetSpec
+from kd_core.data.spec import Dataset, DatasetSpec
+from kd_core.files import one_line
 
 IMAGE_SIZE = 32  # every image is resized to 32 × 32: the CNNs pool twice, and CIFAR-sized inputs train fast on a CPU
 MAX_CLASSES = 100
@@ -240,7 +241,7 @@ def _load_csv(source: Source) -> Loaded:
     try:
         frame = pd.read_csv(source.path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = one_line(error)
         raise CustomDataError(f"{source.path.name} is not a CSV file that can be read ({reason})") from None
     columns = [str(c) for c in frame.columns]
     frame.columns = columns

@@ -10,49 +10,20 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-
-class DatasetUnavailable(RuntimeError):
-    """A dataset that is neither on disk nor downloadable; the message is one line for the user."""
-
+from kd_core.data.custom import is_custom
+from kd_core.data.custom import load as load_custom
+from kd_core.data.custom import resolve as resolve_custom
+from kd_core.data.spec import Dataset, DatasetSpec, DatasetUnavailable
+from kd_core.files import one_line
 
 DATA_DIR_HINT = (
     "or pass --data-dir"  # the command line's way to another folder; the page says its own (dashboard/jobs/runner.py)
 )
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    x_train: torch.Tensor  # float32, (N, C, H, W), normalized
-    y_train: torch.Tensor  # int64, (N,)
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    class_names: tuple[str, ...]
-    mean: tuple[float, ...]  # per channel, to undo the normalization for display
-    std: tuple[float, ...]
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.x_train.shape[1:])
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def image(self, index: int, split: str = "test") -> np.ndarray:
-        """Test (or train) image ``index`` as an (H, W) or (H, W, 3) array in [0, 1], for display."""
-        x = (self.x_test if split == "test" else self.x_train)[index]
-        mean = torch.tensor(self.mean).view(-1, 1, 1)
-        std = torch.tensor(self.std).view(-1, 1, 1)
-        pixels = (x * std + mean).clamp(0, 1)
-        return pixels[0].numpy() if pixels.shape[0] == 1 else pixels.permute(1, 2, 0).numpy()
 
 
 def default_data_dir() -> Path:
@@ -102,7 +73,7 @@ def _torchvision_split(name: str, tv_class: str, files: str, root: Path, train: 
     try:
         return cls(root=str(root), train=train, download=True)
     except Exception as error:  # no internet, a mirror down, a partial file...
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = one_line(error)
         raise DatasetUnavailable(
             f"dataset '{name}' is not in {root} and could not be downloaded ({reason}); "
             f"put its files there as {root}/{files}, {DATA_DIR_HINT}"
@@ -135,24 +106,6 @@ def _torchvision_loader(name: str, tv_class: str, mean: tuple[float, ...], std: 
     return load
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One registered dataset: how to load it, what it holds, and the models and epochs a run uses by default."""
-
-    description: str
-    load: Callable[[Path], Dataset]  # (data folder) -> Dataset; raises DatasetUnavailable
-    input_shape: tuple[int, ...]
-    num_classes: int
-    teacher: str  # default architectures (models.ARCHITECTURES)
-    student: str
-    teacher_epochs: int
-    epochs: int  # the students'
-    lr: float = 1e-2  # Adam's step size
-    batch_size: int = 64
-    schedule: str = "constant"  # the learning rate over each phase (config.SCHEDULES)
-    threads: int = 1  # kd-train's default --threads: results are bit-identical for a fixed thread count only
-
-
 _MNIST_FILES = "{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]"
 _CIFAR_FILES = "cifar-10-batches-py/ (data_batch_1..5, test_batch, batches.meta; from cifar-10-python.tar.gz)"
 
@@ -163,15 +116,11 @@ class DatasetRegistry(dict):
     built-in ones."""
 
     def __missing__(self, name: str) -> DatasetSpec:
-        from kd_core.data.custom import is_custom, resolve
-
         if not is_custom(name):
             raise KeyError(name)
-        return resolve(name)[1]
+        return resolve_custom(name)[1]
 
     def __contains__(self, name: object) -> bool:
-        from kd_core.data.custom import is_custom
-
         return super().__contains__(name) or is_custom(name)
 
     def get(self, name, default=None):
@@ -287,10 +236,8 @@ def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None
     key = _key(name, data_dir)
     if key in _ADOPTED:
         return _ADOPTED[key]
-    if not dict.__contains__(DATASETS, name):  # data of one's own: custom_data keeps its own loads, by content hash
-        from kd_core.data.custom import load
-
-        return load(name).dataset
+    if not dict.__contains__(DATASETS, name):  # data of one's own: custom.py keeps its own loads, by content hash
+        return load_custom(name).dataset
     return _load_cached(*key)
 
 

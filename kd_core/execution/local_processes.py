@@ -204,7 +204,8 @@ class DatasetPrefetch:
     def adopt(self) -> bool:
         """True once the child's copy is this process's; False if the child failed (the caller's own ``load_dataset``
         then loads it, or raises its error)."""
-        from kd_core.data.datasets import Dataset, adopt_dataset
+        from kd_core.data.datasets import adopt_dataset
+        from kd_core.data.spec import Dataset
 
         try:
             dataset = pickle.loads(self.receiver.recv_bytes())

@@ -62,6 +62,9 @@ class Method:
     needs_epoch: bool = False  # a warm-up over the first epochs
     needs_pairs: bool = False  # a batch of at least 2 (a term computed across the batch)
     min_classes: int = 2
+    # A plain loss the trainer is given as it is, when the method has no hyperparameters and no per-step state:
+    # Hinton's KD and its two toggles, whose numbers so stay bit for bit those of the recorded runs.
+    plain: Callable[..., dict[str, torch.Tensor]] | None = None
 
     def resolved(self, args: dict[str, float] | None = None) -> dict[str, float]:
         """Every hyperparameter's value: the defaults, with ``args`` (checked) on top."""

@@ -1,4 +1,4 @@
-"""KD and its variants that change only the logits or the weights: Hinton's KD (the three ``losses.LOSSES``), the
+"""KD and its variants that change only the logits or the weights: Hinton's KD (and its two teaching toggles), the
 weight-matched KD control, and logit standardisation.
 
 Weight-matched KD: DKD's distillation weight (α 1 + β 8 = 9, beside CE 1) is far larger than KD's usual λ.
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from kd_core.methods.base import Method, Param, warmup
-from kd_core.methods.losses import LOSSES
+from kd_core.methods.losses import hinton_kd, hinton_kd_without_t2, seed_script_kd
 
 
 def _kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -51,9 +51,9 @@ def logit_std_parts(student_logits, teacher_logits, labels, temperature, lam, *,
     return {"total": ce * hard + weight * soft, "hard": hard, "soft": soft}
 
 
-def _hinton(name: str):
-    """A ``LOSSES`` entry as a method's parts (the trainer is given the ``LOSSES`` function itself)."""
-    return lambda s, t, y, temperature, lam, *, epoch: LOSSES[name](s, t, y, temperature, lam)
+def _hinton(loss):
+    """One of Hinton's three losses as a method's parts (the trainer is given ``loss`` itself: ``Method.plain``)."""
+    return lambda s, t, y, temperature, lam, *, epoch: loss(s, t, y, temperature, lam)
 
 
 KD = Method(
@@ -61,24 +61,27 @@ KD = Method(
     "KD",
     "Hinton's loss: λ · T² · KL(teacher ‖ student) at temperature T, plus (1 − λ) · cross-entropy.",
     "Hinton, Vinyals & Dean, Distilling the Knowledge in a Neural Network, 2015 (kd_core/methods/losses.py)",
-    _hinton("kd"),
+    _hinton(hinton_kd),
     uses_lam=True,
+    plain=hinton_kd,
 )
 KD_NO_T2 = Method(
     "kd-no-t2",
     "KD without T²",
     "KD without the T² factor (a teaching toggle: the soft part fades at high T).",
     "kd_core/methods/losses.py",
-    _hinton("kd-no-t2"),
+    _hinton(hinton_kd_without_t2),
     uses_lam=True,
+    plain=hinton_kd_without_t2,
 )
 SEED_SCRIPT = Method(
     "seed-script",
     "seed script's KD",
     "KD as the seed script wrote it (mean over classes, × 2), kept to show what it does.",
     "kd_core/methods/losses.py",
-    _hinton("seed-script"),
+    _hinton(seed_script_kd),
     uses_lam=True,
+    plain=seed_script_kd,
 )
 
 KD_MATCHED = Method(

@@ -91,7 +91,8 @@ def distillation_loss(
 # ---- Losses the trainer is given -------------------------------------------------------------------
 # A loss takes (student logits, teacher logits or None, labels, temperature, λ) and returns its named parts as
 # scalar tensors: "total" is what is minimised; every other part is reported (per step, per epoch, in the charts).
-# A new distillation method is one function here and one line in LOSSES.
+# Hinton's KD and its two teaching toggles are registered in kd_core/methods/logit_kd.py; every other method is a
+# module of its own in kd_core/methods/ and one line in kd_core/methods/registry.py's METHODS.
 
 Loss = Callable[[torch.Tensor, "torch.Tensor | None", torch.Tensor, float, float], dict[str, torch.Tensor]]
 
@@ -126,10 +127,6 @@ def seed_script_kd(student_logits, teacher_logits, labels, temperature, lam) -> 
     soft = kl_mean * (temperature * temperature * 2.0)
     hard = F.cross_entropy(student_logits, labels)
     return {"total": lam * soft + (1.0 - lam) * hard, "soft": soft, "hard": hard}
-
-
-# name -> loss; the first is the default.  The two others are teaching toggles, not recommendations.
-LOSSES: dict[str, Loss] = {"kd": hinton_kd, "kd-no-t2": hinton_kd_without_t2, "seed-script": seed_script_kd}
 
 
 def soft_weight_factor(loss: str, temperature: float, num_classes: int) -> float:

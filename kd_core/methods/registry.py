@@ -4,15 +4,14 @@
     normalize_args("dkd", {"beta": "2"}) -> (("beta", 2.0),)      # RunConfig.loss_args: checked, sorted, hashable
     make_loss(config, ...)          # what train.fit is given for a validated config
 
-The first three are ``losses.LOSSES`` (Hinton's KD and its two teaching toggles), which the trainer is given as
-they are, so their numbers stay bit for bit what they were.  Every method's parts are named: "total" is minimised,
-the others are reported per step and per epoch.
+A new method is one module here and one line in ``METHODS``.  The first three are Hinton's KD and its two teaching
+toggles (``KD_VARIANTS``, the sidebar's Loss choices); the trainer is given their ``Method.plain`` loss as it is.
+Every method's parts are named: "total" is minimised, the others are reported per step and per epoch.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator, Mapping
+from typing import Mapping
 
 import torch
 
@@ -21,12 +20,13 @@ from kd_core.methods.dist import DIST
 from kd_core.methods.dkd import DKD, decompose, nontarget_mass
 from kd_core.methods.fitnets import FITNETS, FitNetsLoss, check_pair, hint_features
 from kd_core.methods.logit_kd import KD, KD_MATCHED, KD_NO_T2, LOGIT_STD, SEED_SCRIPT
-from kd_core.methods.losses import LOSSES
 from kd_core.models.architectures import ARCHITECTURES, build_model
 
 METHODS: dict[str, Method] = {m.name: m for m in (KD, KD_NO_T2, SEED_SCRIPT, DKD, DIST, LOGIT_STD, FITNETS, KD_MATCHED)}
 # The methods compared on the Methods tab and by benchmarks/measure_methods.py (the toggles are not methods).
 COMPARED = ("kd", "dkd", "dist", "logit-std", "fitnets", "kd-matched")
+# Hinton's KD and its two teaching toggles: the sidebar's choice of loss.
+KD_VARIANTS = tuple(name for name, m in METHODS.items() if m.plain is not None)
 
 LossArgs = tuple[tuple[str, float], ...]
 
@@ -97,11 +97,11 @@ def make_loss(
     student_shape: tuple[int, ...] | None = None,
     seed: int = 0,
 ):
-    """The callable ``train.fit`` is given for method ``name``: the ``LOSSES`` function itself for Hinton's three,
+    """The callable ``train.fit`` is given for method ``name``: ``Method.plain`` itself for Hinton's three,
     a ``MethodLoss`` (FitNets: a ``FitNetsLoss``, which needs the teacher's features) for the others."""
     m = method(name)
-    if name in LOSSES:
-        return LOSSES[name]
+    if m.plain is not None:
+        return m.plain
     if m.needs_features:
         if teacher_features is None or student_shape is None:
             raise MethodError(f"{name} needs the teacher's features and the student's feature shape")
@@ -117,7 +117,6 @@ __all__ = [
     "MethodError",
     "MethodLoss",
     "Param",
-    "attached",
     "check_applies",
     "check_batches",
     "decompose",
@@ -127,29 +126,5 @@ __all__ = [
     "nontarget_mass",
     "normalize_args",
     "parse_loss_arg",
-    "student_loss",
     "warmup",
 ]
-
-
-def student_loss(config, model: torch.nn.Module, x: torch.Tensor, teacher_features: Callable[[], torch.Tensor]):
-    """What ``train.fit`` minimises for the KD student ``model`` of a validated ``config`` trained on ``x``: its
-    method bound to its loss arguments; ``teacher_features()`` (memoised by the caller) only for FitNets."""
-    check_batches(config.loss, len(x), config.batch_size)
-    if not METHODS[config.loss].needs_features:
-        return make_loss(config.loss, config.loss_args)
-    student_shape = tuple(hint_features(model, x[:2]).shape[1:])
-    return make_loss(config.loss, config.loss_args, teacher_features(), student_shape, config.seed + 2)
-
-
-@contextmanager
-def attached(loss, model: torch.nn.Module) -> Iterator[None]:
-    """A method's hooks on ``model`` (FitNets) for the duration of training, removed afterwards in any case."""
-    attach = getattr(loss, "attach", None)
-    if attach is not None:
-        attach(model)
-    try:
-        yield
-    finally:
-        if attach is not None:
-            loss.detach()

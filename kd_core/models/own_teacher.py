@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kd_core.files import one_line
 from kd_core.models.architectures import ARCHITECTURES, build_model
 
 KINDS = ("onnx", "state")
@@ -47,7 +48,7 @@ class TeacherSource:
 def _reason(error: Exception) -> str:
     """A library's error, cut to its first sentence so the message stays one line."""
     text = re.sub(r"\x1b\[[0-9;]*m|\[[0-9;]*m", "", str(error)).strip()
-    first = text.splitlines()[0].split(". ")[0] if text else type(error).__name__
+    first = one_line(RuntimeError(text)).split(". ")[0] if text else type(error).__name__
     return first[:100]
 
 

@@ -23,6 +23,8 @@ except ImportError:  # not on Windows: there, claim() does not lock across proce
 
 import torch
 
+from kd_core.files import write_atomic
+
 
 def default_cache_dir() -> Path:
     """``$KD_CACHE_DIR``, else a per-user cache folder."""
@@ -43,17 +45,7 @@ def state_digest(state: dict[str, torch.Tensor]) -> str:
 
 def atomic_torch_save(obj, path: Path) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
 class ModelCache:

@@ -17,7 +17,8 @@ from kd_core.config import ConfigError, RunConfig, validate
 from kd_core.execution.executors import Executor, InProcess
 from kd_core.models.own_teacher import is_external
 from kd_core.runs.cache import ResultCache, TeacherCache
-from kd_core.runs.pipeline import RunSetup, run
+from kd_core.runs.pipeline import run
+from kd_core.runs.setup import RunSetup
 from kd_core.stats import Interval
 from kd_core.train.loop import Cancelled
 from kd_core.train.records import ProgressEvent, RunResult, StopFlag

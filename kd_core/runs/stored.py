@@ -3,27 +3,23 @@ epochs they recorded replayed as events — every consumer draws them as it drew
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from kd_core.config import RunConfig
-from kd_core.data.datasets import Dataset
+from kd_core.data.spec import Dataset
 from kd_core.models.architectures import build_model
 from kd_core.models.own_teacher import is_external
 from kd_core.models.own_teacher import load as load_own_teacher
 from kd_core.runs.cache import BaselineCache, ResultCache
 from kd_core.train.records import EpochRecord, EventCallback, RunResult, StepRecord
 
-if TYPE_CHECKING:
-    from kd_core.runs.pipeline import RunSetup
 
-
-def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback | None) -> RunResult | None:
+def load_result(
+    config: RunConfig, dataset: Dataset, device: torch.device, results: ResultCache, on_event: EventCallback | None
+) -> RunResult | None:
     """A finished identical run from ``results``, its stored steps and epoch history replayed as events; None if
     absent."""
-    config, dataset = setup.config, setup.dataset
     entry = results.get(config.run_key())
     if entry is None:
         return None
@@ -40,7 +36,7 @@ def load_result(setup: RunSetup, results: ResultCache, on_event: EventCallback |
                 width,
             )
         model.load_state_dict(state)
-        result.models[phase] = model.to(setup.device)
+        result.models[phase] = model.to(device)
     result.from_results_cache = result.teacher_from_cache = True
     results.served(config.run_key())
     replay(result.history, config, on_event, result.steps)

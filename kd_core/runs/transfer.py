@@ -4,15 +4,11 @@ its amount chosen on the validation split (``holdout``) and never on the test se
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from kd_core.data.datasets import holdout_indices
 from kd_core.runs.bias import Classes, bias_correction, choose_bias
+from kd_core.runs.setup import RunSetup
 from kd_core.train.loop import predict_logits
 from kd_core.train.records import KeptClassesReport, OmittedClassReport, RunResult
-
-if TYPE_CHECKING:
-    from kd_core.runs.pipeline import RunSetup
 
 
 def omitted_class_report(setup: RunSetup, result: RunResult) -> OmittedClassReport:

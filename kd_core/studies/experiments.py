@@ -19,11 +19,13 @@ import numpy as np
 import torch
 
 from kd_core.config import RunConfig
-from kd_core.data.datasets import Dataset, load_dataset
+from kd_core.data.datasets import load_dataset
+from kd_core.data.spec import Dataset
 from kd_core.methods.losses import check_temperature, soften
 from kd_core.runs.bias import BiasPoint, best_bias, bias_correction, bias_curve
 from kd_core.runs.cache import TeacherCache
-from kd_core.runs.pipeline import RunSetup, run
+from kd_core.runs.pipeline import run
+from kd_core.runs.setup import RunSetup
 from kd_core.train.loop import predict_logits
 from kd_core.train.records import EventCallback, RunResult, StopFlag
 

@@ -19,7 +19,7 @@ import torch
 from kd_core.config import ConfigError, RunConfig
 from kd_core.execution.executors import Executor, InProcess
 from kd_core.runs.cache import TeacherCache
-from kd_core.runs.pipeline import RunSetup, load
+from kd_core.runs.setup import RunSetup, load
 from kd_core.train.loop import Cancelled
 from kd_core.train.records import Phase, ProgressEvent, StopFlag
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from kd_core.config import RunConfig
-from kd_core.data.datasets import Dataset
+from kd_core.data.spec import Dataset
 from kd_core.methods.losses import Loss
 from kd_core.models.architectures import build_model
 from kd_core.train.fastpaths import inference_layout, inference_weights, training_layout, tune
@@ -215,7 +215,7 @@ def fit(
     each training image by up to that many pixels, drawn anew every step (``jittered``)."""
     tune()  # process-wide allocator settings (kd_core.train.fastpaths): faster, the same numbers
     # A registry method's loss (kd_core.methods.registry.MethodLoss) is told each step's epoch (warm-up) and rows (the
-    # teacher's features), and may bring parameters of its own (a regressor); LOSSES' functions need neither.
+    # teacher's features), and may bring parameters of its own (a regressor); Hinton's plain losses need neither.
     on_step = getattr(loss, "on_step", None)
     extra = list(getattr(loss, "trainable", ()))
     optimizer = make_optimizer(model, config, extra)

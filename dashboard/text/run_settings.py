@@ -6,12 +6,12 @@ note on settings the sidebar has no control for.  No Streamlit here: every sente
 
 from __future__ import annotations
 
-from dashboard.page.wording import with_article
+from dashboard.text.wording import with_article
 from kd_core import ConfigError, RunConfig, validate
-from kd_core.data.datasets import DatasetUnavailable
+from kd_core.data.spec import DatasetUnavailable
 from kd_core.models.architectures import ARCHITECTURES
 from kd_core.models.own_teacher import short_name
-from kd_core.runs.pipeline import load
+from kd_core.runs.setup import load
 
 DATASET_TITLES = {"digits": "digits", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 LOSS_NAMES = {
