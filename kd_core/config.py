@@ -51,9 +51,7 @@ class RunConfig:
     lr: float | None = None  # shared by teacher and students; None: the dataset's default
     batch_size: int | None = None  # None: the dataset's default
     optimizer: str = "adam"  # "sgd" is SGD with momentum 0.9, as in the seed
-    schedule: str | None = (
-        None  # the learning rate over each phase (SCHEDULES), teacher and students; None: the dataset's
-    )
+    schedule: str | None = None  # the learning rate over each phase (SCHEDULES), teacher and students; None: dataset's
     # The teacher's own training, where it differs from the students' (the paper's regularised teacher): None is
     # the students' optimizer and lr; jitter shifts each teacher image by up to ± that many pixels, per step.
     teacher_optimizer: str | None = None
@@ -95,9 +93,10 @@ class RunConfig:
         """
         fields = ("dataset", "teacher", "teacher_epochs", "lr", "batch_size", "optimizer", "seed", "device")
         identity = {name: getattr(self.for_teacher(), name) for name in fields}
-        if self.teacher_jitter:  # only then, as for the schedule below
+        # A setting at its default is left out of the key: the teachers already in caches are keyed without it.
+        if self.teacher_jitter:
             identity["jitter"] = self.teacher_jitter
-        if self.schedule != "constant":  # only then: keys (and caches) from before the setting existed stay valid
+        if self.schedule != "constant":
             identity["schedule"] = self.schedule
         identity["split"] = "fixed-v1"  # bump if data.py's train/test split ever changes
         return _digest(identity)
@@ -118,8 +117,10 @@ class RunConfig:
         return _digest({**identity, "part": "baseline"})
 
     def _run_identity(self) -> dict:
+        """The fields that determine a run, less those at their defaults: as in teacher_key, the runs already
+        stored are keyed without them."""
         identity = {k: v for k, v in self.to_dict().items() if k != "data_dir"}
-        if identity["schedule"] == "constant":  # as in teacher_key: older keys stay valid
+        if identity["schedule"] == "constant":
             del identity["schedule"]
         for name, default in (
             ("teacher_optimizer", None),
@@ -225,25 +226,37 @@ def _teacher(name, spec: DatasetSpec) -> str:
     return _choice("teacher architecture", name or spec.teacher, ARCHITECTURES)
 
 
-def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
-    """A copy with defaults and the device resolved, or ConfigError with a one-line reason.
-
-    ``train_size`` (when the dataset is loaded) also bounds the batch size.
-    """
-    dataset, spec = _dataset(config.dataset)
+def _models(config: RunConfig, dataset: str, spec: DatasetSpec) -> dict:
+    """The teacher and the student: architectures (or a teacher file) that can read the dataset's examples."""
     teacher = _teacher(config.teacher, spec)
     student = _choice("student architecture", config.student or spec.student, ARCHITECTURES)
     for role, name in (("teacher", teacher), ("student", student)):
         if name in ARCHITECTURES and ARCHITECTURES[name].needs_images and len(spec.input_shape) != 3:
             raise ConfigError(f"the {role} architecture '{name}' needs images; dataset '{dataset}' has none")
+    return {"teacher": teacher, "student": student}
+
+
+def _distillation(config: RunConfig) -> dict:
+    """The temperature T and the soft loss's weight λ, in the ranges the losses accept."""
     try:
         temperature = check_temperature(_float("temperature", config.temperature))
         lam = check_lam(_float("lam", config.lam))
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    return {"temperature": temperature, "lam": lam}
+
+
+def _learning_rate(config: RunConfig, spec: DatasetSpec) -> dict:
+    """The students' (and by default the teacher's) learning rate: the dataset's unless set, up to MAX_LR."""
     lr = _float("lr", spec.lr if config.lr is None else config.lr)
     if not (math.isfinite(lr) and 0 < lr <= MAX_LR):
         raise ConfigError(f"lr (learning rate) must be > 0 and at most {MAX_LR:g}, got {_show(config.lr)}")
+    return {"lr": lr}
+
+
+def _student_data(config: RunConfig, spec: DatasetSpec, student: str) -> dict:
+    """What the students see and how wide they are: their share of the training set, the share held out, their
+    width, and the classes kept from them (one omitted, or only some kept — not both)."""
     fraction = _float("student_fraction", config.student_fraction)
     if not (0 < fraction <= 1):
         raise ConfigError(f"student_fraction must be in (0, 1], got {_show(config.student_fraction)}")
@@ -257,6 +270,18 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         raise ConfigError(
             "keep_classes and omit_class cannot both be set: choose the classes the students see, or one they never see"
         )
+    return {
+        "student_fraction": fraction,
+        "equal_steps": bool(config.equal_steps) and fraction < 1,  # on the full set there is nothing to scale
+        "holdout": holdout,
+        "student_width": ARCHITECTURES[student].width if width is None else width,
+        "omit_class": omit_class,
+        "keep_classes": keep_classes,
+    }
+
+
+def _optimizers(config: RunConfig, dataset: str, spec: DatasetSpec) -> dict:
+    """The optimizer, and the teacher's own where it differs: its optimizer, learning rate and image jitter."""
     _choice("optimizer", config.optimizer, OPTIMIZERS)
     if config.teacher_optimizer is not None:
         _choice("teacher optimizer", config.teacher_optimizer, OPTIMIZERS)
@@ -266,49 +291,73 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     jitter = _int("teacher_jitter", config.teacher_jitter, 0, MAX_JITTER)
     if jitter and len(spec.input_shape) != 3:
         raise ConfigError(f"teacher_jitter shifts images; dataset '{dataset}' has none")
-    schedule = _choice("schedule", spec.schedule if config.schedule is None else config.schedule, SCHEDULES)
+    return {"teacher_lr": teacher_lr, "teacher_jitter": jitter}
+
+
+def _schedule(config: RunConfig, spec: DatasetSpec) -> dict:
+    """How the learning rate moves over each phase: the dataset's unless set."""
+    return {"schedule": _choice("schedule", spec.schedule if config.schedule is None else config.schedule, SCHEDULES)}
+
+
+def _method(config: RunConfig, spec: DatasetSpec, teacher: str, student: str, width: int) -> dict:
+    """The distillation method: a known one, its hyperparameters checked and sorted, and applicable to these
+    models and classes (FitNets needs a regressor between the two hint layers)."""
     _choice("loss", config.loss, METHODS)
     try:
         loss_args = normalize_args(config.loss, config.loss_args)
         check_applies(config.loss, spec.num_classes, teacher, student, spec.input_shape, width)
     except MethodError as error:
         raise ConfigError(str(error)) from None
-    device = resolve_device(_choice("device", config.device, DEVICES))
-    batch_size = _int(
-        "batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1, train_size or 1_000_000
-    )
+    return {"loss_args": loss_args}
+
+
+def _device(config: RunConfig) -> dict:
+    """The device to train on: ``auto`` resolved to the one found, a named one only if it is there."""
+    return {"device": resolve_device(_choice("device", config.device, DEVICES))}
+
+
+def _batch_sizes(config: RunConfig, spec: DatasetSpec, train_size: int | None) -> dict:
+    """The batch sizes (the dataset's unless set, the teacher's own where given): at most the training set."""
+    largest = train_size or 1_000_000
+    batch_size = _int("batch_size", spec.batch_size if config.batch_size is None else config.batch_size, 1, largest)
     teacher_batch_size = (
-        None
-        if config.teacher_batch_size is None
-        else _int("teacher_batch_size", config.teacher_batch_size, 1, train_size or 1_000_000)
+        None if config.teacher_batch_size is None else _int("teacher_batch_size", config.teacher_batch_size, 1, largest)
     )
+    return {"batch_size": batch_size, "teacher_batch_size": teacher_batch_size}
+
+
+def _lengths(config: RunConfig, spec: DatasetSpec) -> dict:
+    """The teacher's and the students' epochs (the dataset's unless set), and the seed."""
+    teacher_epochs = spec.teacher_epochs if config.teacher_epochs is None else config.teacher_epochs
+    return {
+        "teacher_epochs": _int("teacher_epochs", teacher_epochs, 1, MAX_EPOCHS),
+        "epochs": _int("epochs", spec.epochs if config.epochs is None else config.epochs, 1, MAX_EPOCHS),
+        "seed": _int("seed", config.seed, 0, 2**31 - 1),
+    }
+
+
+def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
+    """A copy with defaults and the device resolved, or ConfigError with a one-line reason.
+
+    ``train_size`` (when the dataset is loaded) also bounds the batch size.  The checks run in this order and the
+    first that fails raises, so a config with several bad settings always names the same one.
+    """
+    dataset, spec = _dataset(config.dataset)
+    models = _models(config, dataset, spec)
+    settings = {
+        **_distillation(config),
+        **_learning_rate(config, spec),
+        **_student_data(config, spec, models["student"]),
+        **_optimizers(config, dataset, spec),
+        **_schedule(config, spec),
+    }
     return config.replace(
         dataset=dataset,  # data of one's own: its canonical name, content hash included
-        teacher=teacher,
-        student=student,
-        teacher_epochs=_int(
-            "teacher_epochs",
-            spec.teacher_epochs if config.teacher_epochs is None else config.teacher_epochs,
-            1,
-            MAX_EPOCHS,
-        ),
-        epochs=_int("epochs", spec.epochs if config.epochs is None else config.epochs, 1, MAX_EPOCHS),
-        temperature=temperature,
-        lam=lam,
-        lr=lr,
-        schedule=schedule,
-        batch_size=batch_size,
-        seed=_int("seed", config.seed, 0, 2**31 - 1),
-        student_fraction=fraction,
-        student_width=ARCHITECTURES[student].width if width is None else width,
-        holdout=holdout,
-        loss_args=loss_args,
-        omit_class=omit_class,
-        keep_classes=keep_classes,
-        teacher_lr=teacher_lr,
-        teacher_batch_size=teacher_batch_size,
-        teacher_jitter=jitter,
+        **models,
+        **settings,
+        **_method(config, spec, models["teacher"], models["student"], settings["student_width"]),
+        **_device(config),
+        **_batch_sizes(config, spec, train_size),
+        **_lengths(config, spec),
         baseline=bool(config.baseline),
-        equal_steps=bool(config.equal_steps) and fraction < 1,  # on the full set there is nothing to scale
-        device=device,
     )
