@@ -54,6 +54,7 @@ from kd_core.train.fastpaths import tune
 
 from .datasets import cifar_data, digits_data
 from .machine import cpu_model, matmul_gflops, usable_cores
+from .readme import add_argument, replace_block
 from .table import TARGET_CLASSROOM_S, format_table
 from .timing import PHASES, DatasetBench
 
@@ -71,7 +72,7 @@ def classroom_run() -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kd-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--readme", metavar="PATH", help="rewrite the bench block of this README with the table")
+    add_argument(parser, "bench")
     parser.add_argument("--batches", type=int, default=30, help="timed batches per phase (default: %(default)s)")
     parser.add_argument(
         "--warmup", type=int, default=2, help="untimed batches before each timed run (default: %(default)s)"
@@ -196,10 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(report)
     print(table)
     print(f"(kd-bench took {report['seconds']:.0f} s)")
-    if args.readme:
-        from .readme import replace_block
-
-        replace_block(args.readme, "bench", "kd-bench", f"{table}\n\n(kd-bench took {report['seconds']:.0f} s.)")
+    if args.docs:
+        replace_block(args.docs, "bench", "kd-bench", f"{table}\n\n(kd-bench took {report['seconds']:.0f} s.)")
     if args.json:
         from kd_core.files import write_json_atomic
 

@@ -1,9 +1,9 @@
 """``kd-bench`` under every kernel set: how much the engine's speed-ups depend on the CPU's float kernels.
 
-    python -m benchmarks.bench_kernels [--kernels native,avx2,default] [--json F] [--readme README.md]
+    python -m benchmarks.bench_kernels [--kernels native,avx2,default] [--json F] [--docs]
 
 Each kernel set (benchmarks/kernels.py) imitates another CPU on this one; kd-bench runs once under each, in a
-fresh process, and its engine ÷ seed ratios are gathered into one table: the spread the README's targets are
+fresh process, and its engine ÷ seed ratios are gathered into one table: the spread docs/performance.md's targets are
 stated with.  Ratios are taken within one kd-bench run (seed and engine on the same machine, minutes apart), so
 they hold up on a busy machine better than raw images per second do.
 """
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from . import kernels
-from .readme import publish
+from .readme import add_argument, publish
 
 # (dataset, phase, target ratio or None): the rows of kd-bench's table that have an engine ÷ seed ratio.
 ROWS = (
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernels", default=",".join(kernels.KERNEL_SETS), help="kernel sets, comma-separated")
     parser.add_argument("--bench-args", default="", help="extra kd-bench flags, e.g. '--batches 5 --repeats 1'")
     parser.add_argument("--json")
-    parser.add_argument("--readme")
+    add_argument(parser, "bench-kernels")
     args = parser.parse_args(argv)
     began, measured = time.perf_counter(), {"kernel_sets": {}}
     with tempfile.TemporaryDirectory() as folder:
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             kernels.run_under(name, ["-m", "benchmarks.bench", "--json", str(out), *args.bench_args.split()])
             measured["kernel_sets"][name] = {**json.loads(out.read_text()), "load": (load + os.getloadavg()[0]) / 2}
     measured["seconds"] = time.perf_counter() - began
-    publish(markdown(measured), measured, args.json, args.readme, "bench-kernels", "benchmarks/bench_kernels.py")
+    publish(markdown(measured), measured, args.json, args.docs, "bench-kernels", "benchmarks/bench_kernels.py")
     return 0
 
 

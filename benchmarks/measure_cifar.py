@@ -1,7 +1,7 @@
 """Time an epoch of the CIFAR-10 default — the seed's nets, CIFAR-10's registry defaults — through kd_core's own
 training loop, and project the default run's time: teacher + KD student + scratch baseline.
 
-    python -m benchmarks.measure_cifar [--epochs-timed 2] [--readme README.md] [--json cifar-times.json]
+    python -m benchmarks.measure_cifar [--epochs-timed 2] [--docs] [--json cifar-times.json]
 
 The images are random tensors of CIFAR-10's shape (50,000 + 10,000 × 3 × 32 × 32, 10 classes), or the real
 CIFAR-10 when its files are in the data folder: an epoch takes as long either way, but the accuracies of random
@@ -29,7 +29,7 @@ from kd_core.methods.registry import make_loss
 from kd_core.train.loop import evaluate, fit, predict_logits, seeded_model
 
 from .datasets import random_cifar
-from .readme import publish
+from .readme import add_argument, publish
 
 
 def cifar(data_dir: str | None):
@@ -167,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         "--data-dir", help="where CIFAR-10 might be (default: $KD_DATA_DIR or the per-user data folder)"
     )
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--readme", help="rewrite the cifar block of this README")
+    add_argument(parser, "cifar")
     args = parser.parse_args(argv)
     measured = measure(args.epochs_timed, args.data_dir)
     block = markdown(measured)
-    publish(block, measured, args.json, args.readme, "cifar", "benchmarks/measure_cifar.py")
+    publish(block, measured, args.json, args.docs, "cifar", "benchmarks/measure_cifar.py")
     return 0
 
 

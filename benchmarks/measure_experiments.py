@@ -1,7 +1,7 @@
 """Measure Hinton's temperature, λ and little-data sweeps on digits, over seeds, through the product (the unseen
-class is a lesson: benchmarks/measure_lessons.py).  The numbers the README quotes.
+class is a lesson: benchmarks/measure_lessons.py).  The numbers docs/lessons.md quotes.
 
-    python -m benchmarks.measure_experiments [--seeds 5] [--json measured.json]
+    python -m benchmarks.measure_experiments [--seeds 5] [--json measured.json] [--docs]
 
 Prints torch's version and the thread count with the tables: results are bit-for-bit reproducible for a fixed
 thread count only.
@@ -22,7 +22,7 @@ from kd_core.execution.executors import make_executor
 from kd_core.stats import ValueSummary, format_spread, summarize
 from kd_core.studies.sweeps import sweep
 
-from .readme import replace_block
+from .readme import add_argument, replace_block
 
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 16.0)
 LAMS = (0.0, 0.25, 0.5, 0.7, 0.9, 1.0)
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the numbers here")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once (worker processes)")
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
-    parser.add_argument("--readme", help="rewrite the experiments block of this README")
+    add_argument(parser, "experiments")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # as kd-train, kd-sweep and the dashboard
     started = time.perf_counter()
@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = format_report(measured)
     print(report)
-    if args.readme:
-        replace_block(args.readme, "experiments", "benchmarks/measure_experiments.py", f"```\n{report}\n```")
+    if args.docs:
+        replace_block(args.docs, "experiments", "benchmarks/measure_experiments.py", f"```\n{report}\n```")
     print(f"\nmeasured in {time.perf_counter() - started:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:

@@ -1,6 +1,7 @@
-"""Time the whole ``hinton-mnist`` lesson (its three seeds) on the real MNIST files, and write the README's block.
+"""Time the whole ``hinton-mnist`` lesson (its three seeds) on the real MNIST files, and write its block in
+docs/hinton-mnist.md.
 
-    python -m benchmarks.measure_lesson_time --data-dir ../shared/data [--json time.json] [--readme README.md]
+    python -m benchmarks.measure_lesson_time --data-dir ../shared/data [--json time.json] [--docs]
 
 Each way runs ``kd-train --lesson hinton-mnist`` as a child process, timed from its start to its exit:
 - **kd-train** as it runs a lesson by default, and as Distill runs a lesson's seeds on a server's idle cores: one
@@ -28,7 +29,7 @@ import torch
 from kd_core.studies.lessons import LESSONS
 from kd_core.studies.paper import SeedErrors, errors, gap_interval
 
-from .readme import publish
+from .readme import add_argument, publish
 
 NAME, SCRIPT = "lesson-time", "benchmarks/measure_lesson_time.py"
 LESSON = "hinton-mnist"
@@ -118,13 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="the folder holding MNIST/raw/ (required unless --from-json)")
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--readme", help=f"rewrite the {NAME} block of this README")
+    add_argument(parser, NAME)
     parser.add_argument("--from-json", help="publish the numbers of a --json file, without measuring")
     args = parser.parse_args(argv)
     if not args.from_json and not args.data_dir:
         parser.error("--data-dir is required (the folder holding MNIST/raw/)")
     measured = json.loads(Path(args.from_json).read_text()) if args.from_json else measure(args.data_dir)
-    publish(markdown(measured), measured, args.json, args.readme, NAME, SCRIPT)
+    publish(markdown(measured), measured, args.json, args.docs, NAME, SCRIPT)
     return 0
 
 

@@ -1,14 +1,14 @@
 """Measure every lesson's claim through the product, from many start seeds and under several kernel sets, and
-write the README's table.
+write its table in docs/lessons.md.
 
     python -m benchmarks.measure_lessons [--starts 0-19] [--kernels native,avx2,default] [--jobs 2]
-                                         [--json lessons.json] [--readme README.md]
+                                         [--json lessons.json] [--docs]
 
 For each kernel set (benchmarks/kernels.py, in a fresh process), each digits lesson and each start seed s: what
 ``kd-train --lesson NAME --seed s`` gives over the lesson's seeds (the page's count) — the verdict, KD − baseline
 with its 95 % interval, in how many seeds KD is ahead, and whether the verdict is one the lesson claims.  The
 unseen-class lesson is also run for every hidden class.  The block names the CPU and each kernel set's kernels.
-``--readme`` rewrites the block between the lesson markers in README.md (about 8 minutes for five kernel sets).
+``--docs`` rewrites the block between the lesson markers in docs/lessons.md (about 8 minutes for five kernel sets).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from kd_core.runs.seeds import SeedsResult, run_seeds
 from kd_core.studies.lessons import LESSONS, Lesson
 
 from . import kernels
-from .readme import publish
+from .readme import add_argument, publish
 
 
 def window(lesson: Lesson, runs: list) -> dict:
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--mnist-dir", help="the data folder holding MNIST/raw: also measure the hinton-mnist lesson")
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--readme", help="rewrite the lessons block of this README")
+    add_argument(parser, "lessons")
     parser.add_argument("--cache-dir")
     parser.add_argument("--only-here", action="store_true", help=argparse.SUPPRESS)  # one kernel set's worker
     args = parser.parse_args(argv)
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         measured["hinton_mnist"] = measure_hinton_mnist(args.mnist_dir)
     measured["seconds"] = time.perf_counter() - began
     block = markdown(measured)
-    publish(block, measured, args.json, args.readme, "lessons", "benchmarks/measure_lessons.py")
+    publish(block, measured, args.json, args.docs, "lessons", "benchmarks/measure_lessons.py")
     return 0
 
 

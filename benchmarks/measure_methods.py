@@ -1,7 +1,7 @@
 """Every distillation method on the lessons, over their seeds: method − scratch and method − KD with 95 % intervals.
 
-    python -m benchmarks.measure_methods                         # print the README block
-    python -m benchmarks.measure_methods --readme README.md      # and rewrite README's "methods" block
+    python -m benchmarks.measure_methods                         # print the block
+    python -m benchmarks.measure_methods --docs                  # and rewrite docs/methods.md's "methods" block
     python -m benchmarks.measure_methods --mnist-dir DIR         # also the hinton-mnist lesson
 
 Each (lesson, method) is ``kd-train --lesson L --loss M --seeds N``: the lesson's settings and seeds, the method's
@@ -29,7 +29,7 @@ from kd_core.stats import Interval
 from kd_core.studies.lessons import LESSONS
 
 from .machine import cpu_model
-from .readme import publish
+from .readme import add_argument, publish
 
 DEFAULT_LESSONS = ("little-data", "tiny-student", "full-data")
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--mnist-dir", help="the data folder holding MNIST/raw: also measure hinton-mnist")
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--readme", help="rewrite the methods block of this README")
+    add_argument(parser, "methods")
     parser.add_argument("--cache-dir")
     args = parser.parse_args(argv)
     lessons = [name.strip() for name in args.lessons.split(",")]
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": time.perf_counter() - started,
         "lessons": measured_lessons,
     }
-    publish(block(measured), measured, args.json, args.readme, "methods", "benchmarks/measure_methods.py")
+    publish(block(measured), measured, args.json, args.docs, "methods", "benchmarks/measure_methods.py")
     return 0
 
 

@@ -1,12 +1,13 @@
-"""Measure the Hinton lessons on the real MNIST files over seeds 0–2, and write the README's table.
+"""Measure the Hinton lessons on the real MNIST files over seeds 0–2, and write their tables in docs/hinton-mnist.md.
 
-    python -m benchmarks.measure_mnist --data-dir ../shared/data [--seeds 3] [--json mnist.json] [--readme README.md]
+    python -m benchmarks.measure_mnist --data-dir ../shared/data [--seeds 3] [--json mnist.json] [--docs]
 
 ``hinton-mnist``: seeds 0–2 as ``kd-train --lesson hinton-mnist`` runs them (one seed per core, one thread each,
 the teachers handed out first; a fresh teacher cache), per seed the test errors of the teacher, the KD student and the scratch student, the share of the scratch–teacher
 gap the KD student closes, and the time.  ``hinton-omitted-3`` then runs on the same teachers (cached): the
 students' errors, their share of the test 3s, and the KD student's after the bias correction chosen on the
-validation split; ``hinton-7s-and-8s`` likewise, for students that saw only the 7s and 8s.  ``--readme`` rewrites the block between the mnist-lessons markers.
+validation split; ``hinton-7s-and-8s`` likewise, for students that saw only the 7s and 8s.  ``--docs`` rewrites
+the block between the mnist-lessons markers.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from kd_core.studies.paper import (
     seed_errors,
 )
 
-from .readme import publish
+from .readme import add_argument, publish
 
 NAME, SCRIPT = "mnist-lessons", "benchmarks/measure_mnist.py"
 LESSON_NAMES = ("hinton-mnist", "hinton-omitted-3", "hinton-7s-and-8s")
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="the folder holding MNIST/raw/ (required unless --from-json)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 to N − 1")
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--readme", help=f"rewrite the {NAME} block of this README")
+    add_argument(parser, NAME)
     parser.add_argument("--only", choices=LESSON_NAMES, help="measure one lesson (default: both)")
     parser.add_argument("--cache-dir", help="a teacher cache to share (default: a fresh one, so teachers are timed)")
     parser.add_argument(
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         measured = {**parts[0], **{name: next((p[name] for p in parts if p.get(name)), []) for name in LESSON_NAMES}}
     else:
         measured = measure(args.data_dir, args.seeds, (args.only,) if args.only else LESSON_NAMES, args.cache_dir)
-    publish(markdown(measured), measured, args.json, args.readme, NAME, SCRIPT)
+    publish(markdown(measured), measured, args.json, args.docs, NAME, SCRIPT)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Time ``kd-sweep`` as a user runs it — the whole command, from the shell to its exit — with one process, two
 worker processes and a local Ray of two, and check that all of them give the very same rows.
 
-    python -m benchmarks.measure_sweep [--repeats 5] [--kernels native,default] [--readme README.md] [--json F]
+    python -m benchmarks.measure_sweep [--repeats 5] [--kernels native,default] [--docs] [--json F]
 
 The sweep: ``kd-sweep --param temperature --values 1,2,4,8,16 --seeds 3`` on digits (5 values × 3 seeds: 3
 cached teachers, 3 baselines, 15 KD students), its teachers cached by an untimed first run.  The three ways are
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from . import kernels
-from .readme import publish
+from .readme import add_argument, publish
 
 SWEEP = ["--dataset", "digits", "--param", "temperature", "--values", "1,2,4,8,16", "--seeds", "3", "--quiet"]
 WAYS = {
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ray", action="store_true", help="only the local executor")
     parser.add_argument("--kernels", default="native", help="kernel sets (benchmarks/kernels.py), comma-separated")
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--readme", help="rewrite the sweep block of this README")
+    add_argument(parser, "sweep")
     args = parser.parse_args(argv)
     ways = {k: v for k, v in WAYS.items() if not (args.no_ray and "ray" in k)}
     from .machine import cpu_model
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "kernel_sets": {name: measure(args.repeats, ways, name) for name in args.kernels.split(",")},
     }
     block = markdown(measured)
-    publish(block, measured, args.json, args.readme, "sweep", "benchmarks/measure_sweep.py")
+    publish(block, measured, args.json, args.docs, "sweep", "benchmarks/measure_sweep.py")
     return 0 if all(i["identical"] for i in measured["kernel_sets"].values()) else 1
 
 

@@ -78,7 +78,7 @@ def test_runs_finished_on_the_server_appear_on_the_open_board(tmp_path_factory, 
             assert not page.get_by_test_id("stException").count()
 
             screenshot = tmp_path / SCREENSHOT.name
-            if os.environ.get("KD_UPDATE_SCREENSHOT") == "1":  # the README's picture: a class's fuller board
+            if os.environ.get("KD_UPDATE_SCREENSHOT") == "1":  # docs/classroom.md's picture: a class's fuller board
                 screenshot = SCREENSHOT
                 finish(folder, "full-data", (1.0, 2.0, 4.0, 8.0), (0, 1, 2))
                 finish(folder, "little-data", (1.0, 2.0, 4.0, 8.0), (0, 1, 2))

@@ -158,7 +158,8 @@ def test_a_dataset_loaded_by_a_forked_child_is_adopted_equal(tmp_path):
 
 
 def test_cifar10_defaults_are_the_seed_nets_sized_for_minutes():
-    """The defaults benchmarks/measure_cifar.py times (README): the seed's nets for 40 + 30 epochs, Adam 1e-3, batch 128, 2 threads."""
+    """The defaults benchmarks/measure_cifar.py times (docs/performance.md): the seed's nets for 40 + 30 epochs,
+    Adam 1e-3, batch 128, 2 threads."""
     from kd_core.data.datasets import DATASETS
 
     spec = DATASETS["cifar10"]

@@ -1,4 +1,4 @@
-"""Every lesson's claim, checked over seeds through the product: what the page and the README say is what runs.
+"""Every lesson's claim, checked over seeds through the product: what the page and docs/lessons.md say is what runs.
 
 Each lesson states the verdicts its KD − baseline interval may have over its seeds (the number the page runs).
 The claim is checked from every start seed 0–19 — a student may pick any — under whatever kernel set this
@@ -22,7 +22,7 @@ from kd_core.studies.lessons import LESSONS
 
 DIGITS_LESSONS = [name for name, lesson in LESSONS.items() if lesson.settings.get("dataset", "digits") == "digits"]
 START_SEEDS = list(range(20))
-README = Path(__file__).resolve().parents[1] / "README.md"
+LESSONS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "lessons.md"
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,12 @@ def test_the_lessons_verdict_holds_from_every_start_seed(name, executor, tmp_pat
 
 
 def readme_lessons_block() -> str:
-    text = README.read_text()
+    text = LESSONS_PAGE.read_text()
     return text[text.index("<!-- lessons: measured by") : text.index("<!-- lessons: end -->")]
 
 
 def test_the_readme_table_agrees_with_the_lessons_claims():
-    """The README's table is what benchmarks/measure_lessons.py measured: each digits lesson's row names its seeds
+    """docs/lessons.md's table is what benchmarks/measure_lessons.py measured: each digits lesson's row names its seeds
     and its claim, the claim held from every start seed under every kernel set, and every window shown in full has
     a verdict the lesson claims."""
     block = readme_lessons_block()

@@ -1,4 +1,4 @@
-"""What the README's methods table claims, checked where it shows a clear effect (the whole 95 % interval of
+"""What docs/methods.md's table claims, checked where it shows a clear effect (the whole 95 % interval of
 method − KD on one side of 0): the lesson's settings and seeds, each method at its defaults, as
 benchmarks/measure_methods.py ran them.  Only the students are compared (method − KD needs no baseline)."""
 
