@@ -26,7 +26,7 @@ from kd_core.config import RunConfig, validate
 from kd_core.data.datasets import DATASETS, default_data_dir, load_dataset
 from kd_core.methods.losses import cross_entropy
 from kd_core.methods.registry import make_loss
-from kd_core.train.loop import evaluate, fit, predict_logits, seeded_model
+from kd_core.train.loop import FitOptions, TrainingData, evaluate, fit, predict_logits, seeded_model
 
 from .datasets import random_cifar
 from .readme import add_argument, publish
@@ -54,16 +54,7 @@ def measure(epochs_timed: int, data_dir: str | None) -> dict:
     config = validate(RunConfig(dataset="cifar10", device="cpu"), train_size=len(dataset.y_train))
     x, y, test = dataset.x_train, dataset.y_train, (dataset.x_test, dataset.y_test)
     epoch = lambda model, phase, loss, logits=None: fit(
-        model,
-        phase,
-        x,
-        y,
-        test,
-        config,
-        1,
-        loss,
-        logits,  # noqa: E731
-        shuffle_seed=config.seed,
+        model, loss, TrainingData(x, y, test, logits), FitOptions(phase, config, 1, shuffle_seed=config.seed)
     )
     teacher = seeded_model(config.teacher, dataset, config.seed)
     teacher_epochs = [

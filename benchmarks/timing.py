@@ -17,7 +17,7 @@ from torch import nn
 from kd_core.config import RunConfig
 from kd_core.data.spec import Dataset
 from kd_core.methods.losses import cross_entropy, hinton_kd
-from kd_core.train.loop import Cancelled, evaluate, fit, predict_logits, seeded_model
+from kd_core.train.loop import Cancelled, FitOptions, TrainingData, evaluate, fit, predict_logits, seeded_model
 
 from . import seed_reference as seed
 from .machine import forward_flops
@@ -59,7 +59,8 @@ def timed_engine_fit(model, phase, x, y, config, loss, warmup, steps, teacher_lo
     if warmup == 0:
         clock.started = time.perf_counter()
     try:
-        fit(model, phase, x, y, (x[:1], y[:1]), config, 1, loss, teacher_logits=teacher_logits, stop=clock)
+        data = TrainingData(x, y, (x[:1], y[:1]), teacher_logits)
+        fit(model, loss, data, FitOptions(phase, config, 1), stop=clock)
     except Cancelled:
         synchronize(x.device)
         return time.perf_counter() - clock.started

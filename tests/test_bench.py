@@ -22,7 +22,7 @@ from kd_core.runs.cache import TeacherCache
 from kd_core.runs.pipeline import run
 from kd_core.train import loop as train
 from kd_core.train.fastpaths import channels_last_conv_is_exact, training_forward
-from kd_core.train.loop import fit, predict_logits
+from kd_core.train.loop import FitOptions, TrainingData, fit, predict_logits
 
 SHORT = dict(teacher_epochs=2, epochs=2)
 
@@ -195,7 +195,8 @@ def test_two_conv_cnns_train_channels_last_unless_told_not_to(monkeypatch, flag,
         lambda module, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
     )
     x, y = torch.randn(40, 3, 8, 8), torch.randint(0, 10, (40,))
-    fit(model, "teacher", x, y, (x, y), validate(RunConfig(dataset="digits", batch_size=16)), 1, cross_entropy)
+    config = validate(RunConfig(dataset="digits", batch_size=16))
+    fit(model, cross_entropy, TrainingData(x, y, (x, y)), FitOptions("teacher", config, 1))
     assert layouts[:3] == [expected] * 3
     assert all(p.is_contiguous() for p in model.parameters())
 
@@ -212,7 +213,7 @@ def test_channels_last_training_learns_what_nchw_training_learns(monkeypatch):
         torch.manual_seed(0)
         model = build_model("cnn-dropout", (1, 28, 28), 10)
         config = validate(RunConfig(dataset="digits", batch_size=32, optimizer="sgd", lr=0.01))
-        history = fit(model, "teacher", x, y, (x, y), config, 4, cross_entropy)
+        history = fit(model, cross_entropy, TrainingData(x, y, (x, y)), FitOptions("teacher", config, 4))
         trained[flag] = [row.loss for row in history], predict_logits(model, x)
     (nchw_losses, nchw_logits), (nhwc_losses, nhwc_logits) = trained["0"], trained[""]
     assert nhwc_losses == pytest.approx(nchw_losses, rel=1e-3)

@@ -33,7 +33,16 @@ from kd_core.models.own_teacher import is_external
 from kd_core.models.own_teacher import load as load_own_teacher
 from kd_core.runs.cache import TeacherCache
 from kd_core.runs.stored import find_baseline, replay, store_baseline
-from kd_core.train.loop import Cancelled, Evaluation, evaluate, fit, predict_logits, seeded_model
+from kd_core.train.loop import (
+    Cancelled,
+    Evaluation,
+    FitOptions,
+    TrainingData,
+    evaluate,
+    fit,
+    predict_logits,
+    seeded_model,
+)
 from kd_core.train.records import (
     EpochRecord,
     EventCallback,
@@ -149,20 +158,15 @@ class RunSetup:
             model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
             recorder = StepRecorder(on_event)
             started = time.perf_counter()
-            history = fit(
-                model,
+            options = FitOptions(
                 "teacher",
-                self.x_train,
-                self.y_train,
-                self.test,
                 config.for_teacher(),
                 config.teacher_epochs,
-                cross_entropy,
-                on_event=recorder,
-                stop=stop,
                 shuffle_seed=config.seed,
                 jitter=config.teacher_jitter,
             )
+            data = TrainingData(self.x_train, self.y_train, self.test)
+            history = fit(model, cross_entropy, data, options, on_event=recorder, stop=stop)
             seconds = time.perf_counter() - started
             meta = {
                 "history": [row.to_dict() for row in history],
@@ -240,20 +244,9 @@ class RunSetup:
         started = time.perf_counter()
         loss = student_loss(config, model, x, lambda: self.teacher_features(config)) if distill else cross_entropy
         with attached(loss, model):  # a method's hooks on the student (FitNets), removed after training
-            history = fit(
-                model,
-                phase,
-                x,
-                y,
-                self.test,
-                config,
-                config.epochs,
-                loss,
-                self.student_view(config).teacher_logits if distill else None,
-                on_event=recorder,
-                stop=stop,
-                shuffle_seed=config.seed + 1,
-            )
+            data = TrainingData(x, y, self.test, self.student_view(config).teacher_logits if distill else None)
+            options = FitOptions(phase, config, config.epochs, shuffle_seed=config.seed + 1)
+            history = fit(model, loss, data, options, on_event=recorder, stop=stop)
         return model, history, recorder.steps, time.perf_counter() - started
 
     def scratch_baseline(

@@ -1,6 +1,6 @@
 """The training loop, evaluation and inference: one model at a time, on tensors already on their device.
 
-    fit(model, phase, x, y, test, config, epochs, loss, teacher_logits, on_event, stop, shuffle_seed) -> history
+    fit(model, loss, TrainingData(x, y, test, teacher_logits), FitOptions(phase, config, epochs, ...)) -> history
 
 Written so that a GPU never waits on the host: a step's loss parts stay on the device, and the host reads
 them back (one transfer) every ``REPORT_EVERY`` steps or ``REPORT_SECONDS``, and once at each epoch's end
@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 from torch import nn
@@ -195,84 +196,131 @@ class _StepLog:
         return numbers[-1] if extra is not None else None
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """How one phase trains: the settings it reads from ``config`` (optimizer, lr, schedule, batch size, T and λ),
+    for how many epochs, and the seeds of its randomness."""
+
+    phase: Phase
+    config: RunConfig
+    epochs: int
+    shuffle_seed: int = 0  # the batch order; the jitter draws from its own stream, seeded shuffle_seed + 1
+    jitter: int = 0  # shift each training image by up to that many pixels, drawn anew every step (``jittered``)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The tensors a phase trains on, on the model's device: the examples, the test set it is scored on after
+    each epoch, and the teacher's logits over the examples where the loss distils."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    test: tuple[torch.Tensor, torch.Tensor]
+    teacher_logits: torch.Tensor | None = None
+
+
+Forward = Callable[[torch.Tensor], torch.Tensor]  # the model's forward in its training layout
+
+
+class _Trainer:
+    """One phase's training under way: its optimizer and schedule, its random streams, the step log and the
+    history of the epochs done."""
+
+    def __init__(
+        self, model: nn.Module, loss: Loss, data: TrainingData, options: FitOptions, on_event: EventCallback | None
+    ):
+        self.model, self.loss, self.data, self.options, self.on_event = model, loss, data, options, on_event
+        config = options.config
+        # A registry method's loss (kd_core.methods.registry.MethodLoss) is told each step's epoch (warm-up) and rows
+        # (the teacher's features), and may bring parameters of its own (a regressor); Hinton's plain losses need
+        # neither.
+        self.on_step = getattr(loss, "on_step", None)
+        extra = list(getattr(loss, "trainable", ()))
+        self.optimizer = make_optimizer(model, config, extra)
+        self.parameters = list(model.parameters()) + extra
+        self.shuffle = torch.Generator().manual_seed(options.shuffle_seed)
+        # Its own stream, so the batch order is the same with jitter as without.
+        self.shifts = torch.Generator().manual_seed(options.shuffle_seed + 1)
+        total_steps = options.epochs * -(-len(data.x) // config.batch_size)
+        self.log = _StepLog(options.phase, options.epochs, total_steps, config.lr, on_event)
+        self.schedule = make_schedule(self.optimizer, config, total_steps)
+        self.step, self.history = 0, []
+
+    def epoch(self, forward: Forward, epoch: int, stop: StopFlag | None) -> None:
+        """One pass over the examples in a fresh random order, then the epoch's record; Cancelled between two
+        steps once ``stop`` is set."""
+        x, batch_size = self.data.x, self.options.config.batch_size
+        order = torch.randperm(len(x), generator=self.shuffle).to(x.device)
+        self.log.sums = {}
+        for start in range(0, len(x), batch_size):
+            if stop is not None and stop.is_set():
+                self.log.read()
+                raise Cancelled(self.options.phase, self.history)
+            self.train_step(forward, epoch, order[start : start + batch_size])
+        self.end_epoch(epoch)
+
+    def train_step(self, forward: Forward, epoch: int, batch: torch.Tensor) -> None:
+        """One optimizer step on the rows ``batch``; its loss parts go to the step log, still on the device."""
+        data, config = self.data, self.options.config
+        # index_select copies whole rows, faster than x[batch]'s general gather; the same values.
+        labels = data.y.index_select(0, batch)
+        inputs = data.x.index_select(0, batch)
+        if self.options.jitter:
+            inputs = jittered(inputs, self.options.jitter, self.shifts)
+        logits = forward(inputs)
+        targets = None if data.teacher_logits is None else data.teacher_logits.index_select(0, batch)
+        if self.on_step is not None:
+            self.on_step(epoch, batch)
+        parts = self.loss(logits, targets, labels, config.temperature, config.lam)
+        for parameter in self.parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
+            parameter.grad = None
+        parts["total"].backward()
+        self.optimizer.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        self.step += 1
+        self.log.add(epoch, self.step, len(batch), parts)
+
+    def end_epoch(self, epoch: int) -> None:
+        """The epoch's mean losses and test accuracy (read back with its last steps), recorded and reported."""
+        x_test, y_test = self.data.test
+        test_accuracy = self.log.read(extra=_accuracy(self.model, x_test, y_test))
+        self.model.train()
+        means = {name: total / len(self.data.x) for name, total in self.log.sums.items()}
+        record = EpochRecord(self.options.phase, epoch, means.pop("total"), means, test_accuracy)
+        self.history.append(record)
+        if self.on_event is not None:
+            self.on_event(
+                ProgressEvent(
+                    self.options.phase,
+                    "epoch",
+                    epoch,
+                    self.options.epochs,
+                    self.step,
+                    self.log.total_steps,
+                    record.loss,
+                    means,
+                    test_accuracy,
+                    at=self.log.last_read,
+                )
+            )
+
+
 def fit(
     model: nn.Module,
-    phase: Phase,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    test: tuple[torch.Tensor, torch.Tensor],
-    config: RunConfig,
-    epochs: int,
     loss: Loss,
-    teacher_logits: torch.Tensor | None = None,
+    data: TrainingData,
+    options: FitOptions,
+    *,
     on_event: EventCallback | None = None,
     stop: StopFlag | None = None,
-    shuffle_seed: int = 0,
-    jitter: int = 0,
 ) -> list[EpochRecord]:
     """Train ``model`` in place on ``loss`` (the parts it returns are summed into the history); returns one
-    record per epoch.  Raises Cancelled when ``stop`` is set, Diverged when the loss explodes.  ``jitter``: shift
-    each training image by up to that many pixels, drawn anew every step (``jittered``)."""
+    record per epoch.  Raises Cancelled when ``stop`` is set, Diverged when the loss explodes."""
     tune()  # process-wide allocator settings (kd_core.train.fastpaths): faster, the same numbers
-    # A registry method's loss (kd_core.methods.registry.MethodLoss) is told each step's epoch (warm-up) and rows (the
-    # teacher's features), and may bring parameters of its own (a regressor); Hinton's plain losses need neither.
-    on_step = getattr(loss, "on_step", None)
-    extra = list(getattr(loss, "trainable", ()))
-    optimizer = make_optimizer(model, config, extra)
-    parameters = list(model.parameters()) + extra
-    generator = torch.Generator().manual_seed(shuffle_seed)
-    shifts = torch.Generator().manual_seed(shuffle_seed + 1)  # its own stream: the batch order stays as without jitter
-    x_test, y_test = test
-    steps_per_epoch = -(-len(x) // config.batch_size)
-    log = _StepLog(phase, epochs, epochs * steps_per_epoch, config.lr, on_event)
-    schedule = make_schedule(optimizer, config, epochs * steps_per_epoch)
-    step, history = 0, []
+    trainer = _Trainer(model, loss, data, options, on_event)
     model.train()
     with training_layout(model) as forward:  # a two-conv CNN trains channels-last on a CPU (kd_core.train.fastpaths)
-        for epoch in range(1, epochs + 1):
-            order = torch.randperm(len(x), generator=generator).to(x.device)
-            log.sums = {}
-            for start in range(0, len(x), config.batch_size):
-                if stop is not None and stop.is_set():
-                    log.read()
-                    raise Cancelled(phase, history)
-                batch = order[start : start + config.batch_size]
-                # index_select copies whole rows, faster than x[batch]'s general gather; the same values.
-                labels = y.index_select(0, batch)
-                inputs = x.index_select(0, batch)
-                if jitter:
-                    inputs = jittered(inputs, jitter, shifts)
-                logits = forward(inputs)
-                targets = None if teacher_logits is None else teacher_logits.index_select(0, batch)
-                if on_step is not None:
-                    on_step(epoch, batch)
-                parts = loss(logits, targets, labels, config.temperature, config.lam)
-                for parameter in parameters:  # optimizer.zero_grad(set_to_none=True), without its per-call overhead
-                    parameter.grad = None
-                parts["total"].backward()
-                optimizer.step()
-                if schedule is not None:
-                    schedule.step()
-                step += 1
-                log.add(epoch, step, len(batch), parts)
-            test_accuracy = log.read(extra=_accuracy(model, x_test, y_test))
-            model.train()
-            means = {name: total / len(x) for name, total in log.sums.items()}
-            record = EpochRecord(phase, epoch, means.pop("total"), means, test_accuracy)
-            history.append(record)
-            if on_event is not None:
-                on_event(
-                    ProgressEvent(
-                        phase,
-                        "epoch",
-                        epoch,
-                        epochs,
-                        step,
-                        log.total_steps,
-                        record.loss,
-                        means,
-                        test_accuracy,
-                        at=log.last_read,
-                    )
-                )
-    return history
+        for epoch in range(1, options.epochs + 1):
+            trainer.epoch(forward, epoch, stop)
+    return trainer.history
