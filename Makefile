@@ -1,5 +1,7 @@
-# make run   — set up (once) and open the dashboard on the built-in digits dataset
-# make test  — set up (once) and run every test
+# make run       — set up (once) and open the dashboard on the built-in digits dataset
+# make test      — set up (once) and run every test not marked slow (about 5 minutes on two cores)
+# make test-all  — every test, the slow ones too (what CI runs, with test-kernels and lint)
+# make lint      — ruff's checks and its formatting, as configured in pyproject.toml
 # VENV is where the virtual environment lives; CI may point it outside the clone to reuse one.
 VENV ?= .venv
 PYTHON ?= python3
@@ -8,7 +10,7 @@ PORT ?= 8501
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kd-dashboard-installed
 
-.PHONY: install run demo test test-kernels soak bench browser clean loadtest
+.PHONY: install run demo test test-all test-kernels lint soak bench browser clean loadtest
 
 # (Re)install when there is no venv, pyproject.toml changed, or the venv's editable install belongs to another
 # clone (a VENV shared between clones, as CI does): the stamp holds the folder it was installed from.
@@ -35,7 +37,14 @@ browser:
 		|| echo "note: /usr/bin/chromium is missing and could not be installed; the browser test will be skipped"
 
 test: install browser
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: install browser
 	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The numeric tests (the recorded runs, every lesson's claim from start seeds 0-19) again under the float kernels of
 # older CPUs, imitated on this one (benchmarks/kernels.py): a result that holds only on this CPU fails here.

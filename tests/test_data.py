@@ -117,6 +117,7 @@ def test_missing_dataset_offline_names_the_folder_and_files(tmp_path, monkeypatc
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.mark.realdata
 @pytest.mark.skipif(not (REAL_DATA / "MNIST" / "raw").is_dir(), reason="the real MNIST files are not beside this clone")
 def test_the_real_mnist_files_load_and_a_short_run_learns_them(tmp_path):
     from kd_core import RunConfig, TeacherCache, load_dataset, run

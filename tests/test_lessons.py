@@ -69,6 +69,7 @@ def test_the_readme_table_agrees_with_the_lessons_claims():
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.mark.realdata
 @pytest.mark.skipif(not (REAL_DATA / "MNIST" / "raw").is_dir(), reason="the real MNIST files are not beside this clone")
 def test_hinton_mnist_runs_on_the_real_files_and_reports_errors(tmp_path):
     """The lesson's models and settings on real MNIST, cut to one epoch each (the full lesson is measured by

@@ -238,6 +238,7 @@ def distill_tiny_models(app) -> None:
     finish(app)
 
 
+@pytest.mark.realdata
 @pytest.mark.skipif(not (MNIST_DIR / "MNIST" / "raw").is_dir(), reason="the MNIST files are not on this machine")
 def test_hinton_mnist_reports_errors_out_of_10000_beside_the_papers_and_estimates_its_time(app, monkeypatch):
     monkeypatch.setenv("KD_DATA_DIR", str(MNIST_DIR))
@@ -274,6 +275,7 @@ def test_lesson_settings_without_a_control_and_no_hidden_class_read_as_words(app
     assert hidden.value is None and hidden.proto.placeholder.startswith("none")  # not Streamlit's "Choose an option"
 
 
+@pytest.mark.realdata
 @pytest.mark.skipif(not (MNIST_DIR / "MNIST" / "raw").is_dir(), reason="the MNIST files are not on this machine")
 def test_hinton_7s_and_8s_reports_the_other_digits_before_and_after_the_bias(app, monkeypatch):
     monkeypatch.setenv("KD_DATA_DIR", str(MNIST_DIR))

@@ -57,6 +57,7 @@ def test_the_paper_units():
 @pytest.mark.slow
 @pytest.mark.timeout(TIMEOUT)
 @needs_mnist
+@pytest.mark.realdata
 def test_hinton_mnist_seed_0_reproduces_the_papers_table(teachers):
     """A good teacher, the paper's student at about its 146 errors from scratch, and the KD student most of the
     way to the teacher (the lesson's claim is ≥ 60 % of the gap as a mean over seeds 0–2; one seed, with room)."""
@@ -70,6 +71,7 @@ def test_hinton_mnist_seed_0_reproduces_the_papers_table(teachers):
 @pytest.mark.slow
 @pytest.mark.timeout(TIMEOUT)
 @needs_mnist
+@pytest.mark.realdata
 def test_hinton_omitted_3_learns_the_3s_from_the_teacher_alone(teachers):
     """The scratch student never answers 3; the KD student recognises most test 3s once its 3-bias, chosen on the
     validation split, is raised."""
@@ -88,6 +90,7 @@ def test_hinton_omitted_3_learns_the_3s_from_the_teacher_alone(teachers):
 @pytest.mark.slow
 @pytest.mark.timeout(TIMEOUT)
 @needs_mnist
+@pytest.mark.realdata
 def test_hinton_7s_and_8s_reads_the_other_digits_from_the_teacher_alone(teachers):
     """Students that saw only 7s and 8s: the scratch one answers nothing else (about 80 % errors); the KD one reads
     many of the other digits, and most once their biases, chosen on the validation split, are raised (the paper:
