@@ -46,7 +46,7 @@ def readme_lessons_block() -> str:
     return text[text.index("<!-- lessons: measured by") : text.index("<!-- lessons: end -->")]
 
 
-def test_the_readme_table_agrees_with_the_lessons_claims():
+def test_the_docs_table_agrees_with_the_lessons_claims():
     """docs/lessons.md's table is what benchmarks/measure_lessons.py measured: each digits lesson's row names its seeds
     and its claim, the claim held from every start seed under every kernel set, and every window shown in full has
     a verdict the lesson claims."""
@@ -64,6 +64,20 @@ def test_the_readme_table_agrees_with_the_lessons_claims():
         for line in windows:
             row = [c.strip() for c in line.strip("|").split("|")]
             assert row[1] == str(lesson.seeds) and row[-1] in lesson.verdicts, (name, row)
+
+
+def test_the_readmes_lessons_table_repeats_the_measured_block():
+    """The README's short lessons table copies each digits lesson's seeds, claim and KD − scratch range from the block
+    benchmarks/measure_lessons.py writes: a new measurement that changes them must change the README too."""
+    readme = (LESSONS_PAGE.parents[1] / "README.md").read_text()
+    block = readme_lessons_block()
+    for name in DIGITS_LESSONS:
+        [measured] = [line for line in block.splitlines() if line.startswith(f"| `{name}` |") and " of 20 |" in line]
+        [shown] = [line for line in readme.splitlines() if line.startswith(f"| `{name}` |")]
+        measured_cells = [c.strip() for c in measured.strip("|").split("|")]
+        shown_cells = [c.strip() for c in shown.strip("|").split("|")]
+        assert shown_cells[2:4] == measured_cells[1:3], (name, shown_cells, measured_cells)
+        assert shown_cells[4] == next(c for c in measured_cells if " … " in c), (name, shown_cells)
 
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
