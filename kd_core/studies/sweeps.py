@@ -81,7 +81,8 @@ def normalize_param(param: str) -> str:
 
 def sweep_configs(param: str, values: Sequence[float], seeds: Sequence[int], base_config: RunConfig) -> list[RunConfig]:
     """The resolved config (``pipeline.load``) of every (seed, value) pair, seeds outer; ConfigError names the first
-    bad one.  With ``base_config.equal_steps`` a student on a fraction trains for more epochs (``epochs`` in its row)."""
+    bad one.  With ``base_config.equal_steps`` a student on a fraction trains for more epochs (``epochs`` in its
+    row)."""
     param = normalize_param(param)
     if not values:
         raise ConfigError("a sweep needs at least one value")
@@ -142,44 +143,43 @@ def _train(job: _Training, on_event, stop) -> float | None:
         return None
 
 
-def sweep(
-    param: str,
-    values: Sequence[float],
-    seeds: Iterable[int],
-    base_config: RunConfig,
-    on_event: SweepCallback | None = None,
-    stop: StopFlag | None = None,
-    cache: TeacherCache | None = None,
-    executor: Executor | None = None,
-) -> list[SweepRow]:
-    """Train a KD student for every value of ``param`` and every seed; returns the rows, seeds outer.
+@dataclass(frozen=True)
+class _Plan:
+    """A sweep's trainings in the order they run, and the baseline training each config's row reads."""
 
-    One map through ``executor`` (in parallel where it has workers), so its workers stay warm from the first
-    training to the last: each seed's teacher first (trained, or from the cache), then seed by seed its baseline
-    and KD students, each worker loading a seed's teacher once.  A student whose teacher another worker is still
-    training waits for it on the cache's lock.  A set ``stop`` ends the sweep between steps and returns the rows
-    finished so far.  Raises ConfigError (any bad value, checked before anything trains), DatasetUnavailable,
-    Diverged.
-    """
-    values, seeds = list(values), list(seeds)
-    configs = sweep_configs(param, values, seeds, base_config)
-    cache = cache if cache is not None else TeacherCache()
-    folder = cache.disk_folder
-    executor = executor if executor is not None else InProcess()
-    by_seed = {seed: configs[i * len(values) : (i + 1) * len(values)] for i, seed in enumerate(seeds)}
+    trainings: list[_Training]
+    baselines: dict[tuple[int, RunConfig], _Training]  # (seed, _baseline_key): empty when the sweep has none
+
+    def baseline_of(self, config: RunConfig) -> _Training:
+        return self.baselines[(config.seed, _baseline_key(config))]
+
+
+def _plan(configs: list[RunConfig], seeds: list[int], folder: str | None) -> _Plan:
+    """Each seed's teacher first, then seed by seed its baselines and KD students: every row is complete as early
+    as possible, and a worker loads a seed's teacher once.  One baseline per seed and distinct baseline setting:
+    a row looks it up rather than training a second."""
+    per_seed = len(configs) // len(seeds)
+    by_seed = {seed: configs[i * per_seed : (i + 1) * per_seed] for i, seed in enumerate(seeds)}
     teachers = [_Training(cs[0], "teacher", folder) for cs in by_seed.values()]
-    baselines = {}  # one per seed and distinct baseline setting: a lookup, not a second trainer
+    baselines = {}
     if configs[0].baseline:
         baselines = {(c.seed, _baseline_key(c)): _Training(c, "baseline", folder) for c in configs}
-    # Seed by seed, each seed's baselines before its KD students: every row is complete as early as possible.
     trainings = teachers + [
         job
         for seed, cs in by_seed.items()
         for job in [b for (s, _), b in baselines.items() if s == seed] + [_Training(c, "student", folder) for c in cs]
     ]
+    return _Plan(trainings, baselines)
+
+
+def _run_trainings(
+    plan: _Plan, name: str, executor: Executor, on_event: SweepCallback | None, stop: StopFlag | None
+) -> dict[tuple, float]:
+    """Every training of ``plan`` in one map through ``executor``, so its workers stay warm from the first to the
+    last; progress relayed as SweepEvents.  Returns the accuracies of those that finished, keyed by
+    ("teacher", seed) or (phase, config)."""
+    trainings, within = plan.trainings, {}  # within: index -> share of that training done
     total = len(trainings)
-    name = normalize_param(param)
-    within: dict[int, float] = {}  # index -> share of that training done
 
     def relay(index: int, event: ProgressEvent) -> None:
         job = trainings[index]
@@ -194,18 +194,23 @@ def sweep(
         accuracies = executor.map(_train, trainings, relay, stop)
     finally:
         _forget_setup()  # in this process (the in-process executor): no set-up outlives the sweep
-    finished = {
+    return {
         (job.phase, job.config.seed if job.phase == "teacher" else job.config): accuracy
         for job, accuracy in zip(trainings, accuracies)
         if accuracy is not None
     }
-    rows: list[SweepRow] = []
-    for config, value in zip(configs, values * len(seeds)):
+
+
+def _rows(
+    plan: _Plan, finished: dict[tuple, float], configs: list[RunConfig], values: list, on_event: SweepCallback | None
+) -> list[SweepRow]:
+    """The row of every (config, value) whose teacher, KD student and baseline (where it has one) all finished,
+    each announced as a SweepEvent; the others (stopped) are left out."""
+    total, rows = len(plan.trainings), []
+    for config, value in zip(configs, values):
         teacher, student = finished.get(("teacher", config.seed)), finished.get(("student", config))
-        baseline = (
-            finished.get(("baseline", baselines[(config.seed, _baseline_key(config))].config)) if baselines else None
-        )
-        if teacher is None or student is None or (baselines and baseline is None):
+        baseline = finished.get(("baseline", plan.baseline_of(config).config)) if plan.baselines else None
+        if teacher is None or student is None or (plan.baselines and baseline is None):
             continue
         row = SweepRow(value, config.seed, student, baseline, teacher, config.epochs)
         rows.append(row)
@@ -214,6 +219,32 @@ def sweep(
                 SweepEvent("row", len(finished), total, len(finished) / total, config.seed, value, "student", row=row)
             )
     return rows
+
+
+def sweep(
+    param: str,
+    values: Sequence[float],
+    seeds: Iterable[int],
+    base_config: RunConfig,
+    on_event: SweepCallback | None = None,
+    stop: StopFlag | None = None,
+    cache: TeacherCache | None = None,
+    executor: Executor | None = None,
+) -> list[SweepRow]:
+    """Train a KD student for every value of ``param`` and every seed; returns the rows, seeds outer.
+
+    The trainings are planned (``_plan``), run in one map through ``executor`` (in parallel where it has workers),
+    then gathered into rows.  A student whose teacher another worker is still training waits for it on the cache's
+    lock.  A set ``stop`` ends the sweep between steps and returns the rows finished so far.  Raises ConfigError
+    (any bad value, checked before anything trains), DatasetUnavailable, Diverged.
+    """
+    values, seeds = list(values), list(seeds)
+    configs = sweep_configs(param, values, seeds, base_config)
+    cache = cache if cache is not None else TeacherCache()
+    executor = executor if executor is not None else InProcess()
+    plan = _plan(configs, seeds, cache.disk_folder)
+    finished = _run_trainings(plan, normalize_param(param), executor, on_event, stop)
+    return _rows(plan, finished, configs, values * len(seeds), on_event)
 
 
 def sweep_json(
