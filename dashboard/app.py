@@ -1,23 +1,27 @@
 """kd-dashboard: see knowledge distillation work.  Start with ``make run`` or ``kd-dashboard``.
 
 Layout: the sidebar holds every input (a lesson, the settings and buttons: dashboard/page/sidebar.py); the main
-area holds the lesson's text and the outputs, in tabs, one module each under dashboard/tabs/.  Training runs in background jobs (dashboard/jobs/runner.py, drawn by
-dashboard/page/job_panel.py), so moving a slider or switching tabs never stops it.  The jobs and the last report
-are kept per browser on the server (dashboard/page/sessions.py), so a reload finds them again; the settings, the
-lesson and the open tab live in the URL (dashboard/page/links.py), so a link opens the page as it was.
+area holds the lesson's text and the outputs, in tabs, one module each under dashboard/tabs/.  Training runs in
+background jobs (dashboard/jobs/runner.py, drawn by dashboard/page/job_panel.py), so moving a slider or switching
+tabs never stops it.  The jobs and the last report are kept per browser on the server (dashboard/page/sessions.py),
+so a reload finds them again; the settings, the lesson and the open tab live in the URL (dashboard/page/links.py),
+so a link opens the page as it was.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import streamlit as st
 import torch
 
 # torch.optim's first optimizer imports torch._dynamo: 1.5 s of pure-Python import on an idle machine.  Inside a
-# training thread, sharing the GIL with every session's script thread, that import took over a minute in the soak
-# test, and every other training waited on its import lock.  So the server does it once, here, before any training.
+# training thread, sharing the GIL with every session's script thread, that import takes over a minute under load
+# (the soak test), and every other training waits on its import lock.  So the server does it once, here, before any
+# training.
 import torch._dynamo  # noqa: F401
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.page import accessibility, job_panel, links, sessions, sidebar, style, upload_panel
 from dashboard.runs import distill as runs
@@ -26,6 +30,7 @@ from dashboard.tabs import (
     class_board,
     dark_knowledge,
     distill,
+    draw,
     explanation,
     history,
     little_data,
@@ -35,18 +40,96 @@ from dashboard.tabs import (
     sweep,
     unseen_class,
 )
-from dashboard.tabs import draw as draw_tab  # not `draw`: the tab loop below names its functions so
-from kd_core import RunConfig
+from kd_core import Dataset, RunConfig
 
 # One CPU thread per training: dashboard.jobs.runner already runs up to one training per core at once, and torch's
-# default (a thread per core, spinning while it waits) made the tiny digits models 5-20x slower whenever
-# anything else was busy (the Streamlit server, the browser, other trainings).
+# default (a thread per core, spinning while it waits) makes the tiny digits models 5-20x slower whenever anything
+# else is busy (the Streamlit server, the browser, other trainings).
 torch.set_num_threads(1)
-state = st.session_state
-
-# ---------------------------------------------------------------- the page
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+View = Callable[[], None]  # draws one tab
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the sidebar asks for: the run's settings (an upload applied), the number of seeds, the dataset or
+    teacher of this browser's own, and the slot near the sidebar's top where the run buttons go."""
+
+    config: RunConfig
+    seeds: int
+    own: upload_panel.Choice
+    buttons: DeltaGenerator
+
+
+@dataclass(frozen=True)
+class Data:
+    """The dataset the settings name (None where its files are not on this server) and whether they can train on
+    it: not with a dataset missing or a setting invalid."""
+
+    dataset: Dataset | None
+    usable: bool
+
+
+def main() -> None:
+    st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
+    restore_session()
+    inputs = sidebar_inputs()
+    header(inputs.own)
+    data = checked_data(inputs.config)
+    distill.sidebar_buttons(inputs.buttons, inputs.config, inputs.seeds, data.usable)
+    sidebar.look_for()  # the lesson's two sentences on what to look for, above the tabs
+    show_tabs(views(inputs, data))
+    sessions.send_cookie()
+
+
+def restore_session() -> None:
+    """This browser's state, before anything is drawn: its record on the server (jobs, report, history), the
+    lesson, settings and tab from the URL on its first run, and the outputs of a job that has finished."""
+    resources.warm_workers()
+    sessions.current()
+    links.read_once()
+    job_panel.note_running_jobs()  # before collecting: a job that ends during this run still reruns the page
+    distill.collect_finished_job()
+
+
+def sidebar_inputs() -> Inputs:
+    """The sidebar, top to bottom: the lesson first, as it sets every control below; the run buttons next, near
+    the top (filled once the data is checked); the settings; a dataset or teacher of this browser's own."""
+    sidebar.lesson_picker()
+    buttons = st.sidebar.container()
+    config, seeds = sidebar.config()
+    own = upload_panel.sidebar()
+    return Inputs(upload_panel.apply(config, own), seeds, own, buttons)
+
+
+def header(own: upload_panel.Choice) -> None:
+    """The page's style and title, an introduction until there is a report, and what became of any upload."""
+    style.apply()  # compact for a projector, readable on a phone; presentation mode's larger type when it is on
+    accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/page/accessibility.py)
+    st.title("Knowledge distillation, live")
+    if sessions.current().seeds_outcome is None:  # once there is a report, the report goes higher
+        st.caption(
+            "A big **teacher** learns the labels; a small **student** learns from the teacher's softened "
+            "probabilities; the same small model trained on labels alone (the **scratch baseline**) shows what the "
+            "teacher adds."
+        )
+    upload_panel.messages(own)
+
+
+def checked_data(config: RunConfig) -> Data:
+    """The dataset, and whether the settings can train on it; a missing dataset or an invalid setting is
+    reported here, above the tabs."""
+    dataset, problem = resources.dataset_or_problem(config.dataset)
+    usable = dataset is not None
+    if problem:
+        missing_dataset(config.dataset, problem)
+    invalid = runs.problem_with(config, dataset)
+    if invalid:
+        st.error(f"Invalid setting: {invalid}")
+        usable = False
+    return Data(dataset, usable)
 
 
 def missing_dataset(name: str, problem: str) -> None:
@@ -74,59 +157,19 @@ def missing_dataset(name: str, problem: str) -> None:
         )
 
 
-def main() -> None:
-    st.set_page_config(page_title="Knowledge distillation", page_icon="🎓", layout="wide")
-    resources.warm_workers()
-    sessions.current()  # this browser's record (jobs, report, history): a reload finds its run again
-    links.read_once()  # a session's first run: the lesson, the settings, the tab from the URL
-    job_panel.note_running_jobs()  # before collecting: a job that ends during this run still reruns the page
-    distill.collect_finished_job()
-    sidebar.lesson_picker()  # at the very top: a lesson sets every control below
-    buttons = st.sidebar.container()  # next, so the buttons sit near the top; filled once the config is known
-    config, seeds = sidebar.config()
-    own = upload_panel.sidebar()  # a dataset or teacher of this browser's own, uploaded
-    config = upload_panel.apply(config, own)
-    style.apply()  # compact for a projector, readable on a phone; presentation mode's larger type when it is on
-    accessibility.inject()  # captions with enough contrast, slider names read once (dashboard/page/accessibility.py)
-    st.title("Knowledge distillation, live")
-    if sessions.current().seeds_outcome is None:  # an introduction: once there is a report, the report goes higher
-        st.caption(
-            "A big **teacher** learns the labels; a small **student** learns from the teacher's softened probabilities; "
-            "the same small model trained on labels alone (the **scratch baseline**) shows what the teacher adds."
-        )
-    upload_panel.messages(own)
-    dataset, problem = resources.dataset_or_problem(config.dataset)
-    usable = dataset is not None
-    if problem:
-        missing_dataset(config.dataset, problem)
-    invalid = runs.problem_with(config, dataset)
-    if invalid:
-        st.error(f"Invalid setting: {invalid}")
-        usable = False
-    distill.sidebar_buttons(buttons, config, seeds, usable)
-    sidebar.look_for()
-
-    def experiment(render: Callable[[RunConfig], None]) -> Callable[[], None]:
-        if not usable:  # no dataset, or an invalid setting, which is reported above
-            return lambda: st.info("Pick an available dataset and valid settings in the sidebar.")
-        if own.data is not None:  # these experiments are written for the built-in datasets' classes
-            return lambda: st.info(
-                "This experiment runs on the built-in datasets: under “Train on”, in the sidebar's "
-                "“Your own data or teacher”, pick the Dataset setting to see it."
-            )
-        return lambda: render(config)
-
-    # Tab label -> draw(); a new tab is one module under dashboard/tabs/ and one entry here.
-    tabs: dict[str, Callable[[], None]] = {
+def views(inputs: Inputs, data: Data) -> dict[str, View]:
+    """Tab label -> the function that draws it; a new tab is one module under dashboard/tabs/ and one entry here."""
+    config, seeds, usable = inputs.config, inputs.seeds, data.usable
+    shown = data.dataset if usable else None
+    experiment = lambda render: experiment_view(render, inputs, usable)
+    return {
         "Distill": lambda: distill.render(config, usable, seeds),
         "Probabilities": lambda: (
-            probabilities.render(config, dataset) if usable else st.info("Pick an available dataset.")
+            probabilities.render(config, data.dataset) if usable else st.info("Pick an available dataset.")
         ),
-        "Draw a digit": lambda: draw_tab.render(
-            config, dataset if usable else None
-        ),  # your own digit, the bars beside it
+        "Draw a digit": lambda: draw.render(config, shown),  # your own digit, the bars beside it
         "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line
-        "What is happening": lambda: explanation.render(config, dataset if usable else None),
+        "What is happening": lambda: explanation.render(config, shown),
         "History": history.render,
         "T & λ sweep": experiment(sweep.render),  # Hinton's three experiments + dark knowledge
         "Little data": experiment(little_data.render),
@@ -135,14 +178,30 @@ def main() -> None:
         "Methods": experiment(lambda c: methods.render(c, seeds)),  # DKD, DIST, … against KD over the seeds
         "Class board": class_board.render,  # every run on this server
     }
-    links.choose_tab(list(tabs))
+
+
+def experiment_view(render: Callable[[RunConfig], None], inputs: Inputs, usable: bool) -> View:
+    """An experiment's tab: ``render`` on the settings, or why it cannot run with them."""
+    if not usable:  # no dataset, or an invalid setting, which is reported above the tabs
+        return lambda: st.info("Pick an available dataset and valid settings in the sidebar.")
+    if inputs.own.data is not None:  # these experiments are written for the built-in datasets' classes
+        return lambda: st.info(
+            "This experiment runs on the built-in datasets: under “Train on”, in the sidebar's "
+            "“Your own data or teacher”, pick the Dataset setting to see it."
+        )
+    return lambda: render(inputs.config)
+
+
+def show_tabs(tabs: dict[str, View]) -> None:
+    """The tabs, the URL's open; then the link that opens the page as it is now."""
+    labels = list(tabs)
+    links.choose_tab(labels)
     links.notes()
     # on_change="rerun": the open tab is known to the script, so that it can go into the link.
-    for container, draw in zip(st.tabs(list(tabs), key="tab", on_change="rerun"), tabs.values()):
+    for container, render in zip(st.tabs(labels, key="tab", on_change="rerun"), tabs.values()):
         with container:
-            draw()
-    links.share(links.write(next(iter(tabs))))
-    sessions.send_cookie()
+            render()
+    links.share(links.write(labels[0]))
 
 
 # kd_core keeps its worker processes off __main__; should Streamlit install a fresh __main__ just as a worker
