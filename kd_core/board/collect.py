@@ -1,13 +1,14 @@
 """The class board: every finished run in a results folder, as KD − baseline against one setting, per lesson.
 
-    reader = FolderReader()                       # one per server: it remembers the files it has read
-    runs = reader.read(folder)                    # BoardRun per result-<key>.pt and sweep-<key>.json (new or changed files only)
+    reader = FolderReader()            # one per server: it remembers the files it has read
+    runs = reader.read(folder)         # BoardRun per result-<key>.pt and sweep-<key>.json (new or changed files only)
     board = build_board(runs, "temperature", since=read_start(folder))
 
 A class splits the settings among its students; each Distill stores its runs (pipeline.run with a ResultCache)
-and the board draws them all, with the sweeps' runs (kd_core/board/sweeps.py), labelled "(sweep)".  Reading is cheap on every refresh: a file is loaded once per (name, mtime, size),
-and only its config and accuracies are kept.  A file that cannot be read is skipped and never deleted (the
-board is a reader: ResultCache.get decides what is corrupt).  No names are stored anywhere: a run is its settings.
+and the board draws them all, with the sweeps' runs (kd_core/board/sweeps.py), labelled "(sweep)".  Reading is
+cheap on every refresh: a file is loaded once per (name, mtime, size), and only its config and accuracies are
+kept.  A file that cannot be read is skipped and never deleted (the board is a reader: ResultCache.get decides
+what is corrupt).  No names are stored anywhere: a run is its settings.
 """
 
 from __future__ import annotations

@@ -131,9 +131,9 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     parser.add_argument(
         "--threads",
         type=int,
-        help="torch CPU threads (default: the dataset's; 1 for digits). Results depend on the thread count, so 1 gives the same numbers here, "
-        "in the dashboard and on any machine; it is also the fastest for the small digits models. "
-        "Raise it for CNNs on an idle machine.",
+        help="torch CPU threads (default: the dataset's; 1 for digits). Results depend on the thread count, "
+        "so 1 gives the same numbers here, in the dashboard and on any machine; it is also the fastest for the "
+        "small digits models. Raise it for CNNs on an idle machine.",
     )
     parser.add_argument(
         "--jobs",

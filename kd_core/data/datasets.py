@@ -62,7 +62,8 @@ def _load_digits() -> Dataset:
 
 
 def _torchvision_split(name: str, tv_class: str, files: str, root: Path, train: bool):
-    """One split of torchvision's dataset class ``tv_class``: from disk if there, else downloaded, else DatasetUnavailable."""
+    """One split of torchvision's dataset class ``tv_class``: from disk if there, else downloaded, else
+    DatasetUnavailable."""
     import torchvision
 
     cls = getattr(torchvision.datasets, tv_class)
@@ -243,8 +244,8 @@ def load_dataset(name: str = "digits", data_dir: str | os.PathLike | None = None
 
 def adopt_dataset(dataset: Dataset, data_dir: str | os.PathLike | None = None) -> None:
     """From now on, ``load_dataset(dataset.name, data_dir)`` in this process returns ``dataset``: a copy another
-    process loaded (kd_core.execution.local_processes.prefetch_dataset), so this one neither imports its loader's libraries
-    nor loads it again."""
+    process loaded (kd_core.execution.local_processes.prefetch_dataset), so this one neither imports its loader's
+    libraries nor loads it again."""
     _ADOPTED[_key(dataset.name, data_dir)] = dataset
 
 

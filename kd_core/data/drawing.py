@@ -1,9 +1,9 @@
 """A digit drawn on the page, turned into what a model of the dataset sees.  Pure functions, no Streamlit.
 
-    ink = ink_of(rgba)                       # the canvas's pixels (white on black) -> ink in [0, 1]
-    view = digits_view(ink)                  # scikit-learn's digits: 8×8, whole numbers 0..16
-    view = mnist_view(ink)                   # MNIST: the digit in a 20×20 box, its centre of mass at the centre of 28×28
-    x = model_input(view, "digits", mean, std)   # (1, 1, H, W), normalised as the dataset is
+    ink = ink_of(rgba)                          # the canvas's pixels (white on black) -> ink in [0, 1]
+    view = digits_view(ink)                     # scikit-learn's digits: 8×8, whole numbers 0..16
+    view = mnist_view(ink)                      # MNIST: the digit in a 20×20 box, its centre of mass at 28×28's centre
+    x = model_input(view, "digits", mean, std)  # (1, 1, H, W), normalised as the dataset is
 
 The two framings are the datasets' own: the UCI digits were scaled to fill a 32×32 bitmap and counted in 4×4
 blocks (so each of the 8×8 pixels is 0..16), and LeCun's MNIST digits were scaled to fit a 20×20 box (keeping

@@ -61,7 +61,8 @@ def decompose(
 
 
 def dkd_parts(student_logits, teacher_logits, labels, temperature, lam, *, epoch, ce, alpha, beta, warmup_epochs):
-    """CE · CE-loss + warm-up · T² · (α · TCKD + β · NCKD); parts ``hard``, ``tckd``, ``nckd`` (T²-scaled, batch means)."""
+    """CE · CE-loss + warm-up · T² · (α · TCKD + β · NCKD); parts ``hard``, ``tckd``, ``nckd`` (T²-scaled, batch
+    means)."""
     classes = student_logits.shape[-1]
     if classes < 3:
         raise MethodError(

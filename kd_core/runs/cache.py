@@ -69,8 +69,9 @@ class ModelCache:
             tempfile.NamedTemporaryFile(dir=self.folder, prefix=".probe.").close()
             return True
         except OSError as error:
-            warnings.warn(
-                f"cache folder {self.folder} is not writable ({error.strerror}); keeping {self.kind}s in memory"
+            warnings.warn(  # stacklevel 3: the code that built the cache, past __init__
+                f"cache folder {self.folder} is not writable ({error.strerror}); keeping {self.kind}s in memory",
+                stacklevel=3,
             )
             return False
 
@@ -98,7 +99,9 @@ class ModelCache:
             return entry
         except Exception as error:  # truncated zip, bad pickle, missing keys, flipped bits
             warnings.warn(
-                f"cached {self.kind} {path.name} is corrupt ({type(error).__name__}: {error}); removing it and rebuilding"
+                f"cached {self.kind} {path.name} is corrupt ({type(error).__name__}: {error}); "
+                "removing it and rebuilding",
+                stacklevel=2,
             )
             path.unlink(missing_ok=True)
             return None
@@ -112,7 +115,10 @@ class ModelCache:
                 atomic_torch_save(entry, self.path(key))
                 return
             except OSError as error:
-                warnings.warn(f"could not write {self.path(key)} ({error.strerror}); keeping the {self.kind} in memory")
+                warnings.warn(
+                    f"could not write {self.path(key)} ({error.strerror}); keeping the {self.kind} in memory",
+                    stacklevel=2,
+                )
                 self.on_disk = False
         with self._lock:
             self._memory[key] = entry

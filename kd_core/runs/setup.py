@@ -137,7 +137,8 @@ class RunSetup:
             model = seeded_model(self.config.teacher, self.dataset, self.config.seed)
             model.load_state_dict(entry["states"]["teacher"])
             history = [EpochRecord.from_dict(row) for row in entry["meta"]["history"]]
-            steps = [StepRecord.from_dict(row) for row in entry["meta"].get("steps", [])]  # absent from older entries
+            # an entry stored without steps replays its epochs only
+            steps = [StepRecord.from_dict(row) for row in entry["meta"].get("steps", [])]
             self._teacher = TeacherLookup(model.to(self.device), history, entry["meta"]["seconds"], True, steps)
         return self._teacher
 

@@ -80,7 +80,7 @@ def replay(
 ) -> None:
     """A finished run's stored steps and epochs as events (``steps=0``: replayed, not trained), in the order
     training sent them — each epoch's steps, then its end — so every consumer draws a cached run the way it
-    draws a fresh one.  Without stored steps (a cache entry older than them) only the epochs are replayed."""
+    draws a fresh one.  A cache entry without stored steps replays its epochs only."""
     if on_event is None:
         return
     epochs = lambda phase: config.teacher_epochs if phase == "teacher" else config.epochs  # noqa: E731

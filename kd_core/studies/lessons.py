@@ -55,8 +55,9 @@ HINTON = {
     "lam": 1.0,
     "batch_size": 256,
 }
-# T = 50, not the paper's 20: chosen on seeds 3 and 4 (never the seeds the lesson runs), KD students at T = 20 / 50 / 100
-# made 93 / 81 / 79 and 91 / 84 / 97 test errors (teachers 58 and 61, scratch 134 and 145; 4 teacher epochs, batch 128).
+# T = 50, not the paper's 20: chosen on seeds 3 and 4 (never the seeds the lesson runs), KD students at
+# T = 20 / 50 / 100 made 93 / 81 / 79 and 91 / 84 / 97 test errors (teachers 58 and 61, scratch 134 and 145; 4 teacher
+# epochs, batch 128).
 # 3 teacher epochs and students at batch 256 (a 12 % faster step) bring the lesson under 5 minutes on two cores; on
 # seeds 3-5 the teachers made 64 / 69 / 76 errors, the KD students 102 / 98 / 96 and scratch 158 / 145 / 143 (gap
 # closed 60 / 62 / 70 %). At batch 256 a peak learning rate of 0.2 diverged.
@@ -82,8 +83,8 @@ LESSONS: dict[str, Lesson] = {
             "What the temperature does",
             "The same little-data students, distilled at T = 1: the teacher's softmax is nearly one-hot, so the soft "
             "targets say little more than the labels and KD is no better than scratch — the two students differ by a "
-            "test image or two, a hair either way. Move T to 4 and Distill again: the runner-up probabilities (the dark "
-            "knowledge) appear, and so does KD's lead.",
+            "test image or two, a hair either way. Move T to 4 and Distill again: the runner-up probabilities (the "
+            "dark knowledge) appear, and so does KD's lead.",
             {**LITTLE_DATA, "temperature": 1.0},
             seeds=8,
             verdicts=("no clear difference", "hurts"),
@@ -111,9 +112,10 @@ LESSONS: dict[str, Lesson] = {
         Lesson(
             "tiny-student",
             "How small can the student get?",
-            "A student of 8 hidden units (610 parameters, 139× smaller than the teacher) that sees only 3 % of the data "
-            "(43 images) still gains from the teacher. Move the student width down and Distill again: somewhere a net is "
-            "too small to hold what the teacher knows; the sweep tab draws the whole curve (sweep: student width).",
+            "A student of 8 hidden units (610 parameters, 139× smaller than the teacher) that sees only 3 % of the "
+            "data (43 images) still gains from the teacher. Move the student width down and Distill again: "
+            "somewhere a net is too small to hold what the teacher knows; the sweep tab draws the whole curve "
+            "(sweep: student width).",
             {**LITTLE_DATA, "student_fraction": 0.03, "student_width": 8},
             seeds=10,
             verdicts=("helps",),
@@ -124,9 +126,9 @@ LESSONS: dict[str, Lesson] = {
             "Hinton's MNIST table, on a laptop",
             "The paper's student — an MLP 800-800 with no regularisation — trained from scratch, and again on nothing "
             "but a good teacher's probabilities at T = 50, from the same weights: distilled, it makes far fewer test "
-            "errors, closing about 60 % of the gap to the teacher (the paper: 146 → 74, teacher 67: 91 %). In place of the "
-            "paper's MLP 1200-1200 trained for hours, the teacher here is a small CNN trained 3 epochs with the paper's "
-            "regularisers (±2-pixel jitter, dropout), and the students train 10 epochs.",
+            "errors, closing about 60 % of the gap to the teacher (the paper: 146 → 74, teacher 67: 91 %). In place of "
+            "the paper's MLP 1200-1200 trained for hours, the teacher here is a small CNN trained 3 epochs with the "
+            "paper's regularisers (±2-pixel jitter, dropout), and the students train 10 epochs.",
             HINTON,
             seeds=3,
             verdicts=("helps",),
@@ -148,10 +150,10 @@ LESSONS: dict[str, Lesson] = {
             "hinton-7s-and-8s",
             "Hinton's 7s and 8s: eight digits learnt from the teacher alone",
             "The paper's other transfer set: the students see only the 7s and 8s, the teacher saw every digit. The "
-            "scratch student can only answer 7 or 8 and gets four test digits in five wrong; the distilled one learns the "
-            "other eight digits from the teacher's soft targets on 7s and 8s alone, and once their biases are raised "
-            "(chosen on a validation split, never the test set) it reads most of them (the paper: 47.3 % errors, "
-            "13.2 % after the bias).",
+            "scratch student can only answer 7 or 8 and gets four test digits in five wrong; the distilled one learns "
+            "the other eight digits from the teacher's soft targets on 7s and 8s alone, and once their biases are "
+            "raised (chosen on a validation split, never the test set) it reads most of them (the paper: 47.3 % "
+            "errors, 13.2 % after the bias).",
             {**HINTON, "keep_classes": (7, 8), "holdout": 0.1, "lr": 0.03, "epochs": 30, "batch_size": 128},
             seeds=3,
             verdicts=("helps",),
@@ -160,8 +162,8 @@ LESSONS: dict[str, Lesson] = {
         Lesson(
             "full-data",
             "With all the data, KD does not help here",
-            "With all 1,437 training images the 1,210-parameter student learns digits on its own, and the teacher knows "
-            "barely more than it does (about 98 % against 96 %): there is little dark knowledge left to add, and "
+            "With all 1,437 training images the 1,210-parameter student learns digits on its own, and the teacher "
+            "knows barely more than it does (about 98 % against 96 %): there is little dark knowledge left to add, and "
             "matching the teacher's softened outputs costs the small student about a point, from every start seed.",
             ANNEALED,
             seeds=8,

@@ -39,7 +39,7 @@ its forward pass through ``conv_pool_relu``; for anything else, the model itself
 2))`` bit for bit, forward and backward, about twice as fast.  PyTorch's max-pool on NCHW tensors takes half of a
 StudentNet step; on channels-last ones it is vectorised over channels.  So the
 convolution and the pool run channels-last (the same values and the same argmax indices as in NCHW), and the
-backward pass is PyTorch's own NCHW one, fed those indices: the gradients come out exactly as before, where a
+backward pass is PyTorch's own NCHW one, fed those indices: the gradients are exactly the NCHW model's, where a
 channels-last backward would sum the gradients in another order.  tests/test_bench.py checks it against
 the seed's nets over SGD steps with 1–3 threads, short batches and tied windows.
 

@@ -231,7 +231,7 @@ class TeacherLookup:
     history: list[EpochRecord]
     seconds: float  # the original training time, also when loaded from the cache
     from_cache: bool
-    steps: list[StepRecord] = field(default_factory=list)  # stored steps; empty from a cache entry older than them
+    steps: list[StepRecord] = field(default_factory=list)  # stored steps; empty for a cache entry stored without them
 
 
 @dataclass
