@@ -131,17 +131,17 @@ def test_the_report_of_a_cached_run_says_so_and_gives_the_original_training_time
     import dataclasses
 
     from dashboard.report import summary as report
-    from dashboard.runs import distill as runs
     from dashboard.runs.seeds import SeedsOutcome
+    from kd_core.runs.served import DistillOutcome
 
     result = fresh[0]
-    trained = SeedsOutcome(CONFIG, [runs.DistillOutcome(result, None, None, {})])
+    trained = SeedsOutcome(CONFIG, [DistillOutcome(result, None, None, {})])
     assert report.cache_note(trained) == ""
     served = dataclasses.replace(result, from_results_cache=True)
-    cached = SeedsOutcome(CONFIG, [runs.DistillOutcome(served, None, None, {})])
+    cached = SeedsOutcome(CONFIG, [DistillOutcome(served, None, None, {})])
     original = sum(result.seconds.values())
     assert report.trained_seconds(cached) == pytest.approx(original) and original > 0.05
     note = report.cache_note(cached)
     assert "served from the results cache" in note and f"trained originally in {original:.1f} s" in note
-    two = SeedsOutcome(CONFIG, [runs.DistillOutcome(served, None, None, {})] * 2)
+    two = SeedsOutcome(CONFIG, [DistillOutcome(served, None, None, {})] * 2)
     assert report.cache_note(two).endswith("s per seed.")

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from dashboard.figures import closer
 from dashboard.figures import experiments as ef
 from kd_core.stats import summarize
 from kd_core.studies.experiments import best_bias, bias_curve
@@ -96,14 +97,14 @@ def test_per_class_figure_highlights_the_omitted_class():
     student[3] = 0.4
     baseline = [0.96] * 10
     baseline[3] = 0.0
-    figure = ef.per_class_figure({"teacher": teacher, "student": student, "baseline": baseline}, CLASSES, 3)
+    figure = closer.per_class_figure({"teacher": teacher, "student": student, "baseline": baseline}, CLASSES, 3)
     assert names(figure) == ["Teacher", "KD student", "Scratch baseline"]
     assert figure.data[1].y[3] == pytest.approx(40.0) and figure.data[1].text[3] == "40"
     assert figure.data[2].text[3] == "0" and figure.data[2].text[0] == ""
     rect = figure.layout.shapes[0]
     assert (rect.x0, rect.x1) == (2.5, 3.5)
     assert "never shown" in figure.layout.annotations[0].text
-    no_baseline = ef.per_class_figure({"teacher": teacher, "student": student, "baseline": None}, CLASSES, 3)
+    no_baseline = closer.per_class_figure({"teacher": teacher, "student": student, "baseline": None}, CLASSES, 3)
     assert len(no_baseline.data) == 2
 
 

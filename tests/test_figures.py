@@ -135,7 +135,7 @@ def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
 # ---- the verdict over seeds (dashboard/text/verdict.py) and the progress of a Distill over seeds
 
 from dashboard.jobs import progress as seed_progress
-from dashboard.report import verdict  # noqa: E402
+from dashboard.text import verdict  # noqa: E402
 from kd_core.stats import Interval  # noqa: E402
 from kd_core.train.records import EpochRecord  # noqa: E402
 

@@ -1,74 +1,19 @@
-"""The "Look closer" tab: its maths (confusion matrix, per-class means, the KL next to the probability bars) and the
-tab itself (AppTest): a hint before any Distill; after one, the per-class chart, a confusion matrix per model, the
+"""The "Look closer" tab: its figures (per-class bars, confusion matrix; the maths is tests/test_inspection.py's) and
+the tab itself (AppTest): a hint before any Distill; after one, the per-class chart, a confusion matrix per model, the
 downloads and the kd-train line."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from sklearn.metrics import confusion_matrix as sklearn_confusion
 from test_app import app, charts, finish, main_job  # noqa: F401  (app: the fixture, shared)
 
 from dashboard.figures import closer
 from dashboard.runs import exports
 from kd_core import PhaseReport, RunConfig, RunResult
-from kd_core.methods.losses import distillation_loss
+from kd_core.studies import inspection
 
-# ---------------------------------------------------------------- maths
-
-
-@pytest.mark.parametrize("temperature", [1.0, 2.5, 4.0, 20.0])
-def test_the_kl_is_torchs_kl_div_summed_over_classes(temperature):
-    generator = torch.Generator().manual_seed(3)
-    teacher, student = 6 * torch.randn(10, generator=generator), 3 * torch.randn(10, generator=generator)
-    expected = F.kl_div(
-        F.log_softmax(student / temperature, dim=-1), F.softmax(teacher / temperature, dim=-1), reduction="sum"
-    )
-    got = closer.kl_divergence(teacher.numpy(), student.numpy(), temperature)
-    assert got == pytest.approx(float(expected), rel=1e-5, abs=1e-7)
-    # …and the KD loss's soft part, on a batch of this one image, is T² times it.
-    soft = distillation_loss(student[None], teacher[None], None, temperature, 1.0).soft
-    assert temperature**2 * got == pytest.approx(float(soft), rel=1e-5, abs=1e-7)
-
-
-def test_the_kl_on_known_inputs():
-    assert closer.kl_divergence(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), 4.0) == 0.0
-    assert closer.kl_divergence(np.array([5.0, 5.0]), np.array([0.0, 0.0]), 1.0) == pytest.approx(
-        0.0, abs=1e-12
-    )  # same softmax
-    # Teacher (0.5, 0.5) against student (0.9, 0.1): 0.5·log(0.5/0.9) + 0.5·log(0.5/0.1).
-    student = np.log([0.9, 0.1])
-    assert closer.kl_divergence(np.zeros(2), student, 1.0) == pytest.approx(
-        0.5 * np.log(0.5 / 0.9) + 0.5 * np.log(5), rel=1e-12
-    )
-    # A teacher sure to the last bit (its other probabilities underflow) still gives a finite, exact number.
-    assert np.isfinite(closer.kl_divergence(np.array([2000.0, 0.0, 0.0]), np.zeros(3), 1.0))
-    with pytest.raises(ValueError):
-        closer.kl_divergence(np.zeros(3), np.zeros(3), 0.0)
-
-
-def test_the_confusion_matrix_counts_true_rows_and_predicted_columns():
-    rng = np.random.default_rng(0)
-    labels, predicted = rng.integers(0, 10, 500), rng.integers(0, 10, 500)
-    matrix = closer.confusion_matrix(labels, predicted, 10)
-    assert matrix.dtype == np.int64 and matrix.sum() == 500
-    assert (matrix == sklearn_confusion(labels, predicted, labels=range(10))).all()
-    assert closer.confusion_matrix(np.array([0, 0, 1]), np.array([1, 1, 1]), 3).tolist() == [
-        [0, 2, 0],
-        [0, 1, 0],
-        [0, 0, 0],
-    ]
-    with pytest.raises(ValueError):
-        closer.confusion_matrix(np.array([0, 1]), np.array([0]), 2)
-
-
-def test_the_worst_confusion_is_the_largest_mistake():
-    assert closer.worst_confusion(np.diag([5, 6, 7])) is None
-    assert closer.worst_confusion(np.array([[9, 1, 0], [4, 8, 0], [0, 4, 3]])) == closer.Confusion(
-        1, 0, 4
-    )  # the first of a tie
+# ---------------------------------------------------------------- per-class means and the figures
 
 
 def test_per_class_accuracy_is_the_mean_over_seeds_and_skips_a_missing_baseline():
@@ -76,7 +21,7 @@ def test_per_class_accuracy_is_the_mean_over_seeds_and_skips_a_missing_baseline(
     runs = [
         RunResult(RunConfig(seed=s), "completed", report([1.0, 0.0]), report([0.5, 0.25 * s]), None) for s in (0, 1)
     ]
-    means = closer.per_class(runs)
+    means = inspection.per_class(runs)
     assert means == {"teacher": [1.0, 0.0], "student": [0.5, 0.125]}
     figure = closer.per_class_figure(means, ["a", "b"], hidden=1, seeds=2)
     assert [t.name for t in figure.data] == ["Teacher", "KD student"] and list(figure.data[1].y) == [50.0, 12.5]
@@ -115,9 +60,9 @@ def test_before_a_distill_the_tab_says_what_it_will_show(app):
 
 def test_after_a_distill_the_tab_shows_classes_confusions_downloads_and_the_command(app, monkeypatch):
     calls = []
-    real = closer.predictions
+    real = inspection.predictions
     monkeypatch.setattr(
-        closer, "predictions", lambda models, images: calls.append(sorted(models)) or real(models, images)
+        inspection, "predictions", lambda models, images: calls.append(sorted(models)) or real(models, images)
     )
     fast_single_seed(app).button(key="distill").click().run()
     finish(app)
@@ -145,12 +90,14 @@ def test_after_a_distill_the_tab_shows_classes_confusions_downloads_and_the_comm
     command = next(c.value for c in app.code if c.value.startswith("kd-train"))
     assert command == exports.command_line(main_job(app).meta["config"], 1)
     assert "--temperature 6" in command and "--epochs 2" in command and "--seeds" not in command
-    # The probability bars now carry the KL of the image shown, as closer computes it from the stored logits.
+    # The probability bars now carry the KL of the image shown, as kd_core computes it from the stored logits.
     first = main_job(app).result.first
     index = int(app.number_input(key="sample_index").value)
     kl = next(m for m in app.metric if m.label.startswith("KL(teacher ‖ student) at T = 6"))
-    assert kl.value == f"{closer.kl_divergence(first.teacher_logits[index], first.student_logits[index], 6.0):.3f} nats"
+    kl_at_6 = inspection.kl_divergence(first.teacher_logits[index], first.student_logits[index], 6.0)
+    assert kl.value == f"{kl_at_6:.3f} nats"
     # Moving T redraws the bars and their KL from the stored logits.
     app.slider(key="temperature").set_value(2.0).run()
     kl = next(m for m in app.metric if m.label.startswith("KL(teacher ‖ student) at T = 2"))
-    assert kl.value == f"{closer.kl_divergence(first.teacher_logits[index], first.student_logits[index], 2.0):.3f} nats"
+    kl_at_2 = inspection.kl_divergence(first.teacher_logits[index], first.student_logits[index], 2.0)
+    assert kl.value == f"{kl_at_2:.3f} nats"

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.jobs import runner as jobs
 from dashboard.runs import distill as runs
 from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
+from kd_core.runs import served
 from kd_core.runs.setup import load
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -36,8 +37,7 @@ def nothing_remembered():
 
 def forget_results() -> None:
     """Empty the in-memory layer of the results cache, as a server restart would (the disk cache stays)."""
-    with runs._guard:
-        runs._remembered_runs.clear()
+    served.forget_all()
 
 
 def job_threads() -> list[threading.Thread]:
@@ -115,7 +115,7 @@ def distill_job(config: RunConfig, teachers: TeacherCache, results: ResultCache 
 @pytest.mark.slow
 def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_path):
     inside, most = [0], [0]
-    lock, real_run = threading.Lock(), runs.train
+    lock, real_run = threading.Lock(), served.train
 
     def counted_run(config, *args, **kwargs):  # how many trainings run at once
         with lock:
@@ -127,7 +127,7 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
             with lock:
                 inside[0] -= 1
 
-    monkeypatch.setattr(runs, "train", counted_run)
+    monkeypatch.setattr(served, "train", counted_run)
     teachers = TeacherCache(tmp_path / "teachers")
     configs = [
         QUICK.replace(temperature=t, lam=lam, seed=seed)
@@ -171,7 +171,7 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
         solo = run(config, cache=TeacherCache(tmp_path / "solo-teachers"))  # trained alone, nothing shared
         same_report(outcome.result, solo)
         np.testing.assert_array_equal(
-            outcome.student_logits, runs.test_logits(solo.models["student"], runs.load_data("digits"))
+            outcome.student_logits, served.test_logits(solo.models["student"], runs.load_data("digits"))
         )
         # This session's live charts show its own run only: its epoch events are its own history.
         epochs = [e for e in snap.events if e.kind == "epoch" and e.phase != "teacher"]
@@ -184,14 +184,14 @@ def test_ten_concurrent_sessions_each_get_their_solo_result(monkeypatch, tmp_pat
 def test_identical_requests_train_once_and_wait_for_the_first(monkeypatch, tmp_path):
     monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
     trained = []
-    real_run = runs.train  # the training, in its worker process
+    real_run = served.train  # the training, in its worker process
 
     def counting_run(config, *args, **kwargs):
         result = real_run(config, *args, **kwargs)
         trained.append(result.from_results_cache)
         return result
 
-    monkeypatch.setattr(runs, "train", counting_run)
+    monkeypatch.setattr(served, "train", counting_run)
     teachers, results = TeacherCache(tmp_path / "teachers"), ResultCache(tmp_path / "results")
     config = QUICK.replace(seed=11)
     classroom = [distill_job(config, teachers, results) for _ in range(8)]
@@ -227,8 +227,8 @@ def test_a_request_waiting_for_an_identical_run_can_be_stopped(monkeypatch, tmp_
         release.wait(30)
         return real_run(config, *args, **kwargs)
 
-    real_run = runs.train  # the training, in its worker process
-    monkeypatch.setattr(runs, "train", slow_run)
+    real_run = served.train  # the training, in its worker process
+    monkeypatch.setattr(served, "train", slow_run)
     teachers = TeacherCache(tmp_path / "teachers")
     config = QUICK.replace(seed=12)
     first = distill_job(config, teachers, None)
@@ -251,8 +251,8 @@ def test_a_request_waiting_for_an_identical_run_leaves_its_trainer_slot_to_other
         release.wait(30)
         return real_run(config, *args, **kwargs)
 
-    real_run = runs.train  # the training, in its worker process
-    monkeypatch.setattr(runs, "train", slow_run)
+    real_run = served.train  # the training, in its worker process
+    monkeypatch.setattr(served, "train", slow_run)
     teachers = TeacherCache(tmp_path / "teachers")
     first = distill_job(QUICK.replace(seed=13), teachers, None)
     wait_until(lambda: started == [13])

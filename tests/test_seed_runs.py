@@ -9,6 +9,7 @@ from dashboard.jobs.progress import SeedEvent
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
 from kd_core import RunConfig, TeacherCache, run
+from kd_core.runs import served
 
 TINY = RunConfig(teacher_epochs=1, epochs=1, student_fraction=0.05, seed=11)
 
@@ -65,7 +66,7 @@ def test_one_seed_trains_in_a_worker_process(monkeypatch, tmp_path):
     import kd_core.runs.seeds
 
     monkeypatch.setattr(kd_core.runs.seeds, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
-    monkeypatch.setattr(runs, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
+    monkeypatch.setattr(served, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("in-process")))
     job = distill_in_a_job(TINY.replace(seed=31), 1, TeacherCache(tmp_path / "teachers"))
     (outcome,) = job.result.outcomes
     solo = run(TINY.replace(seed=31), cache=TeacherCache(tmp_path / "solo"))

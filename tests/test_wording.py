@@ -1,11 +1,10 @@
-"""What the page says, word by word: the settings line, articles, signs, the full-data button's rule, the sample picker."""
+"""What the page says, word by word: the settings line, articles, signs, the full-data button's rule (the sample
+picker's choice of images is tests/test_inspection.py's)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from dashboard.figures import closer
 from dashboard.text import run_settings, verdict, wording
 from kd_core import RunConfig
 from kd_core.stats import Interval
@@ -113,17 +112,3 @@ def test_the_full_data_button_belongs_only_where_kd_did_not_help_with_most_of_th
     assert not verdict.full_data_applies(full.replace(omit_class=3), hurts, "unseen-class")
     assert not verdict.full_data_applies(full.replace(dataset="mnist"), hurts, "hinton-mnist")
     assert not verdict.full_data_applies(full, Interval.of([-0.01]), "free-play")  # one seed decides nothing
-
-
-def test_a_random_sample_shows_dark_knowledge():
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(200, 10)) * 0.5
-    logits[np.arange(200), rng.integers(0, 10, 200)] += 30.0  # one-hot even at T = 4
-    logits[:40, 1] = logits[:40].max(axis=1) - 2.0  # these 40 have a visible runner-up at T = 4
-    chosen = closer.revealing(logits, 4.0)
-    probs = np.exp(closer.log_softmax(logits[chosen], 4.0))
-    assert len(chosen) >= closer.FEWEST and (np.sort(probs, axis=1)[:, -2] >= closer.VISIBLE).all()
-    assert set(chosen) <= set(range(40))
-    # Too few such images: the ones with the largest runner-up, never an empty choice.
-    few = closer.revealing(logits, 1.0, among=np.arange(100, 200))
-    assert len(few) == closer.FEWEST and set(few) <= set(range(100, 200))

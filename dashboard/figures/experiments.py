@@ -273,50 +273,6 @@ def temperature_multiples_figure(
     return figure
 
 
-def per_class_figure(
-    per_class: dict[str, Sequence[float] | None], class_names: Sequence[str], omitted: int
-) -> go.Figure:
-    """Grouped bars of per-class test accuracy (%) for "teacher", "student", "baseline" (None ones skipped);
-    the omitted class shaded and labelled."""
-    classes = [str(c) for c in class_names]
-    figure = go.Figure()
-    for name in ("teacher", "student", "baseline"):
-        values = per_class.get(name)
-        if values is None:
-            continue
-        figure.add_trace(
-            go.Bar(
-                x=classes,
-                y=[_pct(v) for v in values],
-                name=LABELS[name],
-                marker_color=COLORS[name],
-                text=[f"{_pct(v):.0f}" if i == omitted else "" for i, v in enumerate(values)],
-                textposition="outside",
-                hovertemplate="class %{x}: %{y:.1f} %<extra>" + LABELS[name] + "</extra>",
-            )
-        )
-    figure.add_vrect(x0=omitted - 0.5, x1=omitted + 0.5, fillcolor=HIGHLIGHT, opacity=0.18, line_width=0)
-    figure.add_annotation(
-        x=omitted,
-        y=112,
-        text=f"never shown to the students: {classes[omitted]}",
-        showarrow=False,
-        font=dict(color=HIGHLIGHT),
-    )
-    figure.update_layout(
-        barmode="group",
-        title="Per-class test accuracy",
-        xaxis_title="class",
-        yaxis_title="accuracy (%)",
-        margin=dict(l=10, r=10, t=50, b=10),
-        height=420,
-        legend=LEGEND_BELOW,
-    )
-    figure.update_xaxes(type="linear", tickmode="array", tickvals=list(range(len(classes))), ticktext=classes)
-    figure.update_yaxes(range=[0, 118])
-    return figure
-
-
 def bias_curve_figure(curve: Sequence, omitted_name: str, current_bias: float | None = None, best=None) -> go.Figure:
     """Accuracy on the omitted class and overall (%) as its output bias rises; the current bias as a line,
     the best overall bias as a star. ``curve`` is ``kd_core.studies.experiments.bias_curve`` output."""

@@ -1,7 +1,7 @@
 """What the experiment tabs start and compute: thin wrappers over ``kd_core.studies.experiments``.
 
-The only module of the dashboard that calls ``kd_core.studies.experiments`` (dashboard/runs/distill.py holds the other
-calls into ``kd_core``), and no Streamlit: the tabs draw what these functions return.
+The only module of the dashboard that calls ``kd_core.studies.experiments``, and no Streamlit: the tabs draw what
+these functions return.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import torch
 
 from kd_core import ConfigError, RunConfig, TeacherCache, validate
 from kd_core.board.sweeps import SweepRecorder
@@ -26,7 +25,7 @@ PARAM_SYMBOLS = {"temperature": "T", "lam": "λ", "student_width": "student widt
 OmittedClassResult = ex.OmittedClassResult
 
 
-# ---------------------------------------------------------------- job functions: fn(on_event, stop) for dashboard.jobs.runner
+# ------------------------------------------------------- job functions: fn(on_event, stop) for dashboard.jobs.runner
 
 
 def _rows_and_epochs(on_event: Callable) -> Callable[[SweepEvent], None]:
@@ -132,11 +131,11 @@ def seeds_from(config: RunConfig, count: int) -> list[int]:
 
 
 def softened_distributions(logits: np.ndarray, temperatures: list[float]) -> np.ndarray:
-    return ex.softened_distributions(torch.from_numpy(logits), temperatures)
+    return ex.softened_distributions(logits, temperatures)
 
 
 def dark_knowledge_matrix(logits: np.ndarray, labels: np.ndarray, temperature: float, num_classes: int) -> np.ndarray:
-    return ex.dark_knowledge_matrix(torch.from_numpy(logits), torch.from_numpy(labels), temperature, num_classes)
+    return ex.dark_knowledge_matrix(logits, labels, temperature, num_classes)
 
 
 def bias_curve(result: ex.OmittedClassResult, biases) -> list[ex.BiasPoint]:

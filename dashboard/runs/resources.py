@@ -1,7 +1,7 @@
 """What the tabs share: the dataset and the teacher cache (per server), the teacher's logits (per session).
 
 The memo of teacher logits, ``st.session_state["teacher_logits"]``, maps (teacher key, split) to the
-logits over that split (dashboard/runs/distill.py: ``split_of``).  It is filled by the sidebar's jobs, by the
+logits over that split (``kd_core.runs.served.split_of``).  It is filled by the sidebar's jobs, by the
 experiment tabs' teacher job, or from the disk cache when the teacher is already there; the Probabilities
 and "What is happening" tabs, the sweep tab's "one input as T rises" chart and the heatmap read it.
 """
@@ -21,6 +21,7 @@ from dashboard.runs import seeds as seed_runs
 from kd_core import Dataset, RunConfig
 from kd_core.data.datasets import DATA_DIR_HINT
 from kd_core.files import one_line
+from kd_core.runs import served
 from kd_core.runs.setup import load
 
 state = st.session_state
@@ -61,7 +62,7 @@ def teacher_cache():
 @st.cache_resource(show_spinner=False, max_entries=32)
 def untrained_student_logits(dataset_name: str, student: str, seed: int) -> np.ndarray:
     dataset, _ = dataset_or_problem(dataset_name)
-    return runs.untrained_student_logits(RunConfig(dataset=dataset_name, student=student, seed=seed), dataset)
+    return served.untrained_student_logits(RunConfig(dataset=dataset_name, student=student, seed=seed), dataset)
 
 
 @st.cache_resource(show_spinner="Timing a few training steps on this server…", max_entries=64)
@@ -97,8 +98,8 @@ def remember(config: RunConfig, split: str, logits: np.ndarray | None) -> None:
 
 
 def remember_teacher(outcome) -> None:
-    """Keep the logits of a finished teacher job (a runs.TeacherOutcome)."""
-    if isinstance(outcome, runs.TeacherOutcome) and not outcome.cancelled:
+    """Keep the logits of a finished teacher job (a ``served.TeacherOutcome``)."""
+    if isinstance(outcome, served.TeacherOutcome) and not outcome.cancelled:
         for split, logits in outcome.logits.items():
             remember(outcome.config, split, logits)
 
@@ -115,7 +116,7 @@ def teacher_logits(config: RunConfig, split: str = "test") -> np.ndarray | None:
     memo = state.setdefault("teacher_logits", {})
     if (key, split) not in memo:
         dataset, _ = dataset_or_problem(config.dataset)
-        logits = None if dataset is None else runs.cached_teacher_logits(config, dataset, teacher_cache(), split)
+        logits = None if dataset is None else served.cached_teacher_logits(config, dataset, teacher_cache(), split)
         if logits is None:
             return None
         memo[(key, split)] = logits
@@ -133,7 +134,7 @@ def teacher_logits_or_button(config: RunConfig, split: str, where: str, key: str
     def launch():
         cache = teacher_cache()
         plan = runs.planned_steps(config, dataset, ("teacher",))
-        return (lambda on_event, stop: runs.load_or_train_teacher(config, cache, on_event, stop)), {
+        return (lambda on_event, stop: served.load_or_train_teacher(config, cache, on_event, stop)), {
             "what": "Teacher",
             "config": config,
             "plan": plan,

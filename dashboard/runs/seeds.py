@@ -1,13 +1,14 @@
 """Distill over several seeds: seeds ``seed … seed+N−1``, each a teacher (cached after the first time), a KD
 student and a scratch baseline; the headline is KD − baseline over the seeds, with its 95 % interval.
 
-Every seed keeps what ``runs.distill`` gives one run: the results cache (memory, then disk) and one run per key
-at a time, so a classroom of identical clicks trains once.  Seeds run in parallel where the server has free
-trainer slots: the job keeps its own slot and takes up to N−1 more, only if they are free now and nobody is
-queued (``jobs.extra_slots``), and no more than the load average says are idle (other work on the machine
-counts too), and runs that many seeds at once in worker processes — one worker process when no other slot is
-free, never the server's own interpreter (``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training
-right now go through ``runs.distill``, which waits for them.
+Page side: which seeds to serve when, among the page's jobs.  The engine serves each seed (kd_core/runs/served.py:
+the memo of finished runs, the results cache, one run per key at a time, the trainings in worker processes, the
+logits and the latency).  Seeds run in parallel where the server has free trainer slots: the job keeps its own slot
+and takes up to N−1 more, only if they are free now and nobody is queued (``jobs.extra_slots``), and no more than
+the load average says are idle (other work on the machine counts too), and ``served.train_seeds`` runs that many
+seeds at once in worker processes — one worker process when no other slot is free, never the server's own
+interpreter (``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training right now go through
+``runs.distill``, which waits for them.
 
 A request whose runs are all finished or asked for by earlier jobs needs no slot (``needs_a_slot``: the page
 starts it without one) and waits for them; a job whose teachers are all being trained by another process waits
@@ -26,29 +27,27 @@ from dashboard.jobs.progress import SeedEvent
 from dashboard.runs import distill as runs
 from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core.execution import executors
-from kd_core.execution.executors import LocalProcesses, make_executor
-from kd_core.runs.background import WorkerTask, run_task_niced
-from kd_core.runs.seeds import SeedsResult, SeedTask, map_seed_tasks, run_task
+from kd_core.runs import served
+from kd_core.runs.seeds import SeedsResult
 from kd_core.runs.setup import load
-from kd_core.runs.stored import replay
 from kd_core.stats import Interval
 
 
 @dataclass
 class SeedsOutcome:
-    """One Distill over consecutive seeds: a ``runs.DistillOutcome`` per seed (the first with logits and latency)."""
+    """One Distill over consecutive seeds: a ``served.DistillOutcome`` per seed (the first with logits and latency)."""
 
     config: RunConfig  # the settings asked for; seed = the first seed
-    outcomes: list[runs.DistillOutcome]
+    outcomes: list[served.DistillOutcome]
     parallel: int = 1  # how many seeds trained at once (at most)
     lesson: str | None = None  # the lesson chosen when it was first shown (sidebar.report_lesson); None: not yet
 
     @property
-    def first(self) -> runs.DistillOutcome:
+    def first(self) -> served.DistillOutcome:
         return self.outcomes[0]
 
     @property
-    def completed(self) -> list[runs.DistillOutcome]:
+    def completed(self) -> list[served.DistillOutcome]:
         return [o for o in self.outcomes if o.result.status == "completed"]
 
     @property
@@ -114,14 +113,14 @@ def _wanted_before(me: jobs.Job | None) -> set[str]:
 def needs_a_slot(keys: list[str], results: ResultCache | None = None) -> bool:
     """False when every run is finished or asked for by a live job already: the request then needs no trainer
     slot of its own (it waits for those), and must not queue for one to find that out."""
-    results = results if results is not None else runs.shared_results()
-    return not all(k in _wanted_before(None) or runs.finished(k, results) for k in keys)
+    results = results if results is not None else served.shared_results()
+    return not all(k in _wanted_before(None) or served.finished(k, results) for k in keys)
 
 
 def _wait_for_earlier(keys: list[str], results: ResultCache, stop: threading.Event) -> None:
     """When every unfinished run of this job is one an earlier job asks for, wait for them without a slot."""
     me = jobs._this_job()
-    pending = lambda: [k for k in keys if not runs.finished(k)]  # in memory: on disk, it may be mid-map  # noqa: E731
+    pending = lambda: [k for k in keys if not served.finished(k)]  # in memory: on disk, it may be mid-map  # noqa: E731
     if me is None or not pending() or not set(pending()) <= _wanted_before(me):
         if me is not None:
             me.waiting = None  # the note the page started it with (job_panel.start): it waits for nothing
@@ -173,19 +172,16 @@ def distill_seeds(
     """``seeds`` distillations of ``config`` (seeds config.seed …), in worker processes, in parallel where trainer
     slots are free."""
     asked = {} if results is None else {"results": results}  # runs.distill's own default otherwise
-    results = results if results is not None else runs.shared_results()
+    results = results if results is not None else served.shared_results()
     configs = seed_configs(config, seeds)
     _wait_for_earlier([load(c)[0].run_key() for c in configs], results, stop)
-    outcomes: dict[int, runs.DistillOutcome] = {}
+    outcomes: dict[int, served.DistillOutcome] = {}
     for c in configs:  # what this server ran before is ready at once
-        remembered = runs._remembered(load(c)[0].run_key(), results)
+        remembered = served.from_memory(load(c)[0].run_key(), results, _tagged(on_event, c.seed))
         if remembered is not None:
-            replay(
-                remembered.result.history, remembered.result.config, _tagged(on_event, c.seed), remembered.result.steps
-            )
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
-    to_train = [c for c in todo if not runs.finished(load(c)[0].run_key(), results)]  # stored ones: runs.distill reads
+    to_train = [c for c in todo if not served.finished(load(c)[0].run_key(), results)]  # stored: runs.distill reads
     parallel = 1
     if len(to_train) > 1 and not stop.is_set():
         todo = _teacher_order(to_train, cache, stop) + [c for c in todo if c not in to_train]
@@ -193,8 +189,10 @@ def distill_seeds(
             with jobs.extra_slots(min(len(to_train) - 1, idle_cores()) if slot else 0) as more:
                 parallel = more + 1
                 if slot:
+                    relay = lambda seed, event: on_event(SeedEvent(seed, event))  # noqa: E731
+                    first = configs[0].seed
                     outcomes.update(
-                        _in_parallel(todo[: len(to_train)], parallel, cache, results, on_event, stop, configs[0].seed)
+                        served.train_seeds(todo[: len(to_train)], parallel, cache, results, relay, stop, first)
                     )
     for c in todo:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
         if stop.is_set():
@@ -205,72 +203,6 @@ def distill_seeds(
     if stop.is_set() or len(ordered) < len(configs):
         return SeedsOutcome(config, ordered, parallel)
     first = ordered[0]
-    if first.result.status == "completed" and (not first.latency_seconds or first.student_logits is None):
-        ordered[0] = _measured(configs[0], first, stop)  # the report's latency and the bars come from the first seed
+    if first.result.status == "completed" and not first.has_measurements:  # the report's latency and the bars
+        ordered[0] = served.measure_once(configs[0], first, stop, runs.PAGE_TURNS)
     return SeedsOutcome(config, ordered, parallel)
-
-
-def _measured(config: RunConfig, outcome: runs.DistillOutcome, stop: threading.Event) -> runs.DistillOutcome:
-    """``outcome`` with its logits and latency, measured once per run key in the server: identical requests that
-    need it at the same time wait for the first measurement (under the run's lock) and take it from memory."""
-    key = load(config)[0].run_key()
-    with runs._one_run_per_key(key, stop):
-        again = runs._remembered(key)
-        if again is not None and again.latency_seconds and again.student_logits is not None:
-            return again
-        measured = runs.outcome_of(outcome.result)
-        runs._remember(key, measured)
-        return measured
-
-
-def _in_parallel(
-    configs: list[RunConfig],
-    workers: int,
-    cache: TeacherCache,
-    results: ResultCache,
-    on_event: Callable,
-    stop: threading.Event,
-    first: int | None = None,
-) -> dict[int, runs.DistillOutcome]:
-    """The seeds whose run key is free, ``workers`` at a time in worker processes; each seed's key is held meanwhile.
-    Seed ``first`` (the report's) has its latency measured before it is remembered: identical requests waiting for
-    it find it complete, instead of each measuring it again in the server."""
-    held, mine = [], []
-    try:
-        for c in configs:
-            key = load(c)[0].run_key()
-            lock = runs.try_lock(key)
-            if lock is None:
-                continue  # an identical run is training in another session: runs.distill waits for it later
-            held.append(lock)
-            mine.append((key, c))
-        if len(mine) < 2:
-            return {}
-        if cache.disk_folder is None or results.disk_folder is None:
-            return {}  # a cache kept in this process's memory: runs.distill trains here instead
-        try:  # one worker too: a training in the server's interpreter would compete with every page run
-            executor = (
-                LocalProcesses(min(workers, len(mine)), in_process_when_alone=False)
-                if runs.in_workers()
-                else make_executor(os.environ.get("KD_EXECUTOR", "local"), jobs=min(workers, len(mine)))
-            )
-        except (ValueError, ImportError, RuntimeError):
-            return {}  # Ray asked for but not usable: the seeds run one after another instead
-        tasks = [SeedTask(c, cache.disk_folder, results.disk_folder) for _, c in mine]
-        relay = lambda seed, event: on_event(SeedEvent(seed, event))  # noqa: E731
-        if runs.in_workers():
-            finished = map_seed_tasks(executor, run_task_niced, tasks, relay, stop, wrap=WorkerTask)
-        else:
-            finished = map_seed_tasks(executor, run_task, tasks, relay, stop)
-        out = {}
-        for (key, c), result in zip(mine, finished):
-            if result.status != "completed":
-                out[c.seed] = runs.DistillOutcome(result, None, None, {})
-                continue
-            outcome = runs.outcome_of(result, latency=c.seed == first)
-            runs._remember(key, outcome)
-            out[c.seed] = outcome
-        return out
-    finally:
-        for lock in held:
-            lock.release()

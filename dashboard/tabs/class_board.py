@@ -17,7 +17,6 @@ import streamlit as st
 
 from dashboard.figures import board as board_figures
 from dashboard.figures import charts
-from dashboard.runs import distill as runs
 from kd_core.board.collect import (
     AXES,
     Board,
@@ -28,6 +27,7 @@ from kd_core.board.collect import (
     show_every_run,
     start_fresh,
 )
+from kd_core.runs import served
 
 REFRESH_SECONDS = 2.0  # often enough to feel live; each refresh only lists the folder unless a run has finished
 INTRO = (
@@ -61,7 +61,7 @@ def render(folder: str | None = None) -> None:
     """The board of ``folder`` (default: the server's results folder, where every Distill stores its runs)."""
     st.header("Class board")  # h2 under the page's h1 (axe: heading-order)
     st.caption(INTRO)
-    folder = folder or runs.shared_results().disk_folder
+    folder = folder or served.shared_results().disk_folder
     if folder is None:
         st.info(
             "This server cannot write its cache folder, so finished runs stay in each page's memory and there is "
@@ -98,7 +98,8 @@ def board_view(folder: str) -> None:
         charts.show(figure, key="board_chart")
         seeds = "seed" if board.runs == 1 else "seeds"
         with st.expander(
-            f"The numbers: {len(board.groups)} setting{'' if len(board.groups) == 1 else 's'}, {board.runs} {seeds} in all"
+            f"The numbers: {len(board.groups)} setting{'' if len(board.groups) == 1 else 's'}, "
+            f"{board.runs} {seeds} in all"
         ):
             st.dataframe(table, hide_index=True, width="stretch")
     with st.expander("For the teacher: start a fresh board"):

@@ -9,10 +9,10 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.figures import experiments as ef
-from dashboard.runs import distill as runs
 from dashboard.runs import experiments as er
 from dashboard.runs import resources
 from kd_core import RunConfig
+from kd_core.runs import served
 
 TITLE = "Dark knowledge — which classes look alike to the teacher"
 INTRO = (
@@ -45,7 +45,7 @@ def render(config: RunConfig) -> None:
         return
     dataset, _ = resources.dataset_or_problem(config.dataset)
     names = dataset.class_names
-    matrix = er.dark_knowledge_matrix(logits, runs.labels_of(dataset, split), config.temperature, dataset.num_classes)
+    matrix = er.dark_knowledge_matrix(logits, served.labels_of(dataset, split), config.temperature, dataset.num_classes)
     charts.show(ef.dark_knowledge_figure(matrix, names, config.temperature, diagonal), key="exp_dk_chart")
     pairs = sorted(
         ((matrix[i, j] + matrix[j, i], i, j) for i in range(len(matrix)) for j in range(i + 1, len(matrix))),

@@ -23,6 +23,7 @@ from dashboard.runs import resources
 from dashboard.runs import seeds as seed_runs
 from dashboard.tabs import history
 from kd_core import RunConfig
+from kd_core.runs import served
 
 state = st.session_state
 JOB = "main"  # Distill and Train / load teacher share one job: one Stop button serves both
@@ -42,7 +43,7 @@ def launcher(kind: str, config: RunConfig, seeds: int = 1):
         dataset, _ = resources.dataset_or_problem(config.dataset)
         if kind == "teacher":
             plan = runs.planned_steps(config, dataset, ("teacher",))
-            return (lambda on_event, stop: runs.load_or_train_teacher(config, cache, on_event, stop)), {
+            return (lambda on_event, stop: served.load_or_train_teacher(config, cache, on_event, stop)), {
                 "kind": kind,
                 "what": "Teacher",
                 "config": config,
@@ -76,7 +77,8 @@ def sidebar_buttons(where, config: RunConfig, seeds: int, usable: bool) -> None:
         type="primary",
         disabled=not usable,
         width="stretch",
-        help="Train the KD student from the teacher's soft targets, and the same small model from scratch for comparison, for every seed.",
+        help="Train the KD student from the teacher's soft targets, and the same small model from scratch for "
+        "comparison, for every seed.",
     )
     changed = None if job_panel.active(JOB) else settings_changed(config, seeds)
     if changed:
@@ -123,8 +125,8 @@ def settings_changed(config: RunConfig, seeds: int) -> str | None:
     )  # noqa: E731
     more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
     return (
-        f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} to {show(now)}{more} "
-        "— click **Distill** to see the new settings."
+        f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} "
+        f"to {show(now)}{more} — click **Distill** to see the new settings."
     )
 
 

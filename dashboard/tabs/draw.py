@@ -4,7 +4,8 @@ scratch baseline's softened probabilities at the sidebar's T, beside a small pre
 The canvas is ``streamlit-drawable-canvas`` 0.13 (Fabric.js, a Streamlit components-v2 component: it works with
 this project's Streamlit 1.67; a stroke is sent when the finger or mouse lifts).  The drawing goes through the
 dataset's own framing (kd_core/data/drawing.py).  The models are those of the last Distill on this dataset, or,
-before any, the teacher from the cache and an untrained student; the caption says which.
+before any, the teacher from the cache and an untrained student (kd_core/runs/served.py); the caption says which.
+Their probabilities are ``kd_core.studies.inspection.probabilities_of``; this module draws them.
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
+from torch import nn
 
 from dashboard.figures import charts
 from dashboard.figures import plots as figures
 from dashboard.runs import resources
 from dashboard.tabs import look_closer
-from kd_core import Dataset, RunConfig, RunSetup, soften
+from kd_core import Dataset, RunConfig, validate
 from kd_core.data import drawing
-from kd_core.train.loop import seeded_model
+from kd_core.runs import served
+from kd_core.studies import inspection
 
 state = st.session_state
 CANVAS = 256  # pixels: half the main area at 1024×768, a 390-wide phone's width less margins; big enough for a finger
@@ -33,20 +35,19 @@ def clear() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def cached_teacher(teacher_key: str, _config: RunConfig) -> torch.nn.Module | None:
+def cached_teacher(teacher_key: str, _config: RunConfig) -> nn.Module | None:
     """The teacher these settings name, if the disk cache holds it (never trained here)."""
-    found = RunSetup(_config).cached_teacher(resources.teacher_cache())
-    return None if found is None else found.model.eval()
+    return served.cached_teacher(_config, resources.teacher_cache())
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def untrained_student(
-    dataset_name: str, student: str, width: int | None, seed: int, _dataset: Dataset
-) -> torch.nn.Module:
-    return seeded_model(student, _dataset, seed + 1, width).eval()  # the students' initial weights (seed + 1)
+def untrained_student(dataset_name: str, student: str, width: int | None, seed: int, _dataset: Dataset) -> nn.Module:
+    """The students' initial weights (seed + 1), once per server for each (dataset, student, width, seed)."""
+    config = RunConfig(dataset=dataset_name, student=student, student_width=width, seed=seed)
+    return served.untrained_student(config, _dataset)
 
 
-def models_for(config: RunConfig, dataset: Dataset) -> tuple[dict[str, torch.nn.Module], str]:
+def models_for(config: RunConfig, dataset: Dataset) -> tuple[dict[str, nn.Module], str]:
     """{label: model} and a caption saying which models these are."""
     last = look_closer.last_distill()
     outcome = None if last is None else last.first
@@ -58,8 +59,6 @@ def models_for(config: RunConfig, dataset: Dataset) -> tuple[dict[str, torch.nn.
             f"λ = {c.lam:g})."
         )
     try:
-        from kd_core import validate
-
         valid = validate(config)
         teacher = cached_teacher(valid.teacher_key(), valid)
     except Exception:  # settings that cannot run are reported above the tabs
@@ -74,18 +73,6 @@ def models_for(config: RunConfig, dataset: Dataset) -> tuple[dict[str, torch.nn.
         else ". No teacher is trained with these settings yet: click **Train / load teacher** or **Distill**."
     )
     return models, caption
-
-
-@torch.no_grad()
-def probabilities(models: dict[str, torch.nn.Module], x: torch.Tensor, temperature: float) -> dict[str, np.ndarray]:
-    out = {}
-    for label, model in models.items():
-        device = next(model.parameters()).device
-        was = model.training
-        model.eval()
-        out[label] = soften(model(x.to(device)).cpu(), temperature)[0].double().numpy()
-        model.train(was)
-    return out
 
 
 def figure(probs: dict[str, np.ndarray], class_names, temperature: float) -> go.Figure:
@@ -159,7 +146,7 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
             return
         x = drawing.model_input(view, config.dataset, dataset.mean, dataset.std)
         charts.show(
-            figure(probabilities(models, x, config.temperature), dataset.class_names, config.temperature),
+            figure(inspection.probabilities_of(models, x, config.temperature), dataset.class_names, config.temperature),
             key="draw_bars",
         )  # not over the title
     with left:

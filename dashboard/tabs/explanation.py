@@ -6,12 +6,12 @@ import numpy as np
 import streamlit as st
 
 from dashboard.page import sidebar
-from dashboard.runs import distill as runs
 from dashboard.tabs import probabilities
 from dashboard.text import verdict
 from kd_core import DATASETS, Dataset, RunConfig
 from kd_core.methods.losses import soft_weight_factor
 from kd_core.methods.registry import KD_VARIANTS
+from kd_core.studies import inspection
 
 
 def render(config: RunConfig, dataset: Dataset | None) -> None:
@@ -33,8 +33,9 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
     st.markdown(
         "$z_t$ and $z_s$ are the teacher's and the student's logits, $p_t^T$ and $p_s^T$ their probabilities softened "
         "at temperature $T$ ($p_s^1$: the student's plain probabilities), $y$ the true label. "
-        "The **soft loss** (KL) pulls the student's softened probabilities toward the teacher's; the **hard loss** (CE) "
-        "toward the label. The $T^2$ keeps the soft loss's gradients on the same scale whatever the temperature, "
+        "The **soft loss** (KL) pulls the student's softened probabilities toward the teacher's; "
+        "the **hard loss** (CE) toward the label. "
+        "The $T^2$ keeps the soft loss's gradients on the same scale whatever the temperature, "
         "so λ means the same thing at T = 2 and at T = 20."
     )
     st.markdown(
@@ -52,7 +53,7 @@ def render(config: RunConfig, dataset: Dataset | None) -> None:
     if teacher is None:
         return
     index = int(st.session_state.get("sample_index", 0))
-    p = runs.softened(teacher[index], T)
+    p = inspection.softened(teacher[index], T)
     order = np.argsort(p)[::-1]
     runners = ", ".join(f"{dataset.class_names[c]} ({p[c]:.1%})" for c in order[1:4])
     st.info(

@@ -1,8 +1,9 @@
 """Tab "Look closer": the last Distill class by class (per-class accuracy, a confusion matrix), and how to take
 it with you (the trained models as files, the ``kd-train`` line that runs it again).
 
-The maths and figures are dashboard/figures/closer.py, the files and the command line dashboard/runs/exports.py; this module
-only draws them.  The test-set predictions are computed once per run (``test_predictions``), not on every rerun.
+The numbers are kd_core/studies/inspection.py's, the figures dashboard/figures/closer.py's, the files and the command
+line dashboard/runs/exports.py's; this module only draws them.  The test-set predictions are computed once per run
+(``test_predictions``), not on every rerun.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from dashboard.figures import charts, closer
 from dashboard.figures.plots import LABELS
 from dashboard.page import headings
 from dashboard.report import summary as report
-from dashboard.runs import distill as runs
 from dashboard.runs import exports, resources
 from dashboard.runs.seeds import SeedsOutcome
 from dashboard.text import wording
 from kd_core import DATASETS
+from kd_core.runs import served
+from kd_core.studies import inspection
 
 state = st.session_state
 
@@ -32,20 +34,10 @@ def last_distill() -> SeedsOutcome | None:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Classifying the test set…")
-def test_predictions(run_key: str, _first: runs.DistillOutcome) -> dict[str, np.ndarray]:
-    """Teacher, KD student and baseline predictions over the test set of one run (its first seed).  Runs are
-    deterministic, so the run key names the models; the teacher's and student's logits are already there."""
-    result = _first.result
-    found = {
-        part: logits.argmax(axis=1)
-        for part, logits in (("teacher", _first.teacher_logits), ("student", _first.student_logits))
-        if logits is not None
-    }
-    missing = {part: model for part, model in result.models.items() if part not in found and part in closer.PARTS}
-    if missing:
-        dataset = runs.load_data(result.config.dataset, result.config.data_dir)
-        found.update(closer.predictions(missing, dataset.x_test))
-    return found
+def test_predictions(run_key: str, _first: served.DistillOutcome) -> dict[str, np.ndarray]:
+    """Teacher, KD student and baseline predictions over the test set of one run (its first seed), once per run:
+    runs are deterministic, so the run key names the models."""
+    return inspection.test_predictions(_first)
 
 
 def hint() -> None:
@@ -79,15 +71,15 @@ def render() -> None:
 
 def per_class_section(outcome: SeedsOutcome, class_names: list[str]) -> None:
     results = [o.result for o in outcome.completed]
-    accuracies = closer.per_class(results)
+    accuracies = inspection.per_class(results)
     hidden = outcome.config.omit_class
     charts.show(closer.per_class_figure(accuracies, class_names, hidden, len(results)), key="per_class_chart")
-    if "student" in accuracies and "baseline" in accuracies:
-        gains = np.subtract(accuracies["student"], accuracies["baseline"])
-        best = int(gains.argmax())
+    helped = inspection.most_helped_class(accuracies)
+    if helped is not None:
+        best, gain = helped
         st.caption(
             f"Where the teacher's soft targets help most: class **{class_names[best]}**, "
-            f"{100 * gains[best]:+.1f} points for the KD student over the scratch baseline. A class where the bars "
+            f"{100 * gain:+.1f} points for the KD student over the scratch baseline. A class where the bars "
             "of both students are low is one the small model finds hard, teacher or not."
         )
 
@@ -95,7 +87,7 @@ def per_class_section(outcome: SeedsOutcome, class_names: list[str]) -> None:
 def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None:
     config = first.result.config
     found = test_predictions(config.run_key(), first)
-    parts = [p for p in closer.PARTS if p in found]
+    parts = [p for p in inspection.PARTS if p in found]
     headings.title("Which classes get mixed up?")
     left, right = st.columns([3, 2])
     with right:
@@ -108,12 +100,12 @@ def confusion_section(first, labels: np.ndarray, class_names: list[str]) -> None
             help="Whose test-set answers the confusion matrix counts.",
         )
         part = part if part in found else parts[0]
-        matrix = closer.confusion_matrix(labels, found[part], len(class_names))
+        matrix = inspection.confusion_matrix(labels, found[part], len(class_names))
         st.caption(
             "Each row is a true class, each column the class the model answered; the diagonal holds the right "
             "answers. The colour is the share of the row, the number the count of test images."
         )
-        worst = closer.worst_confusion(matrix)
+        worst = inspection.worst_confusion(matrix)
         if worst is None:
             st.markdown(f"The {LABELS[part]} gets every test image right.")
         else:
@@ -166,16 +158,19 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
                 width="stretch",
                 disabled=kind == "onnx" and not has_onnx,
                 help=(
-                    f"The trained weights of {architecture} as a PyTorch state_dict (torch.save); see below how to load them."
+                    f"The trained weights of {architecture} as a PyTorch state_dict (torch.save); "
+                    "see below how to load them."
                     if kind == "pt"
-                    else "The model as an ONNX file (input: images, any batch size; output: logits), for onnxruntime and friends."
+                    else "The model as an ONNX file (input: images, any batch size; output: logits), "
+                    "for onnxruntime and friends."
                     if has_onnx
                     else "ONNX export needs the onnx and onnxscript packages, which this server lacks."
                 ),
             )
     if len(outcome.outcomes) > 1:
         st.caption(
-            f"These are seed {config.seed}'s models, the first of the {len(outcome.outcomes)} seeds this Distill trained."
+            f"These are seed {config.seed}'s models, the first of the {len(outcome.outcomes)} seeds "
+            "this Distill trained."
         )
     with st.expander("Load a downloaded .pt file in Python"):
         st.code(exports.loading_code(config, "student", spec.input_shape, spec.num_classes), language="python")

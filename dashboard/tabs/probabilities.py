@@ -1,5 +1,7 @@
 """Tab "Probabilities": one test image, the teacher's and the student's softened probabilities at the sidebar's T,
-and how far apart they are: KL(teacher_T ‖ student_T), the quantity the KD loss's soft part pulls down."""
+and how far apart they are: KL(teacher_T ‖ student_T), the quantity the KD loss's soft part pulls down.
+
+The numbers are kd_core/studies/inspection.py's, from the stored test logits; this module draws them."""
 
 from __future__ import annotations
 
@@ -7,26 +9,26 @@ import random
 
 import numpy as np
 import streamlit as st
-import torch
 
-from dashboard.figures import charts, closer
+from dashboard.figures import charts
 from dashboard.figures import methods as mf
 from dashboard.figures import plots as figures
 from dashboard.page import choices
-from dashboard.runs import distill as runs
 from dashboard.runs import resources
 from dashboard.tabs import look_closer
 from dashboard.text import wording
 from kd_core import Dataset, RunConfig
-from kd_core.methods.registry import decompose, nontarget_mass
+from kd_core.runs import served
+from kd_core.studies import inspection
 
 state = st.session_state
 
 
 def pick_random_sample(count: int, config: RunConfig | None = None) -> None:
-    """A test image where the teacher's dark knowledge shows at this T (closer.revealing), when there is a teacher."""
+    """A test image where the teacher's dark knowledge shows at this T (``inspection.revealing``), when there is a
+    teacher."""
     teacher = None if config is None else models_for_bars(config)[0]
-    pool = np.arange(count) if teacher is None else closer.revealing(teacher, config.temperature)
+    pool = np.arange(count) if teacher is None else inspection.revealing(teacher, config.temperature)
     state["sample_index"] = int(random.choice(pool))
 
 
@@ -35,21 +37,22 @@ def pick_sample_of_class(labels: np.ndarray, config: RunConfig | None = None) ->
     if chosen is not None:
         teacher = None if config is None else models_for_bars(config)[0]
         of_class = np.flatnonzero(labels == chosen)
-        pool = of_class if teacher is None else closer.revealing(teacher, config.temperature, among=of_class)
+        pool = of_class if teacher is None else inspection.revealing(teacher, config.temperature, among=of_class)
         state["sample_index"] = int(random.choice(pool))
 
 
 def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, str, str]:
     """(teacher logits or None, student logits, student label, caption) over the test set."""
     last = look_closer.last_distill()
-    outcome: runs.DistillOutcome | None = None if last is None else last.first  # the first seed's models
+    outcome: served.DistillOutcome | None = None if last is None else last.first  # the first seed's models
     if outcome is not None and outcome.result.config.dataset == config.dataset:
         c = outcome.result.config
         return (
             outcome.teacher_logits,
             outcome.student_logits,
             "KD student",
-            f"Models from your last distillation ({c.teacher} → {c.student}, trained at T = {c.temperature:g}, λ = {c.lam:g}).",
+            f"Models from your last distillation ({c.teacher} → {c.student}, "
+            f"trained at T = {c.temperature:g}, λ = {c.lam:g}).",
         )
     teacher = resources.teacher_logits(config, "test")
     student = resources.untrained_student_logits(config.dataset, config.student, config.seed)
@@ -97,7 +100,8 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     count = len(labels)
     state.setdefault("sample_index", 0)
     state["sample_index"] = min(state["sample_index"], count - 1)
-    # Three equal columns: at 1024 px, four of them cut "Random sample" and "Compare with T = 1" to "Ran…", "Compare wi…".
+    # Three equal columns: at 1024 px, four of them cut "Random sample" and "Compare with T = 1" to "Ran…",
+    # "Compare wi…".
     cols = st.columns(3, vertical_alignment="bottom")
     index = cols[0].number_input(
         "Test sample #", 0, count - 1, key="sample_index", step=1, help="Which test image to look at."
@@ -126,7 +130,7 @@ def render(config: RunConfig, dataset: Dataset) -> None:
     T = config.temperature
 
     def probs(logits: np.ndarray | None, temperature: float) -> np.ndarray | None:
-        return None if logits is None else runs.softened(logits[index], temperature)
+        return None if logits is None else inspection.softened(logits[index], temperature)
 
     image_col, bars_col = st.columns([1, 3])
     true_class = dataset.class_names[labels[index]]
@@ -171,18 +175,8 @@ def decomposition(
 ) -> None:
     """DKD's split of this image's KL, KD = TCKD + (1 − p_t)·NCKD, and the teacher's 1 − p_t over the test set."""
     st.markdown("**The KL, decoupled: the target against the rest, and among the rest**")  # no h4 under the h1 (axe)
-    teacher, student = (
-        torch.as_tensor(teacher_logits, dtype=torch.float64),
-        torch.as_tensor(student_logits, dtype=torch.float64),
-    )
-    truth = torch.as_tensor(labels, dtype=torch.long)
-    split = {
-        k: float(v[0])
-        for k, v in decompose(
-            student[index : index + 1], teacher[index : index + 1], truth[index : index + 1], T
-        ).items()
-    }
-    weights = nontarget_mass(teacher, truth, T).numpy()
+    split = inspection.decoupled_kl(teacher_logits[index], student_logits[index], labels[index], T)
+    weights = inspection.nontarget_weights(teacher_logits, labels, T)
     left, right = charts.columns(2)  # stacked, full width, in presentation mode
     charts.show(
         mf.decomposition_figure(split["kd"], split["tckd"], split["weight"], split["nckd"], T),
@@ -200,7 +194,7 @@ def decomposition(
 
 def kl_divergence(where, teacher_logits: np.ndarray, student_logits: np.ndarray, T: float, student_label: str) -> None:
     """KL(teacher_T ‖ student_T) of the image shown, under its bars, with what the number means."""
-    kl = closer.kl_divergence(teacher_logits, student_logits, T)
+    kl = inspection.kl_divergence(teacher_logits, student_logits, T)
     number, words = where.columns([1, 2], vertical_alignment="center")
     number.metric(
         f"KL(teacher ‖ student) at T = {T:g}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.figures import charts
+from dashboard.figures import charts, closer
 from dashboard.figures import experiments as ef
 from dashboard.jobs import runner as jobs
 from dashboard.page import headings, job_panel
@@ -77,7 +77,8 @@ def render(config: RunConfig) -> None:
     def draw(snap: jobs.Snapshot | None) -> None:
         if snap is None:
             st.info(
-                "Click **Train without it**: the teacher (cached), a KD student and a scratch student, a few seconds on digits."
+                "Click **Train without it**: the teacher (cached), a KD student and a scratch student, "
+                "a few seconds on digits."
             )
         elif snap.status == jobs.COMPLETED and snap.result is not None and snap.result.status == "completed":
             state["exp_omitted_result"] = snap.result
@@ -89,7 +90,8 @@ def render(config: RunConfig) -> None:
     shown = names[result.omit_class]
     st.caption(
         f"Result of: class {shown} hidden, "
-        f"{run_settings.describe(result.config, result.config.epochs, f'seed {result.config.seed}', skip=('omit_class',))}."
+        + run_settings.describe(result.config, result.config.epochs, f"seed {result.config.seed}", skip=("omit_class",))
+        + "."
     )
     cols = st.columns(4)
     run = result.result
@@ -102,12 +104,13 @@ def render(config: RunConfig) -> None:
         phase: None if getattr(run, phase) is None else getattr(run, phase).per_class_accuracy
         for phase in ("teacher", "student", "baseline")
     }
-    charts.show(ef.per_class_figure(per_class, names, result.omit_class), key="exp_per_class_chart")
+    charts.show(closer.per_class_figure(per_class, names, result.omit_class), key="exp_per_class_chart")
 
     headings.section("The bias correction")
     st.caption(
-        f"The KD student learned *what* {wording.with_article(shown)} looks like, but its output bias for {shown} was only ever pushed "
-        f"down. Adding a constant to that one logit after training — no retraining — recovers much of it. "
+        f"The KD student learned *what* {wording.with_article(shown)} looks like, but its output bias for {shown} "
+        f"was only ever pushed down. Adding a constant to that one logit after training — no retraining — "
+        f"recovers much of it. "
         f"The curve is computed on the test set, so the best bias is a demonstration, not a tuned model."
     )
     curve = er.bias_curve(result, BIASES)
