@@ -23,9 +23,8 @@ import torch
 import torch._dynamo  # noqa: F401
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.page import accessibility, job_panel, links, sessions, sidebar, style, upload_panel
+from dashboard.page import accessibility, job_panel, links, resources, sessions, sidebar, style, upload_panel
 from dashboard.runs import distill as runs
-from dashboard.runs import resources
 from dashboard.tabs import (
     class_board,
     dark_knowledge,

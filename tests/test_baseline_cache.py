@@ -90,8 +90,8 @@ def test_a_cache_kept_in_memory_keeps_its_baselines_there(tmp_path):
 
 
 def test_the_page_counts_a_cached_baseline_as_one_not_to_train(tmp_path, monkeypatch):
-    """The Distill estimate leaves out the baselines a rerun at another T will find (dashboard.runs.resources)."""
-    from dashboard.runs import resources
+    """The Distill estimate leaves out the baselines a rerun at another T will find (dashboard.page.resources)."""
+    from dashboard.page import resources
 
     cache = TeacherCache(tmp_path)
     monkeypatch.setattr(resources, "teacher_cache", lambda: cache)

@@ -43,7 +43,7 @@ def test_nontarget_histogram_counts_every_image():
 def page_script():
     import streamlit as st
 
-    from dashboard.runs import resources
+    from dashboard.page import resources
     from dashboard.tabs import probabilities
     from kd_core import RunConfig
 

@@ -2,7 +2,7 @@
 
 The per-step times come from a tiny benchmark on this server (optimizer steps of the teacher and of the student at
 the run's batch size, on random inputs of the dataset's shape), measured once per architecture, width and batch size
-(dashboard/runs/resources.py caches them).  They are this thread's CPU time, the least of a few repeats, not the wall
+(dashboard/page/resources.py caches them).  They are this thread's CPU time, the least of a few repeats, not the wall
 clock: on a server that has just started, its worker processes import torch on the same cores, and a wall-clock
 benchmark of a few milliseconds measured that crowd — 3–5× the step's real cost, kept for the server's life (a 25 s
 run announced as "about 2 minutes").  The page trains with one thread per process, as this benchmark does.

@@ -26,7 +26,7 @@ from dashboard.page.choices import (
     format_value,
 )
 from dashboard.runs import distill as runs
-from dashboard.runs import resources
+from dashboard.page import resources
 from dashboard.text import run_settings, wording
 from kd_core import DATASETS, RunConfig
 from kd_core.data.datasets import files_needed, on_disk

@@ -9,8 +9,8 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.figures import experiments as ef
+from dashboard.page import resources
 from dashboard.runs import experiments as er
-from dashboard.runs import resources
 from kd_core import RunConfig
 from kd_core.runs import served
 

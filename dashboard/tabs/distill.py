@@ -15,11 +15,10 @@ from dashboard.figures import charts
 from dashboard.figures import plots as figures
 from dashboard.jobs import estimate, progress
 from dashboard.jobs import runner as jobs
-from dashboard.page import choices, job_panel, sessions, style
+from dashboard.page import choices, job_panel, resources, sessions, style
 from dashboard.report import extras as report_extra
 from dashboard.report import summary as report
 from dashboard.runs import distill as runs
-from dashboard.runs import resources
 from dashboard.runs import seeds as seed_runs
 from dashboard.tabs import history
 from kd_core import RunConfig

@@ -17,7 +17,7 @@ from torch import nn
 
 from dashboard.figures import charts
 from dashboard.figures import plots as figures
-from dashboard.runs import resources
+from dashboard.page import resources
 from dashboard.tabs import look_closer
 from kd_core import Dataset, RunConfig, validate
 from kd_core.data import drawing

@@ -7,9 +7,8 @@ import streamlit as st
 from dashboard.figures import charts
 from dashboard.figures import experiments as ef
 from dashboard.jobs import runner as jobs
-from dashboard.page import headings, job_panel
+from dashboard.page import headings, job_panel, resources
 from dashboard.runs import experiments as er
-from dashboard.runs import resources
 from dashboard.text import run_settings
 from kd_core import RunConfig
 

@@ -16,9 +16,9 @@ import torch
 
 from dashboard.figures import charts, closer
 from dashboard.figures.plots import LABELS
-from dashboard.page import headings
+from dashboard.page import headings, resources
 from dashboard.report import summary as report
-from dashboard.runs import exports, resources
+from dashboard.runs import exports
 from dashboard.runs.seeds import SeedsOutcome
 from dashboard.text import wording
 from kd_core import DATASETS

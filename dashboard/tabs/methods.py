@@ -13,9 +13,8 @@ import streamlit as st
 from dashboard.figures import charts
 from dashboard.figures import methods as mf
 from dashboard.jobs import runner as jobs
-from dashboard.page import headings, job_panel
+from dashboard.page import headings, job_panel, resources
 from dashboard.runs import methods as mr
-from dashboard.runs import resources
 from dashboard.text import run_settings
 from kd_core import RunConfig
 from kd_core.config import ConfigError, validate

@@ -13,8 +13,7 @@ import streamlit as st
 from dashboard.figures import charts
 from dashboard.figures import methods as mf
 from dashboard.figures import plots as figures
-from dashboard.page import choices
-from dashboard.runs import resources
+from dashboard.page import choices, resources
 from dashboard.tabs import look_closer
 from dashboard.text import wording
 from kd_core import Dataset, RunConfig
