@@ -1,0 +1,39 @@
+"""The README and docs/ name only what exists: every relative link resolves, and every module path, command and
+make target they mention is in the repository."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_readme_is_a_guide_and_docs_hold_the_rest():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+    assert {p.name for p in PAGES} >= {"README.md", "development.md", "cli.md", "methods.md", "lessons.md"}
+
+
+def test_every_relative_link_resolves():
+    broken = []
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
+
+
+def test_every_module_path_named_exists():
+    missing = []
+    for page in PAGES:
+        for path in set(re.findall(r"\b((?:kd_core|dashboard|benchmarks|tests)/[\w/]*\w\.py)\b", page.read_text())):
+            if not (ROOT / path).exists():
+                missing.append(f"{page.relative_to(ROOT)}: {path}")
+    assert not missing, missing
+
+
+def test_every_make_target_named_exists():
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+    named = {t for page in PAGES for t in re.findall(r"`make ([\w-]+)", page.read_text())}
+    assert named and named <= targets, named - targets
