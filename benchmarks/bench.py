@@ -20,7 +20,7 @@ medians are reported, in images per second.  The seed is timed as shipped: its o
 StudentNet code (from the engine's initial weights) and glibc's default allocator.  The engine's
 allocator setting (``kd_core.train.fastpaths.tune``) is process-wide and cannot be undone, so every seed
 repeat of every dataset runs first, then ``tune()``, then every engine repeat — same process, same
-data.  (Seed and engine therefore no longer alternate: on a busy machine, compare runs made at
+data.  (Seed and engine therefore do not alternate: on a busy machine, compare runs made at
 similar load; ``uptime`` before and after says.)  The seed's DataLoader workers are started before
 its timed batches (its steady state; a real seed epoch also pays their start-up), so the ratios
 are, if anything, low.

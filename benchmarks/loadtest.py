@@ -234,7 +234,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         url = local_url(args.url)
         if url is None:
             parser.error(
-                f"--url must be http://127.0.0.1:PORT or http://localhost:PORT (a load test stays on this machine), not {args.url!r}"
+                "--url must be http://127.0.0.1:PORT or http://localhost:PORT (a load test stays on this machine), "
+                f"not {args.url!r}"
             )
         args.url = url
     if not Path(args.json).expanduser().resolve().parent.is_dir():

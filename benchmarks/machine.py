@@ -1,4 +1,5 @@
-"""The machine kd-bench runs on: its CPU, its usable cores, its practical fp32 matmul rate, and a model's FLOPs per image."""
+"""The machine kd-bench runs on: its CPU, its usable cores, its practical fp32 matmul rate, and a model's FLOPs per
+image."""
 
 from __future__ import annotations
 

@@ -126,17 +126,21 @@ def markdown(m: dict) -> str:
     spread = lambda xs: f"{min(xs):.1f}–{max(xs):.1f}"  # noqa: E731
     return "\n".join(
         [
-            f"The CIFAR-10 default — `{c['teacher']}` teacher for {c['teacher_epochs']} epochs, then the KD student and the "
-            f"scratch baseline (`{c['student']}`) for {c['epochs']}; {c['optimizer'].capitalize()} {c['lr']:g}, batch "
-            f"{c['batch_size']}, {m['threads']} threads — timed through kd_core's training loop on {m['data']}, torch "
-            f"{m['torch']}, the median of {m['epochs_timed']} epochs per phase (load average {m['load']:.1f}):",
+            f"The CIFAR-10 default — `{c['teacher']}` teacher for {c['teacher_epochs']} epochs, then the KD student "
+            f"and the scratch baseline (`{c['student']}`) for {c['epochs']}; {c['optimizer'].capitalize()} "
+            f"{c['lr']:g}, batch {c['batch_size']}, {m['threads']} threads — timed through kd_core's training loop on "
+            f"{m['data']}, torch {m['torch']}, the median of {m['epochs_timed']} epochs per phase (load average "
+            f"{m['load']:.1f}):",
             "",
             "| phase | one epoch | epochs | time |",
             "|---|---:|---:|---:|",
-            f"| teacher | {e['teacher']:.1f} s ({spread(m['epoch_seconds']['teacher'])}) | {c['teacher_epochs']} | {p['teacher']:.0f} s |",
+            f"| teacher | {e['teacher']:.1f} s ({spread(m['epoch_seconds']['teacher'])}) | {c['teacher_epochs']} | "
+            f"{p['teacher']:.0f} s |",
             f"| teacher's logits over the training set (once) | — | — | {p['teacher logits']:.1f} s |",
-            f"| KD student | {e['student']:.1f} s ({spread(m['epoch_seconds']['student'])}) | {c['epochs']} | {p['student']:.0f} s |",
-            f"| scratch baseline | {e['baseline']:.1f} s ({spread(m['epoch_seconds']['baseline'])}) | {c['epochs']} | {p['baseline']:.0f} s |",
+            f"| KD student | {e['student']:.1f} s ({spread(m['epoch_seconds']['student'])}) | {c['epochs']} | "
+            f"{p['student']:.0f} s |",
+            f"| scratch baseline | {e['baseline']:.1f} s ({spread(m['epoch_seconds']['baseline'])}) | {c['epochs']} | "
+            f"{p['baseline']:.0f} s |",
             f"| final evaluations | — | — | {p['final evaluations']:.1f} s |",
             f"| **projected run** | | | **{m['total']:.0f} s ({m['total'] / 60:.1f} min)** |",
             "",

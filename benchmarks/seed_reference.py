@@ -106,7 +106,7 @@ criterion = nn.CrossEntropyLoss()
 # 训练教师模型
 def train_teacher(model, trainloader, optimizer, num_epochs=10):
     model.train()
-    for epoch in range(num_epochs):
+    for epoch in range(num_epochs):  # noqa: B007 (unused, as in the seed: its loop is kept line for line)
         for inputs, labels in trainloader:
             optimizer.zero_grad()
             outputs = model(inputs)

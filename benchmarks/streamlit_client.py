@@ -30,7 +30,8 @@ REPORT_METRICS = (TEACHER_METRIC, STUDENT_METRIC, BASELINE_METRIC)
 # The report's caption when every seed came from the results cache.
 FROM_CACHE_TEXT = "served from the results cache"
 # The job panel's queue line (dashboard/page/job_panel.py): "... position 3 in the queue ...", or, for a run a classmate
-# is already training, the waiting line (dashboard/runs/distill.py SAME_RUN): "... position 0 in the queue: it needs no trainer ...".
+# is already training, the waiting line (dashboard/runs/distill.py SAME_RUN): "... position 0 in the queue: it needs no
+# trainer ...".
 QUEUE_PATTERN = re.compile(r"position (\d+) in the queue")
 # The live charts' widget keys (dashboard/tabs/distill.py); a live point is a trace with at least one point.
 LIVE_CHART_KEYS = ("loss_chart", "accuracy_chart")

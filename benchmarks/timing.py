@@ -183,7 +183,8 @@ class DatasetBench:
         test_loader = seed.seed_loader(seed_test, train=False, batch_size=bs)
         T, alpha = config.temperature, config.lam
 
-        # The seed trains its own TeacherNet/StudentNet (its forward pass as it wrote it), from the engine's initial weights.
+        # The seed trains its own TeacherNet/StudentNet (its forward pass as it wrote it), from the engine's initial
+        # weights.
         nets = {"teacher": seed.seed_net(teacher), "student": seed.seed_net(student)}
         opts = {k: seed_optimizer(m, config) for k, m in nets.items()}
         self.seed_runners = {
