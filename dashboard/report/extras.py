@@ -1,5 +1,6 @@
 """The Distill report's parts that only some runs have: the unseen class (a run with ``omit_class``), the unseen
-classes (a run with ``keep_classes``) and test errors out of 10,000 (a dataset other than digits, with the paper's numbers for the hinton-mnist lesson)."""
+classes (a run with ``keep_classes``) and test errors out of 10,000 (a dataset other than digits, with the paper's
+numbers for the hinton-mnist lesson)."""
 
 from __future__ import annotations
 
@@ -204,7 +205,9 @@ def errors(outcome: SeedsOutcome, test_size: int) -> None:
             {
                 "model": PARTS[part],
                 "test accuracy": f"{100 * statistics.fmean(getattr(r, part).accuracy for r in done):.2f} %",
-                f"test errors (of {test_size:,})": f"{statistics.fmean(round((1 - getattr(r, part).accuracy) * test_size) for r in done):,.0f}",
+                f"test errors (of {test_size:,})": (
+                    f"{statistics.fmean(round((1 - getattr(r, part).accuracy) * test_size) for r in done):,.0f}"
+                ),
                 **(
                     {"per seed": ", ".join(str(round((1 - getattr(r, part).accuracy) * test_size)) for r in done)}
                     if len(done) > 1
@@ -239,7 +242,8 @@ def what_differs(outcome: SeedsOutcome) -> str:
 
 
 def gap_closed_here(done: list, test_size: int) -> None:
-    """The share of the scratch–teacher gap the KD student closes: ours over the seeds with its interval, the paper's."""
+    """The share of the scratch–teacher gap the KD student closes: ours over the seeds with its interval, and the
+    paper's."""
     rows = [seed_errors(r, test_size) for r in done]
     paper = gap_closed(*PAPER_ERRORS.values())
     interval = gap_interval(rows)

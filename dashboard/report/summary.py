@@ -100,8 +100,8 @@ def other_lesson(outcome: SeedsOutcome) -> str | None:
     if ran_in is None or ran_in == now or ran_in not in sidebar.lesson_names():
         return None
     return (
-        f"This report is from the previous lesson, “{sidebar.lesson_title(ran_in)}”, not from “{sidebar.lesson_title(now)}”. "
-        "Click **Distill** to run this lesson."
+        f"This report is from the previous lesson, “{sidebar.lesson_title(ran_in)}”, "
+        f"not from “{sidebar.lesson_title(now)}”. Click **Distill** to run this lesson."
     )
 
 
@@ -148,7 +148,7 @@ def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
     why_lambda(outcome)
     first = outcome.first
     result = first.result
-    teacher, student, baseline = result.teacher, result.student, result.baseline
+    teacher, student = result.teacher, result.student
     done = [o.result for o in outcome.completed]
     over = f" Mean over {len(done)} seeds, as in History." if len(done) > 1 else ""
     seed = f" (seed {result.config.seed})" if len(outcome.outcomes) > 1 else ""

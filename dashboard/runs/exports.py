@@ -39,7 +39,8 @@ def _frozen_copy(model: nn.Module) -> nn.Module:
 
 
 def state_dict_bytes(model: nn.Module) -> bytes:
-    """``torch.save(model.state_dict())`` as bytes, tensors on the CPU; load with ``model.load_state_dict(torch.load(f))``."""
+    """``torch.save(model.state_dict())`` as bytes, tensors on the CPU; load with
+    ``model.load_state_dict(torch.load(f))``."""
     buffer = io.BytesIO()
     torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, buffer)
     return buffer.getvalue()

@@ -123,7 +123,8 @@ def render(config: RunConfig, seeds: int) -> None:
     st.caption(INTRO)
     ok, why = applicable(config)
     others = [name for name in ok if name != "kd"]
-    # The picks live in session state (and the URL: dashboard/page/links.py); a method these settings rule out is dropped.
+    # The picks live in session state (and the URL: dashboard/page/links.py); a method these settings rule out is
+    # dropped.
     st.session_state["methods_picked"] = [m for m in st.session_state.get("methods_picked", others) if m in others]
     picked = st.multiselect("Methods (KD is always included)", others, key="methods_picked", format_func=mf.title)
     for name, reason in why.items():
