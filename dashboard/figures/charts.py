@@ -121,7 +121,7 @@ def scaled(figure: go.Figure, scale: float) -> go.Figure:
 
 def columns(count: int) -> list:
     """``count`` side-by-side columns for charts; in presentation mode, the same number of full-width rows: a
-    chart a room reads needs the width (two at 1024 px were 270 px each)."""
+    chart a room reads needs the width (two side by side at 1024 px get 270 px each)."""
     if st.session_state.get("present"):
         return [st.container() for _ in range(count)]
     return st.columns(count)

@@ -331,7 +331,7 @@ def dark_knowledge_figure(
 
     With ``show_diagonal=False`` the diagonal (the right answer, which dwarfs everything) is blanked so the
     colour scale shows the off-diagonal "dark knowledge": which classes look alike to the teacher.  No number in
-    the cells: at a phone's 36 px a cell, "0.002" ran into its neighbours.  The numbers are in the hover and in
+    the cells: at a phone's 36 px a cell, "0.002" would run into its neighbours.  The numbers are in the hover and in
     ``most_alike`` (the tab's table under the chart).
     """
     matrix = np.array(matrix, dtype=float)
@@ -354,7 +354,7 @@ def dark_knowledge_figure(
     figure.update_yaxes(autorange="reversed", title_text="true class", type="category")
     figure.update_xaxes(title_text="class the teacher gives probability to", type="category", side="bottom")
     off = matrix[~np.eye(len(classes), dtype=bool)]
-    # Two short lines: a single line was cut off at 1024 px ("(diagonal hi") and would be on a phone.
+    # Two short lines: a single line is cut off at 1024 px (at "(diagonal hi") and on a phone.
     figure.update_layout(
         title=f"Dark knowledge at T = {temperature:g}:<br>{100 * np.nansum(off) / len(classes):.1f} % off the diagonal"
         + ("" if show_diagonal else ", diagonal hidden"),

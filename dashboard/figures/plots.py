@@ -283,7 +283,8 @@ def probability_figure(
         )
     figure.update_layout(
         barmode="group",
-        title=f"Softened probabilities per class<br>(max entropy {np.log2(len(classes)):.2f} bits)",  # two lines: one was cut at 358 px
+        # two lines: a single one is cut off on a 358 px wide chart
+        title=f"Softened probabilities per class<br>(max entropy {np.log2(len(classes)):.2f} bits)",
         yaxis_title="probability",
         margin=dict(l=10, r=10, t=70, b=10),
         height=520 if compare else 400,

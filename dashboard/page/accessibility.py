@@ -30,8 +30,8 @@ p.kd-chart-alt {{ font-size: 0.8rem; line-height: 1.35; margin: -0.6rem 0 0.2rem
 </style>"""
 
 # A slider thumb named by itself and its label: keep only the label.  A formula or a table wider than a phone
-# scrolls sideways: make it focusable, so the keyboard can scroll it too (axe: scrollable-region-focusable).  Idempotent and
-# cheap (a dozen inputs, a few formulas), coalesced to once per frame.
+# scrolls sideways: make it focusable, so the keyboard can scroll it too (axe: scrollable-region-focusable).
+# Idempotent and cheap (a dozen inputs, a few formulas), coalesced to once per frame.
 SCRIPT = """<script>
 (() => {
   if (window.kdAccessibility) return;

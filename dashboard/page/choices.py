@@ -50,8 +50,8 @@ CONTROLS = (
     "seed",
 )
 ALL_CONTROLS = (*CONTROLS, "seeds")
-# Slider ranges (low, high, step), shared with the links' checks (dashboard/page/links.py).  T up to the highest a lesson
-# uses (hinton-mnist's 50), so that every lesson's T sits on the slider.
+# Slider ranges (low, high, step), shared with the links' checks (dashboard/page/links.py).  T up to the highest a
+# lesson uses (hinton-mnist's 50), so that every lesson's T sits on the slider.
 MAX_TEMPERATURE = max([20.0, *(float(lesson.settings.get("temperature") or 0) for lesson in LESSONS.values())])
 SLIDERS = {
     "temperature": (1.0, MAX_TEMPERATURE, 0.5),

@@ -1,9 +1,9 @@
-"""Headings in order (h1 the page, h2 a tab's title or the verdict, h3 a section) at the sizes the page had.
+"""Headings in order (h1 the page, h2 a tab's title or the verdict, h3 a section) at sizes below the page's title.
 
 Screen readers and axe's heading-order rule want levels that go down one at a time; Streamlit's own helpers tie
 the level to a size (``st.header`` is 2.25 rem, larger than the page's title).  These keep the level and set the
-size: a tab's title as large as ``st.subheader`` was, a section as ``####`` was.  Presentation mode's CSS
-(dashboard/page/style.py, ``!important``) still makes both larger for a room.
+size: a tab's title as large as ``st.subheader`` draws one (1.75 rem), a section as ``####`` does (1.5 rem).
+Presentation mode's CSS (dashboard/page/style.py, ``!important``) still makes both larger for a room.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Shareable links: the lesson, every sidebar setting, the open tab and presentation mode live in the URL.
 
     ?lesson=temperature&temperature=8&lam=0.3&seed=3&tab=probabilities
-    ?lesson=little-data&show=temperature,lam         (a lesson link with only those controls: the rest keep the lesson's values)
+    ?lesson=little-data&show=temperature,lam    (a lesson link with only those controls: the rest keep its values)
     ?lesson=little-data&hide=lr,batch_size&present=1
-    ?tab=methods&methods=dkd,kd-matched              (the Methods tab's picks, when not all of them)
+    ?tab=methods&methods=dkd,kd-matched         (the Methods tab's picks, when not all of them)
 
 A setting's parameter is its ``kd-train`` flag without the dashes, inner dashes as underscores (``--batch-size``
 -> ``batch_size``; ``batch-size`` is read too).  The page writes only the settings that differ from the lesson's,

@@ -4,7 +4,7 @@ Streamlit's session state dies with the page: a reload starts an empty session, 
 would be lost from view (its charts, its report, the History tab).  So what a student's runs leave behind —
 the background jobs, the history rows, the last outcome and which jobs were already collected — lives in a
 ``BrowserRecord`` here, keyed by a random browser id that the page stores in a cookie.  The record's fields
-are also put into ``st.session_state`` under their old names (the same objects), so code and tests that read
+are also put into ``st.session_state`` under the keys the page reads (the same objects), so code and tests that read
 ``st.session_state["jobs"]`` see the record.
 
 Bounded: a record unused for ``EXPIRE_SECONDS`` is dropped, and beyond ``MAX_RECORDS`` the least recently

@@ -13,7 +13,7 @@ import dataclasses
 
 import streamlit as st
 
-from dashboard.page import sessions
+from dashboard.page import resources, sessions
 from dashboard.page.choices import (
     ALL_CONTROLS,
     BATCH_SIZES,
@@ -26,7 +26,6 @@ from dashboard.page.choices import (
     format_value,
 )
 from dashboard.runs import distill as runs
-from dashboard.page import resources
 from dashboard.text import run_settings, wording
 from kd_core import DATASETS, RunConfig
 from kd_core.data.datasets import files_needed, on_disk
@@ -156,8 +155,8 @@ def lesson_picker() -> None:
     if needing:  # they stay in the picker: choosing one says the same, with a way back to the digits
         st.sidebar.caption(
             " ".join(
-                f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server: they go in "
-                f"{where} (set KD_DATA_DIR before starting it)."
+                f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server: they "
+                f"go in {where} (set KD_DATA_DIR before starting it)."
                 for (name, where), titles in needing.items()
             )
         )
@@ -204,7 +203,8 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             format_func=describe,
             on_change=on_student_change,
             **keep,
-            help="The small model that learns from the teacher (KD student) and, as a control, from labels alone (baseline).",
+            help="The small model that learns from the teacher (KD student) and, as a control, from labels alone "
+            "(baseline).",
         ),
         "student_width": lambda w: w.select_slider(
             "Student width (hidden units / channels)",
@@ -212,7 +212,8 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             key="student_width",
             **keep,
             help="How big the student is: the hidden units of each layer of an MLP student, or the channels of a "
-            f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter count.",
+            f"CNN student. {student} has {ARCHITECTURES[student].width} of its own; the report gives its parameter "
+            "count.",
         ),
         "temperature": lambda w: slider(
             w,
@@ -240,7 +241,8 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             key="student_fraction",
             format_func=lambda v: _percent(v, train_size),
             **keep,
-            help="The students see only this share of the training images (with as many steps as a full-data run); the teacher sees all.",
+            help="The students see only this share of the training images (with as many steps as a full-data run); "
+            "the teacher sees all.",
         ),
         "omit_class": lambda w: w.selectbox(
             "Class the student never sees",
@@ -255,13 +257,15 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             w,
             "epochs",
             "Epochs (student)",
-            "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small share of the data).",
+            "Passes over the training set for the KD student and the scratch baseline alike (scaled up with a small "
+            "share of the data).",
         ),
         "teacher_epochs": lambda w: slider(
             w,
             "teacher_epochs",
             "Teacher epochs",
-            "Passes over the training set for the teacher; a teacher already trained with these settings loads from the cache.",
+            "Passes over the training set for the teacher; a teacher already trained with these settings loads from "
+            "the cache.",
         ),
         "lr": lambda w: w.select_slider(
             "Learning rate",
@@ -282,7 +286,8 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             w,
             "seed",
             "Seed",
-            "Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is fair.",
+            "Fixes the initial weights and batch order: KD student and baseline start identical, so the comparison is "
+            "fair.",
         ),
         "seeds": lambda w: slider(
             w,
@@ -357,7 +362,8 @@ def look_for() -> None:
     lesson = current_lesson()
     if lesson is None:
         st.caption(
-            "Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made experiment."
+            "Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made "
+            "experiment."
         )
         return
     extra = hidden_settings()

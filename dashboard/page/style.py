@@ -32,10 +32,13 @@ COMPACT = f"""<style>
 /* Every tab reachable on a projector or a phone: the tab strip wraps onto a second line instead of scrolling. */
 [data-testid="stTabs"] [role="tablist"] {{ flex-wrap: wrap; overflow-x: visible; row-gap: 0; }}
 [data-testid="stTabs"] [data-testid="stTab"] {{ height: 2.25rem; }}  /* two rows of tabs, not two rows of padding */
-[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] p, [data-testid="stMetricLabel"] div {{
-  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; overflow-wrap: anywhere; }}
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] p, \
+[data-testid="stMetricLabel"] div {{
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important; \
+overflow-wrap: anywhere; }}
 /* A button or toggle label wraps onto a second line rather than ending in "Ran…" in a narrow column. */
-.block-container button [data-testid="stMarkdownContainer"], .block-container button [data-testid="stMarkdownContainer"] p,
+.block-container button [data-testid="stMarkdownContainer"], \
+.block-container button [data-testid="stMarkdownContainer"] p,
 .block-container [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"],
 .block-container [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"] p {{
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }}
@@ -48,11 +51,12 @@ COMPACT = f"""<style>
 
 # Presentation mode, for a projector: larger type for the room (the sidebar shows only the lesson's controls), the
 # headline numbers larger still, the page's full width for the charts (they are stacked: dashboard/figures/charts.py).
-# Paragraph sizes are set on st.markdown's and st.alert's text only: a blanket `.block-container p` rule also hit
-# the metric values (22.4 px down to 19.2 px) and the button labels.
+# Paragraph sizes are set on st.markdown's and st.alert's text only: a blanket `.block-container p` rule would also
+# hit the metric values (shrinking them from 22.4 px to 19.2 px) and the button labels.
 PRESENTATION = f"""<style>
 @media (min-width: {PHONE}px) {{ .block-container {{ padding-left: 2rem; padding-right: 2rem; }} }}
-.block-container [data-testid="stMarkdown"] p, .block-container [data-testid="stMarkdown"] li {{ font-size: 1.5rem !important; }}
+.block-container [data-testid="stMarkdown"] p, .block-container [data-testid="stMarkdown"] li {{ \
+font-size: 1.5rem !important; }}
 .block-container [data-testid="stAlert"] p {{ font-size: 1.25rem !important; }}  /* the lesson's box: read, not shown */
 .block-container [data-testid="stCaptionContainer"] p, .block-container [data-testid="stCaptionContainer"] {{
   font-size: 1.2rem !important; }}
