@@ -203,8 +203,9 @@ def test_two_conv_cnns_train_channels_last_unless_told_not_to(monkeypatch, flag,
 
 def test_channels_last_training_learns_what_nchw_training_learns(monkeypatch):
     """The default channels-last training of a two-conv CNN is the NCHW training up to float rounding: the same
-    epoch losses and nearly the same logits after 20 small SGD steps (a layout mistake would differ by tenths).  Not bit for bit: the layouts sum in another order,
-    and a ReLU or max-pool tie that tips the other way changes a gradient by more than the rounding."""
+    epoch losses and nearly the same logits after 20 small SGD steps (a layout mistake would differ by tenths).  Not
+    bit for bit: the layouts sum in another order, and a ReLU or max-pool tie that tips the other way changes a
+    gradient by more than the rounding."""
     data = torch.Generator().manual_seed(0)
     x, y = torch.randn(160, 1, 28, 28, generator=data), torch.randint(0, 10, (160,), generator=data)
     trained = {}

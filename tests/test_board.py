@@ -1,4 +1,5 @@
-"""The class board: reading the results folder (memo, corrupt files, a fresh start), lessons, groups, the chart, the tab."""
+"""The class board: reading the results folder (memo, corrupt files, a fresh start), lessons, groups, the chart, the
+tab."""
 
 from __future__ import annotations
 

@@ -50,9 +50,9 @@ def test_markup_and_entities_become_plain_words_and_long_legends_are_counted():
     figure = go.Figure([go.Scatter(x=[1], y=[1], name=f"seed {i}") for i in range(9)])
     figure.update_layout(title="<b>KD &minus; scratch</b>", yaxis_title="Points (p<sub>KD</sub>)")
     text = alt_text(figure)
-    assert (
-        text
-        == "Line chart “KD − scratch”: Points (pKD) on the vertical axis; series: seed 0, seed 1, seed 2, seed 3, seed 4, seed 5, 3 more."
+    assert text == (
+        "Line chart “KD − scratch”: Points (pKD) on the vertical axis; series: seed 0, seed 1, seed 2, seed 3, "
+        "seed 4, seed 5, 3 more."
     )
     assert "<" not in text and "&" not in text and "\n" not in text
 

@@ -11,8 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboard.figures import plots as figures
+from dashboard.jobs import progress as seed_progress
 from dashboard.runs import distill as runs
+from dashboard.text import verdict
 from kd_core import ProgressEvent
+from kd_core.stats import Interval
+from kd_core.train.records import EpochRecord
 
 
 def step(phase: str, i: int, steps: int = 10, loss: float = 1.0, soft=None, hard=None) -> ProgressEvent:
@@ -133,11 +137,6 @@ def test_progress_weights_phases_by_steps_and_handles_a_cached_teacher():
 
 
 # ---- the verdict over seeds (dashboard/text/verdict.py) and the progress of a Distill over seeds
-
-from dashboard.jobs import progress as seed_progress
-from dashboard.text import verdict  # noqa: E402
-from kd_core.stats import Interval  # noqa: E402
-from kd_core.train.records import EpochRecord  # noqa: E402
 
 
 def test_headline_verdict_and_meaning_follow_the_interval():
@@ -288,8 +287,9 @@ def test_smoothing_every_kth_step_follows_the_smoothing_of_every_step():
 
 
 def test_legends_sit_in_their_own_strip_under_the_axes_never_on_an_axis_title():
-    """At y = -0.2 of the plot the loss chart's legend covered "step (within each phase)" at 1024 px and on a phone;
-    in the container's bottom strip Plotly lays the axes out above it (tests/test_layout_browser.py measures it)."""
+    """At y = -0.2 of the plot the loss chart's legend would cover "step (within each phase)" at 1024 px and on a
+    phone; in the container's bottom strip Plotly lays the axes out above it (tests/test_layout_browser.py measures
+    it)."""
     events = [step("teacher", i, loss=2.0 / i) for i in range(1, 11)] + [epoch("teacher", 1, 0.9)]
     bars = figures.probability_figure([0.5, 0.5], [0.4, 0.6], ["a", "b"], 4.0)
     for figure in (figures.loss_figure(events), figures.accuracy_figure(events), bars):
@@ -298,8 +298,8 @@ def test_legends_sit_in_their_own_strip_under_the_axes_never_on_an_axis_title():
 
 
 def test_a_run_that_stopped_at_once_shows_its_point_a_sane_log_axis_and_why():
-    """A diverged run: one finite loss, then the divergence.  Its chart was empty (a one-point line draws nothing) and
-    its log axis labelled every digit from 0.3 to 20, piled on top of each other."""
+    """A diverged run: one finite loss, then the divergence.  As a plain line its chart would be empty (a one-point
+    line draws nothing), and a default log axis would label every digit from 0.3 to 20, piled on top of each other."""
     loss = figures.loss_figure(
         [step("teacher", 1, loss=2.3)],
         stopped="Training stopped: the teacher loss exploded to 3.95e+03 at epoch 1, step 2.",

@@ -1,5 +1,7 @@
 """The page's lessons, Distill over several seeds and its verdict, the loss toggle (AppTest, headless)."""
 
+# ruff: noqa: F811  (pytest hands each test the imported ``app`` fixture as a parameter of the same name)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +29,8 @@ def test_the_page_opens_on_the_little_data_lesson_with_its_controls_set(app):
     assert app.slider(key="seeds").value == lesson.seeds  # the claim is made over these seeds
     assert any(lesson.title in i.value and lesson.look_for in i.value for i in app.info)
     options = app.selectbox(key="lesson").options
-    assert [o for o in options][: len(LESSONS)] == [l.title for l in LESSONS.values()] and "Free play" in options[-1]
+    assert [o for o in options][: len(LESSONS)] == [each.title for each in LESSONS.values()]
+    assert "Free play" in options[-1]
     assert not app.error
 
 
@@ -144,7 +147,7 @@ def test_the_student_width_follows_the_architecture_and_the_tiny_student_lesson(
     assert {1, 2, 4, 8, 16, 32, 64, 128, 256} <= set(int(o) for o in width.options)
     app.selectbox(key="lesson").set_value("tiny-student").run()
     assert app.select_slider(key="student_width").value == 8
-    assert not any("student_width" in i.value for i in app.info)  # a control now, not a hidden setting
+    assert not any("student_width" in i.value for i in app.info)  # a control, so not listed as a hidden setting
     app.selectbox(key="student").set_value("mlp-wide").run()
     assert app.select_slider(key="student_width").value == 256  # a new architecture starts at its own width
     app.select_slider(key="student_width").set_value(4).run()

@@ -1,5 +1,5 @@
-"""The distillation methods' formulas (kd_core.methods.registry) against independent float64 implementations written from
-the papers and the official code, to 1e-6; the DKD identity; gradients; the cases where a method cannot apply."""
+"""The distillation methods' formulas (kd_core.methods.registry) against independent float64 implementations written
+from the papers and the official code, to 1e-6; the DKD identity; gradients; the cases where a method cannot apply."""
 
 from __future__ import annotations
 

@@ -78,7 +78,8 @@ def test_ten_start_stop_cycles_leave_no_threads_and_flat_memory():
         at.slider(key="seed").set_value(cycle % 3).run()  # teachers train, then come from the cache
         at.button(key="distill").click().run()
         job = at.session_state["jobs"]["main"]
-        wait_until(lambda: len(job.snapshot().events) > 5 * (cycle + 1))  # stop a little later each time
+        enough = 5 * (cycle + 1)  # stop a little later each time
+        wait_until(lambda job=job, enough=enough: len(job.snapshot().events) > enough)
         at.button(key="stop").click().run()
         assert job.done and job.snapshot().status == "cancelled", job.snapshot().status
         assert not at.exception and not at.error

@@ -1,4 +1,5 @@
-"""The learning-rate schedule: cosine annealing to 0 over each phase, or a constant rate (the default on digits; MNIST anneals)."""
+"""The learning-rate schedule: cosine annealing to 0 over each phase, or a constant rate (the default on digits;
+MNIST anneals)."""
 
 from __future__ import annotations
 
@@ -76,8 +77,8 @@ def test_an_unknown_schedule_is_refused():
 
 
 def test_the_schedule_defaults_to_the_datasets():
-    """No schedule given: digits keep a constant rate (so every digits key and cache entry stays as it was), MNIST
-    anneals (at a constant 1e-3 its default teacher ended anywhere from 98.8 % to 99.1 % by seed; cosine gave
+    """No schedule given: digits keep a constant rate (left out of the keys: a digits run finds its cached entries),
+    MNIST anneals (at a constant 1e-3 its default teacher ended anywhere from 98.8 % to 99.1 % by seed; cosine gave
     99.08–99.19 % over seeds 0–4); an explicit schedule always wins."""
     assert RunConfig().schedule is None
     assert validate(RunConfig()).schedule == "constant"

@@ -17,7 +17,8 @@ from kd_core.train.loop import jittered, make_optimizer, make_schedule
 
 
 def test_defaults_keep_every_key():
-    """Unset, the new options leave the run and teacher keys as they were (the caches stay valid)."""
+    """Unset, the teacher options are left out of the run and teacher keys, so a run without them finds the entries
+    cached without them."""
     plain = validate(RunConfig())
     assert plain.teacher_lr is None and plain.teacher_optimizer is None and plain.teacher_jitter == 0
     assert plain.teacher_batch_size is None

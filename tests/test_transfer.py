@@ -62,7 +62,7 @@ def test_bad_kept_classes_are_one_line_naming_the_setting(value, words):
 
 def test_kept_classes_change_the_run_key_only_when_set():
     base = validate(RunConfig())
-    assert "keep_classes" not in base._run_identity()  # keys from before the setting stay valid
+    assert "keep_classes" not in base._run_identity()  # unset, it is left out: a run without it keys the same
     assert validate(RunConfig(keep_classes=(7, 8))).run_key() != base.run_key()
     assert validate(RunConfig(keep_classes=(7, 8))).teacher_key() == base.teacher_key()  # the teacher sees everything
 
