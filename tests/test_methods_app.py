@@ -4,7 +4,10 @@ the table, the loss parts and the cost are drawn from the runs."""
 
 from __future__ import annotations
 
+import html
 import json
+import math
+import re
 
 from streamlit.testing.v1 import AppTest
 
@@ -41,6 +44,20 @@ def open_tab(**session) -> AppTest:
     return at
 
 
+def legend(figure: dict) -> set[str]:
+    return {t["name"] for t in figure["data"] if t.get("showlegend", True) and t.get("name")}
+
+
+def alt_texts(at: AppTest) -> dict[str, str]:
+    """Each chart's text alternative (charts.show writes it under the chart), by the chart's key."""
+    found = {}
+    for element in at.get("html"):
+        match = re.search(r'class="kd-chart-alt" data-chart="([^"]+)">(.*)</p>', element.proto.body, re.S)
+        if match:
+            found[match[1]] = html.unescape(match[2])
+    return found
+
+
 def chart(at: AppTest, key: str) -> dict:
     for element in at.get("plotly_chart"):
         if element.proto.id.endswith(key) or key in element.proto.id:
@@ -63,9 +80,27 @@ def test_methods_tab_trains_each_method_over_the_seeds_and_draws_the_forest_plot
     assert list(table["− KD (points, 95 %)"])[0] == "–" and "[" in list(table["− KD (points, 95 %)"])[1]
     forest = chart(at, "methods_forest")
     assert [a["text"] for a in forest["layout"]["annotations"][:2]] == ["method − scratch", "method − KD"]
-    parts = chart(at, "methods_parts")
-    assert {"tckd", "nckd", "hint", "soft"} <= {t["name"] for t in parts["data"]}
-    assert chart(at, "methods_cost")["data"][0]["y"] == ["KD", "DKD", "FitNets hint"]
+    assert forest["layout"]["title"]["text"] == mf.FOREST_TITLE
+    assert {"mean", "95 % interval", "one seed", "above 0", "below 0", "includes 0"} <= legend(forest)
+    alt = alt_texts(at)
+    assert alt["methods_forest"].startswith(f"Forest plot “{mf.FOREST_TITLE}” over 2 seeds")
+    for name in ("KD", "DKD", "FitNets hint"):  # each method's mean and verdict, in words
+        assert f"{name}: " in alt["methods_forest"]
+    assert alt["methods_forest"].count("points over KD (") == 2 and alt["methods_forest"].count("over scratch (") == 3
+    parts = {name: chart(at, f"methods_parts_{name}") for name in ("kd", "dkd", "fitnets")}
+    assert {"TCKD", "NCKD", "hard", "total"} <= {t["name"] for t in parts["dkd"]["data"]}
+    assert "hint" in {t["name"] for t in parts["fitnets"]["data"]} and "soft" in legend(parts["kd"])
+    for figure in parts.values():  # decades only, axis titles on both axes
+        yaxis = figure["layout"]["yaxis"]
+        assert yaxis["type"] == "log" and yaxis["tickmode"] == "array"
+        assert all(math.isclose(math.log10(v), round(math.log10(v))) for v in yaxis["tickvals"])
+        assert yaxis["title"]["text"] and figure["layout"]["xaxis"]["title"]["text"] == "epoch"
+    cost = chart(at, "methods_cost")
+    assert {y for t in cost["data"] for y in t["y"] if y} == {"DKD", "FitNets hint"}  # KD is the reference, 1×
+    assert alt["methods_cost"].startswith(f"Dot chart “{mf.COST_TITLE}”; every student took the same ")
+    assert any("Seconds vary with the machine's load" in m.value for m in at.markdown)
+    assert list(table["time vs KD (95 %)"])[0] == "1× (the reference)"
+    assert all("×" in cell and "KD" in cell for cell in list(table["time vs KD (95 %)"])[1:])
     assert any("KD" in m.value for m in at.markdown)
     # the same settings again: every run comes from the results cache, the same numbers
     at.button(key="exp_run_methods").click().run()
@@ -108,7 +143,9 @@ def test_comparisons_pair_by_seed_and_say_when_methods_do_not_differ():
     assert [round(v, 10) for v in dkd.vs_scratch] == [0.03, 0.03, 0.03]
     assert dkd.scratch_interval.verdict == "helps" and dkd.kd_interval.verdict == "no clear difference"
     assert "do not differ from KD" in mr.summary_line(found)
-    assert mr.cost_ratio(found) == {"kd": 1.0, "dkd": 2.0}
+    (cost,) = mr.costs(found)  # KD is the reference, not a cost of its own
+    assert cost.method == "dkd" and cost.ratios == [2.0, 2.0, 2.0] and cost.seeds == [0, 1, 2]
+    assert math.isclose(cost.mean, 2.0) and cost.verdict == "slower than KD"
     better = mr.MethodsOutcome(
         RunConfig(),
         [0, 1, 2],
@@ -116,9 +153,32 @@ def test_comparisons_pair_by_seed_and_say_when_methods_do_not_differ():
     )
     assert "**DKD** is better than KD" in mr.summary_line(mr.comparisons(better))
     figure = mf.forest_figure(mr.comparisons(better))
-    means = [t for t in figure.data if t.marker.symbol == "diamond"]
+    means = [t for t in figure.data if t.marker.symbol == "diamond" and not t.showlegend]
     assert len(means) == 3  # KD and DKD against scratch, DKD against KD (KD − KD is left out)
     assert means[-1].marker.color == mf.VERDICT_COLORS["helps"]
+    assert mf.forest_alt(mr.comparisons(better)) == (
+        f"Forest plot “{mf.FOREST_TITLE}” over 3 seeds, mean of method − scratch and method − KD with 95 % "
+        "intervals. KD: +2.67 points over scratch (95 % interval −0.20 to +5.54), no clear difference. "
+        "DKD: +7.00 points over scratch (95 % interval +7.00 to +7.00), helps; +4.33 points over KD (95 % interval "
+        "+1.46 to +7.20), better than KD."
+    )
+
+
+def test_a_cost_within_the_noise_is_not_a_result():
+    """The same loss twice (KD and KD at its own weight), timed under changing load: the ratio has an interval and
+    is no difference; a steady 1.5× over the seeds is one."""
+    kd = [result(0, 0.9, 0.88, 1.0), result(1, 0.9, 0.88, 1.4), result(2, 0.9, 0.88, 0.9)]
+    same = [result(0, 0.9, 0.88, 0.7), result(1, 0.9, 0.88, 1.5), result(2, 0.9, 0.88, 0.8)]
+    slow = [result(0, 0.9, 0.88, 1.5), result(1, 0.9, 0.88, 2.1), result(2, 0.9, 0.88, 1.36)]
+    outcome = mr.MethodsOutcome(RunConfig(), [0, 1, 2], {"kd": kd, "kd-matched": same, "fitnets": slow})
+    matched, fitnets = mr.costs(mr.comparisons(outcome))
+    assert matched.mean < 1 and matched.low < 1 < matched.high and matched.verdict == "no clear difference from KD"
+    assert fitnets.low > 1 and fitnets.verdict == "slower than KD"
+    text = mf.cost_alt([matched, fitnets], steps=460)
+    assert "every student took the same 460 training steps" in text and "no clear difference from KD" in text
+    assert f"FitNets hint: {fitnets.mean:.2f}× (95 % interval" in text and text.endswith("slower than KD.")
+    one = mr.costs(mr.comparisons(mr.MethodsOutcome(RunConfig(), [0], {"kd": kd[:1], "fitnets": slow[:1]})))
+    assert one[0].low is None and one[0].verdict == "no clear difference from KD"  # one seed never decides
 
 
 def test_the_app_has_the_methods_tab():

@@ -1,4 +1,6 @@
-"""The DKD decomposition on the Probabilities tab: its pure figures and numbers, and the tab drawing them."""
+"""The Methods tab's pure figures (loss parts on decade ticks, the forest plot's title and legend, the cost with its
+interval), and the DKD decomposition on the Probabilities tab: its pure figures and numbers, and the tab drawing
+them."""
 
 from __future__ import annotations
 
@@ -13,6 +15,59 @@ from kd_core.methods.registry import decompose, nontarget_mass
 from kd_core.runs.setup import RunSetup
 
 TIMEOUT = 180
+
+
+def test_log_axes_label_whole_decades_only_with_at_least_two_ticks():
+    decades = dict(type="log", range=[-2, 1], tickmode="array", tickvals=[0.01, 0.1, 1.0, 10.0])
+    assert mf.decade_axis([0.03, 2.5]) == {**decades, "ticktext": ["0.01", "0.1", "1", "10"]}
+    assert mf.decade_axis([0.5, 0.7])["ticktext"] == ["0.1", "1"]  # within one decade: still two ticks
+    assert mf.decade_axis([2e-4, 0.0, 3.0])["ticktext"] == ["10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰", "10¹"]  # 0 not drawn
+    assert mf.decade_axis([1e-9, 50])["ticktext"] == ["10⁻⁹", "10⁻⁷", "10⁻⁵", "10⁻³", "10⁻¹", "10¹"]  # every other
+    assert mf.decade_axis([]) == {"type": "log"}
+
+
+def test_a_methods_loss_parts_have_titled_axes_whole_epochs_and_decade_ticks():
+    figure = mf.parts_figure("dkd", {"total": [1.9, 0.8, 0.5], "hard": [1.2, 0.5, 0.3], "tckd": [0.4, 0.1, 0.002]})
+    assert figure.layout.title.text == "DKD" and [t.name for t in figure.data] == ["total", "hard", "TCKD"]
+    assert figure.layout.xaxis.title.text == "epoch" and figure.layout.yaxis.title.text == "loss, log scale"
+    assert figure.layout.xaxis.dtick == 1 and list(figure.layout.yaxis.ticktext) == ["0.001", "0.01", "0.1", "1", "10"]
+    assert mf.epoch_axis(20)["dtick"] == 5 and mf.epoch_axis(200)["dtick"] == 50
+    from dashboard.figures.charts import alt_text
+
+    assert alt_text(figure) == "Line chart “DKD”: loss, log scale against epoch; series: total, hard, TCKD."
+
+
+def test_the_forest_plot_has_a_title_and_a_legend_of_its_marks_and_colours():
+    from types import SimpleNamespace
+
+    from kd_core.stats import Interval
+
+    kd = SimpleNamespace(
+        method="kd", seeds=[0, 1], vs_scratch=[0.02, 0.03], vs_kd=[0.0, 0.0], scratch_interval=Interval.of([0.02, 0.03])
+    )
+    kd.kd_interval = Interval.of(kd.vs_kd)
+    figure = mf.forest_figure([kd])
+    assert figure.layout.title.text == mf.FOREST_TITLE
+    shown = [t.name for t in figure.data if t.showlegend]
+    assert shown == ["mean", "95 % interval", "one seed", "above 0", "below 0", "includes 0"]
+    assert figure.layout.legend.orientation == "h" and figure.layout.legend.yref == "container"
+    assert mf.forest_alt([kd]).endswith(
+        "KD: +2.50 points over scratch (95 % interval −3.85 to +8.85), no clear difference."
+    )
+
+
+def test_the_cost_chart_draws_each_seed_and_the_interval_around_1x():
+    from types import SimpleNamespace
+
+    cost = SimpleNamespace(
+        method="fitnets", ratios=[1.4, 1.5], seeds=[0, 1], mean=1.45, low=1.2, high=1.7, verdict="slower than KD"
+    )
+    figure = mf.cost_figure([cost])
+    assert figure.layout.title.text == mf.COST_TITLE and figure.layout.xaxis.ticksuffix == "×"
+    lines = [t for t in figure.data if t.mode == "lines" and not t.showlegend]
+    assert list(lines[0].x) == [1.2, 1.7] and lines[0].line.color == mf.COST_COLORS["slower than KD"]
+    assert figure.layout.xaxis.range[0] < 1 < figure.layout.xaxis.range[1]  # the reference line is in view
+    assert "slower" in [t.name for t in figure.data if t.showlegend]
 
 
 def test_nontarget_mass_is_one_minus_the_teachers_target_probability():

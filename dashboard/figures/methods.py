@@ -1,14 +1,19 @@
 """Plotly figures of the Methods tab and of the DKD decomposition: pure functions of plain data, no Streamlit.
 
-forest_figure(comparisons)          method − scratch | method − KD: mean, 95 % interval, a dot per seed
-parts_figure(curves)                each method's loss parts over the student's epochs
-cost_figure(ratios)                 the student's time per epoch relative to KD
+forest_figure(comparisons)          method − scratch | method − KD: mean, 95 % interval, a dot per seed; a legend
+forest_alt(comparisons)             its text alternative: each method's mean, interval and verdict in words
+parts_figure(name, parts)           one method's loss parts over the student's epochs, log axis at whole decades
+cost_figure(costs)                  the student's training time relative to KD's, per seed, with its 95 % interval
+cost_alt(costs)                     its text alternative
 decomposition_figure(split, T)      one image: KD = TCKD + (1 − p_t)·NCKD as a stacked bar
 nontarget_figure(weights, T)        the teacher's non-target mass 1 − p_t over the test set
+
+The comparisons and costs are dashboard/runs/methods.py's ``Comparison`` and ``Cost``, read by their attributes.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +23,8 @@ from plotly.subplots import make_subplots
 from kd_core.methods.registry import METHODS
 
 VERDICT_COLORS = {"helps": "#2ca02c", "hurts": "#d62728", "no clear difference": "#7f7f7f"}
+# A cost's verdict: slower than KD (its whole interval above 1×), faster (below), or not shown to differ.
+COST_COLORS = {"slower than KD": "#d62728", "faster than KD": "#2ca02c", "no clear difference from KD": "#7f7f7f"}
 PART_COLORS = {
     "tckd": "#1f77b4",
     "nckd": "#ff7f0e",
@@ -28,18 +35,64 @@ PART_COLORS = {
     "hint": "#8c564b",
     "total": "#000000",
 }
+PART_LABELS = {"tckd": "TCKD", "nckd": "NCKD"}  # the others read as they are named: total, soft, hard, inter, …
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+LEGEND_SIZE = 12
 
 
 def title(name: str) -> str:
     return METHODS[name].title if name in METHODS else name
 
 
+def points(value: float) -> str:
+    """A fraction as signed points, ``+1.23``; a value that rounds to 0 reads ``0.00``."""
+    text = f"{100 * value:+.2f}"
+    return "0.00" if text in ("+0.00", "-0.00") else text.replace("-", "−")
+
+
+def interval_words(interval, what: str) -> str:
+    """``+1.23 points over KD (95 % interval −0.40 to +2.86)``, or the mean and "one seed: no interval"."""
+    if interval.low is None:
+        return f"{points(interval.mean)} points {what} (one seed: no interval)"
+    return f"{points(interval.mean)} points {what} (95 % interval {points(interval.low)} to {points(interval.high)})"
+
+
+def verdict_vs_kd(verdict: str) -> str:
+    return {"helps": "better than KD", "hurts": "worse than KD"}.get(verdict, "no clear difference from KD")
+
+
+def _key(figure: go.Figure, name: str, **style) -> None:
+    """A legend entry with no data: what a mark or a colour means, once, whatever the rows are."""
+    figure.add_trace(go.Scatter(x=[None], y=[None], name=name, showlegend=True, hoverinfo="skip", **style))
+
+
+def _legend_below(figure: go.Figure, bottom: int) -> None:
+    """The legend in a row under the plot, at the bottom of the figure (container coordinates), where it cannot sit
+    on the axis titles; it wraps on a phone, so ``bottom`` leaves room for about two rows."""
+    figure.update_layout(
+        legend=dict(
+            orientation="h",
+            yref="container",
+            y=0,
+            yanchor="bottom",
+            x=0,
+            xanchor="left",
+            font=dict(size=LEGEND_SIZE),
+            itemwidth=30,
+        ),
+        margin=dict(b=bottom),
+    )
+
+
+FOREST_TITLE = "Accuracy gained by each method, in points"
+FOREST_PANELS = ("method − scratch", "method − KD")
+
+
 def forest_figure(comparisons: Sequence) -> go.Figure:
     """Two panels sharing the methods' rows: method − scratch and method − KD in points, each a 95 % interval
-    (coloured by its verdict), its mean (a diamond) and a faint dot per seed; a line at 0."""
-    figure = make_subplots(
-        rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, subplot_titles=("method − scratch", "method − KD")
-    )
+    (coloured by its verdict), its mean (a diamond) and a faint dot per seed; a line at 0; a title and a legend
+    that says what the marks and the colours mean."""
+    figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05, subplot_titles=FOREST_PANELS)
     names = [title(c.method) for c in comparisons]
     for col, (attr, interval_of) in enumerate((("vs_scratch", "scratch_interval"), ("vs_kd", "kd_interval")), start=1):
         for c, name in zip(comparisons, names):
@@ -87,78 +140,181 @@ def forest_figure(comparisons: Sequence) -> go.Figure:
                 col=col,
             )
         figure.add_vline(x=0, line=dict(color="black", width=1, dash="dot"), row=1, col=col)
+    _key(figure, "mean", mode="markers", marker=dict(color="#424242", size=11, symbol="diamond"))
+    _key(figure, "95 % interval", mode="lines", line=dict(color="#424242", width=6), opacity=0.6)
+    _key(figure, "one seed", mode="markers", marker=dict(color="#424242", size=6, opacity=0.45))
+    for verdict, words in (("helps", "above 0"), ("hurts", "below 0"), ("no clear difference", "includes 0")):
+        _key(figure, words, mode="markers", marker=dict(color=VERDICT_COLORS[verdict], size=11, symbol="square"))
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
-    figure.update_xaxes(title_text="points", title_font=dict(size=11))
+    figure.update_xaxes(title_text="points", title_font=dict(size=12), zeroline=False)
     figure.update_annotations(font=dict(size=13))  # the panel titles fit side by side on a phone
     figure.update_layout(
-        height=130 + 42 * max(1, len(comparisons)), margin=dict(l=10, r=10, t=40, b=30), hovermode="closest"
+        title=dict(text=FOREST_TITLE, font=dict(size=15), x=0, xanchor="left", y=0.99, yanchor="top", yref="container"),
+        height=190 + 42 * max(1, len(comparisons)),
+        margin=dict(l=10, r=10, t=70),
+        hovermode="closest",
     )
+    _legend_below(figure, 70)
     return figure
 
 
-def parts_figure(curves: dict[str, dict[str, list[float]]]) -> go.Figure:
-    """One small panel per method: its student's loss parts (epoch means) against the epoch."""
-    names = list(curves)
-    cols = min(2, max(1, len(names)))  # two panels a row: their titles still fit on a phone
-    rows = -(-max(1, len(names)) // cols)
-    figure = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=[title(n) for n in names] or [""],
-        horizontal_spacing=0.06,
-        vertical_spacing=0.16,
+def forest_alt(comparisons: Sequence) -> str:
+    """The forest plot in words: per method its mean gain over scratch and over KD, each with its 95 % interval and
+    its verdict, e.g. "DKD: +2.10 points over scratch (95 % interval +0.40 to +3.80), helps; +0.30 points over KD
+    (95 % interval −0.90 to +1.50), no clear difference from KD"."""
+    if not comparisons:
+        return f"Forest plot “{FOREST_TITLE}”: no method finished."
+    seeds = max(len(c.seeds) for c in comparisons)
+    rows = []
+    for c in comparisons:
+        row = f"{title(c.method)}: {interval_words(c.scratch_interval, 'over scratch')}, {c.scratch_interval.verdict}"
+        if c.method != "kd":
+            row += f"; {interval_words(c.kd_interval, 'over KD')}, {verdict_vs_kd(c.kd_interval.verdict)}"
+        rows.append(row)
+    return (
+        f"Forest plot “{FOREST_TITLE}” over {seeds} seed{'s' if seeds != 1 else ''}, mean of method − scratch and "
+        f"method − KD with 95 % intervals. " + ". ".join(rows) + "."
     )
-    shown: set[str] = set()
-    for i, name in enumerate(names):
-        for part, values in curves[name].items():
+
+
+def decade_axis(values: Sequence[float]) -> dict:
+    """A log axis over ``values`` (only the positive ones can be drawn) that spans whole decades and labels each
+    decade alone — 0.01, 0.1, 1, 10 — never Plotly's minor ticks (2, 5) or SI prefixes (100µ); at least two ticks.
+    Decades beyond 0.001 … 1000 read as powers, all of them alike (10⁻⁵ … 10⁰); with more than six decades every
+    other one is labelled."""
+    positive = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not positive:
+        return dict(type="log")
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    if high == low:
+        high += 1
+    every = 2 if high - low > 6 else 1
+    decades = list(range(low, high + 1, every))
+    plain = all(-3 <= k <= 3 for k in decades)
+    text = [f"{10.0**k:g}" if plain else "10" + str(k).translate(SUPERSCRIPTS) for k in decades]
+    return dict(type="log", range=[low, high], tickmode="array", tickvals=[10.0**k for k in decades], ticktext=text)
+
+
+def epoch_axis(epochs: int) -> dict:
+    """Whole epochs only, about five ticks (1, 2 or 5, 10, 20, … apart), never 1.5."""
+    step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500) if epochs / s <= 6), 1000)
+    return dict(tick0=0 if step > 1 else 1, dtick=step, range=[0.8, max(epochs, 1) + 0.2])
+
+
+def parts_figure(name: str, parts: dict[str, list[float]]) -> go.Figure:
+    """One method's student: its loss parts (epoch means) against the epoch, on a log axis at whole decades."""
+    figure = go.Figure()
+    for part, values in parts.items():
+        figure.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=values,
+                mode="lines+markers" if len(values) < 3 else "lines",
+                name=PART_LABELS.get(part, part),
+                line=dict(
+                    color=PART_COLORS.get(part, "#e377c2"),
+                    width=2.5 if part == "total" else 1.5,
+                    dash="solid" if part == "total" else "dash",
+                ),
+                hovertemplate=f"{PART_LABELS.get(part, part)}, epoch %{{x}}: %{{y:.4g}}<extra></extra>",
+            )
+        )
+    epochs = max((len(v) for v in parts.values()), default=1)
+    figure.update_layout(
+        title=dict(text=title(name), font=dict(size=15), x=0, xanchor="left"),
+        height=330,
+        margin=dict(l=10, r=10, t=40),
+        xaxis=dict(title=dict(text="epoch", font=dict(size=12)), **epoch_axis(epochs)),
+        yaxis=dict(
+            title=dict(text="loss, log scale", font=dict(size=12)),
+            **decade_axis([v for values in parts.values() for v in values]),
+        ),
+    )
+    _legend_below(figure, 50)
+    return figure
+
+
+COST_TITLE = "Student's training time relative to KD's"
+
+
+def cost_figure(costs: Sequence) -> go.Figure:
+    """Per method (KD is the reference, 1×): the student's seconds over KD's student's of the same seed, a faint dot
+    per seed, the geometric mean (a diamond) and its 95 % interval coloured by its verdict; a line at 1×."""
+    figure = go.Figure()
+    names = [title(c.method) for c in costs]
+    for c, name in zip(costs, names):
+        color = COST_COLORS[c.verdict]
+        if c.low is not None:
             figure.add_trace(
                 go.Scatter(
-                    x=list(range(1, len(values) + 1)),
-                    y=values,
+                    x=[c.low, c.high],
+                    y=[name, name],
                     mode="lines",
-                    name=part,
-                    legendgroup=part,
-                    showlegend=part not in shown,
-                    line=dict(
-                        color=PART_COLORS.get(part, "#e377c2"),
-                        width=2 if part == "total" else 1.5,
-                        dash="solid" if part == "total" else "dash",
-                    ),
-                ),
-                row=i // cols + 1,
-                col=i % cols + 1,
+                    line=dict(color=color, width=6),
+                    opacity=0.6,
+                    showlegend=False,
+                    hovertemplate=f"{name}: 95 %% interval %{{x:.2f}}× KD's time<extra></extra>",
+                )
             )
-            shown.add(part)
-    figure.update_yaxes(type="log")
-    figure.update_annotations(font=dict(size=13))
-    figure.update_layout(
-        height=90 + 200 * rows, margin=dict(l=10, r=10, t=40, b=30), legend=dict(orientation="h", y=-0.08)
-    )
-    return figure
-
-
-def cost_figure(ratios: dict[str, float]) -> go.Figure:
-    """Bars: the student's time per epoch relative to KD's (1 = as fast as KD)."""
-    names = [title(n) for n in ratios]
-    figure = go.Figure(
-        go.Bar(
-            x=list(ratios.values()),
-            y=names,
-            orientation="h",
-            marker_color="#1f77b4",
-            text=[f"{r:.2f}×" for r in ratios.values()],
-            textposition="auto",
-            hovertemplate="%{y}: %{x:.2f}× KD's time per epoch<extra></extra>",
+        figure.add_trace(
+            go.Scatter(
+                x=list(c.ratios),
+                y=[name] * len(c.ratios),
+                mode="markers",
+                marker=dict(color=color, size=6, opacity=0.45),
+                showlegend=False,
+                customdata=list(c.seeds),
+                hovertemplate="seed %{customdata}: %{x:.2f}× KD's time<extra></extra>",
+            )
         )
-    )
+        figure.add_trace(
+            go.Scatter(
+                x=[c.mean],
+                y=[name],
+                mode="markers",
+                showlegend=False,
+                marker=dict(color=color, size=12, symbol="diamond", line=dict(color="white", width=1)),
+                hovertemplate=f"{name}: %{{x:.2f}}× KD's time ({c.verdict})<extra></extra>",
+            )
+        )
     figure.add_vline(x=1, line=dict(color="black", width=1, dash="dot"))
-    figure.update_yaxes(autorange="reversed")
+    _key(figure, "geometric mean", mode="markers", marker=dict(color="#424242", size=11, symbol="diamond"))
+    _key(figure, "95 % interval", mode="lines", line=dict(color="#424242", width=6), opacity=0.6)
+    _key(figure, "one seed", mode="markers", marker=dict(color="#424242", size=6, opacity=0.45))
+    for verdict, words in (("slower than KD", "slower"), ("faster than KD", "faster")):
+        _key(figure, words, mode="markers", marker=dict(color=COST_COLORS[verdict], size=11, symbol="square"))
+    _key(figure, "no clear difference", mode="markers", marker=dict(color="#7f7f7f", size=11, symbol="square"))
+    spread = [v for c in costs for v in (*c.ratios, c.low, c.high) if v is not None] + [1.0]
+    pad = max(0.05, 0.08 * (max(spread) - min(spread)))
+    figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
     figure.update_layout(
-        height=80 + 32 * max(1, len(ratios)),
-        margin=dict(l=10, r=10, t=20, b=30),
-        xaxis_title="time per epoch relative to KD",
+        title=dict(text=COST_TITLE, font=dict(size=15), x=0, xanchor="left"),
+        height=170 + 40 * max(1, len(costs)),
+        margin=dict(l=10, r=10, t=40),
+        xaxis=dict(
+            title=dict(text="× KD's time, same seed (1 = as fast as KD)", font=dict(size=12)),
+            range=[max(0.0, min(spread) - pad), max(spread) + pad],
+            ticksuffix="×",
+            zeroline=False,
+        ),
+        hovermode="closest",
     )
+    _legend_below(figure, 70)
     return figure
+
+
+def cost_alt(costs: Sequence, steps: int | None = None) -> str:
+    """The cost chart in words: per method its time relative to KD's, its 95 % interval and its verdict."""
+    same = f"; every student took the same {steps:,} training steps" if steps else ""
+    if not costs:
+        return f"Dot chart “{COST_TITLE}”: no method besides KD finished{same}."
+    rows = []
+    for c in costs:
+        if c.low is None:
+            rows.append(f"{title(c.method)}: {c.mean:.2f}× (one seed: no interval), no clear difference from KD")
+        else:
+            rows.append(f"{title(c.method)}: {c.mean:.2f}× (95 % interval {c.low:.2f}× to {c.high:.2f}×), {c.verdict}")
+    return f"Dot chart “{COST_TITLE}”{same}. " + ". ".join(rows) + "."
 
 
 def decomposition_figure(kd: float, tckd: float, weight: float, nckd: float, temperature: float) -> go.Figure:

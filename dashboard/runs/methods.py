@@ -2,22 +2,33 @@
 
     methods_job(config, ["kd", "dkd", ...], seeds, cache) -> fn(on_event, stop) -> MethodsOutcome
     comparisons(outcome) -> [Comparison per method]      # method − scratch and method − KD, per seed and interval
+    costs(found) -> [Cost per method but KD]             # its student's time over KD's, per seed and interval
+    student_steps(config) -> the training steps every method's student takes (the same for all: only the loss differs)
 
 Each method trains over the seeds through ``seed_runs.distill_seeds`` — the very path (worker processes, the
 results cache, one run per key) Distill uses — on the page's settings with only the loss changed, so a method's
 runs are Distill's runs and a second click loads them.  No Streamlit here.
+
+A method's cost is not its seconds alone: seconds vary with the machine's load (other seeds and other students train
+alongside), so the time of two runs of the very same loss differs.  Costs are paired by seed, the student's seconds
+over KD's student's, with a 95 % interval of their geometric mean; a method is slower or faster only when the whole
+interval is on one side of 1×.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Callable
 
-from dashboard.jobs.progress import SeedEvent
+from dashboard.jobs.progress import SeedEvent, planned_steps
 from dashboard.runs import seeds as seed_runs
 from kd_core import RunConfig, TeacherCache
+from kd_core.config import ConfigError
+from kd_core.data.spec import DatasetUnavailable
 from kd_core.methods.registry import COMPARED, METHODS
+from kd_core.runs.setup import load
 from kd_core.stats import Interval
 from kd_core.train.records import ProgressEvent, RunResult
 
@@ -90,14 +101,16 @@ def methods_job(config: RunConfig, names: list[str], seeds: int, cache: TeacherC
 
 @dataclass(frozen=True)
 class Comparison:
-    """One method over the seeds: accuracy, method − scratch and method − KD (fractions), and its cost."""
+    """One method over the seeds: accuracy, method − scratch and method − KD (fractions), and its time."""
 
     method: str
     accuracy: float  # mean over seeds
     vs_scratch: list[float]  # per seed, in the order of ``seeds``
     vs_kd: list[float]
     seeds: list[int]
-    seconds_per_epoch: float  # the student's, mean over seeds
+    seconds: list[float]  # the student's training seconds, per seed
+    time_vs_kd: list[float]  # per seed: those seconds over KD's student's of the same seed
+    from_cache: bool = False  # a run came from the results cache: its seconds are those of when it was trained
 
     @property
     def scratch_interval(self) -> Interval:
@@ -123,10 +136,17 @@ def comparisons(outcome: MethodsOutcome) -> list[Comparison]:
                 vs_scratch=[r.student.accuracy - r.baseline.accuracy for r in paired],
                 vs_kd=[r.student.accuracy - kd[r.config.seed].student.accuracy for r in paired],
                 seeds=[r.config.seed for r in paired],
-                seconds_per_epoch=statistics.fmean(r.seconds["student"] / r.config.epochs for r in paired),
+                seconds=[r.seconds.get("student", 0.0) for r in paired],
+                time_vs_kd=[ratio(r.seconds.get("student"), kd[r.config.seed].seconds.get("student")) for r in paired],
+                from_cache=any(r.from_results_cache for r in paired),
             )
         )
     return out
+
+
+def ratio(seconds: float | None, kd_seconds: float | None) -> float:
+    """``seconds / kd_seconds``; NaN when either was not measured (0 or absent)."""
+    return seconds / kd_seconds if seconds and kd_seconds and seconds > 0 and kd_seconds > 0 else math.nan
 
 
 def verdict_vs_kd(interval: Interval) -> str:
@@ -154,10 +174,60 @@ def summary_line(found: list[Comparison]) -> str:
     )
 
 
-def cost_ratio(found: list[Comparison]) -> dict[str, float]:
-    """The student's seconds per epoch relative to KD's, per method."""
-    kd = next((c.seconds_per_epoch for c in found if c.method == "kd"), None)
-    return {c.method: c.seconds_per_epoch / kd for c in found} if kd else {}
+@dataclass(frozen=True)
+class Cost:
+    """A method's student time over KD's student's, paired by seed: the ratios, their geometric mean and its 95 %
+    interval (Student's t on the log ratios, so 2× slower and 2× faster weigh alike); no interval for one seed."""
+
+    method: str
+    ratios: list[float]
+    seeds: list[int]
+    mean: float
+    low: float | None
+    high: float | None
+
+    @classmethod
+    def of(cls, method: str, ratios: list[float], seeds: list[int]) -> "Cost":
+        interval = Interval.of([math.log(r) for r in ratios])
+        exp = lambda v: None if v is None else math.exp(v)  # noqa: E731
+        return cls(method, ratios, seeds, math.exp(interval.mean), exp(interval.low), exp(interval.high))
+
+    @property
+    def verdict(self) -> str:
+        """ "slower than KD" or "faster than KD" when the whole interval is on one side of 1×, else "no clear
+        difference from KD" (one seed never decides)."""
+        if self.low is not None and self.low > 1:
+            return "slower than KD"
+        if self.high is not None and self.high < 1:
+            return "faster than KD"
+        return "no clear difference from KD"
+
+    def words(self) -> str:
+        """``1.05× [0.91×, 1.21×]`` (the table's cell), or the ratio alone for one seed."""
+        if self.low is None:
+            return f"{self.mean:.2f}× (one seed)"
+        return f"{self.mean:.2f}× [{self.low:.2f}×, {self.high:.2f}×]"
+
+
+def costs(found: list[Comparison]) -> list[Cost]:
+    """Each method but KD (the reference, 1×): its time relative to KD's over the seeds where both were timed."""
+    out = []
+    for c in found:
+        if c.method == "kd":
+            continue
+        timed = [(seed, r) for seed, r in zip(c.seeds, c.time_vs_kd) if math.isfinite(r)]
+        if timed:
+            out.append(Cost.of(c.method, [r for _, r in timed], [seed for seed, _ in timed]))
+    return out
+
+
+def student_steps(config: RunConfig) -> int | None:
+    """The training steps each student takes on these settings (epochs × batches of the examples it sees): the same
+    for every method, since only the loss changes; None when the settings or the data cannot be loaded."""
+    try:
+        return planned_steps(config, load(config)[1], ("student",))["student"]
+    except (ConfigError, DatasetUnavailable):
+        return None
 
 
 def part_curves(outcome: MethodsOutcome, seed: int) -> dict[str, dict[str, list[float]]]:

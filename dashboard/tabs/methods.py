@@ -55,7 +55,7 @@ def launcher(config: RunConfig, names: list[str], seeds: int):
     return launch
 
 
-def table(found: list[mr.Comparison], costs: dict[str, float]) -> pd.DataFrame:
+def table(found: list[mr.Comparison], costs: list[mr.Cost]) -> pd.DataFrame:
     def show(interval) -> str:
         if interval.low is None:
             return f"{100 * interval.mean:+.2f}"
@@ -69,9 +69,36 @@ def table(found: list[mr.Comparison], costs: dict[str, float]) -> pd.DataFrame:
             "vs scratch": [c.scratch_interval.verdict for c in found],
             "− KD (points, 95 %)": ["–" if c.method == "kd" else show(c.kd_interval) for c in found],
             "vs KD": ["–" if c.method == "kd" else mr.verdict_vs_kd(c.kd_interval) for c in found],
-            "time / epoch": [f"{costs.get(c.method, float('nan')):.2f}× KD" for c in found],
+            "time vs KD (95 %)": [time_cell(c.method, costs) for c in found],
         }
     )
+
+
+def time_cell(method: str, costs: list[mr.Cost]) -> str:
+    """KD's own row is the reference; another method's ratio with its interval and verdict, or "not timed"."""
+    if method == "kd":
+        return "1× (the reference)"
+    cost = next((c for c in costs if c.method == method), None)
+    return "not timed" if cost is None else f"{cost.words()}, {cost.verdict}"
+
+
+def cost_note(found: list[mr.Comparison], costs: list[mr.Cost], steps: int | None) -> str:
+    """What the cost chart can and cannot say: the steps are the same for every method, seconds vary with load."""
+    same = (
+        f"Every student here took the same {steps:,} training steps: only the loss differs. "
+        if steps
+        else "Every student here took the same number of training steps: only the loss differs. "
+    )
+    note = (
+        same + "Seconds vary with the machine's load (other seeds and other students train alongside), so each "
+        "method's time is compared with KD's seed by seed, and a method is called slower or faster only when its "
+        "whole 95 % interval lies on one side of 1×."
+    )
+    if any(c.from_cache for c in found):
+        note += " Some runs came from the results cache: their seconds are those measured when they were trained."
+    if costs and all(c.verdict == "no clear difference from KD" for c in costs):
+        note += " **No method's time differs clearly from KD's.**"
+    return note
 
 
 def draw(snap: jobs.Snapshot | None) -> None:
@@ -90,8 +117,8 @@ def draw(snap: jobs.Snapshot | None) -> None:
         st.warning("No method finished all its seeds, so there is nothing to compare yet.")
         return
     st.markdown(mr.summary_line(found))
-    charts.show(mf.forest_figure(found), key="methods_forest")
-    costs = mr.cost_ratio(found)
+    charts.show(mf.forest_figure(found), key="methods_forest", alt=mf.forest_alt(found))
+    costs = mr.costs(found)
     st.dataframe(table(found, costs), hide_index=True, width="stretch")
     seeds = run_settings.seeds_text(outcome.seeds[0], len(outcome.seeds))
     st.caption(
@@ -100,12 +127,20 @@ def draw(snap: jobs.Snapshot | None) -> None:
     )
     headings.section("Loss parts over training")
     st.caption(
-        f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch (log scale). DKD's TCKD and NCKD, DIST's "
-        "inter and intra terms, FitNets' hint are each a part; total is what was minimised."
+        f"Seed {outcome.seeds[0]}'s student, each part's mean per epoch, on a log scale (one tick per power of 10). "
+        "Total is what was minimised; soft is the teacher's term, hard the labels'; DKD's TCKD and NCKD, DIST's "
+        "inter and intra terms and FitNets' hint are each a part."
     )
-    charts.show(mf.parts_figure(mr.part_curves(outcome, outcome.seeds[0])), key="methods_parts")
+    curves = mr.part_curves(outcome, outcome.seeds[0])
+    names = list(curves)
+    for row in range(0, len(names), 2):  # two side by side; Streamlit stacks them on a phone
+        for name, where in zip(names[row : row + 2], charts.columns(2)):
+            charts.show(mf.parts_figure(name, curves[name]), key=f"methods_parts_{name}", where=where)
     headings.section("Cost")
-    charts.show(mf.cost_figure(costs), key="methods_cost")
+    steps = mr.student_steps(outcome.config)
+    st.markdown(cost_note(found, costs, steps))
+    if costs:
+        charts.show(mf.cost_figure(costs), key="methods_cost", alt=mf.cost_alt(costs, steps))
 
 
 def about() -> None:
