@@ -23,13 +23,71 @@ def test_an_empty_canvas_is_no_drawing():
     assert drawing.view_of(drawing.ink_of(blank), "mnist") is None
 
 
-def test_a_vertical_stroke_is_a_centred_column_of_whole_counts():
+def stroke(points: list[tuple[int, int]], pen: int, size: int = 256) -> np.ndarray:
+    """A finger's stroke through ``points`` on a size × size canvas, ``pen`` pixels wide with round ends: ink in
+    [0, 1], anti-aliased at its edges as the canvas draws it."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("L", (size * 4, size * 4), 0)  # drawn 4× larger, then scaled down: soft edges
+    draw = ImageDraw.Draw(canvas)
+    scaled = [(4 * x, 4 * y) for x, y in points]
+    draw.line(scaled, fill=255, width=4 * pen, joint="curve")
+    for x, y in (scaled[0], scaled[-1]):
+        draw.ellipse([x - 2 * pen, y - 2 * pen, x + 2 * pen, y + 2 * pen], fill=255)
+    return np.asarray(canvas.resize((size, size), Image.LANCZOS), np.float32) / 255
+
+
+def test_a_vertical_stroke_is_a_centred_column_of_whole_counts_as_thick_as_the_datasets_ones():
     ink = np.zeros((280, 280))
     ink[40:240, 100:124] = 1.0  # a "1", off centre and far smaller than the canvas
     view = drawing.digits_view(drawing.ink_of(canvas_of(ink)))
     assert view.shape == (8, 8) and view.max() <= 16 and np.array_equal(view, view.round())
-    assert view[:, 3:5].sum() > 0.9 * view.sum()  # scaled to fill the height, centred across
-    assert (view[:, 0] == 0).all() and (view[:, 7] == 0).all()
+    assert (view[:, :2] == 0).all() and (view[:, 6:] == 0).all()  # scaled to fill the height, centred across
+    assert (view[:, 3:5] >= 12).all()  # its middle columns solid, as the dataset's 1s (not a column of 8s)
+    assert view.sum() >= drawing.INK_SHARE * 32 * 32  # thickened to the dataset's ink
+
+
+def test_the_ink_share_is_the_datasets_and_a_thick_drawing_is_left_as_it_is():
+    from sklearn.datasets import load_digits
+
+    share = load_digits().images.sum(axis=(1, 2)) / (32 * 32)  # each 8×8 count is of a 4×4 block of the bitmap
+    assert (share >= drawing.INK_SHARE).mean() >= 0.98 and np.median(share) > drawing.INK_SHARE
+    thick = stroke([(128, 40), (128, 216)], pen=80)  # as wide as a UCI 1 already
+    assert drawing._thickened(thick) is thick  # never thinned, never thickened past the dataset
+    thin = stroke([(128, 40), (128, 216)], pen=8)
+    thickened = drawing._thickened(thin)
+    assert (thickened >= thin).all() and thickened.sum() > 2 * thin.sum()
+    assert drawing.digits_view(thin).sum() >= drawing.INK_SHARE * 32 * 32
+
+
+@pytest.fixture(scope="module")
+def digits_teacher():
+    """scikit-learn's digits' default teacher, 10 epochs: trained once into the session's teacher cache (about a
+    second), as the page and kd-train would."""
+    teacher = RunSetup(validate(RunConfig(teacher_epochs=10))).teacher(TeacherCache()).model
+    return teacher.eval(), load_dataset("digits")
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [(128, 30), (128, 226)],  # a finger's 1: one straight stroke, the canvas's height
+        [(128, 80), (128, 180)],  # a short one
+        [(150, 30), (110, 226)],  # leaning, top right to bottom left (the way a 7's stem leans)
+        [(105, 60), (135, 30), (135, 226)],  # with a flag at the top
+    ],
+    ids=["tall", "short", "leaning", "flag"],
+)
+@pytest.mark.parametrize("pen", [8, 12, 24])
+def test_a_thin_stroke_drawn_as_a_1_is_a_1_to_a_trained_teacher(digits_teacher, points, pen):
+    """A 1 drawn with the page's pen (24 px on its 256 px canvas) or a thinner one, through the page's framing: the
+    teacher reads a 1, sure of it at T = 1 and still ranking it first at the page's T = 4.  (Before the framing
+    thickened thin strokes, a thin 1 came out as two columns of 4s and the teacher read a 7.)"""
+    teacher, data = digits_teacher
+    view = drawing.view_of(drawing.ink_of(canvas_of(stroke(points, pen))), "digits")
+    logits = predict_logits(teacher, drawing.model_input(view, "digits", data.mean, data.std))[0].double()
+    assert torch.softmax(logits, 0)[1] >= 0.9
+    assert torch.softmax(logits / 4, 0).argmax() == 1
 
 
 def test_the_mnist_framing_puts_the_centre_of_mass_in_the_middle():
