@@ -4,6 +4,11 @@ The memo of teacher logits, ``st.session_state["teacher_logits"]``, maps (teache
 logits over that split (``kd_core.runs.served.split_of``).  It is filled by the sidebar's jobs, by the
 experiment tabs' teacher job, or from the disk cache when the teacher is already there; the Probabilities
 and "What is happening" tabs, the sweep tab's "one input as T rises" chart and the heatmap read it.
+
+A teacher is looked for in the disk cache on every rerun until it is found, and only what is found is kept (the
+logits per session, the model per server for the Draw tab): a teacher trained after the page loaded — by this
+browser, another one, or ``kd-train`` on the same cache folder — appears on the next rerun.  A "not found" is
+never cached: kept for the server's life, it hid a teacher cached a minute later from every browser.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import threading
 
 import numpy as np
 import streamlit as st
+from torch import nn
 
 from dashboard.jobs import estimate
 from dashboard.jobs import runner as jobs
 from dashboard.page import job_panel
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
-from kd_core import Dataset, RunConfig
+from kd_core import Dataset, RunConfig, validate
 from kd_core.data.datasets import DATA_DIR_HINT
 from kd_core.files import one_line
 from kd_core.runs import served
@@ -78,6 +84,32 @@ def teacher_cached(config: RunConfig) -> bool:
         return key is not None and teacher_cache().path(key).exists()
     except Exception:  # an unusable cache folder: count the teacher as one to train
         return False
+
+
+class NotInCache(LookupError):
+    """A teacher the cache does not hold (yet): raised inside a cached function, so that Streamlit keeps nothing."""
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _found_teacher(teacher_key: str, _config: RunConfig) -> nn.Module:
+    """The teacher ``teacher_key`` names, loaded once per server once the disk cache holds it (the key names its
+    weights); ``NotInCache`` until then: a call that raises is not cached, so the next one looks again."""
+    model = served.cached_teacher(_config, teacher_cache())
+    if model is None:
+        raise NotInCache(teacher_key)
+    return model
+
+
+def cached_teacher(config: RunConfig) -> nn.Module | None:
+    """The teacher these settings name, in eval mode, if the disk cache holds it now (never trained here); else
+    None, and the next call looks again."""
+    key = runs.teacher_key(config)
+    if key is None:  # settings that cannot run are reported above the tabs
+        return None
+    try:
+        return _found_teacher(key, validate(config))
+    except Exception:  # NotInCache; or its data gone from the server: no teacher to show either way
+        return None
 
 
 def baseline_cached(config: RunConfig) -> bool:

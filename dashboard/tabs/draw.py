@@ -4,7 +4,8 @@ scratch baseline's softened probabilities at the sidebar's T, beside a small pre
 The canvas is ``streamlit-drawable-canvas`` 0.13 (Fabric.js, a Streamlit components-v2 component: it works with
 this project's Streamlit 1.67; a stroke is sent when the finger or mouse lifts).  The drawing goes through the
 dataset's own framing (kd_core/data/drawing.py).  The models are those of the last Distill on this dataset, or,
-before any, the teacher from the cache and an untrained student (kd_core/runs/served.py); the caption says which.
+before any, the teacher from the cache as soon as it is there (``resources.cached_teacher``: looked for on every
+rerun until found) and an untrained student (kd_core/runs/served.py); the caption says which.
 Their probabilities are ``kd_core.studies.inspection.probabilities_of``; this module draws them.
 """
 
@@ -35,12 +36,6 @@ def clear() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def cached_teacher(teacher_key: str, _config: RunConfig) -> nn.Module | None:
-    """The teacher these settings name, if the disk cache holds it (never trained here)."""
-    return served.cached_teacher(_config, resources.teacher_cache())
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
 def untrained_student(dataset_name: str, student: str, width: int | None, seed: int, _dataset: Dataset) -> nn.Module:
     """The students' initial weights (seed + 1), once per server for each (dataset, student, width, seed)."""
     config = RunConfig(dataset=dataset_name, student=student, student_width=width, seed=seed)
@@ -60,9 +55,9 @@ def models_for(config: RunConfig, dataset: Dataset) -> tuple[dict[str, nn.Module
         )
     try:
         valid = validate(config)
-        teacher = cached_teacher(valid.teacher_key(), valid)
     except Exception:  # settings that cannot run are reported above the tabs
-        valid, teacher = config, None
+        valid = config
+    teacher = resources.cached_teacher(config)
     student = untrained_student(config.dataset, valid.student, valid.student_width, valid.seed, dataset)
     models = {"Teacher (from the cache)": teacher} if teacher is not None else {}
     models["Untrained student"] = student

@@ -185,10 +185,24 @@ def decomposition(
     charts.show(mf.nontarget_figure(weights, T), key="dkd_histogram", where=right)
     st.caption(
         f"KD weighs the dark knowledge among the wrong classes (NCKD) by the teacher's non-target mass 1 − p_t; "
-        f"at T = {T:g} its median over the test set is {np.median(weights):.2f}. The more confident the teacher, "
-        "the smaller that weight and the less of its dark knowledge reaches the student — DKD's β gives NCKD a "
-        "fixed weight instead (the Methods tab compares the two)."
+        f"at T = {T:g} its median over the test set is {share_text(float(np.median(weights)))}. The more confident "
+        "the teacher, the smaller that weight and the less of its dark knowledge reaches the student — DKD's β gives "
+        "NCKD a fixed weight instead (the Methods tab compares the two)."
     )
+
+
+SMALLEST_SHOWN = 1e-4  # below this, a share reads "< 0.0001"
+
+
+def share_text(value: float) -> str:
+    """A share in [0, 1] in words that are true at a glance: two decimals from 0.01 on, two significant digits
+    below ("0.0031"), and "< 0.0001" below that.  At T ≤ 2.5 a confident teacher's median 1 − p_t is well under
+    0.005, and two decimals wrote it as "0.00", a weight it never is."""
+    if value >= 0.01:
+        return f"{value:.2f}"
+    if value >= SMALLEST_SHOWN:
+        return f"{value:.2g}"
+    return f"< {SMALLEST_SHOWN:g}"
 
 
 def kl_divergence(where, teacher_logits: np.ndarray, student_logits: np.ndarray, T: float, student_label: str) -> None:
