@@ -89,6 +89,28 @@ def test_accuracy_figure_one_line_per_model_in_percent():
     assert list(figure.data[1].y) == pytest.approx([60.0, 70.0, 80.0])
 
 
+@pytest.mark.parametrize(
+    "accuracies, axis",
+    [
+        ([0.975, 0.981, 0.99], [95, 100]),  # MNIST: the models' 97–99 % fill the chart, not its top 3 %
+        ([0.98, 0.96, 0.981], [90, 100]),  # at least 2 points under the lowest
+        ([0.4, 0.85, 0.97], [35, 100]),  # digits' early epochs
+        ([0.31, 0.52, 0.64], [25, 100]),  # CIFAR-10
+        ([1.0, 1.0], [95, 100]),  # every test image right: still an axis of 5 points
+        ([0.01], [0, 100]),
+    ],
+)
+def test_the_accuracy_axis_fits_the_accuracies_up_to_100_percent(accuracies, axis):
+    events = [epoch(phase, e, a) for phase in ("teacher", "student") for e, a in enumerate(accuracies, start=1)]
+    figure = figures.accuracy_figure(events)
+    assert list(figure.layout.yaxis.range) == axis
+    low, high = figure.layout.yaxis.range
+    assert all(low <= y <= high for trace in figure.data for y in trace.y)
+    assert low == 0 or all(low + 2 <= y for trace in figure.data for y in trace.y)
+    assert all(trace.cliponaxis is False for trace in figure.data)  # a point at 100 % is drawn whole
+    assert list(figures.accuracy_figure([]).layout.yaxis.range) == [0, 100]
+
+
 def test_probability_figure_groups_teacher_and_student_with_entropies():
     teacher, student = np.full(10, 0.1), np.eye(10)[3]
     figure = figures.probability_figure(teacher, student, [str(i) for i in range(10)], 4.0, "Untrained student")
@@ -267,7 +289,7 @@ def test_a_diverged_run_keeps_readable_axes_and_says_what_it_left_out():
     assert list(hard.x) == [1, 2, 3, 4, 5, 6]  # the finite parts of the last step stay
     assert loss.layout.yaxis.type == "log" and loss.layout.yaxis.tickformat == ".3~g"  # 1e-4 reads 0.0001, not 100μ
     accuracy = figures.accuracy_figure(events)
-    assert tuple(accuracy.layout.yaxis.range) == (0, 100)
+    assert tuple(accuracy.layout.yaxis.range) == (5, 100)  # the lone point at 10 % reads as far from 100 %
     # A soft loss that underflowed to 0 cannot sit on the log axis, but it is no divergence: no note.
     calm = figures.loss_figure([step("student", i, loss=1.0 / i, soft=0.0, hard=0.5) for i in range(1, 6)])
     assert not calm.layout.annotations and all(y > 0 for trace in calm.data for y in trace.y)
