@@ -13,7 +13,16 @@ from own_data_support import csv_text, image_folder, shape_image, write_image
 from kd_core import RunConfig, validate
 from kd_core.cli.train import main
 from kd_core.config import ConfigError
-from kd_core.data.custom import IMAGE_SIZE, CustomDataError, load, stratified_split
+from kd_core.data.custom import (
+    IMAGE_SIZE,
+    PIXEL_LIMITS,
+    CustomDataError,
+    PixelLimits,
+    check_pixels,
+    image_size,
+    load,
+    stratified_split,
+)
 from kd_core.data.datasets import DATASETS, load_dataset
 
 QUICK = ["--teacher-epochs", "2", "--epochs", "1", "--quiet"]
@@ -71,6 +80,64 @@ def test_an_unreadable_image_is_skipped_and_counted(tmp_path):
     assert loaded.notes[0] == "1 file could not be read as images and was skipped"
 
 
+def _bmp_header(path, width: int, height: int) -> None:
+    """A BMP file's headers alone (no pixels): its size is all PIL reads until the image is decoded."""
+    import struct
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    path.write_bytes(b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + info)
+
+
+def test_image_sizes_come_from_the_header_alone(tmp_path):
+    _bmp_header(tmp_path / "huge.bmp", 60_000, 50_000)  # 3 gigapixels, 54 bytes on disk
+    assert image_size(tmp_path / "huge.bmp") == (3_000_000_000, 1)  # over PIL's own bomb limit: its pixel count
+    _bmp_header(tmp_path / "big.bmp", 5600, 5600)
+    assert image_size(tmp_path / "big.bmp") == (5600, 5600)
+    (tmp_path / "note.txt").write_text("not an image")
+    assert image_size(tmp_path / "note.txt") is None
+    assert image_size(lambda: (tmp_path / "big.bmp").open("rb")) == (5600, 5600)  # an opener (a zip member)
+
+
+def test_a_folder_over_the_pixel_limits_is_refused_before_any_image_is_decoded(tmp_path, monkeypatch):
+    from kd_core.data import custom
+
+    root = image_folder(tmp_path / "p", per_class=3)
+    _bmp_header(root / "circle" / "z-big.bmp", 5600, 5600)  # decoding it would fail: only its header exists
+    decoded = []
+    monkeypatch.setattr(custom, "_read_image", lambda path: decoded.append(path))
+    with pytest.raises(CustomDataError) as error:
+        load(f"folder:{root}", pixels=PixelLimits(16))
+    assert str(error.value) == (
+        "circle/z-big.bmp is 5600×5600 pixels (31.4 megapixels), more than the 16 megapixels an image may have "
+        "here; shrink the images (each is resized to 32×32 anyway) and try again"
+    )
+    assert decoded == []
+    with pytest.raises(CustomDataError) as error:
+        load(f"folder:{root}", pixels=PixelLimits(40, total_megapixels=30))
+    assert str(error.value) == (
+        "the images in folder p add up to more than 30 megapixels, the most read at once here; use fewer or "
+        "smaller images (each is resized to 32×32 anyway)"
+    )
+    assert decoded == [] and PIXEL_LIMITS == PixelLimits(50)  # kd-train's: one image at most, no total
+
+
+def test_pil_decompression_bombs_are_refused_by_the_pixel_limit(tmp_path):
+    _bmp_header(tmp_path / "bomb.bmp", 60_000, 50_000)
+    with pytest.raises(CustomDataError, match=r"^bomb.bmp is 3000 megapixels, more than the 50 megapixels"):
+        check_pixels([("bomb.bmp", tmp_path / "bomb.bmp")], PIXEL_LIMITS, "here")
+
+
+def test_only_the_small_copy_of_each_image_is_kept(tmp_path):
+    from kd_core.data import custom
+
+    write_image(tmp_path / "a.png", shape_image("circle", 300, colour=True))
+    write_image(tmp_path / "g.png", np.stack([shape_image("cross", 300)] * 3, axis=-1))  # RGB, equal channels
+    small, size, grey = custom._read_image(tmp_path / "a.png")
+    assert small.size == (IMAGE_SIZE, IMAGE_SIZE) and size == (300, 300) and not grey
+    assert custom._read_image(tmp_path / "g.png")[2]  # grey, as before: the three channels are equal
+
+
 def test_the_content_hash_changes_with_a_single_pixel(tmp_path):
     root = image_folder(tmp_path / "h", per_class=3)
     before = validate(RunConfig(dataset=f"folder:{root}"))
@@ -115,7 +182,11 @@ def _folder_with(tmp_path, counts: dict[str, int]):
 
 
 BAD_FOLDERS = [
-    ({"cat": 3}, "folder bad has 1 class (only 'cat'); a classifier needs at least 2 classes"),
+    (
+        {"cat": 3},
+        "folder bad has only one class, 'cat', and a classifier needs at least two: add a second subfolder with "
+        "images of another class",
+    ),
     ({"cat": 3, "dog": 1}, "class 'dog' in folder bad has 1 example; every class needs at least 2"),
     ({}, "folder bad has no classes; put each class's examples in a subfolder named after the class"),
 ]
@@ -141,7 +212,11 @@ BAD_CSVS = [
     ),
     ("a,b,y\n1,2,x\n3,4,y\n", ";label=kind", "t.csv has no column 'kind'; its columns are: a, b, y"),
     ("a,y\n" + "".join(f"{i},{i // 2}\n" for i in range(202)), "", "t.csv has 101 classes; at most 100 are allowed"),
-    ("a,y\n1,x\n2,x\n", "", "t.csv has 1 class (only 'x'); a classifier needs at least 2 classes"),
+    (
+        "a,y\n1,x\n2,x\n",
+        "",
+        "t.csv has only one class, 'x', and a classifier needs at least two: add rows with another label in column 'y'",
+    ),
     ("", "", "t.csv is not a CSV file that can be read (No columns to parse from file)"),
 ]
 

@@ -3,7 +3,11 @@
     folder:PATH    torchvision's ImageFolder layout, one subfolder per class (PATH/cat/1.png, PATH/dog/2.jpg); with
                    PATH/train/ and PATH/test/ subfolders those are the split, else a stratified 80/20 split (seed 0).
                    Every image is resized to IMAGE_SIZE × IMAGE_SIZE (bilinear, aspect not kept); grey if every image
-                   is grey, else colour (RGB).  Unreadable files are skipped and counted.
+                   is grey, else colour (RGB).  Unreadable files are skipped and counted.  Every image's size is
+                   read from its header before any is decoded (``check_pixels``): a tiny compressed file can hold a
+                   huge bitmap, so one image and the folder together are limited in decoded pixels (``PixelLimits``;
+                   kd-train's are ``PIXEL_LIMITS``, the page's uploads pass stricter ones), and only the 32 × 32 copy
+                   of each image is kept once it is read.
     csv:PATH       a header row, one example per row: numeric feature columns and a label column (the last one, or
                    ``;label=NAME``: kd-train's --label-column).  Features are standardised with the training rows'
                    mean and deviation.
@@ -16,12 +20,15 @@ worker process that loads the name checks the files still hash the same.  Bad da
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import re
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -39,6 +46,25 @@ _IGNORED = ("__MACOSX", "Thumbs.db")  # what zip tools and file browsers add bes
 
 class CustomDataError(ValueError):
     """Data of one's own that cannot be used; the message is one sentence for the person who gave it."""
+
+
+@dataclass(frozen=True)
+class PixelLimits:
+    """How many decoded pixels (width × height) the image-folder loader reads, checked from each image's header
+    before anything is decoded: a 30 KB compressed file can hold a 5600 × 5600 bitmap (31 million pixels)."""
+
+    image_megapixels: float  # one image
+    total_megapixels: float | None = None  # every image of the folder together; None: no limit
+
+    def __post_init__(self) -> None:
+        if not self.image_megapixels > 0 or (self.total_megapixels is not None and not self.total_megapixels > 0):
+            raise ValueError(f"pixel limits must be positive, got {self}")
+
+
+# kd-train's limits for a folder of one's own: memory holds one decoded image at a time (about 4 bytes a pixel,
+# twice over while it is converted), so 50 megapixels (a 7000 × 7000 image) stays under half a gigabyte; the folder
+# as a whole only costs time.  The page's uploads pass stricter limits (dashboard/page/uploads.py, Limits).
+PIXEL_LIMITS = PixelLimits(image_megapixels=50)
 
 
 @dataclass(frozen=True)
@@ -104,14 +130,16 @@ def _check_exists(source: Source) -> None:
         raise CustomDataError(f"there is no file {source.path}")
 
 
-def _check_classes(counts: dict[str, int], where: str) -> None:
+def _check_classes(counts: dict[str, int], where: str, add: str) -> None:
+    """``add`` says what to add when there is only one class (a subfolder, rows with another label)."""
     if len(counts) > MAX_CLASSES:
         raise CustomDataError(f"{where} has {len(counts)} classes; at most {MAX_CLASSES} are allowed")
     if not counts:
         raise CustomDataError(f"{where} has no classes; put each class's examples in a subfolder named after the class")
     if len(counts) < 2:
-        only = f" (only '{next(iter(counts))}')" if counts else ""
-        raise CustomDataError(f"{where} has {len(counts)} class{only}; a classifier needs at least 2 classes")
+        raise CustomDataError(
+            f"{where} has only one class, '{next(iter(counts))}', and a classifier needs at least two: {add}"
+        )
     few = [name for name, count in counts.items() if count < 2]
     if few:
         raise CustomDataError(
@@ -136,30 +164,86 @@ def stratified_split(labels: np.ndarray, share: float = TEST_SHARE, seed: int = 
 # ---------------------------------------------------------------- image folders
 
 
+ImageSource = Path | Callable[[], IO[bytes]]  # a file, or something that opens one (a zip member)
+_BOMB = re.compile(r"\((\d+) pixels\)")
+
+
+def _megapixels(pixels: float) -> str:
+    """``pixels`` in words: "31.4 megapixels", "1 megapixel"."""
+    number = f"{pixels / 1e6:.1f}".removesuffix(".0")
+    return f"{number} megapixel{'' if number == '1' else 's'}"
+
+
+def image_size(source: ImageSource) -> tuple[int, int] | None:
+    """(width, height) from the image's header, nothing decoded; None when it is not an image PIL can read.
+    An image too large for PIL even to open (its DecompressionBombError) is (its pixels, 1)."""
+    from PIL import Image
+
+    try:
+        with contextlib.ExitStack() as stack:
+            file = source if isinstance(source, Path) else stack.enter_context(source())
+            with Image.open(file) as image:  # reads the header only: the pixels are decoded by load()
+                return image.size
+    except Image.DecompressionBombError as error:
+        found = _BOMB.search(str(error))
+        return (int(found.group(1)), 1) if found else (2 * (Image.MAX_IMAGE_PIXELS or 0) + 1, 1)
+    except Exception:  # noqa: BLE001  any file at all reaches a format's parser: whatever it raises, not an image
+        return None
+
+
+def check_pixels(images: Iterable[tuple[str, ImageSource]], limits: PixelLimits, where: str) -> int:
+    """The decoded pixels of ``images`` ((name shown, source) pairs), from their headers; CustomDataError naming the
+    first image over ``limits.image_megapixels``, or ``where`` when together they pass ``limits.total_megapixels``."""
+    total = 0
+    for name, source in images:
+        size = image_size(source)
+        if size is None:
+            continue  # not an image: the loader skips it and says so
+        pixels = size[0] * size[1]
+        if pixels > limits.image_megapixels * 1e6:
+            what = _megapixels(pixels)
+            what = f"{size[0]}×{size[1]} pixels ({what})" if size[1] > 1 else what  # (pixels, 1): PIL's bomb
+            raise CustomDataError(
+                f"{name} is {what}, more than the {_megapixels(limits.image_megapixels * 1e6)} an image may have "
+                f"here; shrink the images (each is resized to {IMAGE_SIZE}×{IMAGE_SIZE} anyway) and try again"
+            )
+        total += pixels
+        if limits.total_megapixels is not None and total > limits.total_megapixels * 1e6:
+            raise CustomDataError(
+                f"the images in {where} add up to more than {_megapixels(limits.total_megapixels * 1e6)}, "
+                f"the most read at once here; use fewer or smaller images (each is resized to "
+                f"{IMAGE_SIZE}×{IMAGE_SIZE} anyway)"
+            )
+    return total
+
+
 def _read_image(path: Path):
-    """(an RGB PIL image, its size, whether it is grey), or None when the file is not an image PIL can read."""
-    from PIL import Image, UnidentifiedImageError
+    """(the image as RGB at IMAGE_SIZE × IMAGE_SIZE, its size, whether it is grey), or None when the file is not an
+    image PIL can read.  Only the small copy outlives this call, so memory holds one decoded image at a time."""
+    from PIL import Image, ImageChops, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             image.load()
-            rgb = image.convert("RGB")
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
             grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+            if not grey:  # an RGB file whose three channels are equal is grey too (scanners often save so)
+                red, green, blue = rgb.split()
+                grey = ImageChops.difference(red, green).getbbox() is None
+                grey = grey and ImageChops.difference(green, blue).getbbox() is None
+                del red, green, blue
+            small = rgb.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR)
+            size = image.size
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
-    if not grey:  # an RGB file whose three channels are equal is grey too (scanners often save so)
-        pixels = np.asarray(rgb)
-        grey = bool((pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all())
-    return rgb, rgb.size, grey
+    return small, size, grey
 
 
 def _class_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and _visible(p))
 
 
-def _load_folder(source: Source) -> Loaded:
-    from PIL import Image
-
+def _load_folder(source: Source, limits: PixelLimits) -> Loaded:
     root = source.path
     split = (root / "train").is_dir() and (root / "test").is_dir()
     parts = {"train": root / "train", "test": root / "test"} if split else {"all": root}
@@ -168,30 +252,37 @@ def _load_folder(source: Source) -> Loaded:
         extra = sorted({p.name for p in _class_folders(parts["test"])} - set(classes))
         if extra:
             raise CustomDataError(f"test/ has a class that train/ lacks: '{extra[0]}'")
+    where = f"folder {root.name}" if not split else f"folder {root.name}/train + test"
+    files = {
+        part: [
+            (index, path)
+            for index, name in enumerate(classes)
+            if (folder / name).is_dir()
+            for path in _files(folder / name)
+        ]
+        for part, folder in parts.items()
+    }
+    check_pixels(
+        ((str(path.relative_to(root)), path) for listed in files.values() for _, path in listed), limits, where
+    )  # every header before any image is decoded
     rows: dict[str, list[tuple]] = {part: [] for part in parts}
     skipped, sizes = 0, set()
-    for part, folder in parts.items():
-        for index, name in enumerate(classes):
-            if not (folder / name).is_dir():
+    for part, listed in files.items():
+        for index, path in listed:
+            read = _read_image(path)
+            if read is None:
+                skipped += 1
                 continue
-            for path in _files(folder / name):
-                read = _read_image(path)
-                if read is None:
-                    skipped += 1
-                    continue
-                sizes.add(read[1])
-                rows[part].append((read[0], read[2], index))
+            sizes.add(read[1])
+            rows[part].append((read[0], read[2], index))
     counts = {name: sum(1 for rs in rows.values() for *_, i in rs if i == index) for index, name in enumerate(classes)}
-    _check_classes(counts, f"folder {root.name}" if not split else f"folder {root.name}/train + test")
+    _check_classes(counts, where, "add a second subfolder with images of another class")
     if split and not rows["test"]:
         raise CustomDataError(f"folder {root.name}/test has no readable images")
     grey = all(g for rs in rows.values() for _, g, _ in rs)
 
     def tensors(items: list[tuple]) -> tuple[torch.Tensor, torch.Tensor]:
-        arrays = [
-            np.asarray(im.resize((IMAGE_SIZE, IMAGE_SIZE), Image.BILINEAR), dtype=np.float32) / 255.0
-            for im, _, _ in items
-        ]
+        arrays = [np.asarray(small, dtype=np.float32) / 255.0 for small, _, _ in items]
         x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
         return (x[:, :1] if grey else x).contiguous(), torch.tensor([i for *_, i in items], dtype=torch.int64)
 
@@ -269,7 +360,7 @@ def _load_csv(source: Source) -> Loaded:
         {str(v) for v in frame[label]}, key=lambda s: (not _is_number(s), float(s) if _is_number(s) else 0, s)
     )
     counts = {name: int((frame[label].astype(str) == name).sum()) for name in names}
-    _check_classes(counts, source.path.name)
+    _check_classes(counts, source.path.name, f"add rows with another label in column '{label}'")
     index = {name: i for i, name in enumerate(names)}
     y = np.array([index[str(v)] for v in frame[label]], dtype=np.int64)
     x = frame[features].to_numpy(dtype=np.float32)
@@ -314,8 +405,10 @@ _LOADED: OrderedDict[str, Loaded] = OrderedDict()  # canonical name -> its load,
 _KEEP = 4
 
 
-def load(name: str) -> Loaded:
-    """The dataset ``name`` names, loaded once per process (by its canonical name); CustomDataError if it cannot be."""
+def load(name: str, pixels: PixelLimits = PIXEL_LIMITS) -> Loaded:
+    """The dataset ``name`` names, loaded once per process (by its canonical name); CustomDataError if it cannot be.
+    ``pixels`` limits an image folder's images when it is read (a load this process already holds is not read
+    again)."""
     source = parse(name)
     _check_exists(source)
     try:
@@ -326,7 +419,8 @@ def load(name: str) -> Loaded:
         raise CustomDataError(f"the files in {source.path} changed since this run was set up; start it again")
     canonical = Source(source.kind, source.path, source.label_column, digest).name
     if canonical not in _LOADED:
-        loaded = (_load_folder if source.kind == "folder" else _load_csv)(parse(canonical))
+        found = parse(canonical)
+        loaded = _load_folder(found, pixels) if source.kind == "folder" else _load_csv(found)
         _LOADED[canonical] = loaded
         while len(_LOADED) > _KEEP:
             _LOADED.popitem(last=False)
