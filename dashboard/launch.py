@@ -21,7 +21,7 @@ DEFAULT_ARGS = [
     "--server.headless",
     "true",
     "--server.maxUploadSize",
-    "10",
+    "10",  # Limits.upload_mb in dashboard/page/uploads.py (not imported: it loads the engine); tests hold them equal
     "--client.toolbarMode",
     "minimal",
     "--runner.postScriptGC",

@@ -8,7 +8,8 @@ are also put into ``st.session_state`` under the keys the page reads (the same o
 ``st.session_state["jobs"]`` see the record.
 
 Bounded: a record unused for ``EXPIRE_SECONDS`` is dropped, and beyond ``MAX_RECORDS`` the least recently
-used goes first; a dropped record's jobs are stopped (nobody can see them any more).  The id only ever lives
+used goes first; a dropped record's jobs are stopped (nobody can see them any more) and the browser's uploads
+deleted (``Registry.on_drop``: dashboard.page.uploads.STORE.forget).  The id only ever lives
 in the cookie, never in a link: a shared link gives the settings, not someone's runs.
 """
 
@@ -19,10 +20,13 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
+
+from dashboard.page import uploads
 
 COOKIE = "kd_browser"
 EXPIRE_SECONDS = 4 * 3600  # a morning's or an afternoon's class; a record holds its last report's models and logits
@@ -49,10 +53,16 @@ class BrowserRecord:
 
 
 class Registry:
-    """Browser id -> BrowserRecord, least recently used first; safe to use from every session's thread."""
+    """Browser id -> BrowserRecord, least recently used first; safe to use from every session's thread.
+    ``on_drop(browser_id)`` is called for every record dropped (after its jobs are stopped)."""
 
-    def __init__(self, max_records: int = MAX_RECORDS, expire_seconds: float = EXPIRE_SECONDS) -> None:
-        self.max_records, self.expire_seconds = max_records, expire_seconds
+    def __init__(
+        self,
+        max_records: int = MAX_RECORDS,
+        expire_seconds: float = EXPIRE_SECONDS,
+        on_drop: Callable[[str], None] | None = None,
+    ) -> None:
+        self.max_records, self.expire_seconds, self.on_drop = max_records, expire_seconds, on_drop
         self.records: OrderedDict[str, BrowserRecord] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -75,6 +85,8 @@ class Registry:
                 dropped.append(self.records.popitem(last=False)[1])
         for gone in dropped:  # outside the lock: stopping a job wakes the scheduler
             gone.stop_jobs()
+            if self.on_drop is not None:
+                self.on_drop(gone.id)
         return record
 
     def __len__(self) -> int:
@@ -86,7 +98,7 @@ class Registry:
             return browser_id in self.records
 
 
-registry = Registry()
+registry = Registry(on_drop=uploads.STORE.forget)  # an expired browser's uploads go with its record
 
 
 def new_id() -> str:
