@@ -96,11 +96,13 @@ def test_methods_tab_trains_each_method_over_the_seeds_and_draws_the_forest_plot
         assert all(math.isclose(math.log10(v), round(math.log10(v))) for v in yaxis["tickvals"])
         assert yaxis["title"]["text"] and figure["layout"]["xaxis"]["title"]["text"] == "epoch"
     cost = chart(at, "methods_cost")
-    assert {y for t in cost["data"] for y in t["y"] if y} == {"DKD", "FitNets hint"}  # KD is the reference, 1×
-    assert alt["methods_cost"].startswith(f"Dot chart “{mf.COST_TITLE}”; every student took the same ")
-    assert any("Seconds vary with the machine's load" in m.value for m in at.markdown)
-    assert list(table["time vs KD (95 %)"])[0] == "1× (the reference)"
-    assert all("×" in cell and "KD" in cell for cell in list(table["time vs KD (95 %)"])[1:])
+    assert {y for t in cost["data"] for y in t["y"] if y} == {"KD", "DKD", "FitNets hint"}
+    steps = mr.student_steps(outcome.config)
+    assert steps == max(s.step for s in outcome.runs["dkd"][0].steps if s.phase == "student")  # what it trained
+    assert alt["methods_cost"].startswith(f"Dot chart “{mf.COST_TITLE}”: every student took the same {steps:,} ")
+    assert any(f"took the same {steps:,} training steps" in m.value and "no comparison" in m.value for m in at.markdown)
+    assert list(table["training steps"]) == [f"{steps:,}"] * 3
+    assert not any(word in alt["methods_cost"] for word in ("slower", "faster", "×"))
     assert any("KD" in m.value for m in at.markdown)
     # the same settings again: every run comes from the results cache, the same numbers
     at.button(key="exp_run_methods").click().run()
@@ -143,9 +145,8 @@ def test_comparisons_pair_by_seed_and_say_when_methods_do_not_differ():
     assert [round(v, 10) for v in dkd.vs_scratch] == [0.03, 0.03, 0.03]
     assert dkd.scratch_interval.verdict == "helps" and dkd.kd_interval.verdict == "no clear difference"
     assert "do not differ from KD" in mr.summary_line(found)
-    (cost,) = mr.costs(found)  # KD is the reference, not a cost of its own
-    assert cost.method == "dkd" and cost.ratios == [2.0, 2.0, 2.0] and cost.seeds == [0, 1, 2]
-    assert math.isclose(cost.mean, 2.0) and cost.verdict == "slower than KD"
+    kd_time, dkd_time = mr.timings(found)  # seconds as measured, each method's own
+    assert dkd_time.seconds == [2.0, 2.0, 2.0] and dkd_time.words() == "2.00 ± 0.00 s" and kd_time.method == "kd"
     better = mr.MethodsOutcome(
         RunConfig(),
         [0, 1, 2],
@@ -164,21 +165,25 @@ def test_comparisons_pair_by_seed_and_say_when_methods_do_not_differ():
     )
 
 
-def test_a_cost_within_the_noise_is_not_a_result():
-    """The same loss twice (KD and KD at its own weight), timed under changing load: the ratio has an interval and
-    is no difference; a steady 1.5× over the seeds is one."""
+def test_seconds_are_shown_with_their_spread_and_never_as_a_verdict():
+    """The same loss twice (KD and KD at its own weight), timed under changing load: the chart and its words give
+    each method's seconds with their spread and the steps they share, never "slower" or "faster"."""
     kd = [result(0, 0.9, 0.88, 1.0), result(1, 0.9, 0.88, 1.4), result(2, 0.9, 0.88, 0.9)]
-    same = [result(0, 0.9, 0.88, 0.7), result(1, 0.9, 0.88, 1.5), result(2, 0.9, 0.88, 0.8)]
-    slow = [result(0, 0.9, 0.88, 1.5), result(1, 0.9, 0.88, 2.1), result(2, 0.9, 0.88, 1.36)]
-    outcome = mr.MethodsOutcome(RunConfig(), [0, 1, 2], {"kd": kd, "kd-matched": same, "fitnets": slow})
-    matched, fitnets = mr.costs(mr.comparisons(outcome))
-    assert matched.mean < 1 and matched.low < 1 < matched.high and matched.verdict == "no clear difference from KD"
-    assert fitnets.low > 1 and fitnets.verdict == "slower than KD"
-    text = mf.cost_alt([matched, fitnets], steps=460)
-    assert "every student took the same 460 training steps" in text and "no clear difference from KD" in text
-    assert f"FitNets hint: {fitnets.mean:.2f}× (95 % interval" in text and text.endswith("slower than KD.")
-    one = mr.costs(mr.comparisons(mr.MethodsOutcome(RunConfig(), [0], {"kd": kd[:1], "fitnets": slow[:1]})))
-    assert one[0].low is None and one[0].verdict == "no clear difference from KD"  # one seed never decides
+    same = [result(0, 0.9, 0.88, 3.1), result(1, 0.9, 0.88, 3.5), result(2, 0.9, 0.88, 3.3)]
+    outcome = mr.MethodsOutcome(RunConfig(), [0, 1, 2], {"kd": kd, "kd-matched": same})
+    timings = mr.timings(mr.comparisons(outcome))
+    assert [t.method for t in timings] == ["kd", "kd-matched"] and timings[0].words() == "1.10 ± 0.26 s"
+    text = mf.cost_alt(timings, steps=460)
+    assert text == (
+        f"Dot chart “{mf.COST_TITLE}”: every student took the same 460 training steps; the seconds vary with the "
+        "machine's load and are no comparison of the methods. KD: 1.10 ± 0.26 s over 3 seeds. KD, DKD's weight: "
+        "3.30 ± 0.20 s over 3 seeds."
+    )
+    figure = mf.cost_figure(timings)
+    assert {t.marker.color for t in figure.data if t.mode == "markers"} == {mf.COST_COLOR}  # no verdict colours
+    assert [t.name for t in figure.data if t.showlegend] == ["mean", "± 1 sd", "one seed"]
+    one = mr.timings(mr.comparisons(mr.MethodsOutcome(RunConfig(), [0], {"kd": kd[:1]})))
+    assert one[0].words() == "1.00 s" and len(mf.cost_figure(one).data) == 2 + 3  # no sd line for one seed
 
 
 def test_the_app_has_the_methods_tab():

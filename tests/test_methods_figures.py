@@ -1,5 +1,5 @@
-"""The Methods tab's pure figures (loss parts on decade ticks, the forest plot's title and legend, the cost with its
-interval), and the DKD decomposition on the Probabilities tab: its pure figures and numbers, and the tab drawing
+"""The Methods tab's pure figures (loss parts on decade ticks, the forest plot's title and legend, the seconds with
+their spread), and the DKD decomposition on the Probabilities tab: its pure figures and numbers, and the tab drawing
 them."""
 
 from __future__ import annotations
@@ -56,18 +56,17 @@ def test_the_forest_plot_has_a_title_and_a_legend_of_its_marks_and_colours():
     )
 
 
-def test_the_cost_chart_draws_each_seed_and_the_interval_around_1x():
+def test_the_cost_chart_draws_each_seed_and_the_mean_with_its_sd():
     from types import SimpleNamespace
 
-    cost = SimpleNamespace(
-        method="fitnets", ratios=[1.4, 1.5], seeds=[0, 1], mean=1.45, low=1.2, high=1.7, verdict="slower than KD"
-    )
-    figure = mf.cost_figure([cost])
-    assert figure.layout.title.text == mf.COST_TITLE and figure.layout.xaxis.ticksuffix == "×"
-    lines = [t for t in figure.data if t.mode == "lines" and not t.showlegend]
-    assert list(lines[0].x) == [1.2, 1.7] and lines[0].line.color == mf.COST_COLORS["slower than KD"]
-    assert figure.layout.xaxis.range[0] < 1 < figure.layout.xaxis.range[1]  # the reference line is in view
-    assert "slower" in [t.name for t in figure.data if t.showlegend]
+    from kd_core.stats import Spread
+
+    timing = SimpleNamespace(method="fitnets", seconds=[1.4, 1.6], seeds=[0, 1], spread=Spread.of([1.4, 1.6]))
+    timing.words = lambda: "1.50 ± 0.14 s"
+    figure = mf.cost_figure([timing])
+    assert figure.layout.title.text == mf.COST_TITLE and figure.layout.xaxis.title.text == mf.COST_AXIS
+    (line,) = [t for t in figure.data if t.mode == "lines" and not t.showlegend]
+    assert [round(x, 4) for x in line.x] == [1.3586, 1.6414] and figure.layout.xaxis.rangemode == "tozero"
 
 
 def test_nontarget_mass_is_one_minus_the_teachers_target_probability():

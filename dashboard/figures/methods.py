@@ -3,12 +3,12 @@
 forest_figure(comparisons)          method − scratch | method − KD: mean, 95 % interval, a dot per seed; a legend
 forest_alt(comparisons)             its text alternative: each method's mean, interval and verdict in words
 parts_figure(name, parts)           one method's loss parts over the student's epochs, log axis at whole decades
-cost_figure(costs)                  the student's training time relative to KD's, per seed, with its 95 % interval
-cost_alt(costs)                     its text alternative
+cost_figure(timings)                the students' training seconds per seed, mean ± sd: as measured, no verdict
+cost_alt(timings, steps)            its text alternative: the same steps for every method, then the seconds
 decomposition_figure(split, T)      one image: KD = TCKD + (1 − p_t)·NCKD as a stacked bar
 nontarget_figure(weights, T)        the teacher's non-target mass 1 − p_t over the test set
 
-The comparisons and costs are dashboard/runs/methods.py's ``Comparison`` and ``Cost``, read by their attributes.
+The comparisons and timings are dashboard/runs/methods.py's ``Comparison`` and ``Timing``, read by their attributes.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from plotly.subplots import make_subplots
 from kd_core.methods.registry import METHODS
 
 VERDICT_COLORS = {"helps": "#2ca02c", "hurts": "#d62728", "no clear difference": "#7f7f7f"}
-# A cost's verdict: slower than KD (its whole interval above 1×), faster (below), or not shown to differ.
-COST_COLORS = {"slower than KD": "#d62728", "faster than KD": "#2ca02c", "no clear difference from KD": "#7f7f7f"}
 PART_COLORS = {
     "tckd": "#1f77b4",
     "nckd": "#ff7f0e",
@@ -154,7 +152,7 @@ def forest_figure(comparisons: Sequence) -> go.Figure:
         margin=dict(l=10, r=10, t=70),
         hovermode="closest",
     )
-    _legend_below(figure, 70)
+    _legend_below(figure, 80)
     return figure
 
 
@@ -234,87 +232,78 @@ def parts_figure(name: str, parts: dict[str, list[float]]) -> go.Figure:
     return figure
 
 
-COST_TITLE = "Student's training time relative to KD's"
+COST_TITLE = "Student's training seconds, per seed"
+COST_AXIS = "seconds (they vary with load)"
+COST_COLOR = "#1f77b4"
 
 
-def cost_figure(costs: Sequence) -> go.Figure:
-    """Per method (KD is the reference, 1×): the student's seconds over KD's student's of the same seed, a faint dot
-    per seed, the geometric mean (a diamond) and its 95 % interval coloured by its verdict; a line at 1×."""
+def cost_figure(timings: Sequence) -> go.Figure:
+    """Per method, its student's training seconds: a faint dot per seed, the mean (a diamond) and ± 1 sd, all in one
+    colour: there is no verdict to colour, since seconds measured one method after another carry the load's
+    changes (dashboard/runs/methods.py)."""
     figure = go.Figure()
-    names = [title(c.method) for c in costs]
-    for c, name in zip(costs, names):
-        color = COST_COLORS[c.verdict]
-        if c.low is not None:
+    names = [title(t.method) for t in timings]
+    for t, name in zip(timings, names):
+        spread = t.spread
+        if spread.n > 1:
             figure.add_trace(
                 go.Scatter(
-                    x=[c.low, c.high],
+                    x=[spread.mean - spread.sd, spread.mean + spread.sd],
                     y=[name, name],
                     mode="lines",
-                    line=dict(color=color, width=6),
-                    opacity=0.6,
+                    line=dict(color=COST_COLOR, width=6),
+                    opacity=0.5,
                     showlegend=False,
-                    hovertemplate=f"{name}: 95 %% interval %{{x:.2f}}× KD's time<extra></extra>",
+                    hovertemplate=f"{name}: {t.words()}<extra></extra>",
                 )
             )
         figure.add_trace(
             go.Scatter(
-                x=list(c.ratios),
-                y=[name] * len(c.ratios),
+                x=list(t.seconds),
+                y=[name] * len(t.seconds),
                 mode="markers",
-                marker=dict(color=color, size=6, opacity=0.45),
+                marker=dict(color=COST_COLOR, size=6, opacity=0.45),
                 showlegend=False,
-                customdata=list(c.seeds),
-                hovertemplate="seed %{customdata}: %{x:.2f}× KD's time<extra></extra>",
+                customdata=list(t.seeds),
+                hovertemplate="seed %{customdata}: %{x:.2f} s<extra></extra>",
             )
         )
         figure.add_trace(
             go.Scatter(
-                x=[c.mean],
+                x=[spread.mean],
                 y=[name],
                 mode="markers",
                 showlegend=False,
-                marker=dict(color=color, size=12, symbol="diamond", line=dict(color="white", width=1)),
-                hovertemplate=f"{name}: %{{x:.2f}}× KD's time ({c.verdict})<extra></extra>",
+                marker=dict(color=COST_COLOR, size=12, symbol="diamond", line=dict(color="white", width=1)),
+                hovertemplate=f"{name}: mean %{{x:.2f}} s<extra></extra>",
             )
         )
-    figure.add_vline(x=1, line=dict(color="black", width=1, dash="dot"))
-    _key(figure, "geometric mean", mode="markers", marker=dict(color="#424242", size=11, symbol="diamond"))
-    _key(figure, "95 % interval", mode="lines", line=dict(color="#424242", width=6), opacity=0.6)
-    _key(figure, "one seed", mode="markers", marker=dict(color="#424242", size=6, opacity=0.45))
-    for verdict, words in (("slower than KD", "slower"), ("faster than KD", "faster")):
-        _key(figure, words, mode="markers", marker=dict(color=COST_COLORS[verdict], size=11, symbol="square"))
-    _key(figure, "no clear difference", mode="markers", marker=dict(color="#7f7f7f", size=11, symbol="square"))
-    spread = [v for c in costs for v in (*c.ratios, c.low, c.high) if v is not None] + [1.0]
-    pad = max(0.05, 0.08 * (max(spread) - min(spread)))
+    _key(figure, "mean", mode="markers", marker=dict(color=COST_COLOR, size=11, symbol="diamond"))
+    _key(figure, "± 1 sd", mode="lines", line=dict(color=COST_COLOR, width=6), opacity=0.5)
+    _key(figure, "one seed", mode="markers", marker=dict(color=COST_COLOR, size=6, opacity=0.45))
     figure.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=names)
     figure.update_layout(
         title=dict(text=COST_TITLE, font=dict(size=15), x=0, xanchor="left"),
-        height=170 + 40 * max(1, len(costs)),
+        height=150 + 36 * max(1, len(timings)),
         margin=dict(l=10, r=10, t=40),
-        xaxis=dict(
-            title=dict(text="× KD's time, same seed (1 = as fast as KD)", font=dict(size=12)),
-            range=[max(0.0, min(spread) - pad), max(spread) + pad],
-            ticksuffix="×",
-            zeroline=False,
-        ),
+        xaxis=dict(title=dict(text=COST_AXIS, font=dict(size=12)), rangemode="tozero", ticksuffix=" s"),
         hovermode="closest",
     )
-    _legend_below(figure, 70)
+    _legend_below(figure, 50)
     return figure
 
 
-def cost_alt(costs: Sequence, steps: int | None = None) -> str:
-    """The cost chart in words: per method its time relative to KD's, its 95 % interval and its verdict."""
-    same = f"; every student took the same {steps:,} training steps" if steps else ""
-    if not costs:
-        return f"Dot chart “{COST_TITLE}”: no method besides KD finished{same}."
-    rows = []
-    for c in costs:
-        if c.low is None:
-            rows.append(f"{title(c.method)}: {c.mean:.2f}× (one seed: no interval), no clear difference from KD")
-        else:
-            rows.append(f"{title(c.method)}: {c.mean:.2f}× (95 % interval {c.low:.2f}× to {c.high:.2f}×), {c.verdict}")
-    return f"Dot chart “{COST_TITLE}”{same}. " + ". ".join(rows) + "."
+def cost_alt(timings: Sequence, steps: int | None = None) -> str:
+    """The seconds chart in words: the steps every method took, that seconds are no comparison, each method's."""
+    same = f"every student took the same {steps:,} training steps" if steps else "every student took the same steps"
+    rows = [
+        f"{title(t.method)}: {t.words()} over {len(t.seconds)} seed{'s' if len(t.seconds) != 1 else ''}"
+        for t in timings
+    ]
+    return (
+        f"Dot chart “{COST_TITLE}”: {same}; the seconds vary with the machine's load and are no comparison of the "
+        "methods. " + ". ".join(rows) + "."
+    )
 
 
 def decomposition_figure(kd: float, tckd: float, weight: float, nckd: float, temperature: float) -> go.Figure:

@@ -2,22 +2,22 @@
 
     methods_job(config, ["kd", "dkd", ...], seeds, cache) -> fn(on_event, stop) -> MethodsOutcome
     comparisons(outcome) -> [Comparison per method]      # method − scratch and method − KD, per seed and interval
-    costs(found) -> [Cost per method but KD]             # its student's time over KD's, per seed and interval
+    timings(found) -> [Timing per method]                # its student's seconds per seed, mean ± sd: no verdict
     student_steps(config) -> the training steps every method's student takes (the same for all: only the loss differs)
 
 Each method trains over the seeds through ``seed_runs.distill_seeds`` — the very path (worker processes, the
 results cache, one run per key) Distill uses — on the page's settings with only the loss changed, so a method's
 runs are Distill's runs and a second click loads them.  No Streamlit here.
 
-A method's cost is not its seconds alone: seconds vary with the machine's load (other seeds and other students train
-alongside), so the time of two runs of the very same loss differs.  Costs are paired by seed, the student's seconds
-over KD's student's, with a 95 % interval of their geometric mean; a method is slower or faster only when the whole
-interval is on one side of 1×.
+A method's cost is its training steps, the same for every method.  Its seconds are no measure of it: the methods
+train one after another, in worker processes that share the machine with other seeds, other students and other
+work, so the load changes between methods and moves all of one method's seeds together.  Even paired by seed, the
+very same computation (KD, and KD at DKD's weight) came out 3.2× "slower" (95 % interval 2.4× to 4.2×) in one run
+and 0.79× in another.  So seconds are shown as they were measured, with their spread, and never as a verdict.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Callable
@@ -29,7 +29,7 @@ from kd_core.config import ConfigError
 from kd_core.data.spec import DatasetUnavailable
 from kd_core.methods.registry import COMPARED, METHODS
 from kd_core.runs.setup import load
-from kd_core.stats import Interval
+from kd_core.stats import Interval, Spread
 from kd_core.train.records import ProgressEvent, RunResult
 
 
@@ -108,8 +108,7 @@ class Comparison:
     vs_scratch: list[float]  # per seed, in the order of ``seeds``
     vs_kd: list[float]
     seeds: list[int]
-    seconds: list[float]  # the student's training seconds, per seed
-    time_vs_kd: list[float]  # per seed: those seconds over KD's student's of the same seed
+    seconds: list[float]  # the student's training seconds, per seed (0: not measured)
     from_cache: bool = False  # a run came from the results cache: its seconds are those of when it was trained
 
     @property
@@ -136,17 +135,11 @@ def comparisons(outcome: MethodsOutcome) -> list[Comparison]:
                 vs_scratch=[r.student.accuracy - r.baseline.accuracy for r in paired],
                 vs_kd=[r.student.accuracy - kd[r.config.seed].student.accuracy for r in paired],
                 seeds=[r.config.seed for r in paired],
-                seconds=[r.seconds.get("student", 0.0) for r in paired],
-                time_vs_kd=[ratio(r.seconds.get("student"), kd[r.config.seed].seconds.get("student")) for r in paired],
+                seconds=[r.seconds.get("student") or 0.0 for r in paired],
                 from_cache=any(r.from_results_cache for r in paired),
             )
         )
     return out
-
-
-def ratio(seconds: float | None, kd_seconds: float | None) -> float:
-    """``seconds / kd_seconds``; NaN when either was not measured (0 or absent)."""
-    return seconds / kd_seconds if seconds and kd_seconds and seconds > 0 and kd_seconds > 0 else math.nan
 
 
 def verdict_vs_kd(interval: Interval) -> str:
@@ -175,49 +168,30 @@ def summary_line(found: list[Comparison]) -> str:
 
 
 @dataclass(frozen=True)
-class Cost:
-    """A method's student time over KD's student's, paired by seed: the ratios, their geometric mean and its 95 %
-    interval (Student's t on the log ratios, so 2× slower and 2× faster weigh alike); no interval for one seed."""
+class Timing:
+    """A method's student training seconds over the seeds: per seed, and their mean and sample sd."""
 
     method: str
-    ratios: list[float]
+    seconds: list[float]
     seeds: list[int]
-    mean: float
-    low: float | None
-    high: float | None
-
-    @classmethod
-    def of(cls, method: str, ratios: list[float], seeds: list[int]) -> "Cost":
-        interval = Interval.of([math.log(r) for r in ratios])
-        exp = lambda v: None if v is None else math.exp(v)  # noqa: E731
-        return cls(method, ratios, seeds, math.exp(interval.mean), exp(interval.low), exp(interval.high))
 
     @property
-    def verdict(self) -> str:
-        """ "slower than KD" or "faster than KD" when the whole interval is on one side of 1×, else "no clear
-        difference from KD" (one seed never decides)."""
-        if self.low is not None and self.low > 1:
-            return "slower than KD"
-        if self.high is not None and self.high < 1:
-            return "faster than KD"
-        return "no clear difference from KD"
+    def spread(self) -> Spread:
+        return Spread.of(self.seconds)
 
     def words(self) -> str:
-        """``1.05× [0.91×, 1.21×]`` (the table's cell), or the ratio alone for one seed."""
-        if self.low is None:
-            return f"{self.mean:.2f}× (one seed)"
-        return f"{self.mean:.2f}× [{self.low:.2f}×, {self.high:.2f}×]"
+        """``0.22 ± 0.05 s``, or ``0.22 s`` for one seed."""
+        spread = self.spread
+        return f"{spread.mean:.2f} s" if spread.n < 2 else f"{spread.mean:.2f} ± {spread.sd:.2f} s"
 
 
-def costs(found: list[Comparison]) -> list[Cost]:
-    """Each method but KD (the reference, 1×): its time relative to KD's over the seeds where both were timed."""
+def timings(found: list[Comparison]) -> list[Timing]:
+    """Each method's student seconds over the seeds where they were measured (KD too: no method is the reference)."""
     out = []
     for c in found:
-        if c.method == "kd":
-            continue
-        timed = [(seed, r) for seed, r in zip(c.seeds, c.time_vs_kd) if math.isfinite(r)]
+        timed = [(seed, s) for seed, s in zip(c.seeds, c.seconds) if s > 0]
         if timed:
-            out.append(Cost.of(c.method, [r for _, r in timed], [seed for seed, _ in timed]))
+            out.append(Timing(c.method, [s for _, s in timed], [seed for seed, _ in timed]))
     return out
 
 

@@ -55,7 +55,7 @@ def launcher(config: RunConfig, names: list[str], seeds: int):
     return launch
 
 
-def table(found: list[mr.Comparison], costs: list[mr.Cost]) -> pd.DataFrame:
+def table(found: list[mr.Comparison], steps: int | None) -> pd.DataFrame:
     def show(interval) -> str:
         if interval.low is None:
             return f"{100 * interval.mean:+.2f}"
@@ -69,35 +69,23 @@ def table(found: list[mr.Comparison], costs: list[mr.Cost]) -> pd.DataFrame:
             "vs scratch": [c.scratch_interval.verdict for c in found],
             "− KD (points, 95 %)": ["–" if c.method == "kd" else show(c.kd_interval) for c in found],
             "vs KD": ["–" if c.method == "kd" else mr.verdict_vs_kd(c.kd_interval) for c in found],
-            "time vs KD (95 %)": [time_cell(c.method, costs) for c in found],
+            "training steps": [f"{steps:,}" if steps else "the same" for _ in found],
         }
     )
 
 
-def time_cell(method: str, costs: list[mr.Cost]) -> str:
-    """KD's own row is the reference; another method's ratio with its interval and verdict, or "not timed"."""
-    if method == "kd":
-        return "1× (the reference)"
-    cost = next((c for c in costs if c.method == method), None)
-    return "not timed" if cost is None else f"{cost.words()}, {cost.verdict}"
-
-
-def cost_note(found: list[mr.Comparison], costs: list[mr.Cost], steps: int | None) -> str:
-    """What the cost chart can and cannot say: the steps are the same for every method, seconds vary with load."""
-    same = (
-        f"Every student here took the same {steps:,} training steps: only the loss differs. "
-        if steps
-        else "Every student here took the same number of training steps: only the loss differs. "
-    )
+def cost_note(found: list[mr.Comparison], steps: int | None) -> str:
+    """What a method costs here (the same steps for all), and why the seconds under it compare nothing."""
+    steps_text = f"the same {steps:,} training steps" if steps else "the same number of training steps"
     note = (
-        same + "Seconds vary with the machine's load (other seeds and other students train alongside), so each "
-        "method's time is compared with KD's seed by seed, and a method is called slower or faster only when its "
-        "whole 95 % interval lies on one side of 1×."
+        f"**Every method's student took {steps_text}**: only the loss differs, so in steps they cost the same. The "
+        "seconds below, with their spread over the seeds, are no comparison of speed: the methods train one after "
+        "another while other seeds, students and work share the machine, so a change of load moves a whole method's "
+        "seconds at once (KD at DKD's weight, nearly KD's own computation, has measured 0.79× KD's time in one run "
+        "and 3.2× in another)."
     )
     if any(c.from_cache for c in found):
-        note += " Some runs came from the results cache: their seconds are those measured when they were trained."
-    if costs and all(c.verdict == "no clear difference from KD" for c in costs):
-        note += " **No method's time differs clearly from KD's.**"
+        note += " Some runs came from the results cache: their seconds are those of when they were trained."
     return note
 
 
@@ -118,8 +106,8 @@ def draw(snap: jobs.Snapshot | None) -> None:
         return
     st.markdown(mr.summary_line(found))
     charts.show(mf.forest_figure(found), key="methods_forest", alt=mf.forest_alt(found))
-    costs = mr.costs(found)
-    st.dataframe(table(found, costs), hide_index=True, width="stretch")
+    steps = mr.student_steps(outcome.config)
+    st.dataframe(table(found, steps), hide_index=True, width="stretch")
     seeds = run_settings.seeds_text(outcome.seeds[0], len(outcome.seeds))
     st.caption(
         f"{seeds[0].upper()}{seeds[1:]}; each dot is one seed, the bar its 95 % interval (green: above 0, red: below, "
@@ -137,10 +125,10 @@ def draw(snap: jobs.Snapshot | None) -> None:
         for name, where in zip(names[row : row + 2], charts.columns(2)):
             charts.show(mf.parts_figure(name, curves[name]), key=f"methods_parts_{name}", where=where)
     headings.section("Cost")
-    steps = mr.student_steps(outcome.config)
-    st.markdown(cost_note(found, costs, steps))
-    if costs:
-        charts.show(mf.cost_figure(costs), key="methods_cost", alt=mf.cost_alt(costs, steps))
+    st.markdown(cost_note(found, steps))
+    timings = mr.timings(found)
+    if timings:
+        charts.show(mf.cost_figure(timings), key="methods_cost", alt=mf.cost_alt(timings, steps))
 
 
 def about() -> None:
