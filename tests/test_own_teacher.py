@@ -178,11 +178,15 @@ def test_a_file_that_changed_is_refused(tmp_path):
         load(name, (1, 8, 8), 10)
 
 
-def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path, capsys):
+def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path, capsys, monkeypatch):
     folder, setup, _ = trained
-    config = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}", epochs=1))
+    config = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}", epochs=1, teacher_epochs=7))
     line = exports.command_line(config)
-    assert f"--teacher-onnx {folder / 't.onnx'}" in line and "--teacher " not in line
+    digest = config.teacher.rsplit(";sha=", 1)[1]
+    # The file by its name alone, to lie beside the command, with its hash: no server path, no teacher epochs.
+    assert f"--teacher-onnx 't.onnx;sha={digest}'" in line and "--teacher " not in line
+    assert str(folder) not in line and "--teacher-epochs" not in line
+    assert exports.own_files(config) == [("teacher", "t.onnx")] and exports.own_hashes(config) == [digest]
     assert exports.file_name(config, "teacher", "onnx") == "kd-teacher-onnx-T4-seed0.onnx"
     teacher = load(config.teacher, (1, 8, 8), 10)
     assert (
@@ -192,7 +196,34 @@ def test_the_pages_kd_train_line_and_files_for_an_onnx_teacher(trained, tmp_path
     import shlex
 
     argv = shlex.split(line)[1:] + ["--quiet", "--json", str(tmp_path / "r.json")]
+    monkeypatch.chdir(folder)  # beside the file, as the page says
     assert main(argv) == 0  # the line runs
+    (tmp_path / "t.onnx").write_bytes(
+        exports.onnx_bytes(build_model("mlp-small", (1, 8, 8), 10), torch.zeros(1, 1, 8, 8))
+    )
+    monkeypatch.chdir(tmp_path)  # another file of the same name: its hash is not the run's, and kd-train says so
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and "changed since this run was set up" in capsys.readouterr().err
+
+
+def test_an_onnx_teacher_counts_its_own_weights(trained, tmp_path):
+    """The report's parameter count and size of an uploaded ONNX teacher: its initializers, not 0."""
+    from kd_core import count_params, size_bytes
+    from kd_core.models.own_teacher import file_weights, onnx_weights
+
+    folder, setup, teacher = trained
+    data = (folder / "t.onnx").read_bytes()
+    assert onnx_weights(data) == (count_params(teacher), size_bytes(teacher))
+    own = OnnxTeacher(data)
+    assert count_params(own) == count_params(teacher) == 85_002 and size_bytes(own) == size_bytes(teacher)
+    assert pickle.loads(pickle.dumps(own)).weight_count == 85_002  # to a worker process and back
+    name = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}")).teacher
+    assert file_weights(name) == (85_002, 4 * 85_002)
+    state = validate(RunConfig(teacher=f"state:{folder / 't.pt'}")).teacher
+    assert file_weights(state) == (85_002, 4 * 85_002)
+    result = run(RunConfig(teacher=name, epochs=1), cache=TeacherCache(str(tmp_path)))
+    assert result.teacher.params == 85_002 and result.teacher.size_bytes == 4 * 85_002
 
 
 def test_a_teacher_file_is_named_by_its_file_on_the_page():
@@ -201,3 +232,13 @@ def test_a_teacher_file_is_named_by_its_file_on_the_page():
     assert short_name("mlp-large") == "mlp-large"
     assert short_name("onnx:/srv/up/ab/mine.onnx;sha=0123456789abcdef") == "your mine.onnx"
     assert short_name("state:/srv/t.pt;arch=cnn-large;sha=0123456789abcdef") == "your t.pt (cnn-large)"
+    from dashboard.text import run_settings
+
+    # With its short content hash, and never the folder it is kept in on the server.
+    assert (
+        run_settings.teacher_name("onnx:/srv/up/ab/mine.onnx;sha=0123456789abcdef") == "your mine.onnx (sha 01234567)"
+    )
+    assert run_settings.teacher_name("mlp-large") == "mlp-large"
+    assert exports.command_line(RunConfig(teacher="state:/srv/t.pt;arch=cnn-large;sha=0123456789abcdef")) == (
+        "kd-train --teacher-state 't.pt;arch=cnn-large;sha=0123456789abcdef'"
+    )

@@ -135,10 +135,16 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, width
 
 
 def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+    """The model's parameters; a model whose weights live outside torch (an ONNX teacher) counts its own."""
+    own = getattr(model, "weight_count", None)
+    return int(own) if own is not None else sum(p.numel() for p in model.parameters())
 
 
 def size_bytes(model: nn.Module) -> int:
-    """Bytes of the parameters and buffers: what the model costs in memory and on disk."""
+    """Bytes of the parameters and buffers: what the model costs in memory and on disk (an ONNX teacher: its
+    weights' bytes)."""
+    own = getattr(model, "weight_bytes", None)
+    if own is not None:
+        return int(own)
     tensors = list(model.parameters()) + list(model.buffers())
     return sum(t.numel() * t.element_size() for t in tensors)

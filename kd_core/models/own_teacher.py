@@ -8,10 +8,15 @@ of logits, so either replaces the trained teacher and the engine computes its lo
 A validated config names it canonically, with ``;sha=HASH`` (16 hex digits of the file's SHA-256) at the end: the
 teacher's cache key (RunConfig.teacher_key hashes the name) then changes with the file.  Bad files raise
 ``TeacherFileError`` (a ValueError), one sentence.
+
+An ONNX teacher's weights are not torch parameters, so it counts them itself (``weight_count``, ``weight_bytes``:
+its floating-point initializers), and ``architectures.count_params`` and ``size_bytes`` report those.  A file of
+one's own is never trained here: it has no teacher epochs (``trained_here``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -72,6 +77,18 @@ def short_name(name: str) -> str:
     return f"your {source.path.name}" + (f" ({source.arch})" if source.arch else "")
 
 
+def digest(name: str) -> str | None:
+    """The file's content hash in a canonical teacher name (16 hex digits), None for an architecture or a name
+    without one."""
+    return parse(name).digest if is_external(name) else None
+
+
+def trained_here(name: str | None) -> bool:
+    """Whether the run trains this teacher (an architecture, or None for the dataset's): a file of one's own is
+    used as it is, so it has no teacher epochs, optimizer or learning rate."""
+    return not is_external(name)
+
+
 def architecture(name: str) -> str | None:
     """The architecture a teacher name builds: itself, a state_dict's, or None for an ONNX model."""
     return parse(name).arch if is_external(name) else name
@@ -87,8 +104,42 @@ def _read(source: TeacherSource) -> bytes:
     return data
 
 
+def onnx_weights(data: bytes) -> tuple[int, int]:
+    """(parameters, bytes) of an ONNX model: its floating-point initializers, the weights it was saved with.  Integer
+    initializers (shapes, indices) are not weights; a file onnx cannot parse counts (0, 0)."""
+    import onnx
+    from onnx import helper
+
+    try:
+        graph = onnx.load_model_from_string(data).graph
+    except Exception:  # onnxruntime has judged the file already; a count is no reason to refuse it
+        return 0, 0
+    count = size = 0
+    for tensor in graph.initializer:
+        dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type))
+        if not np.issubdtype(dtype, np.floating):
+            continue
+        elements = int(np.prod(tensor.dims, dtype=np.int64))  # a scalar has no dims: one element
+        count += elements
+        size += elements * dtype.itemsize
+    return count, size
+
+
+@functools.lru_cache(maxsize=16)
+def file_weights(name: str) -> tuple[int, int]:
+    """(parameters, bytes) of the teacher file a canonical name names (keyed by its hash, so read once): an ONNX
+    model's initializers, a state_dict's tensors."""
+    source = parse(name)
+    data = _read(source)
+    if source.kind == "onnx":
+        return onnx_weights(data)
+    tensors = _state(data, f"the teacher file {source.path.name}").values()
+    return sum(t.numel() for t in tensors), sum(t.numel() * t.element_size() for t in tensors)
+
+
 class OnnxTeacher(nn.Module):
-    """An ONNX model as a module without weights of its own: forward runs onnxruntime on the CPU (one thread)."""
+    """An ONNX model as a module without torch weights of its own: forward runs onnxruntime on the CPU (one thread).
+    ``weight_count`` and ``weight_bytes`` are the model's own weights (its initializers)."""
 
     def __init__(self, data: bytes, label: str = "the ONNX model"):
         super().__init__()
@@ -96,6 +147,7 @@ class OnnxTeacher(nn.Module):
         self.device_marker = nn.Parameter(torch.zeros(0), requires_grad=False)
         self.data, self.label = data, label
         self._open()
+        self.weight_count, self.weight_bytes = onnx_weights(data)
 
     def __getstate__(self) -> dict:  # to a worker process and back: the file's bytes travel, not the session
         return {k: v for k, v in self.__dict__.items() if k != "session"}

@@ -6,14 +6,22 @@
 A lesson is one entry in ``LESSONS``.  Its claim is measured over seeds by benchmarks/measure_lessons.py and
 checked by tests/test_lessons.py — from every start seed 0–19, with the seeds the page runs, under every kernel
 set of benchmarks/kernels.py — so what the page and the README say is what the product does on any CPU.
+
+A lesson is written for its own dataset (the built-in digits, or MNIST).  On data of one's own (``on_own_data``) a
+lesson either adapts — its students' share becomes a number of images of each class, as many as on its own data
+and never fewer than ``FEW_PER_CLASS`` — or does not apply, and says why in one sentence (``Lesson.own_data``).  Its
+claim was measured on its own data only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
+
+import torch
 
 from kd_core.config import RunConfig
+from kd_core.data.datasets import load_dataset
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,8 @@ class Lesson:
     seeds: int  # how many seeds its claim is made over, and the page runs
     verdicts: tuple[str, ...]  # what the verdict over ``seeds`` seeds is, from any start seed 0–19 (its claim)
     controls: tuple[str, ...] = ()  # the settings this lesson is about (a lesson link may show only these)
+    # Why the lesson does not apply to data of one's own, one sentence; "" when it adapts (``on_own_data``).
+    own_data: str = ""
 
     def config(self, **overrides) -> RunConfig:
         """The lesson's settings, with ``overrides`` (explicit flags, moved sliders) on top."""
@@ -64,15 +74,20 @@ HINTON = {
 # hinton-7s-and-8s, tuned on seed 3 (never one the lesson runs): lr 0.1 diverged at T = 50 on the 10,905 7s and 8s;
 # at lr 0.03, 10 epochs left 57 % test errors (20 % after the bias), 30 epochs 38 % (13 %).
 
+PAPER_ON_OWN_DATA = (
+    "it repeats the paper's experiment on MNIST, and its numbers are the paper's: on your data there is nothing to "
+    "compare them with"
+)
+
 LESSONS: dict[str, Lesson] = {
     lesson.name: lesson
     for lesson in (
         Lesson(
             "little-data",
             "KD shines with little data",
-            "The students see only 5 % of the training images (72 of 1,437); the teacher saw them all. The KD student "
-            "learns from the teacher's soft targets what those few labels cannot say — which digits look alike — and "
-            "beats the same model trained from scratch.",
+            "The students see only 5 % of the training images (70 of 1,437: 7 of each digit); the teacher saw them "
+            "all. The KD student learns from the teacher's soft targets what those few labels cannot say — which "
+            "digits look alike — and beats the same model trained from scratch.",
             LITTLE_DATA,
             seeds=8,
             verdicts=("helps",),
@@ -108,18 +123,22 @@ LESSONS: dict[str, Lesson] = {
             seeds=5,
             verdicts=("helps",),
             controls=("omit_class", "temperature", "lam", "seed"),
+            own_data="it is about the digit 3, which the students never see, and how much the other digits resemble "
+            "it; your data has classes of its own, and its models and epochs are the ones chosen for it",
         ),
         Lesson(
             "tiny-student",
             "How small can the student get?",
             "A student of 8 hidden units (610 parameters, 139× smaller than the teacher) that sees only 3 % of the "
-            "data (43 images) still gains from the teacher. Move the student width down and Distill again: "
-            "somewhere a net is too small to hold what the teacher knows; the sweep tab draws the whole curve "
+            "data (40 images: 4 of each digit) still gains from the teacher. Move the student width down and Distill "
+            "again: somewhere a net is too small to hold what the teacher knows; the sweep tab draws the whole curve "
             "(sweep: student width).",
             {**LITTLE_DATA, "student_fraction": 0.03, "student_width": 8},
             seeds=10,
             verdicts=("helps",),
             controls=("student_width", "seed"),
+            own_data="its point is a digits student of 8 hidden units and its parameter count; on your data the "
+            "student is the one chosen for its shape, at its own width",
         ),
         Lesson(
             "hinton-mnist",
@@ -133,6 +152,7 @@ LESSONS: dict[str, Lesson] = {
             seeds=3,
             verdicts=("helps",),
             controls=("temperature", "seed"),
+            own_data=PAPER_ON_OWN_DATA,
         ),
         Lesson(
             "hinton-omitted-3",
@@ -145,6 +165,7 @@ LESSONS: dict[str, Lesson] = {
             seeds=3,
             verdicts=("helps",),
             controls=("omit_class", "temperature", "seed"),
+            own_data=PAPER_ON_OWN_DATA,
         ),
         Lesson(
             "hinton-7s-and-8s",
@@ -158,6 +179,7 @@ LESSONS: dict[str, Lesson] = {
             seeds=3,
             verdicts=("helps",),
             controls=("temperature", "seed"),
+            own_data=PAPER_ON_OWN_DATA,
         ),
         Lesson(
             "full-data",
@@ -176,3 +198,67 @@ LESSONS: dict[str, Lesson] = {
 
 def lesson_names() -> list[str]:
     return list(LESSONS)
+
+
+# ---------------------------------------------------------------- a lesson on data of one's own
+
+FEW_PER_CLASS = 5  # the fewest training images of each class a lesson's students see on data of one's own
+
+
+@dataclass(frozen=True)
+class OnOwnData:
+    """A lesson on data of one's own: the students' share there (None when the lesson does not apply), the images of
+    each class they see (of its smallest class), and why it does not apply ("" when it does)."""
+
+    fraction: float | None
+    per_class: int
+    reason: str = ""
+
+    @property
+    def applies(self) -> bool:
+        return self.fraction is not None
+
+
+def class_counts(labels: torch.Tensor) -> list[int]:
+    """Training examples per class, classes without any left out."""
+    return [int(n) for n in torch.bincount(labels.long()) if int(n) > 0]
+
+
+def images_seen(fraction: float, labels: torch.Tensor) -> tuple[int, int]:
+    """(all, of the smallest class): the training examples a student sees at ``fraction``, rounded per class as
+    ``kd_core.data.datasets.student_indices`` rounds them (at least one of each class)."""
+    counts = class_counts(labels)
+    seen = [max(1, round(fraction * n)) for n in counts]
+    return sum(seen), seen[counts.index(min(counts))]
+
+
+def lesson_images_per_class(lesson: Lesson) -> int:
+    """The images of each class (of its smallest) the lesson's students see on its own dataset."""
+    fraction = float(lesson.settings.get("student_fraction", 1.0))
+    labels = load_dataset(lesson.settings.get("dataset", "digits")).y_train
+    return images_seen(fraction, labels)[1]
+
+
+def on_own_data(lesson: Lesson, labels: torch.Tensor, fractions: Sequence[float] | None = None) -> OnOwnData:
+    """What ``lesson`` becomes on data whose training labels are ``labels``: its students see as many images of each
+    class as on its own dataset, at least FEW_PER_CLASS — the smallest share of ``fractions`` (the page's choices;
+    None: any share) that gives them — while the teacher sees them all.  It does not apply where the lesson says so
+    (``Lesson.own_data``) or where those images would be every image of a class."""
+    smallest = min(class_counts(labels))
+    if lesson.own_data:
+        return OnOwnData(None, 0, lesson.own_data)
+    fraction = float(lesson.settings.get("student_fraction", 1.0))
+    if fraction >= 1:
+        return OnOwnData(1.0, smallest)
+    wanted = max(FEW_PER_CLASS, lesson_images_per_class(lesson))
+    shares = sorted(f for f in fractions if 0 < f < 1) if fractions is not None else [min(1.0, wanted / smallest)]
+    share = next((f for f in shares if images_seen(f, labels)[1] >= wanted), None)
+    if share is None or share >= 1 or images_seen(share, labels)[1] >= smallest:
+        return OnOwnData(
+            None,
+            wanted,
+            f"its students see only a few images of each class ({wanted}) while the teacher sees them all, and your "
+            f"data has {smallest} training images of its smallest class: too few to keep most of them from the "
+            f"students (it needs {2 * wanted + 1} or more training images of each class)",
+        )
+    return OnOwnData(share, images_seen(share, labels)[1])
