@@ -78,7 +78,7 @@ def main() -> None:
     header(inputs.own)
     data = checked_data(inputs.config)
     distill.sidebar_buttons(inputs.buttons, inputs.config, inputs.seeds, data.usable)
-    sidebar.look_for()  # the lesson's two sentences on what to look for, above the tabs
+    sidebar.look_for(inputs.config, inputs.own)  # the lesson's words on what to look for, for the data in use
     show_tabs(views(inputs, data))
     sessions.send_cookie()
 
@@ -95,11 +95,13 @@ def restore_session() -> None:
 
 def sidebar_inputs() -> Inputs:
     """The sidebar, top to bottom: the lesson first, as it sets every control below; the run buttons next, near
-    the top (filled once the data is checked); the settings; a dataset or teacher of this browser's own."""
+    the top (filled once the data is checked); the settings; a dataset or teacher of this browser's own.  The
+    settings are drawn last, into their place above the uploads, as an upload in use replaces some of them."""
     sidebar.lesson_picker()
     buttons = st.sidebar.container()
-    config, seeds = sidebar.config()
+    settings = st.sidebar.container()
     own = upload_panel.sidebar()
+    config, seeds = sidebar.config(settings, own)
     return Inputs(upload_panel.apply(config, own), seeds, own, buttons)
 
 

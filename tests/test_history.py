@@ -194,3 +194,28 @@ def test_a_row_records_the_lesson_and_an_iso_date_time():
     assert finished.tzinfo is not None and abs((datetime.datetime.now().astimezone() - finished).total_seconds()) < 60
     rows = list(csv.DictReader(io.StringIO(history.csv_text([line]))))
     assert rows[0]["Lesson"] == "temperature" and rows[0]["Finished"] == line["finished"]
+
+
+def test_a_row_names_uploads_by_file_and_hash_and_a_teacher_file_has_no_epochs():
+    from types import SimpleNamespace
+
+    from dashboard.report import history_table as summary
+    from kd_core import RunConfig
+
+    snap = SimpleNamespace(status="cancelled", result=None, finished_at=12.5, created_at=10.0, error=None)
+    config = RunConfig(
+        dataset="folder:/srv/kd/uploads/508e072389b522d3/d7a65439a05721db/zip/shapes;sha=171d0ec80eab51d3",
+        teacher="onnx:/srv/kd/uploads/508e072389b522d3/0123/mine.onnx;sha=0123456789abcdef",
+        teacher_epochs=10,
+        student="cnn-small",
+    )
+    line = history.row(config, snap, "", lesson="little-data")
+    assert line["dataset"] == "your shapes (sha 171d0ec8)" and line["teacher"] == "your mine.onnx (sha 01234567)"
+    assert line["teacher_epochs"] is None  # never trained: no teacher epochs, in the table or the downloads
+    everything = history.csv_text([line]) + history.json_text([line]) + summary.table([line]).to_string()
+    assert "/srv" not in everything and "uploads" not in everything
+    changed = summary.table([line]).iloc[0]["Changed settings"]
+    assert "dataset your shapes (sha 171d0ec8)" in changed and "teacher your mine.onnx (sha 01234567)" in changed
+    assert "teacher epochs" not in changed
+    built_in = history.row(RunConfig(dataset="mnist", teacher="mlp-large"), snap, "", lesson="hinton-mnist")
+    assert built_in["dataset"] == "mnist" and built_in["teacher"] == "mlp-large"  # as a lesson names them

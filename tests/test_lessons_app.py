@@ -300,3 +300,47 @@ def test_hinton_7s_and_8s_reports_the_other_digits_before_and_after_the_bias(app
         assert any("chosen on a validation split" in c.value and "13.2 %" in c.value for c in app.caption)
     finally:
         _fresh_data_caches()
+
+
+# ---------------------------------------------------------------- lessons on data of one's own
+
+
+def test_a_lesson_on_your_own_data_keeps_its_images_per_class_or_says_why_it_does_not_apply():
+    import torch
+
+    from dashboard.page.choices import FRACTIONS
+    from kd_core.studies.lessons import FEW_PER_CLASS, on_own_data
+
+    shapes = torch.tensor([0] * 24 + [1] * 24 + [2] * 24)  # a 90-image zip's 72 training images
+    little = on_own_data(LESSONS["little-data"], shapes, FRACTIONS)
+    assert little.applies and little.fraction == 0.3 and little.per_class == 7  # 7 of each class, as on the digits
+    assert on_own_data(LESSONS["little-data"], shapes).fraction == pytest.approx(7 / 24)  # any share: exactly 7
+    assert on_own_data(LESSONS["full-data"], shapes).fraction == 1.0
+    uneven = torch.tensor([0] * 40 + [1] * 120 + [2] * 14)
+    assert on_own_data(LESSONS["little-data"], uneven, FRACTIONS).fraction == 0.5  # 7 of the smallest class's 14
+    few = on_own_data(LESSONS["little-data"], torch.tensor([0] * 8 + [1] * 8), FRACTIONS)
+    assert not few.applies and "8 training images of its smallest class" in few.reason and "15 or more" in few.reason
+    for name in ("unseen-class", "tiny-student", "hinton-mnist", "hinton-omitted-3", "hinton-7s-and-8s"):
+        found = on_own_data(LESSONS[name], shapes, FRACTIONS)
+        assert not found.applies and found.reason == LESSONS[name].own_data, name
+    assert FEW_PER_CLASS <= little.per_class
+
+
+def test_a_lesson_on_an_upload_adapts_or_says_it_does_not_apply_and_the_digits_share_comes_back(app, tmp_path):
+    from own_data_support import image_folder, zip_of
+
+    app.file_uploader(key="upload_data").set_value(
+        ("shapes.zip", zip_of(image_folder(tmp_path / "shapes", per_class=30)), "application/zip")
+    ).run()
+    assert not app.exception and app.select_slider(key="student_fraction").value == pytest.approx(0.3)
+    app.selectbox(key="lesson").set_value("unseen-class").run()
+    [box] = [i.value for i in app.info if i.value.startswith("**Lesson:")]
+    assert "It does not apply to your shapes.zip: it is about the digit 3" in box
+    assert LESSONS["unseen-class"].look_for not in box and "18 test images (6 of each class)" in box
+    app.selectbox(key="lesson").set_value("little-data").run()
+    assert app.select_slider(key="student_fraction").value == pytest.approx(0.3)
+    app.radio(key="upload_data_use").set_value("").run()  # back to the built-in digits
+    assert app.select_slider(key="student_fraction").value == pytest.approx(0.05)
+    assert app.selectbox(key="dataset").value == "digits"
+    assert any(LESSONS["little-data"].look_for in i.value for i in app.info)
+    assert app.select_slider(key="student_fraction").format_func(0.05) == "5 % (70 images)"  # as the engine counts

@@ -5,6 +5,12 @@ Choosing one writes its settings into the widgets' session state before they are
 callback), so every control shows the lesson's value and the user can still move it.  "Free play" is the
 plain defaults.  A lesson setting that has no control here (a new RunConfig field, say) still applies to the
 runs and is listed under the lesson's text.
+
+An upload in use (dashboard/page/upload_panel.py) sets the data, the models, their epochs, learning rate and batch
+size itself, so the controls for the built-in data are put away and one note says what runs instead; an uploaded
+teacher puts away the teacher's controls.  A lesson on an upload adapts its students' share to images of each class
+(``kd_core.studies.lessons.on_own_data``) or says plainly why it does not apply, and the lesson box says what one
+test image is worth there.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 import streamlit as st
+import torch
 
 from dashboard.page import resources, sessions
 from dashboard.page.choices import (
@@ -26,12 +33,13 @@ from dashboard.page.choices import (
     format_value,
 )
 from dashboard.runs import distill as runs
-from dashboard.text import run_settings, wording
+from dashboard.text import run_settings, verdict, wording
 from kd_core import DATASETS, RunConfig
 from kd_core.data.datasets import files_needed, on_disk
 from kd_core.methods.registry import KD_VARIANTS
 from kd_core.models.architectures import ARCHITECTURES
-from kd_core.studies.lessons import LESSONS
+from kd_core.models.own_teacher import file_weights
+from kd_core.studies.lessons import LESSONS, images_seen, lesson_images_per_class, on_own_data
 
 state = st.session_state
 FREE_PLAY = "free-play"
@@ -133,8 +141,10 @@ def on_student_change() -> None:
     state["student_width"] = ARCHITECTURES[state["student"]].width
 
 
-def _percent(fraction: float, train_size: int | None) -> str:
-    images = "" if train_size is None else f" ({max(1, round(fraction * train_size)):,} images)"
+def _percent(fraction: float, labels) -> str:
+    """``5 % (70 images)``: the share, and the training images the students see at it (``labels``: the training
+    labels of the data in use, None where they are not at hand), rounded per class as the engine rounds them."""
+    images = "" if labels is None else f" ({images_seen(fraction, labels)[0]:,} images)"
     return f"{100 * fraction:g} %{images}"
 
 
@@ -167,11 +177,13 @@ def lesson_picker() -> None:
     )
 
 
-def _controls(dataset: str, student: str, train_size: int | None) -> dict:
-    """Control name -> a function that draws it in ``where`` and returns its value."""
+def _controls(dataset: str, student: str, labels, class_names: list[str] | None = None) -> dict:
+    """Control name -> a function that draws it in ``where`` and returns its value.  ``labels``: the training labels
+    of the data in use (None where they are not at hand); ``class_names``: its classes' names, where an upload's."""
     architectures = runs.architectures()
     describe = lambda name: f"{name} — {architectures[name]}"  # noqa: E731
-    classes = list(range(DATASETS[dataset].num_classes))
+    classes = list(range(len(class_names) if class_names else DATASETS[dataset].num_classes))
+    class_label = lambda c: f"class {c}" if not class_names else f"class {class_names[c]}"  # noqa: E731
     keep = {"persist_state": "session"}  # a hidden control (a lesson link, presentation mode) keeps its value
 
     def slider(where, field: str, label: str, help: str):
@@ -239,7 +251,7 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             "Student's share of the training data",
             FRACTIONS,
             key="student_fraction",
-            format_func=lambda v: _percent(v, train_size),
+            format_func=lambda v: _percent(v, labels),
             **keep,
             help="The students see only this share of the training images (with as many steps as a full-data run); "
             "the teacher sees all.",
@@ -248,7 +260,7 @@ def _controls(dataset: str, student: str, train_size: int | None) -> dict:
             "Class the student never sees",
             [None, *classes],
             key="omit_class",
-            format_func=lambda c: "none" if c is None else f"class {c}",
+            format_func=lambda c: "none" if c is None else class_label(c),
             placeholder="none: every class is seen",
             help="Hide one class from the students' training data: can the teacher's soft targets teach it anyway?",
             **keep,
@@ -312,11 +324,99 @@ def hidden_controls() -> set[str]:
     return hidden
 
 
-def config() -> tuple[RunConfig, int]:
+# What an upload in use sets itself (dashboard/page/upload_panel.py ``apply``): its controls are put away.
+UPLOAD_SETS = ("dataset", "teacher", "student", "student_width", "epochs", "teacher_epochs", "lr", "batch_size")
+OWN_TEACHER_SETS = ("teacher", "teacher_epochs")  # an uploaded teacher is used as it is: nothing trains it
+
+
+def replaced_controls(own) -> set[str]:
+    """The controls an upload in use (``own``: upload_panel's Choice, or None) replaces with its own settings."""
+    replaced = set()
+    if getattr(own, "data", None) is not None:
+        replaced.update(UPLOAD_SETS)
+    if getattr(own, "teacher", None) is not None:
+        replaced.update(OWN_TEACHER_SETS)
+    return replaced
+
+
+def adapt_share(upload, data) -> None:
+    """On an upload (``upload``: an Upload, ``data``: its Dataset), a lesson's share of the training data becomes as
+    many images of each class as the lesson's students see on its own data (kd_core ``on_own_data``); back on the
+    built-in data, the lesson's own share returns.  A share the student moved is left where it is.  Runs before the
+    share's control is drawn."""
+    name = state.get("lesson", FIRST_LESSON)
+    key = (name, None if upload is None else upload.name)
+    before = state.get("share_adapted")
+    if before is not None and tuple(before[:2]) == key:
+        return
+    if (
+        before is not None
+        and before[2] is not None
+        and before[0] == name
+        and state.get("student_fraction") == before[2]
+    ):
+        state["student_fraction"] = settings_of(name)["student_fraction"]  # the upload left: the lesson's own share
+    adapted = None
+    lesson = LESSONS.get(name)
+    own_share = None if lesson is None else lesson.settings.get("student_fraction")
+    if upload is not None and data is not None and own_share is not None and state.get("student_fraction") == own_share:
+        fit = on_own_data(lesson, data.y_train, FRACTIONS)
+        if fit.applies:
+            state["student_fraction"] = adapted = fit.fraction
+    state["share_adapted"] = (key[0], key[1], adapted)
+
+
+def upload_note(own, spec, data) -> str:
+    """What an upload in use sets in place of the controls it puts away: its data, models, epochs, learning rate and
+    batch size (as upload_panel.apply sets them), and an uploaded teacher's size.  "" without an upload."""
+    lines = []
+    upload, teacher = getattr(own, "data", None), getattr(own, "teacher", None)
+    if upload is not None:
+        what = f"**Data: your {upload.label}**{run_settings.short_hash(_digest(upload.name))}"  # the data's hash
+        if data is not None and spec is not None:
+            what += (
+                f": {len(data.class_names)} classes ({', '.join(data.class_names)}), {len(data.y_train):,} training "
+                f"and {len(data.y_test):,} test {run_settings.examples(upload.name)}."
+            )
+            models = (
+                [] if teacher is not None else [f"teacher {spec.teacher}, {run_settings.epochs(spec.teacher_epochs)}"]
+            )
+            width = run_settings.width_phrase(spec.student, ARCHITECTURES[spec.student].width)
+            models.append(f"student {spec.student} with {width}, {run_settings.epochs(spec.epochs)}")
+            what += (
+                f" {'; '.join(models).capitalize()}; learning rate {spec.lr:g}, batches of {spec.batch_size}: chosen "
+                "for its shape, in place of the controls for the built-in data"
+            )
+        lines.append(wording.sentence(what))
+    if teacher is not None:
+        count = _weights(teacher.name)
+        size = "" if count is None else f", {count:,} parameters"
+        lines.append(
+            f"**Teacher: your {teacher.label}**{run_settings.short_hash(_digest(teacher.name))}{size}, used as it "
+            "is: nothing trains it, so it has no teacher epochs."
+        )
+    return " ".join(lines)
+
+
+def _digest(name: str) -> str | None:
+    """The content hash in a canonical upload name (``…;sha=HASH``)."""
+    return name.rsplit(";sha=", 1)[1] if ";sha=" in name else None
+
+
+def _weights(name: str) -> int | None:
+    try:
+        return file_weights(name)[0]
+    except (OSError, ValueError):  # the file went away: the run's own check says so
+        return None
+
+
+def config(where=None, own=None) -> tuple[RunConfig, int]:
     """Every setting of a run, from the sidebar's widgets, and the number of seeds.  Other tabs reuse this config.
 
-    The lesson's own controls come first, so that on a phone they are the first thing under the buttons; a
-    hidden control is not drawn and keeps its value (the lesson's, or the link's)."""
+    ``where``: the container to draw in (the sidebar); ``own``: the upload in use (upload_panel's Choice), whose own
+    settings replace some controls.  The lesson's own controls come first, so that on a phone they are the first
+    thing under the buttons; a hidden control is not drawn and keeps its value (the lesson's, or the link's)."""
+    where = st.sidebar if where is None else where
     defaults = settings_of(state.get("lesson", FIRST_LESSON))
     for field in ALL_CONTROLS:  # a control never drawn in this session has its lesson's value
         if field not in state:
@@ -327,19 +427,29 @@ def config() -> tuple[RunConfig, int]:
         state["student"] = runs.default_pair(state["dataset"])[1]
     if state.get("student_width") not in WIDTHS:
         state["student_width"] = ARCHITECTURES[state["student"]].width
-    if state.get("omit_class") not in [None, *range(DATASETS[state["dataset"]].num_classes)]:
+    upload = getattr(own, "data", None)
+    data_name = state["dataset"] if upload is None else upload.name
+    data, _ = resources.dataset_or_problem(data_name)
+    spec = DATASETS.get(data_name)
+    class_names = list(data.class_names) if upload is not None and data is not None else None
+    classes = len(class_names) if class_names else DATASETS[state["dataset"]].num_classes
+    if state.get("omit_class") not in [None, *range(classes)]:
         state["omit_class"] = None
-    data, _ = resources.dataset_or_problem(state["dataset"])
-    draw = _controls(state["dataset"], state["student"], None if data is None else len(data.y_train))
-    hidden, first = hidden_controls(), key_controls()
+    adapt_share(upload, data)
+    draw = _controls(state["dataset"], state["student"], None if data is None else data.y_train, class_names)
+    hidden, first, replaced = hidden_controls(), key_controls(), replaced_controls(own)
     values = {}
-    st.sidebar.header("Settings")
+    where.header("Settings")
+    note = upload_note(own, spec, data)
+    if note:
+        where.caption(note)
     for field in [*first, *(f for f in ALL_CONTROLS if f not in first)]:
-        values[field] = state[field] if field in hidden else draw[field](st.sidebar)
-    if hidden:
-        st.sidebar.caption(
+        values[field] = state[field] if field in hidden or field in replaced else draw[field](where)
+    shown_hidden = [f for f in ALL_CONTROLS if f in hidden and f not in replaced]
+    if shown_hidden:
+        where.caption(
             "Hidden here, and still applied: "
-            + ", ".join(f"{SHORT_NAMES[f]} = {format_value(f, values[f])}" for f in ALL_CONTROLS if f in hidden)
+            + ", ".join(f"{SHORT_NAMES[f]} = {format_value(f, values[f])}" for f in shown_hidden)
             + "."
         )
     settings = {field: values[field] for field in CONTROLS}
@@ -357,14 +467,23 @@ def config() -> tuple[RunConfig, int]:
     return RunConfig(**{**hidden_settings(), **settings}), int(values["seeds"])
 
 
-def look_for() -> None:
-    """The chosen lesson's two sentences on what to look for, above the tabs."""
+def look_for(config: RunConfig | None = None, own=None) -> None:
+    """The chosen lesson's two sentences on what to look for, above the tabs.  ``config``: the settings a Distill
+    runs now (an upload applied); ``own``: the upload in use (upload_panel's Choice).  On an uploaded dataset the
+    lesson's words are for its own data, so the box says what the lesson becomes there (or why it does not apply),
+    and what one test image is worth."""
     lesson = current_lesson()
+    upload, teacher = getattr(own, "data", None), getattr(own, "teacher", None)
+    data = None
+    if upload is not None and config is not None:
+        data, _ = resources.dataset_or_problem(config.dataset)
     if lesson is None:
         st.caption(
             "Free play: every control starts at its plain default. Pick a lesson in the sidebar for a ready-made "
             "experiment."
         )
+        if data is not None:
+            test_set_note(data, "")
         return
     extra = hidden_settings()
     also = (
@@ -372,4 +491,59 @@ def look_for() -> None:
         if not extra
         else " (The lesson also uses " + ", ".join(run_settings.phrase(k, v) for k, v in extra.items()) + ".)"
     )
-    st.info(f"**Lesson: {wording.sentence(lesson.title)}** {lesson.look_for}{also}")
+    if teacher is not None:
+        also += f" Your teacher {teacher.label} stands in for the lesson's: it is used as it is, not trained here."
+    if data is None:
+        st.info(f"**Lesson: {wording.sentence(lesson.title)}** {lesson.look_for}{also}")
+        return
+    text = lesson_on_upload(lesson, config, data, upload.label) + also
+    test_set_note(data, text)
+
+
+def lesson_on_upload(lesson, config: RunConfig, data, label: str) -> str:
+    """What ``lesson`` becomes on an upload: how many of its training images the students see (the lesson's share,
+    in images of each class), or why the lesson does not apply; and that its claim was measured on its own data."""
+    title = f"**Lesson: {wording.sentence(lesson.title)}**"
+    fit = on_own_data(lesson, data.y_train, FRACTIONS)
+    own = run_settings.DATASET_TITLES.get(lesson.settings.get("dataset", DEFAULTS.dataset), "its own data")
+    if not fit.applies:
+        return (
+            f"{title} It does not apply to your {label}: {fit.reason}. A Distill runs its settings on your data all "
+            "the same, and the report says what ran; Free play starts from the plain defaults."
+        )
+    total, noun = len(data.y_train), run_settings.examples(config.dataset)
+    counts = [max(1, round(config.student_fraction * n)) for n in torch.bincount(data.y_train).tolist() if n]
+    seen = (
+        f"all {total:,} of your training {noun}"
+        if config.student_fraction >= 1
+        else f"{sum(counts):,} of your {total:,} training {noun} ({run_settings.per_class_text(counts)})"
+    )
+    claim = " or ".join(lesson.verdicts)
+    per_class = lesson_images_per_class(lesson)
+    theirs = (
+        f"on the {own} the lesson's students see all the training images"
+        if float(lesson.settings.get("student_fraction", 1.0)) >= 1
+        else f"on the {own} the lesson's students see {per_class} of each class"
+    )
+    return (
+        f"{title} On your {label}: the students see {seen}, the teacher all {total:,}; {theirs}. The lesson's claim "
+        f"(KD {claim}) was measured on the {own} only: whether it holds on your data is what Distill measures."
+    )
+
+
+def test_set_note(data, text: str) -> None:
+    """The lesson box on an upload (``text``), with the test images per class and what one is worth; where one image
+    moves the accuracy by a point or more, it says so (the report repeats it beside its verdict)."""
+    size, noun = len(data.y_test), run_settings.examples(data.name)
+    counts = [n for n in torch.bincount(data.y_test).tolist() if n]
+    test = f"Your data has {run_settings.test_set_text(size, counts, noun)}"
+    if verdict.coarse(size):
+        test += (
+            f" — few: accuracies here move in steps of {run_settings.one_image(size):.2g} points, a difference of a "
+            f"few points is one {noun[:-1]} or two, and a verdict speaks for these {size:,} {noun} only; more "
+            f"{noun} of each class give a finer answer"
+        )
+    if text:
+        st.info(f"{text} {test}.")
+    else:
+        st.caption(f"{test}.")

@@ -9,15 +9,20 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from dashboard.page import headings, sidebar
+from dashboard.page import headings, resources, sidebar
 from dashboard.runs.seeds import SeedsOutcome
+from dashboard.text import run_settings
 from kd_core.models.architectures import ARCHITECTURES
+from kd_core.models.own_teacher import trained_here
 from kd_core.stats import Interval
 from kd_core.studies.paper import (
     PAPER_7S_AND_8S,
     PAPER_ERRORS,
     PAPER_OMITTED_3,
+    PAPER_OMITTED_3_ERRORS,
+    PAPER_OMITTED_3_ON_3S,
     PAPER_TEACHER,
+    PAPER_TEST_3S,
     gap_closed,
     gap_interval,
     seed_errors,
@@ -37,6 +42,14 @@ def _mean(values: list) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def paper_lesson(outcome: SeedsOutcome) -> str | None:
+    """The lesson the run belongs to, where its numbers can stand beside the paper's: a run on MNIST (not an upload
+    that replaced it); None otherwise."""
+    if outcome.config.dataset != "mnist":
+        return None
+    return getattr(outcome, "lesson", None) or sidebar.state.get("lesson", sidebar.FIRST_LESSON)
+
+
 def unseen_rows(outcome: SeedsOutcome) -> list[dict]:
     """Per seed: the hidden class's accuracy for the KD student, the baseline and the bias-corrected KD student."""
     rows = []
@@ -48,6 +61,7 @@ def unseen_rows(outcome: SeedsOutcome) -> list[dict]:
         rows.append(
             {
                 "seed": o.result.config.seed,
+                "student_overall": o.result.student.accuracy,
                 "student": report.student_accuracy,
                 "baseline": report.baseline_accuracy,
                 "corrected": fixed.get("class_accuracy"),
@@ -101,8 +115,7 @@ def unseen_class(outcome: SeedsOutcome) -> None:
         f"learn. {over.capitalize()}." + ("" if holdout > 0 else " Needs a validation split (holdout)."),
     )
     st.caption(holdout_sentence(holdout, cls))
-    lesson = sidebar.current_lesson()
-    if lesson is not None and lesson.name == OMITTED_LESSON and cls == 3:
+    if paper_lesson(outcome) == OMITTED_LESSON and cls == 3:
         fixed = [r["corrected"] for r in rows if r["corrected"] is not None]
         here = Interval.of(fixed) if fixed else None
         span = (
@@ -110,6 +123,7 @@ def unseen_class(outcome: SeedsOutcome) -> None:
             if here is None or here.low is None
             else (f" (95 % interval {100 * here.low:.1f} – {100 * here.high:.1f} % over {here.n} seeds)")
         )
+        omitted_errors(outcome, rows, cls)
         st.caption(
             (f"After the bias correction, {100 * here.mean:.1f} % of the test 3s here{span}; " if here else "")
             + f"the paper's distilled net: {100 * PAPER_OMITTED_3:.1f} %. {what_differs(outcome)}"
@@ -135,6 +149,44 @@ def unseen_class(outcome: SeedsOutcome) -> None:
             ]
         )
         st.dataframe(table, hide_index=True, width="content")
+
+
+def omitted_errors(outcome: SeedsOutcome, rows: list[dict], cls: int) -> None:
+    """The omitted-3 experiment in the paper's own units: test errors out of the whole test set and on its 3s, before
+    and after the bias, here (means over the seeds) beside the paper's 206 and 109 (133 and 14 on its 1,010 3s)."""
+    data, _ = resources.dataset_or_problem(outcome.config.dataset)
+    if data is None:
+        return
+    size, of_class = len(data.y_test), int((data.y_test == cls).sum())
+    count = lambda values, total: (  # noqa: E731  (errors out of ``total``, the mean over the seeds)
+        "—" if _mean(values) is None else f"{_mean([round((1 - v) * total) for v in values if v is not None]):,.0f}"
+    )
+    fixed = [r for r in rows if r["corrected"] is not None]
+    after = lambda key, total: count([r[key] for r in fixed], total) if fixed else "not shown"  # noqa: E731
+    table = pd.DataFrame(
+        [
+            {
+                "test errors": f"on all {size:,} test images",
+                "KD student": count([r["student_overall"] for r in rows], size),
+                "after the bias": after("overall", size),
+                "the paper's": PAPER_OMITTED_3_ERRORS["before"],
+                "the paper's after the bias": PAPER_OMITTED_3_ERRORS["after"],
+            },
+            {
+                "test errors": f"on the {of_class:,} test {cls}s",
+                "KD student": count([r["student"] for r in rows], of_class),
+                "after the bias": after("corrected", of_class),
+                "the paper's": PAPER_OMITTED_3_ON_3S["before"],
+                "the paper's after the bias": PAPER_OMITTED_3_ON_3S["after"],
+            },
+        ]
+    )
+    over = "one seed" if len(rows) == 1 else f"means over {len(rows)} seeds"
+    st.markdown(
+        f"**Test errors, as the paper counts them** ({over}; the paper's test set: the same {size:,} images, "
+        f"{PAPER_TEST_3S:,} of them {cls}s)"
+    )
+    st.dataframe(table, hide_index=True, width="content")
 
 
 def seen_only(outcome: SeedsOutcome) -> None:
@@ -198,8 +250,7 @@ def errors(outcome: SeedsOutcome, test_size: int) -> None:
     if outcome.config.dataset == "digits" or not outcome.completed:
         return
     done = [o.result for o in outcome.completed]
-    lesson = sidebar.current_lesson()
-    paper = lesson is not None and lesson.name == PAPER_LESSON
+    paper = paper_lesson(outcome) == PAPER_LESSON
     table = pd.DataFrame(
         [
             {
@@ -229,12 +280,16 @@ def errors(outcome: SeedsOutcome, test_size: int) -> None:
 def what_differs(outcome: SeedsOutcome) -> str:
     """What this run has that the paper's did not, from its own settings (a moved slider shows here too)."""
     c = outcome.config
-    teacher = ARCHITECTURES[c.teacher].description if c.teacher in ARCHITECTURES else c.teacher
-    jitter = f", ±{c.teacher_jitter}-pixel jitter" if c.teacher_jitter else ""
     epochs = lambda n: f"{n} epoch" + ("" if n == 1 else "s")  # noqa: E731
+    if trained_here(c.teacher):
+        teacher = ARCHITECTURES[c.teacher].description if c.teacher in ARCHITECTURES else c.teacher
+        jitter = f", ±{c.teacher_jitter}-pixel jitter" if c.teacher_jitter else ""
+        teacher += f"{jitter}, trained {epochs(c.teacher_epochs)}"
+    else:
+        teacher = f"{run_settings.teacher_name(c.teacher)}, used as it is"
     return (
         f"What differs from the paper: its teacher was {PAPER_TEACHER}, trained for hours; this "
-        f"one is {teacher}{jitter}, trained {epochs(c.teacher_epochs)}. Its students trained to convergence; these "
+        f"one is {teacher}. Its students trained to convergence; these "
         f"train {epochs(c.epochs)}, at T = {c.temperature:g} (the paper: T = 20, and any T above 8 did about as well "
         "for students this big; in 10 epochs, T = 50 left fewer errors than 20 here — move T in the sidebar and "
         "Distill again)."

@@ -3,7 +3,8 @@
 
 Lesson, when, the settings changed from the lesson's (one column, in words), teacher / KD student / scratch
 accuracy, KD − scratch with its 95 % interval, and the verdict (or what became of a run that did not finish).
-The settings are compared with the lesson the run belongs to, so "lesson + changes" is exactly what ran.
+The settings are compared with the lesson the run belongs to, so "lesson + changes" is exactly what ran; data and a
+teacher of one's own are in the rows by their names and short hashes (dashboard/tabs/history.py ``own_files``).
 Pure functions of the history rows (dashboard/tabs/history.py ``row``); no widgets but the column formats.
 """
 
@@ -57,8 +58,11 @@ def _differs(a, b) -> bool:
 
 
 def changes(row: dict, base: dict) -> str:
-    """The row's settings that differ from ``base`` (a lesson's settings), in words; "none" when it is the lesson."""
+    """The row's settings that differ from ``base`` (a lesson's settings), in words; "none" when it is the lesson.
+    A teacher of one's own has no epochs (None in its row): nothing is said of them."""
     fields = [f for f in base if f in row and _differs(row[f], base[f])]
+    if row.get("teacher_epochs") is None and "teacher_epochs" in fields:
+        fields.remove("teacher_epochs")
     if "seeds" in fields and row.get("status") != "completed":  # a stopped run counts only the seeds it finished
         fields.remove("seeds")
     return ", ".join(phrase(f, row[f]) for f in fields) or "none"

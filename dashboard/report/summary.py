@@ -1,4 +1,8 @@
-"""The Distill tab's report: the verdict over seeds on top (words, interval, dots), the details below the charts."""
+"""The Distill tab's report: the verdict over seeds on top (words, interval, dots), the details below the charts.
+
+Every line reads the run's own resolved settings and results (``outcome``), never the page's defaults; its data's
+test set sizes the "near zero" of the λ caption and says what one test image is worth.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ import streamlit as st
 
 from dashboard.figures import charts
 from dashboard.jobs import runner as jobs
-from dashboard.page import sidebar
+from dashboard.page import resources, sidebar
 from dashboard.runs.seeds import SeedsOutcome
-from dashboard.text import run_settings, verdict
+from dashboard.text import run_settings, verdict, wording
 from kd_core import DATASETS
 from kd_core.methods.losses import soft_weight_factor
 from kd_core.models import latency
+from kd_core.models.architectures import ARCHITECTURES
 
 
 def _mean(values) -> float:
@@ -48,6 +53,31 @@ def cache_note(outcome: SeedsOutcome) -> str:
     )
 
 
+def test_counts(outcome: SeedsOutcome) -> list[int] | None:
+    """The run's test images per class (None where its data is not on the server any more)."""
+    data, _ = resources.dataset_or_problem(outcome.config.dataset)
+    if data is None:
+        return None
+    return [n for n in data.y_test.bincount().tolist() if n]
+
+
+def test_set_lines(outcome: SeedsOutcome) -> tuple[str, str | None]:
+    """("+2.8 points is 10 more of the 360 test images right.", a warning for a test set where one image is a point
+    or more, else None); ("", None) without the data or a verdict."""
+    counts, interval = test_counts(outcome), outcome.interval
+    if not counts or interval is None:
+        return "", None
+    size, noun = sum(counts), run_settings.examples(outcome.config.dataset)
+    line = wording.sentence(verdict.in_images(interval.mean, size, noun))
+    if not verdict.coarse(size):
+        return line, None
+    return line, (
+        f"Few test {noun}: {run_settings.test_set_text(size, counts, noun)}. This report's accuracies move in steps "
+        f"of {run_settings.one_image(size):.2g} points, and its verdict speaks for these {size:,} {noun} only: more "
+        f"{noun} of each class give a finer answer."
+    )
+
+
 def headline(outcome: SeedsOutcome) -> None:
     """Verdict, interval and per-seed dots; which loss was used; why λ matters little; the full-data lesson."""
     interval = outcome.interval
@@ -67,7 +97,10 @@ def headline(outcome: SeedsOutcome) -> None:
         st.markdown(f"## :{colour}-background[{words}]")
         st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
     charts.show(verdict.gain_figure(outcome.gains, interval), key="gain_chart", where=right)
-    st.markdown(verdict.meaning(interval))
+    in_images, few = test_set_lines(outcome)
+    st.markdown(verdict.meaning(interval) + (f" {in_images}" if in_images else ""))
+    if few:
+        st.warning(few)
     full_data_button(outcome)
     st.caption(caption)
     c = outcome.config
@@ -110,10 +143,17 @@ def why_lambda(outcome: SeedsOutcome) -> None:
     interval, lam = outcome.interval, outcome.config.lam
     if interval is None:
         return
-    near_zero = abs(100 * interval.mean) < verdict.NEAR_ZERO_POINTS or interval.verdict != "helps"
+    counts = test_counts(outcome)
+    size = sum(counts) if counts else None
+    small = verdict.near_zero(interval.mean, size) if size else abs(100 * interval.mean) < 1.0
+    near_zero = small or interval.verdict != "helps"
     balance = verdict.balance(outcome.first.result.history, lam)
     if near_zero and balance is not None:
-        st.caption("**Why λ may change little here.** " + verdict.balance_text(balance, lam))
+        outcome_words = None if interval.low is None else interval.verdict
+        st.caption(
+            "**Why λ may change little here.** "
+            + verdict.balance_text(balance, lam, outcome_words, outcome.config.loss)
+        )
 
 
 def metrics(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
@@ -163,15 +203,18 @@ def details(outcome: SeedsOutcome, job: jobs.Job | None) -> None:
         f"{_mean(r.baseline.agreement for r in done):.1%}",
         help="The same for the scratch baseline." + over,
     )
+    known = lambda count: f"{count:,}" if count else "—"  # noqa: E731  (a result kept from before counts: none)
+    own = "" if first.result.config.teacher in ARCHITECTURES else " The teacher's: its file's weights."
     cols[2].metric(
         "Parameters: teacher / student",
-        f"{teacher.params:,} / {student.params:,}",
-        help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB",
+        f"{known(teacher.params)} / {known(student.params)}",
+        help=f"Sizes: {teacher.size_bytes / 1024:.1f} KiB vs {student.size_bytes / 1024:.1f} KiB.{own}",
     )
     cols[3].metric(
         "Size ratio",
-        f"{teacher.size_bytes / student.size_bytes:.1f}× smaller",
-        help="How many times fewer bytes the student's weights take than the teacher's.",
+        run_settings.size_ratio(teacher.size_bytes, student.size_bytes),
+        help="The student's weights against the teacher's, in bytes: how many times smaller (or larger) the "
+        "student is.",
     )
     timed = getattr(first, "latency_rounds", None) or {}  # an outcome kept from before rounds were kept has none
     cols = st.columns(4)

@@ -19,14 +19,17 @@ import shlex
 import threading
 import warnings
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 from kd_core import DATASETS, RunConfig
+from kd_core.data.custom import Source, is_custom
+from kd_core.data.custom import parse as parse_data
 from kd_core.models.architectures import ARCHITECTURES
-from kd_core.models.own_teacher import OnnxTeacher, is_external
+from kd_core.models.own_teacher import OnnxTeacher, TeacherSource, is_external
 from kd_core.models.own_teacher import architecture as architecture_of
 from kd_core.models.own_teacher import parse as parse_teacher
 
@@ -156,10 +159,38 @@ def minimal_config(config: RunConfig) -> RunConfig:
     return config.replace(**same)
 
 
+def own_files(config: RunConfig) -> list[tuple[str, str]]:
+    """(what it is: "folder", "csv" or "teacher"; file name) of each file of one's own a run uses — its data, its
+    teacher file — as the command line names them: the file or folder alone, to lie beside the command (never a
+    path on the server)."""
+    files = []
+    if is_custom(config.dataset):
+        source = parse_data(config.dataset)
+        files.append((source.kind, source.path.name))
+    if is_external(config.teacher):
+        files.append(("teacher", parse_teacher(config.teacher).path.name))
+    return files
+
+
+def own_hashes(config: RunConfig) -> list[str | None]:
+    """The content hashes of ``own_files(config)``, in the same order (None where a name has none)."""
+    hashes = []
+    if is_custom(config.dataset):
+        hashes.append(parse_data(config.dataset).digest)
+    if is_external(config.teacher):
+        hashes.append(parse_teacher(config.teacher).digest)
+    return hashes
+
+
 def command_line(config: RunConfig, seeds: int = 1) -> str:
     """The ``kd-train`` line that runs ``config`` (over ``seeds`` seeds) again: every setting that is not
     kd-train's default becomes a flag.  ``--threads 1`` is added where the dataset's default differs, since the
-    page trains on one thread and the last bits of a result depend on the thread count."""
+    page trains on one thread and the last bits of a result depend on the thread count.  Data and a teacher file of
+    one's own are named by their file alone, with their content hash (``--dataset 'folder:shapes;sha=…'``): they go
+    beside the command, and kd-train refuses files that are not the ones this run used.  A teacher file is not
+    trained, so its training settings are left out."""
+    if is_external(config.teacher):
+        config = config.replace(teacher_epochs=None)
     config = minimal_config(config)
     defaults = RunConfig()
     words = ["kd-train"]
@@ -179,10 +210,14 @@ def command_line(config: RunConfig, seeds: int = 1) -> str:
         words += ["--threads", "1"]
     if seeds > 1:
         words += ["--seeds", str(seeds)]
+    if is_custom(config.dataset):  # data of one's own: by its name, beside the command, with its hash
+        at = words.index("--dataset")
+        source = parse_data(config.dataset)
+        words[at + 1] = Source(source.kind, Path(source.path.name), source.label_column, source.digest).name
     if is_external(config.teacher):  # a teacher file of one's own has its own flag
         at = words.index("--teacher")
         source = parse_teacher(config.teacher)
-        words[at : at + 2] = [f"--teacher-{source.kind}", str(source.path)] + (
-            ["--teacher", source.arch] if source.kind == "state" and source.arch else []
-        )
+        # the file's name with its architecture and hash (in the name: kd-train adds --teacher's after the hash)
+        beside = TeacherSource(source.kind, Path(source.path.name), source.arch, source.digest).name
+        words[at : at + 2] = [f"--teacher-{source.kind}", beside.split(":", 1)[1]]
     return shlex.join(words)

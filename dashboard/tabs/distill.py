@@ -21,6 +21,7 @@ from dashboard.report import summary as report
 from dashboard.runs import distill as runs
 from dashboard.runs import seeds as seed_runs
 from dashboard.tabs import history
+from dashboard.text import run_settings
 from kd_core import RunConfig
 from kd_core.runs import served
 
@@ -119,14 +120,21 @@ def settings_changed(config: RunConfig, seeds: int) -> str | None:
     fields = [f for f in choices.ALL_CONTROLS if now.get(f) != then.get(f)]
     if not fields:
         return None
-    show = lambda values: ", ".join(
-        f"{choices.SHORT_NAMES[f]} = {choices.format_value(f, values.get(f))}" for f in fields[:3]
-    )  # noqa: E731
+    show = lambda values: ", ".join(f"{choices.SHORT_NAMES[f]} = {shown(f, values.get(f))}" for f in fields[:3])  # noqa: E731
     more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
     return (
         f"The report below is for {show(then)}; you changed {'it' if len(fields) == 1 else 'them'} "
         f"to {show(now)}{more} — click **Distill** to see the new settings."
     )
+
+
+def shown(field: str, value) -> str:
+    """A setting's value as the warning names it: data and a teacher of one's own by name and short hash."""
+    if field == "dataset" and value is not None:
+        return run_settings.data_name(value)
+    if field == "teacher" and value is not None:
+        return run_settings.teacher_name(value)
+    return choices.format_value(field, value)
 
 
 def run_estimate(config: RunConfig, seeds: int) -> str | None:

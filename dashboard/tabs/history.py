@@ -18,8 +18,10 @@ import streamlit as st
 from dashboard.jobs import runner as jobs
 from dashboard.report import history_table as summary
 from dashboard.runs import seeds as seed_runs
-from dashboard.text import verdict
+from dashboard.text import run_settings, verdict
 from kd_core import RunConfig
+from kd_core.data.custom import is_custom
+from kd_core.models.own_teacher import trained_here
 
 SETTINGS = (
     "dataset",
@@ -102,6 +104,7 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str, lesson: str | None =
         "lesson": lesson,
         "status": snap.status,
         **{name: value for name, value in config.to_dict().items() if name in SETTINGS},
+        **own_files(config),
     }
     outcome = snap.result
     if isinstance(outcome, seed_runs.SeedsOutcome) and outcome.completed:
@@ -137,6 +140,17 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str, lesson: str | None =
     if snap.error:
         line["error"] = error
     return line
+
+
+def own_files(config: RunConfig) -> dict:
+    """A row's dataset and teacher where they are files of one's own: their names and short hashes, never a path on
+    the server; a teacher file is not trained here, so it has no teacher epochs."""
+    names = {}
+    if is_custom(config.dataset):
+        names["dataset"] = run_settings.data_name(config.dataset)
+    if not trained_here(config.teacher):
+        names.update(teacher=run_settings.teacher_name(config.teacher), teacher_epochs=None)
+    return names
 
 
 def label(key: str) -> str:

@@ -20,8 +20,9 @@ from dashboard.page import headings, resources
 from dashboard.report import summary as report
 from dashboard.runs import exports
 from dashboard.runs.seeds import SeedsOutcome
-from dashboard.text import wording
+from dashboard.text import run_settings, wording
 from kd_core import DATASETS
+from kd_core.models.own_teacher import OnnxTeacher
 from kd_core.runs import served
 from kd_core.studies import inspection
 
@@ -75,7 +76,13 @@ def per_class_section(outcome: SeedsOutcome, class_names: list[str]) -> None:
     hidden = outcome.config.omit_class
     charts.show(closer.per_class_figure(accuracies, class_names, hidden, len(results)), key="per_class_chart")
     helped = inspection.most_helped_class(accuracies)
-    if helped is not None:
+    if helped is not None and round(100 * helped[1], 1) <= 0:  # "+0.0 points" helps nowhere
+        st.caption(
+            "The teacher's soft targets lift no class above the scratch baseline here: on every class the KD student "
+            "does as well as the baseline or worse. A class where the bars of both students are low is one the small "
+            "model finds hard, teacher or not."
+        )
+    elif helped is not None:
         best, gain = helped
         st.caption(
             f"Where the teacher's soft targets help most: class **{class_names[best]}**, "
@@ -142,8 +149,11 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
         model = result.models.get(part)
         if model is None:
             continue
-        architecture = config.teacher if part == "teacher" else config.student
+        architecture = run_settings.teacher_name(config.teacher) if part == "teacher" else config.student
+        own_onnx = isinstance(model, OnnxTeacher)  # an uploaded ONNX teacher: no torch weights, its own file back
         for kind, what in (("pt", "PyTorch .pt"), ("onnx", "ONNX")):
+            if kind == "pt" and own_onnx:
+                continue
             make = lambda part=part, kind=kind, model=model: (  # bound now: the click runs later, in its own thread
                 exports.model_file(key, part, kind, model, example, config)
             )
@@ -180,7 +190,29 @@ def take_it_with_you(outcome: SeedsOutcome) -> None:
         )
     st.markdown("**Copy as command** — the `kd-train` line that trains exactly this run again from a terminal:")
     st.code(exports.command_line(outcome.config, len(outcome.outcomes)), language="bash", wrap_lines=True)
+    files = own_files_sentence(outcome.config)
     st.caption(
         "Every setting you changed from kd-train's defaults is a flag. Runs are deterministic: on this server it "
-        "prints the same accuracies. The copy button is at the top right of the box."
+        "prints the same accuracies. The copy button is at the top right of the box." + (f" {files}" if files else "")
+    )
+
+
+def own_files_sentence(config) -> str:
+    """Where the files of one's own go for the command line (beside it), and the hashes it checks; "" for none."""
+    files = exports.own_files(config)
+    if not files:
+        return ""
+    named = {
+        "folder": "the folder **{}** (your zip, unzipped)",
+        "csv": "the file **{}**",
+        "teacher": "the file **{}**",
+    }
+    where = " and ".join(named[kind].format(name) for kind, name in files)
+    hashes = ", ".join(
+        f"{name}: sha {digest}" for (kind, name), digest in zip(files, exports.own_hashes(config)) if digest
+    )
+    return (
+        f"This run used files of your own: put {where} in the folder you run the command from. The line names "
+        f"{'it' if len(files) == 1 else 'them'} with {'its' if len(files) == 1 else 'their'} content hash ({hashes}): "
+        "kd-train checks it and refuses files that are not the ones this run used."
     )

@@ -16,7 +16,13 @@ VERDICTS = {  # kd_core's verdict -> (what the page says, its colour)
     "no clear difference": ("No clear difference", "#757575"),
     "hurts": ("KD hurts", "#c62828"),
 }
-NEAR_ZERO_POINTS = 1.0  # a mean gain below this (in points) counts as "near zero" for the λ explanation
+# A mean gain of fewer test images than this counts as "near zero" for the λ explanation: about a point on the
+# digits' 360 test images, 0.04 points on MNIST's 10,000 (where +0.6 points is 57 fewer errors, no small thing), and
+# everything under 22 points on a test set of 18 images, where one image is 5.6 points.
+NEAR_ZERO_IMAGES = 4
+# From this many points per test image on (a test set of 100 images or fewer), the report says plainly that one image
+# moves the accuracy by that much.
+COARSE_POINTS = 1.0
 
 
 def signed(value: float, decimals: int = 1) -> str:
@@ -81,6 +87,27 @@ def meaning(interval: Interval) -> str:
         f"The interval, {low} to {high} points, includes 0: with these settings a student cannot count on gaining "
         "(or losing) anything from the teacher; the differences between seeds are noise."
     )
+
+
+def near_zero(mean: float, test_size: int) -> bool:
+    """Whether a mean KD − baseline (a fraction) is fewer than NEAR_ZERO_IMAGES test images."""
+    return abs(mean) * test_size < NEAR_ZERO_IMAGES
+
+
+def coarse(test_size: int) -> bool:
+    """Whether one test image is worth COARSE_POINTS or more: accuracies move in visible steps."""
+    return 100 / test_size >= COARSE_POINTS
+
+
+def in_images(mean: float, test_size: int, noun: str = "images") -> str:
+    """A mean KD − baseline as test images: ``+0.6 points is 57 more of the 10,000 test images right``
+    (``noun``: "rows" for a table)."""
+    images = abs(mean) * test_size
+    count = f"{images:.0f}" if images >= 10 or abs(images - round(images)) < 0.05 else f"{images:.1f}"
+    if round(images, 1) == 0:
+        return f"{points(mean)} points: not one of the {test_size:,} test {noun} apart"
+    more = "more" if mean > 0 else "fewer"
+    return f"{points(mean)} points is {count} {more} of the {test_size:,} test {noun} right"
 
 
 LARGE_SHARE = 0.5  # from this share of the training data on, the full-data lesson's explanation applies
@@ -206,22 +233,35 @@ def balance(history: Sequence, lam: float) -> dict | None:
     }
 
 
-def balance_text(b: dict, lam: float) -> str:
-    """Which part of the loss dominates the KD student's total, with the run's own numbers."""
+def balance_text(b: dict, lam: float, outcome: str | None = None, loss: str = "kd") -> str:
+    """Which part of the loss dominates the KD student's total, with the run's own numbers.  ``outcome``: the run's
+    verdict ("helps", "no clear difference", "hurts"; None: not known), so that the reason given matches the
+    report above it; ``loss``: the loss used, so that "try the correct loss" is said only where it was not."""
     numbers = (
         f"In its last epoch the KD student's soft loss was {b['soft']:.3g} and its hard loss {b['hard']:.3g}: "
         f"λ·soft = {lam:g} × {b['soft']:.3g} = {b['weighted_soft']:.3g} against "
         f"(1 − λ)·hard = {1 - lam:.2g} × {b['hard']:.3g} = {b['weighted_hard']:.3g}."
     )
+    correct = "" if loss == "kd" else ", or the correct loss"
     if b["soft_share"] > 0.8:
+        copying = (
+            f" The teacher's part is {b['soft_share']:.0%} of the total: the student is mostly copying the teacher"
+        )
         why = (
-            f" The teacher's part is {b['soft_share']:.0%} of the total: the student is mostly copying the teacher, "
-            "and it fits the labels anyway, so moving λ changes little."
+            copying + ", and copying it costs this student accuracy against the labels alone — a smaller λ gives the "
+            f"labels more say{correct}."
+            if outcome == "hurts"
+            else copying + ", and it lands about where the labels alone take it, so moving λ changes little."
         )
     elif b["soft_share"] < 0.2:
         why = (
             f" The labels' part is {1 - b['soft_share']:.0%} of the total: the teacher's targets barely pull, so the "
-            "student learns as it would alone — try a larger λ, or the correct loss."
+            f"student learns as it would alone — try a larger λ{correct}."
+        )
+    elif outcome == "hurts":
+        why = (
+            f" Both parts pull (the teacher's is {b['soft_share']:.0%} of the total), and KD − baseline is below zero: "
+            "what the teacher's targets add costs this student accuracy here."
         )
     else:
         why = (
