@@ -1,22 +1,23 @@
-"""What the real-browser tests share: the skip rule, a ``streamlit run`` server, Chromium's launch arguments.
+"""What the real-browser tests share: the skip rule, a dashboard server for a test, Chromium's launch arguments.
 
 Skipped (with the reason) when /usr/bin/chromium or playwright is missing, unless KD_REQUIRE_BROWSER=1,
 which makes a missing browser a failure (CI sets it).
+
+Servers: most browser tests use the one server tests/conftest.py starts for the whole run (the ``shared_dashboard``
+fixture).  A test that needs an empty cache or its own environment starts its own with ``own_dashboard``.  Both
+start it the one way, benchmarks/loadtest_server.py's ``dashboard_server`` (kd-dashboard's options).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from benchmarks.loadtest_server import DashboardServer, dashboard_server
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -51,70 +52,24 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    """Whether the server answers ``ok`` on Streamlit's health endpoint within ``timeout`` seconds."""
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout) as response:
-            return response.read().strip() == b"ok"
-    except OSError:
-        return False
-
-
 @contextmanager
-def streamlit_server(log_path: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``streamlit run dashboard/app.py`` on a free localhost port; yields (its URL, its process).
-
-    ``env`` adds to this process's environment (e.g. KD_CACHE_DIR).  Any traceback in the server's log
-    is printed when it stops: a worker's traceback belongs in the log, never the page.
-    """
-    port = free_port()
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard" / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
+def own_dashboard(
+    folder: Path, cache_dir: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[DashboardServer]:
+    """A dashboard server of a test's own: its log in ``folder``/server.log, its KD_CACHE_DIR ``cache_dir`` (by
+    default ``folder``/cache, empty), ``env`` added to its environment.  Yields it (``.url``, ``.cache_dir``,
+    ``.running()``) and stops it on exit.  A server that does not start fails the test; any traceback in its
+    log is printed when it stops: a worker's traceback belongs in the log, never the page."""
+    folder = Path(folder)
+    started: DashboardServer | None = None
     try:
-        deadline = time.monotonic() + 60
-        while not healthy(url):
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit was not healthy within 60 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield url, process
+        with dashboard_server(cache_dir or folder / "cache", folder / "server.log", env) as server:
+            started = server
+            yield server
+    except RuntimeError as error:
+        if started is not None:  # the test's own error, not the server's start
+            raise
+        pytest.fail(str(error))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        if "Traceback" in log_path.read_text():
-            print(log_path.read_text()[-3000:])
+        if started is not None and "Traceback" in started.log():
+            print(f"{started.log_path}:\n{started.log()[-3000:]}")

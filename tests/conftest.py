@@ -1,4 +1,5 @@
-"""Shared test set-up: one torch thread (as every tool defaults to), one teacher cache for the whole session."""
+"""Shared test set-up: one torch thread (as every tool defaults to), one teacher cache for the whole session, one
+dashboard server for the browser tests."""
 
 from __future__ import annotations
 
@@ -24,3 +25,19 @@ def shared_teacher_cache(tmp_path_factory) -> str:
         os.environ.pop("KD_CACHE_DIR", None)
     else:
         os.environ["KD_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def shared_dashboard(tmp_path_factory):
+    """One dashboard server for every browser test that needs no empty cache and no environment of its own, started
+    on first use and stopped at the end of the run (the first page load imports torch: ~10 s saved per module).
+
+    Its KD_CACHE_DIR is a temporary folder of its own (not the session's teacher cache above), so what it holds is
+    only what the browser tests asked of it.  Tests on it must not depend on each other's order: a test that needs
+    "nothing trained yet" starts its own server (browser_support.own_dashboard) or uses settings no other test uses.
+    Yields a benchmarks.loadtest_server.DashboardServer (``.url``, ``.cache_dir``)."""
+    from browser_support import own_dashboard, require_browser
+
+    require_browser()
+    with own_dashboard(tmp_path_factory.mktemp("shared-dashboard")) as server:
+        yield server

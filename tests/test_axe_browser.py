@@ -3,8 +3,8 @@ after a report, at 1440×900 and on a 390×844 phone.
 
 axe-core comes from PyPI with the test extras (axe-playwright-python bundles axe.min.js; pinned in pyproject.toml),
 so nothing is fetched from the web while the test runs.  The Distill run is the opening lesson's, shortened (FAST);
-the phone's comes from the results cache.  Prints each tab's findings (``-s`` shows them).  Skipped like tests/test_browser.py
-when chromium is missing; screenshots go to KD_SCREENSHOT_DIR when set.
+the phone's comes from the results cache.  Prints each tab's findings (``-s`` shows them).  Skipped like
+tests/test_browser.py when chromium is missing; screenshots go to KD_SCREENSHOT_DIR when set.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 BLOCKING = ("critical", "serious", "moderate")
@@ -42,11 +42,10 @@ def axe_version(script: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_browser()
+def server(shared_dashboard):
+    """The run's shared server (tests/conftest.py); its URL."""
     pytest.importorskip("axe_playwright_python", reason="axe-core is installed with the test extras: make install")
-    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log") as (url, _):
-        yield url
+    return shared_dashboard.url
 
 
 # The script has finished its rerun: no "Running…" widget, and no element still faded as stale (Streamlit dims the
@@ -125,7 +124,7 @@ def test_axe_finds_no_serious_or_moderate_problem_on_any_tab(server, tmp_path):
         for width, height in ((1440, 900), (390, 844)):
             page = browser.new_context(viewport={"width": width, "height": height}).new_page()
             errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
             page.goto(server + FAST)
             page.get_by_role("button", name="Distill").first.wait_for(state="attached", timeout=120_000)
             page.get_by_role("tab").first.wait_for(timeout=60_000)

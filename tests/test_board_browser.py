@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, require_browser, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, own_dashboard, require_browser
 
 from kd_core import ResultCache, TeacherCache, run
 from kd_core.studies.lessons import LESSONS
@@ -22,8 +22,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # The board's chart, found by its title (the other tabs' charts are in the page too), as Plotly holds it.
 BOARD_DATA = """() => {
   const chart = [...document.querySelectorAll('.js-plotly-plot')]
-    .find(el => el.layout && el.layout.title && String(el.layout.title.text).includes('Class board'));  // Streamlit bolds titles
-  return chart ? chart.data.map(t => ({name: t.name, seeds: t.showlegend === false, x: Array.from(t.x), y: Array.from(t.y)})) : null;
+    .find(el => el.layout && el.layout.title
+      && String(el.layout.title.text).includes('Class board'));  // Streamlit bolds titles
+  return chart ? chart.data.map(t => ({name: t.name, seeds: t.showlegend === false,
+                                       x: Array.from(t.x), y: Array.from(t.y)})) : null;
 }"""
 
 
@@ -48,15 +50,13 @@ def board_data(page, timeout_s: float, count: int) -> list[dict]:
     return page.evaluate(BOARD_DATA)
 
 
-def test_runs_finished_on_the_server_appear_on_the_open_board(tmp_path_factory, tmp_path):
+def test_runs_finished_on_the_server_appear_on_the_open_board(tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     require_browser()
-    folder = tmp_path_factory.mktemp("board-cache")
-    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log", {"KD_CACHE_DIR": str(folder)}) as (
-        url,
-        _,
-    ):
+    # A server of its own: the board starts empty ("No finished runs"), and the runs trained here go to its cache.
+    with own_dashboard(tmp_path / "server") as server:
+        url, folder = server.url, server.cache_dir
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()

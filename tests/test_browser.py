@@ -13,26 +13,27 @@ import re
 import time
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, require_browser, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, own_dashboard, require_browser
 
 SCREENSHOT = ROOT / "assets" / "screenshot.png"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``streamlit run dashboard/app.py`` on a free localhost port; yields its URL."""
-    require_browser()
-    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log") as (url, _):
-        yield url
+@pytest.fixture
+def server(shared_dashboard):
+    """The run's shared server (tests/conftest.py); its URL."""
+    return shared_dashboard.url
 
 
 @pytest.fixture
-def page(server):
+def page(tmp_path):
+    """A page on a server of its own, with an empty cache: the first Distill trains the teacher, as on a fresh
+    install (the cold time it prints, and a Stop to click: on the shared server the run could be in the cache)."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    require_browser()
+    with own_dashboard(tmp_path / "server") as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         # The README's screenshot size.  Streamlit scrolls an inner container, so a full-page screenshot would not
         # reach below the fold: the verdict, the accuracies and the charts must fit in it.
@@ -40,7 +41,7 @@ def page(server):
         page = context.new_page()
         page_errors: list[str] = []
         page.on("pageerror", lambda error: page_errors.append(str(error)))
-        page.goto(server)
+        page.goto(server.url)
         page.get_by_role("button", name="Distill").first.wait_for(timeout=120_000)  # the first run imports torch
         yield page
         assert not page_errors, page_errors
@@ -132,8 +133,8 @@ def test_distill_in_a_real_browser(page, tmp_path):
 
 
 CLIPPED = """() => [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"],'
-    + ' [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')].filter(el => el.scrollWidth > el.clientWidth + 1)
-    .map(el => el.innerText)"""
+    + ' [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')]
+    .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.innerText)"""
 
 
 def test_the_verdict_is_above_the_fold_and_nothing_is_cut_off(server, tmp_path):

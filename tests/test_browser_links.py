@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from test_browser import CLIPPED
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,10 +20,9 @@ REPORT = "Scratch baseline accuracy"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_browser()
-    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log") as (url, _):
-        yield url
+def server(shared_dashboard):
+    """The run's shared server (tests/conftest.py); its URL."""
+    return shared_dashboard.url
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -63,10 +63,14 @@ OVERLAPS = (
     if (!visible(plot)) continue;
     const box = s => { const e = plot.querySelector(s); return e ? e.getBoundingClientRect() : null; };
     const title = (plot.querySelector('.gtitle') || {}).textContent || '?';
-    const legend = box('.legend'), xtitle = box('.g-xtitle'), gtitle = box('.g-gtitle'), whole = plot.getBoundingClientRect();
-    if (legend && xtitle && legend.width && xtitle.width && legend.left < xtitle.right - 1 && xtitle.left < legend.right - 1
-        && legend.top < xtitle.bottom - 1 && xtitle.top < legend.bottom - 1) found.push([title, 'legend over the x-axis title']);
-    if (gtitle && (gtitle.left < whole.left - 1 || gtitle.right > whole.right + 1)) found.push([title, 'title cut off']);
+    const legend = box('.legend'), xtitle = box('.g-xtitle'), gtitle = box('.g-gtitle');
+    const whole = plot.getBoundingClientRect();
+    if (legend && xtitle && legend.width && xtitle.width
+        && legend.left < xtitle.right - 1 && xtitle.left < legend.right - 1
+        && legend.top < xtitle.bottom - 1 && xtitle.top < legend.bottom - 1)
+      found.push([title, 'legend over the x-axis title']);
+    if (gtitle && (gtitle.left < whole.left - 1 || gtitle.right > whole.right + 1))
+      found.push([title, 'title cut off']);
   }
   return found;
 }"""
@@ -79,17 +83,17 @@ CUT = (
     + VISIBLE
     + """
   const metric = e => e.closest('[data-testid="stMetricValue"]');
-  return [...document.querySelectorAll('.block-container *')].filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1
-    && (getComputedStyle(e).textOverflow === 'ellipsis' || metric(e))).map(e => e.innerText);
+  return [...document.querySelectorAll('.block-container *')]
+    .filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1
+      && (getComputedStyle(e).textOverflow === 'ellipsis' || metric(e))).map(e => e.innerText);
 }"""
 )
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_browser()
-    with streamlit_server(tmp_path_factory.mktemp("streamlit") / "server.log") as (url, _):
-        yield url
+def server(shared_dashboard):
+    """The run's shared server (tests/conftest.py); its URL."""
+    return shared_dashboard.url
 
 
 @pytest.fixture
@@ -225,8 +229,8 @@ def test_a_phone_has_its_own_distill_t_beside_the_bars_a_readable_heatmap_and_fo
 
     # What is happening: every formula fits its box (before: 634 and 774 px in 358 px, scrolling sideways).
     _tab(page, "What is happening")
-    widths = page.evaluate("""() => [...document.querySelectorAll('.katex-display')].filter(e => e.getBoundingClientRect().width > 0)
-        .map(e => [e.scrollWidth, e.clientWidth])""")
+    widths = page.evaluate("""() => [...document.querySelectorAll('.katex-display')]
+        .filter(e => e.getBoundingClientRect().width > 0).map(e => [e.scrollWidth, e.clientWidth])""")
     assert widths and all(scroll <= client + 4 for scroll, client in widths), widths
 
     assert not errors, errors

@@ -227,17 +227,16 @@ def test_the_client_sends_and_sees_what_a_browser_does(tmp_path):
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    from benchmarks.loadtest_server import dashboard_server
     from benchmarks.streamlit_client import DISTILL_LABEL, StreamlitClient
     from dashboard.page.job_panel import POLL_SECONDS
-    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, own_dashboard, require_browser
 
     require_browser()
     from playwright.sync_api import sync_playwright
 
     sent: list[tuple[float, bytes]] = []
     received: list[bytes] = []
-    with dashboard_server(tmp_path / "cache", tmp_path / "server.log") as server:
+    with own_dashboard(tmp_path) as server:  # its own, with an empty cache: the browser's Distill must train
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:

@@ -2,8 +2,8 @@
 
 Part of ``make test``, about a minute: for KD_SOAK_SECONDS (default 30; ``make soak`` runs 300) four
 sessions, each in its own browser context, pick a seed and a temperature, click Distill, and sometimes
-click Stop, reload the page or close the tab mid-run; now and then a teacher, baseline or result file in the server's cache folder is
-damaged.  The randomness is seeded, so a failure can be replayed.  Afterwards: the server is healthy,
+click Stop, reload the page or close the tab mid-run; now and then a teacher, baseline or result file in the server's
+cache folder is damaged.  The randomness is seeded, so a failure can be replayed.  Afterwards: the server is healthy,
 a fresh session completes a distillation, every accuracy a page showed equals that of the same run
 trained alone, and every result file on disk is intact (or, if the test damaged it, detected as corrupt).
 """
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from browser_support import CHROMIUM, CHROMIUM_ARGS, healthy, require_browser, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, own_dashboard, require_browser
 
+from benchmarks.loadtest_server import healthy
 from kd_core import ResultCache, RunConfig, TeacherCache, run, validate
 from kd_core.runs.cache import BaselineCache
 
@@ -63,11 +64,11 @@ def wait_loaded(session: Session, log_path: Path) -> None:
     """Wait for a new session's first script run (its sidebar buttons), then ask for short runs."""
     try:
         sidebar_button(session, "Distill").wait_for(timeout=120_000)
-    except Exception:
+    except Exception as error:
         session.page.screenshot(path=str(log_path.with_name("stuck-page.png")))
         raise AssertionError(
             f"the page did not load; see {log_path.parent}; server log:\n{log_path.read_text()[-3000:]}"
-        )
+        ) from error
     # Free play, one seed: each click is one run, compared below with the same run trained alone.
     lesson = session.page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Lesson")
     if "Free play" not in lesson.inner_text():
@@ -105,7 +106,8 @@ def set_slider(session: Session, label: str, value: float, step: float = 1.0) ->
 
 READ_REPORT = """() => {
     if (document.querySelector('[data-testid="stStatusWidget"]')) return null;  // a script run is in progress
-    const captions = [...document.querySelectorAll('p')].map(p => p.innerText).filter(t => t.startsWith('Settings of this run:'));
+    const captions = [...document.querySelectorAll('p')].map(p => p.innerText)
+      .filter(t => t.startsWith('Settings of this run:'));
     const metrics = {};
     for (const metric of document.querySelectorAll('[data-testid="stMetric"]')) {
         const label = metric.querySelector('[data-testid="stMetricLabel"]');
@@ -194,7 +196,9 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
     damaged: set = set()
     next_damage = 3
     log_path = tmp_path / "server.log"
-    with streamlit_server(log_path, env={"KD_CACHE_DIR": str(cache_dir)}) as (url, process), sync_playwright() as pw:
+    # A server of its own: its cache files are damaged on purpose, and every file in it is checked afterwards.
+    with own_dashboard(tmp_path, cache_dir) as server, sync_playwright() as pw:
+        url = server.url
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         sessions = [Session(browser.new_context(viewport={"width": 1280, "height": 1400})) for _ in range(SESSIONS)]
         for session in sessions:
@@ -246,7 +250,7 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
         # Afterwards: the server is alive and healthy, and a fresh session completes a distillation.
         # Trainings still running hold the CPU (two cores here): allow the answer some seconds.
         asked = time.monotonic()
-        assert process.poll() is None and healthy(url, timeout=30)
+        assert server.running() and healthy(url, timeout=30)
         health_seconds = time.monotonic() - asked
         fresh = Session(browser.new_context(viewport={"width": 1280, "height": 1400}))
         open_page(fresh, url, log_path)
@@ -306,7 +310,8 @@ def test_sessions_start_and_stop_at_random_and_nothing_is_lost(tmp_path):
     assert not re.search(r'File ".*/(dashboard|kd_core)/', log), log[-3000:]
     assert not re.search(r"job \d+ \(.*\) failed", log), log[-3000:]  # as dashboard.jobs.runner logs a failed job
     print(
-        f"\nsoak: {SESSIONS} sessions for {soak_seconds:.0f} s, then 1 fresh: {counts}; {len(shown)} distinct runs shown, "
+        f"\nsoak: {SESSIONS} sessions for {soak_seconds:.0f} s, then 1 fresh: {counts}; "
+        f"{len(shown)} distinct runs shown, "
         f"all equal to their solo runs; cache files: {intact} intact, {corrupt} damaged by the test and detected; "
         f"server warnings about corrupt files: {log.count('is corrupt')}; health answered in {health_seconds:.1f} s"
     )
