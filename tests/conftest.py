@@ -1,5 +1,5 @@
 """Shared test set-up: one torch thread (as every tool defaults to), one teacher cache for the whole session, one
-dashboard server for the browser tests."""
+dashboard server for the browser tests, and a fresh page in AppTest (``app``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 
 import pytest
 import torch
+from app_support import APP, main_job
+from streamlit.testing.v1 import AppTest
 
 # Results are bit-for-bit deterministic for a fixed thread count, and with several threads a busy machine can
 # change how work is split (and so the last bits). kd-train, kd-sweep and the dashboard all use one thread;
@@ -41,3 +43,14 @@ def shared_dashboard(tmp_path_factory):
     require_browser()
     with own_dashboard(tmp_path_factory.mktemp("shared-dashboard")) as server:
         yield server
+
+
+@pytest.fixture
+def app():
+    """A fresh page in AppTest (streamlit.testing), its sidebar job stopped afterwards."""
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, at.exception
+    yield at
+    job = main_job(at)
+    if job is not None:  # never leak a worker into the next test
+        job.stop(wait=30)

@@ -1,14 +1,12 @@
 """The page's lessons, Distill over several seeds and its verdict, the loss toggle (AppTest, headless)."""
 
-# ruff: noqa: F811  (pytest hands each test the imported ``app`` fixture as a parameter of the same name)
-
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from app_support import charts, finish, history_column, main_job
 from streamlit.testing.v1 import AppTest
-from test_app import app, charts, finish, history_column, main_job  # noqa: F401  (app: the fixture, shared)
 
 from kd_core.studies.lessons import LESSONS
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_app import app, finish  # noqa: F401  (app: the fixture, shared)
 
 from kd_core import TeacherCache
 from kd_core.config import validate

@@ -7,8 +7,8 @@ real browser is in tests/test_browser_links.py).
 
 from __future__ import annotations
 
+from app_support import APP, finish, history_column, main_job, one_seed
 from streamlit.testing.v1 import AppTest
-from test_app import APP, app, finish, history_column, main_job, one_seed  # noqa: F401  (app: the fixture, shared)
 
 from dashboard.page import choices, sessions, sidebar
 from dashboard.runs import distill as runs

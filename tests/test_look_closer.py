@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_app import app, charts, finish, main_job  # noqa: F401  (app: the fixture, shared)
+from app_support import charts, finish, main_job
 
 from dashboard.figures import closer
 from dashboard.runs import exports

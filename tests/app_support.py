@@ -1,0 +1,47 @@
+"""What the AppTest tests share: the page's script, its sidebar job, and readers of what a run left on the page.
+The ``app`` fixture itself (a fresh page, its job stopped afterwards) is in conftest.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+def main_job(at: AppTest):
+    """The session's sidebar job (Distill / Train / load teacher), or None."""
+    return (at.session_state["jobs"] if "jobs" in at.session_state else {}).get("main")
+
+
+def finish(at: AppTest) -> AppTest:
+    """Wait for this session's job, then rerun the page as the polling fragment would."""
+    assert main_job(at).join(180), "the worker did not finish"
+    return at.run()
+
+
+def one_seed(at: AppTest) -> AppTest:
+    """Distill over one seed: a replaced ``runs.distill`` is then the one call (several seeds may train in worker
+    processes, where no monkeypatch reaches)."""
+    return at.slider(key="seeds").set_value(1).run()
+
+
+def history_column(at: AppTest, key: str) -> list:
+    """A column of the History tab's table, by its history-row key (the table may show it under a heading)."""
+    from dashboard.tabs import history
+
+    label = getattr(history, "label", lambda k: k)
+    (table,) = [d.value for d in at.dataframe if label("status") in d.value.columns]  # other tabs have tables too
+    return table[label(key)].tolist()
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figures on the page, by title."""
+    found = {}
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        found[title.get("text", "") if isinstance(title, dict) else str(title)] = spec
+    return found
