@@ -37,3 +37,14 @@ def test_every_make_target_named_exists():
     targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
     named = {t for page in PAGES for t in re.findall(r"`make ([\w-]+)", page.read_text())}
     assert named and named <= targets, named - targets
+
+
+def test_the_readme_tours_every_tab_the_page_has():
+    """Each tab label in dashboard/app.py's views() is named in bold in the README's tour, and no other is."""
+    app = (ROOT / "dashboard" / "app.py").read_text()
+    body = app[app.index("def views(") : app.index("def experiment_view(")]
+    tabs = set(re.findall(r'^\s+"([^"]+)": ', body, re.M))
+    readme = (ROOT / "README.md").read_text()
+    tour = readme[readme.index("## A short tour") : readme.index("## Serving a class")]
+    toured = set(re.findall(r"^\* \*\*([^*]+)\*\*", tour, re.M))
+    assert len(tabs) >= 10 and toured == tabs, (tabs - toured, toured - tabs)
