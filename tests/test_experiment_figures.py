@@ -89,6 +89,10 @@ def test_temperature_multiples_figure():
     assert bits == sorted(bits)  # flatter and flatter
     with pytest.raises(ValueError):
         ef.temperature_multiples_figure(probs[:3], temps, CLASSES)
+    # Plotly labels what fits (a phone: every third class); wide panels (presentation mode) label every class.
+    assert all(axis.tickvals is None for axis in figure.select_xaxes())
+    wide = ef.temperature_multiples_figure(probs, temps, CLASSES, true_class=0, every_class=True)
+    assert all(list(axis.tickvals) == [str(c) for c in CLASSES] for axis in wide.select_xaxes())
 
 
 def test_per_class_figure_highlights_the_omitted_class():

@@ -19,6 +19,9 @@ import streamlit as st
 
 CONFIG = {"displayModeBar": False, "displaylogo": False, "responsive": True}
 PRESENT_SCALE = 1.5  # chart text in presentation mode: 12 px ticks and legends become 18 px, a 16 px title 24 px
+# The least size of chart ticks and legends in presentation mode: what a room reads from 8 m (dashboard/page/style.py).
+# A figure that sets smaller ticks for a phone (the "one input as T rises" panels: 9 px) gets this, not 1.5× its 9 px.
+PRESENT_MIN = 16
 
 
 # A trace type as the words for it: a "chart" kind (drawn in one chart: "line and dot chart"), or a thing of its own.
@@ -88,20 +91,22 @@ def _size(font, default: int) -> float:
     return (font.size if font is not None and font.size else None) or default
 
 
-def scaled(figure: go.Figure, scale: float) -> go.Figure:
+def scaled(figure: go.Figure, scale: float, least: int = PRESENT_MIN) -> go.Figure:
     """A copy of ``figure`` with every text size multiplied by ``scale``: title, ticks, axis titles, legend,
-    annotations (subplot titles too), colour bars and text on the bars; a taller plot for the bigger text."""
+    annotations (subplot titles too), colour bars and text on the bars; a taller plot for the bigger text.  Ticks and
+    legends are at least ``least`` px (``PRESENT_MIN`` by default, presentation mode's)."""
     figure = go.Figure(figure)
     layout = figure.layout
     grow = lambda size: round(size * scale)  # noqa: E731
+    readable = lambda size: max(least, grow(size))  # noqa: E731
     figure.update_layout(
         font_size=grow(_size(layout.font, 12)),
         title_font_size=grow(_size(layout.title.font if layout.title else None, THEME_SIZES["title"])),
-        legend_font_size=grow(_size(layout.legend.font, THEME_SIZES["legend"])),
+        legend_font_size=readable(_size(layout.legend.font, THEME_SIZES["legend"])),
     )
     for axis in [*figure.select_xaxes(), *figure.select_yaxes()]:
         axis.update(
-            tickfont_size=grow(_size(axis.tickfont, THEME_SIZES["tick"])),
+            tickfont_size=readable(_size(axis.tickfont, THEME_SIZES["tick"])),
             title_font_size=grow(_size(axis.title.font if axis.title else None, THEME_SIZES["axis_title"])),
         )
     for note in layout.annotations:
@@ -111,7 +116,7 @@ def scaled(figure: go.Figure, scale: float) -> go.Figure:
             trace.update(textfont_size=grow(trace.textfont.size))
         if getattr(trace, "colorbar", None) is not None:
             trace.update(
-                colorbar_tickfont_size=grow(_size(trace.colorbar.tickfont, THEME_SIZES["tick"])),
+                colorbar_tickfont_size=readable(_size(trace.colorbar.tickfont, THEME_SIZES["tick"])),
                 colorbar_title_font_size=grow(_size(trace.colorbar.title.font, THEME_SIZES["axis_title"])),
             )
     if layout.height:
@@ -119,12 +124,13 @@ def scaled(figure: go.Figure, scale: float) -> go.Figure:
     return figure
 
 
-def columns(count: int) -> list:
-    """``count`` side-by-side columns for charts; in presentation mode, the same number of full-width rows: a
-    chart a room reads needs the width (two side by side at 1024 px get 270 px each)."""
+def columns(spec: int | list[float]) -> list:
+    """Side-by-side columns for charts (``spec`` as ``st.columns`` takes it: a count or relative widths); in
+    presentation mode, the same number of full-width rows: a chart a room reads needs the width (two side by side
+    at 1024 px get 270 px each, and five panels of ten class labels at 16 px do not fit in five sixths of it)."""
     if st.session_state.get("present"):
-        return [st.container() for _ in range(count)]
-    return st.columns(count)
+        return [st.container() for _ in range(spec if isinstance(spec, int) else len(spec))]
+    return st.columns(spec)
 
 
 def show(figure: go.Figure, *, key: str, alt: str | None = None, where=None, **options) -> None:

@@ -222,12 +222,18 @@ def little_data_figure(summary: Sequence) -> go.Figure:
 
 
 def temperature_multiples_figure(
-    probabilities: np.ndarray, temperatures: Sequence[float], class_names: Sequence[str], true_class: int | None = None
+    probabilities: np.ndarray,
+    temperatures: Sequence[float],
+    class_names: Sequence[str],
+    true_class: int | None = None,
+    every_class: bool = False,
 ) -> go.Figure:
     """Small multiples: one panel per T of one input's softmax(logits / T); the true class in orange.
 
     ``probabilities`` is (len(temperatures) × classes), as from ``kd_core.studies.experiments.softened_distributions``.
-    Each panel's title gives T and the entropy in bits: the distribution flattens as T rises.
+    Each panel's title gives T and the entropy in bits: the distribution flattens as T rises.  ``every_class``: a
+    label under every bar, for panels wide enough (presentation mode's full width); else Plotly labels as many as
+    fit (on a phone, every third of ten).
     """
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.shape != (len(temperatures), len(class_names)):
@@ -258,6 +264,8 @@ def temperature_multiples_figure(
     figure.update_yaxes(range=[0, 1])
     figure.update_yaxes(title_text="teacher probability", row=1, col=1)
     figure.update_xaxes(type="category", tickfont=dict(size=9))
+    if every_class:
+        figure.update_xaxes(tickmode="array", tickvals=classes, ticktext=classes)
     # One short line at the very top; the panels' two-line titles below it (room for presentation mode's sizes too).
     figure.update_layout(
         title=dict(

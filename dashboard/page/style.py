@@ -23,9 +23,16 @@ HIDE_PAGE_DISTILL = (
 # Compact enough that the verdict and the charts start high on a 1024×768 screen: less padding above the title,
 # smaller metric values, and metric labels and values that wrap instead of being cut off in narrow columns.
 COMPACT = f"""<style>
-@media (min-width: {PHONE}px) {{  /* a phone keeps Streamlit's padding: its header bar sits over the page */
+@media (min-width: {PHONE}px) {{  /* a phone keeps room for Streamlit's header bar, which sits over the page */
   .block-container {{ padding-top: 2.5rem; }}
   h1 {{ font-size: 2.1rem !important; padding-top: 0 !important; }}
+}}
+/* A phone: the title on one line (28 px, not two of 44 px) just under the header bar (3.75rem), so that the page's own
+   Distill, under the lesson, the tabs and what Distill does, is on a 390×844 phone's first screen (it was at
+   y = 843; now at 723 on the first lesson, 771 on the longest lesson text). */
+@media (max-width: {PHONE - 0.02}px) {{
+  .block-container {{ padding-top: 4.25rem; }}
+  h1 {{ font-size: 1.75rem !important; padding-top: 0 !important; }}
 }}
 {HIDE_PAGE_DISTILL}
 [data-testid="stMetricValue"] {{ font-size: 1.4rem; }}
@@ -42,6 +49,10 @@ overflow-wrap: anywhere; }}
 .block-container [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"],
 .block-container [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"] p {{
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important; }}
+/* A cached function's spinner ("Loading the dataset…", "Timing a few training steps on this server…") takes its own
+   line: Streamlit lays it over whatever follows it (its box 0 px high), and on a rerun that was the lesson's box or
+   the tab labels. */
+[data-testid="stElementContainer"]:has(> .stCacheSpinner) {{ height: auto !important; margin-bottom: 0 !important; }}
 /* No link icon beside a heading: the verdict is a heading, and a chain icon next to "KD helps" reads as a button. */
 [data-testid="stHeaderActionElements"] {{ display: none; }}
 /* A formula wider than a phone shrinks to fit instead of scrolling sideways unseen (the long ones are also split

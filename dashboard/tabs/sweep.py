@@ -89,7 +89,7 @@ def one_input_as_t_rises(config: RunConfig) -> None:
         return
     dataset, _ = resources.dataset_or_problem(config.dataset)
     labels = dataset.y_test.numpy()
-    left, right = st.columns([1, 5])
+    left, right = charts.columns([1, 5])  # the panels full width, under the image, in presentation mode
     index = int(left.number_input("Test image #", 0, len(labels) - 1, 0, key="exp_sample_index"))
     image = figures.image_figure(
         dataset.image(index), wording.with_article(dataset.class_names[int(labels[index])]), size=140
@@ -97,7 +97,13 @@ def one_input_as_t_rises(config: RunConfig) -> None:
     charts.show(image, width="content", key="exp_sample_image", where=left)
     probabilities = er.softened_distributions(logits[index], MULTIPLE_TEMPERATURES)
     charts.show(
-        ef.temperature_multiples_figure(probabilities, MULTIPLE_TEMPERATURES, dataset.class_names, int(labels[index])),
+        ef.temperature_multiples_figure(
+            probabilities,
+            MULTIPLE_TEMPERATURES,
+            dataset.class_names,
+            int(labels[index]),
+            every_class=bool(st.session_state.get("present")),  # full width there: ten labels at 16 px fit a panel
+        ),
         key="exp_multiples_chart",
         where=right,
     )
