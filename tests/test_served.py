@@ -60,3 +60,20 @@ def test_a_run_key_is_held_by_one_request_at_a_time_and_a_stopped_waiter_gets_fa
     with served.one_run_per_key("some-key", threading.Event(), turns) as got:  # free: no wait
         acquired.append(got)
     assert acquired == [False, True] and notes == ["waiting"]
+
+
+def test_a_teacher_is_found_as_soon_as_another_process_caches_it(tmp_path):
+    """``cached_teacher`` and ``cached_teacher_logits`` look in the cache folder each time: None while it lacks the
+    teacher, the teacher once another cache object on the same folder (another server, kd-train) has stored it."""
+    from kd_core import RunSetup, validate
+
+    config = RunConfig(teacher_epochs=1, seed=7)
+    page, trainer = TeacherCache(tmp_path), TeacherCache(tmp_path)  # two processes' views of one folder
+    dataset = load_dataset("digits")
+    assert served.cached_teacher(config, page) is None
+    assert served.cached_teacher_logits(config, dataset, page) is None
+    trained = RunSetup(validate(config)).teacher(trainer).model
+    found = served.cached_teacher(config, page)
+    assert found is not None and not found.training
+    logits = served.cached_teacher_logits(config, dataset, page)
+    np.testing.assert_array_equal(logits, served.test_logits(trained, dataset))
