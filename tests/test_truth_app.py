@@ -114,9 +114,10 @@ def test_a_small_zip_on_the_opening_lesson_gives_a_report_whose_every_line_descr
     # The lesson box: what the lesson becomes here, no promise measured on the digits, what one test image is worth.
     [box] = [i for i in texts(at, "info") if i.startswith("**Lesson:")]
     assert lesson.look_for not in box and "beats the same model trained from scratch" not in box
-    assert "On your shapes.zip: the students see 21 of your 72 training images (7 of each class)" in box
-    assert "measured on the digits only" in box
-    assert "18 test images (6 of each class): one image is 5.6 points of accuracy" in box
+    assert "On your shapes.zip the students see 21 of your 72 training images (7 of each class; on the digits" in box
+    assert "Its claim, KD helps, was measured on the digits only" in box
+    assert "Your 18 test images (6 of each class) make one image worth 5.6 points of accuracy" in box
+    assert "a difference of a few points is an image or two" in box
     at.button(key="distill").click().run()
     finish(at)
     assert not at.error
@@ -146,8 +147,8 @@ def test_a_csv_on_the_opening_lesson_counts_rows_and_its_lambda_caption_matches_
     upload(at, "upload_data", "iris.csv", csv_text(150).encode())
     assert at.select_slider(key="student_fraction").format_func(0.2) == "20 % (24 images)"  # the share's own words
     [box] = [i for i in texts(at, "info") if i.startswith("**Lesson:")]
-    assert "the students see 24 of your 120 training rows (8 of each class)" in box
-    assert "30 test rows (10 of each class): one row is 3.3 points of accuracy" in box
+    assert "the students see 24 of your 120 training rows (8 of each class;" in box
+    assert "Your 30 test rows (10 of each class) make one row worth 3.3 points of accuracy" in box
     at.slider(key="seeds").set_value(3).run()
     at.button(key="distill").click().run()
     finish(at)

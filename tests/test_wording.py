@@ -172,6 +172,9 @@ def test_near_zero_and_what_one_image_is_worth_scale_with_the_test_set():
     assert verdict.in_images(-0.0833, 18) == "−8.3 points is 1.5 fewer of the 18 test images right"
     assert verdict.in_images(-0.075, 40, "rows") == "−7.5 points is 3 fewer of the 40 test rows right"
     assert verdict.coarse(18) and verdict.coarse(100) and not verdict.coarse(360)
+    assert run_settings.worth_sentence(18, [6, 6, 6]) == (
+        "Your 18 test images (6 of each class) make one image worth 5.6 points of accuracy."
+    )
     assert (
         run_settings.test_set_text(18, [6, 6, 6])
         == "18 test images (6 of each class): one image is 5.6 points of accuracy"

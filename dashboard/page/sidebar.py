@@ -514,36 +514,29 @@ def lesson_on_upload(lesson, config: RunConfig, data, label: str) -> str:
     total, noun = len(data.y_train), run_settings.examples(config.dataset)
     counts = [max(1, round(config.student_fraction * n)) for n in torch.bincount(data.y_train).tolist() if n]
     seen = (
-        f"all {total:,} of your training {noun}"
+        f"all {total:,} of your training {noun}, as the lesson's see all of theirs"
         if config.student_fraction >= 1
-        else f"{sum(counts):,} of your {total:,} training {noun} ({run_settings.per_class_text(counts)})"
-    )
-    claim = " or ".join(lesson.verdicts)
-    per_class = lesson_images_per_class(lesson)
-    theirs = (
-        f"on the {own} the lesson's students see all the training images"
-        if float(lesson.settings.get("student_fraction", 1.0)) >= 1
-        else f"on the {own} the lesson's students see {per_class} of each class"
+        else f"{sum(counts):,} of your {total:,} training {noun} ({run_settings.per_class_text(counts)}; on the "
+        f"{own}, {lesson_images_per_class(lesson)} of each), the teacher all {total:,}"
     )
     return (
-        f"{title} On your {label}: the students see {seen}, the teacher all {total:,}; {theirs}. The lesson's claim "
-        f"(KD {claim}) was measured on the {own} only: whether it holds on your data is what Distill measures."
+        f"{title} On your {label} the students see {seen}. Its claim, KD {' or '.join(lesson.verdicts)}, was "
+        f"measured on the {own} only: Distill tells whether it holds here."
     )
 
 
 def test_set_note(data, text: str) -> None:
-    """The lesson box on an upload (``text``), with the test images per class and what one is worth; where one image
-    moves the accuracy by a point or more, it says so (the report repeats it beside its verdict)."""
+    """The lesson box on an upload (``text``) with what one test image is worth there (where it is a point or more,
+    what that means); without a lesson, the same as a caption."""
     size, noun = len(data.y_test), run_settings.examples(data.name)
     counts = [n for n in torch.bincount(data.y_test).tolist() if n]
-    test = f"Your data has {run_settings.test_set_text(size, counts, noun)}"
+    test = run_settings.worth_sentence(size, counts, noun)
     if verdict.coarse(size):
-        test += (
-            f" — few: accuracies here move in steps of {run_settings.one_image(size):.2g} points, a difference of a "
-            f"few points is one {noun[:-1]} or two, and a verdict speaks for these {size:,} {noun} only; more "
-            f"{noun} of each class give a finer answer"
+        one = wording.with_article(noun[:-1])
+        test = (
+            test[:-1] + f": a difference of a few points is {one} or two, and a verdict speaks for these {size:,} only."
         )
     if text:
-        st.info(f"{text} {test}.")
+        st.info(f"{text} {test}")
     else:
-        st.caption(f"{test}.")
+        st.caption(test)

@@ -103,6 +103,16 @@ def test_set_text(test_size: int, per_class: Sequence[int], noun: str = "images"
     return f"{test_size:,} test {noun} ({per_class_text(per_class)}): one {noun[:-1]} is {shown} points of accuracy"
 
 
+def worth_sentence(test_size: int, per_class: Sequence[int], noun: str = "images") -> str:
+    """``Your 18 test images (6 of each class) make one image worth 5.6 points of accuracy.``"""
+    worth = one_image(test_size)
+    shown = f"{worth:.2g}" if worth < 10 else f"{worth:.0f}"
+    return (
+        f"Your {test_size:,} test {noun} ({per_class_text(per_class)}) make one {noun[:-1]} worth {shown} points of "
+        "accuracy."
+    )
+
+
 def percent(fraction: float) -> str:
     return f"{100 * fraction:g} %"
 
