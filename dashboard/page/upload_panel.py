@@ -163,7 +163,7 @@ def messages(choice: Choice) -> None:
             else (
                 f" — {spec.description}; teacher {spec.teacher}, student {spec.student}, "
                 f"{spec.teacher_epochs} + {spec.epochs} epochs, learning rate {spec.lr:g}, batch "
-                f"{spec.batch_size}, chosen for its shape (the sidebar's are for the built-in data)"
+                f"{spec.batch_size}, chosen for its shape (the sidebar shows them while it is in use)"
             )
         )
         notes = "".join(f" Note: {note}." for note in choice.data.notes)
