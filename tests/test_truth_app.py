@@ -80,16 +80,9 @@ def command(at: AppTest) -> str:
     return next(c for c in texts(at, "code") if c.startswith("kd-train"))
 
 
-# The Probabilities tab's caption names the teacher as the config does (dashboard/tabs/probabilities.py, outside
-# this change: it should name it with run_settings.teacher_name); everything else is checked.
-ELSEWHERE = ("Models from your last distillation (",)
-
-
 def no_server_path(at: AppTest, upload_dir: Path) -> None:
     """Nothing a student reads names where the server keeps an upload (the History downloads included)."""
-    shown = " ".join(t for t in texts(at) if not t.startswith(ELSEWHERE)) + " ".join(
-        str(t.value) for t in at.get("table")
-    )
+    shown = " ".join(texts(at)) + " ".join(str(t.value) for t in at.get("table"))
     shown += " ".join(str(e.label) for kind in ("metric", "radio") for e in at.get(kind))
     from dashboard.tabs import history
 

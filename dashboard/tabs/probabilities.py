@@ -15,7 +15,7 @@ from dashboard.figures import methods as mf
 from dashboard.figures import plots as figures
 from dashboard.page import choices, resources
 from dashboard.tabs import look_closer
-from dashboard.text import wording
+from dashboard.text import run_settings, wording
 from kd_core import Dataset, RunConfig
 from kd_core.runs import served
 from kd_core.studies import inspection
@@ -50,7 +50,7 @@ def models_for_bars(config: RunConfig) -> tuple[np.ndarray | None, np.ndarray, s
             outcome.teacher_logits,
             outcome.student_logits,
             "KD student",
-            f"Models from your last distillation ({c.teacher} → {c.student}, "
+            f"Models from your last distillation ({run_settings.teacher_name(c.teacher)} → {c.student}, "
             f"trained at T = {c.temperature:g}, λ = {c.lam:g}).",
         )
     teacher = resources.teacher_logits(config, "test")
