@@ -48,3 +48,9 @@ def test_the_readme_tours_every_tab_the_page_has():
     tour = readme[readme.index("## A short tour") : readme.index("## Serving a class")]
     toured = set(re.findall(r"^\* \*\*([^*]+)\*\*", tour, re.M))
     assert len(tabs) >= 10 and toured == tabs, (tabs - toured, toured - tabs)
+
+
+def test_every_test_file_is_in_the_development_guides_table():
+    guide = (ROOT / "docs" / "development.md").read_text()
+    missing = [p.name for p in sorted((ROOT / "tests").glob("test_*.py")) if f"`{p.name}`" not in guide]
+    assert not missing, missing
