@@ -6,23 +6,38 @@ the run's batch size, on random inputs of the dataset's shape), measured once pe
 clock: on a server that has just started, its worker processes import torch on the same cores, and a wall-clock
 benchmark of a few milliseconds measured that crowd — 3–5× the step's real cost, kept for the server's life (a 25 s
 run announced as "about 2 minutes").  The page trains with one thread per process, as this benchmark does.
-No Streamlit here.
+
+A training also evaluates its model on the test set after every epoch (``evaluation_seconds``; with few images per
+epoch, as the opening lesson's students have, that is most of their time), and on a busy machine it gets only a
+share of a core: ``load_slowdown`` reads it from the load average, the CPU weight of the workers' niceness against
+the others' (kd_core/runs/background.py), bounded by ``MAX_SLOWDOWN``.  ``phase_seconds`` puts these together for
+the settings of a run: what a Distill job sends as its Pace (dashboard/jobs/progress.py), and what the estimate
+before a run counts.  No Streamlit here.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 
 import torch
 import torch.nn.functional as F
 
 from kd_core import DATASETS, RunConfig, build_model
-from kd_core.train.loop import make_optimizer
+from kd_core.runs.background import NICENESS
+from kd_core.train.loop import make_optimizer, predict_logits
 
 BENCH_STEPS = 20
 REPEATS = 3  # the least of these: a repeat interrupted by another process's work counts for nothing
 WARM_UP_STEPS = 3  # first-call allocations, Adam's state
 SHOW_ABOVE_SECONDS = 60.0  # a shorter run needs no warning
+MAX_SLOWDOWN = 20.0  # the most a busy machine is taken to slow a training down (progress.py bounds the ETA so)
+NICE_0_WEIGHT = 1024  # Linux's CPU weight of a process at niceness 0; each step of niceness is 1.25× less
+
+
+def nice_weight(niceness: int) -> float:
+    return NICE_0_WEIGHT / 1.25**niceness
 
 
 def step_seconds(
@@ -61,6 +76,66 @@ def step_seconds(
     return best
 
 
+@functools.lru_cache(maxsize=64)
+def measured_step_seconds(architecture: str, dataset: str, width: int | None, batch_size: int) -> float:
+    """``step_seconds``, measured once per process and remembered (a job asks for it at every Distill)."""
+    return step_seconds(architecture, dataset, width, batch_size)
+
+
+@functools.lru_cache(maxsize=64)
+def evaluation_seconds(architecture: str, dataset: str, width: int | None, images: int) -> float:
+    """CPU seconds of one evaluation on ``images`` test images (the forward passes the training loop makes after
+    every epoch, in its batches), the least of ``REPEATS``; measured once per process."""
+    spec = DATASETS[dataset]
+    torch.manual_seed(0)
+    model = build_model(architecture, spec.input_shape, spec.num_classes, width).eval()
+    x = torch.randn(images, *spec.input_shape)
+    predict_logits(model, x[:256])  # warm-up
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.thread_time()
+        predict_logits(model, x)
+        best = min(best, time.thread_time() - start)
+    return best
+
+
+def phase_seconds(config: RunConfig, plan: dict[str, int], test_images: int) -> dict[str, float]:
+    """CPU seconds per step of each phase of a validated ``config`` planned as ``plan`` (steps per phase): its
+    optimizer step, and its share of the evaluation after each epoch."""
+    teacher = config.for_teacher()
+    models = {
+        "teacher": (teacher.teacher, None, teacher.batch_size, config.teacher_epochs),
+        "student": (config.student, config.student_width, config.batch_size, config.epochs),
+        "baseline": (config.student, config.student_width, config.batch_size, config.epochs),
+    }
+    out = {}
+    for phase, steps in plan.items():
+        architecture, width, batch, epochs = models[phase]
+        step = measured_step_seconds(architecture, config.dataset, width, batch)
+        evaluation = evaluation_seconds(architecture, config.dataset, width, test_images) if steps else 0.0
+        out[phase] = step + (evaluation * epochs / steps if steps else 0.0)
+    return out
+
+
+def load_slowdown(
+    workers: int, load: float | None = None, cores: int | None = None, running_here: int = 0, niceness: int = NICENESS
+) -> float:
+    """How many times slower than alone each of ``workers`` trainings at ``niceness`` runs now: the cores go to the
+    runnable processes by CPU weight (the load average's other ``load − running_here`` at niceness 0, which a
+    niced worker yields to), at most one core each; at least 1, at most ``MAX_SLOWDOWN``.  ``load``: the
+    1-minute load average (read now by default); ``running_here``: trainings of this server already in it."""
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not on every platform
+            load = 0.0
+    others = max(0.0, load - running_here)
+    weight = nice_weight(niceness)
+    share = cores * weight / (others * NICE_0_WEIGHT + max(1, workers) * weight)
+    return min(MAX_SLOWDOWN, max(1.0, 1.0 / min(1.0, share)))
+
+
 def estimate_seconds(
     plan: dict[str, int],
     teacher_step: float,
@@ -69,18 +144,23 @@ def estimate_seconds(
     slots: int,
     teachers_to_train: int | None = None,
     baselines_to_train: int | None = None,
+    slowdown: float | None = None,
 ) -> float:
     """Seconds for ``seeds`` seeds of a run planned as ``plan`` (steps per phase), ``slots`` seeds at a time.
 
     Each seed trains its KD student, and its own teacher and scratch baseline unless those are cached
     (``teachers_to_train``, ``baselines_to_train``: how many are not; all of them by default); the total is divided
-    by the slots training at once.
+    by the slots training at once, and multiplied by ``slowdown`` — by default ``load_slowdown`` of those slots
+    now, so that the estimate on a busy machine is that of a busy machine.
     """
     teachers = seeds if teachers_to_train is None else teachers_to_train
     baselines = seeds if baselines_to_train is None else baselines_to_train
+    at_once = max(1, min(slots, seeds))
+    if slowdown is None:
+        slowdown = load_slowdown(at_once)
     work = teachers * plan.get("teacher", 0) * teacher_step
     work += (seeds * plan.get("student", 0) + baselines * plan.get("baseline", 0)) * student_step
-    return work / max(1, min(slots, seeds))
+    return work / at_once * slowdown
 
 
 def estimate_text(seconds: float) -> str | None:
