@@ -11,6 +11,9 @@
         ...
     with trainer_slot() as ok:      # inside fn: a slot for this block (queueing for it if the job has none)
         ...
+    report_so_far(partial)          # inside fn: a result to show before the job ends (snapshot().so_far)
+    with back_of_the_line() as ok:  # inside fn: hand the slot back and queue again behind those waiting now
+        ...
 
 Jobs beyond the limit wait in a first-in, first-out queue.  Nothing here knows about
 Streamlit or knowledge distillation: the page keeps a ``Job`` in its session state and
@@ -58,6 +61,7 @@ class Snapshot:
     finished_at: float | None
     created_at: float
     waiting: str | None = None  # what the job waits for without a slot (waiting_for), if it does
+    so_far: Any = None  # a result to show before the job ends (report_so_far), if it gave one
 
     @property
     def finished(self) -> bool:
@@ -87,6 +91,7 @@ class Job:
     meta: dict = field(default_factory=dict)  # the caller's notes on the job (its settings, its plan)
     slot: bool = True  # whether it queues for a trainer slot before fn starts
     waiting: str | None = None
+    so_far: Any = None  # report_so_far
 
     def on_event(self, event: Any) -> None:
         """The callback handed to ``fn``: record one progress event."""
@@ -125,6 +130,7 @@ class Job:
                 finished_at=self.finished_at,
                 created_at=self.created_at,
                 waiting=self.waiting if self.status == RUNNING else None,
+                so_far=self.so_far,
             )
 
     def _finish(self, status: JobStatus, result: Any = None, error: BaseException | None = None) -> None:
@@ -191,6 +197,10 @@ class _Scheduler:
             taken = max(0, min(most, MAX_CONCURRENT - self.running))
             self.running += taken
             return taken
+
+    def free(self) -> int:
+        with self.condition:
+            return max(0, MAX_CONCURRENT - self.running)
 
     def wake(self) -> None:
         with self.condition:
@@ -272,6 +282,39 @@ def trainer_slot() -> Iterator[bool]:
         if acquired and job.holds_slot:
             job.holds_slot = False
             _scheduler.release()
+
+
+def report_so_far(result: Any) -> None:
+    """Inside a job's fn: a result to show before the job ends — a Distill's first seeds while the rest train
+    (``Snapshot.so_far``).  Outside a job it does nothing."""
+    job = _this_job()
+    if job is not None:
+        with job.lock:
+            job.so_far = result
+
+
+@contextmanager
+def back_of_the_line() -> Iterator[bool]:
+    """Inside a job's fn: give its trainer slot back and queue for one again, behind every job waiting now (what
+    the job trains next can wait for their first results); yields whether it got one (False: stopped while
+    queued; True outside a job)."""
+    job = _this_job()
+    if job is not None and job.holds_slot:
+        job.holds_slot = False
+        _scheduler.release()
+    with trainer_slot() as slot:
+        yield slot
+
+
+def free_slots() -> int:
+    """Trainer slots nobody holds now."""
+    return _scheduler.free()
+
+
+def queued() -> int:
+    """Jobs waiting for a trainer slot now."""
+    with _scheduler.condition:
+        return len(_scheduler.waiting)
 
 
 def live_jobs() -> list[Job]:

@@ -3,27 +3,41 @@ student and a scratch baseline; the headline is KD − baseline over the seeds, 
 
 Page side: which seeds to serve when, among the page's jobs.  The engine serves each seed (kd_core/runs/served.py:
 the memo of finished runs, the results cache, one run per key at a time, the trainings in worker processes, the
-logits and the latency).  Seeds run in parallel where the server has free trainer slots: the job keeps its own slot
-and takes up to N−1 more, only if they are free now and nobody is queued (``jobs.extra_slots``), and no more than
-the load average says are idle (other work on the machine counts too), and ``served.train_seeds`` runs that many
-seeds at once in worker processes — one worker process when no other slot is free, never the server's own
-interpreter (``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training right now go through
-``runs.distill``, which waits for them.
+logits and the latency).  A lesson's seeds share the cores as ``kd-train --lesson`` shares them: as many train at
+once as there are trainer slots (one per core) — the job keeps its own slot and takes up to N−1 more, only if they
+are free now and nobody is queued (``jobs.extra_slots``) — whatever else the machine runs: other work shares the
+cores with them instead of taking them away.  ``served.train_seeds`` runs them in worker processes, their teachers
+and baselines handed out ahead (kd_core/runs/seeds.py ``ahead_of_seeds``) — one worker process when no other slot is
+free, never the server's own interpreter (``KD_EXECUTOR=ray`` selects Ray).  Seeds another session is training right
+now go through ``runs.distill``, which waits for them.
+
+The promise: a report within ``PROMISE_SECONDS`` of the click.  A request over more than ``FIRST_SEEDS`` seeds trains
+its first ``FIRST_SEEDS`` first; if other Distills are then queued for a trainer, or the rest would not be done within
+the promise, the job shows the report of those seeds (``jobs.report_so_far``: a ``SeedsOutcome`` whose
+``so_far_line`` says "3 of 8 seeds so far — the rest are training") and queues again behind the others
+(``jobs.back_of_the_line``) for the rest, which complete the report.  A request waiting for an identical one shows
+the same first report as soon as those seeds are in.
 
 A request whose runs are all finished or asked for by earlier jobs needs no slot (``needs_a_slot``: the page
 starts it without one) and waits for them; a job whose teachers are all being trained by another process waits
-for one without its slot, and trains the seeds whose teachers are cached first.
+for one without its slot, and trains the seeds whose teachers are cached first.  A job's first event for each of
+its trainings is its ``Pace`` (dashboard/jobs/progress.py: the measured step times its ETA starts from); seeds
+other than the first send one replayed event per phase, not the thousands of a cached curve only the first seed's
+live charts would draw.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
+from dashboard.jobs import estimate
 from dashboard.jobs import runner as jobs
-from dashboard.jobs.progress import SeedEvent
+from dashboard.jobs.progress import Pace, SeedEvent, planned_steps
 from dashboard.runs import distill as runs
 from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core.execution import executors
@@ -31,6 +45,12 @@ from kd_core.runs import served
 from kd_core.runs.seeds import SeedsResult
 from kd_core.runs.setup import load
 from kd_core.stats import Interval
+
+log = logging.getLogger(__name__)
+
+FIRST_SEEDS = 3  # a report that cannot keep the promise comes first from this many seeds
+PROMISE_SECONDS = 30.0  # from the click to the report, for a class on a busy server
+PHASES = ("teacher", "student", "baseline")
 
 
 @dataclass
@@ -41,6 +61,23 @@ class SeedsOutcome:
     outcomes: list[served.DistillOutcome]
     parallel: int = 1  # how many seeds trained at once (at most)
     lesson: str | None = None  # the lesson chosen when it was first shown (sidebar.report_lesson); None: not yet
+    planned: int | None = None  # the seeds asked for, in a first report of fewer (``jobs.report_so_far``)
+
+    @property
+    def pending(self) -> int:
+        """Seeds asked for that this report does not hold yet: they are training (0 for a whole report)."""
+        return 0 if self.planned is None else max(0, self.planned - len(self.outcomes))
+
+    @property
+    def so_far_line(self) -> str | None:
+        """What a first report says about itself ("3 of 8 seeds so far — the rest are training; …"); None for a
+        whole report."""
+        if not self.pending:
+            return None
+        return (
+            f"{len(self.outcomes)} of {self.planned} seeds so far — the rest are training; this report updates when "
+            "they finish."
+        )
 
     @property
     def first(self) -> served.DistillOutcome:
@@ -77,22 +114,15 @@ def warm_workers() -> None:
 
 
 def idle_cores() -> int:
-    """Cores nobody uses now (this job's own included as busy), from the 1-minute load average: the scheduler's
-    free slots count only this server's trainings, and on a machine busy with other work, more worker
-    processes only make every seed slower."""
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not on every platform
-        return os.cpu_count() or 1
-    return max(0, int((os.cpu_count() or 1) - load + 0.5))
+    """How many seeds of a Distill can train at once now, as ``distill_seeds`` takes them: the trainer slots free
+    now, at least one (the job's own, when it gets it).  Not the cores nobody uses: ``kd-train`` shares the cores
+    with whatever else runs, and so do the page's seeds; what that costs each of them, the estimate reads from the
+    load average (``estimate.load_slowdown``)."""
+    return max(1, jobs.free_slots())
 
 
 def seed_configs(config: RunConfig, seeds: int) -> list[RunConfig]:
     return [config.replace(seed=config.seed + i) for i in range(seeds)]
-
-
-def _tagged(on_event: Callable, seed: int) -> Callable:
-    return lambda event: on_event(SeedEvent(seed, event))
 
 
 def run_keys(config: RunConfig, seeds: int) -> list[str]:
@@ -117,17 +147,52 @@ def needs_a_slot(keys: list[str], results: ResultCache | None = None) -> bool:
     return not all(k in _wanted_before(None) or served.finished(k, results) for k in keys)
 
 
-def _wait_for_earlier(keys: list[str], results: ResultCache, stop: threading.Event) -> None:
-    """When every unfinished run of this job is one an earlier job asks for, wait for them without a slot."""
+def _wait_for_earlier(configs: list[RunConfig], keys: dict[int, str], results: ResultCache, stop) -> None:
+    """When every unfinished run of this job is one an earlier job asks for, wait for them without a slot; show
+    the first report as soon as its seeds are in, when the job training them showed one (it queued again for the
+    rest)."""
     me = jobs._this_job()
-    pending = lambda: [k for k in keys if not served.finished(k)]  # in memory: on disk, it may be mid-map  # noqa: E731
+    pending = lambda: [k for k in keys.values() if not served.finished(k)]  # in memory: on disk, it may be mid-map  # noqa: E731
     if me is None or not pending() or not set(pending()) <= _wanted_before(me):
         if me is not None:
             me.waiting = None  # the note the page started it with (job_panel.start): it waits for nothing
         return
+    head = [keys[c.seed] for c in configs[:FIRST_SEEDS]]
+    shown = len(configs) <= FIRST_SEEDS
     with jobs.waiting_for(runs.SAME_RUN):
         while not stop.is_set() and set(pending()) & _wanted_before(me):
+            if not shown and all(served.finished(k) for k in head) and _reported_before(me, head):
+                shown = _report_first(configs, keys, results, stop)
             stop.wait(0.2)
+
+
+def _reported_before(me: jobs.Job, keys: list[str]) -> bool:
+    """Whether a live job started before ``me`` asks for all of ``keys`` and has shown a first report."""
+    return any(
+        job.so_far is not None and set(keys) <= set(job.meta.get("run_keys", ()))
+        for job in jobs.live_jobs()
+        if job.id < me.id
+    )
+
+
+def _report_first(
+    configs: list[RunConfig],
+    keys: dict[int, str],
+    results: ResultCache,
+    stop,
+    ours: dict[int, served.DistillOutcome] | None = None,
+) -> bool:
+    """Show the report of the first ``FIRST_SEEDS`` seeds while the rest train: ``ours`` (this job's outcomes),
+    else from memory; False if one of them is not there (forgotten, not completed)."""
+    head = configs[:FIRST_SEEDS]
+    ours = ours or {}
+    found = [ours.get(c.seed) or served.remembered(keys[c.seed], results) for c in head]
+    if any(o is None or o.result.status != "completed" for o in found):
+        return False
+    if not found[0].has_measurements:  # the report's latency and the bars
+        found[0] = served.measure_once(head[0], found[0], stop, runs.PAGE_TURNS)
+    jobs.report_so_far(SeedsOutcome(head[0], found, planned=len(configs)))
+    return True
 
 
 _ALREADY_STOPPED = threading.Event()
@@ -161,6 +226,110 @@ def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threadin
     return ready + rest
 
 
+def pace(config: RunConfig, parallel: int) -> Pace | None:
+    """What the ETA starts from before a step is timed: each phase's measured seconds per step (the step benchmark
+    and the evaluations after each epoch, dashboard/jobs/estimate.py), times how much the load on the machine slows
+    ``parallel`` trainings down now.  None where it cannot be measured (the ETA then waits for timed steps)."""
+    try:
+        validated, dataset = load(config)
+        plan = planned_steps(config, dataset, PHASES)
+        cpu = estimate.phase_seconds(validated, plan, len(dataset.y_test))
+    except Exception:  # an own teacher or data the benchmark cannot build: no Pace, never a failed Distill
+        log.info("no pace for %s", config, exc_info=True)
+        return None
+    held = jobs.MAX_CONCURRENT - jobs.free_slots()  # this server's trainings, in the load average already
+    slowdown = estimate.load_slowdown(parallel, running_here=held)
+    return Pace({p: s * slowdown for p, s in cpu.items()}, parallel, cpu, slowdown, at=time.monotonic())
+
+
+def _serve(
+    stage: list[RunConfig],
+    keys: dict[int, str],
+    cache: TeacherCache,
+    results: ResultCache,
+    on_event: Callable,
+    stop: threading.Event,
+    first: int,
+    asked: dict,
+) -> tuple[dict[int, served.DistillOutcome], int]:
+    """The seeds of ``stage``: those to train in worker processes, in parallel where trainer slots are free; the
+    others (stored, or training for another session) one by one through ``runs.distill``.  (outcomes, parallel)."""
+    outcomes: dict[int, served.DistillOutcome] = {}
+    to_train = [c for c in stage if not served.finished(keys[c.seed], results)]  # stored: runs.distill reads them
+    order, parallel = list(stage), 1
+    if len(to_train) > 1 and not stop.is_set():
+        order = _teacher_order(to_train, cache, stop) + [c for c in stage if c not in to_train]
+        with jobs.trainer_slot() as slot:
+            with jobs.extra_slots(min(len(to_train), jobs.MAX_CONCURRENT) - 1 if slot else 0) as more:
+                parallel = more + 1
+                if slot:
+                    found = pace(stage[0], parallel)
+                    if found is not None:
+                        on_event(SeedEvent(first, found))
+                    relay = _relay(on_event, first)
+                    outcomes.update(
+                        served.train_seeds(order[: len(to_train)], parallel, cache, results, relay, stop, first)
+                    )
+    elif to_train and not stop.is_set():
+        found = pace(to_train[0], 1)
+        if found is not None:
+            on_event(SeedEvent(first, found))
+    for c in order:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
+        if stop.is_set():
+            break
+        if c.seed not in outcomes:
+            outcomes[c.seed] = runs.distill(c, cache, _tagged(on_event, c.seed, first), stop, **asked)
+    return outcomes, parallel
+
+
+def replays_once(on_event: Callable) -> Callable:
+    """``on_event``, passed only the first replayed event of each phase (steps 0: done at once, which is all its
+    progress needs); trained events all."""
+    seen: set[str] = set()
+
+    def relay(event) -> None:
+        if getattr(event, "replayed", False):
+            if event.phase in seen:
+                return
+            seen.add(event.phase)
+        on_event(event)
+
+    return relay
+
+
+def _relay(on_event: Callable, first: int) -> Callable[[int, object], None]:
+    """(seed, event) -> the job's SeedEvent; seeds but the first pass each phase's first replayed event only."""
+    quiet: dict[int, Callable] = {}
+
+    def relay(seed: int, event) -> None:
+        if seed != first and getattr(event, "replayed", False):
+            if seed not in quiet:
+                quiet[seed] = replays_once(lambda e, seed=seed: on_event(SeedEvent(seed, e)))
+            quiet[seed](event)
+            return
+        on_event(SeedEvent(seed, event))
+
+    return relay
+
+
+def _tagged(on_event: Callable, seed: int, first: int | None = None) -> Callable:
+    tag = lambda event: on_event(SeedEvent(seed, event))  # noqa: E731
+    return tag if first is None or seed == first else replays_once(tag)
+
+
+def _report_now(elapsed: float, rest: list[RunConfig], parallel: int) -> bool:
+    """After the first seeds: show their report and queue again for the rest when other Distills wait for a
+    trainer, or when the rest, at their measured pace, would end after the promise."""
+    if jobs.queued():
+        return True
+    found = pace(rest[0], parallel) if rest else None
+    if found is None:
+        return False
+    plan = planned_steps(rest[0], load(rest[0])[1], PHASES)
+    seconds = len(rest) * sum(plan[p] * found.step_seconds[p] for p in PHASES) / max(1, min(parallel, len(rest)))
+    return elapsed + seconds > PROMISE_SECONDS
+
+
 def distill_seeds(
     config: RunConfig,
     seeds: int,
@@ -170,39 +339,48 @@ def distill_seeds(
     results: ResultCache | None = None,
 ) -> SeedsOutcome:
     """``seeds`` distillations of ``config`` (seeds config.seed …), in worker processes, in parallel where trainer
-    slots are free."""
+    slots are free; a first report of ``FIRST_SEEDS`` seeds when the whole one cannot keep the promise."""
     asked = {} if results is None else {"results": results}  # runs.distill's own default otherwise
     results = results if results is not None else served.shared_results()
     configs = seed_configs(config, seeds)
-    _wait_for_earlier([load(c)[0].run_key() for c in configs], results, stop)
+    keys = {c.seed: load(c)[0].run_key() for c in configs}
+    first = configs[0].seed
+    _wait_for_earlier(configs, keys, results, stop)
     outcomes: dict[int, served.DistillOutcome] = {}
     for c in configs:  # what this server ran before is ready at once
-        remembered = served.from_memory(load(c)[0].run_key(), results, _tagged(on_event, c.seed))
+        remembered = served.from_memory(keys[c.seed], results, _tagged(on_event, c.seed, first))
         if remembered is not None:
             outcomes[c.seed] = remembered
     todo = [c for c in configs if c.seed not in outcomes]
-    to_train = [c for c in todo if not served.finished(load(c)[0].run_key(), results)]  # stored: runs.distill reads
-    parallel = 1
-    if len(to_train) > 1 and not stop.is_set():
-        todo = _teacher_order(to_train, cache, stop) + [c for c in todo if c not in to_train]
-        with jobs.trainer_slot() as slot:
-            with jobs.extra_slots(min(len(to_train) - 1, idle_cores()) if slot else 0) as more:
-                parallel = more + 1
+    late = [c for c in todo[FIRST_SEEDS:] if not served.finished(keys[c.seed], results)]
+    head = [c for c in todo if c.seed in {h.seed for h in configs[:FIRST_SEEDS]}]
+    me = jobs._this_job()
+    if seeds > FIRST_SEEDS and late and any(not served.finished(keys[c.seed], results) for c in head):
+        served_head, parallel = _serve(head, keys, cache, results, on_event, stop, first, asked)
+        outcomes.update(served_head)
+        rest = [c for c in todo if c.seed not in outcomes]
+        elapsed = 0.0 if me is None else time.monotonic() - me.created_at
+        if (
+            not stop.is_set()
+            and _report_now(elapsed, rest, parallel)
+            and _report_first(configs, keys, results, stop, outcomes)
+        ):
+            with jobs.back_of_the_line() as slot:
                 if slot:
-                    relay = lambda seed, event: on_event(SeedEvent(seed, event))  # noqa: E731
-                    first = configs[0].seed
-                    outcomes.update(
-                        served.train_seeds(todo[: len(to_train)], parallel, cache, results, relay, stop, first)
-                    )
-    for c in todo:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
-        if stop.is_set():
-            break
-        if c.seed not in outcomes:
-            outcomes[c.seed] = runs.distill(c, cache, _tagged(on_event, c.seed), stop, **asked)
+                    served_rest, more = _serve(rest, keys, cache, results, on_event, stop, first, asked)
+                    outcomes.update(served_rest)
+                    parallel = max(parallel, more)
+        else:
+            served_rest, more = _serve(rest, keys, cache, results, on_event, stop, first, asked)
+            outcomes.update(served_rest)
+            parallel = max(parallel, more)
+    else:
+        served_all, parallel = _serve(todo, keys, cache, results, on_event, stop, first, asked)
+        outcomes.update(served_all)
     ordered = [outcomes[c.seed] for c in configs if outcomes.get(c.seed) is not None]
     if stop.is_set() or len(ordered) < len(configs):
         return SeedsOutcome(config, ordered, parallel)
-    first = ordered[0]
-    if first.result.status == "completed" and not first.has_measurements:  # the report's latency and the bars
-        ordered[0] = served.measure_once(configs[0], first, stop, runs.PAGE_TURNS)
+    first_outcome = ordered[0]
+    if first_outcome.result.status == "completed" and not first_outcome.has_measurements:  # latency and the bars
+        ordered[0] = served.measure_once(configs[0], first_outcome, stop, runs.PAGE_TURNS)
     return SeedsOutcome(config, ordered, parallel)
