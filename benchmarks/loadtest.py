@@ -7,7 +7,9 @@ Each simulated student (benchmarks/streamlit_client.py) opens the page, moves th
 clicks Distill and waits for the report.  Settings repeat on purpose (a few temperatures × a few seeds), as in
 a class where neighbours pick the same values.  Times are from the click: the first response is the first
 live point or queue position (or the report itself, when the run came from the results cache); the report
-is the final accuracies on the page.  After ``--deadline`` seconds every unfinished student is an error.
+is the first time the accuracies are on the page — a whole report, or a first report of fewer seeds that says so
+("3 of 8 seeds so far", dashboard/runs/seeds.py) — and the whole report the time every seed is in it.  After
+``--deadline`` seconds every student without a whole report is an error.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class StudentResult:
     settings: dict
     page_load_s: float | None = None  # connect to the first script run's end
     first_response_s: float | None = None  # from the click
-    report_s: float | None = None  # from the click
+    report_s: float | None = None  # from the click: the first report on the page (whole, or of fewer seeds)
+    whole_report_s: float | None = None  # from the click: the report of every seed
+    first_report_seeds: list[int] | None = None  # [seeds in it, seeds asked for] when the first report had fewer
     queue_position: int | None = None  # the first one shown, if any
     from_cache: bool = False
     accuracies: dict | None = None
@@ -123,6 +127,9 @@ def summary(results: list[StudentResult], measured: Measurement, *, deadline_s: 
         "max_report_s": rounded(max(reports, default=None)),
         "p50_first_response_s": rounded(percentile(firsts, 50)),
         "p95_page_load_s": rounded(percentile([r.page_load_s for r in results if r.page_load_s is not None], 95)),
+        "p50_whole_report_s": rounded(percentile([r.whole_report_s for r in finished if r.whole_report_s], 50)),
+        "p95_whole_report_s": rounded(percentile([r.whole_report_s for r in finished if r.whole_report_s], 95)),
+        "first_reports_of_fewer_seeds": sum(r.first_report_seeds is not None for r in finished),
         "from_cache": sum(r.from_cache for r in finished),
         "queued": sum(r.queue_position is not None for r in results),
         "settings_mix": mix,
@@ -173,10 +180,16 @@ async def watch(tab: StreamlitClient, settings: Settings, opened: float, result:
             result.first_response_s = time.monotonic() - clicked
         if page.errors():
             raise RuntimeError(page.errors()[0])
-        return page.report() is not None  # a fresh tab shows no earlier report
+        if page.report() is None:  # a fresh tab shows no earlier report
+            return False
+        so_far = page.seeds_so_far()
+        if result.report_s is None:
+            result.report_s = time.monotonic() - clicked
+            result.first_report_seeds = None if so_far is None else list(so_far)
+        return so_far is None
 
     await tab.wait_for(progress, math.inf)
-    result.report_s = time.monotonic() - clicked
+    result.whole_report_s = time.monotonic() - clicked
     result.accuracies, result.from_cache = page.report(), page.from_cache()
 
 
@@ -288,10 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERRORS
     write_json(data, args.json)
     reports = [r["report_s"] for r in data["per_student"] if r["report_s"] is not None]
+    fewer = data["first_reports_of_fewer_seeds"]
     print(
         f"{data['students']} students, {data['errors']} errors: report p50 {data['p50_report_s']} s, "
         f"p95 {data['p95_report_s']} s, first response p95 {data['p95_first_response_s']} s "
         f"({len(reports)} reports, {data['from_cache']} from the cache, {data['server_cpus']} CPUs)"
+        + (f"; {fewer} first reports of fewer seeds, whole report p95 {data['p95_whole_report_s']} s" if fewer else "")
     )
     return EXIT_ERRORS if data["errors"] else 0
 

@@ -29,6 +29,9 @@ TEACHER_METRIC, STUDENT_METRIC, BASELINE_METRIC = "Teacher accuracy", "KD studen
 REPORT_METRICS = (TEACHER_METRIC, STUDENT_METRIC, BASELINE_METRIC)
 # The report's caption when every seed came from the results cache.
 FROM_CACHE_TEXT = "served from the results cache"
+# A first report of fewer seeds than asked for says so (dashboard/runs/seeds.py SeedsOutcome.so_far_line):
+# "3 of 8 seeds so far — the rest are training; ...".  The report is whole when no such line is on the page.
+SO_FAR_PATTERN = re.compile(r"(\d+) of (\d+) seeds so far")
 # The job panel's queue line (dashboard/page/job_panel.py): "... position 3 in the queue ...", or, for a run a classmate
 # is already training, the waiting line (dashboard/runs/distill.py SAME_RUN): "... position 0 in the queue: it needs no
 # trainer ...".
@@ -132,6 +135,15 @@ class Page:
 
     def from_cache(self) -> bool:
         return any(FROM_CACHE_TEXT in text for text in self.texts())
+
+    def seeds_so_far(self) -> tuple[int, int] | None:
+        """(seeds in the report, seeds asked for) while the report on the page is a first report of fewer; None
+        for a whole report (or none)."""
+        for text in self.texts():
+            found = SO_FAR_PATTERN.search(text)
+            if found:
+                return int(found.group(1)), int(found.group(2))
+        return None
 
     def queue_position(self) -> int | None:
         for text in self.texts():
