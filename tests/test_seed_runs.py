@@ -232,3 +232,24 @@ def test_only_the_first_seeds_replayed_curves_reach_the_page():
         ("student", 1),
         ("baseline", 5),
     ]
+
+
+@pytest.mark.slow
+def test_a_teacher_trained_for_one_browser_is_never_trained_again_for_another(monkeypatch, tmp_path):
+    """Two classmates at two temperatures share every seed's teacher and baseline: each is trained once, by
+    whichever job gets to it first; the other waits for it (the cache's claim) and loads it."""
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT", 2)
+    served.forget_all()
+    cache, results = TeacherCache(tmp_path / "teachers"), ResultCache(tmp_path / "results")
+    pair = [distill_job(TINY.replace(seed=900, temperature=t), 3, cache, results, name=f"T{t}") for t in (4.0, 2.0)]
+    assert all(job.join(300) for job in pair) and all(job.status == jobs.COMPLETED for job in pair)
+    trained: dict[tuple[int, str], int] = {}
+    for job in pair:
+        streams = {(e.seed, e.event.phase) for e in job.events if isinstance(e.event, ProgressEvent)}
+        for seed, phase in streams:
+            if any(e.seed == seed and e.event.phase == phase and not e.event.replayed for e in job.events):
+                trained[seed, phase] = trained.get((seed, phase), 0) + 1
+    assert {key: n for key, n in trained.items() if key[1] in ("teacher", "baseline")} == {
+        (seed, phase): 1 for seed in (900, 901, 902) for phase in ("teacher", "baseline")
+    }
+    assert [trained[seed, "student"] for seed in (900, 901, 902)] == [2, 2, 2]  # one KD student per temperature
