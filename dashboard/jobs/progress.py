@@ -17,6 +17,9 @@ the first steps' allocations, and once read "242 min" for a run of 20):
   used for a student's steps; a phase timed long ago follows the load met since.  A change of load is followed
   within a minute or two, without a jump.
 * Every phase's seconds per step stay within [1/``MAX_SPEEDUP``, ``MAX_SLOWDOWN``] × its benchmark.
+* Not all of a worker's time is steps: each seed starts, writes its results, or waits for a teacher another
+  worker trains.  The share of the workers' time since the first read-back spent between read-backs is the
+  efficiency the steps left are divided by (from 1, as it is measured; at least ``MIN_EFFICIENCY``).
 
 Without a Pace (a job that sends none) a phase's own timed steps give its pace once ``MIN_TIMED_STEPS`` are timed,
 and a phase not timed yet takes the mean pace of those that are.
@@ -42,6 +45,8 @@ PRIOR_SECONDS = 30.0  # the Pace's weight: as much as this many seconds of timed
 HALF_LIFE_SECONDS = 30.0  # what was measured this long before the latest read-back counts half
 MAX_SLOWDOWN = 20.0  # no phase's step is taken to be slower than this × its benchmark (CPU time)...
 MAX_SPEEDUP = 4.0  # ...or faster than its benchmark ÷ this (a last, smaller batch is faster than a full one)
+EFFICIENCY_PRIOR_SECONDS = 5.0  # the workers are taken to spend all their time in steps until measured this long
+MIN_EFFICIENCY = 0.25
 
 
 @dataclass(frozen=True)
@@ -142,37 +147,49 @@ class _Seed:
         return max(0, self.plan[phase] - self.done[phase])
 
 
-def _read(events: list, plan: dict[str, int], seeds: list) -> tuple[dict, dict[str, _Phase], Pace | None, float]:
+@dataclass
+class _Events:
+    """What one pass over a job's events found (``_read``)."""
+
+    seeds: dict  # seed -> _Seed
+    phases: dict[str, _Phase]
+    pace: Pace | None = None
+    now: float = -math.inf  # the latest read-back
+    since: float | None = None  # the first read-back: where the efficiency is measured from
+    stepping: float = 0.0  # seconds between two read-backs of a phase, every seed's, every span (warm-up too)
+
+
+def _read(events: list, plan: dict[str, int], seeds: list) -> _Events:
     """One pass over a job's events: each seed's steps planned and done, each phase's timed spans, the latest Pace
     and the latest read-back time.  Plain ProgressEvents count as the first seed's."""
-    state = {seed: _Seed(dict(plan), {phase: 0 for phase in plan}) for seed in seeds}
-    phases: dict[str, _Phase] = {phase: _Phase() for phase in plan}
-    pace, now = None, -math.inf
+    found = _Events(
+        {seed: _Seed(dict(plan), {phase: 0 for phase in plan}) for seed in seeds}, {p: _Phase() for p in plan}
+    )
     for item in events:
         seed, event = (item.seed, item.event) if isinstance(item, SeedEvent) else (seeds[0], item)
         if isinstance(event, Pace):
-            pace = event
+            found.pace = event
             continue
-        mine = state.get(seed)
+        mine = found.seeds.get(seed)
         if mine is None or not isinstance(event, ProgressEvent) or event.phase not in plan:
             continue
         mine.seen = True
         mine.plan[event.phase], mine.done[event.phase] = event.steps, event.step
         if event.at is None or event.replayed:
             continue
-        now = max(now, event.at)
+        found.now = max(found.now, event.at)
         before = mine.last_timed.get(event.phase)
         mine.last_timed[event.phase] = (event.at, event.step)
-        if (
-            before is not None
-            and event.step > before[1]
-            and event.at >= before[0]
-            and before[1] >= WARM_UP * event.steps
-        ):
-            timed = phases[event.phase]
+        if found.since is None:
+            found.since = event.at
+        if before is None or event.step <= before[1] or event.at < before[0]:
+            continue
+        found.stepping += event.at - before[0]
+        if before[1] >= WARM_UP * event.steps:
+            timed = found.phases[event.phase]
             timed.spans.append((event.at, event.step - before[1], event.at - before[0]))
             timed.steps += event.step - before[1]
-    return state, phases, pace, now
+    return found
 
 
 def _paces(phases: dict[str, _Phase], pace: Pace | None, now: float) -> dict[str, float] | None:
@@ -216,17 +233,30 @@ def _paces(phases: dict[str, _Phase], pace: Pace | None, now: float) -> dict[str
     return {phase: mean if rate is None else rate for phase, rate in out.items()}
 
 
-def _eta(state: dict, phases: dict[str, _Phase], pace: Pace | None, now: float) -> float | None:
-    rates = _paces(phases, pace, now)
+def _eta(found: _Events) -> float | None:
+    rates = _paces(found.phases, found.pace, found.now)
     if rates is None:
         return None
+    state, pace = found.seeds, found.pace
     left = sum(seed.left(phase) * rates[phase] for seed in state.values() for phase in seed.plan)
     unfinished = [seed for seed in state.values() if seed.finished < seed.total]
-    if pace is not None:
-        at_once = min(pace.parallel, len(unfinished))
-    else:  # seeds started and not finished: one when they run one after another
-        at_once = sum(1 for seed in unfinished if seed.seen)
-    return left / max(1, at_once)
+    if pace is None:  # seeds started and not finished: one when they run one after another
+        return left / max(1, sum(1 for seed in unfinished if seed.seen))
+    return left / max(1, min(pace.parallel, len(unfinished))) / _efficiency(found)
+
+
+def _efficiency(found: _Events) -> float:
+    """The share of the workers' time since the first read-back spent between two read-backs of a phase — steps;
+    the rest is each seed's start, its phases' first steps and evaluations, results written, a wait for a teacher
+    another worker trains.  1 until measured, the measurement weighing in as it lasts (``EFFICIENCY_PRIOR_SECONDS``);
+    at least ``MIN_EFFICIENCY``."""
+    if found.since is None or found.now <= found.since:
+        return 1.0
+    seconds = found.now - found.since
+    workers = min(found.pace.parallel, max(1, sum(1 for seed in found.seeds.values() if seed.total)))
+    measured = found.stepping / (seconds * workers)
+    blended = (seconds * measured + EFFICIENCY_PRIOR_SECONDS) / (seconds + EFFICIENCY_PRIOR_SECONDS)
+    return min(1.0, max(MIN_EFFICIENCY, blended))
 
 
 def progress(events: list[ProgressEvent], plan: dict[str, int], running_seconds: float | None = None) -> Progress:
@@ -266,8 +296,8 @@ def seeds_progress(
 ) -> Progress:
     """Progress over several seeds' runs, each planned as ``plan``: the mean of their fractions, and the ETA of the
     module's docstring (``running_seconds`` is not used for it)."""
-    state, phases, pace, now = _read(events, plan, seeds)
-    eta = _eta(state, phases, pace, now)
+    found = _read(events, plan, seeds)
+    state, eta = found.seeds, _eta(found)
     last = next((e for e in reversed(events) if not isinstance(getattr(e, "event", e), Pace)), None)
     if last is None:
         return Progress(0.0, "Starting…", eta)
