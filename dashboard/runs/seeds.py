@@ -226,20 +226,26 @@ def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threadin
     return ready + rest
 
 
-def pace(config: RunConfig, parallel: int) -> Pace | None:
-    """What the ETA starts from before a step is timed: each phase's measured seconds per step (the step benchmark
-    and the evaluations after each epoch, dashboard/jobs/estimate.py), times how much the load on the machine slows
-    ``parallel`` trainings down now.  None where it cannot be measured (the ETA then waits for timed steps)."""
+def phase_cpu(config: RunConfig) -> dict[str, float] | None:
+    """Each phase's measured CPU seconds per step (the step benchmark and the evaluations after each epoch,
+    dashboard/jobs/estimate.py: measured once per server); None where it cannot be measured (an own teacher, data
+    the benchmark cannot build: the ETA then waits for timed steps, and nothing else changes)."""
     try:
         validated, dataset = load(config)
-        plan = planned_steps(config, dataset, PHASES)
-        cpu = estimate.phase_seconds(validated, plan, len(dataset.y_test))
-    except Exception:  # an own teacher or data the benchmark cannot build: no Pace, never a failed Distill
-        log.info("no pace for %s", config, exc_info=True)
+        return estimate.phase_seconds(validated, planned_steps(config, dataset, PHASES), len(dataset.y_test))
+    except Exception:
+        log.info("no step benchmark for %s", config, exc_info=True)
+        return None
+
+
+def pace(cpu: dict[str, float] | None, parallel: int) -> Pace | None:
+    """What the ETA starts from before a step is timed: ``phase_cpu`` times how much the load on the machine slows
+    ``parallel`` trainings down now."""
+    if cpu is None:
         return None
     held = jobs.MAX_CONCURRENT - jobs.free_slots()  # this server's trainings, in the load average already
     slowdown = estimate.load_slowdown(parallel, running_here=held)
-    return Pace({p: s * slowdown for p, s in cpu.items()}, parallel, cpu, slowdown, at=time.monotonic())
+    return Pace({p: s * slowdown for p, s in cpu.items()}, parallel, dict(cpu), slowdown, at=time.monotonic())
 
 
 def _serve(
@@ -257,23 +263,20 @@ def _serve(
     outcomes: dict[int, served.DistillOutcome] = {}
     to_train = [c for c in stage if not served.finished(keys[c.seed], results)]  # stored: runs.distill reads them
     order, parallel = list(stage), 1
+    cpu = phase_cpu(to_train[0]) if to_train and not stop.is_set() else None  # before the slots: once per server
     if len(to_train) > 1 and not stop.is_set():
         order = _teacher_order(to_train, cache, stop) + [c for c in stage if c not in to_train]
         with jobs.trainer_slot() as slot:
             with jobs.extra_slots(min(len(to_train), jobs.MAX_CONCURRENT) - 1 if slot else 0) as more:
                 parallel = more + 1
                 if slot:
-                    found = pace(stage[0], parallel)
-                    if found is not None:
-                        on_event(SeedEvent(first, found))
+                    _send(on_event, first, pace(cpu, parallel))
                     relay = _relay(on_event, first)
                     outcomes.update(
                         served.train_seeds(order[: len(to_train)], parallel, cache, results, relay, stop, first)
                     )
     elif to_train and not stop.is_set():
-        found = pace(to_train[0], 1)
-        if found is not None:
-            on_event(SeedEvent(first, found))
+        _send(on_event, first, pace(cpu, 1))
     for c in order:  # a seed another session was training (or a single one): runs.distill waits for it or trains it
         if stop.is_set():
             break
@@ -295,6 +298,11 @@ def replays_once(on_event: Callable) -> Callable:
         on_event(event)
 
     return relay
+
+
+def _send(on_event: Callable, first: int, found: Pace | None) -> None:
+    if found is not None:
+        on_event(SeedEvent(first, found))
 
 
 def _relay(on_event: Callable, first: int) -> Callable[[int, object], None]:
@@ -322,7 +330,7 @@ def _report_now(elapsed: float, rest: list[RunConfig], parallel: int) -> bool:
     trainer, or when the rest, at their measured pace, would end after the promise."""
     if jobs.queued():
         return True
-    found = pace(rest[0], parallel) if rest else None
+    found = pace(phase_cpu(rest[0]), parallel) if rest else None
     if found is None:
         return False
     plan = planned_steps(rest[0], load(rest[0])[1], PHASES)

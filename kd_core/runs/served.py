@@ -255,11 +255,12 @@ def train_seeds(
     stop: threading.Event,
     first: int | None = None,
 ) -> dict[int, DistillOutcome]:
-    """The seeds whose run key is free, ``workers`` at a time in worker processes, each key held meanwhile; seed ->
-    outcome, remembered.  Seed ``first`` (the report's) has its latency measured before it is remembered: identical
-    requests waiting for it find it complete, instead of each measuring it again.  Empty when fewer than two keys
-    are free, when a cache is kept in this process's memory, or when Ray is asked for and unusable: the caller then
-    serves the seeds one by one (``distill``)."""
+    """The seeds whose run key is free, ``workers`` at a time in worker processes (their teachers and baselines
+    handed out ahead: ``map_seed_tasks``), each key held meanwhile; seed -> outcome, remembered.  Seed ``first``
+    (the report's) has its logits and latency measured before it is remembered: identical requests waiting for it
+    find it complete, instead of each measuring it again; the other seeds carry their result only.  Empty when fewer
+    than two keys are free, when a cache is kept in this process's memory, or when Ray is asked for and unusable:
+    the caller then serves the seeds one by one (``distill``)."""
     held, mine = [], []
     try:
         for c in configs:
@@ -291,7 +292,10 @@ def train_seeds(
             if result.status != "completed":
                 out[c.seed] = not_finished(result)
                 continue
-            outcome = outcome_of(result, latency=c.seed == first)
+            # The report's seed gets its logits and latency here; the others none (``measure_once`` measures one if
+            # it becomes another request's report): a forward pass over the test set in the server's interpreter
+            # for every seed, MNIST's 10,000 images through a CNN, drawn by nobody.
+            outcome = outcome_of(result) if c.seed == first else DistillOutcome(result, None, None, {})
             remember(key, outcome)
             out[c.seed] = outcome
         return out
