@@ -147,3 +147,16 @@ def test_a_pace_is_no_progress_event_and_the_live_charts_never_see_it():
     assert progress.of_seed([pace, step], 3) == [step.event]
     only = progress.seeds_progress([pace], {"teacher": 100}, [3])
     assert only.text == "Starting…" and only.eta_seconds == pytest.approx(100 * BENCH["teacher"])
+
+
+def test_the_estimate_on_a_busy_machine_is_that_of_a_busy_machine():
+    """Workers at niceness 5 yield to the other work in the load average; the slowdown is bounded."""
+    assert estimate.load_slowdown(2, load=0.0, cores=2, running_here=0) == 1.0  # a quiet machine
+    assert estimate.load_slowdown(2, load=2.0, cores=2, running_here=2) == 1.0  # its load is our own trainings
+    busy = estimate.load_slowdown(1, load=3.0, cores=2, running_here=0)
+    assert busy == pytest.approx((3 * 1024 + 1024 / 1.25**5) / (2 * 1024 / 1.25**5))  # ~5.1: its weight's share
+    assert estimate.load_slowdown(1, load=500.0, cores=2, running_here=0) == estimate.MAX_SLOWDOWN
+    plan = {"teacher": 100, "student": 100, "baseline": 100}
+    quiet = estimate.estimate_seconds(plan, 0.01, 0.001, seeds=4, slots=2, slowdown=1.0)
+    assert quiet == pytest.approx(4 * (1.0 + 0.2) / 2)
+    assert estimate.estimate_seconds(plan, 0.01, 0.001, seeds=4, slots=2, slowdown=busy) == pytest.approx(quiet * busy)

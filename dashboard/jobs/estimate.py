@@ -24,6 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from dashboard.jobs import runner
 from kd_core import DATASETS, RunConfig, build_model
 from kd_core.runs.background import NICENESS
 from kd_core.train.loop import make_optimizer, predict_logits
@@ -122,13 +123,20 @@ def phase_seconds(config: RunConfig, plan: dict[str, int], test_images: int) -> 
 
 
 def load_slowdown(
-    workers: int, load: float | None = None, cores: int | None = None, running_here: int = 0, niceness: int = NICENESS
+    workers: int,
+    load: float | None = None,
+    cores: int | None = None,
+    running_here: int | None = None,
+    niceness: int = NICENESS,
 ) -> float:
     """How many times slower than alone each of ``workers`` trainings at ``niceness`` runs now: the cores go to the
     runnable processes by CPU weight (the load average's other ``load − running_here`` at niceness 0, which a
     niced worker yields to), at most one core each; at least 1, at most ``MAX_SLOWDOWN``.  ``load``: the
-    1-minute load average (read now by default); ``running_here``: trainings of this server already in it."""
+    1-minute load average (read now by default); ``running_here``: trainings of this server already in it (by
+    default, the trainer slots held now)."""
     cores = cores or os.cpu_count() or 1
+    if running_here is None:
+        running_here = runner.MAX_CONCURRENT - runner.free_slots()
     if load is None:
         try:
             load = os.getloadavg()[0]

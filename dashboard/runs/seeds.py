@@ -243,8 +243,7 @@ def pace(cpu: dict[str, float] | None, parallel: int) -> Pace | None:
     ``parallel`` trainings down now."""
     if cpu is None:
         return None
-    held = jobs.MAX_CONCURRENT - jobs.free_slots()  # this server's trainings, in the load average already
-    slowdown = estimate.load_slowdown(parallel, running_here=held)
+    slowdown = estimate.load_slowdown(parallel)  # this server's trainings are in the load average already
     return Pace({p: s * slowdown for p, s in cpu.items()}, parallel, dict(cpu), slowdown, at=time.monotonic())
 
 
