@@ -108,9 +108,12 @@ class SeedsOutcome:
 
 def warm_workers() -> None:
     """Start the worker processes' fork server now (it imports torch and kd_core once, a few seconds), so that the
-    first Distill over seeds does not wait for it.  Called once per server, in a background thread."""
+    first Distill over seeds does not wait for it; and time the steps of the settings the page opens with (the
+    digits defaults the opening lesson trains: its Pace), so that a class's first Distill does not time them in the
+    server's interpreter while thirty pages load.  Called once per server, in a background thread."""
     if os.environ.get("KD_EXECUTOR", "local") == "local":
         executors.start_fork_server()
+    phase_cpu(RunConfig())
 
 
 def idle_cores() -> int:
