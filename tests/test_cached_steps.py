@@ -142,6 +142,6 @@ def test_the_report_of_a_cached_run_says_so_and_gives_the_original_training_time
     original = sum(result.seconds.values())
     assert report.trained_seconds(cached) == pytest.approx(original) and original > 0.05
     note = report.cache_note(cached)
-    assert "served from the results cache" in note and f"trained originally in {original:.1f} s" in note
+    assert "served from the results cache" in note and f"trained before in {original:.1f} s" in note
     two = SeedsOutcome(CONFIG, [DistillOutcome(served, None, None, {})] * 2)
     assert report.cache_note(two).endswith("s per seed.")
