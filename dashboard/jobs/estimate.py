@@ -104,21 +104,45 @@ def evaluation_seconds(architecture: str, dataset: str, width: int | None, image
     return best * images / len(x)
 
 
-def phase_seconds(config: RunConfig, plan: dict[str, int], test_images: int) -> dict[str, float]:
-    """CPU seconds per step of each phase of a validated ``config`` planned as ``plan`` (steps per phase): its
-    optimizer step, and its share of the evaluation after each epoch."""
+def models_of(config: RunConfig) -> dict[str, tuple[str, int | None, int, int]]:
+    """Each phase's (architecture, width, batch size, epochs) in a validated ``config``."""
     teacher = config.for_teacher()
-    models = {
+    student = (config.student, config.student_width, config.batch_size, config.epochs)
+    return {
         "teacher": (teacher.teacher, None, teacher.batch_size, config.teacher_epochs),
-        "student": (config.student, config.student_width, config.batch_size, config.epochs),
-        "baseline": (config.student, config.student_width, config.batch_size, config.epochs),
+        "student": student,
+        "baseline": student,
     }
+
+
+def benchmark_key(config: RunConfig, test_images: int) -> tuple:
+    """What ``run_benchmark`` measures for a validated ``config``: (dataset, test images, each phase's model)."""
+    return (config.dataset, test_images, tuple((p, m[:3]) for p, m in models_of(config).items()))
+
+
+def run_benchmark(key: tuple, on_event=None, stop=None) -> dict[str, tuple[float, float]]:
+    """phase -> (CPU seconds of one step, of one evaluation) for a ``benchmark_key``: a task of module level (an
+    executor's ``task(item, on_event, stop)``), so that a worker process can run it away from a server's
+    interpreter, whose lock its small operations would hold."""
+    dataset, images, models = key
+    return {
+        phase: (measured_step_seconds(a, dataset, width, batch), evaluation_seconds(a, dataset, width, images))
+        for phase, (a, width, batch) in models
+    }
+
+
+def phase_seconds(
+    config: RunConfig, plan: dict[str, int], test_images: int, measured: dict | None = None
+) -> dict[str, float]:
+    """CPU seconds per step of each phase of a validated ``config`` planned as ``plan`` (steps per phase): its
+    optimizer step, and its share of the evaluation after each epoch.  ``measured``: ``run_benchmark``'s answer
+    (by default measured here)."""
+    measured = measured if measured is not None else run_benchmark(benchmark_key(config, test_images))
+    models = models_of(config)
     out = {}
     for phase, steps in plan.items():
-        architecture, width, batch, epochs = models[phase]
-        step = measured_step_seconds(architecture, config.dataset, width, batch)
-        evaluation = evaluation_seconds(architecture, config.dataset, width, test_images) if steps else 0.0
-        out[phase] = step + (evaluation * epochs / steps if steps else 0.0)
+        step, evaluation = measured[phase]
+        out[phase] = step + (evaluation * models[phase][3] / steps if steps else 0.0)
     return out
 
 

@@ -229,13 +229,24 @@ def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threadin
     return ready + rest
 
 
+_benchmarks: dict[tuple, dict] = {}  # estimate.benchmark_key -> estimate.run_benchmark's answer, for this server
+
+
 def phase_cpu(config: RunConfig) -> dict[str, float] | None:
     """Each phase's measured CPU seconds per step (the step benchmark and the evaluations after each epoch,
-    dashboard/jobs/estimate.py: measured once per server); None where it cannot be measured (an own teacher, data
-    the benchmark cannot build: the ETA then waits for timed steps, and nothing else changes)."""
+    dashboard/jobs/estimate.py), measured once per server in a worker process — never in the server's interpreter,
+    whose page runs it would hold up — and remembered; None where it cannot be measured (an own teacher, data the
+    benchmark cannot build: the ETA then waits for timed steps, and nothing else changes)."""
     try:
         validated, dataset = load(config)
-        return estimate.phase_seconds(validated, planned_steps(config, dataset, PHASES), len(dataset.y_test))
+        key = estimate.benchmark_key(validated, len(dataset.y_test))
+        if key not in _benchmarks:
+            if served.in_workers():
+                worker = executors.LocalProcesses(1, in_process_when_alone=False)
+                _benchmarks[key] = worker.map(estimate.run_benchmark, [key])[0]
+            else:
+                _benchmarks[key] = estimate.run_benchmark(key)
+        return estimate.phase_seconds(validated, planned_steps(config, dataset, PHASES), key[1], _benchmarks[key])
     except Exception:
         log.info("no step benchmark for %s", config, exc_info=True)
         return None
