@@ -42,6 +42,7 @@ from dashboard.runs import distill as runs
 from kd_core import ResultCache, RunConfig, TeacherCache
 from kd_core.execution import executors
 from kd_core.runs import served
+from kd_core.runs.background import NICENESS
 from kd_core.runs.seeds import SeedsResult
 from kd_core.runs.setup import load
 from kd_core.stats import Interval
@@ -230,26 +231,53 @@ def _teacher_order(configs: list[RunConfig], cache: TeacherCache, stop: threadin
 
 
 _benchmarks: dict[tuple, dict] = {}  # estimate.benchmark_key -> estimate.run_benchmark's answer, for this server
+_measuring: set[tuple] = set()  # keys a thread is measuring now
+_benchmarks_lock = threading.Lock()
 
 
 def phase_cpu(config: RunConfig) -> dict[str, float] | None:
     """Each phase's measured CPU seconds per step (the step benchmark and the evaluations after each epoch,
-    dashboard/jobs/estimate.py), measured once per server in a worker process — never in the server's interpreter,
-    whose page runs it would hold up — and remembered; None where it cannot be measured (an own teacher, data the
-    benchmark cannot build: the ETA then waits for timed steps, and nothing else changes)."""
+    dashboard/jobs/estimate.py), measured once per server in a worker process at the trainings' priority — never
+    in the server's interpreter, whose page runs it would hold up — and remembered.  None where it cannot be
+    measured (an own teacher, data the benchmark cannot build), or while another thread measures it (the first
+    Distill of a class while the server's warm-up does): the ETA then waits for timed steps, and nothing else
+    changes."""
     try:
         validated, dataset = load(config)
         key = estimate.benchmark_key(validated, len(dataset.y_test))
-        if key not in _benchmarks:
-            if served.in_workers():
-                worker = executors.LocalProcesses(1, in_process_when_alone=False)
-                _benchmarks[key] = worker.map(estimate.run_benchmark, [key])[0]
-            else:
-                _benchmarks[key] = estimate.run_benchmark(key)
-        return estimate.phase_seconds(validated, planned_steps(config, dataset, PHASES), key[1], _benchmarks[key])
+        with _benchmarks_lock:
+            measured, busy = _benchmarks.get(key), key in _measuring
+            if measured is None and not busy:
+                _measuring.add(key)
+        if measured is None and busy:
+            return None
+        if measured is None:
+            try:
+                if served.in_workers():
+                    worker = executors.LocalProcesses(1, in_process_when_alone=False)
+                    measured = worker.map(benchmark_niced, [key])[0]
+                else:
+                    measured = estimate.run_benchmark(key)
+            finally:
+                with _benchmarks_lock:
+                    _measuring.discard(key)
+            with _benchmarks_lock:
+                _benchmarks[key] = measured
+        return estimate.phase_seconds(validated, planned_steps(config, dataset, PHASES), key[1], measured)
     except Exception:
         log.info("no step benchmark for %s", config, exc_info=True)
         return None
+
+
+def benchmark_niced(key: tuple, on_event=None, stop=None) -> dict:
+    """``estimate.run_benchmark`` in a worker process, at the trainings' lower priority (it measures CPU time, which
+    priority does not change): the page's own work comes first."""
+    if hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), NICENESS))
+        except OSError:
+            pass
+    return estimate.run_benchmark(key)
 
 
 def pace(cpu: dict[str, float] | None, parallel: int) -> Pace | None:
