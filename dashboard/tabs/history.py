@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.jobs import runner as jobs
+from dashboard.page import choices
 from dashboard.report import history_table as summary
 from dashboard.runs import seeds as seed_runs
 from dashboard.text import run_settings, verdict
@@ -23,22 +24,8 @@ from kd_core import RunConfig
 from kd_core.data.custom import is_custom
 from kd_core.models.own_teacher import trained_here
 
-SETTINGS = (
-    "dataset",
-    "teacher",
-    "student",
-    "student_width",
-    "temperature",
-    "lam",
-    "loss",
-    "student_fraction",
-    "omit_class",
-    "epochs",
-    "teacher_epochs",
-    "lr",
-    "batch_size",
-    "seed",
-)
+# The settings a History row keeps: the sidebar's controls.
+SETTINGS = choices.CONTROLS
 
 # Every column the table can have, in the order shown: results first, then the settings, then the run's details.
 # key in a history row -> (heading, type).  The types are fixed here, not guessed from the rows, so a cancelled first
