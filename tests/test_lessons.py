@@ -83,6 +83,7 @@ def test_the_readmes_lessons_table_repeats_the_measured_block():
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not (REAL_DATA / "MNIST" / "raw").is_dir(), reason="the real MNIST files are not beside this clone")
 def test_hinton_mnist_runs_on_the_real_files_and_reports_errors(tmp_path):
