@@ -97,6 +97,32 @@ def test_seeds_give_identical_results_and_every_event(executor, reference, tmp_p
             assert [e for e in seen if e.phase == phase] == [e for e in expected_events[seed] if e.phase == phase]
 
 
+class _SeedsFirst:
+    """Two "workers" that start the tasks in the reverse order, as Ray may: each seed trains its own teacher and
+    baseline, and their tasks only find them cached."""
+
+    jobs = 2
+
+    def map(self, task, items, on_event=None, stop=None):
+        results = [None] * len(items)
+        for i in reversed(range(len(items))):
+            results[i] = task(items[i], None if on_event is None else (lambda e, i=i: on_event(i, e)), stop)
+        return results
+
+
+def test_whichever_task_trains_a_part_reports_it_once(reference, tmp_path):
+    """Seeds started before their teachers' and baselines' tasks report the same trained events as in order:
+    the part's task finds it cached and its replay is dropped, not passed on instead of the training."""
+    _, expected_events, _ = reference
+    events, on_event = recorder()
+    run_seeds(CONFIG, SEEDS, on_event, cache=TeacherCache(tmp_path), executor=_SeedsFirst())
+    for seed in range(SEEDS):
+        for phase in ("teacher", "student", "baseline"):
+            mine = [e for e in events[seed] if e.phase == phase]
+            assert mine and not any(e.replayed for e in mine), (seed, phase)
+            assert mine == [e for e in expected_events[seed] if e.phase == phase]
+
+
 def test_teachers_and_baselines_are_handed_out_ahead_of_the_seeds(tmp_path):
     """With two workers and a disk cache, each teacher and then each scratch baseline still to train gets a task
     of its own ahead of the seeds, so the last round is one student rather than a whole seed alone; not with one

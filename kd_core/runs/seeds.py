@@ -31,8 +31,11 @@ SeedCallback = Callable[[int, ProgressEvent], None]  # (seed, event)
 class SeedTask:
     """What a worker needs to run one seed: the config and where the caches live (paths travel, objects not).
     ``part``: "run" (the seed's run), or "teacher" / "baseline": train only that into the cache (see
-    ``ahead_of_seeds``); ``ahead``: the parts that tasks of the same map train and report, so this run passes on
-    none of their events (it would replay them from the cache)."""
+    ``ahead_of_seeds``); ``ahead``: the parts handed to tasks of their own in the same map.
+
+    A part's events are passed on by whichever task trains it; its replays from the cache are dropped, in the
+    part's task and in the seed's.  An executor may start a seed's task before its parts' tasks (Ray does not
+    keep the order), and then the seed's task trains the teacher and the teacher's task only finds it cached."""
 
     config: RunConfig
     teacher_cache: str | None
@@ -44,6 +47,7 @@ class SeedTask:
 def run_task(task: SeedTask, on_event, stop) -> RunResult | None:
     """One seed's run, wherever the executor runs it (module level, so it can be pickled); None for a part."""
     if task.part != "run":
+        on_event = None if on_event is None else _without_replays((task.part,), on_event)
         setup, cache = RunSetup(task.config), TeacherCache(task.teacher_cache)
         try:
             setup.teacher(cache, on_event, stop) if task.part == "teacher" else setup.baseline_into(
@@ -53,15 +57,15 @@ def run_task(task: SeedTask, on_event, stop) -> RunResult | None:
             pass  # the seed's own task reports the cancelled run
         return None
     if task.ahead and on_event is not None:
-        on_event = _without(task.ahead, on_event)
+        on_event = _without_replays(task.ahead, on_event)
     results = None if task.result_cache is None else ResultCache(task.result_cache)
     result = run(task.config, on_event, stop, TeacherCache(task.teacher_cache), results)
     result.models = {name: model.cpu() for name, model in result.models.items()}  # the way back is through the CPU
     return result
 
 
-def _without(phases: tuple[str, ...], on_event):
-    return lambda event: None if event.phase in phases else on_event(event)
+def _without_replays(phases: tuple[str, ...], on_event):
+    return lambda event: None if event.phase in phases and event.replayed else on_event(event)
 
 
 def ahead_of_seeds(tasks: list[SeedTask], jobs: int) -> list[SeedTask]:
