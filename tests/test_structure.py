@@ -28,6 +28,8 @@ LAYERS = {
         "kd_core.train",
         "kd_core.execution",
         "kd_core.runs",
+        "kd_core.language",
+        "kd_core.deploy",
         "kd_core.studies",
         "kd_core.board",
         "kd_core.cli",

@@ -2,5 +2,5 @@
 experiments and the dark-knowledge views (experiments.py), the paper's numbers (paper.py), and a finished run
 looked at closely: softened probabilities, the KL of one image, confusions, accuracy per class (inspection.py).
 
-May import: kd_core.runs and every package below it.
+May import: kd_core.deploy, kd_core.language, kd_core.runs and every package below them.
 """
