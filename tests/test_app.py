@@ -400,3 +400,64 @@ def test_a_short_default_run_shows_no_estimate(app, monkeypatch):
     monkeypatch.setattr(estimate, "load_slowdown", lambda *args, **kwargs: 1.0)  # a quiet machine, whatever runs now
     app.run()
     assert not any(c.value.startswith("⏱") for c in app.sidebar.caption)
+
+
+def test_a_first_report_of_fewer_seeds_shows_while_the_rest_train(app):
+    """A busy server's Distill shows the report of its first seeds, said to be so, while the rest train
+    (dashboard/runs/seeds.py): verdict and accuracies on the page, then the whole report replaces it."""
+    import threading
+
+    import numpy as np
+
+    from dashboard.jobs import runner as jobs
+    from dashboard.runs.seeds import SeedsOutcome
+    from kd_core import RunConfig
+    from kd_core.runs.served import DistillOutcome
+    from kd_core.train.records import PhaseReport, RunResult
+
+    def fake_outcome(config: RunConfig) -> DistillOutcome:  # a completed run as the report needs it, nothing trained
+        report = lambda accuracy: PhaseReport(accuracy, [accuracy] * 10, 4, 16, agreement=0.9)  # noqa: E731
+        result = RunResult(config, "completed", report(0.9), report(0.8 + 0.01 * config.seed), report(0.8))
+        return DistillOutcome(result, np.zeros((1, 10)), np.zeros((1, 10)), {"teacher": 1e-3, "student": 1e-4})
+
+    config = RunConfig(seed=0)
+    first = [fake_outcome(config.replace(seed=seed)) for seed in range(3)]
+    rest = [fake_outcome(config.replace(seed=seed)) for seed in range(3, 8)]
+    release = threading.Event()
+
+    def distill(on_event, stop):
+        jobs.report_so_far(SeedsOutcome(config, first, planned=8))
+        release.wait(60)
+        return SeedsOutcome(config, first + rest)
+
+    job = jobs.start_job(distill, name="main", meta={"kind": "distill", "config": config, "seeds": list(range(8))})
+    app.session_state["jobs"]["main"] = job
+    try:
+        assert wait_until(lambda: job.snapshot().so_far is not None)
+        app.run()
+        assert not app.exception, app.exception
+        texts = " ".join(m.value for m in [*app.markdown, *app.caption])
+        assert "3 of 8 seeds so far — the rest are training" in texts and "so far" in texts
+        shown = {m.label: m.value for m in app.metric}
+        mean = sum(o.result.student.accuracy for o in first) / 3
+        assert shown["KD student accuracy"] == f"{mean:.2%}" and shown["Teacher accuracy"] == "90.00%"
+    finally:
+        release.set()
+    assert job.join(30)
+    app.run()
+    texts = " ".join(m.value for m in [*app.markdown, *app.caption])
+    assert "seeds so far" not in texts  # the whole report replaced it
+    assert {m.label: m.value for m in app.metric}["KD student accuracy"] == (
+        f"{sum(o.result.student.accuracy for o in first + rest) / 8:.2%}"
+    )
+
+
+def wait_until(condition, seconds: float = 30.0) -> bool:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

@@ -10,7 +10,7 @@ the status line), its ``config``, and for runs with a known number of steps, a `
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -181,10 +181,16 @@ def idle(snap: jobs.Snapshot | None) -> bool:
     return snap is not None and (snap.status == jobs.QUEUED or (snap.status == jobs.RUNNING and bool(snap.waiting)))
 
 
-def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:
+def live(
+    name: str, draw: Callable[[jobs.Snapshot | None], None], first_report: Callable[[Any], None] | None = None
+) -> None:
     """The job's status line and ``draw(snapshot or None)`` now, and every POLL_SECONDS while it runs; while it
     waits (``idle``), the status line only, every SLOW_POLL_SECONDS.  A fragment's interval is fixed by the full
-    script run that defines it, so a change between waiting and running reruns the page."""
+    script run that defines it, so a change between waiting and running reruns the page.
+
+    ``first_report(so_far)``: how to draw a report of fewer seeds the job shows while the rest train
+    (``jobs.report_so_far``), above the status line, waiting or not.  It is drawn here, in the fragment, so it
+    appears at the next poll without a full rerun of every tab."""
     active_at_rerun = active(name) or name in state.get("running_at_start", ())
     current = job(name)
     idle_at_rerun = idle(current.snapshot()) if current is not None and active_at_rerun else False
@@ -197,6 +203,8 @@ def live(name: str, draw: Callable[[jobs.Snapshot | None], None]) -> None:
         if snap is not None:
             if active_at_rerun and (snap.finished or idle(snap) != idle_at_rerun):
                 st.rerun()  # a full rerun: buttons enabled again, results collected, the polling interval changed
+            if first_report is not None and snap.so_far is not None and not snap.finished:
+                first_report(snap.so_far)
             status_line(current, snap)
             if idle(snap):
                 return  # nothing to chart yet

@@ -110,6 +110,20 @@ def headline(outcome: SeedsOutcome) -> None:
         )
 
 
+def first_report(outcome: SeedsOutcome) -> None:
+    """The report of the first seeds while the rest train (``SeedsOutcome.so_far_line``): verdict, interval and
+    accuracies, and what it is.  Drawn in the job's live view, so it has no button: the whole report replaces it."""
+    interval = outcome.interval
+    if interval is None:
+        return
+    words, _ = verdict.verdict_label(interval)
+    colour = {"KD helps": "green", "KD hurts": "red"}.get(words, "gray")
+    st.markdown(f"### :{colour}-background[{words}] — so far")
+    st.markdown(f"**KD − baseline: {verdict.headline(interval)}**")
+    st.caption(outcome.so_far_line)
+    metrics(outcome, None)
+
+
 def full_data_button(outcome: SeedsOutcome) -> None:
     """The full-data lesson, one click away from a report where KD did not help with most of the data."""
     lesson = sidebar.current_lesson()

@@ -283,7 +283,7 @@ def render(config: RunConfig, usable: bool = True, seeds: int = 1) -> None:
             st.caption("From your last completed distillation:")
         report.headline(outcome)
     job_panel.live(
-        JOB, lambda snap: draw_job(snap, usable)
+        JOB, lambda snap: draw_job(snap, usable), report.first_report
     )  # the curves right under the verdict: on a 1024×768 projector they start on screen
     if show:
         report.metrics(outcome, job if same_job else None)
