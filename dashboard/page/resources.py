@@ -73,8 +73,9 @@ def untrained_student_logits(dataset_name: str, student: str, seed: int) -> np.n
 
 @st.cache_resource(show_spinner="Timing a few training steps on this server…", max_entries=64)
 def step_seconds(architecture: str, dataset: str, width: int | None, batch_size: int) -> float:
-    """Seconds per training step of one architecture here, measured once per server (dashboard/jobs/estimate.py)."""
-    return estimate.step_seconds(architecture, dataset, width, batch_size)
+    """Seconds per training step of one architecture here, measured once per server: the measurement a job's ETA
+    starts from too (dashboard/jobs/estimate.py); this wrapper only adds the spinner the first time."""
+    return estimate.measured_step_seconds(architecture, dataset, width, batch_size)
 
 
 def teacher_cached(config: RunConfig) -> bool:
