@@ -5,8 +5,10 @@
 
 Each simulated student (benchmarks/streamlit_client.py) opens the page, moves the sliders its settings need,
 clicks Distill and waits for the report.  Settings repeat on purpose (a few temperatures × a few seeds), as in
-a class where neighbours pick the same values.  Times are from the click: the first response is the first
-live point or queue position (or the report itself, when the run came from the results cache); the report
+a class where neighbours pick the same values.  Times are from the click: the first response is the first sign
+on the page that the click was taken — the job's status line with its progress and ETA, a queue position, a live
+point, or the report itself (a run from the results cache); the first point is the first point on the live
+charts (or the report), the first result of the training itself; the report
 is the first time the accuracies are on the page — a whole report, or a first report of fewer seeds that says so
 ("3 of 8 seeds so far", dashboard/runs/seeds.py) — and the whole report the time every seed is in it.  After
 ``--deadline`` seconds every student without a whole report is an error.
@@ -56,7 +58,8 @@ class StudentResult:
     index: int
     settings: dict
     page_load_s: float | None = None  # connect to the first script run's end
-    first_response_s: float | None = None  # from the click
+    first_response_s: float | None = None  # from the click: its status line, a queue position, a point or the report
+    first_point_s: float | None = None  # from the click: the first point on the live charts (or the report)
     report_s: float | None = None  # from the click: the first report on the page (whole, or of fewer seeds)
     whole_report_s: float | None = None  # from the click: the report of every seed
     first_report_seeds: list[int] | None = None  # [seeds in it, seeds asked for] when the first report had fewer
@@ -113,6 +116,7 @@ def summary(results: list[StudentResult], measured: Measurement, *, deadline_s: 
     finished = [r for r in results if r.error is None]
     reports = [r.report_s for r in finished]
     firsts = [r.first_response_s for r in finished if r.first_response_s is not None]
+    points = [r.first_point_s for r in finished if r.first_point_s is not None]
     mix: dict[str, int] = {}
     for r in results:
         label = Settings(**r.settings).label()
@@ -126,6 +130,8 @@ def summary(results: list[StudentResult], measured: Measurement, *, deadline_s: 
         "errors": len(results) - len(finished),
         "max_report_s": rounded(max(reports, default=None)),
         "p50_first_response_s": rounded(percentile(firsts, 50)),
+        "p50_first_point_s": rounded(percentile(points, 50)),
+        "p95_first_point_s": rounded(percentile(points, 95)),
         "p95_page_load_s": rounded(percentile([r.page_load_s for r in results if r.page_load_s is not None], 95)),
         "p50_whole_report_s": rounded(percentile([r.whole_report_s for r in finished if r.whole_report_s], 50)),
         "p95_whole_report_s": rounded(percentile([r.whole_report_s for r in finished if r.whole_report_s], 95)),
@@ -176,8 +182,11 @@ async def watch(tab: StreamlitClient, settings: Settings, opened: float, result:
         position = page.queue_position()
         if position is not None and result.queue_position is None:
             result.queue_position = position
-        if result.first_response_s is None and (position is not None or page.live_point() or page.report()):
+        point = page.live_point() or page.report() is not None
+        if result.first_response_s is None and (position is not None or page.job_status() or point):
             result.first_response_s = time.monotonic() - clicked
+        if result.first_point_s is None and point:
+            result.first_point_s = time.monotonic() - clicked
         if page.errors():
             raise RuntimeError(page.errors()[0])
         if page.report() is None:  # a fresh tab shows no earlier report
@@ -304,7 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fewer = data["first_reports_of_fewer_seeds"]
     print(
         f"{data['students']} students, {data['errors']} errors: report p50 {data['p50_report_s']} s, "
-        f"p95 {data['p95_report_s']} s, first response p95 {data['p95_first_response_s']} s "
+        f"p95 {data['p95_report_s']} s, first response p95 {data['p95_first_response_s']} s, "
+        f"first point p95 {data['p95_first_point_s']} s "
         f"({len(reports)} reports, {data['from_cache']} from the cache, {data['server_cpus']} CPUs)"
         + (f"; {fewer} first reports of fewer seeds, whole report p95 {data['p95_whole_report_s']} s" if fewer else "")
     )

@@ -152,6 +152,15 @@ class Page:
                 return int(found.group(1))
         return None
 
+    def job_status(self) -> str | None:
+        """The text of the job panel's progress bar ("Distillation running: … — about 40 s left",
+        dashboard/page/job_panel.py ``status_line``): what a student sees as soon as a click started a training;
+        None while there is none."""
+        for bar in self.elements("progress"):
+            if bar.text:
+                return bar.text
+        return None
+
     def live_point(self) -> bool:
         for chart in self.elements("plotly_chart"):
             if widget_key(chart.id) in LIVE_CHART_KEYS and chart.spec:

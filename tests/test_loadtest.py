@@ -95,6 +95,7 @@ def test_the_json_has_the_headline_figures_and_counts_errors(tmp_path):
             {"temperature": 4.0, "seed": 0},
             page_load_s=0.2,
             first_response_s=0.5 + i,
+            first_point_s=2.0 + i,
             report_s=10.0 + i,
             accuracies={m: "90.00%" for m in REPORT_METRICS},
         )
@@ -112,6 +113,7 @@ def test_the_json_has_the_headline_figures_and_counts_errors(tmp_path):
     assert data["students"] == 5 and data["errors"] == 1
     assert data["p50_report_s"] == 11.5 and data["p95_report_s"] == pytest.approx(12.85)
     assert data["p95_first_response_s"] == pytest.approx(3.35)  # the finished students' only
+    assert data["p50_first_point_s"] == 3.5 and data["p95_first_point_s"] == pytest.approx(4.85)
     assert data["settings_mix"] == {"T=4 seed=0": 4, "T=2 seed=3": 1}
     assert data["error_lines"] == ["not finished within the 60 s deadline"]
     path = tmp_path / "out.json"
@@ -146,6 +148,9 @@ def test_the_page_finds_the_report_the_queue_a_live_point_and_the_cache_note():
         body="Distillation is waiting for a free trainer: position 3 in the queue (at most 2 …)",
     )
     assert page.queue_position() == 3 and page.report() is None and not page.live_point()
+    assert page.job_status() is None
+    delta(page, [0, 1, 2], "progress", "frag", value=0, text="Distillation running: teacher 0 % — about 40 s left")
+    assert page.job_status().startswith("Distillation running") and not page.live_point()
     empty = json.dumps({"data": [{"x": [], "y": []}]})
     delta(page, [0, 1, 1], "plotly_chart", "frag", id="$$ID-x-loss_chart", spec=empty)
     assert not page.live_point()
