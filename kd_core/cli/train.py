@@ -2,6 +2,7 @@
 
     kd-train --dataset digits --temperature 4 --lam 0.7 --epochs 20 --baseline --json result.json
     kd-train --lesson little-data --seeds 5 --jobs 2     # a lesson, over five seeds, two at a time
+    kd-train --ship out/ --json result.json             # the models as FP32 and int8 ONNX files, measured
 
 With --seeds N > 1 the summary gives KD − baseline as a mean with its 95 % interval and a verdict.
 Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
@@ -15,6 +16,7 @@ import sys
 from tqdm import tqdm
 
 from kd_core.cli import own
+from kd_core.cli import ship as shipping
 from kd_core.cli.common import (
     MAX_JOBS,
     check_common,
@@ -26,6 +28,7 @@ from kd_core.cli.common import (
     parse_seeds,
     text_table,
 )
+from kd_core.deploy.ship import deployment_json
 from kd_core.files import write_json_atomic
 from kd_core.runs.cache import TeacherCache
 from kd_core.runs.seeds import SeedsResult, run_seeds
@@ -165,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "--lesson", choices=list(LESSONS), help="start from a lesson's settings; explicit flags override them"
     )
     parser.add_argument("--list-lessons", action="store_true", help="list the lessons and exit")
+    shipping.add_flag(parser)
     args = parser.parse_args(argv)
     if args.list_lessons:
         print(list_lessons())
@@ -180,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs > 1 and args.threads is None:
             args.threads = 1
     executor = check_common(parser, args)
+    shipping.check(parser, args)
     config = config_from_args(args, **{k: v for k, v in overrides.items() if k in config_fields()})
     bars = ProgressBars(enabled=not args.quiet and seeds == 1)
     work = lambda: run_seeds(
@@ -192,9 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     code, result = guarded(parser, work, bars.close)
     if code:
         return code
+    deployments = None
+    if args.ship is not None and result.status == "completed":  # files, then tables: a failure leaves neither
+        code, deployments = guarded(parser, lambda: shipping.ship_runs(result.runs, args.ship, args.quiet), bars.close)
+        if code:
+            return code
     print(summary_table(result.runs[0]) if seeds == 1 else seeds_table(result))
+    if deployments is not None:
+        print("\n" + shipping.table(deployments))
     if args.json:
-        write_json_atomic(result.runs[0].to_json() if seeds == 1 else result.to_json(), args.json, indent=2)
+        data = result.runs[0].to_json() if seeds == 1 else result.to_json()
+        if deployments is not None:
+            data["deployment"] = deployment_json(deployments)
+        write_json_atomic(data, args.json, indent=2)
         print(f"wrote {args.json}")
     return 0 if result.status == "completed" else 130
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -51,14 +52,33 @@ def _timed_rounds(
     with torch.inference_mode():
         for model in models.values():
             model.eval()
-            for _ in range(WARM_UP):
-                model(example)
-        for _ in range(count):
-            for name, model in models.items():
-                started = clock()
-                for _ in range(repeats):
-                    model(example)
-                out[name].append((clock() - started) / repeats)
+        calls = {name: (lambda model=model: model(example)) for name, model in models.items()}
+        for name, seconds in call_rounds(calls, repeats, count, clock).items():
+            out[name] += seconds
+
+
+def call_rounds(
+    calls: dict[str, Callable[[], object]],
+    repeats: int = REPEATS,
+    count: int = ROUNDS,
+    clock=time.thread_time,
+    warm_up: int = WARM_UP,
+) -> dict[str, list[float]]:
+    """CPU seconds per call of each callable, per round: ``warm_up`` calls each first, then ``count`` rounds in
+    which the callables take turns, each called ``repeats`` times.  The same rounds time a PyTorch model here and
+    an onnxruntime session in kd_core.deploy.measure (one thread: the work runs in the calling thread, so its CPU
+    time is what the model costs)."""
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():
+        for _ in range(warm_up):
+            call()
+    for _ in range(count):
+        for name, call in calls.items():
+            started = clock()
+            for _ in range(repeats):
+                call()
+            out[name].append((clock() - started) / repeats)
+    return out
 
 
 @dataclass(frozen=True)

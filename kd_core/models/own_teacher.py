@@ -12,15 +12,28 @@ teacher's cache key (RunConfig.teacher_key hashes the name) then changes with th
 An ONNX teacher's weights are not torch parameters, so it counts them itself (``weight_count``, ``weight_bytes``:
 its floating-point initializers), and ``architectures.count_params`` and ``size_bytes`` report those.  A file of
 one's own is never trained here: it has no teacher epochs (``trained_here``).
+
+An ONNX model may keep its weights in a second file beside it (torch's default exporter does: ``t.onnx`` and
+``t.onnx.data``).  onnxruntime refuses such a model given as bytes ("External data path validation failed"), so
+``self_contained`` folds the weights into the model before anything runs: each weight's file must lie in the
+model's own folder (no absolute path, no ``..``, no link that leads out), and the model's hash is taken over the
+folded bytes, so it changes when the weights file changes.  A model without external data keeps its bytes and its
+hash.  ``onnx_from_zip`` does the same for a zip of the two files (the page's upload), by the rules the page's
+dataset zips follow: no member outside the zip's folder, no links, a bounded number of files and unpacked size.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import re
+import stat
+import zipfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -95,13 +108,173 @@ def architecture(name: str) -> str | None:
 
 
 def _read(source: TeacherSource) -> bytes:
+    """The file's bytes (an ONNX model's with its external weights folded in), checked against the name's hash."""
     if not source.path.is_file():
         raise TeacherFileError(f"there is no teacher file {source.path}")
     data = source.path.read_bytes()
+    if source.kind == "onnx":
+        data = self_contained(data, _folder_reader(source.path.parent), f"the teacher file {source.path.name}")
     digest = hashlib.sha256(data).hexdigest()[:16]
     if source.digest is not None and source.digest != digest:
         raise TeacherFileError(f"the teacher file {source.path} changed since this run was set up; start it again")
     return data
+
+
+# ---------------------------------------------------------------- ONNX weights in a second file
+
+# One line on how to avoid a second file, for every message about one.
+REEXPORT = (
+    "re-export it as one file: torch.onnx.export(model, args, 'teacher.onnx', external_data=False), or "
+    "onnx.save_model(onnx.load('model.onnx'), 'teacher.onnx', save_as_external_data=False)"
+)
+
+
+def _tensors(graph) -> Iterator:
+    """Every tensor a graph holds: its initializers and its nodes' tensor attributes, subgraphs included."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                yield attribute.t
+            yield from attribute.tensors
+            if attribute.HasField("g"):
+                yield from _tensors(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _tensors(subgraph)
+
+
+def _inside(location: str) -> str | None:
+    """``location`` as a path relative to the model's folder, or None when it would leave it (absolute, a drive,
+    ``..``) or is empty."""
+    name = location.replace("\\", "/")
+    parts = PurePosixPath(name).parts
+    if not name or name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts or not parts:
+        return None
+    return str(PurePosixPath(*parts))
+
+
+def _folder_reader(folder: Path) -> Callable[[str], bytes | None]:
+    """Reads a weights file by its location relative to ``folder``; None when it is not a file inside it (a link
+    that leads out of the folder counts as outside)."""
+    root = folder.resolve()
+
+    def read(relative: str) -> bytes | None:
+        target = (folder / relative).resolve()
+        if root not in target.parents or not target.is_file():
+            return None
+        return target.read_bytes()
+
+    return read
+
+
+def self_contained(data: bytes, read: Callable[[str], bytes | None], label: str) -> bytes:
+    """An ONNX model's bytes with every weight it keeps in another file folded in (``read(location)``: that file's
+    bytes, None where it is missing or outside the model's folder); ``data`` itself when it has none (or is no ONNX
+    model: onnxruntime says what is wrong with it).  TeacherFileError, one line, when a file is missing or short."""
+    import onnx
+
+    try:
+        proto = onnx.load_model_from_string(data)
+    except Exception:
+        return data
+    external = [t for t in _tensors(proto.graph) if t.data_location == onnx.TensorProto.EXTERNAL]
+    if not external:
+        return data
+    files: dict[str, bytes] = {}
+    for tensor in external:
+        info = {entry.key: entry.value for entry in tensor.external_data}
+        location = info.get("location", "")
+        relative = _inside(location)
+        if relative is None:
+            raise TeacherFileError(
+                f"{label} keeps its weights in {location!r}, outside its own folder, which is never read; {REEXPORT}"
+            )
+        if relative not in files:
+            blob = read(relative)
+            if blob is None:
+                raise TeacherFileError(
+                    f"{label} keeps its weights in {relative}, which is not beside it; put that file in the same "
+                    f"folder, or {REEXPORT}"
+                )
+            files[relative] = blob
+        blob = files[relative]
+        try:
+            offset = int(info.get("offset", 0))
+            length = int(info["length"]) if "length" in info else len(blob) - offset
+        except ValueError:
+            offset = length = -1
+        if offset < 0 or length < 0 or offset + length > len(blob):
+            raise TeacherFileError(
+                f"{label}'s weights file {relative} is shorter than the model says (another export's?); {REEXPORT}"
+            )
+        tensor.raw_data = blob[offset : offset + length]
+        del tensor.external_data[:]
+        tensor.data_location = onnx.TensorProto.DEFAULT
+    return proto.SerializeToString()
+
+
+def _is_link(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _visible(info: zipfile.ZipInfo) -> bool:
+    """A member that counts: not a folder, not hidden, not what a Mac's zip tool adds (__MACOSX)."""
+    parts = PurePosixPath(info.filename.replace("\\", "/")).parts
+    return not info.is_dir() and not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def onnx_from_zip(data: bytes, max_bytes: int, max_files: int = 100) -> tuple[str, bytes]:
+    """(the model's file name, one self-contained ONNX model) from a zip that holds one ``.onnx`` file and the
+    weights file(s) it names, beside it.  Checked before anything is read: a zip at all, no member that leaves the
+    zip's folder (a "zip slip"), no links, at most ``max_files`` members and ``max_bytes`` unpacked; every member is
+    read from memory, never more than the size the zip declares, and nothing is written to disk.  TeacherFileError,
+    one sentence, otherwise."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise TeacherFileError(
+            "that file is not a zip archive; upload the .onnx file, or a .zip of it and its weights"
+        ) from None
+    names = [info.filename for info in members]
+    if any(_inside(name) is None for name in names):
+        raise TeacherFileError(
+            "this zip was refused: some of its files point outside the zip's own folder (a “zip slip”); zip the "
+            ".onnx file and its weights file again with an ordinary zip tool"
+        )
+    if any(_is_link(info) for info in members):
+        raise TeacherFileError("this zip holds links (shortcuts), which are never followed; zip the files themselves")
+    if len(members) > max_files:
+        raise TeacherFileError(f"this zip holds {len(members):,} files; a teacher is one .onnx file and its weights")
+    unpacked = sum(info.file_size for info in members)
+    if unpacked > max_bytes:
+        raise TeacherFileError(
+            f"this zip unpacks to {unpacked / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB allowed"
+        )
+    visible = {_inside(info.filename): info for info in members if _visible(info)}
+    models = [name for name in visible if name.lower().endswith(".onnx")]
+    if len(models) != 1:
+        raise TeacherFileError(
+            f"this zip holds {len(models)} .onnx files; put exactly one in it, with the weights file it names"
+        )
+    model = models[0]
+    folder = PurePosixPath(model).parent
+
+    def member(info: zipfile.ZipInfo) -> bytes:
+        try:
+            with archive.open(info) as source:
+                return source.read(info.file_size + 1)[: info.file_size]
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError):
+            raise TeacherFileError(
+                "this zip could not be unpacked (damaged or password-protected?); zip it again"
+            ) from None
+
+    def read(relative: str) -> bytes | None:
+        info = visible.get(str(folder / relative) if str(folder) != "." else relative)
+        return None if info is None else member(info)
+
+    name = PurePosixPath(model).name
+    return name, self_contained(member(visible[model]), read, f"the teacher file {name}")
 
 
 def onnx_weights(data: bytes) -> tuple[int, int]:
@@ -166,6 +339,8 @@ class OnnxTeacher(nn.Module):
             self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own Fail/InvalidProtobuf/... classes
             reason = _reason(error)
+            if "external data" in str(error).lower():  # bytes of a model whose weights are in a second file
+                raise TeacherFileError(f"{label} keeps its weights in a second file; {REEXPORT}") from None
             raise TeacherFileError(f"{label} is not an ONNX model that onnxruntime can load ({reason})") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or not outputs:
