@@ -3,21 +3,17 @@
 No Streamlit here.  The files are made on demand (the page's download buttons call these only when clicked) and
 kept in a small memo, since a second click, or a classmate's identical run, asks for the very same bytes.
 
-ONNX: torch 2.14's default exporter (``dynamo=True``) traces the model with ``torch.export`` and writes the graph
-with ``onnxscript`` (a pure-Python package, installed with the dashboard).  It is the one torch supports: the older
-TorchScript exporter (``dynamo=False``) still runs offline here and is faster (~20 ms against ~1 s), but has been
-deprecated since torch 2.9 and warns that it will be removed.  Both match PyTorch to ~1e-7 on these models
-(tests/test_exports.py checks every architecture with onnxruntime).
+ONNX: the engine exports (kd_core.deploy.export.onnx_bytes: torch's default, dynamo exporter, one self-contained
+file); ``kd-train --ship`` writes the same FP32 file beside its int8 one.  It matches PyTorch to ~1e-7 on these
+models (tests/test_exports.py checks every architecture with onnxruntime).
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import shlex
 import threading
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -25,7 +21,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from kd_core import DATASETS, RunConfig
+from kd_core import DATASETS, RunConfig, onnx_bytes
 from kd_core.data.custom import Source, is_custom
 from kd_core.data.custom import parse as parse_data
 from kd_core.models.architectures import ARCHITECTURES
@@ -36,40 +32,12 @@ from kd_core.models.own_teacher import parse as parse_teacher
 MEMO_ENTRIES = 12  # exported files kept in memory; a big teacher's ONNX is a few MB
 
 
-def _frozen_copy(model: nn.Module) -> nn.Module:
-    """A CPU copy in eval mode (dropout off): the page's own model is left as it is, maybe on a GPU."""
-    return copy.deepcopy(model).cpu().eval()
-
-
 def state_dict_bytes(model: nn.Module) -> bytes:
     """``torch.save(model.state_dict())`` as bytes, tensors on the CPU; load with
     ``model.load_state_dict(torch.load(f))``."""
     buffer = io.BytesIO()
     torch.save({name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}, buffer)
     return buffer.getvalue()
-
-
-def onnx_bytes(model: nn.Module, example: torch.Tensor, metadata: dict[str, str] | None = None) -> bytes:
-    """The model as an ONNX file: input ``images`` (any batch size, the shape of ``example`` otherwise), output
-    ``logits``; ``metadata`` goes into the file's metadata_props (e.g. the run's settings)."""
-    frozen = _frozen_copy(model)
-    example = example[:1].detach().cpu()
-    with warnings.catch_warnings():  # torch.export's notes on its own internals mean nothing to a student
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            frozen,
-            (example,),
-            dynamo=True,
-            verbose=False,
-            input_names=["images"],
-            output_names=["logits"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-        )
-    proto = program.model_proto
-    for key, value in (metadata or {}).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    return proto.SerializeToString()
 
 
 class Memo:
