@@ -51,7 +51,8 @@ def rules(upload_mb: int, allowed: Limits) -> str:
         f"Files up to **{upload_mb} MB** each. Data: a **.zip** of a folder with one subfolder of images per class "
         "(two or more classes, at least 2 images each; images up to "
         f"**{allowed.image_megapixels} megapixels** each and **{allowed.total_megapixels}** in all), or a **.csv** "
-        "of numbers whose last column is the label. Teacher: an **.onnx** model for that data. Only you see what "
+        "of numbers whose last column is the label. Teacher: an **.onnx** model for that data (or a **.zip** of it and "
+        "the weights file it keeps beside it). Only you see what "
         f"you upload. Your uploads may take **{allowed.browser_mb} MB** on the server once unpacked (a new one "
         f"deletes your oldest to make room; everyone's together: {allowed.server_mb} MB), and they are deleted "
         f"after {hours:g} hours unused."
@@ -99,7 +100,9 @@ def sidebar() -> Choice:
     with st.sidebar.expander("Your own data or teacher", expanded=bool(mine)):
         st.caption(rules(limit_mb(), allowed))
         st.file_uploader("Dataset (.zip or .csv)", type=list(DATA_TYPES), key="upload_data")
-        st.file_uploader("Teacher (.onnx)", type=list(TEACHER_TYPES), key="upload_teacher")
+        st.file_uploader(
+            "Teacher (.onnx, or a .zip of it and its weights file)", type=list(TEACHER_TYPES), key="upload_teacher"
+        )
         for key, add in (("upload_data", STORE.add_data), ("upload_teacher", STORE.add_teacher)):
             error = _receive(key, add)
             if error:

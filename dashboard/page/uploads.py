@@ -1,4 +1,6 @@
-"""Uploads kept on the server: a zip of an image folder or a CSV (a dataset), an ONNX model (a teacher).
+"""Uploads kept on the server: a zip of an image folder or a CSV (a dataset), an ONNX model (a teacher) or a zip of
+one ONNX model and the weights file it keeps beside it (torch's default exporter writes ``m.onnx`` and
+``m.onnx.data``), folded into one file by kd_core.models.own_teacher.onnx_from_zip under the same zip rules.
 
 No Streamlit here (dashboard/page/upload_panel.py draws them).  Nothing uploaded is ever unpickled or executed: a zip is
 read with ``zipfile`` member by member (never ``extractall``), a CSV with pandas, an ONNX file with onnxruntime.
@@ -43,7 +45,7 @@ from pathlib import Path, PurePosixPath
 
 from kd_core.data.custom import CustomDataError, PixelLimits, check_pixels
 from kd_core.data.custom import load as load_custom
-from kd_core.models.own_teacher import OnnxTeacher
+from kd_core.models.own_teacher import OnnxTeacher, TeacherFileError, onnx_from_zip
 
 try:
     import fcntl
@@ -53,7 +55,7 @@ except ImportError:  # not a Unix: no lock, so another server's folder is never 
 MB = 2**20
 MAX_LISTED = 8  # a browser's uploads listed on its page; an older one is deleted
 DATA_TYPES = ("zip", "csv")
-TEACHER_TYPES = ("onnx",)
+TEACHER_TYPES = ("onnx", "zip")
 SERVER_PREFIX = "server-"
 _LEGACY = re.compile(r"[0-9a-f]{16}")  # a browser's folder straight under the root, as earlier versions kept them
 
@@ -486,14 +488,23 @@ class Store:
             return self._keep(owner, upload, final, allowed)  # listed before its reservation ends: never uncounted
 
     def add_teacher(self, owner: str, filename: str, data: bytes) -> Upload:
-        """An ONNX model, checked to load; its shapes are checked against the data when a run is set up."""
+        """An ONNX model (or a zip of one and its weights file, folded into one), checked to load; its shapes are
+        checked against the data when a run is set up."""
         allowed = limits()
         digest = hashlib.sha256(data).hexdigest()[:16]
         again = self._again(owner, "teacher", digest, filename)
         if again is not None:
             return again
         name = _safe_name(filename, "teacher.onnx")
+        label = _label(filename)
+        if filename.lower().endswith(".zip"):  # an .onnx and its weights file: one self-contained model
+            try:
+                inner, data = onnx_from_zip(data, allowed.browser_mb * MB, allowed.files)
+            except TeacherFileError as error:
+                raise UploadError(_sentence(str(error)), f"teacher zip: {error}") from None
+            name, label = _safe_name(inner, "teacher.onnx"), _label(inner)  # named by its model, as the engine does
         OnnxTeacher(data, f"the file {name}")  # raises TeacherFileError, a sentence, before anything is written
+        sha = hashlib.sha256(data).hexdigest()[:16]  # of the model as kept (a zip's: folded), as the engine hashes it
         with self._room(owner, len(data), allowed):
             staged, final = self._staging(owner), None
             try:
@@ -502,7 +513,7 @@ class Store:
             except OSError as error:
                 _remove(staged, final)
                 raise self._disk_error(error) from None
-            upload = Upload("teacher", _label(filename), f"onnx:{final / name};sha={digest}", (), digest, len(data))
+            upload = Upload("teacher", label, f"onnx:{final / name};sha={sha}", (), digest, len(data))
             return self._keep(owner, upload, final, allowed)
 
     def _plain(self, message: str, folder: Path) -> str:
