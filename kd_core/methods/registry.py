@@ -19,11 +19,17 @@ from kd_core.methods.base import Method, MethodError, MethodLoss, Param, warmup
 from kd_core.methods.dist import DIST
 from kd_core.methods.dkd import DKD, decompose, nontarget_mass
 from kd_core.methods.fitnets import FITNETS, FitNetsLoss, check_pair, hint_features
+from kd_core.methods.jsd import JSD
 from kd_core.methods.logit_kd import KD, KD_MATCHED, KD_NO_T2, LOGIT_STD, SEED_SCRIPT
+from kd_core.methods.reverse_kl import REVERSE_KL
 from kd_core.models.architectures import ARCHITECTURES, build_model
 
-METHODS: dict[str, Method] = {m.name: m for m in (KD, KD_NO_T2, SEED_SCRIPT, DKD, DIST, LOGIT_STD, FITNETS, KD_MATCHED)}
-# The methods compared on the Methods tab and by benchmarks/measure_methods.py (the toggles are not methods).
+METHODS: dict[str, Method] = {
+    m.name: m for m in (KD, KD_NO_T2, SEED_SCRIPT, DKD, DIST, LOGIT_STD, FITNETS, KD_MATCHED, REVERSE_KL, JSD)
+}
+# The methods compared on the Methods tab and by benchmarks/measure_methods.py (the toggles are not methods; the
+# sequence losses reverse-kl and jsd, written for kd_core.language, apply to the classifiers too but are not
+# measured there).
 COMPARED = ("kd", "dkd", "dist", "logit-std", "fitnets", "kd-matched")
 # Hinton's KD and its two teaching toggles: the sidebar's choice of loss.
 KD_VARIANTS = tuple(name for name, m in METHODS.items() if m.plain is not None)
