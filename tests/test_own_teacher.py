@@ -3,6 +3,7 @@ with weights_only (nothing else unpickled), shapes are checked against the data,
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 
@@ -162,12 +163,159 @@ def test_kd_train_distils_an_onnx_teacher(trained, tmp_path, capsys):
     assert "teacher" in capsys.readouterr().out
 
 
+def _default_export(model: torch.nn.Module, path, **kwargs) -> None:
+    """``torch.onnx.export(model, args, path)`` as a user calls it: the default (dynamo) exporter, which writes the
+    weights to a second file beside the model (``path.data``)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.zeros(1, 1, 8, 8),), path, verbose=False, **kwargs)
+
+
 def test_an_onnx_teacher_with_a_fixed_batch_of_one_runs_row_by_row(tmp_path):
     model = build_model("mlp-small", (1, 8, 8), 10).eval()
-    torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), tmp_path / "one.onnx", dynamo=False, input_names=["x"])
-    own = OnnxTeacher((tmp_path / "one.onnx").read_bytes())
+    _default_export(model, tmp_path / "one.onnx", input_names=["x"])  # no dynamic_shapes: the batch is fixed at 1
+    name = validate(RunConfig(teacher=f"onnx:{tmp_path / 'one.onnx'}")).teacher
+    own = load(name, (1, 8, 8), 10)
     x = load_dataset("digits").x_test[:5]
     assert own.batch == 1 and torch.allclose(own(x), model(x), atol=1e-5)
+
+
+# ---------------------------------------------------------------- weights in a second file (the default exporter)
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """The trained teacher through ``torch.onnx.export(model, args, path)``: t.onnx and its weights t.onnx.data."""
+    folder = tmp_path_factory.mktemp("default-export")
+    _, _, teacher = trained
+    _default_export(copy.deepcopy(teacher), folder / "t.onnx")
+    assert (folder / "t.onnx.data").is_file(), "the default exporter keeps the weights beside the model"
+    return folder
+
+
+def test_a_teacher_from_the_default_exporter_loads_with_its_weights_file_and_gives_the_same_logits(
+    trained, exported, tmp_path, monkeypatch
+):
+    import onnxruntime as ort
+
+    _, setup, teacher = trained
+    with pytest.raises(Exception, match="External data path validation failed|model_path must not be empty"):
+        monkeypatch.chdir(tmp_path)  # the bytes alone, far from the weights: what onnxruntime refused before
+        ort.InferenceSession((exported / "t.onnx").read_bytes(), providers=["CPUExecutionProvider"])
+    name = validate(RunConfig(teacher=f"onnx:{exported / 't.onnx'}")).teacher
+    own = load(name, (1, 8, 8), 10)
+    theirs, ours = predict_logits(own, setup.dataset.x_test), predict_logits(teacher, setup.dataset.x_test)
+    assert ((theirs - ours).abs() <= 1e-5 * ours.abs().clamp(min=1)).all()
+    assert own.weight_count == 85_002  # the weights were read, not left behind
+
+
+def test_kd_train_distils_a_teacher_from_the_default_exporter(trained, exported, tmp_path):
+    _, setup, _ = trained
+    out = tmp_path / "r.json"
+    assert main(["--teacher-onnx", str(exported / "t.onnx"), *QUICK, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["teacher"]["accuracy"] == setup.teacher_evaluation().accuracy
+
+
+def test_the_teachers_hash_changes_with_its_weights_file(exported, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(exported, folder)
+    name = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}")).teacher
+    other = build_model("mlp-large", (1, 8, 8), 10)  # the same shapes, other weights: a data file of the same size
+    _default_export(other, tmp_path / "t.onnx")
+    (folder / "t.onnx.data").write_bytes((tmp_path / "t.onnx.data").read_bytes())
+    again = validate(RunConfig(teacher=f"onnx:{folder / 't.onnx'}")).teacher
+    assert name != again and (folder / "t.onnx").read_bytes() == (exported / "t.onnx").read_bytes()
+    with pytest.raises(TeacherFileError, match="changed since this run was set up"):
+        load(name, (1, 8, 8), 10)
+
+
+def _pointing_at(exported, folder, location: str):
+    """A copy of the exported model whose weights' location is ``location``."""
+    import onnx
+
+    proto = onnx.load(str(exported / "t.onnx"), load_external_data=False)
+    for tensor in proto.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(proto, str(folder / "t.onnx"))
+    return folder / "t.onnx"
+
+
+def test_a_weights_file_outside_the_models_folder_is_never_read(exported, tmp_path, capsys):
+    import shutil
+
+    shutil.copy(exported / "t.onnx.data", tmp_path / "secret.data")
+    for location in ("../secret.data", str(tmp_path / "secret.data")):
+        path = _pointing_at(exported, tmp_path / "model", location)
+        with pytest.raises(ConfigError, match="outside its own folder, which is never read; re-export it as one file"):
+            validate(RunConfig(teacher=f"onnx:{path}"))
+    (tmp_path / "model" / "link.data").symlink_to(tmp_path / "secret.data")  # a link that leads out
+    path = _pointing_at(exported, tmp_path / "model", "link.data")
+    with pytest.raises(ConfigError, match="keeps its weights in link.data, which is not beside it"):
+        validate(RunConfig(teacher=f"onnx:{path}"))
+    with pytest.raises(SystemExit) as exit_:  # missing: one line on how to re-export, exit 2
+        main(["--teacher-onnx", str(_pointing_at(exported, tmp_path / "model", "gone.data")), *QUICK])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "keeps its weights in gone.data, which is not beside it" in err and "external_data=False" in err
+
+
+def _zip(members: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
+    import io
+    import stat
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def test_a_zip_of_the_model_and_its_weights_becomes_one_self_contained_model(trained, exported):
+    from kd_core import onnx_from_zip
+
+    _, setup, teacher = trained
+    files = {"t.onnx": (exported / "t.onnx").read_bytes(), "t.onnx.data": (exported / "t.onnx.data").read_bytes()}
+    for prefix in ("", "my teacher/"):  # zipping a folder adds one
+        name, data = onnx_from_zip(_zip({prefix + k: v for k, v in files.items()}), max_bytes=10 * 2**20)
+        assert name == "t.onnx"
+        own = OnnxTeacher(data)  # from bytes alone
+        theirs, ours = predict_logits(own, setup.dataset.x_test), predict_logits(teacher, setup.dataset.x_test)
+        assert ((theirs - ours).abs() <= 1e-5 * ours.abs().clamp(min=1)).all()
+
+
+@pytest.mark.parametrize(
+    "members, links, limit, message",
+    [
+        ({"t.onnx": None, "../t.onnx.data": "data"}, (), 10, "a “zip slip”"),
+        ({"t.onnx": None}, ("t.onnx.data",), 10, "holds links (shortcuts), which are never followed"),
+        ({"t.onnx": None, "u.onnx": None, "t.onnx.data": "data"}, (), 10, "this zip holds 2 .onnx files"),
+        ({"t.onnx.data": "data"}, (), 10, "this zip holds 0 .onnx files"),
+        ({"t.onnx": None}, (), 10, "keeps its weights in t.onnx.data, which is not beside it"),
+        ({"t.onnx": None, "t.onnx.data": "data"}, (), 0.1, "this zip unpacks to 0.3 MB, more than the 0.1 MB allowed"),
+    ],
+)
+def test_a_bad_zip_is_refused_in_one_sentence(exported, members, links, limit, message):
+    from kd_core import onnx_from_zip
+
+    real = {"t.onnx": (exported / "t.onnx").read_bytes(), "data": (exported / "t.onnx.data").read_bytes()}
+    files = {k: real["t.onnx"] if v is None else real[v] for k, v in members.items()}
+    with pytest.raises(TeacherFileError) as error:
+        onnx_from_zip(_zip(files, links), max_bytes=int(limit * 2**20))
+    assert message in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(TeacherFileError, match="not a zip archive"):
+        onnx_from_zip(b"not a zip", max_bytes=2**20)
 
 
 def test_a_file_that_changed_is_refused(tmp_path):

@@ -7,7 +7,8 @@ file (``model.onnx.data``); here the graph is taken from the exporter's in-memor
 all inside it, and checked to be so: a shipped model is one file that a device can load from bytes.
 
 An uploaded ONNX teacher (``own_teacher.OnnxTeacher``) is already an ONNX model: its bytes are shipped as they came
-(external weights were folded in when it was loaded).
+(external weights were folded in when it was loaded).  The exporter's notes on each node (stack traces with this
+machine's source paths) are dropped: they are most of a small model's file and mean nothing on a device.
 """
 
 from __future__ import annotations
@@ -55,8 +56,23 @@ def onnx_bytes(model: nn.Module, example: torch.Tensor, metadata: dict[str, str]
     proto = program.model_proto
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer):  # never expected
         raise DeployError("the exporter kept some weights outside the model; it cannot be shipped as one file")
+    _strip_build_notes(proto.graph)
     for key, value in (metadata or {}).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     return proto.SerializeToString()
 
+
+def _strip_build_notes(graph) -> None:
+    """Drop what the exporter notes on each node and value (the Python stack trace that made it, with the source
+    files' paths on this machine; module names): ~1 kB per node, most of a small student's file, and of no use to
+    the device that runs it."""
+    for node in graph.node:
+        del node.metadata_props[:]
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                _strip_build_notes(attribute.g)
+            for subgraph in attribute.graphs:
+                _strip_build_notes(subgraph)
+    for value in [*graph.input, *graph.output, *graph.value_info, *graph.initializer]:
+        del value.metadata_props[:]

@@ -18,6 +18,7 @@ is measured on a file that is there to check.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -327,7 +328,8 @@ class SummaryRow:
 
 
 def summarize(deployments: Sequence[Deployment]) -> list[SummaryRow]:
-    """Each (model, format) of the deployments, its figures over them (one deployment per seed)."""
+    """Each (model, format) of the deployments, its figures over them (one deployment per seed); the intervals of
+    accuracy and agreement are cut to [0, 1]."""
     rows = []
     for first in deployments[0].models:
         same = [d.get(first.model, first.format) for d in deployments]
@@ -339,9 +341,12 @@ def summarize(deployments: Sequence[Deployment]) -> list[SummaryRow]:
             "latency_seconds": [m.latency.median for m in same],
             "throughput_images_per_second": [m.throughput.median for m in same],
         }
-        rows.append(
-            SummaryRow(first.model, first.format, first.quantization, {k: Interval.of(v) for k, v in values.items()})
-        )
+        figures = {name: Interval.of(numbers) for name, numbers in values.items()}
+        for name in ("accuracy", "agreement"):  # fractions: an interval past 100 % says only "near 100 %"
+            interval = figures[name]
+            if interval.low is not None:
+                figures[name] = dataclasses.replace(interval, low=max(0.0, interval.low), high=min(1.0, interval.high))
+        rows.append(SummaryRow(first.model, first.format, first.quantization, figures))
     return rows
 
 

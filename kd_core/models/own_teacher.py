@@ -249,7 +249,7 @@ def onnx_from_zip(data: bytes, max_bytes: int, max_files: int = 100) -> tuple[st
     unpacked = sum(info.file_size for info in members)
     if unpacked > max_bytes:
         raise TeacherFileError(
-            f"this zip unpacks to {unpacked / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB allowed"
+            f"this zip unpacks to {unpacked / 2**20:.1f} MB, more than the {max_bytes / 2**20:.3g} MB allowed"
         )
     visible = {_inside(info.filename): info for info in members if _visible(info)}
     models = [name for name in visible if name.lower().endswith(".onnx")]
