@@ -31,6 +31,10 @@ OPTIMIZERS = ("adam", "sgd", "nesterov")  # sgd: momentum 0.9; nesterov: the sam
 # it lets MNIST's students and teacher reach the paper's errors in a few epochs.
 SCHEDULES = ("constant", "cosine", "onecycle")
 MAX_JITTER = 8  # pixels
+# What a KD student may learn from besides the training data (``RunConfig.transfer``): "noise" is uniform random
+# inputs of the training images' shape and value range, one per training example the student would have seen.
+TRANSFERS = ("noise",)
+MAX_CHAIN = 6  # links in a chain of teachers (``teacher_from``), the run's own teacher included
 
 
 class ConfigError(ValueError):
@@ -71,6 +75,16 @@ class RunConfig:
     # The method's hyperparameters given (name, value), checked and sorted by validate(); the rest take their defaults.
     loss_args: tuple[tuple[str, float], ...] = ()
     device: str = "auto"  # validate() resolves "auto" to the device found
+    # The findings of distillation research (issue #30).  Each is left out of every key while at its default, so
+    # every teacher and run cached before them keeps its key.
+    teacher_width: int | None = None  # hidden units or channels of the teacher; None: the architecture's
+    teacher_label_smoothing: float = 0.0  # ε of label smoothing in the teacher's own training loss, in [0, 1)
+    # The teacher is another run's KD student (a chain: born-again generations, teacher → assistant → student):
+    # that run's settings as canonical JSON (``student_as_teacher``); validate() gives the parent this run's seed
+    # and device and sets ``teacher``/``teacher_width``/``teacher_epochs`` to what the parent's student is.
+    teacher_from: str | None = None
+    transfer: str | None = None  # what the KD student sees (TRANSFERS); None: its training examples, as always
+    track_fidelity: bool = False  # record agreement with the teacher and the KL to it on the test set each epoch
 
     def replace(self, **changes) -> "RunConfig":
         return dataclasses.replace(self, **changes)
@@ -89,8 +103,13 @@ class RunConfig:
     def teacher_key(self) -> str:
         """A hash of everything that determines the trained teacher (of a validated config).
 
-        The device is part of it: a GPU's kernels sum in another order than the CPU's, so its numbers differ.
+        The device is part of it: a GPU's kernels sum in another order than the CPU's, so its numbers differ.  A
+        chained teacher (``teacher_from``) is the parent run's KD student: its key is derived from the parent's run
+        key alone, so every run that names the same parent finds the same teacher.
         """
+        parent = parent_config(self)
+        if parent is not None:
+            return _digest({"kd_student_of": parent.run_key()})
         fields = ("dataset", "teacher", "teacher_epochs", "lr", "batch_size", "optimizer", "seed", "device")
         identity = {name: getattr(self.for_teacher(), name) for name in fields}
         # A setting at its default is left out of the key: the teachers already in caches are keyed without it.
@@ -98,6 +117,10 @@ class RunConfig:
             identity["jitter"] = self.teacher_jitter
         if self.schedule != "constant":
             identity["schedule"] = self.schedule
+        if self.teacher_width is not None:
+            identity["width"] = self.teacher_width
+        if self.teacher_label_smoothing:
+            identity["label_smoothing"] = self.teacher_label_smoothing
         identity["split"] = "fixed-v1"  # bump if data.py's train/test split ever changes
         return _digest(identity)
 
@@ -107,12 +130,12 @@ class RunConfig:
 
     def baseline_key(self) -> str:
         """A hash of everything that determines the scratch baseline (of a validated config): the run's, less what
-        only distillation reads — T, λ, the loss and its settings — so a run that changes only those finds its
-        baseline already trained (kd_core/runs/stored.py)."""
+        only distillation reads — T, λ, the loss and its settings, the transfer set — so a run that changes only
+        those finds its baseline already trained (kd_core/runs/stored.py)."""
         identity = {
             k: v
             for k, v in self._run_identity().items()
-            if k not in ("temperature", "lam", "loss", "loss_args", "baseline")
+            if k not in ("temperature", "lam", "loss", "loss_args", "baseline", "transfer")
         }
         return _digest({**identity, "part": "baseline"})
 
@@ -129,10 +152,54 @@ class RunConfig:
             ("teacher_jitter", 0),
             ("loss_args", ()),
             ("keep_classes", None),
+            ("teacher_width", None),
+            ("teacher_label_smoothing", 0.0),
+            ("teacher_from", None),
+            ("transfer", None),
+            ("track_fidelity", False),
         ):
             if identity[name] == default:
                 del identity[name]
+        if "teacher_from" in identity:  # the parent by its run key: shorter than its settings, and as exact
+            identity["teacher_from"] = parent_config(self).run_key()
         return identity
+
+
+def student_as_teacher(parent: RunConfig) -> str:
+    """``parent``'s settings as ``RunConfig.teacher_from``: the teacher of a run becomes ``parent``'s KD student.
+
+        gen1 = RunConfig(teacher="mlp-small", student="mlp-small")           # born-again, generation 1
+        gen2 = gen1.replace(teacher_from=student_as_teacher(gen1))           # generation 2: taught by gen 1
+        assistant = RunConfig(student_width=64)                              # teacher → assistant
+        student = RunConfig(teacher_from=student_as_teacher(assistant))      # assistant → student
+
+    The chain is one config: the pipeline finds each link's student in the teacher cache (keyed from the parent's
+    run key) or trains the links before it, each at the run's seed.  Canonical JSON (sorted keys) so the same
+    parent always reads the same.
+    """
+    return json.dumps(parent.to_dict(), sort_keys=True)
+
+
+def parent_config(config: RunConfig) -> RunConfig | None:
+    """The run whose KD student is ``config``'s teacher (``teacher_from`` read back), or None; ConfigError for text
+    that is not a run's settings."""
+    if config.teacher_from is None:
+        return None
+    problem = (
+        f"teacher_from must be a run's settings as JSON (config.student_as_teacher), got {_show(config.teacher_from)}"
+    )
+    try:
+        fields = json.loads(config.teacher_from)
+    except (TypeError, ValueError):
+        raise ConfigError(problem) from None
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    if not isinstance(fields, dict) or not set(fields) <= known:
+        raise ConfigError(problem)
+    if isinstance(fields.get("keep_classes"), list):
+        fields["keep_classes"] = tuple(fields["keep_classes"])
+    if isinstance(fields.get("loss_args"), list):
+        fields["loss_args"] = tuple(tuple(pair) if isinstance(pair, list) else pair for pair in fields["loss_args"])
+    return RunConfig(**fields)
 
 
 def _digest(identity: dict) -> str:
@@ -311,6 +378,65 @@ def _method(config: RunConfig, spec: DatasetSpec, teacher: str, student: str, wi
     return {"loss_args": loss_args}
 
 
+def _teacher_training(config: RunConfig, teacher: str) -> dict:
+    """The teacher's own width and the label smoothing of its training loss (Müller et al. 2019): only for a
+    teacher trained here, not a file of one's own."""
+    width = None if config.teacher_width is None else _int("teacher_width", config.teacher_width, 1, 4096)
+    smoothing = _float("teacher_label_smoothing", config.teacher_label_smoothing)
+    if not (math.isfinite(smoothing) and 0 <= smoothing < 1):
+        raise ConfigError(f"teacher_label_smoothing must be in [0, 1), got {_show(config.teacher_label_smoothing)}")
+    if teacher not in ARCHITECTURES and (width is not None or smoothing):
+        raise ConfigError("teacher_width and teacher_label_smoothing need a teacher trained here, not a teacher file")
+    if width is not None and width == ARCHITECTURES[teacher].width:
+        width = None  # the architecture's own width: the same teacher, the same key
+    return {"teacher_width": width, "teacher_label_smoothing": smoothing}
+
+
+def _transfer(config: RunConfig) -> dict:
+    """What the KD student sees: its training examples (None), or inputs without labels — then λ is 1, as only the
+    teacher's soft targets mean anything on them, and the method must be Hinton's (others read the labels)."""
+    if config.transfer is None:
+        return {}
+    _choice("transfer set", config.transfer, TRANSFERS)
+    if config.loss != "kd":
+        raise ConfigError(
+            f"transfer '{config.transfer}' needs loss 'kd' (the others read labels), got {_show(config.loss)}"
+        )
+    if config.omit_class is not None or config.keep_classes is not None:
+        raise ConfigError(
+            f"transfer '{config.transfer}' has no classes to omit or keep; leave omit_class and keep_classes unset"
+        )
+    return {"lam": 1.0}
+
+
+def _chained(config: RunConfig, child: RunConfig) -> RunConfig:
+    """``child`` (validated) with its teacher the KD student of ``config.teacher_from``: the parent validated at the
+    child's seed and device, without a baseline (no link needs one), and the teacher fields set to its student."""
+    raw = parent_config(config)
+    ancestor, links = raw, 1
+    while ancestor is not None:
+        links += 1
+        if links > MAX_CHAIN:
+            raise ConfigError(f"teacher_from chains at most {MAX_CHAIN} runs")
+        ancestor = parent_config(ancestor)
+    parent = validate(raw.replace(seed=child.seed, device=child.device, baseline=False, data_dir=None))
+    if parent.dataset != child.dataset:
+        raise ConfigError(f"teacher_from's run is on dataset '{parent.dataset}', this one on '{child.dataset}'")
+    if config.teacher not in (None, parent.student) or config.teacher_width not in (None, parent.student_width):
+        raise ConfigError("teacher_from sets the teacher (the parent's student); leave teacher and teacher_width unset")
+    if child.teacher_label_smoothing or child.teacher_jitter:
+        raise ConfigError(
+            "teacher_from's teacher is a KD student: teacher_label_smoothing and teacher_jitter do not apply"
+        )
+    width = parent.student_width
+    return child.replace(
+        teacher=parent.student,
+        teacher_width=None if width == ARCHITECTURES[parent.student].width else width,
+        teacher_epochs=parent.epochs,
+        teacher_from=student_as_teacher(parent),
+    )
+
+
 def _device(config: RunConfig) -> dict:
     """The device to train on: ``auto`` resolved to the one found, a named one only if it is there."""
     return {"device": resolve_device(_choice("device", config.device, DEVICES))}
@@ -343,15 +469,18 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
     first that fails raises, so a config with several bad settings always names the same one.
     """
     dataset, spec = _dataset(config.dataset)
+    if config.teacher_from is not None:
+        parent_config(config)  # readable settings, before anything else is checked
     models = _models(config, dataset, spec)
     settings = {
         **_distillation(config),
+        **_transfer(config),
         **_learning_rate(config, spec),
         **_student_data(config, spec, models["student"]),
         **_optimizers(config, dataset, spec),
         **_schedule(config, spec),
     }
-    return config.replace(
+    validated = config.replace(
         dataset=dataset,  # data of one's own: its canonical name, content hash included
         **models,
         **settings,
@@ -359,5 +488,12 @@ def validate(config: RunConfig, train_size: int | None = None) -> RunConfig:
         **_device(config),
         **_batch_sizes(config, spec, train_size),
         **_lengths(config, spec),
+        **_teacher_training(config, models["teacher"]),
         baseline=bool(config.baseline),
+        track_fidelity=bool(config.track_fidelity),
     )
+    if config.teacher_from is None:
+        return validated
+    chained = _chained(config, validated)
+    _method(chained, spec, chained.teacher, chained.student, chained.student_width)  # against the real teacher
+    return chained

@@ -10,6 +10,11 @@ The KD student and the scratch baseline start from the very same weights (drawn 
 batches in the same order, so the only difference between them is the teacher's signal.  The baseline does not
 depend on T, λ or the loss: a run that changes only those finds it in the teacher cache (half a rerun's time).
 The teacher's logits over the student's view of the data are computed once per view.
+
+Three settings from distillation research (issue #30) live here: a teacher trained with label smoothing
+(``teacher_label_smoothing``), a teacher that is another run's KD student (``teacher_from``: found in the teacher
+cache, or the earlier links trained now) and a KD student taught on inputs that are not the training data
+(``transfer``).
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from kd_core.config import MAX_EPOCHS, ConfigError, RunConfig, validate
+from kd_core.config import MAX_EPOCHS, ConfigError, RunConfig, parent_config, validate
 from kd_core.data.datasets import load_dataset, student_indices
 from kd_core.data.spec import Dataset
 from kd_core.methods.fitnets import hint_features
@@ -41,6 +47,7 @@ from kd_core.train.loop import (
     evaluate,
     fit,
     predict_logits,
+    score_logits,
     seeded_model,
 )
 from kd_core.train.records import (
@@ -81,8 +88,35 @@ def equal_steps_epochs(config: RunConfig, labels: torch.Tensor) -> int:
 
 def report(model: nn.Module, evaluation: Evaluation) -> PhaseReport:
     return PhaseReport(
-        evaluation.accuracy, evaluation.per_class_accuracy, count_params(model), size_bytes(model), evaluation.agreement
+        evaluation.accuracy,
+        evaluation.per_class_accuracy,
+        count_params(model),
+        size_bytes(model),
+        evaluation.agreement,
+        evaluation.teacher_kl,
     )
+
+
+def label_smoothed(epsilon: float):
+    """The teacher's training loss with label smoothing ε (Szegedy et al. 2016; Müller, Kornblith & Hinton 2019,
+    "When does label smoothing help?"): cross-entropy against (1 − ε)·one-hot + ε/K, torch's own
+    ``F.cross_entropy(label_smoothing=ε)``.  ε = 0 is ``cross_entropy`` itself, so a default teacher is unchanged."""
+    if not epsilon:
+        return cross_entropy
+
+    def smoothed(student_logits, teacher_logits, labels, temperature, lam) -> dict[str, torch.Tensor]:
+        return {"total": F.cross_entropy(student_logits, labels, label_smoothing=epsilon)}
+
+    return smoothed
+
+
+def noise_like(x: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    """``count`` inputs of ``x``'s shape, each value uniform over ``x``'s range of values: inputs the teacher was
+    never trained on, drawn on the CPU from ``seed`` (the same on every device), then moved to ``x``'s device."""
+    generator = torch.Generator().manual_seed(seed)
+    low, high = x.min().item(), x.max().item()
+    noise = torch.rand((count, *x.shape[1:]), generator=generator) * (high - low) + low
+    return noise.to(x.device)
 
 
 def view_key(config: RunConfig) -> tuple:
@@ -92,11 +126,12 @@ def view_key(config: RunConfig) -> tuple:
 
 @dataclass
 class StudentView:
-    """The training examples a student sees, and the teacher's logits over them."""
+    """The training examples a student sees, and the teacher's logits over them (None for a baseline trained
+    before its teacher)."""
 
     x: torch.Tensor
     y: torch.Tensor
-    teacher_logits: torch.Tensor
+    teacher_logits: torch.Tensor | None
 
 
 @dataclass
@@ -121,6 +156,8 @@ class RunSetup:
         self._teacher: TeacherLookup | None = None
         self._teacher_eval: Evaluation | None = None
         self._views: dict[tuple, StudentView] = {}
+        self._transfer_views: dict[tuple, StudentView] = {}
+        self._teacher_test_logits: torch.Tensor | None = None
         self._features: dict[tuple, torch.Tensor] = {}  # the teacher's hint features per view (FitNets)
 
     # ---- the teacher
@@ -134,7 +171,7 @@ class RunSetup:
             entry = cache.get(self.config.teacher_key())
             if entry is None:
                 return None
-            model = seeded_model(self.config.teacher, self.dataset, self.config.seed)
+            model = seeded_model(self.config.teacher, self.dataset, self.config.seed, self.config.teacher_width)
             model.load_state_dict(entry["states"]["teacher"])
             history = [EpochRecord.from_dict(row) for row in entry["meta"]["history"]]
             # an entry stored without steps replays its epochs only
@@ -155,8 +192,11 @@ class RunSetup:
             if found is not None:
                 replay(found.history, self.config, on_event, found.steps)
                 return found
+            if self.config.teacher_from is not None:
+                self._teacher = self._chained_teacher(cache, stop)
+                return self._teacher
             config = self.config
-            model = seeded_model(config.teacher, self.dataset, config.seed).to(self.device)
+            model = seeded_model(config.teacher, self.dataset, config.seed, config.teacher_width).to(self.device)
             recorder = StepRecorder(on_event)
             started = time.perf_counter()
             options = FitOptions(
@@ -167,7 +207,8 @@ class RunSetup:
                 jitter=config.teacher_jitter,
             )
             data = TrainingData(self.x_train, self.y_train, self.test)
-            history = fit(model, cross_entropy, data, options, on_event=recorder, stop=stop)
+            loss = label_smoothed(config.teacher_label_smoothing)
+            history = fit(model, loss, data, options, on_event=recorder, stop=stop)
             seconds = time.perf_counter() - started
             meta = {
                 "history": [row.to_dict() for row in history],
@@ -179,10 +220,36 @@ class RunSetup:
         self._teacher = TeacherLookup(model, history, seconds, False, recorder.steps)
         return self._teacher
 
+    def _chained_teacher(self, cache: TeacherCache, stop: StopFlag | None) -> TeacherLookup:
+        """The KD student of ``teacher_from``'s run, trained now (its own teacher from the cache, or trained the same
+        way, link after link) and cached as this run's teacher.  The earlier links report no events: their phases
+        are not this run's, and the page would draw them as its own teacher's."""
+        parent = parent_config(self.config).replace(data_dir=self.config.data_dir)
+        link = RunSetup(parent)
+        started = time.perf_counter()
+        link.teacher(cache, None, stop)
+        model = link.train_student(link.config, "student", None, stop).model
+        seconds = time.perf_counter() - started
+        meta = {"history": [], "seconds": seconds, "config": self.config.to_dict(), "steps": []}
+        cache.put(self.config.teacher_key(), {"teacher": model.state_dict()}, meta)
+        return TeacherLookup(model.to(self.device), [], seconds, False, [])
+
     def teacher_evaluation(self) -> Evaluation:
-        if self._teacher_eval is None:
-            self._teacher_eval = evaluate(self._require_teacher().model, *self.test, self.dataset.num_classes)
+        if self._teacher_eval is None:  # from the test logits kept for the students' fidelity: one pass
+            self._teacher_eval = score_logits(self.teacher_test_logits(), self.test[1], self.dataset.num_classes)
         return self._teacher_eval
+
+    def teacher_test_logits(self) -> torch.Tensor:
+        """The teacher's logits over the test set, on the device, computed once: a student's fidelity is measured
+        against them."""
+        if self._teacher_test_logits is None:
+            self._teacher_test_logits = predict_logits(self._require_teacher().model, self.test[0])
+        return self._teacher_test_logits
+
+    def evaluate_student(self, model: nn.Module) -> Evaluation:
+        """A student on the test set: accuracy, and its agreement and KL with the teacher."""
+        teacher = self.teacher_evaluation().predictions
+        return evaluate(model, *self.test, self.dataset.num_classes, teacher, self.teacher_test_logits())
 
     def teacher_logits(self, split: str = "test") -> torch.Tensor:
         """The teacher's logits over the "train" or "test" set, on the CPU."""
@@ -212,6 +279,19 @@ class RunSetup:
             self._views[key] = StudentView(x, y, predict_logits(self._require_teacher().model, x))
         return self._views[key]
 
+    def transfer_view(self, config: RunConfig) -> StudentView:
+        """What the KD student of a ``config`` with a ``transfer`` set trains on: as many random inputs as its
+        ``student_view`` has examples (the same steps per epoch), the teacher's logits over them, and the teacher's
+        top-1 as labels (λ is 1: they only fill the loss's unused hard part).  Drawn from ``seed + 3`` (the
+        teacher's weights draw from ``seed``, the students' from ``seed + 1``, a FitNets regressor from ``+ 2``)."""
+        key = (*view_key(config), config.transfer)
+        if key not in self._transfer_views:
+            count = len(self.student_view(config).x)
+            x = noise_like(self.x_train, count, config.seed + 3)
+            logits = predict_logits(self._require_teacher().model, x)
+            self._transfer_views[key] = StudentView(x, logits.argmax(dim=1), logits)
+        return self._transfer_views[key]
+
     def teacher_features(self, config: RunConfig) -> torch.Tensor:
         """The teacher's hint-layer features over ``config``'s student view, computed once per view like its logits."""
         key = view_key(config)
@@ -225,27 +305,30 @@ class RunSetup:
         """The KD student (``phase="student"``) or the scratch baseline of ``config`` (validated, same teacher)."""
         if config.teacher_key() != self.config.teacher_key():
             raise ValueError("train_student: config names another teacher than this set-up's")
-        view = self.student_view(config)
-        model, history, steps, seconds = self._fit_student(config, phase, view.x, view.y, on_event, stop)
-        evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
+        view = self.transfer_view(config) if phase == "student" and config.transfer else self.student_view(config)
+        model, history, steps, seconds = self._fit_student(config, phase, view, on_event, stop)
+        evaluation = self.evaluate_student(model)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps)
 
     def _fit_student(
         self,
         config: RunConfig,
         phase: str,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        view: StudentView,
         on_event: EventCallback | None,
         stop: StopFlag | None,
     ):
+        """Train the KD student or the scratch baseline on ``view`` (the baseline ignores its teacher logits); with
+        ``track_fidelity``, each epoch also measures agreement and KL with the teacher on the test set."""
         model = seeded_model(config.student, self.dataset, config.seed + 1, config.student_width).to(self.device)
         distill = phase == "student"
         recorder = StepRecorder(on_event)
         started = time.perf_counter()
+        x, y = view.x, view.y
         loss = student_loss(config, model, x, lambda: self.teacher_features(config)) if distill else cross_entropy
         with attached(loss, model):  # a method's hooks on the student (FitNets), removed after training
-            data = TrainingData(x, y, self.test, self.student_view(config).teacher_logits if distill else None)
+            fidelity = self.teacher_test_logits() if config.track_fidelity else None
+            data = TrainingData(x, y, self.test, view.teacher_logits if distill else None, fidelity)
             options = FitOptions(phase, config, config.epochs, shuffle_seed=config.seed + 1)
             history = fit(model, loss, data, options, on_event=recorder, stop=stop)
         return model, history, recorder.steps, time.perf_counter() - started
@@ -269,7 +352,7 @@ class RunSetup:
                 store_baseline(cache.baselines, config, trained.model, trained.history, trained.steps, trained.seconds)
                 return trained
         model, history, steps, seconds = found
-        evaluation = evaluate(model, *self.test, self.dataset.num_classes, self.teacher_evaluation().predictions)
+        evaluation = self.evaluate_student(model)
         return TrainedStudent(model, history, seconds, evaluation, report(model, evaluation), steps, from_cache=True)
 
     def baseline_into(
@@ -278,11 +361,14 @@ class RunSetup:
         """Train this run's scratch baseline into ``cache.baselines`` unless it is there: from the labels alone,
         while another worker trains the teacher (kd_core.runs.seeds.ahead_of_seeds)."""
         config = self.config
+        if config.track_fidelity:  # its epochs measure agreement with the teacher: it trains after the teacher
+            return
         with cache.baselines.claim(config.baseline_key(), stop) as claimed:
             if not claimed or cache.baselines.get(config.baseline_key()) is not None:
                 return
             x, y = self.student_examples(config)
-            model, history, steps, seconds = self._fit_student(config, "baseline", x, y, on_event, stop)
+            view = StudentView(x, y, None)  # no teacher: it may still be training in another worker
+            model, history, steps, seconds = self._fit_student(config, "baseline", view, on_event, stop)
             store_baseline(cache.baselines, config, model, history, steps, seconds)
 
 

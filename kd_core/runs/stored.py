@@ -25,7 +25,7 @@ def load_result(
         return None
     result = RunResult.from_json(entry["meta"]["result"], config)
     for phase, state in entry["states"].items():
-        width = None if phase == "teacher" else config.student_width
+        width = config.teacher_width if phase == "teacher" else config.student_width
         if phase == "teacher" and is_external(config.teacher):
             model = load_own_teacher(config.teacher, dataset.input_shape, dataset.num_classes)
         else:

@@ -69,6 +69,7 @@ class Evaluation:
     per_class_accuracy: list[float]
     predictions: torch.Tensor = field(repr=False)  # on the model's device
     agreement: float | None = None  # with the reference predictions, when given
+    teacher_kl: float | None = None  # mean KL(reference ‖ model) at T = 1, when the reference logits are given
 
 
 def seeded_model(name: str, dataset: Dataset, seed: int, width: int | None = None) -> nn.Module:
@@ -98,20 +99,50 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     return (predict_logits(model, x).argmax(dim=1) == y).float().mean()
 
 
+def teacher_student_kl(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of KL(p_teacher ‖ p_student) at T = 1, in nats, as a 0-d tensor: how far the student's whole
+    distribution is from the teacher's (Stanton et al. 2021, "Does knowledge distillation really work?", measure
+    fidelity by it and by top-1 agreement).  0 when they match, whatever the labels."""
+    log_p = torch.log_softmax(teacher_logits.float(), dim=1)
+    log_q = torch.log_softmax(student_logits.float(), dim=1)
+    return (log_p.exp() * (log_p - log_q)).sum(dim=1).mean()
+
+
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int, reference: torch.Tensor | None = None
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    reference: torch.Tensor | None = None,
+    reference_logits: torch.Tensor | None = None,
 ) -> Evaluation:
-    """Top-1 accuracy overall and per class (fractions), and agreement with ``reference`` predictions; one read-back."""
-    predictions = predict_logits(model, x).argmax(dim=1)
+    """Top-1 accuracy overall and per class (fractions), agreement with ``reference`` predictions and the KL from
+    the ``reference_logits`` (the teacher's on ``x``) to the model's; one read-back."""
+    return score_logits(predict_logits(model, x), y, num_classes, reference, reference_logits)
+
+
+def score_logits(
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    num_classes: int,
+    reference: torch.Tensor | None = None,
+    reference_logits: torch.Tensor | None = None,
+) -> Evaluation:
+    """``evaluate`` of a model's logits already computed over the examples."""
+    predictions = logits.argmax(dim=1)
     correct = predictions == y
     counts = torch.bincount(2 * y + correct, minlength=2 * num_classes).view(num_classes, 2)  # [wrong, right] per class
     per_class = counts[:, 1].float() / counts.sum(dim=1).float()  # 0/0 = NaN for a class with no examples
     values = [correct.float().mean().view(1), per_class]
     if reference is not None:
         values.append((predictions == reference).float().mean().view(1))
+    if reference_logits is not None:
+        values.append(teacher_student_kl(reference_logits, logits).view(1))
     numbers = torch.cat(values).tolist()  # a CPU-GPU sync point
-    agreement = numbers[-1] if reference is not None else None
-    return Evaluation(numbers[0], numbers[1 : 1 + num_classes], predictions, agreement)
+    extra = iter(numbers[1 + num_classes :])
+    agreement = next(extra) if reference is not None else None
+    teacher_kl = next(extra) if reference_logits is not None else None
+    return Evaluation(numbers[0], numbers[1 : 1 + num_classes], predictions, agreement, teacher_kl)
 
 
 def make_optimizer(model: nn.Module, config: RunConfig, extra: list[nn.Parameter] = ()) -> torch.optim.Optimizer:
@@ -167,11 +198,12 @@ class _StepLog:
         if len(self.pending) >= REPORT_EVERY or time.monotonic() - self.last_read >= REPORT_SECONDS:
             self.read()
 
-    def read(self, extra: torch.Tensor | None = None) -> float | None:
-        """Read the pending steps back (and ``extra``, a 0-d tensor, in the same transfer): check, sum, report."""
+    def read(self, extra: torch.Tensor | None = None) -> list[float] | None:
+        """Read the pending steps back (and ``extra``, a 1-d tensor, in the same transfer): check, sum, report;
+        returns ``extra``'s values."""
         if not self.pending and extra is None:
             return None
-        tensors = [values for *_, values in self.pending] + ([extra.view(1).float()] if extra is not None else [])
+        tensors = [values for *_, values in self.pending] + ([extra.float()] if extra is not None else [])
         numbers = torch.cat(tensors).tolist()  # a CPU-GPU sync point
         now = time.monotonic()  # when these steps were read back: their events' ``at``, for the page's ETA
         width = len(self.names)
@@ -193,7 +225,7 @@ class _StepLog:
                 )
         self.pending.clear()
         self.last_read = time.monotonic()
-        return numbers[-1] if extra is not None else None
+        return numbers[len(numbers) - len(extra) :] if extra is not None else None
 
 
 @dataclass(frozen=True)
@@ -217,6 +249,9 @@ class TrainingData:
     y: torch.Tensor
     test: tuple[torch.Tensor, torch.Tensor]
     teacher_logits: torch.Tensor | None = None
+    # The teacher's logits over the test set, to record agreement and KL with it after each epoch (a forward pass
+    # over the test set per epoch, besides the accuracy's); None: accuracy only.
+    test_teacher_logits: torch.Tensor | None = None
 
 
 Forward = Callable[[torch.Tensor], torch.Tensor]  # the model's forward in its training layout
@@ -282,12 +317,26 @@ class _Trainer:
         self.log.add(epoch, self.step, len(batch), parts)
 
     def end_epoch(self, epoch: int) -> None:
-        """The epoch's mean losses and test accuracy (read back with its last steps), recorded and reported."""
+        """The epoch's mean losses and test accuracy (read back with its last steps), recorded and reported; with
+        the teacher's test logits, also agreement and KL with the teacher."""
         x_test, y_test = self.data.test
-        test_accuracy = self.log.read(extra=_accuracy(self.model, x_test, y_test))
+        reference = self.data.test_teacher_logits
+        if reference is None:
+            test_accuracy, fidelity = self.log.read(extra=_accuracy(self.model, x_test, y_test).view(1))[0], {}
+        else:
+            logits = predict_logits(self.model, x_test)
+            scores = torch.stack(
+                [
+                    (logits.argmax(dim=1) == y_test).float().mean(),
+                    (logits.argmax(dim=1) == reference.argmax(dim=1)).float().mean(),
+                    teacher_student_kl(reference, logits),
+                ]
+            )
+            test_accuracy, agreement, teacher_kl = self.log.read(extra=scores)
+            fidelity = {"agreement": agreement, "teacher_kl": teacher_kl}
         self.model.train()
         means = {name: total / len(self.data.x) for name, total in self.log.sums.items()}
-        record = EpochRecord(self.options.phase, epoch, means.pop("total"), means, test_accuracy)
+        record = EpochRecord(self.options.phase, epoch, means.pop("total"), means, test_accuracy, **fidelity)
         self.history.append(record)
         if self.on_event is not None:
             self.on_event(

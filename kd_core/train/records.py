@@ -56,13 +56,17 @@ HISTORY_PARTS = ("soft", "hard")
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One row of a run's history: a phase's mean losses over one epoch and its test accuracy after it."""
+    """One row of a run's history: a phase's mean losses over one epoch and its test accuracy after it; with
+    ``track_fidelity``, a student's top-1 agreement with the teacher and mean KL(teacher ‖ student) at T = 1 on the
+    test set (None otherwise, and then absent from ``to_dict``)."""
 
     phase: Phase
     epoch: int
     loss: float
     parts: dict[str, float]
     test_accuracy: float
+    agreement: float | None = None
+    teacher_kl: float | None = None
 
     def to_dict(self) -> dict:
         parts = {f"{name}_loss": self.parts.get(name) for name in HISTORY_PARTS}
@@ -73,6 +77,8 @@ class EpochRecord:
             "loss": self.loss,
             **parts,
             "test_accuracy": self.test_accuracy,
+            **({} if self.agreement is None else {"agreement": self.agreement}),
+            **({} if self.teacher_kl is None else {"teacher_kl": self.teacher_kl}),
         }
 
     @classmethod
@@ -81,7 +87,15 @@ class EpochRecord:
         parts = {
             k[: -len("_loss")]: v for k, v in row.items() if k.endswith("_loss") and k not in fixed and v is not None
         }
-        return cls(row["phase"], row["epoch"], row["loss"], parts, row["test_accuracy"])
+        return cls(
+            row["phase"],
+            row["epoch"],
+            row["loss"],
+            parts,
+            row["test_accuracy"],
+            row.get("agreement"),
+            row.get("teacher_kl"),
+        )
 
     def event(self, epochs: int) -> ProgressEvent:
         """This row as a replayed epoch event (``steps=0``)."""
@@ -152,18 +166,21 @@ class StepRecorder:
 @dataclass(frozen=True)
 class PhaseReport:
     """A trained model on the test set: accuracy overall and per class (fractions), its size, and — for a
-    student — how often it predicts what the teacher predicts."""
+    student — its fidelity to the teacher: how often it predicts what the teacher predicts (top-1 agreement) and
+    the mean KL(teacher ‖ student) at T = 1 (Stanton et al. 2021: a student can be accurate and still unfaithful)."""
 
     accuracy: float
     per_class_accuracy: list[float]
     params: int
     size_bytes: int
     agreement: float | None = None
+    teacher_kl: float | None = None  # None for the teacher itself, and in results stored before it was recorded
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
-        if self.agreement is None:
-            del out["agreement"]
+        for name in ("agreement", "teacher_kl"):
+            if out[name] is None:
+                del out[name]
         return out
 
     @classmethod
