@@ -25,20 +25,8 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.page import accessibility, job_panel, links, resources, sessions, sidebar, style, upload_panel
 from dashboard.runs import distill as runs
-from dashboard.tabs import (
-    class_board,
-    dark_knowledge,
-    distill,
-    draw,
-    explanation,
-    history,
-    little_data,
-    look_closer,
-    methods,
-    probabilities,
-    sweep,
-    unseen_class,
-)
+from dashboard.tabs import class_board, distill, draw, explanation, history, look_closer, probabilities
+from dashboard.tabs.experiments import dark_knowledge, little_data, methods, sweep, unseen_class
 from kd_core import Dataset, RunConfig
 
 # One CPU thread per training: dashboard.jobs.runner already runs up to one training per core at once, and torch's

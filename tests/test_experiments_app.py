@@ -21,7 +21,7 @@ def page_script():
     """The stand-in app: one experiment tab, with a sidebar-like config from session state."""
     import streamlit as st
 
-    from dashboard.tabs import dark_knowledge, little_data, sweep, unseen_class
+    from dashboard.tabs.experiments import dark_knowledge, little_data, sweep, unseen_class
     from kd_core import RunConfig
 
     config = RunConfig(

@@ -1,4 +1,4 @@
-"""AppTest for the Methods tab (dashboard/tabs/methods.py) and its pure parts (dashboard/runs/methods.py,
+"""AppTest for the Methods tab (dashboard/tabs/experiments/methods.py) and its pure parts (dashboard/runs/methods.py,
 dashboard/figures/methods.py): one click trains each method over the seeds through Distill's path; the forest plot,
 the table, the loss parts and the cost are drawn from the runs."""
 
@@ -22,7 +22,7 @@ TIMEOUT = 180
 def page_script():
     import streamlit as st
 
-    from dashboard.tabs import methods
+    from dashboard.tabs.experiments import methods
     from kd_core import RunConfig
 
     config = RunConfig(
