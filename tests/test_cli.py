@@ -116,3 +116,53 @@ def test_console_script_runs_as_a_program(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "KD student" in completed.stdout
     assert "student" in completed.stderr and "step" in completed.stderr  # tqdm bars
+
+
+# ---------------------------------------------------------------- kd-train --ship
+
+SHIP_QUICK = ["--teacher-epochs", "1", "--epochs", "1", "--quiet"]
+
+
+def test_ship_writes_the_files_a_table_and_a_deployment_section(tmp_path, capsys):
+    out, folder = tmp_path / "result.json", tmp_path / "shipped"
+    assert main([*SHIP_QUICK, "--ship", str(folder), "--json", str(out)]) == 0
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == sorted(f"{m}-{f}.onnx" for m in ("teacher", "student", "baseline") for f in ("fp32", "int8"))
+    deployment = json.loads(out.read_text())["deployment"]
+    assert deployment["folder"] == str(folder) and len(deployment["models"]) == 6
+    for model in deployment["models"]:
+        assert model["bytes"] == (folder / model["file"]).stat().st_size
+        assert {"accuracy", "agreement", "macs", "params", "latency_seconds", "throughput_images_per_second"} <= set(
+            model
+        )
+        assert [point["batch"] for point in model["batch_curve"]] == [1, 8, 64, 256]
+    printed = capsys.readouterr().out
+    assert f"deployment in {folder}" in printed and "int8 dynamic" in printed and "µs per image at batch" in printed
+
+
+def test_ship_over_seeds_writes_a_subfolder_each_and_intervals(tmp_path, capsys):
+    out, folder = tmp_path / "result.json", tmp_path / "shipped"
+    assert main([*SHIP_QUICK, "--no-baseline", "--seeds", "2", "--ship", str(folder), "--json", str(out)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["seed-0", "seed-1"]
+    deployment = json.loads(out.read_text())["deployment"]
+    assert [d["seed"] for d in deployment["seeds"]] == [0, 1]
+    row = deployment["summary"][0]
+    assert (row["model"], row["format"]) == ("teacher", "fp32")
+    assert set(row["accuracy"]) == {"mean", "sd", "low", "high"}
+    assert "deployment over 2 seeds: mean [95 % interval]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("what", ["a folder with a file", "a file"])
+def test_ship_refuses_a_folder_that_is_not_empty_before_training(tmp_path, capsys, what):
+    target = tmp_path / "shipped"
+    if what == "a file":
+        target.write_text("mine")
+    else:
+        target.mkdir()
+        (target / "mine.txt").write_text("mine")
+    with pytest.raises(SystemExit) as caught:
+        main([*SHIP_QUICK, "--ship", str(target), "--json", str(tmp_path / "result.json")])
+    err = capsys.readouterr().err.strip()
+    assert caught.value.code == 2 and len(err.splitlines()) == 1 and err.startswith("kd-train: error: --ship: ")
+    assert not (tmp_path / "result.json").exists()
+    assert (target.read_text() if what == "a file" else (target / "mine.txt").read_text()) == "mine"

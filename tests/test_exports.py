@@ -189,3 +189,15 @@ def test_the_command_line_lists_only_what_was_changed():
     assert line == "kd-train --student-width 8 --omit-class 3 --loss kd-no-t2"
     assert exports.command_line(RunConfig(dataset="mnist")) == "kd-train --dataset mnist --threads 1"
     assert "--data-dir '/data/my MNIST'" in exports.command_line(RunConfig(data_dir="/data/my MNIST"))
+
+
+def test_the_pages_onnx_file_is_the_engines_one_self_contained_file_without_this_machines_paths():
+    import kd_core
+
+    model = trained_like("cnn-small", (1, 8, 8))
+    data = exports.onnx_bytes(model, torch.zeros(1, 1, 8, 8))
+    assert exports.onnx_bytes is kd_core.onnx_bytes  # one exporter: the page's downloads and kd-train --ship
+    proto = onnx.load_from_string(data)
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    assert not any(node.metadata_props for node in proto.graph.node)  # no stack traces with source paths
+    assert __file__.rsplit("/", 2)[0].encode() not in data

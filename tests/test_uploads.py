@@ -240,6 +240,45 @@ def test_an_onnx_teacher_upload(tmp_path, store):
     assert len(store.owned("browser-a")) == 1
 
 
+def test_a_zip_of_an_onnx_teacher_and_its_weights_file_is_kept_as_one_model(tmp_path, store):
+    """What torch.onnx.export(model, args, path) writes by default, t.onnx and t.onnx.data, zipped: one file kept."""
+    import hashlib
+    import warnings
+
+    from kd_core.models.own_teacher import load
+
+    model = build_model("mlp-large", (1, 8, 8), 10).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 1, 8, 8),), tmp_path / "t.onnx", verbose=False)
+    data = _zip({name: (tmp_path / name).read_bytes() for name in ("t.onnx", "t.onnx.data")})
+    upload = store.add_teacher("browser-a", "teacher.zip", data)
+    path = Path(upload.name.split(":", 1)[1].split(";")[0])
+    assert (
+        upload.label == "t.onnx"
+        and path.name == "t.onnx"
+        and sorted(p.name for p in path.parent.iterdir()) == ["t.onnx"]
+    )
+    assert upload.sha == hashlib.sha256(path.read_bytes()).hexdigest()[:16]  # the engine's hash of the kept file
+    x = torch.randn(4, 1, 8, 8)
+    assert torch.allclose(load(upload.name, (1, 8, 8), 10)(x), model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "members, links, message",
+    [
+        ({"t.onnx": b"x", "../t.onnx.data": b"y"}, (), "This zip was refused: some of its files point outside"),
+        ({"t.onnx": b"x"}, ("t.onnx.data",), "This zip holds links (shortcuts), which are never followed"),
+        ({"a.onnx": b"x", "b.onnx": b"y"}, (), "This zip holds 2 .onnx files; put exactly one in it"),
+    ],
+)
+def test_a_bad_teacher_zip_is_refused_and_leaves_nothing(tmp_path, store, members, links, message):
+    with pytest.raises(UploadError) as error:
+        store.add_teacher("browser-a", "teacher.zip", _zip(members, links))
+    assert str(error.value).startswith(message) and str(error.value).endswith(".")
+    assert store.owned("browser-a") == [] and _left(tmp_path / "uploads") == []
+
+
 # ---------------------------------------------------------------- room on disk
 
 
