@@ -170,7 +170,7 @@ def test_a_folder_that_exists_and_is_not_empty_is_refused(mlp_run, tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "mine.txt").write_text("keep me")
-    with pytest.raises(DeployError, match=r"^--ship: folder .* exists and is not empty; name a new or empty folder$"):
+    with pytest.raises(DeployError, match=r"^folder .* exists and is not empty; name a new or empty folder$"):
         ship(mlp_run, target, **FAST)
     assert os.listdir(target) == ["mine.txt"]
     (target / "mine.txt").unlink()  # an empty folder is fine
@@ -240,3 +240,13 @@ def test_several_seeds_ship_a_subfolder_each_and_summarize(cache, tmp_path):
         values = [d.get(row.model, row.format).accuracy for d in deployments]
         assert accuracy.n == 2 and math.isclose(accuracy.mean, sum(values) / 2)
         assert accuracy.low <= accuracy.mean <= accuracy.high
+
+
+def test_a_run_with_an_onnx_teacher_of_ones_own_ships_it_as_it_came_and_quantized(mlp_run, cache, tmp_path):
+    path = tmp_path / "mine.onnx"
+    path.write_bytes(onnx_bytes(mlp_run.models["teacher"], torch.zeros(1, 1, 8, 8)))
+    own = run(RunConfig(teacher=f"onnx:{path}", epochs=1), cache=cache)
+    deployment = ship(own, tmp_path / "out", **FAST)
+    teacher = deployment.get("teacher", "fp32")
+    assert teacher.accuracy == pytest.approx(own.teacher.accuracy, abs=1e-6) and teacher.agreement == 1.0
+    assert teacher.params == 85_002 and deployment.get("teacher", "int8").quantization == "dynamic"

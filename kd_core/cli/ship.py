@@ -37,7 +37,7 @@ def check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         try:
             check_folder(args.ship)
         except DeployError as error:
-            parser.error(str(error))
+            parser.error(f"--ship: {error}")
 
 
 def ship_runs(runs: list[RunResult], folder: str, quiet: bool = False) -> list[Deployment]:
@@ -84,7 +84,7 @@ def deployment_table(deployment: Deployment) -> str:
                 _kb(m.bytes),
                 f"{m.bytes / fp32.bytes:.0%}",
                 f"{m.params:,}",
-                f"{m.macs:,}",
+                "?" if m.macs is None else f"{m.macs:,}",
                 f"{m.accuracy:.2%}",
                 f"{m.agreement:.2%}",
                 f"{_us(m.latency.median)} ({_us(m.latency.low)}–{_us(m.latency.high)})",

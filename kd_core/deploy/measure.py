@@ -75,8 +75,9 @@ class Runner:
         return np.concatenate(parts)
 
     def run(self, images: np.ndarray) -> np.ndarray:
-        if self.fixed_batch and len(images) != self.fixed_batch:  # a model traced at one batch size: row by row
-            return np.concatenate([self.run(images[i : i + self.fixed_batch]) for i in range(0, len(images), 1)])
+        if self.fixed_batch and len(images) > self.fixed_batch:  # a model traced at one batch size: call by call
+            step = self.fixed_batch
+            return np.concatenate([self.run(images[i : i + step]) for i in range(0, len(images), step)])
         return self.session.run(None, {self.input_name: images})[0]
 
 

@@ -67,7 +67,7 @@ class ShippedModel:
     quantization: Scheme | None  # None for fp32
     bytes: int  # the file's size on disk
     params: int  # the model's weights (the FP32 graph's; int8 stores the same weights in a byte each)
-    macs: int  # multiply-accumulates per image (the same for int8)
+    macs: int | None  # multiply-accumulates per image (the same for int8); None where shapes are unknown
     correct: int  # test images it classifies right
     images: int  # test images
     agreement: float  # top-1 agreement with the run's FP32 model (PyTorch) on the test set
@@ -134,9 +134,9 @@ def check_folder(folder: str | os.PathLike) -> Path:
     """``folder`` as a target to ship to: absent or empty; DeployError, one line, otherwise."""
     path = Path(folder).expanduser()
     if path.exists() and not path.is_dir():
-        raise DeployError(f"--ship: {folder} is a file, not a folder")
+        raise DeployError(f"{folder} is a file, not a folder")
     if path.is_dir() and any(path.iterdir()):
-        raise DeployError(f"--ship: folder {folder} exists and is not empty; name a new or empty folder")
+        raise DeployError(f"folder {folder} exists and is not empty; name a new or empty folder")
     return path
 
 
@@ -288,7 +288,7 @@ def _ship_into(
                 quantization=scheme,
                 bytes=(staging / file_name).stat().st_size,
                 params=count_params(fp32),
-                macs=count_macs(fp32),
+                macs=_macs(fp32),
                 correct=int((predictions == labels).sum()),
                 images=len(labels),
                 agreement=agreement(predictions, references[name]),
@@ -300,6 +300,14 @@ def _ship_into(
     static = any(scheme == "static-qdq" for _, _, scheme in files.values())
     calibration = min(CALIBRATION_IMAGES, len(dataset.x_train)) if static else 0
     return Deployment(str(final), result.config.seed, calibration, tuple(shipped))
+
+
+def _macs(fp32: bytes) -> int | None:
+    """count_macs, or None for a model of one's own whose shapes onnx cannot infer (its files are still shipped)."""
+    try:
+        return count_macs(fp32)
+    except ValueError:
+        return None
 
 
 # ---------------------------------------------------------------- over seeds
