@@ -141,6 +141,7 @@ def test_a_student_learns_and_the_scratch_one_is_the_baseline(teacher):
         {"loss": "jsd", "loss_args": (("beta", 0.5),)},
         {"on_policy": 0.5},
         {"sequence_level": True, "lam": 0.0},
+        {"sequence_level": True, "on_policy": 0.5},
     ],
 )
 def test_each_sequence_loss_and_way_of_choosing_sequences_trains(teacher, change):
@@ -148,7 +149,7 @@ def test_each_sequence_loss_and_way_of_choosing_sequences_trains(teacher, change
     student = train_student(config, teacher)
     untrained = math.log2(grammar_corpus().vocabulary)
     assert math.isfinite(student.report.validation_bits) and student.report.validation_bits < untrained - 0.5
-    if change.get("on_policy"):
+    if "on_policy" in change:
         assert 0 < student.report.on_policy_batches < TINY.steps  # about half the batches, drawn from the seed
         assert student.report.on_policy_batches == train_student(config, teacher).report.on_policy_batches
     else:
@@ -190,6 +191,8 @@ def test_next_character_distributions_and_samples(teacher):
     assert len(sample.text) == 60 and set(sample.text) <= set(corpus.alphabet)
     assert sample == sample_text(student.model, corpus, length=60, temperature=1.0, seed=3, judge=teacher.model)
     assert 0 < sample.entropy_bits < math.log2(corpus.vocabulary) and sample.judge_bits > 0
+    assert sample.grammatical is None or 0 <= sample.grammatical <= 1
+    assert corpus.grammar.is_sentence("the dogs chase a cat and run") and not corpus.grammar.is_sentence("the dogs")
     cold = sample_text(student.model, corpus, length=60, temperature=0.3, seed=3)
     assert cold.entropy_bits < sample.entropy_bits and cold.judge_bits is None
 

@@ -195,9 +195,7 @@ class Grammar:
         end = prefix.rfind(END + " ")
         sentence = prefix[end + 2 :] if end >= 0 else prefix
         if sentence.endswith(END):
-            state = self._state_after(sentence[:-1].split(" ")) if sentence[:-1] else False
-            ends = state is not False and any(w == END for w, _, _ in self.next_words(state))
-            return {" ": 1.0} if ends else None
+            return {" ": 1.0} if self.is_sentence(sentence[:-1]) else None
         *complete, partial = sentence.split(" ")
         if any(not word for word in complete):
             return None  # two spaces in a row
@@ -219,6 +217,11 @@ class Grammar:
         if total == 0.0:
             return None
         return {char: p / total for char, p in sorted(out.items()) if p > 0}
+
+    def is_sentence(self, words: str) -> bool:
+        """Whether ``words`` (a sentence without its full stop) is a whole sentence of this language."""
+        state = self._state_after(words.split(" ")) if words else False
+        return state is not False and any(w == END for w, _, _ in self.next_words(state))
 
     def _state_after(self, words: list[str]):
         """The state after a sentence's first words, or False when they are not a sentence's beginning."""

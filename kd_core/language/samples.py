@@ -8,7 +8,8 @@ A sample's ``entropy_bits`` is the mean entropy of the distributions it was draw
 it wrote); ``judge_bits`` is the teacher's cross-entropy of the same characters, −mean log₂ p_teacher (how
 plausible the teacher finds them: a mode-seeking student writes text the teacher rates likely, a mode-covering one
 writes more varied text the teacher rates less likely).  On the built-in corpus ``truth_bits`` is the same under the
-language's true distribution (None when the sample leaves the language).
+language's true distribution (None when the sample leaves the language), and ``grammatical`` the share of the
+sample's whole sentences that are sentences of the language.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kd_core.language.corpus import Corpus, CorpusError
 from kd_core.language.model import CharTransformer
 
 LOG2 = math.log(2.0)
+END_OF_SENTENCE = ". "
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Sample:
     entropy_bits: float  # mean entropy (bits) of the model's distributions at its sampled positions
     judge_bits: float | None  # the teacher's cross-entropy of the sample, bits per character
     truth_bits: float | None  # the language's true cross-entropy of it (built-in corpus; None if ungrammatical)
+    grammatical: float | None  # the share of its whole sentences that are sentences of the language (built-in)
 
 
 @torch.no_grad()
@@ -60,10 +63,13 @@ def sample_text(
         tokens = torch.cat([tokens, nxt], dim=1)
     judge_bits = None if judge is None else cross_entropy_bits(judge, tokens[0])
     text = corpus.decode(tokens[0])
-    truth_bits = None
+    truth_bits = grammatical = None
     if corpus.grammar is not None:
         truth_bits = _truth_bits(corpus, text)
-    return Sample(text[1:], temperature, entropy / length, judge_bits, truth_bits)
+        whole = text.split(END_OF_SENTENCE)[1:-1]  # the first piece may start mid-sentence, the last is cut off
+        if whole:
+            grammatical = sum(corpus.grammar.is_sentence(words) for words in whole) / len(whole)
+    return Sample(text[1:], temperature, entropy / length, judge_bits, truth_bits, grammatical)
 
 
 @torch.no_grad()

@@ -6,7 +6,8 @@
 
 The teacher is trained (or found in the cache) once, here, and handed to every seed's task as its weights: every
 seed's two students learn from the same teacher, so the paired difference measures the students alone.  Each task
-trains its two students on one torch thread.  Bits per character are lower-is-better, so distillation *helps* when
+trains its two students on one torch thread and has each write a sample, judged by the teacher (and, on the
+built-in corpus, by the grammar).  Bits per character are lower-is-better, so distillation *helps* when
 the whole interval of KD − scratch is below 0 (the opposite sign of the classifiers' accuracy gains).
 """
 
@@ -19,10 +20,13 @@ from dataclasses import dataclass
 from kd_core.execution.workers import Executor, IndexedCallback, InProcess
 from kd_core.language.corpus import load_corpus
 from kd_core.language.model import CharTransformer
+from kd_core.language.samples import Sample, sample_text
 from kd_core.language.train import LanguageConfig, ModelReport, TrainedModel, train_student, train_teacher, validate
 from kd_core.runs.cache import TeacherCache
 from kd_core.stats import Interval, Verdict
 from kd_core.train.records import StopFlag
+
+SAMPLE_LENGTH = 300  # characters each student writes at T = 1 (about a second to write and have judged)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class SeedOutcome:
     seed: int
     student: ModelReport
     baseline: ModelReport
+    student_sample: Sample  # SAMPLE_LENGTH characters at T = 1, judged by the teacher
+    baseline_sample: Sample
 
     @property
     def difference(self) -> float:
@@ -68,6 +74,8 @@ class LanguageSeeds:
                     "scratch_bits": o.baseline.validation_bits,
                     "kd_seconds": o.student.seconds,
                     "scratch_seconds": o.baseline.seconds,
+                    "kd_sample": vars(o.student_sample),
+                    "scratch_sample": vars(o.baseline_sample),
                 }
                 for o in self.outcomes
             ],
@@ -87,7 +95,8 @@ def seed_task(item: tuple, on_event, stop: StopFlag | None) -> SeedOutcome:
     teacher = TrainedModel(model, teacher_report, key)
     student = train_student(config, teacher, on_event, stop, data_dir)
     scratch = train_student(config, None, on_event, stop, data_dir)
-    return SeedOutcome(config.seed, student.report, scratch.report)
+    samples = [sample_text(m.model, corpus, SAMPLE_LENGTH, 1.0, config.seed, judge=model) for m in (student, scratch)]
+    return SeedOutcome(config.seed, student.report, scratch.report, *samples)
 
 
 def language_seeds(

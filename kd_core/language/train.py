@@ -56,7 +56,7 @@ from kd_core.train.records import EventCallback, Phase, ProgressEvent, StepRecor
 BITS = 1.0 / math.log(2.0)  # nats -> bits
 TEACHER_TEXT_STREAMS = 64  # sequence-level KD: the teacher writes this many texts side by side ...
 TEACHER_TEXT_LENGTH = 384  # ... each this long (24,576 characters; a few seconds of the teacher's forward passes)
-PROGRESS_VALIDATION_CHARS = 8192  # the validation text scored at each evaluation round; the whole of it at the end
+PROGRESS_VALIDATION_CHARS = 4096  # the validation text scored at each evaluation round; the whole of it at the end
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,11 @@ def windows(ids: torch.Tensor, starts: torch.Tensor, length: int) -> tuple[torch
 
 
 def draw_batch(ids: torch.Tensor, batch_size: int, context: int, generator: torch.Generator):
+    """``batch_size`` random windows of ``ids``: a text (N,), or texts side by side (S, N), a window inside one."""
+    if ids.dim() == 2:
+        rows = torch.randint(0, ids.shape[0], (batch_size,), generator=generator)
+        starts = torch.randint(0, ids.shape[1] - context, (batch_size,), generator=generator)
+        return windows(ids.reshape(-1), rows * ids.shape[1] + starts, context)
     starts = torch.randint(0, len(ids) - context, (batch_size,), generator=generator)
     return windows(ids, starts, context)
 
@@ -283,8 +288,7 @@ def student_batch(
     """An on-policy batch: prompts (the first half of windows from ``ids``) continued by the student's own samples
     at the generation temperature; returns the windows (B, context + 1) and where the generated part starts."""
     prompt = max(1, config.context // 2)
-    starts = torch.randint(0, len(ids) - config.context, (config.batch_size,), generator=generator)
-    tokens, _ = windows(ids, starts, prompt)
+    tokens, _ = draw_batch(ids, config.batch_size, prompt, generator)
     student.eval()
     tokens = student.generate(tokens, config.context + 1 - prompt, config.generation_temperature, generator)
     student.train()
@@ -294,19 +298,19 @@ def student_batch(
 @torch.no_grad()
 def teacher_text(teacher: TrainedModel, corpus: Corpus, seed: int) -> torch.Tensor:
     """Sequence-level KD's training text: the teacher's samples at T = 1, TEACHER_TEXT_STREAMS texts side by side,
-    each started from one character of the corpus; returned as one tensor of ids, the texts one after another."""
+    each started from one character of the corpus: ids (TEACHER_TEXT_STREAMS, TEACHER_TEXT_LENGTH + 1), one text a row
+    (a training window never straddles two texts)."""
     generator = torch.Generator().manual_seed(seed)
     starts = torch.randint(0, len(corpus.train), (TEACHER_TEXT_STREAMS,), generator=generator)
     teacher.model.eval()
-    tokens = teacher.model.generate(corpus.train[starts].unsqueeze(1), TEACHER_TEXT_LENGTH, 1.0, generator)
-    return tokens.reshape(-1)
+    return teacher.model.generate(corpus.train[starts].unsqueeze(1), TEACHER_TEXT_LENGTH, 1.0, generator)
 
 
 class _Progress:
     """Step events, stored steps and evaluation rounds of one phase."""
 
-    def __init__(self, phase: Phase, steps: int, eval_every: int, on_event: EventCallback | None):
-        self.phase, self.total, self.eval_every, self.on_event = phase, steps, eval_every, on_event
+    def __init__(self, phase: Phase, steps: int, eval_every: int, lr: float, on_event: EventCallback | None):
+        self.phase, self.total, self.eval_every, self.lr, self.on_event = phase, steps, eval_every, lr, on_event
         self.rounds = -(-steps // eval_every)
         self.stride = stored_stride(steps)
         self.stored: list[StepRecord] = []
@@ -316,7 +320,7 @@ class _Progress:
     def step(self, step: int, parts: dict[str, torch.Tensor]) -> None:
         loss = float(parts["total"].detach())
         if not math.isfinite(loss) or loss > 1e4:
-            raise Diverged(self.phase, self.round(step), step, 0.0, loss)
+            raise Diverged(self.phase, self.round(step), step, self.lr, loss)
         others = {name: float(value.detach()) for name, value in parts.items() if name != "total"}
         self.round_losses.append(loss)
         if (step - 1) % self.stride == 0:
@@ -368,7 +372,7 @@ def _fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.2)
     loss = cross_entropy if teacher is None else make_loss(config.loss, config.loss_args)
-    progress = _Progress(phase, steps, config.eval_every, on_event)
+    progress = _Progress(phase, steps, config.eval_every, lr, on_event)
     probe = corpus.validation[: PROGRESS_VALIDATION_CHARS + 1]
     if teacher is not None:
         teacher.eval()
@@ -439,12 +443,12 @@ def train_teacher(
     corpus.check_context(config.context)
     cache = cache if cache is not None else TeacherCache()
     key = teacher_key(config, corpus)
-    model = CharTransformer(corpus.vocabulary, config.context, config.teacher_size)
     with cache.claim(key, stop) as claimed:
         if not claimed:
             raise Cancelled("teacher", [])
         entry = cache.get(key)
         if entry is not None:
+            model = seeded_model(corpus.vocabulary, config.context, config.teacher_size, config.teacher_seed)
             model.load_state_dict(entry["states"]["teacher"])
             model.eval()
             report = _report_from_meta(entry["meta"]["report"], config.teacher_size)
