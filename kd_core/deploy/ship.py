@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+import numpy as np
+import torch
+
 from kd_core.config import RunConfig
 from kd_core.data.spec import Dataset
 from kd_core.deploy.export import DeployError, onnx_bytes
@@ -273,7 +276,7 @@ def _ship_into(
         _write(staging / file_name, data)
     # Measured from the files as written, each read back into a fresh session.
     runners = {key: Runner((staging / file_name).read_bytes()) for key, (file_name, _, _) in files.items()}
-    references = {name: top1(predict_logits(result.models[name], x_test).cpu().numpy()) for name in names}
+    references = {name: top1(_predictions(result.models[name], x_test)) for name in names}
     curve = timings(runners, test_images, CURVE_BATCHES, rounds, images_per_round)
     shipped = []
     for (name, format), (file_name, _, scheme) in files.items():
@@ -300,6 +303,12 @@ def _ship_into(
     static = any(scheme == "static-qdq" for _, _, scheme in files.values())
     calibration = min(CALIBRATION_IMAGES, len(dataset.x_train)) if static else 0
     return Deployment(str(final), result.config.seed, calibration, tuple(shipped))
+
+
+def _predictions(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    """The run's own (PyTorch) model's logits, on whatever device it was left on."""
+    device = next(iter(model.parameters()), torch.zeros(0)).device
+    return predict_logits(model, x.to(device)).cpu().numpy()
 
 
 def _macs(fp32: bytes) -> int | None:
