@@ -83,15 +83,16 @@ def test_export_and_measure_shows_the_engines_numbers_and_files_that_run(app, mo
     assert "Accuracy against file size" in ship_charts(app) and "Time per image against batch size" in ship_charts(app)
 
     # The 2×2 table: the engine's accuracy mean [95 % interval] and size, cell by cell.
-    (table,) = [d.value for d in app.dataframe if "int8" in d.value.columns]
-    assert list(table["student"]) == ["KD student", "Scratch student"]
+    (table,) = [t.value for t in app.table if "int8" in t.value.columns]
+    assert list(table.index) == ["KD student", "Scratch student"]
+    sizes = next(c.value for c in app.caption if c.value.startswith("Test accuracy in %"))
     for name, model in (("KD student", "student"), ("Scratch student", "baseline")):
         for column, format in (("FP32", "fp32"), ("int8", "int8")):
             (found,) = [r for r in rows if (r.model, r.format) == (model, format)]
             acc = found.figures["accuracy"]
-            cell = table.loc[table["student"] == name, column].item()
-            assert cell.startswith(f"{100 * acc.mean:.2f} [{100 * acc.low:.2f}, {100 * acc.high:.2f}]")
-            assert cell.endswith(words.kilobytes(found.figures["bytes"].mean))
+            assert table.loc[name, column] == f"{100 * acc.mean:.2f} [{100 * acc.low:.2f}, {100 * acc.high:.2f}]"
+        kb = [words.kilobytes(r.figures["bytes"].mean) for r in rows if r.model == model]
+        assert f"{name}: FP32 {kb[0]}, int8 {kb[1]}" in sizes
 
     # The sentence's numbers are the measured ones, paired by seed.
     teacher = [d.get("teacher", "fp32") for d in outcome.deployments]

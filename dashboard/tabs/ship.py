@@ -33,6 +33,7 @@ INTRO = (
     "its size, its accuracy on the test set and its time per image through onnxruntime."
 )
 TIMING = "Times are CPU time of one onnxruntime thread on this server"
+FORMAT_NAMES = {"fp32": "FP32", "int8": "int8"}
 
 
 def hint() -> None:
@@ -89,10 +90,14 @@ def render() -> None:
             found = snap.result
         if found is not None:
             shipment(found)
-        elif snap is not None and snap.status == jobs.RUNNING:
+        elif snap is not None and snap.status == jobs.RUNNING and not snap.waiting:
             done = [e for e in snap.events if isinstance(e, rs.ShipEvent)]
-            if done:
-                st.caption(f"{done[-1].done} of {done[-1].total} seeds shipped and measured.")
+            finished, total = (done[-1].done, done[-1].total) if done else (0, len(keys))
+            if finished < total:
+                st.caption(
+                    f"Exporting, quantizing and timing seed {finished + 1} of {total}'s six files "
+                    f"({finished} done; about {format_seconds(rs.estimate_seconds(seeds_outcome))} in all)."
+                )
 
     job_panel.live(JOB, draw)
 
@@ -114,26 +119,33 @@ def shipment(outcome: rs.ShipOutcome) -> None:
     sentence = words.headline(rs.headline(outcome))
     if sentence:
         st.markdown(f"**{sentence}**")
-    st.dataframe(table(outcome), hide_index=True, width="stretch")
-    st.caption("Test accuracy in %, mean [95 % interval] over the seeds, and the file's size.")
+    st.table(table(outcome).set_index("student"))  # a plain table: its cells wrap on a phone
+    st.caption(f"Test accuracy in %, mean [95 % interval] over the seeds. File sizes: {sizes_line(outcome)}.")
     batch_section(outcome)
     downloads(outcome)
 
 
 def table(outcome: rs.ShipOutcome) -> pd.DataFrame:
-    """Rows KD student and scratch student, columns FP32 and int8: accuracy mean [95 % interval] and KB."""
+    """Rows KD student and scratch student, columns FP32 and int8: accuracy mean [95 % interval] in %."""
     records = []
     for model in ("student", "baseline"):
         record = {"student": sf.NAMES[model]}
         for format in ("fp32", "int8"):
             row = outcome.row(model, format)
-            record[format.upper() if format == "fp32" else format] = (
-                "–"
-                if row is None
-                else f"{words.percent_interval(row.figures['accuracy'])} · {words.kilobytes(row.figures['bytes'].mean)}"
-            )
+            record[FORMAT_NAMES[format]] = "–" if row is None else words.percent_interval(row.figures["accuracy"])
         records.append(record)
     return pd.DataFrame(records)
+
+
+def sizes_line(outcome: rs.ShipOutcome) -> str:
+    """Each student file's size, as the table's caption says them: "KD student: FP32 6.7 KB, int8 4.8 KB; …"."""
+    parts = []
+    for model in ("student", "baseline"):
+        shipped = [(f, outcome.row(model, f)) for f in ("fp32", "int8")]
+        sizes = ", ".join(f"{FORMAT_NAMES[f]} {words.kilobytes(r.figures['bytes'].mean)}" for f, r in shipped if r)
+        if sizes:
+            parts.append(f"{sf.NAMES[model]}: {sizes}")
+    return "; ".join(parts)
 
 
 def batch_section(outcome: rs.ShipOutcome) -> None:
@@ -183,4 +195,5 @@ def downloads(outcome: rs.ShipOutcome) -> None:
             example.name, example.input_name, example.input_shape, example.input_type, outcome.mean, outcome.std
         ),
         language="python",
+        wrap_lines=True,
     )
