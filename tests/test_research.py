@@ -208,3 +208,23 @@ def test_a_noise_transfer_trains_the_kd_student_only(tmp_path):
     assert noise.baseline == real.baseline
     assert noise.student.accuracy != real.student.accuracy
     assert noise.config.lam == 1.0
+
+
+class StopAfter:
+    """A stop flag that is set once it has been asked ``calls`` times (the trainer asks before every step)."""
+
+    def __init__(self, calls: int):
+        self.calls = calls
+
+    def is_set(self) -> bool:
+        self.calls -= 1
+        return self.calls < 0
+
+
+def test_stopping_inside_an_earlier_link_cancels_the_runs_teacher(tmp_path):
+    cache = TeacherCache(tmp_path)
+    gen1 = TINY.replace(teacher="mlp-small")
+    gen2 = gen1.replace(teacher_from=student_as_teacher(gen1))
+    result = run(gen2, stop=StopAfter(60), cache=cache)  # the link's teacher takes 46 steps: inside its student
+    assert result.status == "cancelled" and result.teacher is None and result.history == []
+    assert cache.get(validate(gen2).teacher_key()) is None

@@ -227,8 +227,11 @@ class RunSetup:
         parent = parent_config(self.config).replace(data_dir=self.config.data_dir)
         link = RunSetup(parent)
         started = time.perf_counter()
-        link.teacher(cache, None, stop)
-        model = link.train_student(link.config, "student", None, stop).model
+        try:
+            link.teacher(cache, None, stop)
+            model = link.train_student(link.config, "student", None, stop).model
+        except Cancelled:  # stopped inside an earlier link: this run's teacher is what did not finish
+            raise Cancelled("teacher", []) from None
         seconds = time.perf_counter() - started
         meta = {"history": [], "seconds": seconds, "config": self.config.to_dict(), "steps": []}
         cache.put(self.config.teacher_key(), {"teacher": model.state_dict()}, meta)
