@@ -17,14 +17,15 @@ from kd_core.deploy.ship import SummaryRow
 from kd_core.stats import Interval
 
 NAMES = {"teacher": "Teacher", "student": "KD student", "baseline": "Scratch student"}
+SHORT = {"teacher": "Teacher", "student": "KD", "baseline": "Scratch"}  # the Pareto charts' legends, two a row
 SYMBOLS = {"fp32": "circle", "int8": "diamond"}
 DASHES = {"fp32": "solid", "int8": "dash"}
 FRONTIER = "#2ca02c"
 
 
-def label(model: str, format: str) -> str:
-    """ "KD student int8", "Teacher FP32"."""
-    return f"{NAMES.get(model, model)} {format.upper() if format == 'fp32' else format}"
+def label(model: str, format: str, names: dict[str, str] = NAMES) -> str:
+    """ "KD student int8", "Teacher FP32" (with ``SHORT``: "KD int8")."""
+    return f"{names.get(model, model)} {format.upper() if format == 'fp32' else format}"
 
 
 def frontier(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -62,7 +63,7 @@ def _points_figure(rows: Sequence[SummaryRow], figure_name: str, scale: float, t
             x=[x],
             y=[y],
             mode="markers",
-            name=label(row.model, row.format),
+            name=label(row.model, row.format, SHORT),
             marker=dict(color=COLORS.get(row.model), symbol=SYMBOLS.get(row.format, "circle"), size=12),
             error_y=None
             if accuracy is None
@@ -79,7 +80,10 @@ def _points_figure(rows: Sequence[SummaryRow], figure_name: str, scale: float, t
         line=dict(color=FRONTIER, dash="dot", width=2, shape="hv"),
         hoverinfo="skip",
     )
-    figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10), legend=LEGEND_BELOW)
+    # Two legend entries a row (short names): side by side at 1024 px each chart is ~280 px wide, and the full
+    # names took a row each.
+    legend = dict(LEGEND_BELOW, entrywidth=0.5, entrywidthmode="fraction")
+    figure.update_layout(title=title, height=440, margin=dict(l=10, r=10, t=50, b=10), legend=legend)
     figure.update_yaxes(title="test accuracy (%)")
     figure.update_xaxes(title=x_title)
     return figure
@@ -88,15 +92,13 @@ def _points_figure(rows: Sequence[SummaryRow], figure_name: str, scale: float, t
 def latency_figure(rows: Sequence[SummaryRow]) -> go.Figure:
     """Accuracy (%) against µs per image at batch 1, a point per model and format, bars its 95 % interval over
     the seeds (cut at 0 µs), and the Pareto frontier."""
-    return _points_figure(
-        rows, "latency_seconds", 1e6, "Accuracy against latency", "µs per image at batch 1 (one CPU thread)"
-    )
+    return _points_figure(rows, "latency_seconds", 1e6, "Accuracy against latency", "µs per image, batch 1")
 
 
 def size_figure(rows: Sequence[SummaryRow]) -> go.Figure:
     """Accuracy (%) against the file's size in KB on a log axis, a point per model and format, and the frontier."""
     figure = _points_figure(rows, "bytes", 1e-3, "Accuracy against file size", "file size (KB, log scale)")
-    figure.update_xaxes(type="log")
+    figure.update_xaxes(type="log", dtick=1)  # one tick per power of 10: Plotly's 2s and 5s between read as values
     return figure
 
 
@@ -126,7 +128,7 @@ def batch_figure(curves: dict[tuple[str, str], Sequence[tuple[int, float, float,
         title="Time per image against batch size", height=420, margin=dict(l=10, r=10, t=50, b=10), legend=LEGEND_BELOW
     )
     figure.update_xaxes(title="batch size (images per call, log scale)", type="log", tickvals=batches)
-    figure.update_yaxes(title="µs per image (log scale)", type="log")
+    figure.update_yaxes(title="µs per image (log scale)", type="log", dtick=1)
     return figure
 
 

@@ -122,7 +122,8 @@ def problem(seeds_outcome) -> str | None:
     results = results_of(seeds_outcome) if seeds_outcome is not None else []
     if not results:
         return "There is no completed Distill to ship: click **Distill** first."
-    missing = [r.config.seed for r in results if not {"student", "baseline"} <= set(r.models)]
+    wanted = lambda r: {"student", "baseline"} if r.config.baseline else {"student"}  # noqa: E731
+    missing = [r.config.seed for r in results if not wanted(r) <= set(r.models)]
     if missing:
         seeds = ", ".join(str(s) for s in missing)
         return (

@@ -114,7 +114,7 @@ def shipment(outcome: rs.ShipOutcome) -> None:
     charts.show(sf.size_figure(rows), key="ship_size", where=right, alt=sf.points_alt(rows, "bytes"))
     st.caption(
         f"Each point is one file: {over}. The dotted green line joins the Pareto frontier — the files no other file "
-        f"beats on both accuracy and cost. {TIMING}, at batch 1."
+        f"beats on both accuracy and cost. Latency is at batch 1; {TIMING[0].lower()}{TIMING[1:]}."
     )
     sentence = words.headline(rs.headline(outcome))
     if sentence:
@@ -175,7 +175,7 @@ def downloads(outcome: rs.ShipOutcome) -> None:
         for file, column in zip(files[start : start + 2], st.columns(2)):
             data = file.data
             column.download_button(
-                f"{sf.label(file.model, file.format)} — {file.name} ({words.kilobytes(len(data))})",
+                f"{sf.label(file.model, file.format)} ({words.kilobytes(len(data))})",
                 lambda data=data: data,  # bound now; the click runs later, in its own thread
                 file.name,
                 "application/octet-stream",
@@ -183,11 +183,13 @@ def downloads(outcome: rs.ShipOutcome) -> None:
                 on_click="ignore",
                 icon=":material/download:",
                 width="stretch",
+                help=f"{file.name}: input {file.input_name!r}, shape {file.input_shape}, {file.input_type}",
             )
     example = outcome.file("student", "int8") or files[0]
     others = "" if len(outcome.seeds) == 1 else f" of the {len(outcome.seeds)} seeds shipped and measured"
     st.caption(
-        f"Seed {outcome.first_seed}'s files, the first{others}. Each stands alone (no second weights file) and "
+        f"Seed {outcome.first_seed}'s files, the first{others}, named model-format.onnx ({example.name}: the KD "
+        "student in int8; baseline is the scratch student). Each stands alone (no second weights file) and "
         "carries the run's settings in its metadata. To run one:"
     )
     st.code(
