@@ -6,18 +6,26 @@ with the accuracy the page reports."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
 from app_support import finish
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.runs import ship as rs
 from dashboard.text import ship as words
-from kd_core import load_dataset
+from kd_core import RunConfig, load_dataset
+from kd_core.deploy.export import onnx_bytes
 from kd_core.deploy.ship import summarize
+from kd_core.models.architectures import build_model
+from kd_core.models.own_teacher import OnnxTeacher
 from kd_core.stats import Interval
+from kd_core.train.records import RunResult
 
 TIMEOUT = 180
 
@@ -131,3 +139,41 @@ def test_export_and_measure_shows_the_engines_numbers_and_files_that_run(app, mo
     assert '"student-int8.onnx"' in code and '{"images": images}' in code and "argmax(axis=1)" in code
     assert any("Download the files (seed 0)" in m.value for m in app.markdown)
     assert np.isfinite(outcome.seconds) and outcome.seconds > 0
+
+
+# ---------------------------------------------------------------- an uploaded ONNX teacher, in the worker's task
+
+
+class FirstTen(torch.nn.Module):
+    """A "teacher" with no weights to quantize: onnxruntime's quantizer finds nothing in it."""
+
+    def forward(self, x):
+        return x.flatten(1)[:, :10]
+
+
+def test_an_uploaded_onnx_teacher_that_cannot_be_quantized_is_left_out_with_a_sentence():
+    """ship_task (what the worker runs) ships the two students and says why the teacher is not among the files;
+    nothing is left in the temporary folder."""
+    torch.manual_seed(0)
+    config = RunConfig(seed=0, device="cpu")
+    teacher = OnnxTeacher(onnx_bytes(FirstTen(), torch.zeros(1, 1, 8, 8)), "teacher.onnx")
+    models = {
+        "teacher": teacher,
+        "student": build_model("mlp-small", (1, 8, 8), 10),
+        "baseline": build_model("mlp-small", (1, 8, 8), 10),
+    }
+    result = RunResult(config, "completed", models=models)
+    before = set(Path(tempfile.gettempdir()).glob("kd-ship-*"))
+    environ = {k: v for k, v in os.environ.items() if k.startswith("KD_")}  # the worker's are the server's
+    outcome = rs.ship_task(rs.ShipRequest((result,), environ))
+    assert {k: v for k, v in os.environ.items() if k.startswith("KD_")} == environ
+    assert set(Path(tempfile.gettempdir()).glob("kd-ship-*")) == before
+    assert outcome.teacher_note.startswith("Your uploaded ONNX teacher is left out: onnxruntime found nothing")
+    assert rs.models_shipped(outcome) == ["student", "baseline"]
+    assert sorted(f.name for f in outcome.files) == sorted(
+        ["student-fp32.onnx", "student-int8.onnx", "baseline-fp32.onnx", "baseline-int8.onnx"]
+    )
+    numbers = rs.headline(outcome)
+    assert numbers.size_ratio is None and numbers.vs_scratch is not None
+    assert words.headline(numbers).startswith("The int8 KD student is ")
+    assert outcome.mean == (0.5,) and outcome.std == (0.5,)
