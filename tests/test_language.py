@@ -5,6 +5,7 @@ samples and next-character distributions, the seeds runner, and the mode-seeking
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 
@@ -212,6 +213,10 @@ def test_run_language_and_the_seeds_runner(cache):
     assert summary.difference.n == 2 and summary.difference.low <= summary.difference.mean <= summary.difference.high
     assert summary.verdict in ("helps", "no clear difference", "hurts")
     assert set(events) == {-1, 0, 1}  # the teacher's replay, then each seed's
+    assert summary.outcomes[0].student_sample.judge_bits > 0
+    saved = json.loads(json.dumps(summary.to_dict()))
+    assert saved["kd_minus_scratch_bits"]["mean"] == summary.difference.mean and len(saved["seeds"]) == 2
+    assert json.loads(json.dumps(result.to_dict()))["truth_bits"] == result.truth_bits
 
 
 # ---- mode-seeking and mode-covering ------------------------------------------------------------------------------
