@@ -214,3 +214,11 @@ def test_the_onnxruntime_code_runs_a_shipped_file_as_written(tmp_path):
         os.chdir(here)
     assert printed and np.asarray(printed[0]).shape == (1,) and 0 <= int(printed[0][0]) < 10
     assert ort.__version__  # the snippet's one dependency
+
+
+def test_the_job_panel_says_how_far_a_shipment_is():
+    from dashboard.runs.experiments import progress
+    from dashboard.runs.ship import ShipEvent
+
+    assert progress([]) == (0.0, "starting…")
+    assert progress([ShipEvent(1, 4)]) == (0.25, "1 of 4 seeds' files written and measured")

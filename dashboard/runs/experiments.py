@@ -64,7 +64,7 @@ def omitted_class_config(config: RunConfig, temperature: float, lam: float, epoc
 
 
 def progress(events: list) -> tuple[float, str]:
-    """(fraction done, text) from a job's last sweep or engine event."""
+    """(fraction done, text) from a job's last sweep or engine event, or an event of its own that says both."""
     last = events[-1] if events else None
     if isinstance(last, SweepEvent):
         value = "" if last.value is None else f", value {last.value:g}"
@@ -74,6 +74,8 @@ def progress(events: list) -> tuple[float, str]:
         )
     if last is not None and hasattr(last, "epochs"):  # a kd_core ProgressEvent
         return min(1.0, last.epoch / last.epochs), f"{last.phase}, epoch {last.epoch} of {last.epochs}"
+    if last is not None and hasattr(last, "fraction") and hasattr(last, "text"):  # any job's own step (ShipEvent)
+        return min(1.0, last.fraction), last.text
     return 0.0, "starting…"
 
 

@@ -103,6 +103,14 @@ class ShipEvent:
     done: int
     total: int
 
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total
+
+    @property
+    def text(self) -> str:  # the job panel's status line
+        return f"{self.done} of {self.total} seeds' files written and measured"
+
 
 # ---------------------------------------------------------------- what can be shipped
 
