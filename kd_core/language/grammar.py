@@ -1,7 +1,7 @@
 """The built-in language: a seeded probabilistic grammar of small English sentences whose true next-character
 distribution after any prefix is known exactly.
 
-    the old dogs chase a cat and eat today. my robot sings. two brave sailors help these queens.
+    the old dogs chase a cat and sing today. my robot sings. two brave sailors help these queens.
 
 A sentence is a subject (a determiner, sometimes an adjective, a noun), a verb that agrees with the subject's number
 (``dogs chase``, ``dog chases``), then an object (transitive verbs) or sometimes an adverb, sometimes ``and`` with a
