@@ -1,6 +1,6 @@
 """What the page's buttons start, as background jobs: a Distill (distill.py), its seeds (seeds.py), the Methods
-tab's comparison (methods.py), Hinton's experiments (experiments.py), and the files a run can be taken away as
-(exports.py).  The training itself is kd_core's.
+tab's comparison (methods.py), Hinton's experiments (experiments.py), the files a run can be taken away as
+(exports.py), and a run's models shipped as ONNX files and measured (ship.py).  The training itself is kd_core's.
 
 May import: dashboard.jobs, dashboard.figures, dashboard.text and kd_core.
 """
