@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kd_core.execution.workers import Executor, IndexedCallback, InProcess
 from kd_core.language.corpus import load_corpus
@@ -38,6 +38,8 @@ class SeedOutcome:
     baseline: ModelReport
     student_sample: Sample  # SAMPLE_LENGTH characters at T = 1, judged by the teacher
     baseline_sample: Sample
+    # the two students' weights ("student", "baseline"): the page draws their next-character bars from them
+    states: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def difference(self) -> float:
@@ -96,7 +98,8 @@ def seed_task(item: tuple, on_event, stop: StopFlag | None) -> SeedOutcome:
     student = train_student(config, teacher, on_event, stop, data_dir)
     scratch = train_student(config, None, on_event, stop, data_dir)
     samples = [sample_text(m.model, corpus, SAMPLE_LENGTH, 1.0, config.seed, judge=model) for m in (student, scratch)]
-    return SeedOutcome(config.seed, student.report, scratch.report, *samples)
+    states = {name: m.model.state_dict() for name, m in (("student", student), ("baseline", scratch))}
+    return SeedOutcome(config.seed, student.report, scratch.report, *samples, states=states)
 
 
 def language_seeds(

@@ -1,0 +1,205 @@
+"""kd-train for text: distil a character-level language model and measure it against a scratch student over seeds.
+
+    kd-train --dataset grammar --seeds 3                       # the built-in corpus (its true distribution is known)
+    kd-train --dataset text:notes.txt --loss reverse-kl        # a UTF-8 file of your own
+    kd-train --dataset tinyshakespeare --data-dir /data --json out.json
+    kd-train --lesson language                                 # the language lesson's settings and seeds
+
+Prints each seed's teacher / KD student / scratch student validation bits per character (lower is better), KD −
+scratch over the seeds with its 95 % interval and verdict, and a sample of each model's text.  ``--json PATH`` (or
+``-`` for standard output) holds the same numbers and the samples.  The engine is kd_core/language (seeds.py:
+``language_seeds``); a bad file (empty, not UTF-8, too short for one context, too many distinct characters) is one
+line and exit 2, before any training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Sequence
+
+from kd_core.cli.common import MAX_JOBS, OneLineParser, guarded, loss_argument, parse_seeds, text_table
+from kd_core.config import ConfigError
+from kd_core.data.spec import DatasetUnavailable
+from kd_core.execution.executors import InProcess, LocalProcesses
+from kd_core.files import write_json_atomic
+from kd_core.language.corpus import load_corpus
+from kd_core.language.lesson import LANGUAGE_LESSON
+from kd_core.language.samples import Sample, sample_text
+from kd_core.language.seeds import SAMPLE_LENGTH, LanguageSeeds, language_seeds
+from kd_core.language.train import LanguageConfig, logit_methods, train_teacher, validate
+from kd_core.runs.cache import TeacherCache
+
+PROG = "kd-train"
+SHOWN_SAMPLE = 160  # characters of each sample printed (the JSON holds all SAMPLE_LENGTH)
+# Flags that map one-to-one onto LanguageConfig fields (the flag's name with - for _).
+SIZE_FLAGS = ("context", "teacher_layers", "teacher_width", "student_layers", "student_width", "teacher_steps", "steps")
+
+
+def make_parser() -> OneLineParser:
+    d = LanguageConfig()
+    parser = OneLineParser(
+        prog=PROG, description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--dataset", default=d.corpus, help="grammar (built in), tinyshakespeare (from --data-dir), or text:PATH"
+    )
+    parser.add_argument("--data-dir", help="where tinyshakespeare/input.txt is (default: $KD_DATA_DIR)")
+    parser.add_argument("--lesson", choices=[LANGUAGE_LESSON.name], help="the language lesson's settings and seeds")
+    parser.add_argument("--loss", default=d.loss, help=f"the students' loss: {', '.join(logit_methods())}")
+    parser.add_argument(
+        "--loss-arg", action="append", default=[], type=loss_argument, help="a loss parameter, as KEY=VALUE (beta=0.5)"
+    )
+    parser.add_argument("--temperature", type=float, default=d.temperature, help="T of the teacher's distribution")
+    parser.add_argument("--lam", type=float, default=d.lam, help="λ, the soft part's weight")
+    parser.add_argument("--on-policy", type=float, default=d.on_policy, help="share of batches the student writes")
+    parser.add_argument("--sequence-level", action="store_true", help="train on the teacher's text (Kim & Rush)")
+    parser.add_argument("--lr", type=float, default=d.lr, help="the students' peak learning rate")
+    for name in SIZE_FLAGS:
+        flag, words = f"--{name.replace('_', '-')}", name.replace("_", " ")
+        parser.add_argument(flag, type=int, default=getattr(d, name), help=words)
+    parser.add_argument("--seeds", type=parse_seeds, help="seeds, from --seed on (default: 1, or the lesson's)")
+    parser.add_argument("--seed", type=int, default=d.seed, help="the first seed of the students")
+    parser.add_argument("--jobs", type=int, help="seeds trained at once in worker processes (default: cores, seeds)")
+    parser.add_argument("--cache-dir", help="teacher cache folder (default: $KD_CACHE_DIR or a per-user cache)")
+    parser.add_argument("--json", help="write the results as JSON to this file (- for standard output)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def config_of(args: argparse.Namespace) -> LanguageConfig:
+    """The LanguageConfig the flags ask for (ConfigError for a bad one)."""
+    values = {
+        "corpus": args.dataset,
+        "loss": args.loss,
+        "loss_args": tuple(tuple(pair) for pair in args.loss_arg),
+        "temperature": args.temperature,
+        "lam": args.lam,
+        "on_policy": args.on_policy,
+        "sequence_level": args.sequence_level,
+        "lr": args.lr,
+        "seed": args.seed,
+        **{name: getattr(args, name) for name in SIZE_FLAGS},
+    }
+    if args.lesson:
+        values = {**values, **LANGUAGE_LESSON.settings}
+    try:
+        return validate(LanguageConfig(**values))
+    except (TypeError, ValueError) as error:  # a loss argument whose value is not a number
+        raise ConfigError(str(error)) from None
+
+
+def checked_corpus(config: LanguageConfig, data_dir: str | None) -> None:
+    """Load the corpus and check it holds one context, before anything trains (CorpusError: one line)."""
+    load_corpus(config.corpus, data_dir).check_context(config.context)
+
+
+def bits(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def interval_words(summary: LanguageSeeds) -> str:
+    d, n = summary.difference, len(summary.outcomes)
+    if d.low is None:
+        return f"KD − scratch: {d.mean:+.3f} bits/char over 1 seed (no interval: use --seeds 2 or more)"
+    verdict = {
+        "helps": "distillation helps (the whole interval is below 0: fewer bits per character)",
+        "hurts": "distillation hurts (the whole interval is above 0: more bits per character)",
+    }.get(summary.verdict, "no clear difference (the interval includes 0)")
+    interval = f"95 % interval [{d.low:+.3f}, {d.high:+.3f}]"
+    return f"KD − scratch: {d.mean:+.3f} bits/char, {interval} over {n} seeds: {verdict}"
+
+
+def sample_line(name: str, sample: Sample) -> str:
+    text = sample.text[:SHOWN_SAMPLE].replace("\n", "⏎")
+    judged = [f"entropy {sample.entropy_bits:.2f} bits/char"]
+    if sample.judge_bits is not None:
+        judged.append(f"teacher's bits {sample.judge_bits:.2f}")
+    if sample.grammatical is not None:
+        judged.append(f"grammatical {100 * sample.grammatical:.0f} %")
+    return f"{name} ({', '.join(judged)}):\n  {text}"
+
+
+def report(summary: LanguageSeeds, teacher_sample: Sample) -> str:
+    rows = [["seed", "teacher", "KD student", "scratch", "KD − scratch"]]
+    for o in summary.outcomes:
+        rows.append(
+            [
+                str(o.seed),
+                bits(summary.teacher.validation_bits),
+                bits(o.student.validation_bits),
+                bits(o.baseline.validation_bits),
+                f"{o.difference:+.3f}",
+            ]
+        )
+    first = summary.outcomes[0]
+    lines = [
+        f"Validation bits per character on {summary.config.corpus} (lower is better), loss {summary.config.loss}:",
+        text_table(rows),
+        interval_words(summary),
+        "",
+        f"Samples at T = 1 (seed {first.seed}):",
+        sample_line("teacher", teacher_sample),
+        sample_line("KD student", first.student_sample),
+        sample_line("scratch student", first.baseline_sample),
+    ]
+    return "\n".join(lines)
+
+
+def progress_printer(quiet: bool):
+    """Prints the end of each model's training to standard error (the teacher: index −1)."""
+    if quiet:
+        return None
+    names = {"teacher": "teacher", "student": "KD student", "baseline": "scratch student"}
+
+    def on_event(index: int, event) -> None:
+        if event.kind == "epoch" and event.step == event.steps:
+            seed = "" if index < 0 else f" (seed index {index})"
+            bits = event.parts.get("validation_bits")
+            print(f"{PROG}: {names.get(event.phase, event.phase)}{seed} trained, {bits:.3f} bits/char", file=sys.stderr)
+
+    return on_event
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (LANGUAGE_LESSON.seeds if args.lesson else 1)
+    jobs = args.jobs if args.jobs is not None else max(1, min(os.cpu_count() or 1, seeds))
+    if not 1 <= jobs <= MAX_JOBS:
+        parser.error(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    if args.json and args.json != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        parser.error(f"--json: folder {os.path.dirname(args.json) or '.'} does not exist")
+    try:
+        config = config_of(args)
+        checked_corpus(config, args.data_dir)
+    except (ConfigError, DatasetUnavailable) as error:
+        parser.error(str(error))
+    cache = TeacherCache(args.cache_dir) if args.cache_dir else TeacherCache()
+    executor = InProcess() if jobs == 1 else LocalProcesses(jobs, threads=1)
+
+    def work():
+        summary = language_seeds(config, seeds, executor, cache, progress_printer(args.quiet), None, args.data_dir)
+        teacher = train_teacher(config, cache, None, None, args.data_dir)  # from the cache, where it was just put
+        corpus = load_corpus(config.corpus, args.data_dir)
+        return summary, sample_text(teacher.model, corpus, SAMPLE_LENGTH, 1.0, config.seed, judge=teacher.model)
+
+    code, found = guarded(parser, work, lambda: None)
+    if code:
+        return code
+    summary, teacher_sample = found
+    data = {**summary.to_dict(), "teacher_sample": vars(teacher_sample)}
+    if args.json == "-":
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    else:
+        print(report(summary, teacher_sample))
+        if args.json:
+            write_json_atomic(data, args.json, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
