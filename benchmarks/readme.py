@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
     "lessons": "docs/lessons.md",
     "experiments": "docs/lessons.md",
+    "research": "docs/lessons.md",
     "mnist-lessons": "docs/hinton-mnist.md",
     "lesson-time": "docs/hinton-mnist.md",
     "methods": "docs/methods.md",

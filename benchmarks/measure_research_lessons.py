@@ -1,0 +1,143 @@
+"""Measure every finding after Hinton (kd_core/studies/research.py) from every start seed, and write its table in
+docs/lessons.md.
+
+    python -m benchmarks.measure_research_lessons [--starts 0-19] [--findings born-again,...] [--jobs 2]
+                                                  [--json research-lessons.json] [--docs]
+
+For each finding: its first run (start seed 0, its seeds) timed from an empty teacher cache, and again with its
+teachers cached; then every seed from 0 to the last start seed's last one, each run once (a window's runs are the
+runs ``run_finding(finding, start_seed=s)`` gives, since a seed's run depends on its own seed only), and each
+claim judged over every window: its measured difference from start seed 0, and from how many start seeds its
+verdict is one the claim allows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+
+import torch
+
+from kd_core.execution.executors import make_executor
+from kd_core.runs.cache import ResultCache, TeacherCache
+from kd_core.studies.research import FINDINGS, Finding, judge, run_finding
+
+from .machine import cpu_model
+from .measure_lessons import parse_starts, span
+from .readme import add_argument, publish
+
+SCRIPT = "benchmarks/measure_research_lessons.py"
+
+
+def measure_finding(finding: Finding, starts: list[int], executor, folder: str) -> dict:
+    """The first run's time (cold, then with its teachers cached), and every claim from every start seed."""
+    teachers, results = TeacherCache(f"{folder}/{finding.name}-teachers"), ResultCache(f"{folder}/{finding.name}-runs")
+    began = time.perf_counter()
+    first = run_finding(finding, starts[0], executor=executor, cache=teachers)
+    cold = time.perf_counter() - began
+    began = time.perf_counter()
+    run_finding(finding, starts[0], executor=executor, cache=teachers, results=results)
+    warm = time.perf_counter() - began
+    n = finding.seeds
+    everything = run_finding(
+        finding, min(starts), max(starts) + n - min(starts), executor=executor, cache=teachers, results=results
+    )
+    by_seed = {arm: {r.config.seed: r for r in s.runs} for arm, s in everything.arms.items()}
+    windows = []
+    for start in starts:
+        runs = {arm: [seeds[s] for s in range(start, start + n)] for arm, seeds in by_seed.items()}
+        windows.append({"start": start, "claims": [c.to_json() for c in judge(finding, runs)]})
+    claims = []
+    for i, claim in enumerate(finding.claims):
+        held = [w["start"] for w in windows if w["claims"][i]["holds"]]
+        claims.append(
+            {
+                "description": claim.description,
+                "first": first.claims[i].to_json(),
+                "shown": first.claims[i].shown(),
+                "holds_from": held,
+                "fails_from": [w["start"] for w in windows if not w["claims"][i]["holds"]],
+            }
+        )
+    arms = {
+        arm: {part: first.mean_accuracy(arm, part) for part in ("teacher", "student", "baseline")}
+        for arm in finding.arms
+    }
+    return {
+        "finding": finding.name,
+        "title": finding.title,
+        "seeds": n,
+        "cold_seconds": cold,
+        "warm_seconds": warm,
+        "arms": arms,
+        "claims": claims,
+        "windows": windows,
+    }
+
+
+def markdown(measured: dict) -> str:
+    starts = measured["starts"]
+    lines = [
+        f"Measured on {measured['cpu']} with torch {measured['torch']}, one thread per training, {measured['jobs']} "
+        f"at a time ({measured['seconds']:.0f} s in all). Each finding runs its seeds from start seed 0 (the "
+        f"measured column: mean [95 % interval] of the paired difference over them) and from every start seed "
+        f"{span(starts)}; the time is its first run from an empty teacher cache, then again with its teachers "
+        "cached.",
+        "",
+        "| finding | claim | claimed | measured (from seed 0) | holds from start seeds | time (cold / cached) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in measured["findings"]:
+        for i, claim in enumerate(f["claims"]):
+            head = f"`{f['finding']}` ({f['seeds']} seeds)" if i == 0 else ""
+            time_cell = f"{f['cold_seconds']:.0f} s / {f['warm_seconds']:.0f} s" if i == 0 else ""
+            lines.append(
+                f"| {head} | {claim['description']} | {' or '.join(claim['first']['claimed'])} | {claim['shown']} "
+                f"({claim['first']['verdict']}) | {len(claim['holds_from'])}/{len(starts)} | {time_cell} |"
+            )
+    failed = [
+        f"`{f['finding']}` {c['description']} from {', '.join(map(str, c['fails_from']))}"
+        for f in measured["findings"]
+        for c in f["claims"]
+        if c["fails_from"]
+    ]
+    lines += ["", "Every claim holds from every start seed." if not failed else "Not held: " + "; ".join(failed) + "."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--starts", default="0-19", help="start seeds of the windows: 0-19 or 0,5,10")
+    parser.add_argument("--findings", default=",".join(FINDINGS), help="which findings, comma-separated")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--json", help="also write the numbers here")
+    add_argument(parser, "research")
+    args = parser.parse_args(argv)
+    starts = parse_starts(args.starts)
+    torch.set_num_threads(1)
+    executor = make_executor("local", args.jobs, threads=1)
+    began = time.perf_counter()
+    measured: dict = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "jobs": args.jobs,
+        "starts": starts,
+        "findings": [],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.findings.split(","):
+            measured["findings"].append(measure_finding(FINDINGS[name], starts, executor, folder))
+            row = measured["findings"][-1]
+            print(json.dumps({k: v for k, v in row.items() if k != "windows"}), file=sys.stderr, flush=True)
+    measured["seconds"] = time.perf_counter() - began
+    publish(markdown(measured), measured, args.json, args.docs, "research", SCRIPT)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
