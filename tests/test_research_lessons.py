@@ -201,6 +201,10 @@ def test_kd_train_runs_a_finding_prints_its_claims_and_writes_json(tmp_path, cap
     assert f"{mean:+.2f}" in printed
     assert "poor-teacher" in list_findings() and all(name in list_findings() for name in FINDINGS)
 
+    assert kd_train_finding(["--lesson", "poor-teacher", "--seed", "1", "--seeds", "1", "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "one seed gives no interval" in printed and "no clear difference" in printed
+
 
 @pytest.mark.parametrize(
     "argv, message",

@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print()
     print(claims_table(result))
+    if len(result.seeds) < 2:
+        print("one seed gives no interval, and its verdicts are all 'no clear difference': run --seeds 2 or more")
     print("every claim holds" if result.holds else "not every claim holds over these seeds")
     if args.json:
         write_json_atomic(result.to_json(), args.json, indent=2)
