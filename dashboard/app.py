@@ -25,7 +25,17 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.page import accessibility, job_panel, links, resources, sessions, sidebar, style, upload_panel
 from dashboard.runs import distill as runs
-from dashboard.tabs import class_board, distill, draw, explanation, history, look_closer, probabilities, ship
+from dashboard.tabs import (
+    class_board,
+    distill,
+    draw,
+    explanation,
+    history,
+    language,
+    look_closer,
+    probabilities,
+    ship,
+)
 from dashboard.tabs.experiments import dark_knowledge, little_data, methods, sweep, unseen_class
 from kd_core import Dataset, RunConfig
 
@@ -159,6 +169,7 @@ def views(inputs: Inputs, data: Data) -> dict[str, View]:
         "Draw a digit": lambda: draw.render(config, shown),  # your own digit, the bars beside it
         "Look closer": look_closer.render,  # the last Distill class by class, its models as files, its kd-train line
         "Ship": ship.render,  # the last Distill's models as FP32 and int8 ONNX files, measured: the Pareto chart
+        "Language": language.render,  # distil a character-level language model: bits/char, next characters, samples
         "What is happening": lambda: explanation.render(config, shown),
         "History": history.render,
         "T & λ sweep": experiment(sweep.render),  # Hinton's three experiments + dark knowledge
