@@ -157,8 +157,7 @@ def progress_printer(quiet: bool):
     def on_event(index: int, event) -> None:
         if event.kind == "epoch" and event.step == event.steps:
             seed = "" if index < 0 else f" (seed index {index})"
-            bits = event.parts.get("validation_bits")
-            print(f"{PROG}: {names.get(event.phase, event.phase)}{seed} trained, {bits:.3f} bits/char", file=sys.stderr)
+            print(f"{PROG}: {names.get(event.phase, event.phase)}{seed} trained", file=sys.stderr)
 
     return on_event
 
