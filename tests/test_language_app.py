@@ -86,10 +86,13 @@ def test_after_a_run_the_page_shows_the_engines_numbers_bars_and_samples(ran):
     assert sentence in [m.value for m in app.markdown]
     (table,) = [d.value for d in app.dataframe if "KD − scratch" in d.value.columns]
     for row, o in zip(table.itertuples(index=False), summary.outcomes):
-        assert float(row[2]) == pytest.approx(o.student.validation_bits, abs=6e-4)
-        assert float(row[3]) == pytest.approx(o.baseline.validation_bits, abs=6e-4)
-        assert float(row[1]) == pytest.approx(summary.teacher.validation_bits, abs=6e-4)
-    dots = charts(app)["KD student − scratch student (bits/char; left of 0: KD better)"]
+        assert row[0] == o.seed
+        assert float(row[1]) == pytest.approx(o.student.validation_bits, abs=6e-4)
+        assert float(row[2]) == pytest.approx(o.baseline.validation_bits, abs=6e-4)
+        assert float(row[3]) == pytest.approx(o.difference, abs=6e-4)
+    teacher_bits = f"the teacher's: **{summary.teacher.validation_bits:.3f}**"
+    assert [c for c in app.caption if teacher_bits in c.value]
+    dots = charts(app)["KD student − scratch student<br>(bits/char; left of 0: KD better)"]
     (seed_dots,) = [t for t in dots["data"] if t["name"] == "one seed"]
     assert seed_dots["x"] == pytest.approx([o.difference for o in summary.outcomes])
     # the bars: each model's distribution after the prefix at the sidebar's T, summing to 1 over the alphabet

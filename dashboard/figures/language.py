@@ -11,6 +11,7 @@ from dashboard.figures.plots import COLORS, LABELS, LEGEND_BELOW, entropy_bits
 from kd_core.language.modes import ModePicture
 
 TRUTH_COLOR = "#2ca02c"
+NAMES = {**LABELS, "baseline": "Scratch student", "truth": "True distribution"}
 SHOWN_CHARS = 12  # the bars show the most likely characters after a prefix (the alphabet is ~30–65 long)
 MODE_COLORS = {"forward-kl": COLORS["student"], "reverse-kl": "#9467bd", "jsd": "#ff7f0e"}
 
@@ -28,7 +29,7 @@ def curves_figure(curves: dict[tuple[int, str], tuple[list[int], list[float]]], 
                 x=xs,
                 y=ys,
                 mode="lines+markers" if len(xs) <= 3 else "lines",
-                name=LABELS.get(phase, phase) + ("" if phase == "teacher" else " (one line per seed)"),
+                name=NAMES.get(phase, phase) + ("" if phase == "teacher" else " (one line per seed)"),
                 legendgroup=phase,
                 showlegend=phase not in shown,
                 opacity=1.0 if first else 0.45,
@@ -42,7 +43,7 @@ def curves_figure(curves: dict[tuple[int, str], tuple[list[int], list[float]]], 
             y=truth_bits,
             line=dict(color=TRUTH_COLOR, dash="dot"),
             annotation_text=f"true distribution {truth_bits:.2f}",
-            annotation_position="top right",
+            annotation_position="bottom left",  # under the line: the teacher's curve ends above it, on the right
         )
     figure.update_layout(
         title="Validation bits per character (lower is better)",
@@ -80,7 +81,7 @@ def next_char_figure(distributions: dict[str, dict[str, float]], temperature: fl
     chars = top_characters(distributions)
     labels = [char_label(c) for c in chars]
     figure = go.Figure()
-    names = {**LABELS, "baseline": "Scratch student", "truth": "True distribution"}
+    names = NAMES
     colors = {**COLORS, "truth": TRUTH_COLOR}
     for name in ("teacher", "student", "baseline", "truth"):
         probs = distributions.get(name)
@@ -151,11 +152,11 @@ def seeds_figure(differences: Sequence[float], seeds: Sequence[int], low: float 
     )
     figure.add_vline(x=0, line=dict(color="#333", dash="dash"))
     figure.update_layout(
-        title="KD student − scratch student (bits/char; left of 0: KD better)",
+        title="KD student − scratch student<br>(bits/char; left of 0: KD better)",  # two lines: a phone's width
         xaxis_title="difference in validation bits per character",
         yaxis=dict(showticklabels=False),
-        margin=dict(l=10, r=10, t=50, b=10),
-        height=230,
+        margin=dict(l=10, r=10, t=70, b=10),
+        height=250,
         legend=LEGEND_BELOW,
         showlegend=True,
     )

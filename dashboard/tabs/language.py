@@ -39,15 +39,14 @@ def inputs(corpora: list[str]) -> tuple[str, str, float, float, float, float, in
     """The tab's few settings, each with what it means."""
     top = st.columns(3)
     corpus = top[0].selectbox(
-        "Text", corpora, key="lang_corpus", format_func=words.CORPUS_WORDS.get, help="What the models learn to write."
+        "Text", corpora, key="lang_corpus", format_func=words.CORPUS_WORDS.get, help=words.CORPUS_HELP
     )
     loss = top[1].selectbox(
         "Student's loss",
         LOSSES,
         key="lang_loss",
         format_func=words.LOSS_WORDS.get,
-        help="How the student is pulled to the teacher's next-character distribution (the picture below shows how "
-        "they differ).",
+        help=words.LOSS_HELP,
     )
     seeds = top[2].number_input(
         "Seeds", 1, 5, value=lr.LANGUAGE_LESSON.seeds, key="lang_seeds", help="Each seed trains a KD and a scratch "
@@ -118,18 +117,22 @@ def verdict(outcome: lr.LanguageOutcome) -> None:
     table = pd.DataFrame(
         {
             "seed": [o.seed for o in summary.outcomes],
-            "teacher": [words.bits(summary.teacher.validation_bits) for _ in summary.outcomes],
-            "KD student": [words.bits(o.student.validation_bits) for o in summary.outcomes],
-            "scratch student": [words.bits(o.baseline.validation_bits) for o in summary.outcomes],
+            "KD": [words.bits(o.student.validation_bits) for o in summary.outcomes],  # short: 4 columns fit a phone
+            "scratch": [words.bits(o.baseline.validation_bits) for o in summary.outcomes],
             "KD − scratch": [f"{o.difference:+.3f}" for o in summary.outcomes],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch")
     teacher = summary.teacher
     trained = "found in the server's cache" if teacher.cached else f"trained in {teacher.seconds:.0f} s"
-    truth = "" if outcome.truth_bits is None else f" The true distribution itself scores {outcome.truth_bits:.3f}."
+    truth = (
+        ""
+        if outcome.truth_bits is None
+        else (f" The true distribution scores {outcome.truth_bits:.3f} (on the first 4,096 validation characters).")
+    )
     st.caption(
-        f"Validation bits per character (lower is better) on text no model trained on. Teacher: "
+        f"Validation bits per character (lower is better) on text no model trained on, of each seed's KD student "
+        f"and scratch student; the teacher's: **{words.bits(teacher.validation_bits)}**. Teacher: "
         f"{teacher.size.layers} layers × {teacher.size.width} wide, {teacher.parameters:,} parameters, {trained}; "
         f"students: {summary.config.student_layers} layer × {summary.config.student_width} wide, "
         f"{summary.outcomes[0].student.parameters:,} parameters, {summary.config.steps} steps each.{truth}"

@@ -19,15 +19,18 @@ BEFORE_RUN = (
     "interval and one dot per seed); the next-character probabilities after a prefix you type, with the true "
     "ones on the built-in corpus; and samples of each model's text. The picture below needs no training."
 )
-CORPUS_WORDS = {
-    "grammar": "Built-in sentences (their true next-character probabilities are known)",
-    "tinyshakespeare": "Tiny Shakespeare (from this server's data folder)",
-}
-LOSS_WORDS = {
-    "kd": "Forward KL (Hinton's KD: mode-covering)",
-    "reverse-kl": "Reverse KL (MiniLLM: mode-seeking)",
-    "jsd": "JSD(β) (GKD: between the two)",
-}
+# Short, so that a select box at a third of 1024 px shows them whole; what they mean is in the help and captions.
+CORPUS_WORDS = {"grammar": "Built-in sentences", "tinyshakespeare": "Tiny Shakespeare"}
+CORPUS_HELP = (
+    "What the models learn to write. Built-in sentences: a small grammar whose true next-character probabilities "
+    "are known (drawn beside the bars). Tiny Shakespeare: 1 MB of plays, from this server's data folder."
+)
+LOSS_WORDS = {"kd": "Forward KL (KD)", "reverse-kl": "Reverse KL", "jsd": "JSD(β)"}
+LOSS_HELP = (
+    "How the student is pulled to the teacher's next-character distribution. Forward KL (Hinton's KD) covers "
+    "every continuation the teacher allows; reverse KL (MiniLLM) seeks the teacher's likeliest; JSD(β) (GKD) is "
+    "between the two, with the β of the picture below."
+)
 NO_SHAKESPEARE = (
     "Tiny Shakespeare is not on this server: its data folder has no tinyshakespeare/input.txt "
     "(start the server with KD_DATA_DIR set to a folder that holds it)."
@@ -69,7 +72,7 @@ def bars_caption(has_truth: bool, seed: int) -> str:
         "softened at T (each model's logits ÷ T). The bars redraw at once at any T: nothing retrains."
     )
     if has_truth:
-        text += " Grey: the built-in language's true next-character probabilities (softened the same way)."
+        text += " Green, hatched: the built-in language's true next-character probabilities (softened the same way)."
     return text
 
 
