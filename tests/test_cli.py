@@ -166,3 +166,71 @@ def test_ship_refuses_a_folder_that_is_not_empty_before_training(tmp_path, capsy
     assert caught.value.code == 2 and len(err.splitlines()) == 1 and err.startswith("kd-train: error: --ship: ")
     assert not (tmp_path / "result.json").exists()
     assert (target.read_text() if what == "a file" else (target / "mine.txt").read_text()) == "mine"
+
+
+def test_list_lessons_groups_hinton_the_findings_after_him_and_the_language_lesson(capsys):
+    from kd_core.language.lesson import LANGUAGE_LESSON
+    from kd_core.studies.lessons import LESSONS
+    from kd_core.studies.research import FINDINGS
+
+    assert main(["--list-lessons"]) == 0
+    listed = capsys.readouterr().out
+    hinton, after, language = listed.index("Hinton 2015:"), listed.index("After Hinton:"), listed.index("A language")
+    assert hinton < after < language
+    assert all(hinton < listed.index(f"{name} ") < after for name in LESSONS)
+    assert all(after < listed.index(f"{name} ") < language for name in FINDINGS)
+    assert listed.index(f"{LANGUAGE_LESSON.name} ") > language
+
+
+@pytest.mark.parametrize(
+    "argv, command",
+    [
+        (["--lesson", "capacity-gap", "--seeds", "2"], "research"),
+        (["--lesson=fidelity"], "research"),
+        (["--lesson", "language"], "language"),
+        (["--dataset", "grammar", "--seeds", "2"], "language"),
+        (["--dataset=text:notes.txt"], "language"),
+        (["--lesson", "little-data", "--dataset", "digits"], None),
+    ],
+)
+def test_kd_train_hands_findings_and_text_to_their_commands_with_every_flag(monkeypatch, argv, command):
+    from kd_core.cli import language, research
+
+    seen = []
+    monkeypatch.setattr(research, "main", lambda args: seen.append(("research", args)) or 0)
+    monkeypatch.setattr(language, "main", lambda args: seen.append(("language", args)) or 0)
+    from kd_core.cli import train
+
+    assert (train.other_command(argv) is not None) == (command is not None)
+    if command is not None:
+        assert main(argv) == 0 and seen == [(command, argv)]
+
+
+def test_a_chain_teacher_is_the_kd_student_of_the_run_its_json_names(tmp_path, capsys):
+    """--teacher-from: generation 2's teacher is generation 1's KD student (its accuracy, to the image), taken from
+    the run a --json file describes; the summary gives each student's KL to the teacher."""
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    first, second = tmp_path / "gen1.json", tmp_path / "gen2.json"
+    same = ["--teacher", "mlp-small", "--student", "mlp-small", "--teacher-epochs", "2", "--epochs", "2", "--quiet"]
+    assert main([*same, *cache, "--json", str(first)]) == 0
+    assert main(["--teacher-from", str(first), "--student", "mlp-small", "--epochs", "2", "--quiet", *cache,
+                 "--json", str(second)]) == 0  # fmt: skip
+    gen1, gen2 = json.loads(first.read_text()), json.loads(second.read_text())
+    assert gen2["teacher"]["accuracy"] == gen1["student"]["accuracy"]
+    assert gen2["config"]["teacher_from"] is not None and gen1["config"].get("teacher_from") is None
+    assert "KL to teacher" in capsys.readouterr().out and gen2["student"]["teacher_kl"] >= 0
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [(None, "no such file"), ("not json", "is not a kd-train --json file"), ('{"a": 1}', "no run's settings")],
+)
+def test_a_teacher_from_file_that_names_no_run_is_one_line_and_exit_2(tmp_path, capsys, content, words):
+    path = tmp_path / "run.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SystemExit) as caught:
+        main(["--teacher-from", str(path), "--quiet"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err

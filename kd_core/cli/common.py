@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 the training diverged, 2 a bad argument (one line on stder
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -15,7 +16,16 @@ import torch
 from tqdm import tqdm
 
 from kd_core.cli import own
-from kd_core.config import DEVICES, OPTIMIZERS, SCHEDULES, ConfigError, RunConfig
+from kd_core.config import (
+    DEVICES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRANSFERS,
+    ConfigError,
+    RunConfig,
+    parent_config,
+    student_as_teacher,
+)
 from kd_core.data.datasets import DATASETS
 from kd_core.data.spec import DatasetUnavailable
 from kd_core.execution.executors import EXECUTORS, Executor, make_executor
@@ -126,6 +136,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
         help="share of the training set kept from the students as a validation split; with --omit-class "
         "or --keep-classes the bias correction is chosen on it",
     )
+    research_flags(parser, d)
     parser.add_argument("--device", default=d.device, choices=list(DEVICES))
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
     parser.add_argument(
@@ -161,6 +172,50 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
     warnings.showwarning = lambda message, *_: print(f"{prog}: warning: {message}", file=sys.stderr)
     tqdm.monitor_interval = 0  # no monitor thread: a process without threads can fork its workers (local_processes)
     return parser
+
+
+def research_flags(parser: argparse.ArgumentParser, d: RunConfig) -> None:
+    """The settings the findings after Hinton need (kd_core/studies/research.py): each changes no cache key unset."""
+    parser.add_argument("--teacher-width", type=int, help="the teacher's hidden units or channels (default: its own)")
+    parser.add_argument(
+        "--teacher-label-smoothing",
+        type=float,
+        default=d.teacher_label_smoothing,
+        help="ε of label smoothing in the teacher's own training, in [0, 1) (Müller, Kornblith & Hinton 2019)",
+    )
+    parser.add_argument(
+        "--teacher-from",
+        metavar="RUN.json",
+        type=run_settings,
+        help="the teacher is the KD student of the run a kd-train --json file describes (born-again generations, "
+        "teacher → assistant → student); trained first if the cache does not hold it",
+    )
+    parser.add_argument(
+        "--transfer",
+        choices=list(TRANSFERS),
+        help="what the KD student learns from instead of its training images: noise (random images of the same "
+        "shape and range, the teacher's soft targets alone: λ = 1)",
+    )
+    parser.add_argument(
+        "--track-fidelity",
+        action="store_true",
+        help="after every epoch, the students' agreement with the teacher and KL to it on the test set",
+    )
+
+
+def run_settings(path: str) -> str:
+    """``--teacher-from``: the settings of the run a ``kd-train --json`` file holds, as RunConfig.teacher_from."""
+    try:
+        data = json.loads(Path(path).expanduser().read_text())
+        settings = data.get("config") if isinstance(data, dict) else None
+        if not isinstance(settings, dict):
+            raise ValueError('it holds no run\'s settings ("config")')
+        parent = parent_config(RunConfig(teacher_from=json.dumps(settings)))
+    except FileNotFoundError:
+        raise argparse.ArgumentTypeError(f"{path}: no such file") from None
+    except (OSError, ValueError, KeyError) as error:  # ConfigError is a ValueError
+        raise argparse.ArgumentTypeError(f"{path} is not a kd-train --json file: {one_line(error)}") from None
+    return student_as_teacher(parent)
 
 
 def loss_argument(text: str) -> tuple[str, str]:

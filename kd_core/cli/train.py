@@ -3,6 +3,8 @@
     kd-train --dataset digits --temperature 4 --lam 0.7 --epochs 20 --baseline --json result.json
     kd-train --lesson little-data --seeds 5 --jobs 2     # a lesson, over five seeds, two at a time
     kd-train --ship out/ --json result.json             # the models as FP32 and int8 ONNX files, measured
+    kd-train --lesson capacity-gap                      # a finding after Hinton: its arms compared (cli/research.py)
+    kd-train --dataset text:notes.txt                   # a language model distilled (cli/language.py)
 
 With --seeds N > 1 the summary gives KD − baseline as a mean with its 95 % interval and a verdict.
 Bad arguments exit 2 with one line; a diverged run exits 1; Ctrl-C exits 130.
@@ -15,7 +17,7 @@ import sys
 
 from tqdm import tqdm
 
-from kd_core.cli import own
+from kd_core.cli import language, own, research
 from kd_core.cli import ship as shipping
 from kd_core.cli.common import (
     MAX_JOBS,
@@ -30,9 +32,12 @@ from kd_core.cli.common import (
 )
 from kd_core.deploy.ship import deployment_json
 from kd_core.files import write_json_atomic
+from kd_core.language.corpus import CORPORA, TEXT_PREFIX
+from kd_core.language.lesson import LANGUAGE_LESSON
 from kd_core.runs.cache import TeacherCache
 from kd_core.runs.seeds import SeedsResult, run_seeds
 from kd_core.studies.lessons import LESSONS
+from kd_core.studies.research import FINDINGS
 from kd_core.train.records import ProgressEvent, RunResult
 
 
@@ -70,17 +75,19 @@ ROW_NAMES = {"teacher": "teacher", "student": "KD student", "baseline": "scratch
 
 
 def summary_table(result: RunResult) -> str:
-    rows = [("model", "params", "test acc", "agreement", "seconds")]
+    rows = [("model", "params", "test acc", "agreement", "KL to teacher", "seconds")]
     for phase in ("teacher", "student", "baseline"):
         report = getattr(result, phase)
         if report is not None:
             agreement = "-" if report.agreement is None else f"{report.agreement:.1%}"
+            kl = "-" if report.teacher_kl is None else f"{report.teacher_kl:.3f}"
             rows.append(
                 (
                     ROW_NAMES[phase],
                     f"{report.params:,}",
                     f"{report.accuracy:.2%}",
                     agreement,
+                    kl,
                     f"{result.seconds[phase]:.2f}",
                 )
             )
@@ -156,16 +163,52 @@ def _transfer_line(head: str, kd: list[float], scratch: list[float | None], afte
 
 
 def list_lessons() -> str:
-    return "\n".join(f"{lesson.name:14s} {lesson.title} ({lesson.seeds} seeds)" for lesson in LESSONS.values())
+    """Every lesson kd-train runs, grouped: Hinton 2015 (and its methods), after Hinton, a language model."""
+    line = lambda name, title, seeds: f"{name:16s} {title} ({seeds} seeds)"  # noqa: E731
+    return "\n".join(
+        ["Hinton 2015:"]
+        + [line(lesson.name, lesson.title, lesson.seeds) for lesson in LESSONS.values()]
+        + ["", "After Hinton:", research.list_findings()]
+        + ["", "A language model:", line(LANGUAGE_LESSON.name, LANGUAGE_LESSON.title, LANGUAGE_LESSON.seeds)]
+    )
+
+
+def flag_value(argv: list[str], flag: str) -> str | None:
+    """The value given to ``flag`` ("--flag VALUE" or "--flag=VALUE"), the last one wins; None if absent."""
+    found = None
+    for i, word in enumerate(argv):
+        if word == flag and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif word.startswith(flag + "="):
+            found = word.partition("=")[2]
+    return found
+
+
+def other_command(argv: list[str]):
+    """The command that runs what ``argv`` asks for when it is not a classifier's run: a finding after Hinton
+    (kd_core/cli/research.py) or a language model (kd_core/cli/language.py); None for kd-train's own."""
+    lesson, dataset = flag_value(argv, "--lesson"), flag_value(argv, "--dataset")
+    if lesson in FINDINGS:
+        return research.main
+    if lesson == LANGUAGE_LESSON.name or dataset in CORPORA or (dataset or "").startswith(TEXT_PREFIX):
+        return language.main
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    other = other_command(argv)
+    if other is not None:
+        return other(argv)
     parser = make_parser("kd-train", __doc__)
     parser.add_argument(
         "--seeds", type=parse_seeds, help="how many seeds, from --seed on (default: 1, or the lesson's)"
     )
     parser.add_argument(
-        "--lesson", choices=list(LESSONS), help="start from a lesson's settings; explicit flags override them"
+        "--lesson",
+        choices=list(LESSONS),
+        help="start from a lesson's settings; explicit flags override them (--list-lessons: the findings after "
+        "Hinton and the language lesson too)",
     )
     parser.add_argument("--list-lessons", action="store_true", help="list the lessons and exit")
     shipping.add_flag(parser)
