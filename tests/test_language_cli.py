@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from kd_core.cli.language import main
+from kd_core.cli.language import loss_sweep, loss_table, main
+from kd_core.config import ConfigError
 from kd_core.language.lesson import LANGUAGE_LESSON, run_lesson
+from kd_core.language.train import LanguageConfig
 from kd_core.runs.cache import TeacherCache
 
 TINY = [
@@ -65,6 +67,21 @@ def test_a_text_file_of_ones_own_trains(cache_dir, tmp_path, capsys):
     text.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     assert main(["--dataset", f"text:{text}", "--cache-dir", cache_dir, *TINY]) == 0
     assert f"on text:{text}" in capsys.readouterr().out
+
+
+def test_a_loss_sweep_compares_losses_over_the_same_seeds_and_teacher(cache_dir):
+    config = LanguageConfig(
+        context=16, teacher_layers=2, teacher_width=32, student_width=16, teacher_steps=40, steps=30
+    )
+    found = loss_sweep(config, ["kd", "reverse-kl"], 2, cache=TeacherCache(cache_dir))
+    assert [s.config.loss for s in found] == ["kd", "reverse-kl"]
+    assert found[0].teacher.validation_bits == found[1].teacher.validation_bits  # one teacher for both
+    scratch = [[o.baseline.validation_bits for o in s.outcomes] for s in found]
+    assert scratch[0] == pytest.approx(scratch[1], abs=1e-6)  # the scratch students do not depend on the loss
+    table = loss_table(found)
+    assert "reverse-kl" in table and f"{found[1].difference.mean:+.3f}" in table
+    with pytest.raises(ConfigError, match="needs hidden features"):
+        loss_sweep(config, ["kd", "fitnets"], 2, cache=TeacherCache(cache_dir))
 
 
 @pytest.mark.parametrize(

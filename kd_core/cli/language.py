@@ -15,6 +15,7 @@ line and exit 2, before any training.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -146,6 +147,41 @@ def report(summary: LanguageSeeds, teacher_sample: Sample) -> str:
         sample_line("scratch student", first.baseline_sample),
     ]
     return "\n".join(lines)
+
+
+def loss_sweep(
+    config: LanguageConfig,
+    losses: Sequence[str],
+    seeds: int,
+    executor=None,
+    cache: TeacherCache | None = None,
+    data_dir: str | None = None,
+    on_event=None,
+) -> list[LanguageSeeds]:
+    """``kd-sweep --param loss`` on text: each loss over the same seeds and teacher (trained once, then cached), with
+    only the loss changed (a loss's own parameters at their defaults).  ConfigError for a loss a language student
+    cannot use, before anything trains."""
+    configs = [validate(dataclasses.replace(config, loss=loss, loss_args=())) for loss in losses]
+    return [language_seeds(c, seeds, executor, cache, on_event, None, data_dir) for c in configs]
+
+
+def loss_table(found: Sequence[LanguageSeeds]) -> str:
+    """One row per loss: KD and scratch bits per character (mean over seeds), KD − scratch with its interval."""
+    rows = [["loss", "KD student", "scratch", "KD − scratch", "95 % interval", "verdict"]]
+    for summary in found:
+        d = summary.difference
+        n = len(summary.outcomes)
+        rows.append(
+            [
+                summary.config.loss,
+                bits(sum(o.student.validation_bits for o in summary.outcomes) / n),
+                bits(sum(o.baseline.validation_bits for o in summary.outcomes) / n),
+                f"{d.mean:+.3f}",
+                "–" if d.low is None else f"[{d.low:+.3f}, {d.high:+.3f}]",
+                summary.verdict,
+            ]
+        )
+    return "Validation bits per character (lower is better), mean over seeds:\n" + text_table(rows, left_columns=1)
 
 
 def progress_printer(quiet: bool):
