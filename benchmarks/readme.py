@@ -16,6 +16,7 @@ PAGES = {
     "research": "docs/lessons.md",
     "mnist-lessons": "docs/hinton-mnist.md",
     "lesson-time": "docs/hinton-mnist.md",
+    "page-lesson-time": "docs/hinton-mnist.md",
     "methods": "docs/methods.md",
     "sweep": "docs/performance.md",
     "cifar": "docs/performance.md",
