@@ -75,6 +75,7 @@ def test_after_a_run_the_page_shows_the_engines_numbers_bars_and_samples(ran):
     summary = outcome.summary
     assert [o.seed for o in summary.outcomes] == [0, 1]
     assert summary.config.steps == TINY.steps  # the tiny settings reached the workers
+    assert summary.teacher.cached  # trained in a worker (or earlier) and loaded: the server never trains it
     # the engine again, here, one seed after another from the same cached teacher: the same bits
     again = language_seeds(TINY, 2, InProcess(), TeacherCache())
     assert again.teacher.cached

@@ -5,8 +5,9 @@
     outcome.next_chars("the dog", T), samples(outcome, T)                            # bars and samples, after a run
 
 Training happens in worker processes (``LocalProcesses(..., in_process_when_alone=False)``), never in the server's
-interpreter: ``kd_core.language.seeds.language_seeds`` trains (or finds in the server's teacher cache) the teacher,
-then each seed's KD student and scratch student in a worker.  The first seed's students come back as weights and
+interpreter: the teacher in a worker (``teacher_task``) that stores it in the server's on-disk teacher cache, then
+``kd_core.language.seeds.language_seeds`` loads it from there and trains each seed's KD student and scratch student
+in a worker.  The first seed's students come back as weights and
 are rebuilt here, so the next-character bars and samples need no training.  No Streamlit here.
 """
 
@@ -25,7 +26,7 @@ from kd_core.language.lesson import LANGUAGE_LESSON
 from kd_core.language.model import CharTransformer
 from kd_core.language.results import truth_bits
 from kd_core.language.samples import Sample, next_char_distributions, sample_text
-from kd_core.language.seeds import LanguageSeeds, language_seeds
+from kd_core.language.seeds import LanguageSeeds, language_seeds, teacher_task
 from kd_core.language.train import LanguageConfig, train_teacher, validate
 from kd_core.runs.cache import TeacherCache
 from kd_core.train.loop import Cancelled
@@ -60,7 +61,6 @@ class LanguageOutcome:
     @property
     def config(self) -> LanguageConfig:
         return self.summary.config
-
 
     def next_chars(self, prefix: str, temperature: float) -> dict[str, dict[str, float]]:
         """Teacher's, KD student's and scratch student's (first seed) next-character probabilities at T, and
@@ -102,6 +102,8 @@ def language_job(
             if not isinstance(event, ProgressEvent):
                 return
             if event.phase == "teacher" and event.steps == 0:  # a cached teacher's curve, replayed
+                if (index, event.phase) in done:
+                    return  # the teacher just trained in a worker, loaded again: its curve is drawn already
                 done[(index, event.phase)] = config.teacher_steps
             else:
                 done[(index, event.phase)] = event.step
@@ -112,6 +114,8 @@ def language_job(
         with jobs.extra_slots(max(0, min(seeds, os.cpu_count() or 1) - 1)) as more:
             executor = LocalProcesses(1 + more, threads=1, in_process_when_alone=False)
             try:
+                if cache.on_disk:  # the teacher too trains in a worker; the job then loads it from the cache
+                    executor.map(teacher_task, [(config, cache.folder, data_folder)], lambda _, e: relay(-1, e), stop)
                 summary = language_seeds(config, seeds, executor, cache, relay, stop, data_folder)
             except Cancelled:
                 return None

@@ -86,6 +86,14 @@ class LanguageSeeds:
         }
 
 
+def teacher_task(item: tuple, on_event, stop: StopFlag | None) -> ModelReport:
+    """The teacher of ``config``, trained in a worker process and stored in the on-disk teacher cache at ``folder``
+    (or found there), so that a server's own interpreter never trains it: ``language_seeds`` then loads it.
+    ``item``: (config, the cache's folder, the data folder)."""
+    config, folder, data_dir = item
+    return train_teacher(config, TeacherCache(folder), on_event, stop, data_dir).report
+
+
 def seed_task(item: tuple, on_event, stop: StopFlag | None) -> SeedOutcome:
     """One seed's KD student and scratch student (a module-level task: it runs in a worker process).
     ``item``: (config, the teacher's state dict, its report, its cache key, the data folder)."""
