@@ -1,9 +1,11 @@
 """The Language tab (AppTest): before a run it says what it will show and draws the mode picture, which moves with
 β; after a tiny real run over 2 seeds (worker processes, seconds) the verdict's numbers are the engine's, the
 next-character bars are each model's probabilities (summing to 1 over the alphabet) and move with T, the three
-samples are shown, and a prefix the corpus cannot read is a sentence, not a traceback."""
+samples are shown, and a prefix the corpus cannot read is a sentence, not a traceback; Stop ends a run as stopped."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 from app_support import charts
@@ -131,3 +133,15 @@ def test_a_prefix_the_corpus_cannot_read_is_a_sentence_not_a_traceback(ran):
     app.text_input(key="lang_prefix").set_value("").run()
     assert not app.exception
     assert [w.value for w in app.warning if "a prefix needs at least one character" in w.value]
+
+
+def test_stop_ends_the_run_as_stopped_with_a_sentence(app, monkeypatch):
+    monkeypatch.setattr(lr, "BASE_CONFIG", dataclasses.replace(TINY, teacher_steps=20_000, teacher_seed=7))
+    app.button(key="exp_run_language").click().run()
+    job = app.session_state["jobs"]["language"]
+    app.button(key="exp_stop_language").click().run()
+    assert job.join(60), "the language job did not stop"
+    app.run()
+    assert not app.exception, app.exception
+    assert job.snapshot().status == "cancelled"
+    assert [w.value for w in app.warning if w.value.startswith("Language distillation stopped.")]
