@@ -3,12 +3,15 @@ docs/lessons.md.
 
     python -m benchmarks.measure_research_lessons [--starts 0-19] [--findings born-again,...] [--jobs 2]
                                                   [--json research-lessons.json] [--docs]
+                                                  [--reuse earlier.json]
 
 For each finding: its first run (start seed 0, its seeds) timed from an empty teacher cache, and again with its
 teachers cached; then every seed from 0 to the last start seed's last one, each run once (a window's runs are the
 runs ``run_finding(finding, start_seed=s)`` gives, since a seed's run depends on its own seed only), and each
 claim judged over every window: its measured difference from start seed 0, and from how many start seeds its
-verdict is one the claim allows.
+verdict is one the claim allows.  ``--reuse`` takes the findings left out of ``--findings`` from an earlier
+``--json`` of the same start seeds (when one finding's settings changed, the others need not run again); the
+block says which were reused.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import platform
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -81,12 +85,20 @@ def measure_finding(finding: Finding, starts: list[int], executor, folder: str) 
 
 def markdown(measured: dict) -> str:
     starts = measured["starts"]
+    reused = [f for f in measured["findings"] if f.get("reused")]
     lines = [
         f"Measured on {measured['cpu']} with torch {measured['torch']}, one thread per training, {measured['jobs']} "
         f"at a time ({measured['seconds']:.0f} s in all). Each finding runs its seeds from start seed 0 (the "
         f"measured column: mean [95 % interval] of the paired difference over them) and from every start seed "
         f"{span(starts)}; the time is its first run from an empty teacher cache, then again with its teachers "
-        "cached.",
+        "cached."
+        + (
+            " Measured in an earlier run with the same settings: "
+            + ", ".join(f"`{f['finding']}`" for f in reused)
+            + "."
+            if reused
+            else ""
+        ),
         "",
         "| finding | claim | claimed | measured (from seed 0) | holds from start seeds | time (cold / cached) |",
         "|---|---|---|---|---|---|",
@@ -115,9 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--findings", default=",".join(FINDINGS), help="which findings, comma-separated")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", help="also write the numbers here")
+    parser.add_argument("--reuse", help="an earlier --json: the findings not measured now are taken from it")
     add_argument(parser, "research")
     args = parser.parse_args(argv)
     starts = parse_starts(args.starts)
+    names = args.findings.split(",")
+    earlier = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    if earlier is not None and earlier["starts"] != starts:
+        parser.error(f"--reuse: {args.reuse} was measured from start seeds {earlier['starts']}, not {starts}")
     torch.set_num_threads(1)
     executor = make_executor("local", args.jobs, threads=1)
     began = time.perf_counter()
@@ -129,12 +146,22 @@ def main(argv: list[str] | None = None) -> int:
         "starts": starts,
         "findings": [],
     }
+    reused = {f["finding"]: f for f in earlier["findings"] if f["finding"] not in names} if earlier else {}
+    for name, row in reused.items():  # a finding whose seeds or claims changed since must be measured again
+        if (row["seeds"], [c["description"] for c in row["claims"]]) != (
+            FINDINGS[name].seeds,
+            [c.description for c in FINDINGS[name].claims],
+        ):
+            parser.error(f"--reuse: {name} changed since {args.reuse}; name it in --findings")
     with tempfile.TemporaryDirectory() as folder:
-        for name in args.findings.split(","):
-            measured["findings"].append(measure_finding(FINDINGS[name], starts, executor, folder))
-            row = measured["findings"][-1]
-            print(json.dumps({k: v for k, v in row.items() if k != "windows"}), file=sys.stderr, flush=True)
-    measured["seconds"] = time.perf_counter() - began
+        for name in FINDINGS:
+            if name in reused:
+                measured["findings"].append({**reused[name], "reused": True})
+            elif name in names:
+                measured["findings"].append(measure_finding(FINDINGS[name], starts, executor, folder))
+                row = measured["findings"][-1]
+                print(json.dumps({k: v for k, v in row.items() if k != "windows"}), file=sys.stderr, flush=True)
+    measured["seconds"] = time.perf_counter() - began + (earlier["seconds"] if reused else 0)
     publish(markdown(measured), measured, args.json, args.docs, "research", SCRIPT)
     return 0
 

@@ -230,8 +230,24 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys):
 # ---------------------------------------------------------------- every start seed (slow)
 
 
+# Measured (docs/lessons.md): the smoothed teacher's student is lower over seeds 0–21 but not over the windows from
+# start seeds 10–19 (seeds 21 and 24 go the other way). The claim stays as the paper states it; strict, so that a
+# change that makes it hold everywhere is noticed.
+NOT_FROM_EVERY_START = {
+    "smoothed-teacher": "its student − the plain teacher's student is not lower from start seeds 10–19",
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(FINDINGS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_FROM_EVERY_START[name]))
+        if name in NOT_FROM_EVERY_START
+        else name
+        for name in FINDINGS
+    ],
+)
 def test_every_claim_holds_from_every_start_seed(name, executor, tmp_path_factory):
     """Seeds 0 … 19 + seeds − 1 run once each; the window from start seed s is judged as run_finding(s) would."""
     finding = FINDINGS[name]
