@@ -5,15 +5,24 @@
 
 The folder must be new or empty (checked before anything trains: one line, exit 2).  ``--json`` gains a
 ``deployment`` section (kd_core.deploy.ship.deployment_json).
+
+A ship lesson (``kd-train --lesson ship-it``: a lesson with a ``ShipClaim``) ships its models even without
+``--ship`` — into a temporary folder, removed at exit — and prints each of its claims (kd_core.deploy.lesson) with
+what was measured and whether it holds; ``--json`` then gains a ``ship_claims`` section too.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
 
 from kd_core.cli.common import text_table
 from kd_core.deploy.export import DeployError
+from kd_core.deploy.lesson import ClaimCheck
 from kd_core.deploy.measure import CURVE_BATCHES, THROUGHPUT_BATCH
 from kd_core.deploy.ship import Deployment, check_folder, ship, ship_seeds, summarize
 from kd_core.stats import Interval
@@ -154,3 +163,24 @@ def seeds_deployment_table(deployments: list[Deployment]) -> str:
 
 def table(deployments: list[Deployment]) -> str:
     return deployment_table(deployments[0]) if len(deployments) == 1 else seeds_deployment_table(deployments)
+
+
+@contextmanager
+def target(folder: str | None, lesson_ships: bool) -> Iterator[tuple[str | None, bool]]:
+    """(where to ship, whether that folder is temporary): ``--ship``'s folder; for a ship lesson without one, a new
+    folder inside a temporary directory, removed when the block ends; None when nothing is to be shipped."""
+    if folder is not None or not lesson_ships:
+        yield folder, False
+        return
+    with tempfile.TemporaryDirectory(prefix="kd-ship-") as temporary:
+        yield str(Path(temporary) / "deployment"), True  # inside it, so the hidden staging folder is too
+
+
+def claims_text(lesson: str, checks: Sequence[ClaimCheck], temporary: bool = False) -> str:
+    """The lesson's ship claims, one line each, with what was measured and whether it holds."""
+    held = sum(check.holds for check in checks)
+    lines = [f"{lesson}: {held} of {len(checks)} ship claims hold (measured on the shipped files)"]
+    lines += [f"  {check.line()}" for check in checks]
+    if temporary:
+        lines.append("(the files were shipped to a temporary folder, now removed: --ship DIR keeps them)")
+    return "\n".join(lines)

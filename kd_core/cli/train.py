@@ -3,6 +3,7 @@
     kd-train --dataset digits --temperature 4 --lam 0.7 --epochs 20 --baseline --json result.json
     kd-train --lesson little-data --seeds 5 --jobs 2     # a lesson, over five seeds, two at a time
     kd-train --ship out/ --json result.json             # the models as FP32 and int8 ONNX files, measured
+    kd-train --lesson ship-it-digits                    # a ship lesson: its files measured, its claims checked
     kd-train --lesson capacity-gap                      # a finding after Hinton: its arms compared (cli/research.py)
     kd-train --dataset text:notes.txt                   # a language model distilled (cli/language.py)
 
@@ -30,6 +31,7 @@ from kd_core.cli.common import (
     parse_seeds,
     text_table,
 )
+from kd_core.deploy.lesson import check_ship_claim
 from kd_core.deploy.ship import deployment_json
 from kd_core.files import write_json_atomic
 from kd_core.language.corpus import CORPORA, TEXT_PREFIX
@@ -240,18 +242,25 @@ def main(argv: list[str] | None = None) -> int:
     code, result = guarded(parser, work, bars.close)
     if code:
         return code
-    deployments = None
-    if args.ship is not None and result.status == "completed":  # files, then tables: a failure leaves neither
-        code, deployments = guarded(parser, lambda: shipping.ship_runs(result.runs, args.ship, args.quiet), bars.close)
-        if code:
-            return code
-    print(summary_table(result.runs[0]) if seeds == 1 else seeds_table(result))
-    if deployments is not None:
-        print("\n" + shipping.table(deployments))
+    claim = LESSONS[args.lesson].ship if args.lesson else None  # a ship lesson ships even without --ship
+    deployments, checks = None, None
+    with shipping.target(args.ship, claim is not None) as (folder, temporary):
+        if folder is not None and result.status == "completed":  # files, then tables: a failure leaves neither
+            code, deployments = guarded(parser, lambda: shipping.ship_runs(result.runs, folder, args.quiet), bars.close)
+            if code:
+                return code
+            checks = None if claim is None else check_ship_claim(claim, deployments)
+        print(summary_table(result.runs[0]) if seeds == 1 else seeds_table(result))
+        if deployments is not None:
+            print("\n" + shipping.table(deployments))
+        if checks is not None:
+            print("\n" + shipping.claims_text(args.lesson, checks, temporary))
     if args.json:
         data = result.runs[0].to_json() if seeds == 1 else result.to_json()
         if deployments is not None:
             data["deployment"] = deployment_json(deployments)
+        if checks is not None:
+            data["ship_claims"] = [check.to_json() for check in checks]
         write_json_atomic(data, args.json, indent=2)
         print(f"wrote {args.json}")
     return 0 if result.status == "completed" else 130

@@ -6,6 +6,7 @@ measures through onnxruntime — bytes, parameters, multiply-accumulates, accura
                   calibrated on training images
     measure.py    a file's bytes, parameters, MACs, accuracy, agreement, latency, throughput and batch curve
     ship.py       a run's models -> files in a folder (all or none) and typed records; the summary over seeds
+    lesson.py     a ship lesson's claim (ShipClaim) checked on the shipped files, seed by seed (check_ship_claim)
 
 May import: kd_core.language, kd_core.runs and the packages below them.
 """
