@@ -110,11 +110,11 @@ def check_ship_claim(claim: ShipClaim, deployments: Sequence[Deployment]) -> lis
     teacher_kb = max(d.get("teacher", "fp32").bytes for d in deployments) / 1024
     size = ClaimCheck(
         "size",
-        f"the int8 KD student's file is at most {claim.max_size_fraction:.1%} of the FP32 teacher's",
+        f"the int8 KD student's file is at most {100 * claim.max_size_fraction:g} % of the FP32 teacher's",
         largest,
         None,
         largest <= claim.max_size_fraction,
-        f"{largest:.2%} at most ({student_kb:,.1f} KB against {teacher_kb:,.1f} KB) {over}",
+        f"{100 * largest:.2f} % at most ({student_kb:,.1f} KB against {teacher_kb:,.1f} KB) {over}",
     )
     return [beats, near, size]
 
