@@ -109,7 +109,7 @@ def test_after_a_run_the_page_shows_the_engines_numbers_bars_and_samples(ran):
     teacher = next(t for t in bars["data"] if t["name"].startswith("Teacher"))
     char_of = {lf.char_label(c): c for c in full["teacher"]}
     assert teacher["y"] == pytest.approx([full["teacher"][char_of[x]] for x in teacher["x"]], abs=1e-6)
-    app.button(key="lang_t_up").click().run()
+    app.button(key="lang_bars_t_up").click().run()
     T2 = app.session_state["temperature"]
     assert T2 > T
     bars2 = next(spec for title, spec in charts(app).items() if title.startswith("Next character after"))

@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard.figures import charts
 from dashboard.figures import language as lf
 from dashboard.jobs import runner as jobs
-from dashboard.page import choices, headings, job_panel, resources
+from dashboard.page import headings, job_panel, resources
 from dashboard.runs import language as lr
 from dashboard.tabs import probabilities
 from dashboard.text import language as words
@@ -90,21 +90,6 @@ def draw(snap: jobs.Snapshot | None) -> None:
         charts.show(lf.curves_figure(lr.curves(snap.events)), key="lang_live_curves")
 
 
-def temperature_control(T: float) -> None:
-    """The Probabilities tab's T buttons (they move the sidebar's Temperature T: the same instant T everywhere)."""
-    low, high, step = choices.SLIDERS["temperature"]
-    row = st.container(horizontal=True, vertical_alignment="center", key="lang_bars_temperature")
-    row.button(
-        f"T − {step:g}", key="lang_t_down", on_click=probabilities.step_temperature, args=(-1,), disabled=T <= low,
-        help="Lower the temperature: the sidebar's Temperature T moves too.",
-    )  # fmt: skip
-    row.markdown(f"**Temperature T = {T:g}**")
-    row.button(
-        f"T + {step:g}", key="lang_t_up", on_click=probabilities.step_temperature, args=(1,), disabled=T >= high,
-        help="Raise the temperature: the sidebar's Temperature T moves too.",
-    )  # fmt: skip
-
-
 def verdict(outcome: lr.LanguageOutcome) -> None:
     summary = outcome.summary
     d = summary.difference
@@ -143,7 +128,7 @@ def bars(outcome: lr.LanguageOutcome) -> None:
     T = float(state.get("temperature", 1.0))
     state.setdefault("lang_prefix", lr.default_prefix(outcome.corpus))
     prefix = st.text_input("Prefix", key="lang_prefix", help="Type the start of a text; the bars show what comes next.")
-    temperature_control(T)
+    probabilities.temperature_control(st, T, key_prefix="lang_")  # the same instant T as the Probabilities tab
     try:
         distributions = outcome.next_chars(prefix, T)
     except ConfigError as error:  # CorpusError: an empty prefix, a character the corpus never uses

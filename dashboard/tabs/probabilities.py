@@ -69,15 +69,16 @@ def step_temperature(direction: int) -> None:
     state["temperature"] = min(high, max(low, round(state["temperature"] + direction * step, 6)))
 
 
-def temperature_control(where, T: float) -> None:
+def temperature_control(where, T: float, key_prefix: str = "") -> None:
     """T right above the bars, so that a phone (whose sidebar is folded away) has both on screen.  Buttons that move
     the sidebar's own Temperature, not a second slider: two sliders mirroring one value fell out of step under fast
-    key presses (each sent the other's stale value back), while a button has no value to go stale."""
+    key presses (each sent the other's stale value back), while a button has no value to go stale.  ``key_prefix``:
+    for another tab's bars (the Language tab's), whose buttons need keys of their own."""
     low, high, step = choices.SLIDERS["temperature"]
-    row = where.container(horizontal=True, vertical_alignment="center", key="bars_temperature")
+    row = where.container(horizontal=True, vertical_alignment="center", key=f"{key_prefix}bars_temperature")
     row.button(
         f"T − {step:g}",
-        key="bars_t_down",
+        key=f"{key_prefix}bars_t_down",
         on_click=step_temperature,
         args=(-1,),
         disabled=T <= low,
@@ -86,7 +87,7 @@ def temperature_control(where, T: float) -> None:
     row.markdown(f"**Temperature T = {T:g}**")
     row.button(
         f"T + {step:g}",
-        key="bars_t_up",
+        key=f"{key_prefix}bars_t_up",
         on_click=step_temperature,
         args=(1,),
         disabled=T >= high,
