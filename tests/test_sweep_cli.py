@@ -158,3 +158,36 @@ def test_two_jobs_give_the_rows_of_one(tmp_path):
         )
         rows[jobs] = json.loads(out.read_text())["runs"]
     assert len(rows[1]) == 6 and rows[2] == rows[1]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--dataset", "grammar", "--param", "temperature", "--values", "1,2"], "sweeps --param loss only"),
+        (["--dataset", "grammar", "--param", "loss", "--values", "kd,fitnets"], "fitnets"),
+    ],
+)
+def test_a_text_sweep_takes_only_losses_a_language_student_can_use(argv, fragment, capsys):
+    """kd-sweep on text sweeps the loss (a language model's students, kd_core/cli/language.py); anything else, or
+    a method that needs an image model's features, is one line and exit 2 before anything trains."""
+    with pytest.raises(SystemExit) as caught:
+        sweep_cli.main([*argv, "--quiet"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err
+
+
+def test_a_text_sweep_gives_each_loss_its_row(monkeypatch, capsys):
+    from kd_core.cli import language
+
+    asked = []
+
+    def fake_sweep(config, losses, seeds, executor, cache, data_dir):
+        asked.append((config.corpus, list(losses), seeds))
+        return []
+
+    monkeypatch.setattr(language, "loss_sweep", fake_sweep)
+    argv = ["--dataset", "grammar", "--param", "loss", "--values", "kd,reverse-kl,jsd", "--seeds", "2", "--quiet"]
+    assert sweep_cli.main(argv) == 0
+    assert asked == [("grammar", ["kd", "reverse-kl", "jsd"], 2)]
+    assert "bits per character" in capsys.readouterr().out

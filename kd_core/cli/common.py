@@ -270,6 +270,17 @@ def config_from_args(args: argparse.Namespace, **overrides) -> RunConfig:
     return RunConfig(**values)
 
 
+def flag_value(argv: Sequence[str], flag: str) -> str | None:
+    """The value given to ``flag`` ("--flag VALUE" or "--flag=VALUE"), the last one wins; None if absent."""
+    found = None
+    for i, word in enumerate(argv):
+        if word == flag and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif word.startswith(flag + "="):
+            found = word.partition("=")[2]
+    return found
+
+
 def explicit_flags(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> dict:
     """The settings given on the command line itself (not defaults): parsed again with every default suppressed."""
     quiet = argparse.ArgumentParser(add_help=False)

@@ -4,6 +4,7 @@
     kd-sweep --param student-fraction --values 3%,5%,10%,100% --seeds 5
     kd-sweep --param lam --values 0,0.5,0.9,1 --omit-class 3
     kd-sweep --param loss --values kd,dkd,dist,logit-std,fitnets,kd-matched --seeds 5
+    kd-sweep --dataset grammar --param loss --values kd,reverse-kl,jsd --seeds 3   # a language model's students
 
 Takes every kd-train flag (the swept one is overridden). Seeds run from --seed to --seed + N − 1;
 each seed's teacher is trained once (and cached), each distinct baseline once. With --equal-steps (the
@@ -16,21 +17,29 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import sys
 import time
 
 from tqdm import tqdm
 
+from kd_core.cli import language
 from kd_core.cli.common import (
+    MAX_JOBS,
+    OneLineParser,
     check_common,
     config_from_args,
+    flag_value,
     guarded,
     make_parser,
     parse_seeds,
     text_table,
 )
+from kd_core.execution.executors import make_executor
 from kd_core.execution.local_processes import prefetch_dataset
 from kd_core.files import write_json_atomic
+from kd_core.language.corpus import CORPORA, TEXT_PREFIX
+from kd_core.language.train import LanguageConfig
 from kd_core.runs.cache import TeacherCache
 from kd_core.stats import format_spread, summarize
 from kd_core.studies.sweeps import SWEEP_PARAMS, SweepEvent, SweepRow, normalize_param, sweep, sweep_json
@@ -133,6 +142,10 @@ def summary_table(param: str, rows: list[SweepRow]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    dataset = flag_value(argv, "--dataset") or ""
+    if dataset in CORPORA or dataset.startswith(TEXT_PREFIX):
+        return text_sweep(argv)
     parser = make_parser("kd-sweep", __doc__)
     parser.add_argument(
         "--param",
@@ -183,6 +196,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.json}")
     if argv is None:  # this process's own command line, which ends now: Python's last full garbage collection
         gc.freeze()  # would walk every object torch and its imports made, for nothing (the memory goes back anyway)
+    return 0
+
+
+def text_sweep(argv: list[str]) -> int:
+    """``--param loss`` on a text dataset: each loss's students over the same seeds and teacher (a language model,
+    kd_core/cli/language.py), seeds side by side in worker processes of one thread each."""
+    parser = OneLineParser(prog="kd-sweep", description="kd-sweep on text: the language students of each loss")
+    parser.add_argument("--dataset", required=True, help="grammar, tinyshakespeare or text:PATH")
+    parser.add_argument("--data-dir", help="where tinyshakespeare/input.txt is (default: $KD_DATA_DIR)")
+    parser.add_argument("--param", required=True, type=parse_param, help="loss: the only one swept on text")
+    parser.add_argument("--values", required=True, help="method names, e.g. kd,reverse-kl,jsd")
+    parser.add_argument("--seeds", type=parse_seeds, default=3, help="how many seeds, from --seed on")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", "-T", type=float, default=LanguageConfig.temperature)
+    parser.add_argument("--lam", type=float, default=LanguageConfig.lam)
+    parser.add_argument("--jobs", type=int, help="seeds trained at once (default: the cores, at most the seeds)")
+    parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
+    parser.add_argument("--json", help="write the result here as JSON (atomically)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = parser.parse_args(argv)
+    if args.param != "loss":
+        parser.error(f"on text, kd-sweep sweeps --param loss only, not {args.param}")
+    try:
+        args.values = parse_losses(args.values)
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"argument --values: {error}")
+    jobs = args.jobs or max(1, min(os.cpu_count() or 1, args.seeds))
+    if not 1 <= jobs <= MAX_JOBS:
+        parser.error(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    config = LanguageConfig(corpus=args.dataset, seed=args.seed, temperature=args.temperature, lam=args.lam)
+    executor = make_executor("local", jobs, threads=1)
+    started = time.perf_counter()
+    code, found = guarded(
+        parser,
+        lambda: language.loss_sweep(
+            config, args.values, args.seeds, executor, TeacherCache(args.cache_dir), args.data_dir
+        ),
+        lambda: None,
+    )
+    if code:
+        return code
+    print(language.loss_table(found))
+    print(f"{len(found)} losses over {args.seeds} seeds in {time.perf_counter() - started:.1f} s")
+    if args.json:
+        write_json_atomic({"param": "loss", "losses": [summary.to_dict() for summary in found]}, args.json, indent=2)
+        print(f"wrote {args.json}")
     return 0
 
 

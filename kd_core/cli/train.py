@@ -26,6 +26,7 @@ from kd_core.cli.common import (
     config_fields,
     config_from_args,
     explicit_flags,
+    flag_value,
     guarded,
     make_parser,
     parse_seeds,
@@ -173,17 +174,6 @@ def list_lessons() -> str:
         + ["", "After Hinton:", research.list_findings()]
         + ["", "A language model:", line(LANGUAGE_LESSON.name, LANGUAGE_LESSON.title, LANGUAGE_LESSON.seeds)]
     )
-
-
-def flag_value(argv: list[str], flag: str) -> str | None:
-    """The value given to ``flag`` ("--flag VALUE" or "--flag=VALUE"), the last one wins; None if absent."""
-    found = None
-    for i, word in enumerate(argv):
-        if word == flag and i + 1 < len(argv):
-            found = argv[i + 1]
-        elif word.startswith(flag + "="):
-            found = word.partition("=")[2]
-    return found
 
 
 def other_command(argv: list[str]):
