@@ -11,7 +11,8 @@ runs ``run_finding(finding, start_seed=s)`` gives, since a seed's run depends on
 claim judged over every window: its measured difference from start seed 0, and from how many start seeds its
 verdict is one the claim allows.  ``--reuse`` takes the findings left out of ``--findings`` from an earlier
 ``--json`` of the same start seeds (when one finding's settings changed, the others need not run again); the
-block says which were reused.
+block says which were reused.  A reused finding whose claims now allow other verdicts is judged again from its
+stored windows: each window's measured interval and verdict stay, only whether it holds is decided anew.
 """
 
 from __future__ import annotations
@@ -83,6 +84,31 @@ def measure_finding(finding: Finding, starts: list[int], executor, folder: str) 
     }
 
 
+def rejudged(row: dict, finding: Finding) -> dict:
+    """An earlier measurement of ``finding`` judged by its claims as they read now (their allowed verdicts)."""
+    windows = [
+        {
+            **window,
+            "claims": [
+                {**c, "claimed": list(claim.verdicts), "holds": c["verdict"] in claim.verdicts}
+                for c, claim in zip(window["claims"], finding.claims)
+            ],
+        }
+        for window in row["windows"]
+    ]
+    claims = [
+        {
+            **c,
+            "first": {**c["first"], "claimed": list(claim.verdicts), "holds": c["first"]["verdict"] in claim.verdicts},
+            "holds_from": [w["start"] for w in windows if w["claims"][i]["holds"]],
+            "fails_from": [w["start"] for w in windows if not w["claims"][i]["holds"]],
+        }
+        for i, (c, claim) in enumerate(zip(row["claims"], finding.claims))
+    ]
+    changed = [c["first"]["claimed"] for c in row["claims"]] != [list(claim.verdicts) for claim in finding.claims]
+    return {**row, "claims": claims, "windows": windows, "rejudged": changed or row.get("rejudged", False)}
+
+
 def markdown(measured: dict) -> str:
     starts = measured["starts"]
     reused = [f for f in measured["findings"] if f.get("reused")]
@@ -97,6 +123,13 @@ def markdown(measured: dict) -> str:
             + ", ".join(f"`{f['finding']}`" for f in reused)
             + "."
             if reused
+            else ""
+        )
+        + (
+            " Judged again, from the same windows, by claims restated as measured: "
+            + ", ".join(f"`{f['finding']}`" for f in measured["findings"] if f.get("rejudged"))
+            + "."
+            if any(f.get("rejudged") for f in measured["findings"])
             else ""
         ),
         "",
@@ -156,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for name in FINDINGS:
             if name in reused:
-                measured["findings"].append({**reused[name], "reused": True})
+                measured["findings"].append({**rejudged(reused[name], FINDINGS[name]), "reused": True})
             elif name in names:
                 measured["findings"].append(measure_finding(FINDINGS[name], starts, executor, folder))
                 row = measured["findings"][-1]
