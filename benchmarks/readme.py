@@ -17,6 +17,7 @@ PAGES = {
     "mnist-lessons": "docs/hinton-mnist.md",
     "lesson-time": "docs/hinton-mnist.md",
     "page-lesson-time": "docs/hinton-mnist.md",
+    "ship": "docs/ship.md",
     "methods": "docs/methods.md",
     "sweep": "docs/performance.md",
     "cifar": "docs/performance.md",
