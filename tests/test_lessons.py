@@ -20,13 +20,18 @@ from kd_core.execution.executors import make_executor
 from kd_core.runs.seeds import run_seeds
 from kd_core.studies.lessons import LESSONS
 
+
 # A ship lesson on another lesson's settings (ship-it-digits: little-data's) has that lesson's KD − scratch claim,
 # checked and measured under that lesson's name; its own claim, about the int8 files, is tests/test_ship_lesson.py's.
+def runs_another_lessons_settings(lesson) -> bool:
+    return any(other.settings == lesson.settings for other in LESSONS.values() if other is not lesson)
+
+
 DIGITS_LESSONS = [
     name
     for name, lesson in LESSONS.items()
     if lesson.settings.get("dataset", "digits") == "digits"
-    and not (lesson.ship is not None and any(o.settings == lesson.settings for o in LESSONS.values() if o is not lesson))
+    and not (lesson.ship is not None and runs_another_lessons_settings(lesson))
 ]
 START_SEEDS = list(range(20))
 LESSONS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "lessons.md"
