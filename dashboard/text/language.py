@@ -13,7 +13,7 @@ INTRO = (
     "never saw: how surprised they are by each next character. **Lower is better.**"
 )
 BEFORE_RUN = (
-    "Click **Distill** to train the teacher (about a minute the first time, then from the server's cache) and, for "
+    "This tab's **Distill** trains the teacher (about a minute the first time, then from the server's cache) and, for "
     "each seed, a KD student and a scratch student side by side (a few seconds each). Then this tab shows: their "
     "validation curves live; the verdict over the seeds (KD − scratch in bits per character, with its 95 % "
     "interval and one dot per seed); the next-character probabilities after a prefix you type, with the true "

@@ -196,6 +196,15 @@ def _lesson_epochs(lesson: str, axis: str, value: float, seed: int, data_dir: st
     return equal_steps_epochs(config.replace(seed=seed), labels)
 
 
+# A lesson on an earlier lesson's very settings (ship-it-digits: little-data's, then shipped) trains the same runs:
+# the board names them after the first.
+DISTINCT_LESSONS = [
+    name
+    for i, (name, lesson) in enumerate(LESSONS.items())
+    if not any(other.settings == lesson.settings for other in list(LESSONS.values())[:i])
+]
+
+
 @functools.lru_cache(maxsize=65536)  # every refresh asks again for every run on the board
 def lesson_of(config: RunConfig, axis: str) -> str:
     """The lesson (or lessons, joined by " / ", when they only differ along ``axis``) whose settings match the
@@ -204,7 +213,7 @@ def lesson_of(config: RunConfig, axis: str) -> str:
     value = getattr(config, axis)
     actual = config.to_dict()
     names = []
-    for name in LESSONS:
+    for name in DISTINCT_LESSONS:
         expected = _lesson_settings(name, axis, value)
         if expected is None or not _same(
             expected.to_dict(), actual, NOT_SETTINGS + ("epochs", "equal_steps", "loss", "loss_args")
