@@ -38,7 +38,7 @@ from kd_core.runs.seeds import run_seeds
 from kd_core.studies.lessons import LESSONS
 
 from . import kernels
-from .readme import PAGES, add_argument, publish
+from .readme import add_argument, publish
 
 NAME, SCRIPT = "ship", "benchmarks/measure_ship.py"
 SHIP_LESSONS = [name for name, lesson in LESSONS.items() if lesson.ship is not None]
@@ -274,10 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", help="also write the numbers here")
-    if NAME in PAGES:
-        add_argument(parser, NAME)
-    else:  # until benchmarks/readme.py's PAGES names the block's page
-        parser.add_argument("--docs", nargs="?", const="docs/ship.md", metavar="PATH", help="rewrite the ship block")
+    add_argument(parser, NAME)
     parser.add_argument("--only-here", metavar="LESSON", help=argparse.SUPPRESS)  # one kernel set's worker
     parser.add_argument("--untimed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
