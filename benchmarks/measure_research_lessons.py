@@ -2,6 +2,7 @@
 docs/lessons.md.
 
     python -m benchmarks.measure_research_lessons [--starts 0-19] [--findings born-again,...] [--jobs 2]
+                                                  [--kernels native,avx2,default]
                                                   [--json research-lessons.json] [--docs]
                                                   [--reuse earlier.json]
 
@@ -11,7 +12,9 @@ runs ``run_finding(finding, start_seed=s)`` gives, since a seed's run depends on
 claim judged over every window: its measured difference from start seed 0, and from how many start seeds its
 verdict is one the claim allows.  ``--reuse`` takes the findings left out of ``--findings`` from an earlier
 ``--json`` of the same start seeds (when one finding's settings changed, the others need not run again); the
-block says which were reused.  A reused finding whose claims now allow other verdicts is judged again from its
+block says which were reused.  Each kernel set (benchmarks/kernels.py) runs in a fresh process with its own
+teacher cache; ``--reuse`` also keeps an earlier measurement's kernel sets that ``--kernels`` does not name, so
+the sets can be measured one at a time.  A reused finding whose claims now allow other verdicts is judged again from its
 stored windows: each window's measured interval and verdict stay, only whether it holds is decided anew.
 """
 
@@ -31,6 +34,7 @@ from kd_core.execution.executors import make_executor
 from kd_core.runs.cache import ResultCache, TeacherCache
 from kd_core.studies.research import FINDINGS, Finding, judge, run_finding
 
+from . import kernels
 from .machine import cpu_model
 from .measure_lessons import parse_starts, span
 from .readme import add_argument, publish
@@ -109,44 +113,67 @@ def rejudged(row: dict, finding: Finding) -> dict:
     return {**row, "claims": claims, "windows": windows, "rejudged": changed or row.get("rejudged", False)}
 
 
+def kernel_sets(measured: dict) -> dict[str, dict]:
+    """Kernel set -> {"machine", "findings", "seconds"}; a measurement from before kernel sets is one "native" set."""
+    if "kernel_sets" in measured:
+        return measured["kernel_sets"]
+    machine = {"cpu": measured["cpu"], "torch": measured["torch"], "aten": "native", "variables": {}}
+    return {"native": {"machine": machine, "findings": measured["findings"], "seconds": measured["seconds"]}}
+
+
+def described(name: str, machine: dict) -> str:
+    extra = " ".join(f"{k}={v}" for k, v in machine["variables"].items())
+    return f"{name} = {machine['aten']}" + (f" {extra}" if extra else "")
+
+
 def markdown(measured: dict) -> str:
     starts = measured["starts"]
-    reused = [f for f in measured["findings"] if f.get("reused")]
+    sets = kernel_sets(measured)
+    native = next(iter(sets.values()))["findings"]  # the first set's first window is the measured column
+    everywhere = [f for info in sets.values() for f in info["findings"]]
+    reused = sorted({f["finding"] for f in everywhere if f.get("reused")}, key=list(FINDINGS).index)
+    rejudged = sorted({f["finding"] for f in everywhere if f.get("rejudged")}, key=list(FINDINGS).index)
     lines = [
         f"Measured on {measured['cpu']} with torch {measured['torch']}, one thread per training, {measured['jobs']} "
-        f"at a time ({measured['seconds']:.0f} s in all). Each finding runs its seeds from start seed 0 (the "
-        f"measured column: mean [95 % interval] of the paired difference over them) and from every start seed "
-        f"{span(starts)}; the time is its first run from an empty teacher cache, then again with its teachers "
-        "cached."
+        f"at a time ({sum(info['seconds'] for info in sets.values()):.0f} s in all). Each finding runs its seeds "
+        "from start seed 0 (the measured column: mean [95 % interval] of the paired difference over them) and from "
+        f"every start seed {span(starts)}, under each kernel set (`benchmarks/kernels.py`: "
+        + ", ".join(described(name, info["machine"]) for name, info in sets.items())
+        + f"); the time is its first run ({next(iter(sets))}) from an empty teacher cache, then again with its "
+        "teachers cached."
         + (
-            " Measured in an earlier run with the same settings: "
-            + ", ".join(f"`{f['finding']}`" for f in reused)
-            + "."
+            " Measured in an earlier run with the same settings: " + ", ".join(f"`{f}`" for f in reused) + "."
             if reused
             else ""
         )
         + (
             " Judged again, from the same windows, by claims restated as measured: "
-            + ", ".join(f"`{f['finding']}`" for f in measured["findings"] if f.get("rejudged"))
+            + ", ".join(f"`{f}`" for f in rejudged)
             + "."
-            if any(f.get("rejudged") for f in measured["findings"])
+            if rejudged
             else ""
         ),
         "",
-        "| finding | claim | claimed | measured (from seed 0) | holds from start seeds | time (cold / cached) |",
-        "|---|---|---|---|---|---|",
+        "| finding | claim | claimed | measured (from seed 0) | "
+        + " | ".join(f"holds ({name})" for name in sets)
+        + " | time (cold / cached) |",
+        "|---|---|---|---|" + "---|" * len(sets) + "---|",
     ]
-    for f in measured["findings"]:
+    for j, f in enumerate(native):
         for i, claim in enumerate(f["claims"]):
             head = f"`{f['finding']}` ({f['seeds']} seeds)" if i == 0 else ""
             time_cell = f"{f['cold_seconds']:.0f} s / {f['warm_seconds']:.0f} s" if i == 0 else ""
+            held = [len(info["findings"][j]["claims"][i]["holds_from"]) for info in sets.values()]
             lines.append(
                 f"| {head} | {claim['description']} | {' or '.join(claim['first']['claimed'])} | {claim['shown']} "
-                f"({claim['first']['verdict']}) | {len(claim['holds_from'])}/{len(starts)} | {time_cell} |"
+                f"({claim['first']['verdict']}) | "
+                + " | ".join(f"{n}/{len(starts)}" for n in held)
+                + f" | {time_cell} |"
             )
     failed = [
-        f"`{f['finding']}` {c['description']} from {', '.join(map(str, c['fails_from']))}"
-        for f in measured["findings"]
+        f"`{f['finding']}` {c['description']} ({name}) from {', '.join(map(str, c['fails_from']))}"
+        for name, info in sets.items()
+        for f in info["findings"]
         for c in f["claims"]
         if c["fails_from"]
     ]
@@ -154,47 +181,92 @@ def markdown(measured: dict) -> str:
     return "\n".join(lines)
 
 
+def measure_here(names: list[str], starts: list[int], jobs: int, earlier: dict | None) -> dict:
+    """The named findings under the kernel set this process runs with; the others taken from ``earlier`` (one
+    kernel set's findings), judged again by their claims as they read now."""
+    torch.set_num_threads(1)
+    executor = make_executor("local", jobs, threads=1)
+    began = time.perf_counter()
+    reused = {f["finding"]: f for f in earlier["findings"] if f["finding"] not in names} if earlier else {}
+    findings = []
+    with tempfile.TemporaryDirectory() as folder:  # a kernel set's teachers are its own
+        for name in FINDINGS:
+            if name in reused:
+                findings.append({**rejudged(reused[name], FINDINGS[name]), "reused": True})
+            elif name in names:
+                findings.append(measure_finding(FINDINGS[name], starts, executor, folder))
+                print(
+                    json.dumps({k: v for k, v in findings[-1].items() if k != "windows"}), file=sys.stderr, flush=True
+                )
+    seconds = time.perf_counter() - began + (earlier["seconds"] if reused else 0)
+    return {"machine": kernels.current(), "findings": findings, "seconds": seconds}
+
+
+def check_reusable(parser: argparse.ArgumentParser, earlier: dict, names: list[str], source: str) -> None:
+    """A reused finding must have the seeds and claims it has now, else it must be measured again."""
+    for info in kernel_sets(earlier).values():
+        for row in info["findings"]:
+            name = row["finding"]
+            if name in names or name not in FINDINGS:
+                continue
+            if (row["seeds"], [c["description"] for c in row["claims"]]) != (
+                FINDINGS[name].seeds,
+                [c.description for c in FINDINGS[name].claims],
+            ):
+                parser.error(f"--reuse: {name} changed since {source}; name it in --findings")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", default="0-19", help="start seeds of the windows: 0-19 or 0,5,10")
     parser.add_argument("--findings", default=",".join(FINDINGS), help="which findings, comma-separated")
+    parser.add_argument("--kernels", default="native", help="kernel sets (benchmarks/kernels.py), comma-separated")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", help="also write the numbers here")
-    parser.add_argument("--reuse", help="an earlier --json: the findings not measured now are taken from it")
+    parser.add_argument("--reuse", help="an earlier --json: what is not measured now is taken from it")
+    parser.add_argument("--only-here", action="store_true", help=argparse.SUPPRESS)  # one kernel set's worker
     add_argument(parser, "research")
     args = parser.parse_args(argv)
     starts = parse_starts(args.starts)
     names = args.findings.split(",")
     earlier = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    if args.only_here:  # earlier is then one kernel set's {"findings", "seconds"}
+        Path(args.json).write_text(json.dumps(measure_here(names, starts, args.jobs, earlier)))
+        return 0
     if earlier is not None and earlier["starts"] != starts:
         parser.error(f"--reuse: {args.reuse} was measured from start seeds {earlier['starts']}, not {starts}")
-    torch.set_num_threads(1)
-    executor = make_executor("local", args.jobs, threads=1)
-    began = time.perf_counter()
+    if earlier is not None:
+        check_reusable(parser, earlier, names, args.reuse)
+    unknown = [name for name in args.kernels.split(",") if name not in kernels.KERNEL_SETS]
+    if unknown:
+        parser.error(f"--kernels: no kernel set {unknown[0]!r} (one of {', '.join(kernels.KERNEL_SETS)})")
+    before = kernel_sets(earlier) if earlier else {}
     measured: dict = {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "cpu": cpu_model(),
         "jobs": args.jobs,
         "starts": starts,
-        "findings": [],
+        "kernel_sets": dict(before),
     }
-    reused = {f["finding"]: f for f in earlier["findings"] if f["finding"] not in names} if earlier else {}
-    for name, row in reused.items():  # a finding whose seeds or claims changed since must be measured again
-        if (row["seeds"], [c["description"] for c in row["claims"]]) != (
-            FINDINGS[name].seeds,
-            [c.description for c in FINDINGS[name].claims],
-        ):
-            parser.error(f"--reuse: {name} changed since {args.reuse}; name it in --findings")
     with tempfile.TemporaryDirectory() as folder:
-        for name in FINDINGS:
-            if name in reused:
-                measured["findings"].append({**rejudged(reused[name], FINDINGS[name]), "reused": True})
-            elif name in names:
-                measured["findings"].append(measure_finding(FINDINGS[name], starts, executor, folder))
-                row = measured["findings"][-1]
-                print(json.dumps({k: v for k, v in row.items() if k != "windows"}), file=sys.stderr, flush=True)
-    measured["seconds"] = time.perf_counter() - began + (earlier["seconds"] if reused else 0)
+        for name in args.kernels.split(","):  # each in a fresh process: the variables are read at start-up
+            out, given = Path(folder) / f"{name}.json", Path(folder) / f"{name}-earlier.json"
+            extra = []
+            if name in before:
+                given.write_text(json.dumps(before[name]))
+                extra = ["--reuse", str(given)]
+            print(f"kernel set {name}", file=sys.stderr, flush=True)
+            argv = ["-m", "benchmarks.measure_research_lessons", "--only-here", "--json", str(out)]
+            argv += ["--starts", args.starts, "--findings", args.findings, "--jobs", str(args.jobs), *extra]
+            kernels.run_under(name, argv)
+            measured["kernel_sets"][name] = json.loads(out.read_text())
+    order = [*args.kernels.split(","), *(n for n in before if n not in args.kernels.split(","))]
+    if "native" in order:  # the measured column and the times come from this CPU's own kernels when measured
+        order.remove("native")
+        order.insert(0, "native")
+    measured["kernel_sets"] = {n: measured["kernel_sets"][n] for n in order}
+    measured["findings"] = next(iter(measured["kernel_sets"].values()))["findings"]
     publish(markdown(measured), measured, args.json, args.docs, "research", SCRIPT)
     return 0
 
