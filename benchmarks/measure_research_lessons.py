@@ -126,6 +126,15 @@ def described(name: str, machine: dict) -> str:
     return f"{name} = {machine['aten']}" + (f" {extra}" if extra else "")
 
 
+def window_range(sets: dict[str, dict], finding: int, claim: int) -> str:
+    """``"-5.62 … -1.05 points"``: the lowest and highest mean difference of one claim over every window of every
+    kernel set (what a class sees, whichever start seed and CPU)."""
+    windows = [w for info in sets.values() for w in info["findings"][finding]["windows"]]
+    means = [w["claims"][claim]["difference"]["mean"] for w in windows]
+    digits = 2 if windows[0]["claims"][claim]["unit"] == "points" else 4
+    return f"{min(means):+.{digits}f} … {max(means):+.{digits}f} {windows[0]['claims'][claim]['unit']}"
+
+
 def markdown(measured: dict) -> str:
     starts = measured["starts"]
     sets = kernel_sets(measured)
@@ -156,8 +165,8 @@ def markdown(measured: dict) -> str:
         "",
         "| finding | claim | claimed | measured (from seed 0) | "
         + " | ".join(f"holds ({name})" for name in sets)
-        + " | time (cold / cached) |",
-        "|---|---|---|---|" + "---|" * len(sets) + "---|",
+        + " | mean over the windows (lowest … highest) | time (cold / cached) |",
+        "|---|---|---|---|" + "---|" * len(sets) + "---|---|",
     ]
     for j, f in enumerate(native):
         for i, claim in enumerate(f["claims"]):
@@ -168,7 +177,7 @@ def markdown(measured: dict) -> str:
                 f"| {head} | {claim['description']} | {' or '.join(claim['first']['claimed'])} | {claim['shown']} "
                 f"({claim['first']['verdict']}) | "
                 + " | ".join(f"{n}/{len(starts)}" for n in held)
-                + f" | {time_cell} |"
+                + f" | {window_range(sets, j, i)} | {time_cell} |"
             )
     failed = [
         f"`{f['finding']}` {c['description']} ({name}) from {', '.join(map(str, c['fails_from']))}"
@@ -220,7 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--starts", default="0-19", help="start seeds of the windows: 0-19 or 0,5,10")
     parser.add_argument("--findings", default=",".join(FINDINGS), help="which findings, comma-separated")
-    parser.add_argument("--kernels", default="native", help="kernel sets (benchmarks/kernels.py), comma-separated")
+    parser.add_argument(
+        "--kernels",
+        default="native",
+        help="kernel sets (benchmarks/kernels.py), comma-separated; none: measure nothing, write --reuse's block",
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", help="also write the numbers here")
     parser.add_argument("--reuse", help="an earlier --json: what is not measured now is taken from it")
@@ -237,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--reuse: {args.reuse} was measured from start seeds {earlier['starts']}, not {starts}")
     if earlier is not None:
         check_reusable(parser, earlier, names, args.reuse)
-    unknown = [name for name in args.kernels.split(",") if name not in kernels.KERNEL_SETS]
+    measuring = [] if args.kernels == "none" else args.kernels.split(",")
+    unknown = [name for name in measuring if name not in kernels.KERNEL_SETS]
     if unknown:
         parser.error(f"--kernels: no kernel set {unknown[0]!r} (one of {', '.join(kernels.KERNEL_SETS)})")
     before = kernel_sets(earlier) if earlier else {}
@@ -250,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "kernel_sets": dict(before),
     }
     with tempfile.TemporaryDirectory() as folder:
-        for name in args.kernels.split(","):  # each in a fresh process: the variables are read at start-up
+        for name in measuring:  # each in a fresh process: the variables are read at start-up
             out, given = Path(folder) / f"{name}.json", Path(folder) / f"{name}-earlier.json"
             extra = []
             if name in before:
@@ -261,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             argv += ["--starts", args.starts, "--findings", args.findings, "--jobs", str(args.jobs), *extra]
             kernels.run_under(name, argv)
             measured["kernel_sets"][name] = json.loads(out.read_text())
-    order = [*args.kernels.split(","), *(n for n in before if n not in args.kernels.split(","))]
+    order = [*measuring, *(n for n in before if n not in measuring)]
     if "native" in order:  # the measured column and the times come from this CPU's own kernels when measured
         order.remove("native")
         order.insert(0, "native")
