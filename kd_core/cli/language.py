@@ -4,9 +4,11 @@
     kd-train --dataset text:notes.txt --loss reverse-kl        # a UTF-8 file of your own
     kd-train --dataset tinyshakespeare --data-dir /data --json out.json
     kd-train --lesson language                                 # the language lesson's settings and seeds
+    kd-train --dataset grammar --seeds 2 --executor ray        # the seeds as Ray tasks (a local Ray without an address)
 
 Prints each seed's teacher / KD student / scratch student validation bits per character (lower is better), KD −
-scratch over the seeds with its 95 % interval and verdict, and a sample of each model's text.  ``--json PATH`` (or
+scratch over the seeds with its 95 % interval and verdict, and a sample of each model's text.  With ``--lesson``
+the lesson's settings are the defaults and explicit flags win, as for the classifiers' lessons.  ``--json PATH`` (or
 ``-`` for standard output) holds the same numbers and the samples.  The engine is kd_core/language (seeds.py:
 ``language_seeds``); a bad file (empty, not UTF-8, too short for one context, too many distinct characters) is one
 line and exit 2, before any training.
@@ -19,13 +21,21 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Sequence
+from typing import Collection, Sequence
 
-from kd_core.cli.common import MAX_JOBS, OneLineParser, guarded, loss_argument, parse_seeds, text_table
+from kd_core.cli.common import (
+    MAX_JOBS,
+    OneLineParser,
+    explicit_flags,
+    guarded,
+    loss_argument,
+    parse_seeds,
+    text_table,
+)
 from kd_core.config import ConfigError
 from kd_core.data.spec import DatasetUnavailable
-from kd_core.execution.executors import InProcess, LocalProcesses
-from kd_core.files import write_json_atomic
+from kd_core.execution.executors import EXECUTORS, Executor, make_executor
+from kd_core.files import one_line, write_json_atomic
 from kd_core.language.corpus import load_corpus
 from kd_core.language.lesson import LANGUAGE_LESSON
 from kd_core.language.samples import Sample, sample_text
@@ -37,6 +47,8 @@ PROG = "kd-train"
 SHOWN_SAMPLE = 160  # characters of each sample printed (the JSON holds all SAMPLE_LENGTH)
 # Flags that map one-to-one onto LanguageConfig fields (the flag's name with - for _).
 SIZE_FLAGS = ("context", "teacher_layers", "teacher_width", "student_layers", "student_width", "teacher_steps", "steps")
+# Flags whose LanguageConfig field has another name (every other setting's flag is its field's name).
+FIELD_OF_FLAG = {"dataset": "corpus", "loss_arg": "loss_args"}
 
 
 def make_parser() -> OneLineParser:
@@ -63,15 +75,26 @@ def make_parser() -> OneLineParser:
         parser.add_argument(flag, type=int, default=getattr(d, name), help=words)
     parser.add_argument("--seeds", type=parse_seeds, help="seeds, from --seed on (default: 1, or the lesson's)")
     parser.add_argument("--seed", type=int, default=d.seed, help="the first seed of the students")
-    parser.add_argument("--jobs", type=int, help="seeds trained at once in worker processes (default: cores, seeds)")
+    parser.add_argument(
+        "--jobs", type=int, help="seeds trained at once, in worker processes or Ray tasks (default: cores, seeds)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=list(EXECUTORS),
+        default="local",
+        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
+        "without either, a local Ray is started)",
+    )
+    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
     parser.add_argument("--cache-dir", help="teacher cache folder (default: $KD_CACHE_DIR or a per-user cache)")
     parser.add_argument("--json", help="write the results as JSON to this file (- for standard output)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
-def config_of(args: argparse.Namespace) -> LanguageConfig:
-    """The LanguageConfig the flags ask for (ConfigError for a bad one)."""
+def config_of(args: argparse.Namespace, explicit: Collection[str] = ()) -> LanguageConfig:
+    """The LanguageConfig the flags ask for (ConfigError for a bad one): with ``--lesson``, the lesson's settings
+    replace the flags' defaults but not the flags given on the command line (``explicit``: their dests)."""
     values = {
         "corpus": args.dataset,
         "loss": args.loss,
@@ -85,7 +108,8 @@ def config_of(args: argparse.Namespace) -> LanguageConfig:
         **{name: getattr(args, name) for name in SIZE_FLAGS},
     }
     if args.lesson:
-        values = {**values, **LANGUAGE_LESSON.settings}
+        given = {FIELD_OF_FLAG.get(dest, dest) for dest in explicit}
+        values = {**values, **{name: v for name, v in LANGUAGE_LESSON.settings.items() if name not in given}}
     try:
         return validate(LanguageConfig(**values))
     except (TypeError, ValueError) as error:  # a loss argument whose value is not a number
@@ -198,6 +222,15 @@ def progress_printer(quiet: bool):
     return on_event
 
 
+def executor_of(parser: argparse.ArgumentParser, args: argparse.Namespace, jobs: int) -> Executor:
+    """The executor the flags ask for, each seed's task on one torch thread (the same bits whichever runs it):
+    ``local`` with one job is this process; a Ray that cannot start is one line and exit 2."""
+    try:
+        return make_executor(args.executor, jobs, args.ray_address, threads=1)
+    except Exception as error:  # noqa: BLE001 — Ray missing, or its cluster unreachable
+        parser.error(f"--executor {args.executor}: {one_line(error)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
@@ -208,12 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json and args.json != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         parser.error(f"--json: folder {os.path.dirname(args.json) or '.'} does not exist")
     try:
-        config = config_of(args)
+        config = config_of(args, explicit_flags(parser, argv))
         checked_corpus(config, args.data_dir)
     except (ConfigError, DatasetUnavailable) as error:
         parser.error(str(error))
     cache = TeacherCache(args.cache_dir) if args.cache_dir else TeacherCache()
-    executor = InProcess() if jobs == 1 else LocalProcesses(jobs, threads=1)
+    executor = executor_of(parser, args, jobs)
 
     def work():
         summary = language_seeds(config, seeds, executor, cache, progress_printer(args.quiet), None, args.data_dir)
