@@ -144,5 +144,13 @@ def load_corpus(name: str = "grammar", data_dir: str | os.PathLike | None = None
     raise CorpusError(f"unknown corpus {name!r}; choose one of: {', '.join(CORPORA)}, or text:PATH")
 
 
+def anywhere(name: str, data_dir: str | os.PathLike | None) -> tuple[str, str | None]:
+    """``name`` and ``data_dir`` as another process finds them, whatever its working folder: a ``text:`` path and
+    the data folder made absolute (a Ray worker does not start in the folder of the process that sent its task)."""
+    if name.startswith(TEXT_PREFIX) and name[len(TEXT_PREFIX) :]:
+        name = TEXT_PREFIX + str(Path(name[len(TEXT_PREFIX) :]).expanduser().absolute())
+    return name, None if data_dir is None else str(Path(data_dir).expanduser().absolute())
+
+
 def _file_corpus(name: str, path: str) -> Corpus:
     return corpus_from_text(name, read_text(path, name))

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 
 from kd_core.execution.workers import Executor, IndexedCallback, InProcess
-from kd_core.language.corpus import load_corpus
+from kd_core.language.corpus import anywhere, load_corpus
 from kd_core.language.model import CharTransformer
 from kd_core.language.samples import Sample, sample_text
 from kd_core.language.train import LanguageConfig, ModelReport, TrainedModel, train_student, train_teacher, validate
@@ -127,8 +127,9 @@ def language_seeds(
     config = validate(config)
     teacher = train_teacher(config, cache, None if on_event is None else (lambda e: on_event(-1, e)), stop, data_dir)
     state = {name: tensor.detach().clone() for name, tensor in teacher.model.state_dict().items()}
+    corpus, where = anywhere(config.corpus, data_dir)  # a task may run in another folder (on Ray)
     items = [
-        (dataclasses.replace(config, seed=config.seed + i), state, teacher.report, teacher.key, data_dir)
+        (dataclasses.replace(config, seed=config.seed + i, corpus=corpus), state, teacher.report, teacher.key, where)
         for i in range(seeds)
     ]
     outcomes = (executor or InProcess()).map(seed_task, items, on_event, stop)
