@@ -18,6 +18,7 @@ PAGES = {
     "lesson-time": "docs/hinton-mnist.md",
     "page-lesson-time": "docs/hinton-mnist.md",
     "ship": "docs/ship.md",
+    "language": "docs/language.md",
     "methods": "docs/methods.md",
     "sweep": "docs/performance.md",
     "cifar": "docs/performance.md",
