@@ -158,11 +158,19 @@ def missing_dataset(name: str, problem: str) -> None:
 
 def views(inputs: Inputs, data: Data) -> dict[str, View]:
     """Tab label -> the function that draws it; a new tab is one module under dashboard/tabs/ and one entry here."""
+    from dashboard.tabs import finding as finding_tab  # the Distill tab of a finding after Hinton
+
     config, seeds, usable = inputs.config, inputs.seeds, data.usable
     shown = data.dataset if usable else None
     experiment = lambda render: experiment_view(render, inputs, usable)
+    finding_tab.collect_finished()  # on every run, whatever tab is open: a finished finding goes into History
+    finding = sidebar.current_finding()  # a finding after Hinton: its Distill runs and reports all its arms
     return {
-        "Distill": lambda: distill.render(config, usable, seeds),
+        "Distill": (
+            (lambda: finding_tab.render(finding, config.seed, usable))
+            if finding is not None
+            else lambda: distill.render(config, usable, seeds)
+        ),
         "Probabilities": lambda: (
             probabilities.render(config, data.dataset) if usable else st.info("Pick an available dataset.")
         ),
@@ -198,10 +206,13 @@ def show_tabs(tabs: dict[str, View]) -> None:
     labels = list(tabs)
     links.choose_tab(labels)
     links.notes()
-    # on_change="rerun": the open tab is known to the script, so that it can go into the link.
+    # on_change="rerun": the open tab is known to the script, so that it can go into the link, and only the open
+    # tab draws. Fifteen tabs drawn on every click cost a class of thirty on one server seconds per answer; a tab
+    # that opens draws then, in the rerun its click starts.
     for container, render in zip(st.tabs(labels, key="tab", on_change="rerun"), tabs.values()):
-        with container:
-            render()
+        if container.open is not False:  # None: state is not tracked (never, with on_change set), so draw
+            with container:
+                render()
     links.share(links.write(labels[0]))
 
 

@@ -22,6 +22,12 @@ def finish(at: AppTest) -> AppTest:
     return at.run()
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open tab ``label`` as a click would: only the open tab draws (dashboard/app.py show_tabs)."""
+    at.session_state["tab"] = label
+    return at.run()
+
+
 def one_seed(at: AppTest) -> AppTest:
     """Distill over one seed: a replaced ``runs.distill`` is then the one call (several seeds may train in worker
     processes, where no monkeypatch reaches)."""
@@ -33,7 +39,11 @@ def history_column(at: AppTest, key: str) -> list:
     from dashboard.tabs import history
 
     label = getattr(history, "label", lambda k: k)
+    was = at.session_state["tab"] if "tab" in at.session_state else "Distill"
+    open_tab(at, "History")  # only the open tab draws; the test goes on in the tab it was in
     (table,) = [d.value for d in at.dataframe if label("status") in d.value.columns]  # other tabs have tables too
+    if was != "History":
+        open_tab(at, was)
     return table[label(key)].tolist()
 
 
