@@ -1,5 +1,10 @@
 """The sidebar: a lesson picker on top, then every setting of a run.
 
+The picker is grouped: "Hinton 2015" (``LESSONS``, and free play) and "After Hinton" (the findings of
+kd_core/studies/research.py, ``FINDINGS``).  A finding's arms are fixed by the finding, so for one the sidebar shows
+what its arms are instead of the controls, and only the first seed; its Distill runs every arm
+(dashboard/runs/findings.py), started here when the sidebar's Distill is clicked (``start_finding_on_click``).
+
 A lesson (``kd_core.studies.lessons.LESSONS``) is a named set of settings and two sentences on what to look for.
 Choosing one writes its settings into the widgets' session state before they are drawn (an ``on_change``
 callback), so every control shows the lesson's value and the user can still move it.  "Free play" is the
@@ -20,7 +25,7 @@ import dataclasses
 import streamlit as st
 import torch
 
-from dashboard.page import resources, sessions
+from dashboard.page import job_panel, resources, sessions
 from dashboard.page.choices import (
     ALL_CONTROLS,
     BATCH_SIZES,
@@ -33,6 +38,8 @@ from dashboard.page.choices import (
     format_value,
 )
 from dashboard.runs import distill as runs
+from dashboard.runs import findings as finding_runs
+from dashboard.text import findings as finding_text
 from dashboard.text import run_settings, verdict, wording
 from kd_core import DATASETS, RunConfig
 from kd_core.data.datasets import files_needed, on_disk
@@ -40,6 +47,7 @@ from kd_core.methods.registry import KD_VARIANTS
 from kd_core.models.architectures import ARCHITECTURES
 from kd_core.models.own_teacher import file_weights
 from kd_core.studies.lessons import LESSONS, images_seen, lesson_images_per_class, on_own_data
+from kd_core.studies.research import FINDINGS, Finding, base_arm
 
 state = st.session_state
 FREE_PLAY = "free-play"
@@ -52,23 +60,45 @@ FREE_PLAY_CONTROLS = ("temperature", "lam", "student_fraction", "seed")
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
 
 
+HINTON, AFTER_HINTON = finding_text.GROUPS
+
+
 def lesson_names() -> list[str]:
-    return [*LESSONS, FREE_PLAY]
+    """Every name the picker knows: the lessons, the findings after Hinton, free play."""
+    return [*LESSONS, *FINDINGS, FREE_PLAY]
+
+
+def group_of(name: str) -> str:
+    return AFTER_HINTON if name in FINDINGS else HINTON
+
+
+def group_names(group: str) -> list[str]:
+    """The picker's options in ``group``: Hinton 2015's lessons and free play, or the findings after Hinton."""
+    return list(FINDINGS) if group == AFTER_HINTON else [*LESSONS, FREE_PLAY]
 
 
 def lesson_title(name: str) -> str:
+    if name in FINDINGS:
+        return FINDINGS[name].title
     return "Free play (plain defaults)" if name == FREE_PLAY else LESSONS[name].title
 
 
 def current_lesson():
-    """The chosen lesson (a kd_core Lesson), or None for free play."""
+    """The chosen lesson (a kd_core Lesson), or None for free play and for a finding (``current_finding``)."""
     return LESSONS.get(state.get("lesson", FIRST_LESSON))
 
 
+def current_finding() -> Finding | None:
+    """The chosen finding after Hinton, or None for a lesson or free play."""
+    return FINDINGS.get(state.get("lesson", FIRST_LESSON))
+
+
 def settings_of(name: str) -> dict:
-    """Every control's value for a lesson (or free play): the lesson's settings over the defaults."""
+    """Every control's value for a lesson (or free play, or a finding: its first arm's settings, which the
+    sidebar names as its base): the lesson's settings over the defaults."""
     lesson = LESSONS.get(name)
-    settings = dict(lesson.settings) if lesson else {}
+    finding = FINDINGS.get(name)
+    settings = dict(lesson.settings) if lesson else dict(finding.arms[base_arm(finding)]) if finding else {}
     dataset = settings.get("dataset") or DEFAULTS.dataset
     spec = DATASETS[dataset]
     values = {field: settings.get(field, getattr(DEFAULTS, field)) for field in CONTROLS}
@@ -77,9 +107,8 @@ def settings_of(name: str) -> dict:
             values[field] = getattr(spec, field)
     if values["student_width"] is None:  # the student architecture's own width
         values["student_width"] = ARCHITECTURES[values["student"]].width
-    values.update(
-        dataset=dataset, seeds=lesson.seeds if lesson else FREE_PLAY_SEEDS
-    )  # a lesson's claim holds over its seeds only
+    seeds = lesson.seeds if lesson else finding.seeds if finding else FREE_PLAY_SEEDS
+    values.update(dataset=dataset, seeds=seeds)  # a lesson's claim holds over its seeds only
     values["temperature"], values["lam"] = float(values["temperature"]), float(values["lam"])
     return values
 
@@ -129,6 +158,12 @@ def choose_lesson(name: str) -> None:
     apply_lesson()
 
 
+def choose_group() -> None:
+    """The group's callback: its first lesson (Hinton 2015's opening lesson, or the first finding)."""
+    group = state.get("lesson_group", HINTON)
+    choose_lesson(FIRST_LESSON if group == HINTON else next(iter(FINDINGS)))
+
+
 def on_dataset_change() -> None:
     """A new dataset brings its own default teacher/student pair; the sample index starts over."""
     state["teacher"], state["student"] = runs.default_pair(state["dataset"])
@@ -149,17 +184,32 @@ def _percent(fraction: float, labels) -> str:
 
 
 def lesson_picker() -> None:
-    """The "Lesson" selectbox; a session's first run opens on FIRST_LESSON with its settings."""
+    """The lesson picker, grouped: "Hinton 2015" or "After Hinton", then the "Lesson" selectbox of that group; a
+    session's first run opens on FIRST_LESSON with its settings."""
     if "lesson" not in state or state["lesson"] not in lesson_names():
         state["lesson"] = FIRST_LESSON
         apply_lesson()
+    state["lesson_group"] = group_of(state["lesson"])  # a link or a button may have chosen a lesson of the other
+    st.sidebar.radio(
+        "Lessons",
+        finding_text.GROUPS,
+        key="lesson_group",
+        horizontal=True,
+        on_change=choose_group,
+        help="Hinton 2015: the paper's ideas, each a lesson with one claim. After Hinton: what a decade of "
+        "research found since — born-again students, the capacity gap, smoothed teachers, fidelity, noise — "
+        "each a set of runs compared seed by seed.",
+    )
+    after = state["lesson_group"] == AFTER_HINTON
     st.sidebar.selectbox(
-        "Lesson",
-        lesson_names(),
+        "Finding" if after else "Lesson",
+        group_names(state["lesson_group"]),
         key="lesson",
         format_func=lesson_title,
         on_change=apply_lesson,
-        help="A ready-made experiment: sets every control below; you can still move them afterwards.",
+        help="A finding after Hinton: its arms are fixed, and a Distill runs them all over its seeds."
+        if after
+        else "A ready-made experiment: sets every control below; you can still move them afterwards.",
     )
     needing = needs_files()
     if needing:  # they stay in the picker: choosing one says the same, with a way back to the digits
@@ -311,7 +361,10 @@ def _controls(dataset: str, student: str, labels, class_names: list[str] | None 
 
 
 def key_controls() -> tuple[str, ...]:
-    """The controls the chosen lesson is about (drawn first; the only ones in presentation mode)."""
+    """The controls the chosen lesson is about (drawn first; the only ones in presentation mode); a finding's
+    only control is its first seed."""
+    if current_finding() is not None:
+        return ("seed",)
     lesson = current_lesson()
     return tuple(getattr(lesson, "controls", ())) or FREE_PLAY_CONTROLS
 
@@ -417,6 +470,8 @@ def config(where=None, own=None) -> tuple[RunConfig, int]:
     settings replace some controls.  The lesson's own controls come first, so that on a phone they are the first
     thing under the buttons; a hidden control is not drawn and keeps its value (the lesson's, or the link's)."""
     where = st.sidebar if where is None else where
+    if current_finding() is not None:
+        return finding_settings(where, current_finding())
     defaults = settings_of(state.get("lesson", FIRST_LESSON))
     for field in ALL_CONTROLS:  # a control never drawn in this session has its lesson's value
         if field not in state:
@@ -467,11 +522,44 @@ def config(where=None, own=None) -> tuple[RunConfig, int]:
     return RunConfig(**{**hidden_settings(), **settings}), int(values["seeds"])
 
 
+def finding_settings(where, finding: Finding) -> tuple[RunConfig, int]:
+    """A finding's part of the sidebar: what its arms are (fixed: no control would change them), its first seed,
+    and, on the sidebar's Distill, the finding's job.  Returns its base arm's settings and its seeds: what the
+    page checks and what a Train / load teacher loads."""
+    defaults = settings_of(finding.name)
+    for field in ALL_CONTROLS:  # the base arm's values, for the tabs that read the controls' state
+        if field not in state:
+            state[field] = defaults[field]
+    where.header("Settings")
+    where.caption(finding_text.sidebar_note(finding))
+    draw = _controls(DEFAULTS.dataset, state.get("student") or DEFAULTS.student or "mlp-small", None)
+    seed = int(state["seed"] if "seed" in hidden_controls() else draw["seed"](where))
+    config = finding.config(base_arm(finding), seed=seed)
+    start_finding_on_click(finding, seed)
+    return config, finding.seeds
+
+
+def start_finding_on_click(finding: Finding, seed: int) -> None:
+    """The sidebar's Distill, clicked while a finding is chosen, runs the finding: its job starts here, before the
+    button is drawn, so the button (dashboard/tabs/distill.py) finds the job running and starts no plain Distill."""
+    if not state.get("distill") or job_panel.active(finding_runs.JOB):
+        return
+    fn, meta = finding_runs.launch(finding, seed, resources.teacher_cache())
+    job_panel.start(finding_runs.JOB, fn, **meta)
+    state.setdefault("started_here", set()).add(job_panel.job(finding_runs.JOB).id)
+
+
 def look_for(config: RunConfig | None = None, own=None) -> None:
     """The chosen lesson's two sentences on what to look for, above the tabs.  ``config``: the settings a Distill
     runs now (an upload applied); ``own``: the upload in use (upload_panel's Choice).  On an uploaded dataset the
     lesson's words are for its own data, so the box says what the lesson becomes there (or why it does not apply),
     and what one test image is worth."""
+    finding = current_finding()
+    if finding is not None:
+        upload = getattr(own, "data", None) or getattr(own, "teacher", None)
+        mine = f" Your {upload.label} is not used: a finding runs on its own data and teachers." if upload else ""
+        st.info(finding_text.lesson_box(finding) + mine)
+        return
     lesson = current_lesson()
     upload, teacher = getattr(own, "data", None), getattr(own, "teacher", None)
     data = None

@@ -18,7 +18,9 @@ import streamlit as st
 from dashboard.jobs import runner as jobs
 from dashboard.page import choices
 from dashboard.report import history_table as summary
+from dashboard.runs import findings as finding_runs
 from dashboard.runs import seeds as seed_runs
+from dashboard.text import findings as finding_text
 from dashboard.text import run_settings, verdict
 from kd_core import RunConfig
 from kd_core.data.custom import is_custom
@@ -77,6 +79,9 @@ FORMATS = {
         for k in ("student_acc_%", "baseline_acc_%", "teacher_acc_%")
     },
 }
+# A finding's row keeps its outcome (the report reads it back) and its job's id under these keys: never columns, never
+# in the downloads (``_keys`` leaves out every key that starts with "_").
+FINDING_OUTCOME, FINDING_JOB = "_finding_outcome", "_finding_job"
 CASTS = {"str": str, "float": float, "int": int, "bool": bool}
 DTYPES = {"str": "string", "float": "Float64", "int": "Int64", "bool": "boolean"}  # pandas' nullable types: NA, not NaN
 
@@ -129,6 +134,29 @@ def row(config: RunConfig, snap: jobs.Snapshot, error: str, lesson: str | None =
     return line
 
 
+def finding_row(snap: jobs.Snapshot, job_id: int, name: str, error: str = "") -> dict:
+    """One line for a finding after Hinton: the finding, its first seed and seeds, and each claim's verdict (the
+    Verdict column); its outcome kept for the report.  A finding compares arms, so it has no KD − scratch."""
+    outcome = snap.result
+    line = {
+        "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "lesson": name,
+        "status": snap.status,
+        FINDING_JOB: job_id,
+    }
+    if isinstance(outcome, finding_runs.FindingOutcome):
+        line.update(seed=outcome.start_seed, status=outcome.status if snap.status == "completed" else snap.status)
+        line["seeds"] = len(outcome.result.seeds) if outcome.arms_done else None  # the seeds every arm finished
+        if outcome.status == "completed":
+            line["verdict"] = finding_text.history_cell(outcome.result)
+            line[FINDING_OUTCOME] = outcome
+    if snap.finished_at is not None:
+        line["seconds"] = round(snap.finished_at - snap.created_at, 2)
+    if snap.error:
+        line["error"] = error or snap.error
+    return line
+
+
 def own_files(config: RunConfig) -> dict:
     """A row's dataset and teacher where they are files of one's own: their names and short hashes, never a path on
     the server; a teacher file is not trained here, so it has no teacher epochs."""
@@ -147,7 +175,7 @@ def label(key: str) -> str:
 
 def _keys(rows: list[dict]) -> list[str]:
     """COLUMNS' keys, then any other key the rows have (first seen first): nothing is dropped."""
-    extra = [k for r in rows for k in r if k not in COLUMNS]
+    extra = [k for r in rows for k in r if k not in COLUMNS and not k.startswith("_")]
     return [*COLUMNS, *dict.fromkeys(extra)]
 
 

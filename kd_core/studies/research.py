@@ -511,3 +511,41 @@ FINDINGS: dict[str, Finding] = {
 
 def finding_names() -> list[str]:
     return list(FINDINGS)
+
+
+# ---------------------------------------------------------------- for a caller that runs the arms itself (the page)
+
+
+def base_arm(finding: Finding) -> str:
+    """The arm whose settings stand for the finding where one config is asked for (the page's sidebar, a link):
+    the first."""
+    return next(iter(finding.arms))
+
+
+def finding_result(finding: Finding, runs: dict[str, list[RunResult]]) -> FindingResult:
+    """A FindingResult from each arm's runs in seed order, as ``run_finding`` returns it: the claims judged only
+    when every arm ran and every run completed.  For a caller that schedules the arms' seeds itself (the page runs
+    each arm through its own job scheduler and results memo)."""
+    result = FindingResult(finding, {arm: SeedsResult(list(arm_runs)) for arm, arm_runs in runs.items()})
+    if set(runs) == set(finding.arms) and result.status == "completed":
+        result.claims = judge(finding, runs)
+    return result
+
+
+def fidelity_by_epoch(result: FindingResult, arm: str, measure: str = "agreement") -> dict[str, list[float]]:
+    """``agreement_by_epoch`` for either fidelity measure of the history: "agreement" (a fraction) or "teacher_kl"
+    (nats), the KD student's and scratch's mean over the seeds after each epoch."""
+    if measure not in ("agreement", "teacher_kl"):
+        raise ValueError(f"measure must be agreement or teacher_kl, got {measure!r}")
+    out = {}
+    for part in ("student", "baseline"):
+        by_epoch: dict[int, list[float]] = {}
+        for r in result.arms[arm].runs:
+            for row in r.history:
+                value = getattr(row, measure)
+                if row.phase == part and value is not None:
+                    by_epoch.setdefault(row.epoch, []).append(value)
+        if not by_epoch:
+            raise ValueError(f"{arm}'s {part} has no {measure} by epoch: its runs need track_fidelity")
+        out[part] = [statistics.fmean(by_epoch[e]) for e in sorted(by_epoch)]
+    return out
