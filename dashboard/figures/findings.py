@@ -9,7 +9,7 @@
     noise_figure(noise, real, chance)                                     # the noise student, the real one, chance
 
 Accuracies and agreements come in as fractions and are drawn in percent; a claim's differences come in its
-measure's unit already (points or nats: ``ClaimResult.to_json``'s ``per_seed``).
+measure's stored units (``ClaimResult.differences``: fractions for accuracy and agreement, nats for KL).
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ def claim_figure(
     unit: str = "points",
     colour: str = "green",
 ) -> go.Figure:
-    """One claim's paired differences (in ``unit``): a dot per seed on one line, the 95 % interval as a bar, the
-    mean as a tick, 0 dashed — as the Distill report draws KD − scratch."""
+    """One claim's paired differences, in the measure's stored units (fractions for ``unit`` "points", nats as they
+    are): a dot per seed on one line, the 95 % interval as a bar, the mean as a tick, 0 dashed — as the Distill
+    report draws KD − scratch, in ``unit``."""
     tint = COLOURS.get(colour, colour)
     scale = 100.0 if unit == "points" else 1.0
     digits = 2 if unit == "points" else 4
-    xs = list(per_seed)
+    xs = [scale * d for d in per_seed]
     figure = go.Figure()
     if interval.low is not None:
         figure.add_scatter(

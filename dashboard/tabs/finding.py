@@ -111,14 +111,12 @@ def report(outcome: runs.FindingOutcome) -> None:
     for index, claim in enumerate(result.claims):
         left, right = st.columns([2, 3], vertical_alignment="center")
         left.markdown(words.claim_line(claim))
-        unit = MEASURES[claim.claim.measure][0]
-        per_seed = claim.to_json()["per_seed"]
         figure = figures.claim_figure(
             claim.claim.description,
-            [v / 100 if unit == "points" else v for v in per_seed],
+            claim.differences,
             result.seeds,
             claim.interval,
-            unit,
+            MEASURES[claim.claim.measure][0],
             words.HOLDS_COLOUR if claim.holds else words.FAILS_COLOUR,
         )
         charts.show(
