@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from app_support import charts, main_job, open_tab
+from app_support import APP, charts, main_job, open_tab
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs import findings as finding_runs
@@ -217,7 +217,67 @@ def test_a_real_finding_run_trains_its_teachers_once(app, monkeypatch):
     (claim,) = outcome.result.claims
     (line,) = [m.value for m in app.markdown if "**KD student − scratch**" in m.value]
     assert f"[{claim.verdict}]" in line and claim.shown().replace("-", "−") in line
+    dots = charts(app)["KD student − scratch"]["data"][-1]["x"]  # a dot per seed, in points
+    assert dots == pytest.approx([100 * d for d in claim.differences])
     distill(app)
     again = app.session_state["history"][-1][history.FINDING_OUTCOME]
     assert all(r.teacher_from_cache or r.from_results_cache for r in again.result.arms[arm].runs)
     assert [c.differences for c in again.result.claims] == [c.differences for c in outcome.result.claims]
+
+
+# ---------------------------------------------------------------- links and the class board
+
+
+def open_link(query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for pair in filter(None, query.lstrip("?").split("&")):
+        key, _, value = pair.partition("=")
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_link_opens_a_finding_with_its_first_seed():
+    at = open_link("?lesson=capacity-gap&seed=3")
+    assert at.session_state["lesson"] == "capacity-gap" and at.sidebar.radio(key="lesson_group").value == "After Hinton"
+    assert at.slider(key="seed").value == 3 and not [w.value for w in at.warning]
+    assert FINDINGS["capacity-gap"].title in " ".join(i.value for i in at.info)
+    assert dict(at.query_params) == {"lesson": "capacity-gap", "seed": "3"}  # the link the page writes back
+    at.slider(key="seed").set_value(5).run()
+    assert dict(at.query_params) == {"lesson": "capacity-gap", "seed": "5"}
+
+
+def test_a_link_that_sets_a_findings_fixed_arms_is_told_they_are_fixed():
+    at = open_link("?lesson=noise-transfer&temperature=8")
+    (warning,) = [w.value for w in at.warning]
+    assert "temperature=8: the finding noise-transfer runs its own fixed arms" in warning
+    assert at.session_state["temperature"] == FINDINGS["noise-transfer"].config("real images").temperature
+
+
+def test_the_class_board_names_a_findings_runs_after_it(tmp_path):
+    """Each finding's arms with a scratch baseline (the board draws KD − scratch) go on the board under the
+    finding's name, in a colour of their own."""
+    from dashboard.figures import board as board_figures
+    from kd_core import ResultCache
+    from kd_core.board.collect import FolderReader, build_board, lesson_of
+    from kd_core.runs.setup import load
+
+    cache = ResultCache(tmp_path)
+    shown = {}
+    for finding in FINDINGS.values():
+        for arm in finding.arms:
+            config = load(finding.config(arm, seed=2))[0]
+            if not config.baseline:
+                continue
+            assert lesson_of(config, "temperature") == finding.name, (finding.name, arm)
+            made = made_up_run(finding, arm, config, 2)
+            result = RunResult(config, "completed", teacher=made.teacher, student=made.student, baseline=made.baseline)
+            cache.put(config.run_key(), {}, {"result": result.to_json()})
+            shown[finding.name] = result.student.accuracy - result.baseline.accuracy
+    board = build_board(FolderReader().read(tmp_path), "temperature")
+    assert set(board.lessons) == set(shown) == {"capacity-gap", "poor-teacher", "fidelity", "noise-transfer"}
+    for group in board.groups:
+        assert group.points[0].gain == pytest.approx(shown[group.lesson])
+    colours = {board_figures.lesson_color(name) for name in shown}
+    assert len(colours) == 4 and board_figures.FREE_PLAY_COLOR not in colours

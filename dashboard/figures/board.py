@@ -14,10 +14,12 @@ from dashboard.text.verdict import points, verdict_label
 from kd_core.board.collect import AXES, FREE_PLAY, SWEEP_LABEL, Board, BoardGroup
 from kd_core.methods.registry import METHODS
 from kd_core.studies.lessons import LESSONS
+from kd_core.studies.research import FINDINGS
 
 # One colour per lesson, in LESSONS' order, stable from one refresh to the next; free play in grey.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 FREE_PLAY_COLOR = "#7f7f7f"
+FINDING_PALETTE = ("#00695c", "#6a1b9a", "#ad1457", "#283593", "#ef6c00", "#4e342e", "#558b2f")  # findings after Hinton
 METHOD_PALETTE = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 LOG_AXES = ("temperature", "student_fraction", "student_width")  # values that double: 1, 2, 4, 8 … or 3 %, 10 %, 100 %
 
@@ -33,6 +35,8 @@ def lesson_color(lesson: str) -> str:
             METHOD_PALETTE[list(METHODS).index(method) % len(METHOD_PALETTE)] if method in METHODS else FREE_PLAY_COLOR
         )
     first = lesson.split(" / ")[0]
+    if first in FINDINGS:
+        return FINDING_PALETTE[list(FINDINGS).index(first) % len(FINDING_PALETTE)]
     if first == FREE_PLAY or first not in LESSONS:
         return FREE_PLAY_COLOR
     return PALETTE[list(LESSONS).index(first) % len(PALETTE)]

@@ -4,6 +4,7 @@
     ?lesson=little-data&show=temperature,lam    (a lesson link with only those controls: the rest keep its values)
     ?lesson=little-data&hide=lr,batch_size&present=1
     ?tab=methods&methods=dkd,kd-matched         (the Methods tab's picks, when not all of them)
+    ?lesson=capacity-gap&seed=3                 (a finding after Hinton: its arms are fixed, its first seed is not)
 
 A setting's parameter is its ``kd-train`` flag without the dashes, inner dashes as underscores (``--batch-size``
 -> ``batch_size``; ``batch-size`` is read too).  The page writes only the settings that differ from the lesson's,
@@ -36,6 +37,7 @@ from kd_core.models.architectures import ARCHITECTURES
 state = st.session_state
 PAGE_KEYS = ("lesson", "tab", "show", "hide", "present", "methods")
 METHOD_PICKS = [name for name in COMPARED if name != "kd"]  # the Methods tab's choices (KD is always run)
+FINDING_CONTROLS = ("seed",)  # a finding after Hinton fixes its arms: a link can move its first seed only
 INTEGERS = ("student_width", "epochs", "teacher_epochs", "batch_size", "seed", "seeds")
 
 
@@ -106,6 +108,9 @@ def read_once() -> None:
     sidebar.choose_lesson(lesson)
     for field in [f for f in choices.ALL_CONTROLS if f in params]:  # in order: the dataset before its architectures
         text = params.pop(field)
+        if sidebar.group_of(lesson) == sidebar.AFTER_HINTON and field not in FINDING_CONTROLS:
+            notes.append(f"{field}={text}: the finding {lesson} runs its own fixed arms (only its seed can be chosen)")
+            continue
         try:
             state[field] = parse(field, text, state["dataset"])
         except ValueError as error:

@@ -1,5 +1,5 @@
-"""Tab "Class board": every run finished on this server (Distill and the sweeps), as KD − baseline against one setting,
-one colour per lesson.
+"""Tab "Class board": every run finished on this server (Distill, the sweeps, the findings after Hinton), as KD −
+baseline against one setting, one colour per lesson or finding.
 
 A class splits the settings among its students (one takes T = 1, another T = 2, …); each Distill stores its runs
 in the server's results folder, and this tab redraws them every couple of seconds, so the class builds one chart
@@ -35,7 +35,8 @@ INTRO = (
     "points. Split the settings among the class (one takes T = 1, another T = 2, …), press **Distill**, and watch "
     "the chart fill in: faint dots are seeds, bold markers their mean with its 95 % interval. Below the dashed "
     "line KD did worse than training from scratch. The runs of the T & λ sweep and Little data tabs show too, "
-    "as open squares on a dotted line, marked “(sweep)”."
+    "as open squares on a dotted line, marked “(sweep)”. A finding after Hinton shows under its name: its runs with "
+    "a scratch baseline (poor-teacher, fidelity, the 32-wide teacher of capacity-gap, noise-transfer's real images)."
 )
 
 

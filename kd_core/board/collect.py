@@ -1,5 +1,8 @@
 """The class board: every finished run in a results folder, as KD − baseline against one setting, per lesson.
 
+A finding after Hinton (kd_core/studies/research.py) counts as a lesson: a run whose settings are one of its arms'
+(the seed aside) is named after the finding.  Only its arms with a scratch baseline can be on the board.
+
     reader = FolderReader()            # one per server: it remembers the files it has read
     runs = reader.read(folder)         # BoardRun per result-<key>.pt and sweep-<key>.json (new or changed files only)
     board = build_board(runs, "temperature", since=read_start(folder))
@@ -33,6 +36,7 @@ from kd_core.models.own_teacher import is_external
 from kd_core.runs.setup import equal_steps_epochs
 from kd_core.stats import Interval
 from kd_core.studies.lessons import LESSONS
+from kd_core.studies.research import FINDINGS
 
 # The settings the board can put on its x axis, with the words the page uses for them.
 AXES: dict[str, str] = {
@@ -183,10 +187,24 @@ def _lesson_settings(lesson: str, axis: str, value: float) -> RunConfig | None:
 
 
 @functools.lru_cache(maxsize=1024)
+def _arm_settings(finding: str, arm: str, axis: str, value: float) -> RunConfig | None:
+    """A finding's arm's settings with ``axis`` moved to ``value``, resolved as validate() resolves a run's."""
+    try:
+        return validate(FINDINGS[finding].config(arm, **{axis: value}))
+    except ConfigError:
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
 def _lesson_epochs(lesson: str, axis: str, value: float, seed: int, data_dir: str | None) -> int | None:
     """The students' epochs a run of the lesson trained for: with a share of the data below 1, pipeline.load()
     scales them to equal steps (it stores the scaled number), so the board scales the lesson's the same way."""
-    config = _lesson_settings(lesson, axis, value)
+    return _epochs(_lesson_settings(lesson, axis, value), seed, data_dir)
+
+
+@functools.lru_cache(maxsize=1024)
+def _epochs(config: RunConfig | None, seed: int, data_dir: str | None) -> int | None:
+    """The students' epochs a run of these settings trained for (``_lesson_epochs``)."""
     if config is None or not config.equal_steps:
         return None if config is None else config.epochs
     try:
@@ -221,8 +239,26 @@ def lesson_of(config: RunConfig, axis: str) -> str:
             continue
         if _lesson_epochs(name, axis, value, config.seed, config.data_dir) == config.epochs:
             names.append(name)
+    if not names:
+        names = finding_of(config, axis, value, actual)
     label = " / ".join(names) if names else FREE_PLAY
     return label if config.loss == "kd" else f"{label} · {config.loss}"
+
+
+def finding_of(config: RunConfig, axis: str, value: float, actual: dict) -> list[str]:
+    """The findings one of whose arms has the run's settings on every field but ``axis``, the seed and the
+    method (as ``lesson_of`` matches a lesson); [] when none has."""
+    names = []
+    skip = NOT_SETTINGS + ("epochs", "equal_steps", "loss", "loss_args")
+    for name, finding in FINDINGS.items():
+        for arm in finding.arms:
+            expected = _arm_settings(name, arm, axis, value)
+            if expected is None or not _same(expected.to_dict(), actual, skip):
+                continue
+            if _epochs(expected, config.seed, config.data_dir) == config.epochs:
+                names.append(name)
+                break
+    return names
 
 
 # ---------------------------------------------------------------- the board: points, and means per settings
@@ -265,8 +301,11 @@ class Board:
 
 
 def _lesson_rank(label: str) -> int:
+    """LESSONS' order, then the findings', then free play."""
     first = label.removesuffix(SWEEP_LABEL).split(" · ")[0].split(" / ")[0]
-    return list(LESSONS).index(first) if first in LESSONS else len(LESSONS)
+    if first in LESSONS:
+        return list(LESSONS).index(first)
+    return len(LESSONS) + (list(FINDINGS).index(first) if first in FINDINGS else len(FINDINGS))
 
 
 def build_board(runs: list[BoardRun], axis: str, since: float | None = None) -> Board:
