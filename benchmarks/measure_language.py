@@ -206,7 +206,7 @@ def markdown(measured: dict) -> str:
     holds = all(run["holds"] for run in starts)
     first = starts[0]
     lines = [
-        f"Measured by `python -m {SCRIPT[:-3].replace('/', '.')}` on {machine_text(measured)}, "
+        f"Measured by `{measured['command']}` on {machine_text(measured)}, "
         f"{measured['jobs']} seeds at a time (one thread each), {measured['date']}: the lesson "
         f"`{measured['lesson']['name']}` over its {measured['lesson']['seeds']} seeds from each start seed, "
         "validation bits per character (lower is better).",
@@ -234,7 +234,8 @@ def markdown(measured: dict) -> str:
         + ".",
         "",
         f"The students' losses over seeds {seeds_text(first)}, each with only its loss changed from the lesson's "
-        "(the sample: each KD student's 300 characters at T = 1, means over the seeds):",
+        "(each student's sample: 300 characters at T = 1, its entropy and the teacher's bits per character on it, "
+        "and the share of its whole sentences that are grammatical; means over the seeds):",
         "",
         *losses_table(measured),
     ]
@@ -268,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.jobs <= 64:
         parser.error(f"--jobs must be from 1 to 64, got {args.jobs}")
     measured = measure(start_seeds, args.jobs, args.data_dir, log=lambda line: print(line, file=sys.stderr, flush=True))
+    measured["command"] = (
+        f"python -m benchmarks.measure_language --start-seeds {args.start_seeds} --jobs {args.jobs}"
+        + (f" --data-dir {args.data_dir}" if args.data_dir else "")
+    )
     publish(markdown(measured), measured, args.json, args.docs, NAME, SCRIPT)
     return 0
 

@@ -6,6 +6,7 @@ the slow tier; Tiny Shakespeare's teacher is trained in the realdata tier."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ TINY = [
     "--teacher-steps", "40", "--steps", "30", "--quiet",
 ]  # fmt: skip
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LANGUAGE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "language.md"
+START_SEEDS = [0, 10, 20]  # the claim test's, and benchmarks/measure_language.py's for docs/language.md
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +172,7 @@ def test_bad_flags_are_one_line_and_exit_2(flags, message, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("start_seed", [0, 10, 20])
+@pytest.mark.parametrize("start_seed", START_SEEDS)
 def test_the_language_lessons_claim_holds_from_several_start_seeds(start_seed, tmp_path_factory):
     """The lesson's own settings and seeds, as the page runs them (two worker processes, one thread each), from
     start seeds 0 (the page's), 10 and 20: a few minutes in all on two cores (the teacher is trained once).
@@ -188,6 +191,17 @@ def test_the_language_lessons_claim_holds_from_several_start_seeds(start_seed, t
         f"from start seed {start_seed}: KD − scratch {d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}] bits/char, "
         f"seeds {[round(o.difference, 4) for o in summary.outcomes]}, teacher {summary.teacher.validation_bits:.4f}"
     )
+
+
+def test_the_docs_block_measured_the_claim_from_the_start_seeds_the_slow_tier_checks():
+    """docs/language.md's block (benchmarks/measure_language.py) has a row per start seed the claim test checks,
+    each with the lesson's verdict, and says the claim holds."""
+    text = LANGUAGE_PAGE.read_text()
+    block = text[text.index("<!-- language: measured by") : text.index("<!-- language: end -->")]
+    rows = re.findall(r"^\| (\d+) \| [\d.]+ \| .*? \| (helps|hurts|no clear difference) \|", block, re.M)
+    assert [int(start) for start, _ in rows] == START_SEEDS, rows
+    assert {verdict for _, verdict in rows} == {LANGUAGE_LESSON.verdict}
+    assert f"Its claim, **{LANGUAGE_LESSON.verdict}**, holds from every start seed measured." in block
 
 
 @pytest.mark.slow
