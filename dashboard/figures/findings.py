@@ -126,10 +126,15 @@ def arms_figure(
 
 
 def per_seed_figure(
-    series: dict[str, Sequence[float | None]], seeds: Sequence[int], title: str = "Test accuracy, seed by seed"
+    series: dict[str, Sequence[float | None]],
+    seeds: Sequence[int],
+    title: str = "Test accuracy, seed by seed",
+    colours: dict[str, str] | None = None,
+    dashes: dict[str, str] | None = None,
 ) -> go.Figure:
     """One line per series (an arm's model: "generation 1: teacher") across the seeds, in percent: the finding's
-    comparisons are paired by seed, so a difference that holds seed by seed is seen to."""
+    comparisons are paired by seed, so a difference that holds seed by seed is seen to.  ``colours`` and ``dashes``
+    by series name (a part's colour, an arm's dash); Plotly's own where not given."""
     figure = go.Figure()
     for index, (name, values) in enumerate(series.items()):
         figure.add_scatter(
@@ -137,7 +142,7 @@ def per_seed_figure(
             y=[None if v is None else 100 * v for v in values],
             mode="lines+markers",
             name=name,
-            line=dict(width=2, dash="solid" if index % 2 == 0 else "dot"),
+            line=dict(width=2, color=(colours or {}).get(name), dash=(dashes or {}).get(name, "solid")),
             marker=dict(size=8, symbol=("circle", "diamond", "square", "triangle-up")[index % 4]),
             hovertemplate=f"{name}, seed %{{x}}: %{{y:.2f}} %<extra></extra>",
         )

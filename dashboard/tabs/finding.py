@@ -51,15 +51,9 @@ def launch(finding: Finding, start_seed: int):
 
 
 def intro(finding: Finding, start_seed: int, usable: bool) -> None:
-    """Before the first Distill of this finding: what it runs, and on a phone a Distill right here (hidden at 640 px
-    and wider, where the sidebar's is on screen: dashboard/page/style.py)."""
-    arms = len(finding.arms)
-    st.info(
-        f"Click **Distill** to run this finding: {'its arm' if arms == 1 else f'its {arms} arms'} over "
-        f"{finding.seeds} seeds from seed {start_seed} (teachers from the cache where they were trained before), "
-        "then every claim is judged over the seeds, as `kd-train --lesson "
-        f"{finding.name}` judges it."
-    )
+    """Before the first Distill of this finding: on a phone a Distill right here, first, so that it is on the first
+    screen (hidden at 640 px and wider, where the sidebar's is on screen: dashboard/page/style.py); then what it
+    runs and what it claims."""
     st.markdown(f"<style>{style.HIDE_PAGE_DISTILL}</style>", unsafe_allow_html=True)
     job_panel.run_button(
         st,
@@ -70,6 +64,13 @@ def intro(finding: Finding, start_seed: int, usable: bool) -> None:
         type="primary",
         disabled=not usable,
         help="The same as the sidebar's Distill: every arm of the finding over its seeds.",
+    )
+    arms = len(finding.arms)
+    st.info(
+        f"Click **Distill** to run this finding: {'its arm' if arms == 1 else f'its {arms} arms'} over "
+        f"{finding.seeds} seeds from seed {start_seed} (teachers from the cache where they were trained before), "
+        f"then each claim is judged over the seeds, as `kd-train --lesson {finding.name}` judges it. "
+        + words.claims_sentence(finding)
     )
 
 
@@ -104,7 +105,7 @@ def report(outcome: runs.FindingOutcome) -> None:
     result = outcome.result
     text, colour = words.headline(result)
     st.markdown(f"### :{colour}-background[{text}]")
-    st.caption(f"{outcome.finding.title}: {words.seeds_line(result)}; {outcome.seconds:.0f} s.")
+    st.caption(f"{outcome.finding.title}: {words.seeds_line(result)}; this run took {outcome.seconds:.0f} s.")
     note = words.one_seed_note(result)
     if note:
         st.warning(note)
@@ -164,13 +165,15 @@ def finding_figure(outcome: runs.FindingOutcome) -> None:
         real = result.mean_accuracy("real images", "student")
         charts.show(figures.noise_figure(noise, real, CHANCE), key="finding_noise")
         return
-    series = {}
-    for arm, seeds in result.arms.items():
+    series, colours, dashes = {}, {}, {}
+    for index, (arm, seeds) in enumerate(result.arms.items()):
         for part in PARTS:
             values = [getattr(r, part) for r in seeds.runs]
             if all(v is not None for v in values):
-                series[f"{arm}: {figures.PART_NAMES[part]}"] = [v.accuracy for v in values]
-    charts.show(figures.per_seed_figure(series, result.seeds), key="finding_per_seed")
+                name = f"{arm}: {figures.PART_NAMES[part]}"
+                series[name] = [v.accuracy for v in values]
+                colours[name], dashes[name] = figures.PART_COLOURS[part], ("solid", "dot", "dash")[index % 3]
+    charts.show(figures.per_seed_figure(series, result.seeds, colours=colours, dashes=dashes), key="finding_per_seed")
 
 
 def arms_table(outcome: runs.FindingOutcome) -> None:

@@ -68,11 +68,13 @@ def sidebar_note(finding: Finding) -> str:
 def lesson_box(finding: Finding) -> str:
     """The lesson box above the tabs: the title, what to look for (and where the paper's effect does not reproduce
     on digits, that it does not: the finding's own text says so), its source and its claims."""
+    return f"**After Hinton: {wording.sentence(finding.title)}** {finding.look_for} *({finding.source}.)*"
+
+
+def claims_sentence(finding: Finding) -> str:
+    """ "Its claims, over 8 seeds: KD student − scratch higher." — what the report will judge."""
     claims = "; ".join(f"{c.description}: {' or '.join(c.verdicts)}" for c in finding.claims)
-    return (
-        f"**After Hinton: {wording.sentence(finding.title)}** {finding.look_for} *({finding.source}.)* "
-        f"Its claims over {finding.seeds} seeds — {claims}."
-    )
+    return f"Its {'claim' if len(finding.claims) == 1 else 'claims'}, over {finding.seeds} seeds — {claims}."
 
 
 def shown(result: ClaimResult) -> str:
