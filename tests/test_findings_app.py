@@ -281,3 +281,30 @@ def test_the_class_board_names_a_findings_runs_after_it(tmp_path):
         assert group.points[0].gain == pytest.approx(shown[group.lesson])
     colours = {board_figures.lesson_color(name) for name in shown}
     assert len(colours) == 4 and board_figures.FREE_PLAY_COLOR not in colours
+
+
+def test_switching_lessons_while_a_finding_runs_keeps_it_running_and_its_history_row(app, made_up, monkeypatch):
+    """The finding's job is the sidebar's: another lesson's page shows its status and a disabled Distill, and the
+    finished finding still goes into History, whichever lesson is open then."""
+    import threading
+
+    release = threading.Event()
+    quick = finding_runs.run_arm
+
+    def slow(config, seeds, cache, on_event, stop):
+        release.wait(60)
+        return quick(config, seeds, cache, on_event, stop)
+
+    monkeypatch.setattr(finding_runs, "run_arm", slow)
+    choose(app, "poor-teacher").sidebar.button(key="distill").click().run()
+    job = main_job(app)
+    assert job.meta["kind"] == "finding" and not job.done
+    app.sidebar.radio(key="lesson_group").set_value("Hinton 2015").run()
+    assert not app.exception, app.exception
+    assert app.sidebar.button(key="distill").disabled  # one job at a time: the finding's
+    release.set()
+    assert job.join(60)
+    app.run()
+    assert not app.exception and [r["lesson"] for r in app.session_state["history"]] == ["poor-teacher"]
+    choose(app, "poor-teacher")
+    assert "Every claim as the finding says" in page_text(app)

@@ -114,7 +114,7 @@ class _Tracker:
         self.arms = list(finding.arms)
         self.seeds = [start_seed + i for i in range(finding.seeds)]
         self.work = {arm: max(1, self._work(arm)) for arm in self.arms}
-        self.index, self.events, self.last = 0, [], 0.0
+        self.index, self.events, self.last, self.plan = 0, [], 0.0, {}
 
     def _config(self, arm: str) -> RunConfig:
         return self.finding.config(arm, seed=self.start_seed)
@@ -127,6 +127,8 @@ class _Tracker:
 
     def start(self, index: int) -> None:
         self.index, self.events = index, []
+        config = self._config(self.arms[index])
+        self.plan = seed_runs.planned_steps(config, load(config)[1], PHASES)  # once per arm, not per event
         self.send(force=True)
 
     def relay(self, event) -> None:
@@ -140,8 +142,7 @@ class _Tracker:
             return
         self.last = now
         arm = self.arms[self.index]
-        plan = seed_runs.planned_steps(self._config(arm), load(self._config(arm))[1], PHASES)
-        found = seed_progress.seeds_progress(self.events, plan, self.seeds)
+        found = seed_progress.seeds_progress(self.events, self.plan, self.seeds)
         before = sum(self.work[a] for a in self.arms[: self.index])
         total = sum(self.work.values())
         fraction = (before + found.fraction * self.work[arm]) / total
