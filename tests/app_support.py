@@ -39,12 +39,18 @@ def history_column(at: AppTest, key: str) -> list:
     from dashboard.tabs import history
 
     label = getattr(history, "label", lambda k: k)
-    was = at.session_state["tab"] if "tab" in at.session_state else "Distill"
-    open_tab(at, "History")  # only the open tab draws; the test goes on in the tab it was in
-    (table,) = [d.value for d in at.dataframe if label("status") in d.value.columns]  # other tabs have tables too
-    if was != "History":
-        open_tab(at, was)
+    (table,) = in_tab(at, "History", lambda: [d.value for d in at.dataframe if label("status") in d.value.columns])
     return table[label(key)].tolist()
+
+
+def in_tab(at: AppTest, label: str, read):
+    """``read()`` with tab ``label`` open; the test then goes on in the tab it was in (only the open tab draws)."""
+    was = at.session_state["tab"] if "tab" in at.session_state else "Distill"
+    open_tab(at, label)
+    found = read()
+    if was != label:
+        open_tab(at, was)
+    return found
 
 
 def charts(at: AppTest) -> dict[str, dict]:

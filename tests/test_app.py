@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from app_support import APP, charts, finish, history_column, main_job, one_seed
+from app_support import APP, charts, finish, history_column, main_job, one_seed, open_tab
 
 from dashboard import launch
 from dashboard.runs import distill as runs
@@ -80,7 +80,7 @@ def test_a_short_distillation_completes_and_reports_three_accuracies(app):
     # The run is in the session history, downloadable; the bars now show the KD student.
     assert history_column(app, "status") == ["completed"]
     assert history_column(app, "temperature") == [6.0]
-    bars = next(spec for title, spec in found.items() if title.startswith("Softened probabilities"))
+    bars = next(spec for title, spec in charts(open_tab(app, "Probabilities")).items() if title.startswith("Softened"))
     assert any(t["name"].startswith("KD student, T=6") for t in bars["data"])
     assert not app.button(key="distill").disabled and app.button(key="stop").disabled
 
@@ -90,7 +90,7 @@ def test_before_distillation_the_bars_show_the_untrained_student_and_follow_t(ap
         spec = next(s for t, s in charts(at).items() if t.startswith("Softened probabilities"))
         return {trace["name"]: trace["y"] for trace in spec["data"]}
 
-    at4 = bars(app)
+    at4 = bars(open_tab(app, "Probabilities"))
     name4 = next(n for n in at4 if n.startswith("Untrained student"))
     assert "T=4" in name4
     app.slider(key="temperature").set_value(1.0).run()
@@ -113,6 +113,7 @@ def test_the_t_beside_the_bars_moves_the_sidebars_temperature(app):
         return [trace["name"] for trace in spec["data"]]
 
     start = app.slider(key="temperature").value
+    open_tab(app, "Probabilities")
     app.button(key="bars_t_up").click().run()
     assert app.slider(key="temperature").value == pytest.approx(start + 0.5)
     assert any(f"T={start + 0.5:g}" in name for name in bars_names(app))
@@ -239,7 +240,7 @@ def test_the_teacher_button_loads_a_cached_teacher(app):
     app.button(key="teacher_button").click().run()  # the second time it comes from the cache
     finish(app)
     assert any("loaded from the cache" in s.value for s in app.success)
-    bars = next(s for t, s in charts(app).items() if t.startswith("Softened probabilities"))
+    bars = next(s for t, s in charts(open_tab(app, "Probabilities")).items() if t.startswith("Softened probabilities"))
     assert any(trace["name"].startswith("Teacher, T=4") for trace in bars["data"])
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from app_support import charts
+from app_support import charts, open_tab
 
 from dashboard.figures import language as lf
 from dashboard.runs import language as lr
@@ -43,6 +43,7 @@ def jsd_trace(at) -> dict:
 def test_before_a_run_the_tab_says_what_it_will_show_and_the_mode_picture_moves_with_beta(app):
     labels = [t.label for t in app.tabs]
     assert labels.index("Language") == labels.index("Ship") + 1
+    open_tab(app, "Language")
     assert [i.value for i in app.info if i.value == words.BEFORE_RUN]
     picture = charts(app)[MODES_TITLE]
     names = [t["name"] for t in picture["data"]]
@@ -61,6 +62,7 @@ def test_before_a_run_the_tab_says_what_it_will_show_and_the_mode_picture_moves_
 def ran(app, monkeypatch):
     """The tab after a tiny real run over 2 seeds."""
     monkeypatch.setattr(lr, "BASE_CONFIG", TINY)
+    open_tab(app, "Language")
     app.number_input(key="lang_seeds").set_value(2).run()
     app.button(key="exp_run_language").click().run()
     job = app.session_state["jobs"]["language"]
@@ -137,6 +139,7 @@ def test_a_prefix_the_corpus_cannot_read_is_a_sentence_not_a_traceback(ran):
 
 def test_stop_ends_the_run_as_stopped_with_a_sentence(app, monkeypatch):
     monkeypatch.setattr(lr, "BASE_CONFIG", dataclasses.replace(TINY, teacher_steps=20_000, teacher_seed=7))
+    open_tab(app, "Language")
     app.button(key="exp_run_language").click().run()
     job = app.session_state["jobs"]["language"]
     app.button(key="exp_stop_language").click().run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_support import charts, finish, history_column, main_job
+from app_support import charts, finish, history_column, main_job, open_tab
 from streamlit.testing.v1 import AppTest
 
 from kd_core.studies.lessons import LESSONS
@@ -101,13 +101,14 @@ def test_one_seed_says_it_cannot_decide(app):
 def test_the_loss_toggle_explains_the_soft_weight_and_the_report_names_the_loss(app):
     app.selectbox(key="loss").set_value("seed-script").run()
     app.slider(key="lam").set_value(0.7).run()
-    text = " ".join(m.value for m in app.markdown)
+    text = " ".join(m.value for m in open_tab(app, "What is happening").markdown)
     assert "0.2× the weight it should" in text and "λ = 0.7" in text and "the labels dominate" in text
     assert "as the seed script wrote it: divided by the number of classes, then doubled** ← chosen" in text
     assert "KLDivLoss" not in text  # in words, not the seed's code
     app.slider(key="temperature").set_value(5).run()
     assert "1/T² = 1/25" in " ".join(m.value for m in app.markdown)
     fast(app, seeds=2)
+    open_tab(app, "Distill")
     app.button(key="distill").click().run()
     finish(app)
     assert any("This run used the loss **as the seed script wrote it" in w.value for w in app.warning)

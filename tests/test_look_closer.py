@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_support import charts, finish, main_job
+from app_support import charts, finish, main_job, open_tab
 
 from dashboard.figures import closer
 from dashboard.runs import exports
@@ -53,6 +53,7 @@ def downloads(at) -> dict[str, object]:
 
 def test_before_a_distill_the_tab_says_what_it_will_show(app):
     assert "Look closer" in [t.label for t in app.tabs]
+    open_tab(app, "Look closer")
     hints = [i.value for i in app.info if "Nothing to look at yet" in i.value]
     assert len(hints) == 1 and "**Distill**" in hints[0]
     assert "Test accuracy per class" not in charts(app) and not [b for b in downloads(app) if "ONNX" in b]
@@ -67,7 +68,7 @@ def test_after_a_distill_the_tab_shows_classes_confusions_downloads_and_the_comm
     fast_single_seed(app).button(key="distill").click().run()
     finish(app)
     assert not app.exception and not app.error
-    found = charts(app)
+    found = charts(open_tab(app, "Look closer"))
     per_class = found["Test accuracy per class"]
     assert [t["name"] for t in per_class["data"]] == ["Teacher", "KD student", "Scratch baseline"]
     result = main_job(app).result.first.result
@@ -92,6 +93,7 @@ def test_after_a_distill_the_tab_shows_classes_confusions_downloads_and_the_comm
     assert "--temperature 6" in command and "--epochs 2" in command and "--seeds" not in command
     # The probability bars now carry the KL of the image shown, as kd_core computes it from the stored logits.
     first = main_job(app).result.first
+    open_tab(app, "Probabilities")
     index = int(app.number_input(key="sample_index").value)
     kl = next(m for m in app.metric if m.label.startswith("KL(teacher ‖ student) at T = 6"))
     kl_at_6 = inspection.kl_divergence(first.teacher_logits[index], first.student_logits[index], 6.0)

@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from app_support import finish
+from app_support import finish, open_tab
 from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.runs import ship as rs
@@ -34,6 +34,7 @@ def test_before_a_distill_the_tab_says_what_it_will_show_and_to_press_distill(ap
     assert "Ship" in [t.label for t in app.tabs]
     labels = [t.label for t in app.tabs]
     assert labels.index("Ship") == labels.index("Look closer") + 1
+    open_tab(app, "Ship")
     hints = [i.value for i in app.info if "Nothing to ship yet" in i.value]
     assert len(hints) == 1 and "**Distill**" in hints[0] and "Pareto frontier" in hints[0]
     assert not [b for b in app.button if b.key == "ship_run"]
@@ -65,6 +66,7 @@ def test_export_and_measure_shows_the_engines_numbers_and_files_that_run(app, mo
     app.button(key="distill").click().run()
     finish(app)
     assert not app.exception and not app.error
+    open_tab(app, "Ship")
     assert any(c.value.startswith("Exports 12 files (2 seeds") for c in app.caption)
     app.button(key="ship_run").click().run()
     job = app.session_state["jobs"]["ship"]

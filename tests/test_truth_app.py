@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from app_support import in_tab
 from own_data_support import csv_text, image_folder, zip_of
 from streamlit.testing.v1 import AppTest
 
@@ -72,18 +73,23 @@ def settings_line(at: AppTest) -> str:
 
 
 def history_row(at: AppTest):
-    (table,) = [t.value for t in at.get("table") if "Changed settings" in t.value.columns]
+    tables = in_tab(at, "History", lambda: [t.value for t in at.get("table")])
+    (table,) = [t for t in tables if "Changed settings" in t.columns]
     return table.iloc[-1]
 
 
 def command(at: AppTest) -> str:
-    return next(c for c in texts(at, "code") if c.startswith("kd-train"))
+    return in_tab(at, "Look closer", lambda: next(c for c in texts(at, "code") if c.startswith("kd-train")))
 
 
 def no_server_path(at: AppTest, upload_dir: Path) -> None:
-    """Nothing a student reads names where the server keeps an upload (the History downloads included)."""
-    shown = " ".join(texts(at)) + " ".join(str(t.value) for t in at.get("table"))
-    shown += " ".join(str(e.label) for kind in ("metric", "radio") for e in at.get(kind))
+    """Nothing a student reads, in any tab, names where the server keeps an upload (the History downloads included)."""
+
+    def read() -> str:
+        shown = " ".join(texts(at)) + " ".join(str(t.value) for t in at.get("table"))
+        return shown + " ".join(str(e.label) for kind in ("metric", "radio") for e in at.get(kind))
+
+    shown = " ".join(in_tab(at, tab.label, read) for tab in at.tabs)
     from dashboard.tabs import history
 
     shown += history.csv_text(at.session_state["history"]) + history.json_text(at.session_state["history"])
@@ -130,7 +136,7 @@ def test_a_small_zip_on_the_opening_lesson_gives_a_report_whose_every_line_descr
         re.match(r"kd-train --dataset 'folder:shapes;sha=[0-9a-f]{16}' ", full) and full.split("sha=")[1][:8] == digest
     )
     assert "--student-fraction 0.3" in full
-    beside = next(c for c in texts(at, "caption") if "files of your own" in c)
+    beside = in_tab(at, "Look closer", lambda: next(c for c in texts(at, "caption") if "files of your own" in c))
     assert "put the folder **shapes** (your zip, unzipped) in the folder you run the command from" in beside
     assert f"sha {digest}" in beside
     no_server_path(at, upload_dir)
