@@ -261,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": cpu_model(),
         "jobs": args.jobs,
         "starts": starts,
-        "kernel_sets": dict(before),
+        # a kept set is judged again by the claims as they read now: each window's interval and verdict stay
+        "kernel_sets": {
+            name: {**info, "findings": [rejudged(f, FINDINGS[f["finding"]]) for f in info["findings"]]}
+            for name, info in before.items()
+        },
     }
     with tempfile.TemporaryDirectory() as folder:
         for name in measuring:  # each in a fresh process: the variables are read at start-up
