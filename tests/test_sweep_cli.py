@@ -191,3 +191,17 @@ def test_a_text_sweep_gives_each_loss_its_row(monkeypatch, capsys):
     assert sweep_cli.main(argv) == 0
     assert asked == [("grammar", ["kd", "reverse-kl", "jsd"], 2)]
     assert "bits per character" in capsys.readouterr().out
+
+
+def test_a_text_sweep_runs_its_seeds_where_executor_says(monkeypatch):
+    """kd-sweep on text takes --executor and --ray-address as kd-train on text does (the seeds as Ray tasks)."""
+    from kd_core.cli import language
+
+    made, used = [], []
+    monkeypatch.setattr(language, "make_executor", lambda *args, **kwargs: made.append((args, kwargs)) or "ray-tasks")
+    monkeypatch.setattr(
+        language, "loss_sweep", lambda config, losses, seeds, executor, *rest: used.append(executor) or []
+    )
+    argv = ["--dataset", "grammar", "--param", "loss", "--values", "kd", "--seeds", "2", "--quiet"]
+    assert sweep_cli.main([*argv, "--executor", "ray", "--ray-address", "127.0.0.1:6379"]) == 0
+    assert made == [(("ray", 2, "127.0.0.1:6379"), {"threads": 1})] and used == ["ray-tasks"]

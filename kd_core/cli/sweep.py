@@ -35,7 +35,7 @@ from kd_core.cli.common import (
     parse_seeds,
     text_table,
 )
-from kd_core.execution.executors import make_executor
+from kd_core.execution.executors import EXECUTORS
 from kd_core.execution.local_processes import prefetch_dataset
 from kd_core.files import write_json_atomic
 from kd_core.language.corpus import CORPORA, TEXT_PREFIX
@@ -212,6 +212,8 @@ def text_sweep(argv: list[str]) -> int:
     parser.add_argument("--temperature", "-T", type=float, default=LanguageConfig.temperature)
     parser.add_argument("--lam", type=float, default=LanguageConfig.lam)
     parser.add_argument("--jobs", type=int, help="seeds trained at once (default: the cores, at most the seeds)")
+    parser.add_argument("--executor", choices=list(EXECUTORS), default="local", help="local processes or Ray tasks")
+    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
     parser.add_argument("--json", help="write the result here as JSON (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -226,7 +228,7 @@ def text_sweep(argv: list[str]) -> int:
     if not 1 <= jobs <= MAX_JOBS:
         parser.error(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     config = LanguageConfig(corpus=args.dataset, seed=args.seed, temperature=args.temperature, lam=args.lam)
-    executor = make_executor("local", jobs, threads=1)
+    executor = language.executor_of(parser, args, jobs)
     started = time.perf_counter()
     code, found = guarded(
         parser,
