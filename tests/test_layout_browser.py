@@ -27,7 +27,7 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 HEADLINE_MIN, CHART_TEXT_MIN, CHART_TITLE_MIN = 24, 16, 20  # px, in presentation mode at 1024×768
-REPORT = "Scratch baseline accuracy"
+REPORT = "Student–teacher agreement"  # the whole report's: a first report of fewer seeds has the accuracies only
 VISIBLE = "const visible = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };"
 
 SIZES = (
