@@ -47,10 +47,13 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # The numeric tests (the recorded runs, every lesson's claim from start seeds 0-19, the digits ship lesson's int8
-# claim) again under the float kernels of older CPUs, imitated on this one (benchmarks/kernels.py): a result that
-# holds only on this CPU fails here.
+# claim, every finding after Hinton's claims — the two costly ones from start seed 0 —, the language lesson's claim)
+# again under the float kernels of older CPUs, imitated on this one (benchmarks/kernels.py): a result that holds
+# only on this CPU fails here.
 NUMERIC_TESTS := tests/test_reference.py tests/test_lessons.py tests/test_bench.py \
-	tests/test_ship_lesson.py::test_the_digits_ship_claim_holds_over_its_seeds
+	tests/test_ship_lesson.py::test_the_digits_ship_claim_holds_over_its_seeds \
+	tests/test_research_lessons.py::test_every_claim_holds_from_every_start_seed \
+	tests/test_language_cli.py::test_the_language_lessons_claim_holds_from_several_start_seeds
 test-kernels: install
 	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(BIN)/python -m pytest -q $(NUMERIC_TESTS)
 	ATEN_CPU_CAPABILITY=default $(BIN)/python -m pytest -q $(NUMERIC_TESTS)
