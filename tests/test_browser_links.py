@@ -166,7 +166,7 @@ def test_presentation_mode_shows_the_lessons_controls_in_larger_type(browser, se
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar.get_by_role("slider")).to_have_count(4)  # the little-data lesson's four controls
         expect(sidebar.get_by_role("button", name="Train / load teacher")).to_have_count(0)
-        page.get_by_role("button", name="Distill").click()
+        sidebar.get_by_role("button", name="Distill").click()  # the page's own is hidden beside an open sidebar
         wait_for_report(page)
         check_layout(page, 1024, 768)
         size = page.get_by_test_id("stMetricValue").first.evaluate("el => parseFloat(getComputedStyle(el).fontSize)")
