@@ -174,7 +174,7 @@ def test_each_findings_verdicts_are_ones_its_claims_allow(app, made_up, name):
     figure = {
         "capacity-gap": "The student's accuracy by its teacher's width",
         "teacher-assistant": "The student's accuracy by its teacher's width",
-        "smoothed-teacher": "What each teacher says the other classes look like (T = 4; diagonal left out)",
+        "smoothed-teacher": "Where each teacher puts its wrong-class probability (T = 4)",
         "fidelity": "Agreement with the teacher over training, KD against scratch",
         "noise-transfer": "What a student learns from a teacher's answers on noise",
     }.get(name, "Test accuracy, seed by seed")

@@ -58,15 +58,18 @@ def test_the_capacity_curve_marks_the_assistants_point_at_the_widest_teacher():
     assert [t.name for t in alone.data][-1].startswith("KD student through") and not alone.layout.shapes
 
 
-def test_the_similarity_matrices_share_one_scale_without_the_diagonal():
-    plain = np.full((10, 10), 0.02) + np.eye(10) * 0.78
-    smoothed = np.full((10, 10), 0.011) + np.eye(10) * 0.89
+def test_the_similarity_matrices_show_where_the_wrong_class_probability_goes():
+    plain = np.full((10, 10), 0.01) + np.eye(10) * 0.8
+    plain[3, 5] = plain[5, 3] = 0.11  # a 3 looks like a 5: dark knowledge
+    smoothed = np.full((10, 10), 0.011) + np.eye(10) * 0.9  # every wrong class alike
     figure = figures.similarity_figure({"plain teacher": plain, "smoothed teacher": smoothed}, 4.0)
     left, right = figure.data
-    assert left.z[0][0] is None and left.z[0][1] == pytest.approx(2.0) and right.z[3][4] == pytest.approx(1.1)
-    assert left.zmax == right.zmax == pytest.approx(2.0)  # one colour scale: the smoothed rows look paler
+    assert left.z[0][0] is None and sum(v for v in left.z[3] if v is not None) == pytest.approx(100)
+    assert left.z[3][5] == pytest.approx(100 * 0.11 / 0.19) and right.z[3][5] == pytest.approx(100 / 9)  # a 3 as a 5
+    assert left.zmax == right.zmax == pytest.approx(100 * 0.11 / 0.19)  # one scale: the smoothed rows flat, pale
     assert [a.text for a in figure.layout.annotations][:2] == ["plain teacher", "smoothed teacher"]
     assert "T = 4" in figure.layout.title.text and charts.alt_text(figure).startswith("Heatmap")
+    assert figure.layout.xaxis.type == "category" and figure.layout.xaxis.title.text == "wrong class"
 
 
 def test_fidelity_draws_agreement_and_kl_over_the_epochs():

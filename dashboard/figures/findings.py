@@ -4,7 +4,7 @@
     arms_figure({arm: {part: accuracy}})                                  # the arms' mean accuracies side by side
     per_seed_figure({series: [accuracy per seed]}, seeds)                 # born-again, poor teacher: seed by seed
     capacity_figure(curve)                                                # student accuracy by teacher width
-    similarity_figure({arm: matrix}, temperature)                         # two teachers' class similarity
+    similarity_figure({arm: matrix}, temperature)                         # where two teachers' wrong mass goes
     fidelity_figure(agreement, kl)                                        # agreement and KL over training
     noise_figure(noise, real, chance)                                     # the noise student, the real one, chance
 
@@ -210,22 +210,31 @@ def capacity_figure(curve: CapacityCurve) -> go.Figure:
     return figure
 
 
+def wrong_class_shares(matrix: np.ndarray) -> np.ndarray:
+    """Each row's probability on the wrong classes as shares of their sum (the diagonal NaN): where a teacher puts
+    what it does not give the true class.  A teacher that spreads it evenly (smoothing) has every share 1/(k − 1)."""
+    m = np.asarray(matrix, dtype=float)
+    off = np.where(np.eye(m.shape[0], dtype=bool), np.nan, m)
+    return off / np.nansum(off, axis=1, keepdims=True)
+
+
 def similarity_figure(
     matrices: dict[str, np.ndarray], temperature: float, class_names: Sequence[str] | None = None
 ) -> go.Figure:
-    """The teachers' class-similarity matrices side by side, on one colour scale: row i is the teacher's mean
-    softened output (at ``temperature``) on the test images of class i.  The diagonal is left out of the colours
-    (it is most of each row): what is drawn is the share the wrong classes get — the dark knowledge."""
+    """The teachers' class similarity side by side, on one colour scale: row i is the teacher's mean softened output
+    (at ``temperature``) on the test images of class i, its wrong classes as shares of their sum
+    (``wrong_class_shares``).  A plain teacher puts most of it on the few classes that look like i — the dark
+    knowledge; a smoothed one spreads it evenly, and its rows are flat."""
     names = list(matrices)
     size = next(iter(matrices.values())).shape[0] if matrices else 0
     labels = list(class_names) if class_names else [str(i) for i in range(size)]
-    off = {name: np.where(np.eye(size, dtype=bool), np.nan, np.asarray(m, dtype=float)) for name, m in matrices.items()}
-    top = max((float(np.nanmax(m)) for m in off.values() if np.isfinite(m).any()), default=1.0)
+    shares = {name: wrong_class_shares(m) for name, m in matrices.items()}
+    top = max((float(np.nanmax(m)) for m in shares.values() if np.isfinite(m).any()), default=1.0)
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
     for index, name in enumerate(names):
         figure.add_trace(
             go.Heatmap(
-                z=[[None if np.isnan(v) else 100 * v for v in row] for row in off[name]],
+                z=[[None if np.isnan(v) else 100 * v for v in row] for row in shares[name]],
                 x=labels,
                 y=labels,
                 zmin=0,
@@ -234,15 +243,18 @@ def similarity_figure(
                 showscale=index == len(names) - 1,
                 colorbar=dict(title="%", thickness=12),
                 name=name,
-                hovertemplate=f"{name}: class %{{y}} images, %{{z:.2f}} % on class %{{x}}<extra></extra>",
+                hovertemplate=f"{name}: of what class %{{y}} images give the wrong classes, %{{z:.1f}} % goes to "
+                "class %{x}<extra></extra>",
             ),
             row=1,
             col=index + 1,
         )
-        figure.update_xaxes(title_text="probability on class", row=1, col=index + 1)
-        figure.update_yaxes(autorange="reversed", title_text="true class" if index == 0 else None, row=1, col=index + 1)
+        figure.update_xaxes(title_text="wrong class", type="category", row=1, col=index + 1)
+        figure.update_yaxes(
+            title_text="true class" if index == 0 else None, type="category", autorange="reversed", row=1, col=index + 1
+        )
     figure.update_layout(
-        title=f"What each teacher says the other classes look like (T = {temperature:g}; diagonal left out)",
+        title=f"Where each teacher puts its wrong-class probability (T = {temperature:g})",
         height=380,
         margin=dict(l=60, r=10, t=70, b=40),
     )

@@ -149,6 +149,11 @@ def finding_figure(outcome: runs.FindingOutcome) -> None:
     if finding.figure == "class similarity" and outcome.similarity:
         temperature = finding.config(research.base_arm(finding)).temperature
         charts.show(figures.similarity_figure(outcome.similarity, temperature), key="finding_similarity")
+        st.caption(
+            f"Each row: the test images of one class, and where the teacher (seed {outcome.start_seed}) puts the "
+            "probability it does not give that class, as shares of it. A plain teacher puts it on the digits that "
+            "look alike; a smoothed teacher spreads it evenly — the dark knowledge that smoothing erases."
+        )
         charts.show(figures.arms_figure(accuracies(result)), key="finding_arms")
         return
     if finding.figure == "agreement by epoch":
