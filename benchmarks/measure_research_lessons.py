@@ -122,8 +122,16 @@ def kernel_sets(measured: dict) -> dict[str, dict]:
 
 
 def described(name: str, machine: dict) -> str:
+    if machine["aten"] == "native":  # a measurement from before kernel sets: no variables set, kernels not named
+        return f"{name} = this CPU's own kernels"
     extra = " ".join(f"{k}={v}" for k, v in machine["variables"].items())
     return f"{name} = {machine['aten']}" + (f" {extra}" if extra else "")
+
+
+def verdict_counts(sets: dict[str, dict], finding: int, claim: int) -> str:
+    """``"higher 58, no clear difference 2"``: each verdict's windows, over every kernel set."""
+    verdicts = [w["claims"][claim]["verdict"] for info in sets.values() for w in info["findings"][finding]["windows"]]
+    return ", ".join(f"{v} {verdicts.count(v)}" for v in sorted(set(verdicts), key=lambda v: -verdicts.count(v)))
 
 
 def window_range(sets: dict[str, dict], finding: int, claim: int) -> str:
@@ -140,7 +148,7 @@ def markdown(measured: dict) -> str:
     sets = kernel_sets(measured)
     native = next(iter(sets.values()))["findings"]  # the first set's first window is the measured column
     everywhere = [f for info in sets.values() for f in info["findings"]]
-    reused = sorted({f["finding"] for f in everywhere if f.get("reused")}, key=list(FINDINGS).index)
+    reused = {name: [f["finding"] for f in info["findings"] if f.get("reused")] for name, info in sets.items()}
     rejudged = sorted({f["finding"] for f in everywhere if f.get("rejudged")}, key=list(FINDINGS).index)
     lines = [
         f"Measured on {measured['cpu']} with torch {measured['torch']}, one thread per training, {measured['jobs']} "
@@ -150,10 +158,12 @@ def markdown(measured: dict) -> str:
         + ", ".join(described(name, info["machine"]) for name, info in sets.items())
         + f"); the time is its first run ({next(iter(sets))}) from an empty teacher cache, then again with its "
         "teachers cached."
-        + (
-            " Measured in an earlier run with the same settings: " + ", ".join(f"`{f}`" for f in reused) + "."
-            if reused
-            else ""
+        + "".join(
+            f" Under {name}, measured in an earlier run with the same settings: "
+            + ("every finding" if len(names) == len(sets[name]["findings"]) else ", ".join(f"`{f}`" for f in names))
+            + "."
+            for name, names in reused.items()
+            if names
         )
         + (
             " Judged again, from the same windows, by claims restated as measured: "
@@ -165,8 +175,8 @@ def markdown(measured: dict) -> str:
         "",
         "| finding | claim | claimed | measured (from seed 0) | "
         + " | ".join(f"holds ({name})" for name in sets)
-        + " | mean over the windows (lowest … highest) | time (cold / cached) |",
-        "|---|---|---|---|" + "---|" * len(sets) + "---|---|",
+        + " | verdicts over the windows | mean over the windows (lowest … highest) | time (cold / cached) |",
+        "|---|---|---|---|" + "---|" * len(sets) + "---|---|---|",
     ]
     for j, f in enumerate(native):
         for i, claim in enumerate(f["claims"]):
@@ -177,7 +187,7 @@ def markdown(measured: dict) -> str:
                 f"| {head} | {claim['description']} | {' or '.join(claim['first']['claimed'])} | {claim['shown']} "
                 f"({claim['first']['verdict']}) | "
                 + " | ".join(f"{n}/{len(starts)}" for n in held)
-                + f" | {window_range(sets, j, i)} | {time_cell} |"
+                + f" | {verdict_counts(sets, j, i)} | {window_range(sets, j, i)} | {time_cell} |"
             )
     failed = [
         f"`{f['finding']}` {c['description']} ({name}) from {', '.join(map(str, c['fails_from']))}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -256,3 +257,53 @@ def test_every_claim_holds_from_every_start_seed(name, executor, tmp_path_factor
     assert not any(
         math.isnan(c.interval.mean) for c in judge(finding, {a: s.runs[:n] for a, s in everything.arms.items()})
     )
+
+
+# ---------------------------------------------------------------- the measured block and the README
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def table_rows(text: str, first_cell: str) -> list[list[str]]:
+    """The rows of the Markdown table whose header starts with ``| first_cell |``, each row's cells, with an empty
+    first cell filled by the row above's (a finding's further claims leave it empty)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_cell} |"))
+    rows, above = [], ""
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        above = cells[0] = cells[0] or above
+        rows.append(cells)
+    return rows
+
+
+def research_block() -> str:
+    text = (ROOT / "docs" / "lessons.md").read_text()
+    return text[text.index("<!-- research: measured by") : text.index("<!-- research: end -->")]
+
+
+def test_the_measured_block_held_every_claim_from_every_start_seed_under_every_kernel_set():
+    """benchmarks/measure_research_lessons.py's block names each claim as it reads now (a restated claim must be
+    judged again) and each held from all 20 start seeds under at least three kernel sets."""
+    rows = {(r[0].split(" (")[0].strip("`"), r[1]): r for r in table_rows(research_block(), "finding")}
+    for finding in FINDINGS.values():
+        for claim in finding.claims:
+            row = rows[(finding.name, claim.description)]
+            assert row[2] == " or ".join(claim.verdicts), (finding.name, row)
+            holds = [c for c in row[4:] if c.count("/") == 1 and c.replace("/", "").isdigit()]
+            assert len(holds) >= 3 and all(c == "20/20" for c in holds), (finding.name, row)
+
+
+def test_the_readmes_findings_table_repeats_the_measured_block():
+    """The README's "After Hinton" table copies each claim's seeds, claim and range over every window and kernel set
+    from the measured block: a new measurement that changes them must change the README too."""
+    measured = {(r[0].split(" (")[0].strip("`"), r[1]): r for r in table_rows(research_block(), "finding")}
+    shown = {(r[0].strip("`"), r[3]): r for r in table_rows((ROOT / "README.md").read_text(), "finding")}
+    for finding in FINDINGS.values():
+        for i, claim in enumerate(finding.claims):  # a finding's further claims leave its seeds cell empty
+            row, block = shown[(finding.name, claim.description)], measured[(finding.name, claim.description)]
+            assert row[2] == (str(finding.seeds) if i == 0 else "") and row[4] == block[2], (finding.name, row, block)
+            assert row[5] == next(c for c in block if " … " in c), (finding.name, row, block)
