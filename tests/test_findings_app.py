@@ -146,7 +146,7 @@ def test_a_finding_shows_its_text_and_fixed_arms_instead_of_controls(app, name):
     choose(app, name)
     assert not app.exception, app.exception
     box = " ".join(i.value for i in app.info)
-    assert finding.look_for in box and "After Hinton" in box  # the text, with its "not on digits" where it says so
+    assert finding.title in box and finding.look_for in box  # the text, with its "not on digits" where it says so
     sidebar_text = " ".join(c.value for c in app.sidebar.caption)
     assert "fixed by the finding" in sidebar_text and all(f"“{arm}”" in sidebar_text for arm in finding.arms)
     sliders = {s.key for s in app.sidebar.slider}

@@ -67,14 +67,17 @@ def sidebar_note(finding: Finding) -> str:
 
 def lesson_box(finding: Finding) -> str:
     """The lesson box above the tabs: the title, what to look for (and where the paper's effect does not reproduce
-    on digits, that it does not: the finding's own text says so), its source and its claims."""
-    return f"**After Hinton: {wording.sentence(finding.title)}** {finding.look_for} *({finding.source}.)*"
+    on digits, that it does not: the finding's own text says so).  Its source and claims are under the Distill
+    tab's button: on a phone the longest text (capacity-gap) and the button then fit the first screen."""
+    return f"**{wording.sentence(finding.title)}** {finding.look_for}"  # "After Hinton" is the picker's group
 
 
 def claims_sentence(finding: Finding) -> str:
-    """ "Its claims, over 8 seeds: KD student − scratch higher." — what the report will judge."""
+    """ "Its claim, over 8 seeds — KD student − scratch: higher. (Yuan et al. 2020, …)" — what the report will
+    judge, and where the finding comes from."""
     claims = "; ".join(f"{c.description}: {' or '.join(c.verdicts)}" for c in finding.claims)
-    return f"Its {'claim' if len(finding.claims) == 1 else 'claims'}, over {finding.seeds} seeds — {claims}."
+    noun = "claim" if len(finding.claims) == 1 else "claims"
+    return f"Its {noun}, over {finding.seeds} seeds — {claims}. *({finding.source}.)*"
 
 
 def shown(result: ClaimResult) -> str:
