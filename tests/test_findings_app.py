@@ -308,3 +308,18 @@ def test_switching_lessons_while_a_finding_runs_keeps_it_running_and_its_history
     assert not app.exception and [r["lesson"] for r in app.session_state["history"]] == ["poor-teacher"]
     choose(app, "poor-teacher")
     assert "Every claim as the finding says" in page_text(app)
+
+
+def test_a_findings_estimate_counts_every_arm(app, monkeypatch):
+    """The sidebar's "⏱ This Distill will take …" sums the finding's arms, each over its seeds, and says so."""
+    from dashboard.jobs import estimate
+    from dashboard.tabs import distill as distill_tab
+
+    monkeypatch.setattr(estimate, "SHOW_ABOVE_SECONDS", 0)  # shown however fast this machine's steps are
+    finding = FINDINGS["capacity-gap"]
+    choose(app, "capacity-gap")
+    config = finding.config(base_arm(finding), seed=0)
+    every_arm = sum(distill_tab.run_seconds(finding.config(arm, seed=0), finding.seeds) for arm in finding.arms)
+    assert every_arm > distill_tab.run_seconds(config, finding.seeds) > 0  # five arms, 1024-wide teachers, none cached
+    (caption,) = [c for c in app.sidebar.caption if c.value.startswith("⏱ This Distill will take")]
+    assert "a finding's arms run one after another" in caption.proto.help

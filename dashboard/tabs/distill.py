@@ -15,7 +15,7 @@ from dashboard.figures import charts
 from dashboard.figures import plots as figures
 from dashboard.jobs import estimate, progress
 from dashboard.jobs import runner as jobs
-from dashboard.page import choices, job_panel, resources, sessions, style
+from dashboard.page import choices, job_panel, resources, sessions, sidebar, style
 from dashboard.report import extras as report_extra
 from dashboard.report import summary as report
 from dashboard.runs import distill as runs
@@ -80,17 +80,23 @@ def sidebar_buttons(where, config: RunConfig, seeds: int, usable: bool) -> None:
         help="Train the KD student from the teacher's soft targets, and the same small model from scratch for "
         "comparison, for every seed.",
     )
-    changed = None if job_panel.active(JOB) else settings_changed(config, seeds)
+    finding = sidebar.current_finding()  # a finding's arms are fixed: no sidebar change makes its report stale
+    changed = None if job_panel.active(JOB) or finding is not None else settings_changed(config, seeds)
     if changed:
         where.warning(changed)
     if usable and not job_panel.active(JOB):
-        expected = run_estimate(config, seeds)
+        expected = estimate.estimate_text(
+            run_seconds(config, seeds)
+            if finding is None
+            else sum(run_seconds(finding.config(arm, seed=config.seed), finding.seeds) for arm in finding.arms)
+        )
         if expected:
             where.caption(
                 f"⏱ This Distill will take **{expected}** on this server.",
                 help=(
                     "Its planned steps × the time of one step, measured here once per architecture and batch size, "
-                    "× the seeds ÷ the seeds that can train at once. Teachers already cached are not counted."
+                    "× the seeds ÷ the seeds that can train at once. Teachers already cached are not counted"
+                    + ("; a finding's arms run one after another." if finding is not None else ".")
                 ),
             )
     job_panel.stop_button(
@@ -137,8 +143,9 @@ def shown(field: str, value) -> str:
     return choices.format_value(field, value)
 
 
-def run_estimate(config: RunConfig, seeds: int) -> str | None:
-    """ "about N minutes" for a Distill of over a minute, None for a shorter one (or settings that cannot run)."""
+def run_seconds(config: RunConfig, seeds: int) -> float:
+    """The seconds a Distill of these settings should take here (0 for settings that cannot run: they are reported
+    elsewhere)."""
     dataset, _ = resources.dataset_or_problem(config.dataset)
     try:
         plan = runs.planned_steps(config, dataset, ("teacher", "student", "baseline"))
@@ -155,12 +162,12 @@ def run_estimate(config: RunConfig, seeds: int) -> str | None:
             config.batch_size or 64,
         )
     except Exception:  # invalid settings are reported elsewhere
-        return None
+        return 0.0
     configs = seed_runs.seed_configs(config, seeds)
     teachers = sum(not resources.teacher_cached(c) for c in configs)
     baselines = sum(not resources.baseline_cached(c) for c in configs)
     slots = max(1, seed_runs.idle_cores())
-    return estimate.estimate_text(estimate.estimate_seconds(plan, teacher, student, seeds, slots, teachers, baselines))
+    return estimate.estimate_seconds(plan, teacher, student, seeds, slots, teachers, baselines)
 
 
 def collect_finished_job() -> None:
