@@ -211,15 +211,21 @@ def lesson_picker() -> None:
         if after
         else "A ready-made experiment: sets every control below; you can still move them afterwards.",
     )
-    needing = needs_files()
+    needing = {} if after else needs_files()
     if needing:  # they stay in the picker: choosing one says the same, with a way back to the digits
         st.sidebar.caption(
             " ".join(
-                f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server: they "
-                f"go in {where} (set KD_DATA_DIR before starting it)."
-                for (name, where), titles in needing.items()
+                f"{' and '.join(f'“{t}”' for t in titles)} need the {name} files, which are not on this server."
+                for (name, _), titles in needing.items()
             )
         )
+        with st.sidebar.expander("For whoever runs the server"):  # a folder of the server is not a student's
+            st.caption(
+                " ".join(
+                    f"The {name} files go in {where} (set KD_DATA_DIR before starting it)."
+                    for (name, where), _ in needing.items()
+                )
+            )
     st.sidebar.toggle(
         "Presentation mode",
         key="present",
