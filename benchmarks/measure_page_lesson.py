@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 from benchmarks.loadtest_server import dashboard_server
 from benchmarks.streamlit_client import StreamlitClient
 
+from .machine import cpu_model
 from .readme import add_argument, publish
 
 NAME, SCRIPT = "page-lesson-time", "benchmarks/measure_page_lesson.py"
@@ -91,8 +91,7 @@ async def warm_up(url: str) -> None:
 def block(lesson: str, rows: list[dict]) -> str:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     lines = [
-        f"`{lesson}` on the page from an empty cache, one student, {cpus} CPUs ({platform.processor() or 'x86-64'}), "
-        "times from the click:",
+        f"`{lesson}` on the page from an empty cache, one student, {cpus} CPUs ({cpu_model()}), times from the click:",
         "",
         "| other work | first report | whole report | load average before |",
         "|---|---:|---:|---:|",
