@@ -22,6 +22,17 @@ def finish(at: AppTest) -> AppTest:
     return at.run()
 
 
+def open_link(query: str) -> AppTest:
+    """A fresh page opened by a link's query (``"?lesson=unseen-class&tab=history"``)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    for pair in filter(None, query.lstrip("?").split("&")):
+        key, _, value = pair.partition("=")
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def open_tab(at: AppTest, label: str) -> AppTest:
     """Open tab ``label`` as a click would: only the open tab draws (dashboard/app.py show_tabs)."""
     at.session_state["tab"] = label

@@ -54,3 +54,15 @@ def app():
     job = main_job(at)
     if job is not None:  # never leak a worker into the next test
         job.stop(wait=30)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray of 2 CPUs for the module that asks for it (skipped only where Ray is not installed)."""
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    if started:
+        ray.shutdown()

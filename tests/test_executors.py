@@ -25,18 +25,6 @@ CONFIG = RunConfig(teacher_epochs=3, epochs=2)
 SEEDS = 3
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray of 2 CPUs for this module (skipped only where Ray is not installed)."""
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 @pytest.fixture(params=["local", pytest.param("ray", marks=pytest.mark.slow)])
 def executor(request):
     if request.param == "ray":

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from app_support import APP, charts, main_job, open_tab
+from app_support import charts, main_job, open_link, open_tab
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runs import findings as finding_runs
@@ -226,16 +226,6 @@ def test_a_real_finding_run_trains_its_teachers_once(app, monkeypatch):
 
 
 # ---------------------------------------------------------------- links and the class board
-
-
-def open_link(query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for pair in filter(None, query.lstrip("?").split("&")):
-        key, _, value = pair.partition("=")
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_a_link_opens_a_finding_with_its_first_seed():

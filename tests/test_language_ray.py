@@ -18,18 +18,6 @@ TINY = [
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray of 2 CPUs for this module (skipped only where Ray is not installed)."""
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False)
-    yield ray
-    if started:
-        ray.shutdown()
-
-
 def measured(data: dict) -> list[tuple]:
     """What a seed's run must reproduce wherever it ran: its bits per character and its samples."""
     return [

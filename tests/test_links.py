@@ -7,23 +7,13 @@ real browser is in tests/test_browser_links.py).
 
 from __future__ import annotations
 
-from app_support import APP, finish, history_column, main_job, one_seed
+from app_support import APP, finish, history_column, main_job, one_seed, open_link
 from streamlit.testing.v1 import AppTest
 
 from dashboard.page import choices, sessions, sidebar
 from dashboard.runs import distill as runs
 from kd_core import Diverged, RunConfig
 from kd_core.studies.lessons import LESSONS
-
-
-def open_link(query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for pair in filter(None, query.lstrip("?").split("&")):
-        key, _, value = pair.partition("=")
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def sidebar_keys(at: AppTest) -> set[str]:

@@ -153,14 +153,7 @@ def make_parser(prog: str, doc: str) -> OneLineParser:
         "(default: 1; kd-train --lesson: one per core, at most one per seed, each on one thread — as "
         "the dashboard runs a lesson, with its numbers)",
     )
-    parser.add_argument(
-        "--executor",
-        choices=list(EXECUTORS),
-        default="local",
-        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
-        "without either, a local Ray is started)",
-    )
-    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
+    executor_arguments(parser)
     parser.add_argument(
         "--baseline",
         action=argparse.BooleanOptionalAction,
@@ -329,3 +322,15 @@ def text_table(rows: Sequence[Sequence[str]], left_columns: int = 0) -> str:
     lines = ["  ".join(align(i, cell, w) for i, (cell, w) in enumerate(zip(row, widths))) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray`` and ``--ray-address``: where a command's trainings run."""
+    parser.add_argument(
+        "--executor",
+        choices=list(EXECUTORS),
+        default="local",
+        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
+        "without either, a local Ray is started)",
+    )
+    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")

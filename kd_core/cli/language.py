@@ -26,6 +26,7 @@ from typing import Collection, Sequence
 from kd_core.cli.common import (
     MAX_JOBS,
     OneLineParser,
+    executor_arguments,
     explicit_flags,
     guarded,
     loss_argument,
@@ -34,7 +35,7 @@ from kd_core.cli.common import (
 )
 from kd_core.config import ConfigError
 from kd_core.data.spec import DatasetUnavailable
-from kd_core.execution.executors import EXECUTORS, Executor, make_executor
+from kd_core.execution.executors import Executor, make_executor
 from kd_core.files import one_line, write_json_atomic
 from kd_core.language.corpus import load_corpus
 from kd_core.language.lesson import LANGUAGE_LESSON
@@ -78,14 +79,7 @@ def make_parser() -> OneLineParser:
     parser.add_argument(
         "--jobs", type=int, help="seeds trained at once, in worker processes or Ray tasks (default: cores, seeds)"
     )
-    parser.add_argument(
-        "--executor",
-        choices=list(EXECUTORS),
-        default="local",
-        help="local: worker processes on this machine; ray: a Ray cluster ($KD_RAY_ADDRESS or --ray-address; "
-        "without either, a local Ray is started)",
-    )
-    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
+    executor_arguments(parser)
     parser.add_argument("--cache-dir", help="teacher cache folder (default: $KD_CACHE_DIR or a per-user cache)")
     parser.add_argument("--json", help="write the results as JSON to this file (- for standard output)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")

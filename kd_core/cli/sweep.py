@@ -29,13 +29,13 @@ from kd_core.cli.common import (
     OneLineParser,
     check_common,
     config_from_args,
+    executor_arguments,
     flag_value,
     guarded,
     make_parser,
     parse_seeds,
     text_table,
 )
-from kd_core.execution.executors import EXECUTORS
 from kd_core.execution.local_processes import prefetch_dataset
 from kd_core.files import write_json_atomic
 from kd_core.language.corpus import CORPORA, TEXT_PREFIX
@@ -212,8 +212,7 @@ def text_sweep(argv: list[str]) -> int:
     parser.add_argument("--temperature", "-T", type=float, default=LanguageConfig.temperature)
     parser.add_argument("--lam", type=float, default=LanguageConfig.lam)
     parser.add_argument("--jobs", type=int, help="seeds trained at once (default: the cores, at most the seeds)")
-    parser.add_argument("--executor", choices=list(EXECUTORS), default="local", help="local processes or Ray tasks")
-    parser.add_argument("--ray-address", help="the Ray cluster to use with --executor ray")
+    executor_arguments(parser)
     parser.add_argument("--cache-dir", help="teacher cache (default: $KD_CACHE_DIR, else a per-user cache folder)")
     parser.add_argument("--json", help="write the result here as JSON (atomically)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
