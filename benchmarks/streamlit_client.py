@@ -183,6 +183,7 @@ class StreamlitClient:
         self.states: dict[str, WidgetState] = {}  # widget id -> the value this tab set (as the browser's manager)
         self.changed = asyncio.Event()  # set whenever a message changed the page
         self.full_runs_finished = 0
+        self.full_run_running = False  # between a full run's start and its end: its page may still be drawing
         self.fragment_runs_finished = 0
         self.messages = 0
         self._ws = None
@@ -283,6 +284,7 @@ class StreamlitClient:
             run = message.metadata.run
             self.page.run_id, self.page.run_fragments = run.script_run_id, tuple(run.fragment_ids)
             if not run.fragment_ids:
+                self.full_run_running = True
                 self._stop_timers(list(self._timers))  # a full run: the browser drops every auto-rerun timer
         elif which == "delta":
             self.page.apply_delta(tuple(message.metadata.delta_path), message.delta)
@@ -293,6 +295,8 @@ class StreamlitClient:
             elif message.script_finished == FRAGMENT_RUN_FINISHED:
                 self.page.finish_run(fragment_run=True)
                 self.fragment_runs_finished += 1
+            if message.script_finished != FRAGMENT_RUN_FINISHED:  # ended, or stopped for a rerun that starts anew
+                self.full_run_running = False
         elif which == "auto_rerun":
             self.auto_reruns[message.auto_rerun.fragment_id] = message.auto_rerun.interval
             self.poll_intervals.setdefault(message.auto_rerun.fragment_id, set()).add(message.auto_rerun.interval)
