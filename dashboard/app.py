@@ -36,6 +36,7 @@ from dashboard.tabs import (
     probabilities,
     ship,
 )
+from dashboard.tabs import finding as finding_tab  # the Distill tab of a finding after Hinton
 from dashboard.tabs.experiments import dark_knowledge, little_data, methods, sweep, unseen_class
 from kd_core import Dataset, RunConfig
 
@@ -158,8 +159,6 @@ def missing_dataset(name: str, problem: str) -> None:
 
 def views(inputs: Inputs, data: Data) -> dict[str, View]:
     """Tab label -> the function that draws it; a new tab is one module under dashboard/tabs/ and one entry here."""
-    from dashboard.tabs import finding as finding_tab  # the Distill tab of a finding after Hinton
-
     config, seeds, usable = inputs.config, inputs.seeds, data.usable
     shown = data.dataset if usable else None
     experiment = lambda render: experiment_view(render, inputs, usable)
